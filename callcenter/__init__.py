@@ -1,0 +1,1 @@
+"""The hotline service: AMI controller, call tracking, ACD, speech, web, CLI."""

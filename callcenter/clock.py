@@ -1,0 +1,21 @@
+"""The one place where reactor time becomes domain time.
+
+Schedulers hold an ``IReactorTime`` (a real reactor, or ``task.Clock`` in
+tests); the pure domain takes ``now`` as an aware ``datetime``.  Everything
+converts through :func:`now_from`, so a fake clock moves both together.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+UTC = timezone.utc
+
+
+def now_from(clock) -> datetime:
+    """The current instant of an ``IReactorTime`` as an aware UTC datetime."""
+    return datetime.fromtimestamp(clock.seconds(), tz=UTC)
+
+
+def seconds_until(clock, when: datetime) -> float:
+    """Delay from the clock's now until ``when`` (never negative)."""
+    return max(0.0, when.timestamp() - clock.seconds())

@@ -1,0 +1,1 @@
+"""Sub-commands of `callcenter`; each module has ``register(subparsers)``."""

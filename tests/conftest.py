@@ -1,0 +1,103 @@
+"""Shared fixtures: the repository paths, and databases.
+
+``db_url`` runs a test twice, on SQLite and on the local PostgreSQL server,
+each migrated with the project's Alembic migrations.  PostgreSQL is not
+optional: if it is unreachable the PostgreSQL half fails, unless the run was
+started with CALLCENTER_SKIP_PG=1 (then it is reported as skipped).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    assert SHARED.is_dir(), f"{SHARED} is missing: the project expects ../shared beside the checkout"
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory) -> Path:
+    from callcenter.db import upgrade
+
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _pg_database():
+    if os.environ.get("CALLCENTER_SKIP_PG"):
+        pytest.skip("CALLCENTER_SKIP_PG is set")
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from callcenter.db import make_engine, upgrade
+
+    server = os.environ.get("CALLCENTER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    name = f"cc_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = make_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_pg(url: str) -> None:
+    from sqlalchemy import text
+
+    from callcenter.db import make_engine
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        names = [
+            r[0]
+            for r in conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+            )
+        ]
+        if names:
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+def _fresh_sqlite(template: Path, tmp_path: Path) -> str:
+    path = tmp_path / "test.sqlite3"
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path) -> str:
+    """A freshly migrated, empty database URL: once SQLite, once PostgreSQL."""
+    if request.param == "sqlite":
+        return _fresh_sqlite(request.getfixturevalue("_sqlite_template"), tmp_path)
+    url = request.getfixturevalue("_pg_database")
+    _truncate_pg(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(request, tmp_path) -> str:
+    """A freshly migrated, empty SQLite database (for tests about SQLite only)."""
+    return _fresh_sqlite(request.getfixturevalue("_sqlite_template"), tmp_path)
+
+
+@pytest.fixture
+def pg_url(request) -> str:
+    """A freshly migrated, empty PostgreSQL database (for PostgreSQL-only tests)."""
+    url = request.getfixturevalue("_pg_database")
+    _truncate_pg(url)
+    return url
