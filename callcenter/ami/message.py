@@ -1,0 +1,254 @@
+"""The AMI message codec shared by the client and the PBX simulator.
+
+An AMI message is an *ordered list* of ``Key: Value`` pairs: keys repeat
+(``ChanVariable``, ``Variable``, ``Output``) and are compared without regard to
+case (Asterisk writes ``CommandId`` and reads ``CommandID``), so a plain dict
+would lose data.  :class:`Message` keeps the pairs and builds a case-folded
+index only when someone looks a key up.
+
+Bytes are decoded as UTF-8 once per *complete* message (never per TCP read,
+which would break multi-byte characters at a segment boundary).  Lines are
+split at the first ``": "`` because values may contain it
+(``RequestType: Action: Ping``).
+
+Serialising refuses CR or LF anywhere: a caller ID or work-order text must
+never be able to add headers or actions to the stream.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+
+from callcenter.ami.errors import AMIInjectionError, AMIParseError
+
+__all__ = [
+    "Message",
+    "parse_message",
+    "serialize_action",
+    "serialize_message",
+    "AMIInjectionError",
+    "AMIParseError",
+]
+
+_MISSING = object()
+
+
+class Message:
+    """One immutable AMI message (event, response or action).
+
+    ``pairs`` is a tuple of ``(key, value)`` strings in wire order.
+    """
+
+    __slots__ = ("pairs", "_index")
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        object.__setattr__(self, "pairs", tuple(pairs))
+        object.__setattr__(self, "_index", None)
+
+    @classmethod
+    def _trusted(cls, pairs: tuple) -> "Message":
+        """Build from an already validated tuple (the parser's fast path)."""
+        self = object.__new__(cls)
+        object.__setattr__(self, "pairs", pairs)
+        object.__setattr__(self, "_index", None)
+        return self
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Message is immutable")
+
+    def __delattr__(self, name):
+        raise AttributeError("Message is immutable")
+
+    def __reduce__(self):
+        return (Message, (self.pairs,))
+
+    # -- lookup ---------------------------------------------------------
+    def _lookup(self) -> dict:
+        index = self._index
+        if index is None:
+            index = {}
+            for key, value in self.pairs:
+                index.setdefault(key.lower(), value)
+            object.__setattr__(self, "_index", index)
+        return index
+
+    def get(self, key: str, default=None):
+        """The first value of ``key`` (case-insensitive), or ``default``."""
+        return self._lookup().get(key.lower(), default)
+
+    def __getitem__(self, key: str) -> str:
+        value = self._lookup().get(key.lower(), _MISSING)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def getall(self, key: str) -> list[str]:
+        """Every value of a repeated key, in wire order."""
+        folded = key.lower()
+        return [v for k, v in self.pairs if k.lower() == folded]
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key.lower() in self._lookup()
+
+    # -- identity -------------------------------------------------------
+    @property
+    def name(self) -> str | None:
+        """The event name, the response status, or the action name."""
+        pairs = self.pairs
+        if pairs:
+            key = pairs[0][0].lower()
+            if key in ("event", "response", "action"):
+                return pairs[0][1]
+        index = self._lookup()
+        for key in ("event", "response", "action"):
+            if key in index:
+                return index[key]
+        return None
+
+    @property
+    def kind(self) -> str | None:
+        """``"event"``, ``"response"`` or ``"action"`` (None if none of those)."""
+        pairs = self.pairs
+        if pairs:
+            key = pairs[0][0].lower()
+            if key in ("event", "response", "action"):
+                return key
+        index = self._lookup()
+        for key in ("event", "response", "action"):
+            if key in index:
+                return key
+        return None
+
+    @property
+    def is_event(self) -> bool:
+        return self.kind == "event"
+
+    @property
+    def is_response(self) -> bool:
+        return self.kind == "response"
+
+    @property
+    def action_id(self) -> str | None:
+        return self._lookup().get("actionid")
+
+    # -- container protocol ---------------------------------------------
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.pairs)
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def keys(self) -> list[str]:
+        return [k for k, _ in self.pairs]
+
+    def items(self) -> tuple:
+        return self.pairs
+
+    def as_dict(self) -> dict[str, str]:
+        """First value per key (original spelling); repeated keys collapse."""
+        out: dict[str, str] = {}
+        for key, value in self.pairs:
+            out.setdefault(key, value)
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Message):
+            return self.pairs == other.pairs
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.pairs)
+
+    def __repr__(self) -> str:
+        return f"Message({list(self.pairs)!r})"
+
+    def to_bytes(self) -> bytes:
+        """This message on the wire (validated like any outgoing message)."""
+        return serialize_message(self.pairs)
+
+
+def parse_message(data: bytes | str) -> Message:
+    """Parse one whole message (without its blank-line terminator).
+
+    Accepts bytes (decoded here, as UTF-8, undecodable bytes replaced so one
+    odd caller name never costs a Hangup event) or an already decoded str.
+    Raises :class:`AMIParseError` for an empty frame or a line with no colon.
+    """
+    text = data.decode("utf-8", "replace") if isinstance(data, (bytes, bytearray, memoryview)) else data
+    if text.endswith("\r\n"):
+        text = text.rstrip("\r\n")
+    if not text:
+        raise AMIParseError("empty AMI message")
+    pairs = []
+    append = pairs.append
+    for line in text.split("\r\n"):
+        key, sep, value = line.partition(": ")
+        if not sep or not key or ":" in key:
+            key, sep, value = line.partition(":")
+            if not sep or not key.strip():
+                raise AMIParseError("AMI line without 'Key: Value'", line=line[:200])
+            key = key.strip()
+            value = value[1:] if value.startswith(" ") else value
+        append((key, value))
+    return Message._trusted(tuple(pairs))
+
+
+def _check(key: str, value: str) -> None:
+    if not key:
+        raise AMIInjectionError("empty AMI header name")
+    if "\r" in key or "\n" in key or ":" in key:
+        raise AMIInjectionError("AMI header name contains CR, LF or ':'", key=key[:80])
+    if "\r" in value or "\n" in value:
+        raise AMIInjectionError("AMI header value contains CR or LF", key=key)
+
+
+def _pairs_of(headers) -> Iterator[tuple[str, str]]:
+    if headers is None:
+        return
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    for key, value in items:
+        if value is None:
+            continue
+        if isinstance(value, (list, tuple)):
+            for one in value:
+                if one is not None:
+                    yield str(key), _text(one)
+        else:
+            yield str(key), _text(value)
+
+
+def _text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def serialize_message(pairs) -> bytes:
+    """Encode ordered pairs (or a mapping) as one AMI frame, ``\\r\\n\\r\\n``-ended.
+
+    Values that are lists are written once per element (repeated keys); None
+    values are left out.  Raises :class:`AMIInjectionError` for CR/LF.
+    """
+    lines = []
+    for key, value in _pairs_of(pairs):
+        _check(key, value)
+        lines.append(f"{key}: {value}\r\n")
+    if not lines:
+        raise AMIParseError("an AMI message needs at least one header")
+    lines.append("\r\n")
+    return "".join(lines).encode("utf-8")
+
+
+def serialize_action(name: str, headers=None) -> bytes:
+    """Encode ``Action: name`` followed by ``headers`` (pairs or mapping).
+
+    Repeated keys such as ``Variable`` are given as repeated pairs or as a list
+    value.  ``Action`` must not appear in ``headers``.
+    """
+    if not isinstance(name, str) or not name:
+        raise AMIParseError("an action needs a name")
+    pairs = [("Action", name)]
+    for key, value in _pairs_of(headers):
+        if key.lower() == "action":
+            raise AMIInjectionError("'Action' given twice", key=key)
+        pairs.append((key, value))
+    return serialize_message(pairs)
