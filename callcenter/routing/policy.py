@@ -23,7 +23,7 @@ from bisect import bisect_left, insort
 from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from callcenter.routing.errors import RoutingError
 from callcenter.routing.skills import Agent, Caller, QueueRules
@@ -261,6 +261,10 @@ class Router:
     def waiting(self, call_id: str) -> Caller | None:
         entry = self._waiting.get(call_id)
         return entry[0] if entry else None
+
+    def waiting_calls(self) -> Iterator[str]:
+        """Call ids of waiting callers, in the order they were (last) queued."""
+        return iter(list(self._waiting))
 
     def waiting_count(self, queue: str | None = None) -> int:
         if queue is None:
