@@ -1,0 +1,196 @@
+"""The web application every feature mounts into.
+
+One :class:`WebApp` per process holds the Klein router and the shared
+dependencies (:class:`WebDeps`: reactor, config, database pool, auth, the
+work-order service, templates).  Features add routes either by mounting a
+whole resource under a first path segment (``app.mount("wallboard", res)``)
+or by registering Klein routes through ``routes(app)`` functions, using the
+:func:`json_api` and :func:`page` decorators so errors, JSON, CSRF and roles
+are handled the same way everywhere.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from klein import Klein
+from twisted.internet.threads import deferToThreadPool
+from twisted.web.resource import IResource, Resource
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+
+from callcenter.clock import now_from
+from callcenter.web.errors import ApiError, error_payload
+
+log = logging.getLogger(__name__)
+
+JSON_TYPE = b"application/json; charset=utf-8"
+
+
+@dataclass
+class WebDeps:
+    """What handlers need; built once in :func:`callcenter.bootstrap.build_web`."""
+
+    reactor: Any
+    config: Any
+    engine: Any
+    pool: Any
+    auth: Any
+    templates: Any
+    workorders: Any = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def db(self, fn: Callable, *args, **kwargs):
+        """Run blocking database work in the pool; a Deferred of its result."""
+        return deferToThreadPool(self.reactor, self.pool, fn, *args, **kwargs)
+
+    def now(self):
+        return now_from(self.reactor)
+
+
+def deps_of(request) -> WebDeps:
+    """The dependencies of the app serving ``request`` (set by :class:`HotlineRoot`)."""
+    return request.hotline_deps
+
+
+class WebApp:
+    """The Klein router plus the mount table."""
+
+    def __init__(self, deps: WebDeps):
+        self.deps = deps
+        self.klein = Klein()
+        self.route = self.klein.route
+        self.mounts: dict[str, IResource] = {}
+
+        @self.klein.handle_errors(NotFound)
+        def _not_found(request, failure):
+            return _error_response(request, ApiError(404, "http.not_found", "no such resource / 资源不存在",
+                                                     {"path": request.path.decode("utf-8", "replace")[:200]}))
+
+        @self.klein.handle_errors(MethodNotAllowed)
+        def _not_allowed(request, failure):
+            return _error_response(request, ApiError(405, "http.method_not_allowed",
+                                                     "method not allowed / 不支持该请求方法",
+                                                     {"method": request.method.decode("ascii", "replace")}))
+
+    def mount(self, prefix: str, resource: IResource) -> None:
+        """Serve ``resource`` for every path under ``/prefix/``."""
+        prefix = "/" + prefix.strip("/")
+        if prefix in self.mounts:
+            raise ValueError(f"{prefix} is already mounted")
+        self.mounts[prefix] = resource
+
+        @self.klein.route(prefix, branch=True, strict_slashes=False)
+        def _mounted(request):
+            return resource
+
+    def resource(self) -> "HotlineRoot":
+        return HotlineRoot(self)
+
+
+class HotlineRoot(Resource):
+    """The site root: hands each request its app's dependencies, then routes it."""
+
+    isLeaf = True
+
+    def __init__(self, app: WebApp):
+        super().__init__()
+        self.app = app
+        self.deps = app.deps
+        self._klein = app.klein.resource()
+
+    def render(self, request):
+        request.hotline_deps = self.deps
+        return self._klein.render(request)
+
+
+def _error_response(request, exc: BaseException) -> bytes:
+    status, body = error_payload(exc)
+    if status >= 500:
+        log.error("unhandled error in %s", request.path, exc_info=exc)
+    request.setResponseCode(status)
+    request.setHeader(b"Content-Type", JSON_TYPE)
+    request.setHeader(b"Cache-Control", b"no-store")
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+def json_response(request, body: Any, status: int = 200) -> bytes:
+    request.setResponseCode(status)
+    request.setHeader(b"Content-Type", JSON_TYPE)
+    request.setHeader(b"Cache-Control", b"no-store")
+    return json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
+
+
+def json_api(handler: Callable) -> Callable:
+    """Wrap an async handler returning a JSON-able value or ``(status, value)``.
+
+    Any :class:`ApiError` or domain error becomes the standard JSON error
+    body; anything else is logged and reported as a 500 without details.
+    """
+
+    @functools.wraps(handler)
+    async def wrapper(request, *args, **kwargs):
+        try:
+            result = await handler(request, *args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - every error becomes a response
+            return _error_response(request, exc)
+        if isinstance(result, bytes):
+            return result
+        status = 200
+        if isinstance(result, tuple):
+            status, result = result
+        return json_response(request, result, status)
+
+    return wrapper
+
+
+def read_json(request, *, max_depth: int = 8) -> dict:
+    """The request body as a JSON object, or a 400 saying exactly what is wrong."""
+    ctype = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
+    if ctype and ctype != b"application/json":
+        raise ApiError(415, "http.unsupported_media_type", "body must be application/json / 请求体须为 JSON",
+                       {"content_type": ctype.decode("ascii", "replace")})
+    request.content.seek(0)
+    raw = request.content.read()
+    if not raw.strip():
+        raise ApiError(400, "http.malformed_json", "request body is empty / 请求体为空", {})
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ApiError(400, "http.malformed_json", "body is not UTF-8 / 请求体不是 UTF-8 编码", {}) from None
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, "http.malformed_json", "malformed JSON / JSON 格式错误",
+                       {"line": exc.lineno, "column": exc.colno, "reason": exc.msg}) from None
+    if not isinstance(value, dict):
+        raise ApiError(400, "http.json_not_object", "body must be a JSON object / 请求体须为 JSON 对象",
+                       {"got": type(value).__name__})
+    if _depth(value) > max_depth:
+        raise ApiError(400, "http.json_too_deep", "JSON nested too deeply / JSON 嵌套过深", {"max_depth": max_depth})
+    return value
+
+
+def _depth(value: Any, level: int = 1) -> int:
+    if isinstance(value, dict):
+        return max([level] + [_depth(v, level + 1) for v in value.values()])
+    if isinstance(value, list):
+        return max([level] + [_depth(v, level + 1) for v in value])
+    return level
+
+
+def query_arg(request, name: str) -> str | None:
+    """One query-string value as text (first occurrence), or None."""
+    values = request.args.get(name.encode())
+    if not values:
+        return None
+    try:
+        return values[0].decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "http.bad_query", "query parameter is not UTF-8 / 查询参数编码错误", {"param": name}) from None
+
+
+def form_arg(request, name: str) -> str:
+    """A form field as text ('' when absent)."""
+    value = query_arg(request, name)
+    return value if value is not None else ""

@@ -1,0 +1,160 @@
+"""A real web server on 127.0.0.1 (port 0) over each database, and a small client.
+
+The client keeps cookies like a browser and never follows redirects, so
+tests see exactly what the server answers.
+"""
+from __future__ import annotations
+
+import json as jsonlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.cookies import SimpleCookie
+
+import pytest
+import pytest_twisted
+import treq
+from twisted.web.client import HTTPConnectionPool
+
+PASSWORD = "correct-horse-42"
+
+
+def test_config(db_url: str):
+    from callcenter.config import load_config
+
+    return load_config(None, environ={}).with_overrides({
+        "database.url": db_url,
+        "web.secret_key": "test-secret",
+        "auth.argon2_time_cost": 1,
+        "auth.argon2_memory_kib": 1024,
+        "auth.max_body_bytes": 64 * 1024,
+    })
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict
+    body: bytes
+
+    @property
+    def json(self):
+        return jsonlib.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass
+class Client:
+    base: str
+    cookies: dict = field(default_factory=dict)
+    origin: bool = True
+
+    async def request(self, method: str, path: str, *, json=None, data=None, body: bytes | None = None,
+                      headers: dict | None = None) -> Response:
+        from twisted.internet import reactor
+
+        hdrs = {k: [v] for k, v in (headers or {}).items()}
+        if self.cookies:
+            hdrs["Cookie"] = ["; ".join(f"{k}={v}" for k, v in self.cookies.items())]
+        if self.origin and method not in ("GET", "HEAD"):
+            hdrs.setdefault("Origin", [self.base])
+        kwargs = {}
+        if json is not None:
+            kwargs["data"] = jsonlib.dumps(json).encode()
+            hdrs.setdefault("Content-Type", ["application/json"])
+        elif data is not None:
+            kwargs["data"] = data
+        elif body is not None:
+            kwargs["data"] = body
+        pool = HTTPConnectionPool(reactor, persistent=False)
+        resp = await treq.request(method, self.base + path, headers=hdrs, allow_redirects=False, pool=pool,
+                                  **kwargs)
+        content = await resp.content()
+        headers_out = {}
+        for name, values in resp.headers.getAllRawHeaders():
+            headers_out[name.decode().lower()] = values[-1].decode("latin-1")
+            if name.lower() == b"set-cookie":
+                for raw in values:
+                    cookie = SimpleCookie()
+                    cookie.load(raw.decode("latin-1"))
+                    for key, morsel in cookie.items():
+                        if morsel["max-age"] == "0" or not morsel.value:
+                            self.cookies.pop(key, None)
+                        else:
+                            self.cookies[key] = morsel.value
+        headers_out["set-cookie-all"] = [v.decode("latin-1") for v in resp.headers.getRawHeaders(b"set-cookie", [])]
+        return Response(resp.code, headers_out, content)
+
+    async def get(self, path, **kw):
+        return await self.request("GET", path, **kw)
+
+    async def post(self, path, **kw):
+        return await self.request("POST", path, **kw)
+
+    async def login(self, username: str, password: str = PASSWORD) -> Response:
+        import re
+
+        page = await self.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        return await self.post("/login", data={"username": username, "password": password, "csrf_token": token,
+                                               "next": ""})
+
+    async def token(self, username: str, password: str = PASSWORD) -> str:
+        resp = await self.post("/api/v1/tokens", json={"username": username, "password": password})
+        assert resp.status == 201, resp.body
+        return resp.json["token"]
+
+
+@dataclass
+class WebServer:
+    base: str
+    root: object
+    engine: object
+    config: object
+
+    @property
+    def deps(self):
+        return self.root.deps
+
+    def client(self, **kw) -> Client:
+        return Client(self.base, **kw)
+
+    def add_user(self, username: str, role: str, department: str | None = None, password: str = PASSWORD):
+        return self.deps.auth.add_user(username, password, role, datetime.now(timezone.utc),
+                                       display_name=username.title(), department=department)
+
+
+def start_server(db_url: str, features=None) -> WebServer:
+    from twisted.internet import reactor
+
+    from callcenter.bootstrap import build_web, make_site
+    from callcenter.db import make_engine
+
+    config = test_config(db_url)
+    engine = make_engine(db_url)
+    root = build_web(config, reactor, engine=engine, features=features)
+    port = reactor.listenTCP(0, make_site(root, config), interface="127.0.0.1")
+    server = WebServer(f"http://127.0.0.1:{port.getHost().port}", root, engine, config)
+    server._port = port
+    return server
+
+
+def stop_server(server: WebServer) -> None:
+    from callcenter.bootstrap import close_web
+
+    pytest_twisted.blockon(server._port.stopListening())
+    close_web(server.root)
+    server.engine.dispose()
+
+
+@pytest.fixture
+def web(db_url):
+    """The full web service (every feature) on a fresh database."""
+    server = start_server(db_url)
+    yield server
+    stop_server(server)
