@@ -43,7 +43,7 @@ def build(waiting: int, agents: int, skills: int, seed: int):
     router = Router(queues)
     pool = []
     for i in range(agents):
-        own = rnd.sample(names, rnd.randint(2, 5))
+        own = rnd.sample(names, rnd.randint(min(2, skills), min(5, skills)))
         groups = frozenset({"backup"}) if i % 10 == 0 else frozenset({"front"})
         agent = Agent(f"agent{i:04d}", {s: rnd.randint(20, 100) for s in own}, groups=groups)
         router.add_agent(agent)
