@@ -1,0 +1,11 @@
+"""The IVR: declarative call flows (YAML) stepped by a pure engine and run on
+live calls over AsyncAGI.
+
+- :mod:`ivr.flow` loads and validates flow files (errors carry file and line);
+- :mod:`ivr.engine` steps a call: ``(state, event, now) -> (state, commands)``,
+  no I/O, commands and events are plain data;
+- :mod:`ivr.prompts` turns prompt text into speech-ready strings (status
+  words, deadlines, phone masking) and lists every prompt for rendering;
+- :mod:`ivr.agi` is the AGI wire format (command strings, result parsing);
+- :mod:`ivr.runner` drives sessions over the AMI client.
+"""

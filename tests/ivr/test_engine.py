@@ -1,0 +1,208 @@
+"""The pure stepping logic: events in, commands out, on the shipped flows."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from ivr.engine import (
+    CollectDigits, Digits, Engine, Failure, Hangup, HangupSeen, IvrError, Lookup, Outcome, Play, Record,
+    Recorded, RequestCallback, Result, SetVar, Speech, SubmitMessage, Timeout, Transfer,
+)
+from ivr.flow import load_flow
+from ivr.prompts import OrderStatus, mask_phone, match_grammar
+
+FLOWS = Path(__file__).resolve().parents[2] / "ivr" / "flows"
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)  # 10:00 in Beijing, a Monday
+
+
+@pytest.fixture(scope="module")
+def hotline():
+    return load_flow(FLOWS / "hotline.yaml")
+
+
+def run(engine, events, caller="13800001234", vars=None):
+    """Start a call and feed events; return the final state and every command batch."""
+    state, commands = engine.start(caller, NOW, vars)
+    batches = [commands]
+    for event in events:
+        state, commands = engine.step(state, event, NOW)
+        batches.append(commands)
+    return state, batches
+
+
+def test_greeting_then_language_menu(hotline):
+    """The call starts with the welcome prompt and the language menu collecting one key."""
+    state, (first,) = run(Engine(hotline), [])
+    assert first == [Play("welcome", "zh"), CollectDigits("language_menu", "zh", 1, 3, "#")]
+    assert state.node == "language" and [p.node for p in state.path] == ["welcome", "language"]
+
+
+def test_english_caller_reaches_urgent_queue_in_two_keys(hotline):
+    """Keys 2 (English) then 1 (urgent fault) transfer to the urgent queue with skill and priority."""
+    state, batches = run(Engine(hotline), [Digits("2"), Digits("1")])
+    assert batches[1] == [CollectDigits("main_menu", "en", 1, 5, "#")]
+    last = batches[2]
+    assert last[0] == Play("urgent_transfer", "en")
+    assert last[-1] == Transfer("hotline-urgent", "urgent", 10)
+    assert SetVar("IVR_PATH", "welcome>language:2>hours>main_menu:1>urgent_queue") in last
+    assert state.done and state.outcome == "transfer" and state.lang == "en"
+    assert [(p.node, p.keys) for p in state.path][1:4] == [("language", "2"), ("hours", ""), ("main_menu", "1")]
+
+
+def test_language_timeout_defaults_to_chinese(hotline):
+    """Silence at the language menu continues in Chinese."""
+    state, batches = run(Engine(hotline), [Timeout()])
+    assert state.lang == "zh" and batches[1] == [CollectDigits("main_menu", "zh", 1, 5, "#")]
+
+
+def test_invalid_key_retries_then_falls_back_to_an_agent(hotline):
+    """A key outside the menu replays the menu with an apology; after the retries the caller gets an agent."""
+    engine = Engine(hotline)
+    state, batches = run(engine, [Digits("1"), Digits("7"), Timeout(), Digits("#")])
+    assert batches[2] == [Play("invalid_key", "zh"), CollectDigits("main_menu", "zh", 1, 5, "#")]
+    assert batches[3] == [Play("no_input", "zh"), CollectDigits("main_menu", "zh", 1, 5, "#")]
+    assert batches[4][-1] == Transfer("hotline-general", "general", 0)
+    assert state.path[3].result == "retries_exhausted"
+
+
+def test_after_hours_goes_to_message_menu(hotline):
+    """Outside business hours (per the injected calendar) the after-hours menu is offered."""
+    closed = Engine(hotline, is_open=lambda now: False)
+    state, batches = run(closed, [Digits("1")])
+    assert batches[1] == [CollectDigits("after_hours", "zh", 1, 5, "#")]
+    assert state.path[2].result == "closed"
+
+
+def test_after_hours_message_becomes_submitted_recording(hotline):
+    """Key 1 after hours records a message; the recording is submitted, thanks are played, the IVR hangs up."""
+    closed = Engine(hotline, is_open=lambda now: False)
+    state, batches = run(closed, [Digits("1"), Digits("1"), Recorded("/rec/m.wav", 12.5)])
+    assert batches[2] == [Play("leave_message", "zh"), Record("leave_message-1", 120)]
+    assert batches[3][0] == SubmitMessage("/rec/m.wav", 12.5)
+    assert batches[3][-1] == Hangup() and Play("message_saved", "zh") in batches[3]
+    assert state.outcome == "hangup"
+
+
+def test_message_left_then_hangup_still_submits(hotline):
+    """A caller who hangs up to end the message still has it submitted (the usual way to finish)."""
+    closed = Engine(hotline, is_open=lambda now: False)
+    state, batches = run(closed, [Digits("1"), Digits("1"), Recorded("/rec/m.wav", 8.0, hung_up=True)])
+    assert batches[3] == [SubmitMessage("/rec/m.wav", 8.0)]
+    assert state.done and state.outcome == "caller_hangup"
+
+
+def test_empty_message_is_not_submitted(hotline):
+    """Silence instead of a message submits nothing."""
+    closed = Engine(hotline, is_open=lambda now: False)
+    state, batches = run(closed, [Digits("1"), Digits("1"), Recorded("/rec/m.wav", 0.0)])
+    assert not any(isinstance(c, SubmitMessage) for c in batches[3])
+    assert batches[3][-1] == Hangup()
+
+
+def test_callback_request_keeps_the_callers_number(hotline):
+    """Key 2 after hours books a callback for the caller's own number and queue."""
+    closed = Engine(hotline, is_open=lambda now: False)
+    state, batches = run(closed, [Digits("1"), Digits("2"), Result(True)], caller="13800001234")
+    assert batches[2] == [RequestCallback("13800001234", "hotline-general", "general", 0)]
+    assert Play("callback_booked", "zh") in batches[3] and state.outcome == "hangup"
+
+
+def test_status_lookup_reads_status_and_deadline(hotline):
+    """Key 2 collects a 13-digit number, looks it up and reads state and deadline back in text."""
+    engine = Engine(hotline)
+    order = OrderStatus("2026112300001", "in_progress", datetime(2026, 11, 25, 9, 30, tzinfo=timezone.utc),
+                        summary="联系电话13812345678")
+    state, batches = run(engine, [Digits("1"), Digits("2"), Digits("2026112300001"), Result(order)])
+    assert batches[2] == [CollectDigits("order_number", "zh", 13, 10, "#")]
+    assert batches[3] == [Lookup("2026112300001")]
+    play = batches[4][0]
+    assert play.prompt == "lookup_result" and play.text == (
+        "工单2 0 2 6 1 1 2 3 0 0 0 0 1，目前状态：正在办理，办理期限：2026年11月25日17点30分。")
+    assert batches[4][1] == CollectDigits("after_lookup", "zh", 1, 5, "#")
+
+
+def test_lookup_with_bad_number_reprompts_and_unknown_order_says_so(hotline):
+    """A 5-digit entry is rejected before any lookup; an unknown order plays the not-found prompt."""
+    engine = Engine(hotline)
+    state, batches = run(engine, [Digits("1"), Digits("2"), Digits("12345"), Digits("2026112300009#"),
+                                  Result(None)])
+    assert batches[3] == [Play("bad_order_number", "zh"), CollectDigits("order_number", "zh", 13, 10, "#")]
+    assert batches[4] == [Lookup("2026112300009")]
+    assert batches[5][0] == Play("lookup_not_found", "zh")
+
+
+def test_speech_grammar_routes_and_falls_back_to_keys(hotline):
+    """Key 9 asks for speech; "我家停水了" routes to the urgent queue; no recogniser falls back to the key menu."""
+    engine = Engine(hotline)
+    state, batches = run(engine, [Digits("1"), Digits("9"), Result("我家停水了")])
+    assert isinstance(batches[2][0], Speech) and "停水" in batches[2][0].words
+    assert batches[3][-1] == Transfer("hotline-urgent", "urgent", 10)
+    state, batches = run(engine, [Digits("1"), Digits("9"), Result(None)])
+    assert batches[3] == [CollectDigits("main_menu", "zh", 1, 5, "#")]
+
+
+def test_hangup_mid_flow_ends_without_commands(hotline):
+    """A caller hanging up at a menu ends the call with the path kept."""
+    state, batches = run(Engine(hotline), [Digits("1"), HangupSeen()])
+    assert batches[-1] == [] and state.done and state.outcome == "caller_hangup"
+    assert state.path[-1].node == "main_menu" and state.path[-1].result == "caller_hangup"
+    # further events are ignored once done
+    assert Engine(hotline).step(state, Digits("1"), NOW) == (state, [])
+
+
+def test_agi_failure_recovers_once_then_hangs_up(hotline):
+    """A 510/520 result sends the caller to on_error (an agent); a second failure hangs up."""
+    engine = Engine(hotline)
+    state, batches = run(engine, [Failure(510, "Invalid or unknown command")])
+    assert batches[1][-1] == Transfer("hotline-general", "general", 0)
+    state2, cmds = engine.step(replace(state, done=False), Failure(520), NOW)
+    assert cmds == [Hangup()] and state2.outcome == "error"
+
+
+def test_unexpected_event_is_a_programming_error(hotline):
+    """Feeding a recording to a menu raises a stable error id instead of guessing."""
+    state, _ = Engine(hotline).start("1", NOW)
+    with pytest.raises(IvrError) as info:
+        Engine(hotline).step(state, Recorded("/x.wav", 1), NOW)
+    assert info.value.error_id == "ivr.engine.unexpected_input"
+
+
+def test_survey_flow_reads_summary_and_reports_score():
+    """The callback survey reads the order summary (masked) and reply, then key 3 reports dissatisfied."""
+    survey = load_flow(FLOWS / "survey.yaml")
+    engine = Engine(survey)
+    order = OrderStatus("2026112300001", "callback_pending", summary="路灯不亮，电话13912345678", reply="已修复")
+    state, batches = run(engine, [Result(order), Digits("3"), Timeout()], vars={"WORKORDER": "2026112300001"})
+    assert batches[0] == [Play("intro", "zh"), Lookup("2026112300001")]
+    assert batches[1][0].text == "您反映的问题：路灯不亮，电话139****5678。办理结果：已修复。"
+    assert batches[2][0] == Outcome("survey", "dissatisfied")
+    assert batches[3][-1] == Hangup() and state.vars["survey"] == "dissatisfied"
+
+
+def test_survey_comment_is_reported_as_outcome():
+    """A survey comment recording is reported as the ``survey_comment`` outcome, not a new work order."""
+    engine = Engine(load_flow(FLOWS / "survey.yaml"))
+    state, batches = run(engine, [Result(None), Digits("1"), Digits("1"), Recorded("/r/c.wav", 4)],
+                         vars={"WORKORDER": "x"})
+    assert Outcome("survey_comment", "/r/c.wav") in batches[4]
+    assert not any(isinstance(c, SubmitMessage) for b in batches for c in b)
+
+
+def test_rating_flow_one_key():
+    """After a call, one key rates it; silence just says goodbye with no outcome."""
+    engine = Engine(load_flow(FLOWS / "rating.yaml"))
+    _, batches = run(engine, [Digits("1")])
+    assert batches[1][0] == Outcome("rating", "satisfied")
+    _, batches = run(engine, [Timeout()])
+    assert not any(isinstance(c, Outcome) for c in batches[1]) and batches[1][-1] == Hangup()
+
+
+def test_mask_and_grammar_helpers():
+    """Phone masking keeps 3+4 digits; an ambiguous utterance matches nothing."""
+    assert mask_phone("call 13812341234 or 0574-87654321") == "call 138****1234 or 0574-****4321"
+    grammar = {"a": ("停水",), "b": ("人工",)}
+    assert match_grammar("停水了", grammar) == "a"
+    assert match_grammar("停水了转人工", grammar) is None
