@@ -155,3 +155,17 @@ def test_key_presses_counts_a_deeper_menu():
     chosen = lambda e: e.label.startswith("key") or e.label in ("next", "open")  # noqa: E731
     assert key_presses(deeper, chosen)["urgent_queue"] == 3
     assert key_presses(flow, chosen)["urgent_queue"] == 2
+
+
+def test_library_reload_refuses_broken_files_and_keeps_serving(tmp_path):
+    """A reload that meets a broken file raises and keeps the flows in service; aliases map AGI args."""
+    from ivr.library import FlowLibrary
+
+    (tmp_path / "t.yaml").write_text(GOOD, "utf-8")
+    library = FlowLibrary(tmp_path, aliases={"ivr": "t"})
+    serving = library.get("ivr")
+    assert serving is not None and library.get("requeue") is None
+    (tmp_path / "t.yaml").write_text(GOOD.replace("kind: hangup", "kind: boom"), "utf-8")
+    with pytest.raises(FlowError):
+        library.reload()
+    assert library.get("ivr") is serving
