@@ -1,0 +1,405 @@
+"""One AMI connection: greeting, login, actions matched by ActionID, events.
+
+The protocol frames whole reads at the blank line (see
+:mod:`callcenter.ami.framing`) instead of using ``LineReceiver``: one split
+per read instead of one callback per line.  Every action gets an ActionID and
+a Deferred; the response (or, for ``EventList: start`` answers, the response
+plus every item event up to ``…Complete``) fires it.  Connection management
+and reconnects live in :mod:`callcenter.ami.client`; this class only speaks
+the protocol, so it is tested with ``StringTransport`` and ``task.Clock``.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+
+from twisted.internet import defer
+from twisted.internet.protocol import Protocol
+
+from callcenter.ami.dispatch import EventDispatcher
+from callcenter.ami.errors import (
+    AMIActionError,
+    AMIConnectionLost,
+    AMILoginError,
+    AMIParseError,
+    AMITimeout,
+    AMITooManyPending,
+)
+from callcenter.ami.framing import FrameSplitter
+from callcenter.ami.message import Message, parse_message, serialize_action
+
+log = logging.getLogger(__name__)
+
+_ids = itertools.count(1)
+
+
+class ActionResult:
+    """The answer to a list action (``EventList``) or to ``Command``.
+
+    ``response`` is the first answer, ``events`` the item events in order,
+    ``complete`` the closing ``…Complete`` event (None for ``Command``), and
+    ``output`` the ``Output:`` lines of a ``Command`` joined by newlines.
+    """
+
+    __slots__ = ("action", "response", "events", "complete")
+
+    def __init__(self, action: str, response: Message, events=None, complete: Message | None = None) -> None:
+        self.action = action
+        self.response = response
+        self.events: list[Message] = events if events is not None else []
+        self.complete = complete
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.response.getall("Output"))
+
+    @property
+    def list_items(self) -> int | None:
+        """``ListItems`` as Asterisk counted it (None when absent)."""
+        if self.complete is None:
+            return None
+        value = self.complete.get("ListItems")
+        return int(value) if value and value.isdigit() else None
+
+    def __iter__(self):
+        return iter(self.events)
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def __repr__(self) -> str:
+        return f"<ActionResult {self.action} items={len(self.events)}>"
+
+
+class _Pending:
+    __slots__ = ("name", "deferred", "timer", "result", "overflow")
+
+    def __init__(self, name: str, deferred: defer.Deferred) -> None:
+        self.name = name
+        self.deferred = deferred
+        self.timer = None
+        self.result: ActionResult | None = None
+        self.overflow = False
+
+
+class AMIProtocol(Protocol):
+    """The client side of one AMI session.
+
+    ``clock`` (an ``IReactorTime``) drives action timeouts and the keepalive
+    Ping; the factory sets it, tests pass a ``task.Clock``.  ``dispatcher``
+    receives every event that is not an item of a pending list.
+    """
+
+    #: limits (bytes / counts); class attributes so a deployment can subclass
+    max_frame_bytes = 512 * 1024
+    max_pending_actions = 1000
+    max_list_items = 100_000
+    #: seconds an action may wait for its (complete) answer; None waits forever
+    action_timeout: float | None = 10.0
+    #: seconds between keepalive Pings once logged in (None: no keepalive)
+    ping_interval: float | None = 20.0
+    #: a Ping unanswered this long means the peer is gone: drop the connection
+    ping_timeout: float = 10.0
+
+    def __init__(self, clock=None, dispatcher: EventDispatcher | None = None) -> None:
+        self.clock = clock
+        self.dispatcher = dispatcher if dispatcher is not None else EventDispatcher()
+        self.greeting: str | None = None
+        self.logged_in = False
+        self.connected = False
+        self._pending: dict[str, _Pending] = {}
+        self._lists = 0
+        self._splitter = FrameSplitter(
+            self._frame_received, self._greeting_received, self._oversized, max_frame=self.max_frame_bytes
+        )
+        self._prefix = f"cc{next(_ids)}-"
+        self._counter = itertools.count(1)
+        self._greeted: list[defer.Deferred] = []
+        self._lost: list[defer.Deferred] = []
+        self._keepalive = None
+        self._ping_outstanding = False
+        self.stats = {"frames": 0, "events": 0, "malformed": 0, "oversized": 0, "orphans": 0}
+
+    # -- connection -----------------------------------------------------
+    def _clock(self):
+        if self.clock is None:
+            from twisted.internet import reactor
+
+            self.clock = reactor
+        return self.clock
+
+    def connectionMade(self) -> None:
+        self.connected = True
+
+    def dataReceived(self, data: bytes) -> None:
+        self._splitter.feed(data)
+
+    def connectionLost(self, reason=None) -> None:
+        self.connected = False
+        self.logged_in = False
+        self._stop_keepalive()
+        pending, self._pending = self._pending, {}
+        self._lists = 0
+        detail = reason.getErrorMessage() if reason is not None else "closed"
+        for action_id, entry in pending.items():
+            if entry.timer is not None and entry.timer.active():
+                entry.timer.cancel()
+            entry.deferred.errback(
+                AMIConnectionLost("AMI connection lost before the answer", action=entry.name, action_id=action_id, reason=detail)
+            )
+        greeted, self._greeted = self._greeted, []
+        for d in greeted:
+            d.errback(AMIConnectionLost("AMI connection lost before the greeting", reason=detail))
+        lost, self._lost = self._lost, []
+        for d in lost:
+            d.callback(reason)
+
+    def when_greeted(self) -> defer.Deferred:
+        """Fires with the greeting line (``Asterisk Call Manager/11.0.0``)."""
+        if self.greeting is not None:
+            return defer.succeed(self.greeting)
+        d = defer.Deferred()
+        self._greeted.append(d)
+        return d
+
+    def when_lost(self) -> defer.Deferred:
+        """Fires with the reason once this connection has closed."""
+        d = defer.Deferred()
+        if not self.connected and self.transport is not None:
+            d.callback(None)
+        else:
+            self._lost.append(d)
+        return d
+
+    @property
+    def ami_version(self) -> str | None:
+        if self.greeting and "/" in self.greeting:
+            return self.greeting.rsplit("/", 1)[1]
+        return None
+
+    # -- framing callbacks ----------------------------------------------
+    def _greeting_received(self, line: str) -> None:
+        self.greeting = line
+        if not line.startswith("Asterisk Call Manager/"):
+            log.warning("unexpected AMI greeting", extra={"fields": {"greeting": line[:120]}})
+        greeted, self._greeted = self._greeted, []
+        for d in greeted:
+            d.callback(line)
+
+    def _oversized(self, size: int) -> None:
+        self.stats["oversized"] += 1
+        log.warning("AMI frame over the size limit skipped", extra={"fields": {"bytes": size, "limit": self.max_frame_bytes}})
+
+    def _frame_received(self, frame: bytes) -> None:
+        self.stats["frames"] += 1
+        try:
+            message = parse_message(frame)
+        except AMIParseError as exc:
+            self.stats["malformed"] += 1
+            log.warning("malformed AMI frame skipped", extra={"fields": {"error": exc.message, "frame": frame[:200]}})
+            return
+        key, name = message.pairs[0]
+        if key == "Event" or (key != "Response" and key.lower() == "event"):
+            if self._lists:
+                action_id = message.get("ActionID")
+                if action_id is not None:
+                    entry = self._pending.get(action_id)
+                    if entry is not None and entry.result is not None:
+                        self._list_item(action_id, entry, message)
+                        return
+            self.stats["events"] += 1
+            self.dispatcher.dispatch(message, name)
+        elif key == "Response" or key.lower() == "response":
+            self._response(message)
+        else:
+            self.stats["malformed"] += 1
+            log.warning("AMI frame neither event nor response skipped", extra={"fields": {"first": key}})
+
+    # -- responses ------------------------------------------------------
+    def _response(self, message: Message) -> None:
+        action_id = message.get("ActionID")
+        entry = self._pending.get(action_id) if action_id is not None else None
+        if entry is None:
+            self.stats["orphans"] += 1
+            log.debug("AMI response without a pending action", extra={"fields": {"action_id": action_id}})
+            return
+        status = message.name
+        if status == "Error":
+            self._finish(action_id, entry)
+            text = message.get("Message") or "AMI action failed"
+            entry.deferred.errback(AMIActionError(text, message, action=entry.name, action_id=action_id))
+            return
+        if (message.get("EventList") or "").lower() == "start":
+            entry.result = ActionResult(entry.name, message)
+            self._lists += 1
+            return
+        self._finish(action_id, entry)
+        if entry.name.lower() == "command":
+            entry.deferred.callback(ActionResult(entry.name, message))
+        else:
+            entry.deferred.callback(message)
+
+    def _list_item(self, action_id: str, entry: _Pending, message: Message) -> None:
+        state = (message.get("EventList") or "").lower()
+        if state and state != "start":
+            result = entry.result
+            result.complete = message
+            self._finish(action_id, entry)
+            if entry.overflow:
+                entry.deferred.errback(
+                    AMITooManyPending(
+                        "AMI event list longer than allowed", action=entry.name, limit=self.max_list_items
+                    )
+                )
+            else:
+                entry.deferred.callback(result)
+            return
+        if len(entry.result.events) >= self.max_list_items:
+            entry.overflow = True
+            return
+        entry.result.events.append(message)
+
+    def _finish(self, action_id: str, entry: _Pending) -> None:
+        self._pending.pop(action_id, None)
+        if entry.result is not None:
+            self._lists -= 1
+        if entry.timer is not None and entry.timer.active():
+            entry.timer.cancel()
+
+    def _timed_out(self, action_id: str, timeout: float) -> None:
+        entry = self._pending.get(action_id)
+        if entry is None:
+            return
+        entry.timer = None
+        self._finish(action_id, entry)
+        entry.deferred.errback(AMITimeout("no answer to AMI action in time", action=entry.name, action_id=action_id, timeout=timeout))
+
+    # -- actions --------------------------------------------------------
+    def next_action_id(self) -> str:
+        return f"{self._prefix}{next(self._counter)}"
+
+    def send_action(self, name: str, headers=None, timeout: float | None | object = ..., action_id: str | None = None) -> defer.Deferred:
+        """Send one action; the Deferred fires with its answer.
+
+        The answer is a :class:`Message` for plain responses and an
+        :class:`ActionResult` for event lists and ``Command``.  Failures:
+        :class:`AMIActionError` (``Response: Error``), :class:`AMITimeout`,
+        :class:`AMIConnectionLost`, :class:`AMITooManyPending`, and
+        :class:`AMIInjectionError` (raised before anything is written).
+        ``timeout`` defaults to :attr:`action_timeout`; None waits forever.
+        """
+        if headers is None:
+            pairs = []
+        elif hasattr(headers, "items"):
+            pairs = list(headers.items())
+        else:
+            pairs = list(headers)
+        given = [v for k, v in pairs if str(k).lower() == "actionid"]
+        if given:
+            action_id = str(given[0])
+            pairs = [(k, v) for k, v in pairs if str(k).lower() != "actionid"]
+        if action_id is None:
+            action_id = self.next_action_id()
+        try:
+            wire = serialize_action(name, [("ActionID", action_id)] + pairs)
+        except Exception as exc:
+            return defer.fail(exc)
+        if not self.connected or self.transport is None:
+            return defer.fail(AMIConnectionLost("AMI is not connected", action=name))
+        if len(self._pending) >= self.max_pending_actions:
+            return defer.fail(AMITooManyPending("too many AMI actions waiting", action=name, limit=self.max_pending_actions))
+        if action_id in self._pending:
+            return defer.fail(AMIActionError("ActionID already in use", None, action=name, action_id=action_id))
+        d = defer.Deferred()
+        entry = _Pending(name, d)
+        self._pending[action_id] = entry
+        if timeout is ...:
+            timeout = self.action_timeout
+        if timeout is not None:
+            entry.timer = self._clock().callLater(timeout, self._timed_out, action_id, timeout)
+        self.transport.write(wire)
+        return d
+
+    @property
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+    # -- login ----------------------------------------------------------
+    @defer.inlineCallbacks
+    def login(self, username: str, secret: str, auth: str = "md5", events: str | bool = "on"):
+        """Log in: MD5 challenge first (the secret never crosses the wire),
+        plain ``Secret`` when the server refuses the challenge or ``auth`` is
+        ``"plain"``.  Fails with :class:`AMILoginError` on bad credentials
+        (Asterisk then closes the connection)."""
+        if isinstance(events, bool):
+            events = "on" if events else "off"
+        yield self.when_greeted()
+        headers = None
+        if auth == "md5":
+            try:
+                answer = yield self.send_action("Challenge", [("AuthType", "MD5")])
+                challenge = answer.get("Challenge") or ""
+                key = hashlib.md5((challenge + secret).encode("utf-8")).hexdigest()
+                headers = [("AuthType", "MD5"), ("Username", username), ("Key", key), ("Events", events)]
+            except AMIActionError as exc:
+                log.warning("AMI MD5 challenge refused; using plain login", extra={"fields": {"reason": exc.message}})
+        elif auth != "plain":
+            raise AMILoginError("unknown AMI auth type", auth=auth)
+        if headers is None:
+            headers = [("Username", username), ("Secret", secret), ("Events", events)]
+        try:
+            answer = yield self.send_action("Login", headers)
+        except AMIActionError as exc:
+            if self.transport is not None:
+                self.transport.loseConnection()
+            raise AMILoginError("AMI login refused: " + exc.message, username=username, auth=auth) from None
+        self.logged_in = True
+        self.start_keepalive()
+        return answer
+
+    def logoff(self) -> defer.Deferred:
+        """Say goodbye; Asterisk answers ``Goodbye`` and closes."""
+        self._stop_keepalive()
+        return self.send_action("Logoff")
+
+    # -- keepalive ------------------------------------------------------
+    def ping(self, timeout: float | None = None) -> defer.Deferred:
+        """Send ``Ping``; fires with the round-trip time in seconds."""
+        clock = self._clock()
+        started = clock.seconds()
+        d = self.send_action("Ping", timeout=self.ping_timeout if timeout is None else timeout)
+        d.addCallback(lambda _: clock.seconds() - started)
+        return d
+
+    def start_keepalive(self) -> None:
+        if self.ping_interval is None or self._keepalive is not None:
+            return
+        self._keepalive = self._clock().callLater(self.ping_interval, self._keepalive_tick)
+
+    def _stop_keepalive(self) -> None:
+        if self._keepalive is not None and self._keepalive.active():
+            self._keepalive.cancel()
+        self._keepalive = None
+
+    def _keepalive_tick(self) -> None:
+        self._keepalive = None
+        if not self.connected:
+            return
+        if not self._ping_outstanding:
+            self._ping_outstanding = True
+            d = self.ping()
+
+            def done(result):
+                self._ping_outstanding = False
+                return result
+
+            def dead(failure):
+                if failure.check(AMITimeout) and self.connected:
+                    log.warning("AMI keepalive Ping unanswered; dropping the connection", extra={"fields": {"timeout": self.ping_timeout}})
+                    transport = self.transport
+                    getattr(transport, "abortConnection", transport.loseConnection)()
+                return None
+
+            d.addBoth(done).addErrback(dead)
+        self.start_keepalive()

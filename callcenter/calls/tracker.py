@@ -1,0 +1,616 @@
+"""CallTracker: fold AMI events into :class:`~callcenter.calls.model.Call` objects.
+
+Pure: it gets raw AMI :class:`~callcenter.ami.message.Message` objects and an
+explicit ``now``; no I/O, no reactor.  Every handler is idempotent, so events
+replayed after a reconnect (or a resync list that repeats what events already
+said) change nothing twice: a channel is created once per ``Uniqueid``, a
+call is counted once per ``Linkedid``, and a call ends once.
+
+Memory stays flat: ended calls leave the live index and only the last
+``keep_ended`` are kept; per-call timelines, DTMF and variables are bounded.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from datetime import datetime, timedelta
+
+from callcenter.calls.model import STATE_UP, Call, Channel, Dtmf, TimelineEntry
+
+log = logging.getLogger(__name__)
+
+
+def _int(value):
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _duration(text: str | None) -> float:
+    """``HH:MM:SS`` (CoreShowChannel ``Duration``) as seconds."""
+    if not text:
+        return 0.0
+    try:
+        parts = [int(p) for p in text.split(":")]
+    except ValueError:
+        return 0.0
+    seconds = 0
+    for p in parts:
+        seconds = seconds * 60 + p
+    return float(seconds)
+
+
+class CallTracker:
+    """The single place the service asks "what is this call doing"."""
+
+    max_timeline = 300
+    max_dtmf = 200
+    max_variables = 200
+    keep_ended = 1000
+    keep_gone = 50_000
+    #: variables whose every change is worth a timeline entry
+    timeline_variables = frozenset({"IVR_ACTION", "IVR_QUEUE", "QUEUESTATUS", "DIALSTATUS", "WORKORDER", "IVR_LANG"})
+
+    def __init__(self) -> None:
+        self.calls: dict[str, Call] = {}
+        self.channels: dict[str, Channel] = {}
+        self._by_name: dict[str, Channel] = {}
+        self.ended: deque[Call] = deque(maxlen=self.keep_ended)
+        self._gone: set[str] = set()
+        self._gone_order: deque[str] = deque()
+        self._ended_ids: dict[str, Call] = {}
+        self.globals: dict[str, str] = {}
+        self.on_call_ended: list = []
+        self.on_call_started: list = []
+        self.calls_started = 0
+        self.calls_ended = 0
+        self.events_applied = 0
+        self._epoch = 0
+        self._touched: dict[str, int] = {}
+        self._handlers = {
+            "Newchannel": self._newchannel,
+            "Newstate": self._newstate,
+            "NewCallerid": self._callerid,
+            "NewConnectedLine": self._connected_line,
+            "Newexten": self._newexten,
+            "VarSet": self._varset,
+            "Hangup": self._hangup,
+            "DialBegin": self._dial_begin,
+            "DialEnd": self._dial_end,
+            "BridgeEnter": self._bridge_enter,
+            "BridgeLeave": self._bridge_leave,
+            "DTMFEnd": self._dtmf_end,
+            "AsyncAGIStart": self._agi_start,
+            "AsyncAGIEnd": self._agi_end,
+            "QueueCallerJoin": self._queue_join,
+            "QueueCallerLeave": self._queue_leave,
+            "QueueCallerAbandon": self._queue_abandon,
+            "AgentCalled": self._agent_called,
+            "AgentRingNoAnswer": self._agent_noanswer,
+            "AgentConnect": self._agent_connect,
+            "AgentComplete": self._agent_complete,
+            "MixMonitorStart": self._mixmonitor_start,
+            "MixMonitorStop": self._mixmonitor_stop,
+            "UserEvent": self._user_event,
+        }
+
+    # -- queries ------------------------------------------------------------------
+    def call(self, linkedid: str) -> Call | None:
+        """A live call, or a recently ended one, by ``Linkedid``."""
+        return self.calls.get(linkedid) or self._ended_ids.get(linkedid)
+
+    def call_of_channel(self, channel: str) -> Call | None:
+        """The live call a channel (by name or ``Uniqueid``) belongs to."""
+        chan = self._by_name.get(channel) or self.channels.get(channel)
+        return self.calls.get(chan.linkedid) if chan is not None else None
+
+    def channel(self, channel: str) -> Channel | None:
+        """A live channel by name or ``Uniqueid``."""
+        return self._by_name.get(channel) or self.channels.get(channel)
+
+    def call_by_hotline_id(self, callid: str) -> Call | None:
+        """The live call whose dialplan set ``HOTLINE_CALLID`` = ``callid``."""
+        chan = self.channels.get(callid)
+        if chan is not None:
+            return self.calls.get(chan.linkedid)
+        for call in self.calls.values():
+            if call.hotline_callid == callid:
+                return call
+        return None
+
+    def live_calls(self) -> list[Call]:
+        return list(self.calls.values())
+
+    def in_queue(self, queue: str | None = None) -> list[Call]:
+        """Calls waiting in a queue (oldest first)."""
+        waiting = [c for c in self.calls.values() if c.queue is not None and c.queue_left_at is None and (queue is None or c.queue == queue)]
+        waiting.sort(key=lambda c: c.queue_joined_at)
+        return waiting
+
+    def __len__(self) -> int:
+        return len(self.calls)
+
+    # -- feeding --------------------------------------------------------------------
+    def apply(self, message, now: datetime) -> Call | None:
+        """Fold one event in; returns the call it touched (None if none)."""
+        name = message.pairs[0][1] if message.pairs else None
+        handler = self._handlers.get(name)
+        if handler is None:
+            return None
+        self.events_applied += 1
+        return handler(message, now)
+
+    def _note(self, call: Call, now: datetime, kind: str, channel: str | None = None, detail: str | None = None) -> None:
+        if len(call.timeline) < self.max_timeline:
+            call.timeline.append(TimelineEntry(now, kind, channel, detail))
+
+    def _ensure(self, m, now: datetime, prefix: str = "") -> Channel | None:
+        """The channel an event is about, created when first seen."""
+        get = m.get
+        uniqueid = get(prefix + "Uniqueid")
+        if uniqueid is None:
+            return None
+        chan = self.channels.get(uniqueid)
+        if chan is not None:
+            if self._epoch:
+                self._touched[uniqueid] = self._epoch
+            return chan
+        if uniqueid in self._gone:
+            return None
+        linkedid = get(prefix + "Linkedid")
+        if not linkedid or uniqueid == "none":
+            return None
+        name = get(prefix + "Channel") or ""
+        chan = Channel(uniqueid=uniqueid, linkedid=linkedid, name=name, created_at=now)
+        self._snapshot(chan, m, prefix, now)
+        self._add(chan, now)
+        return chan
+
+    def _add(self, chan: Channel, now: datetime) -> Call:
+        self.channels[chan.uniqueid] = chan
+        if chan.name:
+            self._by_name[chan.name] = chan
+        if self._epoch:
+            self._touched[chan.uniqueid] = self._epoch
+        call = self.calls.get(chan.linkedid)
+        if call is None:
+            call = Call(linkedid=chan.linkedid, started_at=chan.created_at)
+            self.calls[chan.linkedid] = call
+            self.calls_started += 1
+            for listener in self.on_call_started:
+                listener(call)
+        call.channels[chan.uniqueid] = chan
+        self._note(call, now, "channel", chan.uniqueid, chan.name)
+        return call
+
+    def _snapshot(self, chan: Channel, m, prefix: str, now: datetime) -> None:
+        get = m.get
+        state = _int(get(prefix + "ChannelState"))
+        if state is not None:
+            chan.state = state
+            chan.state_desc = get(prefix + "ChannelStateDesc")
+            if state == STATE_UP and chan.answered_at is None:
+                chan.answered_at = now
+        num = get(prefix + "CallerIDNum")
+        if num is not None:
+            chan.caller_id_num = num
+            chan.caller_id_name = get(prefix + "CallerIDName")
+        num = get(prefix + "ConnectedLineNum")
+        if num is not None:
+            chan.connected_num = num
+            chan.connected_name = get(prefix + "ConnectedLineName")
+        context = get(prefix + "Context")
+        if context is not None:
+            chan.context = context
+            chan.exten = get(prefix + "Exten")
+            chan.priority = _int(get(prefix + "Priority"))
+        for item in m.getall(prefix + "ChanVariable") if prefix + "ChanVariable" in m else ():
+            key, _, value = item.partition("=")
+            chan.variables[key] = value
+
+    def _call_of(self, chan: Channel) -> Call | None:
+        return self.calls.get(chan.linkedid)
+
+    # -- handlers ---------------------------------------------------------------------
+    def _newchannel(self, m, now):
+        chan = self._ensure(m, now)
+        return self._call_of(chan) if chan else None
+
+    def _newstate(self, m, now):
+        chan = self._ensure(m, now)
+        if chan is None:
+            return None
+        was_answered = chan.answered_at is not None
+        self._snapshot(chan, m, "", now)
+        call = self._call_of(chan)
+        if call is not None and not was_answered and chan.answered_at is not None:
+            self._note(call, now, "answered", chan.uniqueid)
+        return call
+
+    def _callerid(self, m, now):
+        chan = self._ensure(m, now)
+        if chan is None:
+            return None
+        chan.caller_id_num = m.get("CallerIDNum")
+        chan.caller_id_name = m.get("CallerIDName")
+        return self._call_of(chan)
+
+    def _connected_line(self, m, now):
+        chan = self._ensure(m, now)
+        if chan is None:
+            return None
+        chan.connected_num = m.get("ConnectedLineNum")
+        chan.connected_name = m.get("ConnectedLineName")
+        return self._call_of(chan)
+
+    def _newexten(self, m, now):
+        chan = self._ensure(m, now)
+        if chan is None:
+            return None
+        get = m.get
+        chan.context = get("Context")
+        chan.exten = get("Exten")
+        chan.priority = _int(get("Priority"))
+        chan.application = get("Application")
+        chan.app_data = get("AppData")
+        call = self._call_of(chan)
+        if call is not None and chan.priority == 1:
+            self._note(call, now, "dialplan", chan.uniqueid, f"{chan.context},{chan.exten}")
+        return call
+
+    def _varset(self, m, now):
+        chan = self._ensure(m, now)
+        if chan is None:
+            if m.get("Uniqueid") == "none" and m.get("Variable"):
+                if m.get("Variable") in self.globals or len(self.globals) < self.max_variables:
+                    self.globals[m.get("Variable")] = m.get("Value")
+            return None
+        variable = m.get("Variable")
+        value = m.get("Value")
+        if variable is None:
+            return self._call_of(chan)
+        if variable in chan.variables or len(chan.variables) < self.max_variables:
+            chan.variables[variable] = value
+        call = self._call_of(chan)
+        if call is None:
+            return None
+        if variable == "MIXMONITOR_FILENAME" and value:
+            chan.recording = value
+            if value not in call.recordings:
+                call.recordings.append(value)
+        elif variable == "QUEUESTATUS" and value == "TIMEOUT":
+            call.queue_outcome = "timeout"
+        if variable in self.timeline_variables:
+            self._note(call, now, "var", chan.uniqueid, f"{variable}={value}")
+        return call
+
+    def _hangup(self, m, now):
+        uniqueid = m.get("Uniqueid")
+        chan = self.channels.get(uniqueid) if uniqueid else None
+        if chan is None:
+            return None
+        chan.cause = _int(m.get("Cause"))
+        chan.cause_txt = m.get("Cause-txt")
+        return self._end_channel(chan, now)
+
+    def _end_channel(self, chan: Channel, now: datetime) -> Call | None:
+        chan.hung_up_at = now
+        chan.recording_active = False
+        chan.in_agi = False
+        del self.channels[chan.uniqueid]
+        self._touched.pop(chan.uniqueid, None)
+        self._remember_gone(chan.uniqueid)
+        if self._by_name.get(chan.name) is chan:
+            del self._by_name[chan.name]
+        call = self.calls.get(chan.linkedid)
+        if call is None:
+            return None
+        self._note(call, now, "hangup", chan.uniqueid, chan.cause_txt)
+        if chan.uniqueid == call.linkedid or call.hangup_cause is None:
+            call.hangup_cause = chan.cause
+            call.hangup_cause_txt = chan.cause_txt
+        if call.ringing_agent is not None and chan.uniqueid == call.agent_channel and call.connected_at is None:
+            call.ringing_agent = None
+        if not any(c.hung_up_at is None for c in call.channels.values()):
+            self._end_call(call, now)
+        return call
+
+    def _remember_gone(self, uniqueid: str) -> None:
+        """Remember a hung-up channel so a replayed event cannot revive it."""
+        self._gone.add(uniqueid)
+        self._gone_order.append(uniqueid)
+        if len(self._gone_order) > self.keep_gone:
+            self._gone.discard(self._gone_order.popleft())
+
+    def _end_call(self, call: Call, now: datetime) -> None:
+        call.ended_at = now
+        call.ivr_active = False
+        call.ringing_agent = None
+        if call.queue is not None and call.queue_left_at is None:
+            call.queue_left_at = now
+        del self.calls[call.linkedid]
+        if len(self.ended) == self.ended.maxlen:
+            old = self.ended[0]
+            self._ended_ids.pop(old.linkedid, None)
+        self.ended.append(call)
+        self._ended_ids[call.linkedid] = call
+        self.calls_ended += 1
+        for listener in self.on_call_ended:
+            listener(call)
+
+    def _dial_begin(self, m, now):
+        dest = self._ensure(m, now, "Dest")
+        chan = self._ensure(m, now) if "Uniqueid" in m else None
+        call = self._call_of(chan) if chan is not None else (self._call_of(dest) if dest else None)
+        if call is not None:
+            self._note(call, now, "dial", dest.uniqueid if dest else None, m.get("DialString"))
+        return call
+
+    def _dial_end(self, m, now):
+        dest = self._ensure(m, now, "Dest")
+        chan = self._ensure(m, now) if "Uniqueid" in m else None
+        call = self._call_of(chan) if chan is not None else (self._call_of(dest) if dest else None)
+        if call is not None:
+            status = m.get("DialStatus")
+            self._note(call, now, "dial_end", dest.uniqueid if dest else None, status)
+            if dest is not None and call.agent_channel == dest.uniqueid and status != "ANSWER":
+                call.ringing_agent = None
+        return call
+
+    def _bridge_enter(self, m, now):
+        chan = self._ensure(m, now)
+        if chan is None:
+            return None
+        chan.bridge_id = m.get("BridgeUniqueid")
+        call = self._call_of(chan)
+        if call is not None:
+            self._note(call, now, "bridge_enter", chan.uniqueid, chan.bridge_id)
+        return call
+
+    def _bridge_leave(self, m, now):
+        chan = self._ensure(m, now)
+        if chan is None:
+            return None
+        if chan.bridge_id == m.get("BridgeUniqueid"):
+            chan.bridge_id = None
+        call = self._call_of(chan)
+        if call is not None:
+            self._note(call, now, "bridge_leave", chan.uniqueid, m.get("BridgeUniqueid"))
+        return call
+
+    def _dtmf_end(self, m, now):
+        chan = self._ensure(m, now)
+        if chan is None:
+            return None
+        if len(chan.dtmf) < self.max_dtmf:
+            chan.dtmf.append(Dtmf(m.get("Digit") or "", m.get("Direction") or "", now, _int(m.get("DurationMs"))))
+        return self._call_of(chan)
+
+    def _agi_start(self, m, now):
+        chan = self._ensure(m, now)
+        if chan is None:
+            return None
+        chan.in_agi = True
+        call = self._call_of(chan)
+        if call is not None:
+            from callcenter.ami.events import parse_agi_env
+
+            env = parse_agi_env(m.get("Env"))
+            args = []
+            n = 1
+            while f"agi_arg_{n}" in env:
+                args.append(env[f"agi_arg_{n}"])
+                n += 1
+            call.ivr_active = True
+            call.ivr_args = tuple(args)
+            self._note(call, now, "ivr_start", chan.uniqueid, ",".join(args))
+        return call
+
+    def _agi_end(self, m, now):
+        chan = self._ensure(m, now)
+        if chan is None:
+            return None
+        chan.in_agi = False
+        call = self._call_of(chan)
+        if call is not None:
+            call.ivr_active = any(c.in_agi for c in call.channels.values() if c.hung_up_at is None)
+            self._note(call, now, "ivr_end", chan.uniqueid)
+        return call
+
+    def _queue_join(self, m, now):
+        chan = self._ensure(m, now)
+        call = self._call_of(chan) if chan else None
+        if call is None:
+            return None
+        queue = m.get("Queue")
+        if call.queue == queue and call.queue_left_at is None and call.queue_joined_at is not None:
+            call.queue_position = _int(m.get("Position"))
+            return call
+        if call.queue is not None and call.queue != queue:
+            call.transfers += 1
+        call.queue = queue
+        call.queue_position = _int(m.get("Position"))
+        call.queue_joined_at = now
+        call.queue_left_at = None
+        call.queue_outcome = None
+        call.agent = call.agent_interface = call.agent_channel = call.ringing_agent = None
+        call.connected_at = None
+        call.complete_reason = None
+        self._note(call, now, "queue_join", chan.uniqueid, queue)
+        return call
+
+    def _queue_leave(self, m, now):
+        chan = self._ensure(m, now)
+        call = self._call_of(chan) if chan else None
+        if call is None or call.queue_left_at is not None:
+            return call
+        call.queue_left_at = now
+        call.queue_position = None
+        self._note(call, now, "queue_leave", chan.uniqueid, m.get("Queue"))
+        return call
+
+    def _queue_abandon(self, m, now):
+        chan = self._ensure(m, now)
+        call = self._call_of(chan) if chan else None
+        if call is None:
+            return None
+        if call.queue_outcome is None:
+            call.queue_outcome = "abandoned"
+        call.hold_time = _int(m.get("HoldTime"))
+        self._note(call, now, "queue_abandon", chan.uniqueid, m.get("Queue"))
+        return call
+
+    def _agent_called(self, m, now):
+        chan = self._ensure(m, now)
+        dest = self._ensure(m, now, "Dest")
+        call = self._call_of(chan) if chan else None
+        if call is None:
+            return None
+        call.ringing_agent = m.get("MemberName") or m.get("Interface")
+        call.agent_channel = dest.uniqueid if dest else None
+        self._note(call, now, "agent_called", dest.uniqueid if dest else None, call.ringing_agent)
+        return call
+
+    def _agent_noanswer(self, m, now):
+        chan = self._ensure(m, now)
+        call = self._call_of(chan) if chan else None
+        if call is None:
+            return None
+        call.ringing_agent = None
+        call.agent_channel = None
+        self._note(call, now, "agent_no_answer", None, m.get("MemberName"))
+        return call
+
+    def _agent_connect(self, m, now):
+        chan = self._ensure(m, now)
+        dest = self._ensure(m, now, "Dest")
+        call = self._call_of(chan) if chan else None
+        if call is None or call.connected_at is not None and call.agent == m.get("MemberName"):
+            return call
+        call.agent = m.get("MemberName")
+        call.agent_interface = m.get("Interface")
+        call.agent_channel = dest.uniqueid if dest else call.agent_channel
+        call.ringing_agent = None
+        call.connected_at = now
+        call.hold_time = _int(m.get("HoldTime"))
+        call.queue_outcome = "connected"
+        call.complete_reason = None
+        self._note(call, now, "agent_connect", call.agent_channel, call.agent)
+        return call
+
+    def _agent_complete(self, m, now):
+        uniqueid = m.get("Uniqueid")
+        chan = self.channels.get(uniqueid) if uniqueid else None
+        call = self._call_of(chan) if chan else None
+        if call is None:
+            # The caller's channel may already be gone (AgentComplete is held back until hangup).
+            linkedid = m.get("Linkedid")
+            call = self.calls.get(linkedid) or self._ended_ids.get(linkedid)
+        if call is None:
+            return None
+        if call.agent == m.get("MemberName") or call.agent is None:
+            call.talk_time = _int(m.get("TalkTime"))
+            call.complete_reason = m.get("Reason")
+        self._note(call, now, "agent_complete", None, m.get("Reason"))
+        return call
+
+    def _mixmonitor_start(self, m, now):
+        chan = self._ensure(m, now)
+        if chan is None:
+            return None
+        chan.recording_active = True
+        call = self._call_of(chan)
+        if call is not None:
+            self._note(call, now, "recording_start", chan.uniqueid)
+        return call
+
+    def _mixmonitor_stop(self, m, now):
+        chan = self._ensure(m, now)
+        if chan is None:
+            return None
+        chan.recording_active = False
+        call = self._call_of(chan)
+        if call is not None:
+            self._note(call, now, "recording_stop", chan.uniqueid)
+        return call
+
+    def _user_event(self, m, now):
+        uniqueid = m.get("Uniqueid")
+        chan = self.channels.get(uniqueid) if uniqueid else None
+        call = self._call_of(chan) if chan else None
+        if call is not None:
+            self._note(call, now, "user_event", chan.uniqueid, m.get("UserEvent"))
+        return call
+
+    # -- resynchronisation ------------------------------------------------------------
+    def begin_resync(self) -> int:
+        """Start a resync; channels touched by events from now on are kept
+        even if the (older) channel list misses them."""
+        self._epoch += 1
+        self._touched = {}
+        return self._epoch
+
+    def resync(self, channel_items, token: int, now: datetime, queue_entries=()) -> dict:
+        """Reconcile with ``CoreShowChannel`` items (and ``QueueEntry`` items).
+
+        Unknown live channels are added (their call is marked ``restored``);
+        tracked channels the PBX no longer has, and that no event mentioned
+        since :meth:`begin_resync`, are ended.  Returns counts for the log.
+        """
+        added = updated = ended = 0
+        present = set()
+        for m in channel_items:
+            uniqueid = m.get("Uniqueid")
+            if not uniqueid:
+                continue
+            present.add(uniqueid)
+            chan = self.channels.get(uniqueid)
+            if chan is None and uniqueid in self._gone:
+                continue
+            if chan is None:
+                started = now - timedelta(seconds=_duration(m.get("Duration")))
+                chan = Channel(uniqueid=uniqueid, linkedid=m.get("Linkedid") or uniqueid, name=m.get("Channel") or "", created_at=started)
+                self._snapshot(chan, m, "", started)
+                known = chan.linkedid in self.calls
+                call = self._add(chan, now)
+                if not known:
+                    call.restored = True
+                    call.started_at = started
+                added += 1
+            else:
+                self._snapshot(chan, m, "", now)
+                updated += 1
+            chan.application = m.get("Application") or chan.application
+            chan.app_data = m.get("ApplicationData") if m.get("ApplicationData") is not None else chan.app_data
+            bridge = m.get("BridgeId")
+            chan.bridge_id = bridge or None
+            if (chan.application or "").upper() == "AGI" and "agi:async" in (chan.app_data or ""):
+                chan.in_agi = True
+                call = self.calls.get(chan.linkedid)
+                if call is not None:
+                    call.ivr_active = True
+        for uniqueid, chan in list(self.channels.items()):
+            if uniqueid in present or self._touched.get(uniqueid) == token:
+                continue
+            chan.cause_txt = chan.cause_txt or "gone while AMI was disconnected"
+            self._end_channel(chan, now)
+            ended += 1
+        for m in queue_entries:
+            uniqueid = m.get("Uniqueid")
+            chan = self.channels.get(uniqueid) if uniqueid else None
+            call = self.calls.get(chan.linkedid) if chan else None
+            if call is None:
+                continue
+            queue = m.get("Queue")
+            if call.queue != queue or call.queue_left_at is not None:
+                call.queue = queue
+                wait = _duration(m.get("Wait"))
+                call.queue_joined_at = now - timedelta(seconds=wait)
+                call.queue_left_at = None
+            call.queue_position = _int(m.get("Position"))
+        self._epoch = 0
+        self._touched = {}
+        return {"added": added, "updated": updated, "ended": ended, "live_calls": len(self.calls), "live_channels": len(self.channels)}
