@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -25,6 +26,7 @@ from ticketing.domain.workorder import (
 from ticketing.persistence.repository import SqlAlchemyUnitOfWork
 
 UTC = timezone.utc
+log = logging.getLogger(__name__)
 ROLES = ("agent", "dispatcher", "department", "supervisor", "admin")
 DESK = {"agent", "dispatcher", "supervisor", "admin"}
 DESK_LEADS = {"dispatcher", "supervisor", "admin"}
@@ -103,6 +105,19 @@ class WorkOrderService:
         self.taxonomy = taxonomy
         self.calendar = calendar
         self.warning_share = warning_share
+        self._subscribers: list[Callable[[list[dict]], None]] = []
+
+    # -- notifications ----------------------------------------------------------
+    def subscribe(self, callback: Callable[[list[dict]], None]) -> None:
+        """Be told (after commit) what happened: lifecycle events and SLA firings, as dicts."""
+        self._subscribers.append(callback)
+
+    def publish(self, events: list[dict]) -> None:
+        for callback in list(self._subscribers):
+            try:
+                callback(events)
+            except Exception:  # a broken listener must not undo a committed change
+                log.exception("work-order event listener failed")
 
     # -- helpers --------------------------------------------------------------
     def sla_context(self, order: WorkOrder) -> SlaContext:
@@ -352,13 +367,15 @@ class WorkOrderService:
                 if not target.is_open:
                     raise ValidationFailed("只能合并到未办结的工单 / merge into an open order",
                                            {"into": params["into"], "status": target.status})
-            order.perform(action, params, actor=actor.user_id, role=actor.role, now=now, sla=self.sla_context(order))
+            events = order.perform(action, params, actor=actor.user_id, role=actor.role, now=now,
+                                   sla=self.sla_context(order))
             uow.orders.save(order)
             if target is not None:
                 uow.orders.add_history(target.id, HistoryEntry(
                     now, actor.user_id, actor.role, "merged-from", target.status, target.status,
                     params.get("reason"), {"number": order.number}))
             uow.commit()
+        self.publish([{"event": e.name, "number": e.number, "at": e.at.isoformat(), **e.data} for e in events])
         return self.view(order, actor, now)
 
     # -- queries ----------------------------------------------------------------------
