@@ -288,6 +288,16 @@ class Router:
         self._callback_numbers[number] = call_id
         return caller
 
+    def release_callback(self, call_id: str) -> None:
+        """Undo :meth:`keep_place_for_callback` (the booking failed elsewhere)."""
+        entry = self._waiting.get(call_id)
+        if entry is None or not entry[0].callback:
+            return
+        caller = entry[0]
+        caller.callback = False
+        if self._callback_numbers.get(caller.number) == call_id:
+            del self._callback_numbers[caller.number]
+
     def callback_pending_for(self, number: str) -> str | None:
         return self._callback_numbers.get(number)
 

@@ -1,0 +1,274 @@
+"""The queue controller against AMI bytes: ringing, answering, misses, hold, abandon, callbacks, supervision."""
+from __future__ import annotations
+
+import pytest
+
+from callcenter.db import make_engine
+from callcenter.routing.acd import CallHandle, CallState, QueueController
+from callcenter.routing.agent import AgentState
+from callcenter.routing.errors import RoutingError
+from callcenter.routing.policy import Router
+from callcenter.routing.skills import Agent, QueueRules
+from callcenter.routing.store import RoutingStore
+from tests.routing.wire import FakeAsterisk
+
+CALLER = "PJSIP/trunk-00000001"
+CALLID = "1795420800.1"
+
+
+def make(db_url=None, *, general=None, agents=(("1001", 80), ("1002", 60)), max_missed=2):
+    pbx = FakeAsterisk()
+    router = Router([general or QueueRules("hotline-general", "general"), QueueRules("hotline-urgent", "urgent")])
+    store = RoutingStore(make_engine(db_url)) if db_url else None
+    acd = QueueController(pbx.client, pbx.clock, router, store=store, ring_timeout=15, wrap_up_seconds=10,
+                          max_missed=max_missed)
+    for ext, level in agents:
+        acd.add_agent(Agent(ext, {"general": level}, device=f"PJSIP/{ext}"))
+    acd.startService()
+    return pbx, acd, store
+
+
+def ready(acd, *agents):
+    for a in agents:
+        acd.agent_login(a)
+        acd.agent_ready(a)
+
+
+def expect_ring(pbx, device, channel=CALLER):
+    """The controller sets AGENT_DEVICE and RING_TIMEOUT, then redirects to hotline-connect."""
+    setvar = pbx.take_one("Setvar")
+    assert (setvar["Channel"], setvar["Variable"], setvar["Value"]) == (channel, "AGENT_DEVICE", device)
+    pbx.respond(setvar, Message="Variable Set")
+    timeout = pbx.take_one("Setvar")
+    assert (timeout["Variable"], timeout["Value"]) == ("RING_TIMEOUT", "15")
+    pbx.respond(timeout, Message="Variable Set")
+    redirect = pbx.take_one("Redirect")
+    assert (redirect["Channel"], redirect["Context"], redirect["Exten"], redirect["Priority"]) == (
+        channel, "hotline-connect", "s", "1")
+    pbx.respond(redirect, Message="Redirect successful")
+
+
+def dial(pbx, status, agent_channel="PJSIP/1001-00000002", channel=CALLER, callid=CALLID):
+    pbx.event("DialBegin", channel, CALLID, callid, dest=(agent_channel, "1795420800.2"),
+              extra=[("DialString", agent_channel.split("-")[0])])
+    pbx.event("DialEnd", channel, CALLID, callid, dest=(agent_channel, "1795420800.2"),
+              extra=[("DialStatus", status)])
+
+
+def test_caller_reaches_ready_agent_and_cycle_is_logged(db_url):
+    """A caller with a ready agent is redirected to ring them; answer, hangup and timed wrap-up
+    move the AgentSession, and every change lands in agent_state_log; the call in queue_calls."""
+    pbx, acd, store = make(db_url)
+    ready(acd, "1001")
+    acd.enqueue(CallHandle(CALLID, CALLER, "13800000001"), "hotline-general")
+    expect_ring(pbx, "PJSIP/1001")
+    assert acd.sessions["1001"].state is AgentState.RINGING
+    dial(pbx, "ANSWER")
+    assert acd.sessions["1001"].state is AgentState.ON_CALL
+    pbx.clock.advance(95)
+    pbx.hangup("PJSIP/1001-00000002", "1795420800.2")
+    assert acd.sessions["1001"].state is AgentState.WRAP_UP
+    pbx.clock.advance(9.5)
+    assert acd.sessions["1001"].state is AgentState.WRAP_UP
+    pbx.clock.advance(0.5)
+    assert acd.sessions["1001"].state is AgentState.READY
+    assert acd.router.average_handle_time("general") == pytest.approx(105)
+    log = [(r["from_state"], r["to_state"]) for r in store.state_log("1001")]
+    assert log == [("logged_out", "paused"), ("paused", "ready"), ("ready", "ringing"), ("ringing", "on_call"),
+                   ("on_call", "wrap_up"), ("wrap_up", "ready")]
+    [row] = store.queue_calls()
+    assert row["outcome"] == "answered" and row["agent_id"] == "1001" and row["wait_seconds"] == 0
+    acd.stopService()
+    store.engine.dispose()
+
+
+def test_waiting_caller_hears_position_and_music_then_gets_the_freed_agent():
+    """With everyone busy the caller hears announcements and hold music over AGI; when an agent
+    becomes ready the caller leaves AsyncAGI for hotline-connect."""
+    pbx, acd, _ = make()
+    acd.agent_login("1001")  # staffed but paused
+    acd.enqueue(CallHandle(CALLID, CALLER, "13800000001"), "hotline-general")
+    first = pbx.take_one("AGI")
+    assert first["Command"] == 'STREAM FILE hotline/queue_all_busy ""'
+    pbx.respond(first, Message="Added AGI command to queue")
+    pbx.agi_exec(first, "0", " endpos=3404")
+    moh = pbx.take_one("AGI")
+    assert moh["Command"] == "EXEC MusicOnHold default,30"
+    pbx.respond(moh, Message="Added AGI command to queue")
+    acd.agent_ready("1001")
+    expect_ring(pbx, "PJSIP/1001")
+    pbx.agi_end(CALLER, CALLID, CALLID)  # the redirect ended the AGI; the music command fails quietly
+    assert pbx.take() == []
+    assert acd.calls[CALLID].state is CallState.RINGING
+
+
+def test_announcement_gives_position_and_estimated_wait():
+    """A third waiting caller hears "2 callers ahead" and a wait of position × AHT / staffed agents
+    (3 × 180 s / 1 = 9 minutes), one AGI command at a time, then hold music."""
+    pbx, acd, _ = make(agents=(("1001", 80),))
+    ready(acd, "1001")
+    acd.enqueue(CallHandle("c0", "PJSIP/trunk-00000000"), "hotline-general")  # takes the agent
+    pbx.ok_all()
+    for i in (1, 2):
+        acd.enqueue(CallHandle(f"c{i}", f"PJSIP/trunk-0000000{i}"), "hotline-general")
+        pbx.ok_all()  # accepted, still playing
+    acd.enqueue(CallHandle("c3", "PJSIP/trunk-00000003"), "hotline-general")
+    heard = []
+    for _ in range(8):
+        action = pbx.take_one("AGI")
+        assert action["Channel"] == "PJSIP/trunk-00000003"
+        heard.append(action["Command"])
+        pbx.respond(action)
+        if action["Command"].startswith("EXEC MusicOnHold"):
+            break
+        pbx.agi_exec(action)
+    assert heard == ['STREAM FILE hotline/queue_all_busy ""', 'STREAM FILE hotline/queue_position ""',
+                     'SAY NUMBER 2 ""', 'STREAM FILE hotline/queue_position_unit ""',
+                     'STREAM FILE hotline/queue_wait ""', 'SAY NUMBER 9 ""',
+                     'STREAM FILE hotline/queue_wait_minutes ""', "EXEC MusicOnHold default,30"]
+
+
+def test_no_answer_moves_to_next_agent_and_misses_pause(db_url):
+    """A ring-out counts a miss, the caller comes back through the requeue AGI keeping their place
+    and rings the next agent; an agent who misses max_missed rings in a row is paused 'missed'."""
+    pbx, acd, store = make(db_url, max_missed=2)
+    ready(acd, "1001", "1002")
+    acd.enqueue(CallHandle(CALLID, CALLER, "13800000001"), "hotline-general")
+    expect_ring(pbx, "PJSIP/1001")
+    dial(pbx, "NOANSWER")
+    assert acd.sessions["1001"].missed == 1 and acd.sessions["1001"].state is AgentState.READY
+    pbx.agi_start(CALLER, CALLID, CALLID, "requeue")
+    expect_ring(pbx, "PJSIP/1002")
+    dial(pbx, "BUSY", agent_channel="PJSIP/1002-00000003")
+    pbx.agi_start(CALLER, CALLID, CALLID, "requeue")
+    # 1002 missed too; 1001 is the only one ready: tried again rather than leaving the caller waiting
+    expect_ring(pbx, "PJSIP/1001")
+    dial(pbx, "NOANSWER")
+    assert acd.sessions["1001"].state is AgentState.PAUSED and acd.sessions["1001"].reason == "missed"
+    pbx.agi_start(CALLER, CALLID, CALLID, "requeue")
+    expect_ring(pbx, "PJSIP/1002")
+    dial(pbx, "ANSWER", agent_channel="PJSIP/1002-00000004")
+    assert acd.sessions["1002"].state is AgentState.ON_CALL
+    reasons = [(r["to_state"], r["reason"]) for r in store.state_log("1001")]
+    assert ("paused", "missed") in reasons
+    acd.stopService()
+    store.engine.dispose()
+
+
+def test_abandoned_caller_is_recorded_and_listed_for_callback(db_url):
+    """A caller who hangs up while waiting is recorded as abandoned and appears once on the callback list;
+    an agent ringing for a caller who hangs up goes back to ready without a miss."""
+    pbx, acd, store = make(db_url)
+    acd.enqueue(CallHandle(CALLID, CALLER, "13800000001"), "hotline-general")
+    pbx.ok_all()
+    pbx.clock.advance(42)
+    pbx.hangup(CALLER, CALLID, CALLID)
+    assert acd.router.waiting_count() == 0 and CALLID not in acd.calls
+    # same number again, abandons during the ring
+    ready(acd, "1001")
+    acd.enqueue(CallHandle("1795420800.9", "PJSIP/trunk-00000009", "13800000001"), "hotline-general")
+    expect_ring(pbx, "PJSIP/1001", channel="PJSIP/trunk-00000009")
+    dial(pbx, "CANCEL", channel="PJSIP/trunk-00000009", callid="1795420800.9")
+    pbx.hangup("PJSIP/trunk-00000009", "1795420800.9", "1795420800.9")
+    assert acd.sessions["1001"].state is AgentState.READY and acd.sessions["1001"].missed == 0
+    rows = store.queue_calls()
+    assert [(r["outcome"], r["wait_seconds"]) for r in rows] == [("abandoned", 42), ("abandoned", 0)]
+    [entry] = store.callbacks()
+    assert (entry.number, entry.reason, entry.call_id) == ("13800000001", "abandoned", CALLID)
+    acd.stopService()
+    store.engine.dispose()
+
+
+def test_callback_in_queue_keeps_place_and_is_placed_when_turn_comes(db_url):
+    """After the maximum wait the caller is offered a callback, presses 1 and hangs up keeping their place;
+    when an agent frees up the controller reserves them and Originates the caller's number into
+    hotline-connect; the citizen answers and rings the agent; a second booking for the number is refused."""
+    general = QueueRules("hotline-general", "general", max_wait=60)
+    pbx, acd, store = make(db_url, general=general)
+    acd.agent_login("1001")
+    acd.enqueue(CallHandle(CALLID, CALLER, "13800000001"), "hotline-general")
+    busy = pbx.take_one("AGI")
+    pbx.respond(busy)
+    pbx.agi_exec(busy)
+    moh = pbx.take_one("AGI")
+    pbx.respond(moh)
+    pbx.clock.advance(61)  # the tick marks the offer; it is made when the music chunk ends
+    pbx.agi_exec(moh)
+    offer = pbx.take_one("AGI")
+    assert offer["Command"] == "GET DATA hotline/queue_callback_offer 5000 1"
+    pbx.respond(offer)
+    pbx.agi_exec(offer, "1")
+    booked = pbx.take_one("AGI")
+    assert booked["Command"] == 'STREAM FILE hotline/queue_callback_booked ""'
+    pbx.respond(booked)
+    pbx.agi_exec(booked)
+    bye = pbx.take_one("AGI")
+    assert bye["Command"] == "HANGUP"
+    pbx.respond(bye)
+    pbx.hangup(CALLER, CALLID, CALLID)
+    assert acd.router.waiting(CALLID).callback
+    assert [e.reason for e in store.callbacks()] == ["requested"]
+    # A later caller from the same number cannot book a second callback.
+    later = acd.request_callback(CallHandle("1795420800.7", "PJSIP/trunk-00000007", "13800000001"),
+                                 "hotline-general")
+    assert later.result is False
+    # Their turn: the agent is reserved and the number is called.
+    acd.agent_ready("1001")
+    originate = pbx.take_one("Originate")
+    assert originate["Channel"] == "Local/13800000001@hotline-pstn"
+    assert (originate["Context"], originate["Exten"]) == ("hotline-connect", "s")
+    assert set(originate.getall("Variable")) == {
+        f"HOTLINE_CALLID={CALLID}", "AGENT_DEVICE=PJSIP/1001", "RING_TIMEOUT=15"}
+    assert acd.sessions["1001"].state is AgentState.RINGING
+    pbx.respond(originate, Message="Originate successfully queued")
+    pbx.originate_response(originate, answered=True)
+    local = "Local/13800000001@hotline-pstn-00000005;1"
+    dial(pbx, "ANSWER", channel=local)
+    assert acd.sessions["1001"].state is AgentState.ON_CALL
+    assert store.callbacks() == []
+    assert [e.state for e in store.callbacks(None)] == ["done"]
+    acd.stopService()
+    store.engine.dispose()
+
+
+def test_unreachable_callback_frees_the_agent_and_stays_listed(db_url):
+    """A callback nobody answers frees the reserved agent (not a miss) and stays pending with an attempt."""
+    pbx, acd, store = make(db_url)
+    booked = acd.request_callback(CallHandle(CALLID, "PJSIP/trunk-00000001", "13800000002"), "hotline-general")
+    assert booked.result is True
+    ready(acd, "1001")
+    originate = pbx.take_one("Originate")
+    pbx.respond(originate, Message="Originate successfully queued")
+    pbx.originate_response(originate, answered=False, reason=3)
+    assert acd.sessions["1001"].state is AgentState.READY and acd.sessions["1001"].missed == 0
+    [entry] = store.callbacks()
+    assert entry.attempts == 1
+    acd.stopService()
+    store.engine.dispose()
+
+
+def test_supervisor_whisper_and_refusals():
+    """Whisper originates the supervisor's phone into ChanSpy on the agent's channel with qw;
+    bad modes, devices with CR/LF and agents not on a call are refused with nothing sent."""
+    pbx, acd, _ = make()
+    ready(acd, "1001")
+    errors = []
+    acd.supervise("PJSIP/9001", "1001", "whisper").addErrback(lambda f: errors.append(f.value.error_id))
+    assert errors == ["routing.not_on_call"]
+    acd.enqueue(CallHandle(CALLID, CALLER), "hotline-general")
+    expect_ring(pbx, "PJSIP/1001")
+    dial(pbx, "ANSWER")
+    d = acd.supervise("PJSIP/9001", "1001", "whisper")
+    spy = pbx.take_one("Originate")
+    assert (spy["Channel"], spy["Application"], spy["Data"]) == ("PJSIP/9001", "ChanSpy", "PJSIP/1001-00000002,qw")
+    pbx.respond(spy, Message="Originate successfully queued")
+    pbx.originate_response(spy, answered=True)
+    assert d.result.answered
+    errors = []
+    acd.supervise("PJSIP/9001", "1001", "shout").addErrback(lambda f: errors.append(f.value.error_id))
+    assert errors == ["routing.bad_spy_mode"]
+    with pytest.raises(RoutingError):
+        acd.supervise("PJSIP/9001\r\nAction: Hangup", "1001", "listen")
+    with pytest.raises(RoutingError):
+        acd.enqueue(CallHandle("x1", "PJSIP/a\r\nAction: Hangup"), "hotline-general")
+    assert pbx.take() == []
