@@ -82,6 +82,19 @@ class QueuedCall:
         return self.caller.call_id
 
 
+def handle_from(call) -> CallHandle:
+    """A :class:`CallHandle` from a handle or an IVR call (``uniqueid`` is ``HOTLINE_CALLID``)."""
+    if isinstance(call, CallHandle):
+        return call
+    call_id = getattr(call, "call_id", None) or (getattr(call, "vars", {}) or {}).get("HOTLINE_CALLID") \
+        or getattr(call, "uniqueid", "")
+    number = getattr(call, "number", None) or getattr(call, "caller", "") or ""
+    if not number.isdigit():
+        number = ""  # <unknown>, anonymous: no callback possible
+    return CallHandle(call_id, getattr(call, "channel", ""), number,
+                      getattr(call, "language", None) or getattr(call, "lang", "zh") or "zh")
+
+
 def _callid_of(message) -> str | None:
     for value in message.getall("ChanVariable"):
         name, _, val = value.partition("=")
@@ -291,6 +304,17 @@ class QueueController(Service):
         else:
             self._start_hold(qc)
         return qc
+
+    # The IVR's hooks (``IvrRunner(on_transfer=acd.on_transfer, on_callback=acd.on_callback)``).
+
+    def on_transfer(self, call, queue: str, skill: str | None = None, priority: int = 0) -> QueuedCall:
+        """Take over an :class:`ivr.runner.IvrCall` still in its AsyncAGI session."""
+        return self.enqueue(handle_from(call), queue, skill, priority or 0)
+
+    def on_callback(self, call, number: str, queue: str, skill: str | None = None,
+                    priority: int = 0) -> defer.Deferred:
+        """The IVR's "call me back" menu: keep a place in ``queue`` for ``number``."""
+        return self.request_callback(handle_from(call), queue, skill, priority or 0, number=number)
 
     def request_callback(self, call, queue: str, skill: str | None = None, priority: int = 0,
                          number: str | None = None) -> defer.Deferred:

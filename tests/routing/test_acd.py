@@ -272,3 +272,31 @@ def test_supervisor_whisper_and_refusals():
     with pytest.raises(RoutingError):
         acd.enqueue(CallHandle("x1", "PJSIP/a\r\nAction: Hangup"), "hotline-general")
     assert pbx.take() == []
+
+
+def test_controller_from_default_config_and_ivr_handover():
+    """The shipped [routing] defaults build valid queues; the IVR's on_transfer hook hands an
+    IvrCall (uniqueid = HOTLINE_CALLID, caller number, language) to the ACD."""
+    from datetime import datetime, timezone
+
+    from callcenter.config import load_config
+    from callcenter.routing.acd import controller_from_config
+    from ivr.runner import IvrCall
+
+    cfg = load_config(None, environ={}).with_overrides({"routing.agents": [
+        {"id": "1001", "device": "PJSIP/1001", "skills": {"general": 80, "urgent": 70}, "groups": ["front"]}]})
+    pbx = FakeAsterisk()
+    acd = controller_from_config(cfg, pbx.client, pbx.clock)
+    assert acd.router.queue("hotline-urgent").overflow_to == "hotline-general"
+    acd.startService()
+    ready(acd, "1001")
+    call = IvrCall(channel=CALLER, uniqueid=CALLID, linkedid=CALLID, caller="13800000001", caller_name="张三",
+                   flow="hotline", started_at=datetime(2026, 11, 23, tzinfo=timezone.utc), lang="en")
+    qc = acd.on_transfer(call, "hotline-urgent", "urgent", 10)
+    assert (qc.call_id, qc.caller.number, qc.language, qc.caller.priority) == (CALLID, "13800000001", "en", 10)
+    expect_ring(pbx, "PJSIP/1001")
+    with pytest.raises(RoutingError) as err:
+        controller_from_config(load_config(None, environ={}).with_overrides(
+            {"routing.queues.hotline-general.overflow_to": "nowhere"}), pbx.client, pbx.clock)
+    assert err.value.error_id == "routing.unknown_queue"
+    acd.stopService()
