@@ -1,0 +1,512 @@
+"""Dialplan applications the simulator executes.
+
+Each application is ``app(sim, channel, data, extension)`` and returns None
+(next priority), ``STOP`` (the channel is gone) or a ``(context, exten,
+priority)`` jump, possibly through a Deferred.  They use only the
+simulator's primitives, so events stay consistent.
+"""
+from __future__ import annotations
+
+import logging
+import uuid as _uuid
+
+from twisted.internet import defer
+
+from callcenter.pbxsim.dialplan import split_args, truthy
+from callcenter.pbxsim.model import UNKNOWN, ChannelGone
+
+log = logging.getLogger(__name__)
+
+APPLICATIONS: dict = {}
+
+
+def application(name):
+    def register(fn):
+        APPLICATIONS[name.lower()] = fn
+        return fn
+    return register
+
+
+def _stop():
+    from callcenter.pbxsim.simulator import STOP
+
+    return STOP
+
+
+def _float(text, default=0.0) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return default
+
+
+def answer(sim, ch) -> None:
+    if ch.state != 6:
+        sim.report_progress(ch, "answer")
+
+
+def jump(sim, ch, target: str, extension) -> tuple:
+    """Resolve ``label``, ``prio``, ``exten,prio`` or ``context,exten,prio``."""
+    parts = [p.strip() for p in target.split(",")]
+    context, exten = ch.context, ch.exten
+    if len(parts) == 3:
+        context, exten, prio = parts
+    elif len(parts) == 2:
+        exten, prio = parts
+    else:
+        prio = parts[0]
+    if prio.isdigit():
+        return (context, exten, int(prio))
+    ext = sim.dialplan.find(context, exten) if (context, exten) != (ch.context, ch.exten) else extension
+    found = ext.label(prio) if ext is not None else None
+    if found is None:
+        raise ValueError(f"no label {prio!r} in {context},{exten}")
+    return (context, exten, found)
+
+
+@application("NoOp")
+def app_noop(sim, ch, data, ext):
+    return None
+
+
+@application("Answer")
+def app_answer(sim, ch, data, ext):
+    answer(sim, ch)
+
+
+@application("Ringing")
+def app_ringing(sim, ch, data, ext):
+    sim.report_progress(ch, "ringing")
+
+
+@application("Progress")
+def app_progress(sim, ch, data, ext):
+    return None
+
+
+@application("Set")
+def app_set(sim, ch, data, ext):
+    name, _, value = data.partition("=")
+    sim.set_var(ch, name.strip(), value)
+
+
+@application("Wait")
+def app_wait(sim, ch, data, ext):
+    return sim.sleep(ch, _float(data))
+
+
+@application("Hangup")
+def app_hangup(sim, ch, data, ext):
+    cause = int(data) if data.strip().isdigit() else 16
+    sim.hangup(ch, cause, request=True)
+    return _stop()
+
+
+@application("Busy")
+@defer.inlineCallbacks
+def app_busy(sim, ch, data, ext):
+    sim.report_progress(ch, "busy")
+    sim.newstate(ch, 7)
+    yield sim.sleep(ch, _float(data, 10.0) or None)
+    sim.hangup(ch, 17, request=True)
+    return _stop()
+
+
+@application("Congestion")
+@defer.inlineCallbacks
+def app_congestion(sim, ch, data, ext):
+    sim.report_progress(ch, "congestion")
+    yield sim.sleep(ch, _float(data, 10.0) or None)
+    sim.hangup(ch, 34, request=True)
+    return _stop()
+
+
+@application("Playback")
+@defer.inlineCallbacks
+def app_playback(sim, ch, data, ext):
+    files = split_args(data)[0].split("&")
+    answer(sim, ch)
+    for f in files:
+        yield sim.sleep(ch, sim.prompt_seconds.get(f, sim.default_prompt_seconds))
+    sim.set_var(ch, "PLAYBACKSTATUS", "SUCCESS")
+
+
+@application("SendDTMF")
+@defer.inlineCallbacks
+def app_senddtmf(sim, ch, data, ext):
+    args = split_args(data)
+    digits = args[0]
+    target = ch.peer if ch.peer is not None else None
+    if target is None and ch.bridge is not None:
+        others = [c for c in ch.bridge.channels if c is not ch]
+        target = others[0] if others else None
+    if digits and target is not None and not target.hungup:
+        yield sim.send_dtmf(ch, target, digits)
+
+
+@application("Echo")
+@defer.inlineCallbacks
+def app_echo(sim, ch, data, ext):
+    answer(sim, ch)
+    while True:
+        digit = yield sim.sleep(ch, None, dtmf=True)
+        if digit is None:
+            continue
+        if digit == "#":
+            return None
+        sim.chan_event("DTMFBegin", "dtmf", ch, [("Digit", digit), ("Direction", "Sent")])
+        sim.chan_event("DTMFEnd", "dtmf", ch, [("Digit", digit), ("DurationMs", "100"), ("Direction", "Sent")])
+        if ch.peer is not None and not ch.peer.hungup:
+            sim.send_dtmf(ch, ch.peer, digit)
+
+
+@defer.inlineCallbacks
+def collect_digits(sim, ch, prompts, max_digits: int, timeout: float, terminator: str = "#"):
+    """Play prompts (interruptible by a key) then read up to ``max_digits``.
+
+    Returns ``(digits, timed_out)``.  Scripted callers answer through
+    :meth:`PBXSimulator.prompt_keys`.
+    """
+    sim.prompt_keys(ch)
+    digits = ""
+    for prompt in prompts:
+        if not prompt:
+            continue
+        got = yield sim.sleep(ch, sim.prompt_seconds.get(prompt, sim.default_prompt_seconds), dtmf=True)
+        if got is not None:
+            if got == terminator:
+                return digits, False
+            digits += got
+            break
+    while len(digits) < max_digits:
+        got = yield sim.sleep(ch, timeout, dtmf=True)
+        if got is None:
+            return digits, True
+        if got == terminator:
+            return digits, False
+        digits += got
+    return digits, False
+
+
+@application("Read")
+@defer.inlineCallbacks
+def app_read(sim, ch, data, ext):
+    args = split_args(data) + [""] * 6
+    var, prompt, maxd, _opts, _attempts, timeout = args[:6]
+    answer(sim, ch)
+    digits, timed_out = yield collect_digits(sim, ch, prompt.split("&"), int(maxd or 255) or 255,
+                                             _float(timeout, 5.0) or 5.0)
+    sim.set_var(ch, var, digits)
+    sim.set_var(ch, "READSTATUS", "TIMEOUT" if timed_out and not digits else "OK")
+
+
+@application("UserEvent")
+def app_userevent(sim, ch, data, ext):
+    args = split_args(data)
+    pairs = [("UserEvent", args[0])]
+    for item in args[1:]:
+        key, sep, value = item.partition(":")
+        if sep:
+            pairs.append((key.strip(), value.strip()))
+    sim.chan_event("UserEvent", "user", ch, pairs)
+
+
+@application("GotoIf")
+def app_gotoif(sim, ch, data, ext):
+    cond, _, targets = data.partition("?")
+    yes, _, no = targets.partition(":")
+    target = yes if truthy(cond) else no
+    if not target:
+        return None
+    return jump(sim, ch, target, ext)
+
+
+@application("Goto")
+def app_goto(sim, ch, data, ext):
+    return jump(sim, ch, data, ext)
+
+
+@application("ExecIf")
+def app_execif(sim, ch, data, ext):
+    cond, _, rest = data.partition("?")
+    if not truthy(cond):
+        return None
+    app, _, args = rest.partition("(")
+    return sim.exec_app(ch, app.strip(), args[:-1] if args.endswith(")") else args, ext, newexten=False)
+
+
+@application("MixMonitor")
+def app_mixmonitor(sim, ch, data, ext):
+    args = split_args(data)
+    start_mixmonitor(sim, ch, args[0], args[1] if len(args) > 1 else "")
+
+
+def start_mixmonitor(sim, ch, filename: str, options: str = "") -> None:
+    path = sim.recording_path(filename or f"{ch.uniqueid}.wav")
+    sim.set_var(ch, "MIXMONITOR_FILENAME", str(path))
+    ch.mixmonitor = {"path": path, "options": options, "muted": set()}
+    sim.chan_event("MixMonitorStart", "call", ch)
+
+
+def stop_mixmonitor(sim, ch) -> bool:
+    if ch.mixmonitor is None:
+        return False
+    sim._finish_recording(ch)
+    sim.chan_event("MixMonitorStop", "call", ch)
+    return True
+
+
+@application("StopMixMonitor")
+def app_stopmixmonitor(sim, ch, data, ext):
+    stop_mixmonitor(sim, ch)
+
+
+@application("MusicOnHold")
+@defer.inlineCallbacks
+def app_musiconhold(sim, ch, data, ext):
+    args = split_args(data) + [""]
+    answer(sim, ch)
+    sim.chan_event("MusicOnHoldStart", "call", ch, [("Class", args[0] or "default")])
+    try:
+        yield sim.sleep(ch, _float(args[1]) or None)
+    finally:
+        if not ch.hungup:
+            sim.chan_event("MusicOnHoldStop", "call", ch)
+
+
+@application("SimPSTN")
+@defer.inlineCallbacks
+def app_simpstn(sim, ch, data, ext):
+    """A citizen's phone as scripted with ``add_pstn`` (unscripted: rings out)."""
+    entry = sim.pstn.get(data.strip())
+    behaviour = entry.behaviour if entry else "noanswer"
+    if behaviour == "busy":
+        result = yield app_busy(sim, ch, "10", ext)
+        return result
+    if behaviour == "congestion":
+        result = yield app_congestion(sim, ch, "10", ext)
+        return result
+    sim.report_progress(ch, "ringing")
+    if behaviour == "noanswer":
+        yield sim.sleep(ch, 3600)
+        return None
+    yield sim.sleep(ch, entry.answer_after)
+    answer(sim, ch)
+    if entry.digits:
+        yield sim.sleep(ch, entry.digit_after)
+        if ch.peer is not None and not ch.peer.hungup:
+            yield sim.send_dtmf(ch, ch.peer, entry.digits)
+    yield sim.sleep(ch, entry.hangup_after)
+    return None
+
+
+# -- Dial ---------------------------------------------------------------------
+
+@application("Dial")
+@defer.inlineCallbacks
+def app_dial(sim, ch, data, ext):
+    args = split_args(data) + ["", ""]
+    targets = [t for t in args[0].split("&") if t]
+    timeout = _float(args[1]) or None
+    options = args[2]
+    start = sim.reactor.seconds()
+    status = "CHANUNAVAIL"
+    callee = None
+    if targets:
+        callee = create_leg(sim, ch, targets[0])
+    if callee is not None:
+        sim.emit("DialBegin", "call", ch.snapshot(sim.channelvars) + callee.snapshot(sim.channelvars, "Dest")
+                 + [("DialString", targets[0].split("/", 1)[1])])
+
+        def ringing():
+            sim.chan_event("DialState", "call", ch, [("DialStatus", "RINGING")], dest=callee)
+
+        callee.on_ringing = ringing
+        outcome = yield sim.ring(callee, timeout)
+        status = {"answer": "ANSWER", "busy": "BUSY", "congestion": "CONGESTION",
+                  "noanswer": "NOANSWER", "hangup": "NOANSWER"}[outcome]
+        if ch.hungup:
+            status = "CANCEL"
+        sim.chan_event("DialEnd", "call", ch, [("DialStatus", status)], dest=callee)
+        if status != "ANSWER":
+            sim.hangup(callee, {"BUSY": 17, "CONGESTION": 34}.get(status, 19 if status == "NOANSWER" else 16))
+    if ch.hungup:
+        raise ChannelGone(ch.name)
+    sim.set_var(ch, "DIALSTATUS", status)
+    if status == "ANSWER":
+        answer(sim, ch)
+        ch.dial_peer = callee
+        sim.set_var(ch, "DIALEDPEERNAME", callee.name)
+        sim.set_var(ch, "DIALEDPEERNUMBER", targets[0].split("/", 1)[1])
+        sim.bridge(ch, callee)
+        talk_limit = None
+        if ch.participant is not None and getattr(ch.participant, "talk_seconds", None) is not None:
+            talk_limit = ch.participant.talk_seconds
+        try:
+            yield sim.sleep(ch, talk_limit)
+        except ChannelGone:
+            if not callee.hungup:
+                sim.hangup(callee, 16)
+            raise
+        if talk_limit is not None and ch.bridge is not None:
+            sim.hangup(ch, 16)
+            raise ChannelGone(ch.name)
+        now = sim.reactor.seconds()
+        sim.set_var(ch, "ANSWEREDTIME", str(int(now - (callee.answered_at or now))))
+        sim.set_var(ch, "DIALEDTIME", str(int(now - start)))
+        if "g" not in options:
+            sim.hangup(ch, 16)
+            return _stop()
+    return None
+
+
+def create_leg(sim, caller, target: str):
+    """The outgoing channel for a dial string, or None if it cannot exist."""
+    tech, _, rest = target.partition("/")
+    if tech == "PJSIP":
+        device = sim.devices.get(target.split("@")[0])
+        if device is None:
+            return None
+        ch = sim.new_channel(f"{target}-{sim._next_chan():08x}", caller.context, caller.exten, tech="PJSIP",
+                             caller=(caller.caller_num, caller.caller_name), linkedid=caller.linkedid)
+        sim.inherit_into(caller, ch)
+        ch.connected_num, ch.connected_name = caller.caller_num, caller.caller_name
+        ch.participant = device
+        start_device(sim, ch, device)
+        return ch
+    if tech == "Local":
+        exten, _, context = rest.split("/")[0].partition("@")
+        if not sim.dialplan.exists(context, exten):
+            return None
+        one, two = local_pair(sim, exten, context, caller=(caller.caller_num, caller.caller_name),
+                              linkedid=caller.linkedid, parent=caller)
+        sim.start_dialplan(two)
+        return one
+    if tech == "AudioSocket":
+        from callcenter.pbxsim.audiosocket import audiosocket_leg
+
+        return audiosocket_leg(sim, caller, rest)
+    return None
+
+
+def start_device(sim, ch, device) -> None:
+    """Act out an agent phone: ring, then answer / never / busy; hang up after talk_seconds."""
+    if device.busy:
+        sim.later(0.05, sim.report_progress, ch, "busy")
+        return
+    sim.later(0.05, sim.report_progress, ch, "ringing")
+    if device.answer_after is None:
+        return
+
+    def answered():
+        if ch.hungup:
+            return
+        sim.report_progress(ch, "answer")
+        if device.talk_seconds is not None:
+            sim.later(device.talk_seconds, lambda: None if ch.hungup else sim.hangup(ch, 16))
+
+    sim.later(float(device.answer_after), answered)
+
+
+def local_pair(sim, exten: str, context: str, *, caller=(UNKNOWN, UNKNOWN), linkedid=None, parent=None,
+               variables=(), originate=False):
+    """A ``Local/exten@context`` pair: ``;1`` faces the dialler, ``;2`` runs the dialplan."""
+    seq = sim._next_chan()
+    base = f"Local/{exten}@{context}-{seq:08x}"
+    one = sim.new_channel(base + ";1", context, exten, state=0, linkedid=linkedid)
+    two = sim.new_channel(base + ";2", context, exten, state=4, linkedid=linkedid or one.linkedid)
+    one.peer, two.peer = two, one
+    if originate:
+        sim.chan_event("Newexten", "dialplan", one, [("Extension", exten), ("Application", "AppDial2"),
+                                                      ("AppData", "(Outgoing Line)")])
+    else:
+        sim.chan_event("Newexten", "dialplan", one, [("Extension", exten), ("Application", "AppQueue"),
+                                                      ("AppData", "(Outgoing Line)")])
+    for name, value in reversed(variables):
+        sim.set_var(one, name, value)
+    if parent is not None:
+        sim.inherit_into(parent, one)
+    num, name = caller
+    if num != UNKNOWN or name != UNKNOWN:
+        sim.set_callerid(one, num, name)
+        sim.set_connected(one, num, name)
+    for name, value in variables:
+        sim.set_var(two, name, value)
+    if parent is not None:
+        sim.inherit_into(parent, two)
+    if num != UNKNOWN or name != UNKNOWN:
+        two.connected_num, two.connected_name = num, name
+        sim.set_callerid(two, num, name)
+        sim.set_connected(two, num, name)
+    sim.emit("LocalBridge", "call", one.snapshot(sim.channelvars, "LocalOne")
+             + two.snapshot(sim.channelvars, "LocalTwo")
+             + [("Context", context), ("Exten", exten), ("LocalOptimization", "Yes")])
+    return one, two
+
+
+# -- AGI / Queue / AudioSocket / ChanSpy live in their own modules -----------------
+
+@application("AGI")
+def app_agi(sim, ch, data, ext):
+    from callcenter.pbxsim.agi import run_async_agi
+
+    return run_async_agi(sim, ch, data)
+
+
+@application("Queue")
+def app_queue(sim, ch, data, ext):
+    return sim.queues.run(ch, data)
+
+
+@application("AudioSocket")
+def app_audiosocket(sim, ch, data, ext):
+    from callcenter.pbxsim.audiosocket import run_audiosocket_app
+
+    return run_audiosocket_app(sim, ch, data)
+
+
+@application("ChanSpy")
+@defer.inlineCallbacks
+def app_chanspy(sim, ch, data, ext):
+    """Listen to (or whisper/barge into) a channel: the spy ends with the target."""
+    args = split_args(data) + [""]
+    prefix, options = args[0], args[1]
+    target = None
+    for c in sim.channels.values():
+        if c.name.startswith(prefix) and c is not ch:
+            target = c
+            break
+    if target is None:
+        return None
+    answer(sim, ch)
+    sim.emit("ChanSpyStart", "call", ch.snapshot(sim.channelvars, "Spyer")
+             + target.snapshot(sim.channelvars, "Spyee"))
+    done = defer.Deferred()
+
+    def gone(_c):
+        if not done.called:
+            done.callback(None)
+
+    target.on_hangup.append(gone)
+    if ch.tech == "AudioSocket":
+        from callcenter.pbxsim.audiosocket import stream_channel_audio
+
+        stream_channel_audio(sim, ch, target)
+    watch = sim.sleep(ch, None)
+    try:
+        yield defer.DeferredList([done, watch], fireOnOneCallback=True, fireOnOneErrback=True, consumeErrors=True)
+    except defer.FirstError as e:
+        e.subFailure.raiseException()
+    finally:
+        if gone in target.on_hangup:
+            target.on_hangup.remove(gone)
+    if not ch.hungup:
+        sim.emit("ChanSpyStop", "call", ch.snapshot(sim.channelvars, "Spyer")
+                 + target.snapshot(sim.channelvars, "Spyee"))
+        # with a single spied channel, q/E/w/B all end when it is gone
+        sim.hangup(ch, 16)
+    return _stop()
+
+
+def new_uuid() -> str:
+    return str(_uuid.uuid4())

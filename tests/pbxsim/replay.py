@@ -1,0 +1,124 @@
+"""Replay a capture's client side against the simulator on a ``task.Clock``.
+
+Each recorded AMI connection gets an :class:`AMISession` over a
+``StringTransport``; the client's writes are fed at their recorded times
+(the clock starts at the capture's epoch), and the server's bytes are
+collected per connection for comparison with the capture.
+"""
+from __future__ import annotations
+
+import re
+
+from twisted.internet import task
+from twisted.internet.testing import StringTransport
+
+from callcenter.pbxsim import PBXSimulator
+from callcenter.pbxsim.captures import Capture, split_messages
+from callcenter.pbxsim.server import AMIServerFactory
+
+#: the capture PBX's clock (Uniqueids such as 1795421302.0)
+CAPTURE_EPOCH = 1795421285.0
+
+
+class _Transport(StringTransport):
+    """StringTransport that reports the close to its protocol, like TCP."""
+
+    def __init__(self):
+        super().__init__()
+        self.protocol = None
+        self.closed = False
+
+    def loseConnection(self):
+        if not self.closed:
+            self.closed = True
+            super().loseConnection()
+            self.protocol.connectionLost(None)
+
+
+_CHAN = re.compile(r"((?:Local|PJSIP|AudioSocket)/[^\s;|]*?-)([0-9a-f]{8})(?=;[12]|\b)")
+
+
+def captured_channels(capture: Capture) -> list[str]:
+    """Channel names in the order the capture announced them (Newchannel)."""
+    names = []
+    for conn in capture.connections():
+        for msg in capture.server_messages(conn):
+            if msg and msg[0] == ("Event", "Newchannel"):
+                name = dict(msg)["Channel"]
+                if name not in names:
+                    names.append(name)
+    return names
+
+
+def _base(name: str) -> str:
+    m = _CHAN.match(name)
+    return (m.group(1) + name[m.end():]) if m else name
+
+
+class Replay:
+    def __init__(self, capture: Capture, *, spool_dir, setup=None, audiosocket=None) -> None:
+        self.capture = capture
+        self.clock = task.Clock()
+        self.clock.advance(CAPTURE_EPOCH)
+        self.sim = PBXSimulator(self.clock, spool_dir=spool_dir, dialplan="lab")
+        if audiosocket is not None:
+            self.sim.tcp_connector = audiosocket
+        if setup is not None:
+            setup(self.sim)
+        self.factory = AMIServerFactory(self.sim)
+        self.transports: dict[int, _Transport] = {}
+        self._captured = captured_channels(capture)
+
+    def _open(self, conn: int) -> None:
+        proto = self.factory.buildProtocol(None)
+        transport = _Transport()
+        transport.protocol = proto
+        proto.makeConnection(transport)
+        self.transports[conn] = transport
+
+    def run(self, tail: float = 3.0, actions=None) -> dict[int, list]:
+        """Feed every client write at its time; returns parsed server messages per connection."""
+        start = self.clock.seconds()
+        events = [(t, 0, conn, None) for t, conn in self.capture.opens()]
+        events += [(t, 1, conn, data) for t, conn, data in self.capture.client_writes()]
+        for t, _order, conn, data in sorted(events, key=lambda e: (e[0], e[1])):
+            self._advance_to(start + t)
+            if data is None:
+                self._open(conn)
+            else:
+                data = self.translate(data)
+                transport = self.transports[conn]
+                if not transport.closed:
+                    transport.protocol.dataReceived(data)
+            self.clock.advance(0)
+        self._advance_to(start + self.capture.end_time() + tail)
+        return {conn: split_messages(t.value()) for conn, t in self.transports.items()}
+
+    def translate(self, data: bytes) -> bytes:
+        """Rewrite captured channel names to the simulator's (suffixes differ)."""
+        captured = self._captured
+        created = self.sim.created_channels
+
+        def sub(m):
+            name = m.group(0)
+            whole = data_text[m.start():m.end() + 2]
+            full = whole if whole in captured else name
+            if full not in captured:
+                return name
+            base = _base(full)
+            index = [c for c in captured if _base(c) == base].index(full)
+            mine = [c for c in created if _base(c) == base]
+            if index < len(mine):
+                return mine[index][: len(mine[index]) - (len(full) - len(name))]
+            return name
+
+        data_text = data.decode("utf-8")
+        return _CHAN.sub(lambda m: sub(m), data_text).encode("utf-8")
+
+    def _advance_to(self, when: float) -> None:
+        while self.clock.seconds() < when:
+            step = min(0.05, when - self.clock.seconds())
+            self.clock.advance(step)
+
+    def raw(self, conn: int) -> bytes:
+        return self.transports[conn].value()
