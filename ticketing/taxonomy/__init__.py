@@ -21,6 +21,7 @@ from ticketing.domain.sla import SlaTargets
 DATA_DIR = Path(__file__).parent
 FILES = ("departments.yaml", "categories.yaml", "districts.yaml", "dispatch.yaml")
 URGENCIES = ("normal", "urgent")
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,7 @@ def _sla(file: str, path: str, node: Any) -> dict[str, SlaTargets]:
 def _read(directory: Path, name: str, key: str) -> dict | list:
     path = directory / name
     try:
-        data = yaml.safe_load(path.read_text("utf-8"))
+        data = yaml.load(path.read_text("utf-8"), Loader=_Loader)
     except FileNotFoundError:
         raise _fail(name, "", f"missing file {path}") from None
     except yaml.YAMLError as exc:
