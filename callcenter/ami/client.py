@@ -160,7 +160,7 @@ class AMIClient:
         self.connections += 1
         self.protocol = proto
         self.ready = False
-        proto.when_lost().addCallback(self._connection_lost, proto)
+        proto.when_lost().addCallback(self._connection_lost)
         self._session(proto).addErrback(self._session_failed, proto)
 
     @defer.inlineCallbacks
@@ -192,11 +192,13 @@ class AMIClient:
         if proto.connected and proto.transport is not None:
             proto.transport.loseConnection()
 
-    def _connection_lost(self, reason, proto: AMIProtocol) -> None:
+    def _connection_lost(self, proto: AMIProtocol) -> None:
         if proto is self.protocol:
             self.protocol = None
             self.ready = False
+        reason = proto.lost_reason
         detail = reason.getErrorMessage() if reason is not None else "closed"
+        log.warning("AMI connection lost", extra={"fields": {"reason": detail, "pending_agi": len(self._agi)}})
         for command_id, (d, channel, timer, owner) in list(self._agi.items()):
             if owner is proto:
                 self._finish_agi(command_id)

@@ -106,6 +106,7 @@ class AMIProtocol(Protocol):
         self.clock = clock
         self.dispatcher = dispatcher if dispatcher is not None else EventDispatcher()
         self.greeting: str | None = None
+        self.lost_reason = None
         self.logged_in = False
         self.connected = False
         self._pending: dict[str, _Pending] = {}
@@ -151,9 +152,10 @@ class AMIProtocol(Protocol):
         greeted, self._greeted = self._greeted, []
         for d in greeted:
             d.errback(AMIConnectionLost("AMI connection lost before the greeting", reason=detail))
+        self.lost_reason = reason
         lost, self._lost = self._lost, []
         for d in lost:
-            d.callback(reason)
+            d.callback(self)
 
     def when_greeted(self) -> defer.Deferred:
         """Fires with the greeting line (``Asterisk Call Manager/11.0.0``)."""
@@ -164,10 +166,11 @@ class AMIProtocol(Protocol):
         return d
 
     def when_lost(self) -> defer.Deferred:
-        """Fires with the reason once this connection has closed."""
+        """Fires with this protocol once the connection has closed
+        (``lost_reason`` holds the Failure)."""
         d = defer.Deferred()
         if not self.connected and self.transport is not None:
-            d.callback(None)
+            d.callback(self)
         else:
             self._lost.append(d)
         return d

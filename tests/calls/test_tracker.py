@@ -1,0 +1,153 @@
+"""CallTracker fed with the real captures: what each recorded call was doing, and idempotence."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from callcenter.ami.message import Message, parse_message
+from callcenter.calls import CallTracker, mask_number
+from tests.ami.captures import capture_paths, load
+
+T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
+
+
+def _stream(prefix):
+    """(now, event message) pairs of a capture's connection 1, in order."""
+    path = next(p for p in capture_paths() if p.name.startswith(prefix))
+    meta, records = load(path)
+    out = []
+    for r in records:
+        if r["type"] == "data" and r["dir"] == "S" and r["conn"] == 1 and "data" in r and not r["data"].startswith("Asterisk Call"):
+            m = parse_message(r["data"].encode()[:-4])
+            if m.kind == "event":
+                out.append((T0 + timedelta(seconds=r["t"]), m))
+    return out
+
+
+def _feed(prefix, tracker=None):
+    tracker = tracker or CallTracker()
+    for now, m in _stream(prefix):
+        tracker.apply(m, now)
+    return tracker
+
+
+def test_queue_call_connected_to_agent():
+    """Capture 13: a UTF-8 caller queues, agent 1001 answers and hangs up; the call tells that story."""
+    t = _feed("13-")
+    assert t.calls_started == 1 and t.calls_ended == 1 and not t.calls
+    call = t.ended[-1]
+    assert call.caller_name == "张三" and call.caller_number == "13900000001"
+    assert call.caller_number_masked == "139****0001"
+    assert call.queue == "hotline-general" and call.queue_outcome == "connected"
+    assert call.agent == "Agent 1001" and call.complete_reason == "agent" and call.talk_time >= 1
+    assert call.recordings == ["<ASTSPOOLDIR>/monitor/1795421344.17.wav"]
+    kinds = [e.kind for e in call.timeline]
+    assert kinds.index("queue_join") < kinds.index("agent_no_answer") < kinds.index("agent_connect") < kinds.index("agent_complete")
+    assert call.hangup_cause == 16 and call.phase == "ended"
+
+
+def test_phase_while_live_in_capture_13():
+    """Midway through capture 13 the call is queued, then ringing, then talking."""
+    t = CallTracker()
+    phases = []
+    for now, m in _stream("13-"):
+        call = t.apply(m, now)
+        if call is not None and not call.ended and (not phases or phases[-1] != call.phase):
+            phases.append(call.phase)
+    for expected in ("queued", "ringing", "talking"):
+        assert expected in phases
+    assert phases.index("queued") < phases.index("talking")
+
+
+def test_abandon_versus_queue_timeout():
+    """Capture 14: caller 1 abandons, caller 2 times out (only QUEUESTATUS=TIMEOUT tells them apart)."""
+    t = _feed("14-")
+    outcomes = sorted((c.caller_name, c.queue_outcome) for c in t.ended)
+    assert outcomes == [("Li Si", "abandoned"), ("Wang Wu", "timeout")]
+    assert all(c.hold_time is not None for c in t.ended)
+
+
+def test_ivr_digits_and_args():
+    """Capture 10: the AsyncAGI IVR session, the caller's keys as the hotline channel received them."""
+    t = _feed("10-")
+    call = t.ended[-1]
+    assert call.ivr_args == ("ivr-main",) and call.digits == "12#9"
+    kinds = [e.kind for e in call.timeline]
+    assert "ivr_start" in kinds and "ivr_end" in kinds
+
+
+def test_transfer_to_department_queue():
+    """Capture 17: redirected from the general queue to hotline-dept and answered there."""
+    t = _feed("17-")
+    call = t.ended[-1]
+    assert call.queue == "hotline-dept" and call.transfers == 1 and call.agent == "Dept 2001"
+    assert t.calls_started == 1
+
+
+def test_originate_failures_each_end_once():
+    """Capture 16: five failed callbacks, each a call that ends once with its hangup cause."""
+    t = _feed("16-")
+    assert t.calls_started == t.calls_ended and not t.calls
+
+
+def test_recording_start_stop():
+    """Capture 18: MixMonitor start/stop toggle recording; the file comes from MIXMONITOR_FILENAME."""
+    t = CallTracker()
+    states = []
+    for now, m in _stream("18-"):
+        call = t.apply(m, now)
+        if call is not None and m.name in ("MixMonitorStart", "MixMonitorStop"):
+            states.append(call.recording_active)
+    assert states == [True, False]
+    assert t.ended[-1].recordings == ["<ASTSPOOLDIR>/monitor/manual-recording-test.wav"]
+
+
+def test_global_varset_is_not_a_channel():
+    """Capture 20: a global Setvar (Channel: none) is stored as a global, not as a call."""
+    t = _feed("20-")
+    assert t.calls_started == 0 and t.globals.get("HOTLINE_MODE") == "day"
+
+
+@pytest.mark.parametrize("prefix", [p.name[:3] for p in capture_paths()])
+def test_replaying_twice_counts_once(prefix):
+    """Every capture fed twice gives the same counts: replays never double-count or revive calls."""
+    once = _feed(prefix)
+    twice = _feed(prefix, _feed(prefix))
+    assert (twice.calls_started, twice.calls_ended, len(twice.calls)) == (once.calls_started, once.calls_ended, len(once.calls))
+
+
+def test_live_queries():
+    """Lookups by channel name, uniqueid and HOTLINE_CALLID find the live call; queue listing is oldest first."""
+    t = CallTracker()
+    for now, m in _stream("13-"):
+        t.apply(m, now)
+        if m.name == "QueueCallerJoin":
+            break
+    call = t.call_of_channel(m.get("Channel"))
+    assert call is not None and call is t.call_of_channel(m.get("Uniqueid"))
+    assert t.call_by_hotline_id(m.get("Uniqueid")) is call
+    assert t.in_queue("hotline-general") == [call] and t.in_queue("other") == []
+    assert call.waited(call.queue_joined_at + timedelta(seconds=5)) == 5.0
+
+
+def test_memory_bounded_for_many_calls():
+    """20,000 short calls leave no live state and keep only the configured number of ended calls."""
+    t = CallTracker()
+    for i in range(20_000):
+        uid = f"1800000000.{i}"
+        base = [("Channel", f"PJSIP/trunk-{i:08x}"), ("ChannelState", "6"), ("Uniqueid", uid), ("Linkedid", uid)]
+        t.apply(Message([("Event", "Newchannel")] + base), T0)
+        t.apply(Message([("Event", "VarSet")] + base + [("Variable", "X"), ("Value", "1")]), T0)
+        t.apply(Message([("Event", "Hangup")] + base + [("Cause", "16"), ("Cause-txt", "Normal Clearing")]), T0)
+    assert not t.calls and not t.channels and len(t.ended) == t.keep_ended
+    assert len(t._gone) <= t.keep_gone and t.calls_started == t.calls_ended == 20_000
+
+
+@pytest.mark.parametrize(
+    "number,masked",
+    [("13812341234", "138****1234"), ("+8613812341234", "+86****1234"), ("12345", "***45"), ("", ""), (None, None), ("88123456", "88****56")],
+)
+def test_mask_number(number, masked):
+    """Phone numbers are masked for roles that do not need them."""
+    assert mask_number(number) == masked
