@@ -67,6 +67,19 @@ class IvrCall:
     def masked_caller(self) -> str:
         return mask_phone(self.caller)
 
+    # The ACD's view of a call (``call_id``, ``number``, ``language``).
+    @property
+    def call_id(self) -> str:
+        return self.uniqueid
+
+    @property
+    def number(self) -> str:
+        return self.caller
+
+    @property
+    def language(self) -> str:
+        return self.lang
+
 
 class _Gone(Exception):
     """The channel or the AMI session went away; ``outcome`` says how."""
@@ -200,6 +213,7 @@ class IvrRunner:
                     call.vars[name] = result.data
             state, commands = session.engine.start(call.caller, now_from(self.clock), dict(call.vars))
             session.state = state
+            call.lang = state.lang
             while True:
                 event = yield self._execute(session, commands)
                 if session.closed and not (isinstance(event, Recorded) and event.hung_up):
@@ -208,6 +222,7 @@ class IvrRunner:
                     break
                 state, commands = session.engine.step(session.state, event, now_from(self.clock))
                 session.state = state
+                call.lang, call.vars = state.lang, dict(state.vars)
                 if state.done and not commands:
                     break
         except _Gone as gone:

@@ -1,0 +1,121 @@
+"""The IVR's doors into the rest of the service (adapters, no flow logic).
+
+- :func:`working_hours` — the business-hours branch backed by ticketing's
+  :class:`~ticketing.domain.calendar.WorkingCalendar` (holidays, 调休 days).
+- :class:`WorkOrderDesk` — status lookup by work-order number, and a message
+  left in the IVR registered as a draft work order; blocking service calls
+  run off the reactor thread.
+- :func:`acd_hooks` — hand callers and callback requests to the ACD
+  (:class:`callcenter.routing.acd.QueueController`).
+"""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from typing import Callable
+
+from callcenter.clock import now_from
+from ivr.prompts import OrderStatus
+
+log = logging.getLogger(__name__)
+
+_ORDER_NUMBER = re.compile(r"^\d{8,20}$")
+
+
+def working_hours(calendar) -> Callable[[datetime], bool]:
+    """``is_open(now)``: a working day of the calendar and inside one of its periods.
+
+    A date beyond the calendar's holiday data is treated as Monday–Friday
+    rather than closing the hotline by surprise.
+    """
+    from ticketing.domain.errors import CalendarOutOfRange
+
+    def is_open(now: datetime) -> bool:
+        local = now.astimezone(calendar.tz)
+        try:
+            workday = calendar.is_workday(local.date())
+        except CalendarOutOfRange:
+            workday = local.weekday() < 5
+        if not workday:
+            return False
+        moment = local.time()
+        return any(start <= moment < end for start, end in calendar.periods)
+
+    return is_open
+
+
+class WorkOrderDesk:
+    """Self-service status lookup and after-hours messages, through ``WorkOrderService``."""
+
+    #: the IVR acts as a front-desk user; callers are not authenticated, so
+    #: only status, deadline, summary and reply are ever read back (masked).
+    actor_id = "ivr"
+
+    def __init__(self, service, clock, *, run_blocking: Callable, message_category: str,
+                 message_district: str, message_type: str = "help"):
+        from ticketing.service import Actor
+
+        self.service = service
+        self.clock = clock
+        self.run_blocking = run_blocking
+        self.actor = Actor(self.actor_id, "agent")
+        self.message_category = message_category
+        self.message_district = message_district
+        self.message_type = message_type
+        self.drafts: list[str] = []
+
+    def lookup(self, number: str):
+        """Deferred[OrderStatus | None]."""
+        return self.run_blocking(self._lookup, number, now_from(self.clock))
+
+    def _lookup(self, number: str, now: datetime) -> OrderStatus | None:
+        from ticketing.domain.errors import NotFound
+
+        if not _ORDER_NUMBER.match(number or ""):
+            return None
+        try:
+            view = self.service.get(number, self.actor, now=now)
+        except NotFound:
+            return None
+        due = (view.get("deadlines", {}).get("resolve") or {}).get("due_at") or view.get("next_deadline")
+        category = view.get("category_name") or {}
+        return OrderStatus(number=view["number"], status=view["status"],
+                           deadline=datetime.fromisoformat(due) if due else None,
+                           summary=view.get("summary") or "", reply=view.get("reply") or "",
+                           category=category.get("zh") or view.get("category") or "")
+
+    def on_message(self, call, recording: str):
+        """Register the message as a draft order (受理, not dispatched) for the desk to
+        complete once transcribed.  Idempotent per call and recording."""
+        return self.run_blocking(self._draft, call, recording, now_from(self.clock))
+
+    def _draft(self, call, recording: str, now: datetime) -> dict:
+        fields = {
+            "type": self.message_type,
+            "category": self.message_category,
+            "district": self.message_district,
+            "channel": "phone",
+            "summary": "热线非工作时间留言（待转写）/ After-hours voice message (awaiting transcription)",
+            "description": f"录音 / recording: {recording}",
+            "call_ids": [call.uniqueid] if call.uniqueid else [],
+        }
+        if call.caller:
+            fields["caller_phone"] = call.caller
+        order = self.service.create(fields, self.actor, now,
+                                    idempotency_key=f"ivr-message:{call.uniqueid}:{recording}"[-128:])
+        self.drafts.append(order["number"])
+        log.info("IVR message registered", extra={"fields": {"order": order["number"], "call": call.uniqueid}})
+        return order
+
+
+def acd_hooks(acd):
+    """``(on_transfer, on_callback)`` for :class:`~ivr.runner.IvrRunner` backed by the ACD."""
+
+    def on_transfer(call, queue, skill, priority):
+        return acd.enqueue(call, queue, skill, priority)
+
+    def on_callback(call, number, queue, skill, priority):
+        return acd.request_callback(call, queue, skill, priority, number=number)
+
+    return on_transfer, on_callback

@@ -1,0 +1,224 @@
+"""End to end over TCP: the PBX simulator runs the hotline dialplan
+(``AGI(agi:async,ivr)``), the real AMI client connects on loopback, and the
+runner drives the shipped hotline flow while scripted callers press keys.
+
+Work orders are real: created and read through ticketing's WorkOrderService
+on the migrated test database.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer, threads
+
+from callcenter.ami.client import AMIClient
+from callcenter.db import make_engine
+from callcenter.pbxsim.participants import CallerScript
+from callcenter.pbxsim.simulator import PBXSimulator
+from ivr.library import FlowLibrary
+from ivr.runner import IvrRunner
+from ivr.services import WorkOrderDesk
+from ivr.tts import TextToSpeech
+
+SPEED = 20.0  # the scripted world runs 20x faster than the reactor's clock
+
+
+class World:
+    """Simulator + AMI client + IVR runner, wired like the service does."""
+
+    @classmethod
+    @defer.inlineCallbacks
+    def create(cls, tmp_path, *, is_open, desk=None):
+        from twisted.internet import reactor
+        from twisted.internet.endpoints import TCP4ClientEndpoint
+
+        self = cls()
+        self.reactor = reactor
+        self.sim = PBXSimulator(reactor, speed=SPEED, spool_dir=tmp_path / "spool")
+        self.port = yield self.sim.listen(0)
+        endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.port.getHost().port)
+        self.client = AMIClient(endpoint, "hotline", "hotline-secret", clock=reactor, resync=False,
+                                ping_interval=None)
+        self.client.start()
+        yield self.client.when_connected()
+        self.finished = []
+        self._waiting = []
+        self.runner = IvrRunner(
+            self.client, FlowLibrary(), clock=reactor, sounds_dir=tmp_path / "sounds",
+            recordings_dir=tmp_path / "recordings", is_open=is_open,
+            lookup=desk.lookup if desk else None, on_message=desk.on_message if desk else None,
+            on_finished=self._finished, tts=TextToSpeech(),
+            run_blocking=lambda fn, *a: threads.deferToThread(fn, *a))
+        self.runner.start()
+        return self
+
+    def _finished(self, call):
+        self.finished.append(call)
+        waiting, self._waiting = self._waiting, []
+        for d in waiting:
+            d.callback(call)
+
+    def next_finished(self, timeout: float = 30.0) -> defer.Deferred:
+        d = defer.Deferred()
+        self._waiting.append(d)
+        return d.addTimeout(timeout, self.reactor)
+
+    @defer.inlineCallbacks
+    def close(self):
+        self.runner.stop()
+        for ch in list(self.sim.channels.values()):
+            if not ch.hungup:
+                self.sim.hangup(ch, 16)
+        yield self.client.stop()
+        yield self.port.stopListening()
+
+
+def _desk(db_url, clock):
+    from ticketing.calendar_data import build_calendar
+    from ticketing.service import WorkOrderService
+    from ticketing.taxonomy import load_taxonomy
+
+    service = WorkOrderService(make_engine(db_url), load_taxonomy(), build_calendar({}))
+    desk = WorkOrderDesk(service, clock, run_blocking=lambda fn, *a: threads.deferToThread(fn, *a),
+                         message_category="community-service", message_district="haishu")
+    return service, desk
+
+
+@pytest_twisted.inlineCallbacks
+def test_caller_presses_keys_and_reaches_urgent_queue(tmp_path):
+    """Keys 1 (Chinese) and 1 (urgent fault): the IVR sets IVR_ACTION=queue, IVR_QUEUE=hotline-urgent,
+    skill and priority on the live channel and leaves the AGI; the path shows both keys."""
+    world = yield World.create(tmp_path, is_open=lambda now: True)
+    try:
+        done = world.next_finished()
+        ch = world.sim.dial_in("13800001234", "12345", script=CallerScript(keys=["1", "1"], key_delay=0.2))
+        call = yield done
+        assert call.outcome == "transfer" and call.queue == "hotline-urgent"
+        assert ch.variables["IVR_ACTION"] == "queue"
+        assert ch.variables["IVR_QUEUE"] == "hotline-urgent"
+        assert ch.variables["IVR_SKILL"] == "urgent" and ch.variables["IVR_PRIORITY"] == "10"
+        assert [(p["node"], p["keys"]) for p in call.path if p["keys"]] == [("language", "1"), ("main_menu", "1")]
+        assert ch.variables["IVR_PATH"] == "welcome>language:1>hours>main_menu:1>urgent_queue"
+        assert world.runner.sessions == {}
+    finally:
+        yield world.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_wrong_branch_would_fail_new_request_goes_to_general_queue(tmp_path):
+    """Key 3 (new request) must reach the general queue, not the urgent one."""
+    world = yield World.create(tmp_path, is_open=lambda now: True)
+    try:
+        done = world.next_finished()
+        ch = world.sim.dial_in("13800001235", "12345", script=CallerScript(keys=["2", "3"], key_delay=0.2))
+        call = yield done
+        assert ch.variables["IVR_QUEUE"] == "hotline-general" and call.lang == "en"
+    finally:
+        yield world.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_status_lookup_reads_a_real_work_order(tmp_path, db_url):
+    """A work order created and dispatched through the ticketing service is found by number:
+    the IVR reads its status and deadline back as rendered speech."""
+    from ticketing.service import Actor
+
+    world = None
+    service, desk = _desk(db_url, None)
+    now = datetime.now(timezone.utc)
+    order = service.create({"type": "complaint", "category": "street-vending", "district": "haishu",
+                            "summary": "占道经营 13812345678", "caller_phone": "13812345678"},
+                           Actor("a1", "agent"), now)
+    service.perform(order["number"], "dispatch", {}, Actor("d1", "dispatcher"), now)
+    try:
+        from twisted.internet import reactor
+
+        desk.clock = reactor
+        world = yield World.create(tmp_path, is_open=lambda now: True, desk=desk)
+        done = world.next_finished()
+        keys = ["1", "2", order["number"] + "#", ""]
+        ch = world.sim.dial_in("13900000009", "12345", script=CallerScript(keys=keys, key_delay=0.2))
+        call = yield done
+        steps = {p["node"]: p for p in call.path}
+        assert steps["order_number"]["keys"] == order["number"]
+        assert steps["lookup"]["result"] == "found:dispatched"
+        assert call.vars["order_number"] == order["number"] and call.outcome == "hangup"
+        assert ch.variables["IVR_ACTION"] == "hangup"
+        tts = list((tmp_path / "sounds" / "tts" / "zh").glob("*.wav"))
+        assert len(tts) == 1  # the read-back was rendered to audio for this call
+    finally:
+        if world is not None:
+            yield world.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_unknown_order_number_is_said_not_found(tmp_path, db_url):
+    """A well-formed number that does not exist takes the not-found branch."""
+    world = None
+    service, desk = _desk(db_url, None)
+    try:
+        from twisted.internet import reactor
+
+        desk.clock = reactor
+        world = yield World.create(tmp_path, is_open=lambda now: True, desk=desk)
+        done = world.next_finished()
+        world.sim.dial_in("13900000010", "12345",
+                          script=CallerScript(keys=["1", "2", "2099010199999#", ""], key_delay=0.2))
+        call = yield done
+        assert {p["node"]: p for p in call.path}["lookup"]["result"] == "not_found"
+        assert any(p["node"] == "lookup_not_found" for p in call.path)
+    finally:
+        if world is not None:
+            yield world.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_after_hours_message_becomes_draft_work_order(tmp_path, db_url):
+    """After hours, key 1 records a message; the recording (a real WAV from the PBX) becomes a
+    registered, undispatched work order carrying the caller's number and the call id."""
+    from ticketing.service import Actor
+
+    world = None
+    service, desk = _desk(db_url, None)
+    try:
+        from twisted.internet import reactor
+
+        desk.clock = reactor
+        world = yield World.create(tmp_path, is_open=lambda now: False, desk=desk)
+        done = world.next_finished()
+        ch = world.sim.dial_in("13700001111", "12345", script=CallerScript(keys=["1", "1"], key_delay=0.2))
+        call = yield done
+        assert call.outcome == "hangup" and ch.variables["IVR_ACTION"] == "hangup"
+        (number,) = desk.drafts
+        order = service.get(number, Actor("s1", "supervisor"))
+        assert order["status"] == "registered" and order["caller_phone"] == "13700001111"
+        assert order["call_ids"] == [call.uniqueid]
+        recording = order["description"].split("recording: ")[1]
+        assert recording.startswith(str(tmp_path / "recordings")) and recording.endswith(".wav")
+        from pathlib import Path
+
+        assert Path(recording).stat().st_size > 44  # the PBX really wrote the caller's audio there
+        assert {p["node"]: p for p in call.path}["leave_message"]["result"].startswith("recorded:")
+    finally:
+        if world is not None:
+            yield world.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_caller_hanging_up_mid_menu_frees_the_session(tmp_path):
+    """A caller who hangs up during the main menu ends the session as caller_hangup."""
+    world = yield World.create(tmp_path, is_open=lambda now: True)
+    try:
+        done = world.next_finished()
+        world.sim.dial_in("13800001236", "12345",
+                          script=CallerScript(keys=["1", ""], key_delay=0.2, hangup_after=3.0))
+        call = yield done
+        assert call.outcome == "caller_hangup" and world.runner.sessions == {}
+        assert call.path[-1]["node"] == "main_menu"
+    finally:
+        yield world.close()
+
+
+pytestmark = pytest.mark.slow
