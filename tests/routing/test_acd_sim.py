@@ -1,0 +1,150 @@
+"""End to end over TCP: the queue controller drives the PBX simulator through the hotline dialplan.
+
+Time runs 20× faster for both sides (simulator ``speed`` and a ScaledClock for
+the controller and its AMI client), so every ring timeout and wrap-up keeps
+its call-time length.
+"""
+from __future__ import annotations
+
+import pytest_twisted
+from twisted.internet import defer, task
+from twisted.internet.endpoints import TCP4ClientEndpoint
+
+from callcenter.ami.client import AMIClient
+from callcenter.ami.events import parse_agi_env
+from callcenter.db import make_engine
+from callcenter.pbxsim.participants import CallerScript
+from callcenter.pbxsim.simulator import PBXSimulator
+from callcenter.routing.acd import CallHandle, QueueController
+from callcenter.routing.agent import AgentState
+from callcenter.routing.policy import Router
+from callcenter.routing.skills import Agent, QueueRules
+from callcenter.routing.store import RoutingStore
+from callcenter.routing.timewarp import ScaledClock
+
+SPEED = 20.0
+QUEUE_BY_EXTEN = {"12345": ("hotline-general", "general"), "12399": ("hotline-urgent", "urgent")}
+
+
+@defer.inlineCallbacks
+def wait_until(reactor, predicate, timeout=10.0, what=""):
+    deadline = reactor.seconds() + timeout
+    while not predicate():
+        if reactor.seconds() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        yield task.deferLater(reactor, 0.02, lambda: None)
+
+
+@pytest_twisted.inlineCallbacks
+def test_skills_no_answer_and_abandonment_through_the_simulator(db_url):
+    """Callers with different skills reach the right agents, a ring-out moves the caller to the next
+    agent, and a caller who gives up is recorded as abandoned and put on the callback list."""
+    from twisted.internet import reactor
+
+    sim = PBXSimulator(reactor, speed=SPEED)
+    port = yield sim.listen(0)
+    sim.add_device("PJSIP/1001", answer_after=1.0)
+    sim.add_device("PJSIP/1002", answer_after=None)  # rings, never answers
+    sim.add_device("PJSIP/2001", answer_after=1.0)
+    clock = ScaledClock(reactor, SPEED)
+    ami = AMIClient(TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port), "hotline", "hotline-secret",
+                    clock=clock, resync=False)
+    store = RoutingStore(make_engine(db_url))
+    router = Router([QueueRules("hotline-general", "general"), QueueRules("hotline-urgent", "urgent", min_level=60)])
+    acd = QueueController(ami, clock, router, store=store, ring_timeout=4, wrap_up_seconds=2)
+    acd.add_agent(Agent("1001", {"general": 60}, device="PJSIP/1001"))
+    acd.add_agent(Agent("1002", {"general": 90}, device="PJSIP/1002"))
+    acd.add_agent(Agent("2001", {"urgent": 80}, device="PJSIP/2001"))
+    connected = {}
+    acd.add_listener(lambda kind, data: connected.__setitem__(data["call_id"], data["agent_id"])
+                     if kind == "call" and data.get("state") == "connected" else None)
+
+    def ivr(message):  # the IVR's part: hand the caller over by the number they dialled
+        env = parse_agi_env(message.get("Env"))
+        if env.get("agi_arg_1") == "ivr":
+            queue, skill = QUEUE_BY_EXTEN[env["agi_extension"]]
+            acd.enqueue(CallHandle(message.get("Uniqueid"), message.get("Channel"), env.get("agi_callerid", "")),
+                        queue, skill)
+
+    ami.subscribe(ivr, names=("AsyncAGIStart",))
+    ami.start()
+    try:
+        yield ami.when_connected()
+        acd.startService()
+        for agent in ("1001", "1002", "2001"):
+            acd.agent_login(agent)
+        acd.agent_ready("1001")
+        acd.agent_ready("1002")
+        # Nobody takes urgent calls yet: this caller gives up after 3 s.
+        gone = sim.dial_in("13800000003", exten="12399", script=CallerScript(patience=3))
+        yield wait_until(reactor, lambda: acd.stats["abandoned"] == 1, what="abandonment")
+        acd.agent_ready("2001")
+        a = sim.dial_in("13800000001", exten="12345", script=CallerScript(talk_seconds=3))
+        b = sim.dial_in("13800000002", exten="12399", script=CallerScript(talk_seconds=3))
+        yield wait_until(reactor, lambda: acd.stats["answered"] == 2, what="two answered calls")
+        assert connected == {a.uniqueid: "1001", b.uniqueid: "2001"}
+        assert acd.sessions["1002"].missed == 1
+        yield wait_until(reactor, lambda: all(s.state is AgentState.READY for s in acd.sessions.values()),
+                         what="agents back to ready after wrap-up")
+    finally:
+        yield acd.stopService()
+        yield ami.stop()
+        yield port.stopListening()
+    outcomes = {(r["call_id"], r["outcome"], r["agent_id"]) for r in store.queue_calls()}
+    assert outcomes == {(gone.uniqueid, "abandoned", None), (a.uniqueid, "answered", "1001"),
+                        (b.uniqueid, "answered", "2001")}
+    assert [e.number for e in store.callbacks()] == ["13800000003"]
+    states = [(r["from_state"], r["to_state"]) for r in store.state_log("1002")]
+    assert ("ringing", "ready") in states
+    store.engine.dispose()
+
+
+@pytest_twisted.inlineCallbacks
+def test_callback_in_queue_through_the_simulator(sqlite_url):
+    """A caller offered a callback presses 1 and hangs up; when the agent is free the controller
+    Originates the caller's number into hotline-connect and the citizen is put through to the agent."""
+    from twisted.internet import reactor
+
+    sim = PBXSimulator(reactor, speed=SPEED)
+    port = yield sim.listen(0)
+    sim.add_device("PJSIP/1001", answer_after=1.0)
+    sim.add_pstn("13800000004", "answer", answer_after=1.0, hangup_after=3.0)
+    clock = ScaledClock(reactor, SPEED)
+    ami = AMIClient(TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port), "hotline", "hotline-secret",
+                    clock=clock, resync=False)
+    store = RoutingStore(make_engine(sqlite_url))
+    router = Router([QueueRules("hotline-general", "general", max_wait=2, announce_every=1)])
+    acd = QueueController(ami, clock, router, store=store, ring_timeout=4, wrap_up_seconds=1)
+    acd.add_agent(Agent("1001", {"general": 60}, device="PJSIP/1001"))
+    states = []
+    acd.add_listener(lambda kind, data: states.append((data["call_id"], data["state"])) if kind == "call" else None)
+
+    def ivr(message):
+        env = parse_agi_env(message.get("Env"))
+        if env.get("agi_arg_1") == "ivr":
+            acd.enqueue(CallHandle(message.get("Uniqueid"), message.get("Channel"), env.get("agi_callerid", "")),
+                        "hotline-general")
+
+    ami.subscribe(ivr, names=("AsyncAGIStart",))
+    ami.start()
+    try:
+        yield ami.when_connected()
+        acd.startService()
+        acd.agent_login("1001")
+        acd.agent_ready("1001")
+        first = sim.dial_in("13800000009", script=CallerScript(talk_seconds=6))
+        yield wait_until(reactor, lambda: acd.stats["answered"] == 1, what="first call answered")
+        waiting = sim.dial_in("13800000004", script=CallerScript(keys=["1"], key_delay=0.3))
+        yield wait_until(reactor, lambda: acd.stats["callbacks_booked"] == 1, what="callback booked")
+        assert router.waiting(waiting.uniqueid).callback
+        yield wait_until(reactor, lambda: (waiting.uniqueid, "connected") in states, timeout=15,
+                         what="the callback put through to the agent")
+        yield wait_until(reactor, lambda: acd.sessions["1001"].state is AgentState.READY, what="agent ready")
+    finally:
+        yield acd.stopService()
+        yield ami.stop()
+        yield port.stopListening()
+    assert first.uniqueid != waiting.uniqueid
+    assert [(e.call_id, e.state, e.attempts) for e in store.callbacks(None)] == [(waiting.uniqueid, "done", 1)]
+    assert acd.stats["callbacks_placed"] == 1
+    store.engine.dispose()
