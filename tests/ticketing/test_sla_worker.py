@@ -1,0 +1,160 @@
+"""SLA timers fire exactly once: warnings, breaches with automatic 督办, a
+Twisted service on a fake clock, and two PostgreSQL workers in parallel."""
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+import pytest_twisted
+from sqlalchemy import func, select
+from twisted.internet import task
+from twisted.python.threadpool import ThreadPool
+
+from callcenter.db import make_engine
+from ticketing.persistence.bulk import load_due_orders
+from ticketing.persistence.tables import sla_events, sla_timers, work_order_history, work_orders
+from ticketing.service import Actor, WorkOrderService
+from ticketing.sla_worker import SlaWorker, claim_due
+from tests.ticketing.helpers import CALENDAR, CST, TAXONOMY, cst, fields
+
+NOW = cst(2026, 11, 23, 10, 0)
+AGENT, DISPATCHER = Actor("a", "agent"), Actor("d", "dispatcher")
+URBAN = Actor("u", "department", "urban-management")
+
+
+@pytest.fixture
+def engine(db_url):
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def service(engine):
+    return WorkOrderService(engine, TAXONOMY, CALENDAR)
+
+
+def scalar(engine, stmt):
+    with engine.connect() as conn:
+        return conn.execute(stmt).scalar_one()
+
+
+def test_warning_then_breach_then_nothing(service, engine):
+    """Ack warning fires at 75 %, breach at the deadline (raising 督办), each exactly once."""
+    n = service.create(fields(), AGENT, NOW)["number"]
+    service.perform(n, "dispatch", {}, DISPATCHER, NOW)
+    assert claim_due(engine, cst(2026, 11, 23, 14, 29)) == []
+    fired = claim_due(engine, cst(2026, 11, 23, 14, 31), worker="w1")
+    assert [(f["kind"], f["phase"]) for f in fired] == [("acknowledge", "warning")]
+    assert claim_due(engine, cst(2026, 11, 23, 14, 32)) == []
+    assert service.get(n, AGENT, now=cst(2026, 11, 23, 14, 31))["sla_level"] == "yellow"
+    fired = claim_due(engine, cst(2026, 11, 23, 15, 31))
+    assert [(f["kind"], f["phase"]) for f in fired] == [("acknowledge", "breach")]
+    o = service.get(n, AGENT, now=cst(2026, 11, 23, 15, 31))
+    assert o["supervised"] and o["sla_level"] == "red"
+    last = service.history(n, AGENT)[-1]
+    assert (last["actor"], last["action"], last["details"]["automatic"]) == ("system:sla", "supervise", True)
+    assert claim_due(engine, cst(2026, 11, 24, 9, 0)) == []
+    assert scalar(engine, select(func.count()).select_from(sla_events)) == 2
+    # the order is still editable after the worker bumped its version
+    o = service.perform(n, "acknowledge", {}, URBAN, cst(2026, 11, 24, 9, 0))
+    assert "acknowledge" not in o["deadlines"]
+
+
+def test_met_deadlines_never_fire(service, engine):
+    """An order acknowledged in time has no acknowledge timers left to fire."""
+    n = service.create(fields(), AGENT, NOW)["number"]
+    service.perform(n, "dispatch", {}, DISPATCHER, NOW)
+    service.perform(n, "acknowledge", {}, URBAN, NOW + timedelta(minutes=10))
+    assert claim_due(engine, cst(2026, 11, 23, 17, 0)) == []
+    assert not service.get(n, AGENT)["supervised"]
+
+
+def test_paused_order_does_not_fire_and_resumed_fires_later(service, engine):
+    """While returned, no timer fires; after review the moved deadline fires at its new time."""
+    n = service.create(fields(), AGENT, NOW)["number"]
+    service.perform(n, "dispatch", {}, DISPATCHER, NOW)
+    service.perform(n, "return", {"reason_code": "other", "reason": "?"}, URBAN, NOW + timedelta(hours=1))
+    assert claim_due(engine, cst(2026, 11, 25, 9, 0)) == []
+    service.perform(n, "review-return", {"approve": False}, DISPATCHER, cst(2026, 11, 25, 9, 0))
+    # 3 working hours of the 4-hour acknowledge target were left: warning after 2 h, breach after 3 h
+    assert claim_due(engine, cst(2026, 11, 25, 10, 59)) == []
+    assert [f["phase"] for f in claim_due(engine, cst(2026, 11, 25, 11, 0))] == ["warning"]
+    assert [f["phase"] for f in claim_due(engine, cst(2026, 11, 25, 12, 0))] == ["breach"]
+
+
+def test_unchanged_deadline_does_not_warn_twice(service, engine):
+    """A reminder after the warning fired keeps the fired timer; it is not re-armed."""
+    n = service.create(fields(), AGENT, NOW)["number"]
+    service.perform(n, "dispatch", {}, DISPATCHER, NOW)
+    assert len(claim_due(engine, cst(2026, 11, 23, 14, 31))) == 1
+    service.perform(n, "remind", {}, AGENT, cst(2026, 11, 23, 14, 40))
+    assert claim_due(engine, cst(2026, 11, 23, 14, 45)) == []
+
+
+@pytest_twisted.inlineCallbacks
+def test_sla_worker_service_on_a_fake_clock(sqlite_url):
+    """The Twisted service ticks on its clock, claims in the pool, and tells the service what fired."""
+    from twisted.internet import reactor
+
+    engine = make_engine(sqlite_url)
+    service = WorkOrderService(engine, TAXONOMY, CALENDAR)
+    load_due_orders(engine, 25, NOW, tz=CST)
+    heard = []
+    service.subscribe(heard.extend)
+    clock = task.Clock()
+    clock.advance(NOW.timestamp())
+    pool = ThreadPool(minthreads=1, maxthreads=2, name="sla-test")
+    pool.start()
+    worker = SlaWorker(clock, engine, service, pool, interval=30.0, reactor=reactor)
+    worker.batch_size = 10
+    try:
+        worker.startService()  # the first tick runs at once
+        yield worker._running_tick
+        assert worker.fired_total == 25 and len(heard) == 25
+        assert {h["event"] for h in heard} == {"sla_warning", "sla_breach"}
+        clock.advance(30)
+        if worker._running_tick is not None:
+            yield worker._running_tick
+        assert worker.fired_total == 25
+        yield worker.stopService()
+        assert not worker._loop.running
+    finally:
+        pool.stop()
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_two_workers_on_postgresql_no_duplicate_none_missed(pg_url):
+    """Two workers in parallel threads claim 2,000 due timers: every one fired once, none twice."""
+    engine = make_engine(pg_url, pool_size=4)
+    load_due_orders(engine, 2000, NOW, tz=CST)
+    claimed = {"w1": [], "w2": []}
+    barrier = threading.Barrier(2)
+
+    def run(name):
+        barrier.wait()
+        while True:
+            fired = claim_due(engine, NOW, limit=50, worker=name)
+            if not fired:
+                return
+            claimed[name].extend(f["timer_id"] for f in fired)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in claimed]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    a, b = set(claimed["w1"]), set(claimed["w2"])
+    assert len(claimed["w1"]) == len(a) and len(claimed["w2"]) == len(b)
+    assert not a & b and len(a | b) == 2000
+    assert a and b, "both workers should have taken part"
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(sla_events)).scalar_one() == 2000
+        assert conn.execute(select(func.count()).select_from(sla_timers)
+                            .where(sla_timers.c.fired_at.is_(None), sla_timers.c.due_at <= NOW)).scalar_one() == 0
+        assert conn.execute(select(func.count()).select_from(work_orders)
+                            .where(work_orders.c.supervised)).scalar_one() == 1000
+        assert conn.execute(select(func.count()).select_from(work_order_history)).scalar_one() == 1000
+    engine.dispose()
