@@ -418,12 +418,21 @@ class IvrRunner:
             if gone.outcome != "caller_hangup":
                 raise
             # Hanging up is how most callers finish a message: keep it.
-            return Recorded(f"{base}.wav", round(self.clock.seconds() - started, 1), hung_up=True)
+            return self._recorded(base, round(self.clock.seconds() - started, 1), hung_up=True)
         fail = agi.failure(result)
         if fail:
             return fail
-        seconds = (result.endpos or 0) / SAMPLE_RATE
-        return Recorded(f"{base}.wav", seconds)
+        return self._recorded(base, (result.endpos or 0) / SAMPLE_RATE)
+
+    def _recorded(self, base: Path, seconds: float, hung_up: bool = False) -> Recorded:
+        """The message as the engine sees it; a file we cannot see is no message
+        (the recordings directory must be shared with the PBX)."""
+        wav = base.with_name(base.name + ".wav")
+        if seconds > 0 and not wav.exists():
+            log.error("recording not found; is ivr.recordings_dir shared with the PBX?",
+                      extra={"fields": {"path": str(wav)}})
+            seconds = 0.0
+        return Recorded(str(wav), seconds, hung_up=hung_up)
 
     @defer.inlineCallbacks
     def _sound(self, session: IvrSession, play: Play):

@@ -30,13 +30,13 @@ class World:
 
     @classmethod
     @defer.inlineCallbacks
-    def create(cls, tmp_path, *, is_open, desk=None):
+    def create(cls, tmp_path, *, is_open, desk=None, speed=SPEED, **runner_kw):
         from twisted.internet import reactor
         from twisted.internet.endpoints import TCP4ClientEndpoint
 
         self = cls()
         self.reactor = reactor
-        self.sim = PBXSimulator(reactor, speed=SPEED, spool_dir=tmp_path / "spool")
+        self.sim = PBXSimulator(reactor, speed=speed, spool_dir=tmp_path / "spool")
         self.port = yield self.sim.listen(0)
         endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.port.getHost().port)
         self.client = AMIClient(endpoint, "hotline", "hotline-secret", clock=reactor, resync=False,
@@ -50,7 +50,7 @@ class World:
             recordings_dir=tmp_path / "recordings", is_open=is_open,
             lookup=desk.lookup if desk else None, on_message=desk.on_message if desk else None,
             on_finished=self._finished, tts=TextToSpeech(),
-            run_blocking=lambda fn, *a: threads.deferToThread(fn, *a))
+            run_blocking=lambda fn, *a: threads.deferToThread(fn, *a), **runner_kw)
         self.runner.start()
         return self
 
@@ -217,6 +217,30 @@ def test_caller_hanging_up_mid_menu_frees_the_session(tmp_path):
         call = yield done
         assert call.outcome == "caller_hangup" and world.runner.sessions == {}
         assert call.path[-1]["node"] == "main_menu"
+    finally:
+        yield world.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_satisfaction_callback_survey_reports_the_key(tmp_path):
+    """An async Originate to the citizen into hotline-survey runs the survey flow with WORKORDER and
+    CALLBACK_ID from the channel; the citizen's key 3 is reported as the survey outcome."""
+    outcomes = []
+    world = yield World.create(tmp_path, is_open=lambda now: True, speed=5.0,
+                               on_outcome=lambda call, name, value: outcomes.append((call.vars, name, value)))
+    try:
+        world.sim.add_pstn("13800000001", "answer", answer_after=0.5, digits="3", digit_after=3.0)
+        done = world.next_finished()
+        answered = yield world.client.originate("Local/13800000001@hotline-pstn", context="hotline-survey",
+                                                exten="s", timeout=10,
+                                                variables={"WORKORDER": "2026112300001", "CALLBACK_ID": "cb-7"})
+        assert answered.reason == 4
+        call = yield done
+        assert call.flow == "survey"
+        (vars_, name, value), = [o for o in outcomes if o[1] == "survey"]
+        assert (name, value) == ("survey", "dissatisfied")
+        assert vars_["WORKORDER"] == "2026112300001" and vars_["CALLBACK_ID"] == "cb-7"
+        assert {p["node"] for p in call.path} >= {"intro", "summary", "rate", "dissatisfied", "goodbye"}
     finally:
         yield world.close()
 

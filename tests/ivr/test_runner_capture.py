@@ -273,3 +273,47 @@ def test_crlf_never_reaches_ami(value):
 
     with pytest.raises(agi.AgiArgumentError):
         agi.set_variable("IVR_PATH", value)
+
+
+MESSAGE_FLOW = """\
+name: capture
+start: msg
+prompts:
+  beep: {sound: beep}
+nodes:
+  msg:
+    kind: message
+    prompt: beep
+    max_seconds: 30
+    next: bye
+  bye:
+    kind: hangup
+"""
+
+
+def _message_harness(tmp_path, messages):
+    h = Harness(tmp_path, on_message=lambda call, path: messages.append((call.uniqueid, path)))
+    (h.runner.library.directory / "capture.yaml").write_text(MESSAGE_FLOW, "utf-8")
+    h.runner.library.reload()
+    return h
+
+
+@pytest.mark.parametrize("file_exists", [True, False])
+def test_hangup_during_recording_keeps_the_message(tmp_path, file_exists):
+    """A caller who hangs up to finish a message still has it handed to on_message; if the PBX's
+    file is not visible (recordings dir not shared), nothing is submitted."""
+    messages = []
+    h = _message_harness(tmp_path, messages)
+    h.proto.dataReceived(h.capture.start_frame)
+    h.pump(stop_after=2)  # STREAM FILE answered, RECORD FILE left pending
+    record = h.commands[-1]
+    assert record.startswith(f"RECORD FILE {tmp_path / 'rec'}/ivr-1795421328.13-msg-1 wav")
+    assert record.endswith(" 30000 BEEP s=5")
+    path = tmp_path / "rec" / "ivr-1795421328.13-msg-1.wav"
+    if file_exists:
+        path.write_bytes(b"RIFF")
+    h.clock.advance(7)
+    h.proto.dataReceived(h.capture.agi_end_frame + h.capture.hangup_frame)
+    assert h.runner.sessions == {}
+    assert messages == ([("1795421328.13", str(path))] if file_exists else [])
+    assert h.finished[0].outcome == "caller_hangup"

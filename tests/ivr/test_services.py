@@ -1,0 +1,84 @@
+"""Adapters: business hours from ticketing's working calendar, lookups through the
+work-order service (masking), messages registered as draft orders."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from twisted.internet import defer
+from twisted.internet.task import Clock
+
+from callcenter.db import make_engine
+from ivr.prompts import OrderStatus
+from ivr.runner import IvrCall
+from ivr.services import WorkOrderDesk, working_hours
+
+CST = timezone(timedelta(hours=8))
+
+
+@pytest.fixture(scope="module")
+def calendar():
+    from ticketing.calendar_data import build_calendar
+
+    return build_calendar({})
+
+
+@pytest.mark.parametrize("when,expected", [
+    (datetime(2026, 11, 23, 10, 0, tzinfo=CST), True),    # Monday morning
+    (datetime(2026, 11, 23, 12, 30, tzinfo=CST), False),  # lunch break
+    (datetime(2026, 11, 23, 18, 0, tzinfo=CST), False),   # evening
+    (datetime(2026, 11, 28, 10, 0, tzinfo=CST), False),   # Saturday
+    (datetime(2026, 10, 1, 10, 0, tzinfo=CST), False),    # National Day holiday
+    (datetime(2026, 11, 23, 1, 0, tzinfo=timezone.utc), True),  # 09:00 Beijing given in UTC
+])
+def test_working_hours_follow_the_calendar(calendar, when, expected):
+    """The business-hours branch is open exactly in the calendar's working periods on working days."""
+    assert working_hours(calendar)(when) is expected
+
+
+def _service(db_url):
+    from ticketing.calendar_data import build_calendar
+    from ticketing.service import WorkOrderService
+    from ticketing.taxonomy import load_taxonomy
+
+    return WorkOrderService(make_engine(db_url), load_taxonomy(), build_calendar({}))
+
+
+def _call(caller="13512345678"):
+    now = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+    return IvrCall(channel="PJSIP/trunk-1", uniqueid="1795421328.13", linkedid="1795421328.12", caller=caller,
+                   caller_name="", flow="hotline", started_at=now)
+
+
+def _inline(fn, *args):
+    return defer.maybeDeferred(fn, *args)
+
+
+def _result(d):
+    out = []
+    d.addBoth(out.append)
+    return out[0]
+
+
+def test_lookup_and_draft_through_the_service(db_url):
+    """A message becomes a registered order (same order on a repeat); lookup finds it by number
+    and yields only status/deadline/summary/reply; malformed or unknown numbers give None."""
+    from ticketing.service import Actor
+
+    service = _service(db_url)
+    clock = Clock()
+    clock.advance(datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc).timestamp())
+    desk = WorkOrderDesk(service, clock, run_blocking=_inline, message_category="community-service",
+                         message_district="haishu")
+    call = _call()
+    order = _result(desk.on_message(call, "/rec/ivr-1.wav"))
+    again = _result(desk.on_message(call, "/rec/ivr-1.wav"))
+    assert again["number"] == order["number"] and again["replayed"] is True
+    assert order["status"] == "registered" and order["caller_phone"] == "13512345678"
+    service.perform(order["number"], "dispatch", {}, Actor("d", "dispatcher"),
+                    datetime(2026, 11, 23, 2, 5, tzinfo=timezone.utc))
+    status = _result(desk.lookup(order["number"]))
+    assert isinstance(status, OrderStatus) and status.status == "dispatched"
+    assert status.deadline is not None and status.deadline > datetime(2026, 11, 23, 2, 5, tzinfo=timezone.utc)
+    assert _result(desk.lookup("2099010100001")) is None
+    assert _result(desk.lookup("12ab")) is None
