@@ -229,7 +229,15 @@ def extension_state(session, message):
 @action("DeviceStateList")
 def device_state_list(session, message):
     items = []
-    for device, state in session.sim.device_states.items():
+    states = dict(session.sim.device_states)
+    for q in session.sim.queues.queues.values():
+        # app_queue's pseudo-devices, as Asterisk lists them [20]
+        states[f"Queue:{q.name}"] = "INUSE" if q.entries else "NOT_INUSE"
+        avail = any(not m.paused and not m.in_call for m in q.members)
+        states[f"Queue:{q.name}_avail"] = "INUSE" if avail else "NOT_INUSE"
+        for m in q.members:
+            states[f"Queue:{q.name}_pause_{m.interface}"] = "INUSE" if m.paused else "NOT_INUSE"
+    for device, state in states.items():
         items.append([("Event", "DeviceStateChange")] + _aid(message) + [("Device", device), ("State", state)])
     return event_list(session, message, "Device State Changes will follow", items, "DeviceStateListComplete")
 
@@ -629,6 +637,7 @@ def run_originate(sim, spec):
                               originate=True)
         sim.dest_event("DialBegin", one, [("DialString", f"{exten}@{context}")])
         sim.start_dialplan(two)
+        one.on_ringing = lambda: sim.dest_event("DialState", one, [("DialStatus", "RINGING")])
     elif tech in ("PJSIP", "AudioSocket"):
         holder = Channel(name="", uniqueid="", linkedid="", context=spec["context"] or "default",
                          exten=spec["exten"] or "s", caller_num=num, caller_name=name)
@@ -638,6 +647,7 @@ def run_originate(sim, spec):
         for key, value in spec["variables"]:
             sim.set_var(one, key, value)
         sim.dest_event("DialBegin", one, [("DialString", rest)])
+        one.on_ringing = lambda: sim.dest_event("DialState", one, [("DialStatus", "RINGING")])
     else:
         return (0, None)
     outcome = yield sim.ring(one, spec["timeout"])

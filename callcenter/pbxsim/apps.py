@@ -416,12 +416,12 @@ def local_pair(sim, exten: str, context: str, *, caller=(UNKNOWN, UNKNOWN), link
     one = sim.new_channel(base + ";1", context, exten, state=0, linkedid=linkedid)
     two = sim.new_channel(base + ";2", context, exten, state=4, linkedid=linkedid or one.linkedid)
     one.peer, two.peer = two, one
-    if originate:
-        sim.chan_event("Newexten", "dialplan", one, [("Extension", exten), ("Application", "AppDial2"),
-                                                      ("AppData", "(Outgoing Line)")])
-    else:
-        sim.chan_event("Newexten", "dialplan", one, [("Extension", exten), ("Application", "AppQueue"),
-                                                      ("AppData", "(Outgoing Line)")])
+    if parent is not None:
+        one.exten = parent.exten
+    one.application = one.last_app = "AppDial2" if originate else "AppQueue"
+    one.appdata = one.last_data = "(Outgoing Line)"
+    sim.chan_event("Newexten", "dialplan", one, [("Extension", one.exten), ("Application", one.application),
+                                                  ("AppData", one.appdata)])
     for name, value in reversed(variables):
         sim.set_var(one, name, value)
     if parent is not None:

@@ -46,8 +46,8 @@ class AudioSocketClient(protocol.Protocol):
         self.sim = sim
         self.channel = channel
         self.call_uuid = call_uuid
-        self.connected = defer.Deferred()
-        self.lost = defer.Deferred()
+        self.on_connected = defer.Deferred()
+        self.on_lost = defer.Deferred()
         self._buffer = b""
         self._streaming = None
         self.open = False
@@ -55,7 +55,7 @@ class AudioSocketClient(protocol.Protocol):
     def connectionMade(self) -> None:
         self.open = True
         self.transport.write(frame(KIND_UUID, _uuid.UUID(self.call_uuid).bytes))
-        self.connected.callback(self)
+        self.on_connected.callback(self)
 
     def dataReceived(self, data: bytes) -> None:
         self._buffer += data
@@ -74,8 +74,8 @@ class AudioSocketClient(protocol.Protocol):
         self.open = False
         if self._streaming is not None and self._streaming.active():
             self._streaming.cancel()
-        if not self.lost.called:
-            self.lost.callback(None)
+        if not self.on_lost.called:
+            self.on_lost.callback(None)
 
     def close(self) -> None:
         if self.open:
@@ -146,7 +146,7 @@ def run_audiosocket_app(sim, ch, data: str):
         sim.hangup(ch, 16)
         raise ChannelGone(ch.name)
     client.stream(_speech(sim, ch))
-    client.lost.addCallback(lambda _: sim.wake(ch, "closed"))
+    client.on_lost.addCallback(lambda _: sim.wake(ch, "closed"))
     try:
         while True:
             got = yield sim.sleep(ch, None, dtmf=True)
@@ -175,7 +175,7 @@ def audiosocket_leg(sim, caller, rest: str):
     client = AudioSocketClient(sim, ch, call_uuid)
     ch.participant = client
 
-    def connected(_):
+    def answered():
         if ch.hungup:
             client.close()
             return
@@ -185,12 +185,13 @@ def audiosocket_leg(sim, caller, rest: str):
 
     def failed(f):
         log.warning("AudioSocket: cannot connect to %s: %s", service, f.getErrorMessage())
-        sim.report_progress(ch, "congestion")
+        sim.later(0, sim.report_progress, ch, "congestion")
 
     d = connect_tcp(sim, host, port, client)
-    d.addCallbacks(connected, failed)
+    # progress is reported on the next turn: the dialler listens only after create_leg returns
+    d.addCallbacks(lambda _: sim.later(0, answered), failed)
     ch.on_hangup.append(lambda _c: client.close())
-    client.lost.addCallback(lambda _: None if ch.hungup else sim.hangup(ch, 16))
+    client.on_lost.addCallback(lambda _: None if ch.hungup else sim.hangup(ch, 16))
     return ch
 
 

@@ -39,14 +39,13 @@ _CHAN = re.compile(r"((?:Local|PJSIP|AudioSocket)/[^\s;|]*?-)([0-9a-f]{8})(?=;[1
 
 
 def captured_channels(capture: Capture) -> list[str]:
-    """Channel names in the order the capture announced them (Newchannel)."""
+    """Channel names in the order the capture first mentions them."""
     names = []
     for conn in capture.connections():
         for msg in capture.server_messages(conn):
-            if msg and msg[0] == ("Event", "Newchannel"):
-                name = dict(msg)["Channel"]
-                if name not in names:
-                    names.append(name)
+            for key, value in msg:
+                if key.endswith("Channel") and _CHAN.match(value) and value not in names:
+                    names.append(value)
     return names
 
 
@@ -56,7 +55,7 @@ def _base(name: str) -> str:
 
 
 class Replay:
-    def __init__(self, capture: Capture, *, spool_dir, setup=None, audiosocket=None) -> None:
+    def __init__(self, capture: Capture, *, spool_dir, setup=None, audiosocket=None, helper=()) -> None:
         self.capture = capture
         self.clock = task.Clock()
         self.clock.advance(CAPTURE_EPOCH)
@@ -68,6 +67,13 @@ class Replay:
         self.factory = AMIServerFactory(self.sim)
         self.transports: dict[int, _Transport] = {}
         self._captured = captured_channels(capture)
+        # the capture harness's unrecorded helper connection (07–09): (t, frame)
+        self.helper = list(helper)
+        challenges = [dict(m)["Challenge"] for conn in capture.connections()
+                      for m in capture.server_messages(conn) if "Challenge" in dict(m)]
+        if challenges:
+            # replaying a recorded MD5 login needs the challenge it was computed for
+            self.sim.new_challenge = lambda: challenges.pop(0)
 
     def _open(self, conn: int) -> None:
         proto = self.factory.buildProtocol(None)
@@ -81,6 +87,10 @@ class Replay:
         start = self.clock.seconds()
         events = [(t, 0, conn, None) for t, conn in self.capture.opens()]
         events += [(t, 1, conn, data) for t, conn, data in self.capture.client_writes()]
+        if self.helper:
+            login = b"Action: Login\r\nUsername: hotline\r\nSecret: hotline-secret\r\nEvents: off\r\n\r\n"
+            events += [(0.0, 0, -1, None), (0.0, 1, -1, login)]
+            events += [(t, 1, -1, frame) for t, frame in self.helper]
         for t, _order, conn, data in sorted(events, key=lambda e: (e[0], e[1])):
             self._advance_to(start + t)
             if data is None:
@@ -92,7 +102,7 @@ class Replay:
                     transport.protocol.dataReceived(data)
             self.clock.advance(0)
         self._advance_to(start + self.capture.end_time() + tail)
-        return {conn: split_messages(t.value()) for conn, t in self.transports.items()}
+        return {conn: split_messages(t.value()) for conn, t in self.transports.items() if conn >= 0}
 
     def translate(self, data: bytes) -> bytes:
         """Rewrite captured channel names to the simulator's (suffixes differ)."""
@@ -117,8 +127,9 @@ class Replay:
 
     def _advance_to(self, when: float) -> None:
         while self.clock.seconds() < when:
-            step = min(0.05, when - self.clock.seconds())
-            self.clock.advance(step)
+            due = [c.getTime() for c in self.clock.getDelayedCalls()]
+            nxt = min(due) if due else when
+            self.clock.advance(max(0.0, min(nxt, when) - self.clock.seconds()))
 
     def raw(self, conn: int) -> bytes:
         return self.transports[conn].value()
