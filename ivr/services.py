@@ -119,3 +119,42 @@ def acd_hooks(acd):
         return acd.request_callback(call, queue, skill, priority, number=number)
 
     return on_transfer, on_callback
+
+
+def build_runner(config, ami, reactor, *, service=None, calendar=None, acd=None, recognizer=None,
+                 on_outcome=None, on_finished=None):
+    """The IVR as ``serve``/``demo`` run it, from the ``[ivr]`` config section.
+
+    ``service`` (a ``WorkOrderService``) enables status lookup and messages as
+    draft orders; ``calendar`` the business-hours branch (always open without
+    it); ``acd`` (a ``QueueController``) takes transfers and callback requests
+    — without it the dialplan's ``IVR_ACTION``/``IVR_QUEUE`` hand-off applies.
+    Flows are validated here: a broken flow file stops start-up.
+    """
+    from twisted.internet.threads import deferToThreadPool
+
+    from ivr.library import FlowLibrary
+    from ivr.runner import IvrRunner
+    from ivr.tts import TextToSpeech
+
+    def run_blocking(fn, *args):
+        return deferToThreadPool(reactor, reactor.getThreadPool(), fn, *args)
+
+    library = FlowLibrary(config.get("ivr.flows_dir") or None)
+    desk = None
+    if service is not None:
+        desk = WorkOrderDesk(service, reactor, run_blocking=run_blocking,
+                             message_category=config.get("ivr.message_category"),
+                             message_district=config.get("ivr.message_district"))
+    on_transfer = on_callback = None
+    if acd is not None:
+        on_transfer, on_callback = acd_hooks(acd)
+    runner = IvrRunner(
+        ami, library, clock=reactor, sounds_dir=config.get("ivr.sounds_dir"),
+        recordings_dir=config.get("ivr.recordings_dir"),
+        is_open=working_hours(calendar) if calendar is not None else (lambda now: True),
+        lookup=desk.lookup if desk else None, on_message=desk.on_message if desk else None,
+        on_transfer=on_transfer, on_callback=on_callback, on_outcome=on_outcome, on_finished=on_finished,
+        recognizer=recognizer, tts=TextToSpeech(), run_blocking=run_blocking)
+    runner.command_grace = float(config.get("ivr.command_timeout"))
+    return runner

@@ -82,3 +82,22 @@ def test_lookup_and_draft_through_the_service(db_url):
     assert status.deadline is not None and status.deadline > datetime(2026, 11, 23, 2, 5, tzinfo=timezone.utc)
     assert _result(desk.lookup("2099010100001")) is None
     assert _result(desk.lookup("12ab")) is None
+
+
+def test_build_runner_from_config_validates_flows(tmp_path):
+    """build_runner wires the config's directories and timeout; a broken flows_dir refuses to start."""
+    from twisted.internet import reactor
+
+    from callcenter.config import load_config
+    from ivr.flow import FlowError
+    from ivr.services import build_runner
+
+    cfg = load_config(None, environ={}).with_overrides({"ivr.sounds_dir": str(tmp_path / "s"),
+                                                         "ivr.command_timeout": 33.0})
+    runner = build_runner(cfg, None, reactor)  # the AMI client is only used from start()
+    assert runner.command_grace == 33.0 and runner.sounds_dir == (tmp_path / "s").resolve()
+    assert runner.library.get("ivr").name == "hotline" and runner.is_open(datetime.now(timezone.utc))
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "x.yaml").write_text("name: x\nnodes: {}\n", "utf-8")
+    with pytest.raises(FlowError):
+        build_runner(cfg.with_overrides({"ivr.flows_dir": str(tmp_path / "flows")}), None, reactor)
