@@ -229,14 +229,8 @@ def extension_state(session, message):
 @action("DeviceStateList")
 def device_state_list(session, message):
     items = []
+    session.sim.queues.publish_states()
     states = dict(session.sim.device_states)
-    for q in session.sim.queues.queues.values():
-        # app_queue's pseudo-devices, as Asterisk lists them [20]
-        states[f"Queue:{q.name}"] = "INUSE" if q.entries else "NOT_INUSE"
-        avail = any(not m.paused and not m.in_call for m in q.members)
-        states[f"Queue:{q.name}_avail"] = "INUSE" if avail else "NOT_INUSE"
-        for m in q.members:
-            states[f"Queue:{q.name}_pause_{m.interface}"] = "INUSE" if m.paused else "NOT_INUSE"
     for device, state in states.items():
         items.append([("Event", "DeviceStateChange")] + _aid(message) + [("Device", device), ("State", state)])
     return event_list(session, message, "Device State Changes will follow", items, "DeviceStateListComplete")
@@ -631,10 +625,15 @@ def run_originate(sim, spec):
     one = None
     if tech == "Local":
         exten, _, context = rest.split("/")[0].partition("@")
-        if not context or not sim.dialplan.exists(context, exten):
+        if not context or context not in sim.dialplan.contexts:
             return (0, None)
         one, two = local_pair(sim, exten, context, caller=(num, name), variables=spec["variables"],
                               originate=True)
+        if not sim.dialplan.exists(context, exten):
+            # Asterisk creates the pair, finds no extension and hangs both up [16]
+            sim.hangup(two, 0, soft=False)
+            sim.hangup(one, 0, soft=False)
+            return (0, None)
         sim.dest_event("DialBegin", one, [("DialString", f"{exten}@{context}")])
         sim.start_dialplan(two)
         one.on_ringing = lambda: sim.dest_event("DialState", one, [("DialStatus", "RINGING")])
@@ -651,8 +650,9 @@ def run_originate(sim, spec):
     else:
         return (0, None)
     outcome = yield sim.ring(one, spec["timeout"])
-    status = {"answer": "ANSWER", "busy": "BUSY", "congestion": "CONGESTION"}.get(outcome, "NOANSWER")
-    sim.dest_event("DialEnd", one, [("DialStatus", status)])
+    status = {"answer": "ANSWER", "busy": "BUSY", "congestion": "CONGESTION"}.get(outcome)
+    if status is not None:  # a ring-out timeout ends without DialEnd [16]
+        sim.dest_event("DialEnd", one, [("DialStatus", status)])
     if outcome != "answer":
         cause = {"busy": 17, "congestion": 34, "noanswer": 19}.get(outcome, 16)
         sim.hangup(one, cause, soft=True, request=outcome == "noanswer")

@@ -152,12 +152,12 @@ def app_echo(sim, ch, data, ext):
         digit = yield sim.sleep(ch, None, dtmf=True)
         if digit is None:
             continue
-        if digit == "#":
-            return None
         sim.chan_event("DTMFBegin", "dtmf", ch, [("Digit", digit), ("Direction", "Sent")])
         sim.chan_event("DTMFEnd", "dtmf", ch, [("Digit", digit), ("DurationMs", "100"), ("Direction", "Sent")])
         if ch.peer is not None and not ch.peer.hungup:
             sim.send_dtmf(ch, ch.peer, digit)
+        if digit == "#":
+            return None
 
 
 @defer.inlineCallbacks

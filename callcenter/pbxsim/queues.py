@@ -75,6 +75,7 @@ class QueueManager:
         for member_name, interface in members:
             q.members.append(Member(name, member_name, interface, dynamic=False, login_time=now))
         self.queues[name] = q
+        self.publish_states()
         return q
 
     # -- member management (AMI actions) ----------------------------------------
@@ -89,7 +90,19 @@ class QueueManager:
         ]
 
     def _emit(self, event: str, m: Member) -> None:
+        self.publish_states()
         self.sim.emit(event, "agent", self.member_fields(m))
+
+    def publish_states(self) -> None:
+        """app_queue's pseudo-devices (``Queue:q``, ``Queue:q_avail``, ``Queue:q_pause_<if>``)."""
+        for q in self.queues.values():
+            states = {f"Queue:{q.name}_pause_{m.interface}": "INUSE" if m.paused else "NOT_INUSE"
+                      for m in q.members}
+            avail = any(not m.paused and not m.in_call for m in q.members)
+            states[f"Queue:{q.name}_avail"] = "INUSE" if avail else "NOT_INUSE"
+            states[f"Queue:{q.name}"] = "INUSE" if q.entries else "NOT_INUSE"
+            for device, state in states.items():
+                self.sim.set_device_state(device, state)
 
     def find_member(self, queue: str, interface: str) -> Member | None:
         q = self.queues.get(queue)
