@@ -1,0 +1,23 @@
+"""Intake: speech or typed text → a proposed work order (工单草稿).
+
+``propose(text, lang=None) -> Proposal`` gives type, category, department,
+district, address, urgency and a summary, each with a confidence;
+``similar_orders`` ranks open orders that may be the same event (合并);
+``record_correction`` turns an agent's fix into training data.
+"""
+from __future__ import annotations
+
+from ticketing.intake.errors import DataError, IntakeError, InvalidCorrection, InvalidText
+from ticketing.intake.extractor import Extractor, Proposal
+from ticketing.intake.gazetteer import Address
+
+
+def propose(text: str, lang: str | None = None) -> Proposal:
+    """Propose work-order fields for ``text`` with the shipped data and model."""
+    from ticketing.intake.resources import default_extractor
+
+    return default_extractor().propose(text, lang)
+
+
+__all__ = ["Address", "DataError", "Extractor", "IntakeError", "InvalidCorrection", "InvalidText",
+           "Proposal", "propose"]

@@ -1,0 +1,271 @@
+"""Speech/text → work-order proposal: the pure core of intake.
+
+``Extractor.propose(text)`` repairs misheard domain words by sound, finds
+places in the gazetteer, masks them, classifies type/department/urgency with
+the trained naive Bayes models plus keyword cues, maps onto the taxonomy's
+categories (applying its dispatch catalogue), and summarises the request.
+No I/O: data comes in through the constructor (see :mod:`.resources`).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ticketing.intake.classifier import NaiveBayes, Tokenizer, features
+from ticketing.intake.errors import InvalidText
+from ticketing.intake.gazetteer import Address, Gazetteer
+from ticketing.intake.keywords import (CATEGORY_CUES, DEPARTMENT_CUES, TYPE_CUES, URGENT_PATTERNS,
+                                       compile_patterns)
+from ticketing.intake.normalize import MAX_TEXT_CHARS, clean, detect_lang, prepare
+from ticketing.intake.phonetic import PhoneticLexicon, Repair
+
+FIELDS = ("type", "department", "urgency")
+LANGS = ("zh", "en")
+
+
+@dataclass
+class Proposal:
+    """A draft work order: every field with a confidence in [0, 1]."""
+
+    lang: str
+    type: str
+    category: str | None
+    department: str | None
+    district: str | None
+    address: Address
+    urgency: str
+    summary: str
+    confidence: dict[str, float]
+    text: str
+    alternatives: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    repairs: list[Repair] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "lang": self.lang, "type": self.type, "category": self.category,
+            "department": self.department, "district": self.district,
+            "address": self.address.as_dict(), "urgency": self.urgency, "summary": self.summary,
+            "confidence": dict(self.confidence), "text": self.text,
+            "alternatives": {k: [[label, round(p, 3)] for label, p in v] for k, v in self.alternatives.items()},
+            "repairs": [{"heard": r.heard, "term": r.term, "start": r.start} for r in self.repairs],
+        }
+
+
+class Extractor:
+    """Holds the loaded data (gazetteer, models, taxonomy) and proposes work orders."""
+
+    TYPE_CUE_BOOST = 3.0         # log-odds added per type cue found (at most 3 counted)
+    DEPARTMENT_CUE_BOOST = 3.0   # log-odds added per department cue found (at most 3 counted)
+    CATEGORY_OVERRIDE_SCORE = 2.0  # cue score at which the dispatch catalogue may re-route
+    URGENT_MODEL_THRESHOLD = 0.75
+    SUMMARY_CHARS = 60
+
+    def __init__(self, gazetteer: Gazetteer, model: dict | None, taxonomy=None):
+        self.gazetteer = gazetteer
+        self.taxonomy = taxonomy
+        self.model_info = dict((model or {}).get("meta", {}))
+        self.models = {f: NaiveBayes(m) for f, m in (model or {}).get("fields", {}).items()}
+        self._urgent = compile_patterns(URGENT_PATTERNS)
+        self._type_cues = {t: compile_patterns(cues) for t, cues in TYPE_CUES.items()}
+        self._dept_cues = {d: tuple(c.lower() for c in cues) for d, cues in DEPARTMENT_CUES.items()}
+        self._categories = self._category_cues(taxonomy)
+        cue_words = {c for cues in CATEGORY_CUES.values() for c in cues}
+        cue_words |= {c for cues in DEPARTMENT_CUES.values() for c in cues}
+        han = [w for w in cue_words if re.fullmatch(r"[\u4e00-\u9fff]{2,8}", w)]
+        self.lexicon = PhoneticLexicon([*gazetteer.terms(), *sorted(han, key=len, reverse=True)])
+        self.tokenizer = Tokenizer([*gazetteer.terms(), *han])
+
+    @staticmethod
+    def _category_cues(taxonomy) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """category code → (default department, cues) for the categories the taxonomy has."""
+        if taxonomy is None:
+            return {}
+        out = {}
+        for code, cat in taxonomy.categories.items():
+            cues = [c.lower() for c in CATEGORY_CUES.get(code, ())]
+            cues += [cat.zh.split("(")[0], cat.en.lower()]
+            out[code] = (cat.department, tuple(dict.fromkeys(c for c in cues if c)))
+        return out
+
+    # -- the pipeline ------------------------------------------------------------------
+
+    def prepare(self, text, lang: str | None = None) -> tuple[str, str, float, list[Repair]]:
+        if not isinstance(text, str):
+            raise InvalidText("文本必须是字符串 / text must be a string", {"type": type(text).__name__})
+        if len(text) > MAX_TEXT_CHARS:
+            raise InvalidText(f"文本过长 / text longer than {MAX_TEXT_CHARS} characters",
+                              {"length": len(text), "max": MAX_TEXT_CHARS})
+        if not clean(text):
+            raise InvalidText("文本为空 / text is empty", {})
+        if lang is not None and lang not in LANGS:
+            raise InvalidText(f"不支持的语言 / unsupported language {lang!r}", {"lang": str(lang)[:16], "allowed": list(LANGS)})
+        norm = prepare(text)
+        detected, lang_conf = detect_lang(norm)
+        if lang is None:
+            lang = detected
+        else:
+            lang_conf = 1.0
+        repairs: list[Repair] = []
+        if lang == "zh":
+            norm, repairs = self.lexicon.repair(norm)
+        return norm, lang, lang_conf, repairs
+
+    def analyse(self, text: str, lang: str | None = None):
+        """Normalised text, language, repairs, places and classifier features (also used to train)."""
+        norm, lang, lang_conf, repairs = self.prepare(text, lang)
+        spans = [(r.start, r.start + len(r.term)) for r in repairs]
+        where = self.gazetteer.resolve(norm, spans)
+        masked = list(norm)
+        for m in where.matches:
+            for k in range(m.start, m.end):
+                masked[k] = " "
+        feats = features("".join(masked), lang, self.tokenizer)
+        return norm, lang, lang_conf, repairs, where, feats
+
+    def propose(self, text: str, lang: str | None = None) -> Proposal:
+        norm, lang, lang_conf, repairs, where, feats = self.analyse(text, lang)
+        low = norm.lower()
+
+        type_alts = self._predict("type", feats, self._type_boosts(low))
+        cat_scores = self._category_scores(low)
+        dept_alts = self._predict("department", feats, self._department_boosts(low))
+        department = dept_alts[0][0] if dept_alts else None
+        dept_conf = dept_alts[0][1] if dept_alts else 0.0
+        category, cat_conf, routed = self._category(cat_scores, department, where.district)
+        if routed and routed != department:
+            department, dept_conf = routed, max(dept_conf, cat_conf)
+        urgency, urg_conf = self._urgency(low, feats)
+        summary = summarise(norm, lang, self.SUMMARY_CHARS)
+        type_label, type_conf = type_alts[0] if type_alts else ("consultation", 0.0)
+        addr = where.address
+        addr_parts = sum(1 for v in (addr.subdistrict, addr.road, addr.landmark, addr.community) if v)
+        address_conf = round(min(0.95, 0.35 * addr_parts + (0.15 if addr.house_number else 0.0)), 3)
+        confidence = {
+            "lang": round(lang_conf, 3), "type": round(type_conf, 3), "department": round(dept_conf, 3),
+            "category": round(cat_conf, 3), "district": where.confidence, "address": address_conf,
+            "urgency": round(urg_conf, 3), "summary": 0.6 if summary else 0.0,
+        }
+        return Proposal(lang=lang, type=type_label, category=category, department=department,
+                        district=where.district, address=addr, urgency=urgency, summary=summary,
+                        confidence=confidence, text=norm,
+                        alternatives={"type": type_alts[:3], "department": dept_alts[:3]},
+                        repairs=repairs)
+
+    # -- fields ----------------------------------------------------------------------
+
+    def _predict(self, name: str, feats, boosts=None) -> list[tuple[str, float]]:
+        model = self.models.get(name)
+        if model is None:
+            if boosts:
+                best = max(boosts, key=boosts.get)
+                return [(best, 0.5)]
+            return []
+        return model.predict(feats, boosts)
+
+    def _type_boosts(self, low: str) -> dict[str, float]:
+        boosts = {}
+        for label, cues in self._type_cues.items():
+            hits = sum(1 for c in cues if c.search(low))
+            if hits:
+                boosts[label] = self.TYPE_CUE_BOOST * min(hits, 3)
+        return boosts
+
+    def _department_boosts(self, low: str) -> dict[str, float]:
+        boosts = {}
+        for label, cues in self._dept_cues.items():
+            hits = sum(1 for c in cues if c in low)
+            if hits:
+                boosts[label] = self.DEPARTMENT_CUE_BOOST * min(hits, 3)
+        return boosts
+
+    def _category_scores(self, low: str) -> dict[str, float]:
+        scores = {}
+        for code, (_dept, cues) in self._categories.items():
+            s = sum(min(len(c), 4) * 0.5 for c in cues if c in low)
+            if s:
+                scores[code] = s
+        return scores
+
+    def _category(self, scores: dict[str, float], department: str | None, district: str | None):
+        """Best category handled by ``department``; and where the dispatch catalogue routes it."""
+        if self.taxonomy is None or department is None:
+            return None, 0.0, None
+        eligible = {}
+        for code, (default, _cues) in self._categories.items():
+            routed = self._route(code, district)
+            if default == department or routed == department:
+                eligible[code] = scores.get(code, 0.0)
+        if not eligible:
+            return None, 0.0, None
+        best = max(eligible, key=lambda c: (eligible[c], -list(self._categories).index(c)))
+        score = eligible[best]
+        if score == 0.0:
+            return best, 0.15, None
+        total = sum(eligible.values())
+        conf = min(0.95, 0.4 + 0.15 * score) * (score / total)
+        routed = self._route(best, district) if score >= self.CATEGORY_OVERRIDE_SCORE else None
+        return best, conf, routed
+
+    def _route(self, category: str, district: str | None) -> str:
+        if district is None:
+            return self._categories[category][0]
+        try:
+            return self.taxonomy.route(category, district)
+        except Exception:  # an unknown district in the taxonomy: keep the category's default
+            return self._categories[category][0]
+
+    def _urgency(self, low: str, feats) -> tuple[str, float]:
+        if any(p.search(low) for p in self._urgent):
+            return "urgent", 0.9
+        alts = self._predict("urgency", feats)
+        p_urgent = dict(alts).get("urgent", 0.0)
+        if p_urgent >= self.URGENT_MODEL_THRESHOLD:
+            return "urgent", p_urgent
+        return "normal", round(max(0.5, 1.0 - p_urgent), 3)
+
+
+_FILLER = re.compile(r"^(喂+|你好|您好|嗯+|啊|那个|就是|哎|喂喂|hi|hello|hey)[,，\s]*", re.I)
+_INTRO = re.compile(r"^(我是|我住在|我家住在?|我们是|我们住在?)[^,，。]{0,16}的?$")
+_REQUEST = re.compile(r"(能不能|麻烦|请|帮|赶紧|快|投诉|举报|建议|怎么|表扬|感谢|谢谢|要求|管一管|处理)")
+_CLAUSE = re.compile(r"[^,，。！？!?；;]+")
+
+
+def summarise(text: str, lang: str, limit: int = 60) -> str:
+    """The caller's request in a line: fillers and self-introductions dropped, the ask kept."""
+    if lang == "en":
+        sentences = re.split(r"(?<=[.!?])\s+|,\s+(?=(?:please|can|could|i want|what|how)\b)", text.strip())
+        out = []
+        for s in sentences:
+            s = _FILLER.sub("", s.strip()).strip()
+            if s:
+                out.append(s)
+            if sum(len(x) for x in out) >= limit * 2:
+                break
+        joined = " ".join(out)
+        return joined if len(joined) <= limit * 3 else joined[: limit * 3 - 1].rstrip() + "…"
+    clauses = []
+    for c in _CLAUSE.findall(text):
+        c = c.strip()
+        while True:
+            stripped = _FILLER.sub("", c).strip()
+            if stripped == c:
+                break
+            c = stripped
+        if c and not _INTRO.match(c):
+            clauses.append(c)
+    if not clauses:
+        return clean(text)[:limit]
+    chosen = []
+    for c in clauses:
+        if sum(len(x) + 1 for x in chosen) + len(c) > limit:
+            break
+        chosen.append(c)
+    if not chosen:
+        chosen = [clauses[0][:limit]]
+    ask = next((c for c in reversed(clauses) if _REQUEST.search(c)), None)
+    if ask and ask not in chosen:
+        while chosen and sum(len(x) + 1 for x in chosen) + len(ask) > limit and len(chosen) > 1:
+            chosen.pop()
+        chosen.append(ask)
+    summary = "，".join(chosen)
+    return summary if len(summary) <= limit + 20 else summary[: limit + 19] + "…"

@@ -1,0 +1,113 @@
+"""Pinyin-tolerant matching of domain terms, for speech-recognition errors.
+
+A recogniser that hears 路灯 may write 路等 or 露灯: the characters differ,
+the sound does not.  Every Han character is reduced to a *fuzzy* toneless
+syllable (zh/z, ch/c, sh/s, n/l, -ng/-n merged, as southern Mandarin
+speakers and small acoustic models confuse them) and terms are looked up by
+their syllable sequence.  A window is only rewritten when it shares at least
+one character with the term, so homophones with nothing in common are left
+alone.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable
+
+from pypinyin import Style, lazy_pinyin
+
+_HAN = re.compile(r"[\u3400-\u9fff]")
+_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"))
+
+
+@lru_cache(maxsize=20000)
+def syllable(ch: str) -> str | None:
+    """The fuzzy syllable of one Han character, or None for anything else."""
+    if not _HAN.match(ch):
+        return None
+    py = lazy_pinyin(ch, style=Style.NORMAL)[0]
+    for long, short in _INITIALS:
+        if py.startswith(long):
+            py = short + py[len(long):]
+            break
+    if py.startswith("l"):
+        py = "n" + py[1:]
+    if py.endswith("ng"):
+        py = py[:-1]
+    return py
+
+
+def syllables(text: str) -> tuple[str | None, ...]:
+    return tuple(syllable(ch) for ch in text)
+
+
+@dataclass(frozen=True)
+class Repair:
+    """One rewritten window: what was heard, what was meant, where."""
+
+    heard: str
+    term: str
+    start: int
+
+
+class PhoneticLexicon:
+    """Terms indexed by fuzzy syllables; repairs text that sounds like a term."""
+
+    MIN_LEN = 2
+    MAX_LEN = 8
+
+    def __init__(self, terms: Iterable[str]):
+        self._index: dict[tuple[str, ...], str] = {}
+        self._terms: set[str] = set()
+        for term in terms:
+            if not (self.MIN_LEN <= len(term) <= self.MAX_LEN) or not all(_HAN.match(c) for c in term):
+                continue
+            key = syllables(term)
+            # First term wins for a sound shared by two terms; both are real words then.
+            self._index.setdefault(key, term)
+            self._terms.add(term)
+        self._lengths = sorted({len(k) for k in self._index}, reverse=True)
+
+    def __contains__(self, term: str) -> bool:
+        return term in self._terms
+
+    def repair(self, text: str) -> tuple[str, list[Repair]]:
+        """Rewrite windows that sound like a term (longest first, left to right)."""
+        sounds = syllables(text)
+        out: list[str] = []
+        repairs: list[Repair] = []
+        i = 0
+        n = len(text)
+        while i < n:
+            if sounds[i] is None:
+                out.append(text[i])
+                i += 1
+                continue
+            hit = None
+            for length in self._lengths:
+                if i + length > n:
+                    continue
+                window = sounds[i:i + length]
+                if None in window:
+                    continue
+                term = self._index.get(window)
+                if term is None:
+                    continue
+                heard = text[i:i + length]
+                if heard == term:
+                    hit = (term, length, False)
+                    break
+                if any(a == b for a, b in zip(heard, term)):
+                    hit = (term, length, True)
+                    break
+            if hit is None:
+                out.append(text[i])
+                i += 1
+                continue
+            term, length, changed = hit
+            if changed:
+                repairs.append(Repair(text[i:i + length], term, i))
+            out.append(term)
+            i += length
+        return "".join(out), repairs

@@ -1,0 +1,116 @@
+"""Loading intake's data once: the shipped gazetteer, labeled set and model,
+and the work-order taxonomy.  This is the I/O edge around the pure core."""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from pathlib import Path
+
+from ticketing.intake.dataset import Example, examples_from_rows, parse_tsv, split
+from ticketing.intake.errors import DataError
+from ticketing.intake.extractor import Extractor
+from ticketing.intake.gazetteer import Gazetteer
+from ticketing.intake.training import MODEL_FORMAT, train_model
+
+log = logging.getLogger(__name__)
+
+DATA_DIR = Path(__file__).with_name("data")
+GAZETTEER_PATH = DATA_DIR / "gazetteer.tsv"
+LABELED_PATH = DATA_DIR / "labeled.tsv"
+MODEL_PATH = DATA_DIR / "model.json"
+
+
+def read_tsv(path: str | Path) -> list[dict[str, str]]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return parse_tsv(fh)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file / 文件不存在", {"path": str(path)}) from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text / 不是 UTF-8 文本", {"path": str(path)}) from None
+    except DataError as exc:
+        raise DataError(f"{path}: {exc.message}", {**exc.details, "path": str(path)}) from None
+
+
+def load_gazetteer(path: str | Path | None = None) -> Gazetteer:
+    return Gazetteer.from_rows(read_tsv(path or GAZETTEER_PATH))
+
+
+def load_examples(path: str | Path | None = None) -> list[Example]:
+    rows = read_tsv(path or LABELED_PATH)
+    try:
+        return examples_from_rows(rows)
+    except DataError as exc:
+        raise DataError(f"{path or LABELED_PATH}: {exc.message}", exc.details) from None
+
+
+def load_model(path: str | Path | None = None) -> dict | None:
+    """The trained model, or None when there is none yet."""
+    path = Path(path or MODEL_PATH)
+    try:
+        model = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: not a model file ({exc}); run `callcenter intake train`", {"path": str(path)}) from None
+    if not isinstance(model, dict) or model.get("format") != MODEL_FORMAT or "fields" not in model:
+        raise DataError(f"{path}: unknown model format; run `callcenter intake train`", {"path": str(path)})
+    return model
+
+
+def save_model(model: dict, path: str | Path | None = None) -> Path:
+    """Write atomically, so a running service never reads half a model."""
+    path = Path(path or MODEL_PATH)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(model, ensure_ascii=False, separators=(",", ":"), sort_keys=True), "utf-8")
+    tmp.replace(path)
+    return path
+
+
+def load_taxonomy():
+    """The work-order taxonomy, or None when ticketing's taxonomy is unavailable."""
+    try:
+        from ticketing.taxonomy import load_taxonomy as _load
+    except ImportError:
+        return None
+    try:
+        return _load()
+    except Exception as exc:  # a broken taxonomy must not take intake down; categories just go missing
+        log.warning("intake: taxonomy unavailable (%s); proposing without categories", exc)
+        return None
+
+
+def build_extractor(model_path: str | Path | None = None, *, model: dict | None = None,
+                    taxonomy="default") -> Extractor:
+    """An extractor over the shipped data; trains in memory if no model file exists yet."""
+    gazetteer = load_gazetteer()
+    taxonomy = load_taxonomy() if taxonomy == "default" else taxonomy
+    if model is None:
+        model = load_model(model_path)
+    extractor = Extractor(gazetteer, model, taxonomy)
+    if model is None:
+        log.warning("intake: no model file at %s; training from the shipped labeled set", model_path or MODEL_PATH)
+        train, _held = split(load_examples())
+        extractor = Extractor(gazetteer, train_model(extractor, train), taxonomy)
+    return extractor
+
+
+_default: Extractor | None = None
+_lock = threading.Lock()
+
+
+def default_extractor() -> Extractor:
+    """The process-wide extractor over the shipped data (loaded once, thread-safe)."""
+    global _default
+    with _lock:
+        if _default is None:
+            _default = build_extractor()
+        return _default
+
+
+def reset_default() -> None:
+    """Forget the loaded extractor (after `intake train` wrote a new model)."""
+    global _default
+    with _lock:
+        _default = None
