@@ -206,3 +206,11 @@ def test_mask_and_grammar_helpers():
     grammar = {"a": ("停水",), "b": ("人工",)}
     assert match_grammar("停水了", grammar) == "a"
     assert match_grammar("停水了转人工", grammar) is None
+
+
+def test_engine_benchmark_runs_every_call_to_an_end():
+    """The benchmark's scripted callers all finish (so its steps/s figure measures whole calls)."""
+    from callcenter.bench.ivr import bench_engine
+
+    result = bench_engine(200, seed=1)
+    assert result["calls"] == 200 and result["steps"] >= 600 and result["steps_per_s"] > 0
