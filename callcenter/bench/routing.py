@@ -3,8 +3,9 @@
 Builds a router with N waiting callers, M agents and K skills (default
 1,000 × 500 × 20), then runs a steady state: a busy agent becomes ready and
 takes the best caller (timed), a new caller arrives (timed).  Reports p50, p99
-and max per decision kind in microseconds.  ``--busy-hour`` additionally runs
-the simulated busy hour through the queue controller (see ``acd_sim``).
+and max per decision kind in microseconds.  Then a simulated busy hour through
+the PBX simulator and the queue controller (see
+:mod:`callcenter.routing.busyhour`); ``--part`` picks one of the two.
 """
 from __future__ import annotations
 
@@ -25,6 +26,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--skills", type=int, default=20, help="skills / queues (default 20)")
     parser.add_argument("--decisions", type=int, default=20000, help="timed decisions of each kind")
     parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--part", choices=("all", "decisions", "busy-hour"), default="all",
+                        help="decision latency, the simulated busy hour, or both (default)")
+    parser.add_argument("--calls-per-hour", type=float, default=2300)
+    parser.add_argument("--busy-agents", type=int, default=60, help="agents in the busy hour (default 60)")
+    parser.add_argument("--hours", type=float, default=1.0, help="simulated hours (default 1)")
+    parser.add_argument("--speed", type=float, default=60.0, help="time acceleration (default 60: an hour a minute)")
+    parser.add_argument("--talk-mean", type=float, default=70.0, help="mean talk seconds")
+    parser.add_argument("--wrap-up", type=float, default=10.0, help="wrap-up seconds")
+    parser.add_argument("--patience-mean", type=float, default=120.0, help="mean seconds a caller waits")
 
 
 def _percentile(sorted_values: list[float], p: float) -> float:
@@ -57,6 +67,34 @@ def build(waiting: int, agents: int, skills: int, seed: int):
 
 
 def run(args):
+    if args.part in ("all", "decisions"):
+        yield from decisions(args)
+    if args.part in ("all", "busy-hour"):
+        yield run_busy_hour(args)
+
+
+def run_busy_hour(args) -> dict:
+    """Run the simulated busy hour on the global reactor (the CLI's process owns it)."""
+    from twisted.internet import reactor
+
+    from callcenter.routing.busyhour import busy_hour
+
+    out: dict = {}
+
+    def start():
+        d = busy_hour(reactor, calls_per_hour=args.calls_per_hour, agents=args.busy_agents, hours=args.hours,
+                      speed=args.speed, talk_mean=args.talk_mean, wrap_up=args.wrap_up,
+                      patience_mean=args.patience_mean, seed=args.seed)
+        d.addCallback(out.update)
+        d.addErrback(lambda f: out.update(error=str(f.value)))
+        d.addBoth(lambda _: reactor.stop())
+
+    reactor.callWhenRunning(start)
+    reactor.run()
+    return out
+
+
+def decisions(args):
     router, queues, busy, rnd = build(args.waiting, args.agents, args.skills, args.seed)
     now = T0 + timedelta(seconds=300)
     ready_times, arrive_times = [], []

@@ -30,6 +30,7 @@ from typing import Any, Callable
 from twisted.application.service import Service
 from twisted.internet import defer, task
 
+from callcenter.ami.errors import AMIActionError
 from callcenter.clock import now_from
 from callcenter.routing.agent import AgentSession, AgentState, AgentStateChange
 from callcenter.routing.announce import announcement, prompt_file
@@ -400,7 +401,9 @@ class QueueController(Service):
             yield self.ami.setvar("RING_TIMEOUT", str(int(self.ring_timeout)), channel=channel)
             yield self.ami.redirect(channel, "hotline-connect", "s", 1)
         except Exception as exc:
-            log.warning("could not ring agent", extra={"fields": {
+            # Usually the caller hung up just as their agent was picked.
+            level = logging.INFO if isinstance(exc, AMIActionError) else logging.WARNING
+            log.log(level, "could not ring agent", extra={"fields": {
                 "call": qc.call_id, "agent": agent.agent_id, "error": str(exc)}})
             session = self.sessions[agent.agent_id]
             if session.state is AgentState.RINGING and session.call_id == qc.call_id:
