@@ -36,10 +36,6 @@ def get_data(sound: str, timeout: float, max_digits: int) -> str:
     return f"GET DATA {quote(sound)} {int(timeout * 1000)} {int(max_digits)}"
 
 
-def wait_for_digit(timeout: float) -> str:
-    return f"WAIT FOR DIGIT {int(timeout * 1000)}"
-
-
 def set_variable(name: str, value: str) -> str:
     if not _VARNAME.match(name):
         raise AgiArgumentError(f"bad variable name {name!r}")
@@ -58,13 +54,6 @@ def record_file(path: str, max_seconds: int, silence: int = 5, beep: bool = True
             f"{' BEEP' if beep else ''} s={int(silence)}")
 
 
-def exec_app(app: str, args: str = "") -> str:
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", app):
-        raise AgiArgumentError(f"bad application name {app!r}")
-    return f"EXEC {app} {quote(args)}" if args else f"EXEC {app}"
-
-
-HANGUP = "HANGUP"
 BREAK = "ASYNCAGI BREAK"
 
 
@@ -89,14 +78,3 @@ def digits_event(result):
         return fail
     keys = result.result or ""
     return Digits(keys) if keys else Timeout()
-
-
-def wait_digit_event(result):
-    """``WAIT FOR DIGIT``: the ASCII code of the key, ``0`` on timeout."""
-    if is_hangup(result):
-        return HangupSeen()
-    fail = failure(result)
-    if fail:
-        return fail
-    code = result.value or 0
-    return Digits(chr(code)) if code > 0 else Timeout()

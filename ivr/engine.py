@@ -51,11 +51,6 @@ class CollectDigits:
 
 
 @dataclass(frozen=True)
-class WaitDigit:
-    timeout: float
-
-
-@dataclass(frozen=True)
 class SetVar:
     name: str
     value: str
@@ -113,9 +108,6 @@ class Outcome:
 class Hangup:
     """End the IVR; the dialplan hangs up (``IVR_ACTION=hangup``)."""
 
-
-# Commands whose answer is the next event.
-INPUT_COMMANDS = (CollectDigits, WaitDigit, Record, Lookup, RequestCallback, Speech)
 
 # -------------------------------------------------------------------- events
 

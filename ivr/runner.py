@@ -34,7 +34,7 @@ from callcenter.clock import now_from
 from ivr import agi
 from ivr.engine import (
     CallState, CollectDigits, Engine, Failure, Hangup, HangupSeen, Lookup, Outcome, Play, Record, Recorded,
-    RequestCallback, Result, SetVar, Speech, SubmitMessage, Transfer, WaitDigit,
+    RequestCallback, Result, SetVar, Speech, SubmitMessage, Transfer,
 )
 from ivr.flow import Flow
 from ivr.library import FlowLibrary
@@ -320,9 +320,6 @@ class IvrRunner:
                 result = yield self._agi(session, agi.get_data(sound, command.timeout, command.max_digits),
                                          self.max_prompt_seconds + command.timeout + grace)
                 return agi.digits_event(result)
-            elif isinstance(command, WaitDigit):
-                result = yield self._agi(session, agi.wait_for_digit(command.timeout), command.timeout + grace)
-                return agi.wait_digit_event(result)
             elif isinstance(command, SetVar):
                 result = yield self._agi(session, agi.set_variable(command.name, command.value), grace)
                 if agi.failure(result):

@@ -58,7 +58,7 @@ def bench_engine(calls: int, seed: int) -> dict:
     flow = FlowLibrary().get("ivr")
     rnd = random.Random(seed)
     engines = [Engine(flow, lambda now: True), Engine(flow, lambda now: False)]
-    latencies, steps = [], 0
+    latencies, steps, unfinished = [], 0, 0
     started = time.perf_counter()
     for i in range(calls):
         engine = engines[i % 10 == 0]
@@ -69,13 +69,14 @@ def bench_engine(calls: int, seed: int) -> dict:
         while not state.done:
             event = next((e for e in (_event_for(c, rnd) for c in commands) if e is not None), None)
             if event is None:
+                unfinished += 1
                 break
             t = time.perf_counter()
             state, commands = engine.step(state, event, T0)
             latencies.append(time.perf_counter() - t)
             steps += 1
     elapsed = time.perf_counter() - started
-    return {"bench": "ivr", "part": "engine", "calls": calls, "steps": steps,
+    return {"bench": "ivr", "part": "engine", "calls": calls, "steps": steps, "unfinished": unfinished,
             "steps_per_s": round(steps / elapsed), "step_us_p50": round(_pct(latencies, 50) * 1e6, 1),
             "step_us_p99": round(_pct(latencies, 99) * 1e6, 1)}
 

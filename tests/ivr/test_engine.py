@@ -213,4 +213,4 @@ def test_engine_benchmark_runs_every_call_to_an_end():
     from callcenter.bench.ivr import bench_engine
 
     result = bench_engine(200, seed=1)
-    assert result["calls"] == 200 and result["steps"] >= 600 and result["steps_per_s"] > 0
+    assert result["calls"] == 200 and result["unfinished"] == 0 and result["steps"] >= 600 and result["steps_per_s"] > 0
