@@ -278,6 +278,12 @@ class QueueController(Service):
         """No DialEnd long after the ring timeout: free the agent, do not strand them."""
         self._timers.pop(agent_id, None)
         session = self.sessions[agent_id]
+        qc = self.calls.get(call_id)
+        if qc is not None and qc.state is CallState.CALLBACK_DIALING and session.call_id == call_id:
+            # The citizen's phone rings first (up to callback_timeout): wait on.
+            self._timers[agent_id] = self.clock.callLater(
+                self.ring_timeout + self.ring_grace, self._ring_lost, agent_id, call_id)
+            return
         if session.state is AgentState.RINGING and session.call_id == call_id:
             log.warning("ring never ended; agent freed", extra={"fields": {"agent": agent_id, "call": call_id}})
             self._apply(session.cancel(self._now()))
@@ -322,6 +328,9 @@ class QueueController(Service):
         """The IVR's "call me back": the caller leaves now and keeps a place in
         ``queue``; fires True when booked, False for a number already waiting."""
         rules = self.router.queue(queue)
+        if call.call_id in self.calls and self.calls[call.call_id].state is not CallState.ENDED:
+            return defer.fail(RoutingError("routing.already_queued", "call is already queued / 来电已在队列中",
+                                           call=call.call_id))
         now = self._now()
         number = number or getattr(call, "number", "")
         caller = Caller(call.call_id, queue, skill or rules.skill, priority, now, number=number)
@@ -369,6 +378,7 @@ class QueueController(Service):
 
         d = self._db("add_callback", call_id=caller.call_id, number=caller.number, queue=caller.queue,
                      reason="requested", now=now)
+        d.addErrback(lambda failure: False)  # not stored: not booked (logged by _db)
         return d.addCallback(stored)
 
     def waiting(self, queue: str | None = None) -> int:
@@ -616,7 +626,7 @@ class QueueController(Service):
                 self._by_agent_channel.pop(qc.agent_channel, None)
             qc.state = CallState.ENDED
             self.calls.pop(qc.call_id, None)
-        elif qc.state in (CallState.WAITING, CallState.RINGING, CallState.RETURNING):
+        elif qc.state in (CallState.WAITING, CallState.RINGING, CallState.RETURNING, CallState.CALLBACK_DIALING):
             self._caller_gone(qc)
         elif qc.state is CallState.ENDED:
             self.calls.pop(qc.call_id, None)

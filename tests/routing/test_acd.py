@@ -300,3 +300,23 @@ def test_controller_from_default_config_and_ivr_handover():
             {"routing.queues.hotline-general.overflow_to": "nowhere"}), pbx.client, pbx.clock)
     assert err.value.error_id == "routing.unknown_queue"
     acd.stopService()
+
+
+def test_silent_ring_frees_the_agent_but_a_callback_dial_may_ring_longer():
+    """If no DialEnd ever comes, the agent is freed after ring timeout + grace (not a miss);
+    while a citizen's phone is still ringing for a callback the reserved agent is kept."""
+    pbx, acd, _ = make()
+    ready(acd, "1001")
+    acd.enqueue(CallHandle(CALLID, CALLER, "13800000001"), "hotline-general")
+    expect_ring(pbx, "PJSIP/1001")
+    pbx.clock.advance(24.9)
+    assert acd.sessions["1001"].state is AgentState.RINGING
+    pbx.clock.advance(0.2)
+    assert acd.sessions["1001"].state is AgentState.READY and acd.sessions["1001"].missed == 0
+    acd.request_callback(CallHandle("cb1", "PJSIP/trunk-00000005", "13800000002"), "hotline-general")
+    originate = pbx.take_one("Originate")
+    pbx.respond(originate, Message="Originate successfully queued")
+    pbx.clock.advance(26)
+    assert acd.sessions["1001"].state is AgentState.RINGING
+    pbx.originate_response(originate, answered=False, reason=3)
+    assert acd.sessions["1001"].state is AgentState.READY
