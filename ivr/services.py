@@ -121,14 +121,15 @@ def acd_hooks(acd):
     return on_transfer, on_callback
 
 
-def build_runner(config, ami, reactor, *, service=None, calendar=None, acd=None, recognizer=None,
-                 on_outcome=None, on_finished=None):
+def build_runner(config, ami, reactor, *, service=None, calendar=None, acd=None, db_engine=None,
+                 recognizer=None, on_outcome=None, on_finished=None):
     """The IVR as ``serve``/``demo`` run it, from the ``[ivr]`` config section.
 
     ``service`` (a ``WorkOrderService``) enables status lookup and messages as
     draft orders; ``calendar`` the business-hours branch (always open without
     it); ``acd`` (a ``QueueController``) takes transfers and callback requests
-    — without it the dialplan's ``IVR_ACTION``/``IVR_QUEUE`` hand-off applies.
+    — without it the dialplan's ``IVR_ACTION``/``IVR_QUEUE`` hand-off applies;
+    ``db_engine`` stores every visit's path (:class:`ivr.store.IvrVisitStore`).
     Flows are validated here: a broken flow file stops start-up.
     """
     from twisted.internet.threads import deferToThreadPool
@@ -149,12 +150,25 @@ def build_runner(config, ami, reactor, *, service=None, calendar=None, acd=None,
     on_transfer = on_callback = None
     if acd is not None:
         on_transfer, on_callback = acd_hooks(acd)
+    store = None
+    if db_engine is not None:
+        from ivr.store import IvrVisitStore
+
+        store = IvrVisitStore(db_engine)
+
+    def finished(call):
+        if store is not None:
+            run_blocking(store.record, call).addErrback(
+                lambda f: log.error("IVR visit not stored", extra={"fields": {"error": f.getErrorMessage()}}))
+        if on_finished is not None:
+            on_finished(call)
+
     runner = IvrRunner(
         ami, library, clock=reactor, sounds_dir=config.get("ivr.sounds_dir"),
         recordings_dir=config.get("ivr.recordings_dir"),
         is_open=working_hours(calendar) if calendar is not None else (lambda now: True),
         lookup=desk.lookup if desk else None, on_message=desk.on_message if desk else None,
-        on_transfer=on_transfer, on_callback=on_callback, on_outcome=on_outcome, on_finished=on_finished,
+        on_transfer=on_transfer, on_callback=on_callback, on_outcome=on_outcome, on_finished=finished,
         recognizer=recognizer, tts=TextToSpeech(), run_blocking=run_blocking)
     runner.command_grace = float(config.get("ivr.command_timeout"))
     return runner

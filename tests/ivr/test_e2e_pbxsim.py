@@ -7,7 +7,7 @@ on the migrated test database.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import pytest_twisted
@@ -242,6 +242,43 @@ def test_satisfaction_callback_survey_reports_the_key(tmp_path):
         assert vars_["WORKORDER"] == "2026112300001" and vars_["CALLBACK_ID"] == "cb-7"
         assert {p["node"] for p in call.path} >= {"intro", "summary", "rate", "dissatisfied", "goodbye"}
     finally:
+        yield world.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_service_wiring_stores_each_visit(tmp_path, db_url):
+    """build_runner (as serve/demo wire it) runs the hotline on the simulator and stores the visit's
+    path in the database for reports."""
+    from twisted.internet import reactor, task
+
+    from callcenter.config import load_config
+    from ivr.services import build_runner
+    from ivr.store import IvrVisitStore
+
+    world = yield World.create(tmp_path, is_open=lambda now: True)
+    world.runner.stop()  # replaced by the runner build_runner makes
+    cfg = load_config(None, environ={}).with_overrides({"ivr.sounds_dir": str(tmp_path / "s"),
+                                                         "ivr.recordings_dir": str(tmp_path / "r")})
+    engine = make_engine(db_url)
+    done = world.next_finished()
+    runner = build_runner(cfg, world.client, reactor, db_engine=engine, on_finished=world._finished)
+    runner.start()
+    try:
+        world.sim.dial_in("13800001299", "12345", script=CallerScript(keys=["1", "3"], key_delay=0.2))
+        call = yield done
+        store = IvrVisitStore(engine)
+        window = (call.started_at - timedelta(minutes=1), call.started_at + timedelta(minutes=1))
+        for _ in range(50):
+            rows = yield threads.deferToThread(store.visits, *window)
+            if rows:
+                break
+            yield task.deferLater(reactor, 0.1, lambda: None)
+        (row,) = rows
+        assert row["call_id"] == call.uniqueid and row["outcome"] == "transfer"
+        assert row["queue"] == "hotline-general" and row["caller"] == "138****1299"
+        assert [p["node"] for p in row["path"]][-1] == "general_queue"
+    finally:
+        runner.stop()
         yield world.close()
 
 
