@@ -580,7 +580,9 @@ class PBXSimulator:
         exc = Redirected(context, exten, priority)
         if ch.agi is not None:
             ch.agi.close(exc)
-        if ch.running:
+            if ch.waiter is not None:   # an AGI command is running (EXEC MusicOnHold …)
+                self.interrupt(ch, exc)
+        elif ch.running:
             self.interrupt(ch, exc)
         else:
             ch.context, ch.exten, ch.priority = context, exten, priority
