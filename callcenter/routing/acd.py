@@ -121,7 +121,8 @@ class QueueController(Service):
     def __init__(self, ami, clock, router: Router, *, store=None, db_runner=None,
                  ring_timeout: float = 15.0, wrap_up_seconds: float = 15.0, max_missed: int = 2,
                  moh_class: str = "default", tick_interval: float = 1.0, callback_timeout: float = 30.0,
-                 default_queue: str = "hotline-general", caller_id: str = "12345") -> None:
+                 default_queue: str = "hotline-general", caller_id: str = "12345",
+                 sounds_dir: str | None = None) -> None:
         self.ami = ami
         self.clock = clock
         self.router = router
@@ -134,6 +135,7 @@ class QueueController(Service):
         self.callback_timeout = callback_timeout
         self.default_queue = default_queue
         self.caller_id = caller_id
+        self.sounds_dir = sounds_dir
         self.sessions: dict[str, AgentSession] = {}
         self.calls: dict[str, QueuedCall] = {}
         self._by_channel: dict[str, QueuedCall] = {}
@@ -472,7 +474,7 @@ class QueueController(Service):
         try:
             while holding():
                 commands = announcement(self.router.position(qc.call_id), self.router.estimated_wait(qc.call_id),
-                                        first=not qc.announced)
+                                        first=not qc.announced, lang=qc.language, sounds_dir=self.sounds_dir)
                 qc.announced = True
                 for command in commands:
                     if not holding():
@@ -480,11 +482,11 @@ class QueueController(Service):
                     yield self.ami.agi(qc.channel, command)
                 if holding() and qc.offer_callback and qc.caller.number:
                     qc.offer_callback = False
-                    result = yield self.ami.agi(qc.channel, f"GET DATA {prompt_file('queue_callback_offer')} 5000 1")
+                    result = yield self.ami.agi(qc.channel, f"GET DATA {self._prompt('queue_callback_offer', qc)} 5000 1")
                     if holding() and (result.result or "").strip() == "1":
                         booked = yield self._book_callback(qc)
                         prompt = "queue_callback_booked" if booked else "queue_callback_exists"
-                        yield self.ami.agi(qc.channel, f'STREAM FILE {prompt_file(prompt)} ""')
+                        yield self.ami.agi(qc.channel, f'STREAM FILE {self._prompt(prompt, qc)} ""')
                         if booked:
                             channel, qc.channel = qc.channel, None
                             self._by_channel.pop(channel, None)
@@ -497,6 +499,9 @@ class QueueController(Service):
         except Exception as exc:
             # The channel left AsyncAGI (redirected to an agent) or hung up.
             log.debug("hold ended", extra={"fields": {"call": qc.call_id, "reason": str(exc)}})
+
+    def _prompt(self, name: str, qc: QueuedCall) -> str:
+        return prompt_file(name, qc.language, self.sounds_dir)
 
     # -- time ----------------------------------------------------------------
 
@@ -711,6 +716,15 @@ def agents_from_config(items: list[dict]) -> list[Agent]:
     return out
 
 
+def _absolute(path: str | None) -> str | None:
+    """Asterisk plays our prompts by absolute path (the IVR's sounds directory)."""
+    if not path:
+        return None
+    from pathlib import Path
+
+    return str(Path(path).resolve())
+
+
 def controller_from_config(config, ami, clock, *, store=None, db_runner=None) -> QueueController:
     """Build the ACD from the ``[routing]`` config section."""
     section = config.section("routing")
@@ -724,6 +738,7 @@ def controller_from_config(config, ami, clock, *, store=None, db_runner=None) ->
         moh_class=section.get("moh_class", "default"),
         callback_timeout=float(section.get("callback_timeout", 30)),
         default_queue=section.get("default_queue", "hotline-general"),
+        sounds_dir=_absolute(config.get("ivr.sounds_dir")),
     )
     for agent in agents_from_config(section.get("agents", [])):
         acd.add_agent(agent)
