@@ -180,23 +180,34 @@ class LinearResampler:
     def __init__(self, source_rate: int, target_rate: int):
         if source_rate <= 0 or target_rate <= 0:
             raise ValueError("sample rates must be positive")
-        self.step = source_rate / target_rate
-        self.position = 0.0
+        self.source_rate = source_rate
+        self.target_rate = target_rate
+        self.produced = 0       # output samples so far
+        self.base = 0           # input index of buf[0] (the kept tail, after the first chunk)
         self.tail: int | None = None
 
     def process(self, pcm: bytes) -> bytes:
         samples = to_samples(pcm)
         if not samples:
             return b""
-        buf = samples if self.tail is None else array("h", [self.tail]) + samples
+        if self.tail is None:
+            buf = samples
+        else:
+            buf = array("h", [self.tail]) + samples
         out = array("h")
-        pos, step, last = self.position, self.step, len(buf) - 1
-        while pos < last:
-            i = int(pos)
+        src, dst, base, n, last = self.source_rate, self.target_rate, self.base, self.produced, len(buf) - 1
+        # Output sample n sits at input position n*src/dst: integer arithmetic, so
+        # chunking never changes a single sample.
+        while True:
+            whole, rest = divmod(n * src, dst)
+            i = whole - base
+            if i >= last:
+                break
             a = buf[i]
-            out.append(int(a + (buf[i + 1] - a) * (pos - i)))
-            pos += step
-        self.position = pos - last
+            out.append(a + (buf[i + 1] - a) * rest // dst)
+            n += 1
+        self.produced = n
+        self.base = base + last
         self.tail = buf[-1]
         return to_bytes(out)
 

@@ -51,7 +51,7 @@ class AudioSocketProtocol(Protocol):
     uuid_timeout = 5.0
     #: Seconds without any frame before the session is considered dead.
     idle_timeout = 30.0
-    #: Largest audio payload accepted (1 s of 8 kHz audio; Asterisk sends 320 bytes).
+    #: Largest audio payload accepted (kinds 0x10-0x1f; 1 s of 8 kHz audio; Asterisk sends 320 bytes).
     max_audio_payload = 16000
     #: Largest non-audio payload (UUID 16, DTMF 1, error 1; leave headroom).
     max_control_payload = 64
@@ -106,7 +106,7 @@ class AudioSocketProtocol(Protocol):
         self._buffer += data
         while self.transport is not None and len(self._buffer) >= HEADER.size and self.error is None:
             kind, length = HEADER.unpack_from(self._buffer)
-            limit = self.max_audio_payload if kind == KIND_AUDIO else self.max_control_payload
+            limit = self.max_audio_payload if 0x10 <= kind <= 0x1F else self.max_control_payload
             if length > limit:
                 self._abort("frame_too_large", f"frame kind 0x{kind:02x} of {length} bytes")
                 return
