@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from ivr.engine import Digits, Failure, HangupSeen, Timeout
+from ivr.engine import Digits, Failure, Timeout
 
 
 class AgiArgumentError(ValueError):
@@ -57,22 +57,27 @@ def record_file(path: str, max_seconds: int, silence: int = 5, beep: bool = True
 BREAK = "ASYNCAGI BREAK"
 
 
-def is_hangup(result) -> bool:
-    """``511`` (dead channel) or ``result=-1``: the caller is gone."""
-    return result.code == 511 or (result.code == 200 and result.result == "-1")
+def is_dead_channel(result) -> bool:
+    """``511``: the command ran on a channel that is already hung up."""
+    return result.code == 511
 
 
 def failure(result) -> Failure | None:
-    """A non-200 answer other than a dead channel (510 unknown, 520 usage)."""
-    if result.code == 200 or result.code == 511:
+    """Anything but a plain success.
+
+    ``510`` (unknown command) and ``520`` (usage) are failures, and so is
+    ``200 result=-1``: Asterisk answers that both for a hang-up and for a
+    prompt file it cannot open (``STREAM FILE``).  Treating it as a failure
+    sends a caller who is still there to ``on_error`` (an agent) instead of
+    stranding them; if they really hung up, the next command says so.
+    """
+    if result.code == 200 and result.result != "-1":
         return None
-    return Failure(result.code, (result.text or "")[:200])
+    return Failure(result.code if result.code != 200 else -1, (result.text or "")[:200])
 
 
 def digits_event(result):
     """``GET DATA``: the keys (``result=`` empty and ``(timeout)`` means nothing pressed)."""
-    if is_hangup(result):
-        return HangupSeen()
     fail = failure(result)
     if fail:
         return fail

@@ -144,7 +144,18 @@ class IvrRunner:
     # ----------------------------------------------------------- lifecycle
 
     def start(self) -> None:
+        missing = self.missing_prompts()
+        if missing:
+            log.error("prompt audio missing; run `callcenter ivr prompts build` (callers hearing nothing go to "
+                      "an agent)", extra={"fields": {"missing": len(missing), "first": str(missing[0])}})
         self._subscription = self.ami.subscribe(self._event, names=("AsyncAGIStart", "AsyncAGIEnd", "Hangup"))
+
+    def missing_prompts(self) -> list[Path]:
+        """Rendered prompt files the flows need but the sounds directory lacks."""
+        from ivr.prompts import catalogue
+
+        wanted = (self.sounds_dir / f"{entry.name}.wav" for entry in catalogue(self.library.flows.values()))
+        return [path for path in wanted if not path.exists()]
 
     def stop(self) -> None:
         if self._subscription is not None:
@@ -296,7 +307,7 @@ class IvrRunner:
             raise _Gone("vanished") from None
         except (AMIConnectionLost, AMINotConnected):
             raise _Gone("lost") from None
-        if agi.is_hangup(result):
+        if agi.is_dead_channel(result):
             raise _Gone("caller_hangup")
         return result
 
@@ -416,10 +427,13 @@ class IvrRunner:
                 raise
             # Hanging up is how most callers finish a message: keep it.
             return self._recorded(base, round(self.clock.seconds() - started, 1), hung_up=True)
+        seconds = (result.endpos or 0) / SAMPLE_RATE
+        if result.code == 200 and result.result == "-1" and result.data == "hangup":
+            return self._recorded(base, seconds, hung_up=True)
         fail = agi.failure(result)
         if fail:
             return fail
-        return self._recorded(base, (result.endpos or 0) / SAMPLE_RATE)
+        return self._recorded(base, seconds)
 
     def _recorded(self, base: Path, seconds: float, hung_up: bool = False) -> Recorded:
         """The message as the engine sees it; a file we cannot see is no message

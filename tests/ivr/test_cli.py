@@ -86,3 +86,21 @@ def test_prompts_build_renders_8khz_mono_and_skips_unchanged(tmp_path):
     r = cli("ivr", "prompts", "build", "--flows-dir", str(flows), "--out", str(tmp_path / "o2"))
     assert r.code == 1 and "ivr.flow.unknown_kind" in r.err
     assert not (tmp_path / "o2").exists()
+
+
+def test_runner_reports_prompts_missing_until_built(tmp_path):
+    """A runner whose sounds directory lacks the rendered prompts lists them; after
+    `prompts build` into that directory nothing is missing."""
+    from twisted.internet.task import Clock
+
+    from ivr.library import FlowLibrary
+    from ivr.runner import IvrRunner
+
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "tiny.yaml").write_text(TINY, "utf-8")
+    runner = IvrRunner(None, FlowLibrary(flows), clock=Clock(), sounds_dir=tmp_path / "snd",
+                       recordings_dir=tmp_path / "rec")
+    assert sorted(p.name for p in runner.missing_prompts()) == ["hello.wav", "hello.wav"]
+    assert cli("ivr", "prompts", "build", "--flows-dir", str(flows), "--out", str(tmp_path / "snd")).code == 0
+    assert runner.missing_prompts() == []

@@ -317,3 +317,41 @@ def test_hangup_during_recording_keeps_the_message(tmp_path, file_exists):
     assert h.runner.sessions == {}
     assert messages == ([("1795421328.13", str(path))] if file_exists else [])
     assert h.finished[0].outcome == "caller_hangup"
+
+
+def _reply(h, action, result: str):
+    """Asterisk's answer to an AGI action with a given (URL-encoded) result line."""
+    return (f"Response: Success\r\nActionID: {action['ActionID']}\r\nMessage: Added AGI command to queue\r\n\r\n"
+            f"Event: AsyncAGIExec\r\nPrivilege: agi,all\r\nChannel: {CHANNEL}\r\n"
+            f"Result: {result}\r\nCommandId: {action['CommandID']}\r\n\r\n").encode()
+
+
+def test_missing_prompt_file_does_not_strand_the_caller(tmp_path):
+    """``200 result=-1`` (Asterisk's answer when it cannot open a prompt) is a failure: the flow's
+    on_error runs and the caller is not left waiting in the AGI."""
+    h = Harness(tmp_path)
+    h.proto.dataReceived(h.capture.start_frame)
+    h.pump(replies={"GET": lambda a: _reply(h, a, "200%20result%3D-1%0A")})
+    assert h.commands[-1] == "ASYNCAGI BREAK" and h.finished[0].outcome == "hangup"
+    assert h.finished[0].path[0]["result"] == "agi_failure:-1"
+
+
+def test_record_hangup_result_keeps_the_message(tmp_path):
+    """``200 result=-1 (hangup) endpos=N`` from RECORD FILE is a message left by a caller who hung up."""
+    messages = []
+    h = _message_harness(tmp_path, messages)
+    (tmp_path / "rec").mkdir(exist_ok=True)
+    (tmp_path / "rec" / "ivr-1795421328.13-msg-1.wav").write_bytes(b"RIFF")
+    h.proto.dataReceived(h.capture.start_frame)
+    h.pump(replies={"RECORD": lambda a: _reply(h, a, "200%20result%3D-1%20(hangup)%20endpos%3D48000%0A")
+                    + h.capture.agi_end_frame})
+    assert len(messages) == 1 and h.finished[0].outcome == "caller_hangup"
+    assert h.finished[0].path[0]["result"] == "recorded:6.0s"
+
+
+def test_full_ivr_sends_callers_to_the_dialplan(tmp_path):
+    """Beyond max_sessions a new caller gets ASYNCAGI BREAK at once (the dialplan queues them)."""
+    h = Harness(tmp_path)
+    h.runner.max_sessions = 0
+    h.proto.dataReceived(h.capture.start_frame)
+    assert [a["Command"] for a in h.written()] == ["ASYNCAGI BREAK"] and h.runner.sessions == {}
