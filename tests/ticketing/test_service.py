@@ -310,6 +310,23 @@ def test_create_many_dispatches_in_one_transaction(service, engine):
         service.create_many([fields()], AGENT, NOW, dispatch=True)
 
 
+def test_large_batch_roundtrip(service, engine):
+    """A batch big enough for the COPY path stores JSON fields, history and timers exactly."""
+    batch = [fields(call_ids=[f"1700000000.{i}"], co_departments=["housing"], summary=f"第 {i} 单 \\ tab\t")
+             for i in range(30)]
+    out = service.create_many(batch, DISPATCHER, NOW, dispatch=True)
+    assert len({o["number"] for o in out}) == 30
+    got = service.get(out[7]["number"], DISPATCHER, now=NOW)
+    assert got["call_ids"] == ["1700000000.7"] and got["co_departments"] == ["housing"]
+    assert got["summary"] == "第 7 单 \\ tab" and got["deadlines"] == out[7]["deadlines"]
+    assert [h["action"] for h in service.history(got["number"], DISPATCHER)] == ["create", "dispatch"]
+    assert counts(engine)[:3] == (30, 60, 120)
+    o = service.perform(got["number"], "acknowledge", {}, URBAN, NOW)
+    assert o["status"] == "acknowledged" and counts(engine)[2] == 118
+    more = service.create(fields(), AGENT, NOW)  # ids and numbers continue after the batch
+    assert more["number"] == "2026112300031"
+
+
 def test_events_are_published_after_commit(service):
     """Subscribers hear status changes after the change is stored."""
     heard = []

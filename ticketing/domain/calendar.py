@@ -51,6 +51,8 @@ class WorkingCalendar:
                 {"dates": sorted(d.isoformat() for d in clash)},
             )
         self.known_years = frozenset(known_years)
+        self._periods_cache: dict[date, tuple[tuple[datetime, datetime], ...]] = {}
+        self._add_cache: dict[tuple[datetime, float], datetime] = {}
         self.workday_seconds = sum(
             (datetime.combine(date.min, e) - datetime.combine(date.min, s)).total_seconds() for s, e in self.periods
         )
@@ -79,30 +81,46 @@ class WorkingCalendar:
             raise ValidationFailed("时间必须带时区 / datetimes must be timezone-aware", {"instant": instant.isoformat()})
         return instant.astimezone(self.tz)
 
-    def _day_periods(self, day: date):
-        for s, e in self.periods:
-            yield datetime.combine(day, s, self.tz), datetime.combine(day, e, self.tz)
+    def _day_periods(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        """The day's working periods as local instants (none on a rest day); cached."""
+        cached = self._periods_cache.get(day)
+        if cached is None:
+            cached = tuple(
+                (datetime.combine(day, s, self.tz), datetime.combine(day, e, self.tz)) for s, e in self.periods
+            ) if self.is_workday(day) else ()
+            self._periods_cache[day] = cached
+        return cached
 
     def add_working_time(self, start: datetime, duration: timedelta) -> datetime:
         """The instant when ``duration`` of working time has elapsed after ``start`` (UTC)."""
         remaining = duration.total_seconds()
         if remaining < 0:
             raise ValidationFailed("时长不能为负 / duration must not be negative", {"duration": str(duration)})
+        key = (start, remaining)
+        hit = self._add_cache.get(key)  # batched intake asks the same question many times
+        if hit is not None:
+            return hit
+        result = self._add(start, remaining, duration)
+        if len(self._add_cache) >= 4096:
+            self._add_cache.clear()
+        self._add_cache[key] = result
+        return result
+
+    def _add(self, start: datetime, remaining: float, duration: timedelta) -> datetime:
         cursor = self._local(start)
         if remaining == 0:
             return cursor.astimezone(UTC)
         day = cursor.date()
         for _ in range(self.max_days_scanned):
-            if self.is_workday(day):
-                for p_start, p_end in self._day_periods(day):
-                    if cursor >= p_end:
-                        continue
-                    begin = max(cursor, p_start)
-                    available = (p_end - begin).total_seconds()
-                    if remaining <= available:
-                        return (begin + timedelta(seconds=remaining)).astimezone(UTC)
-                    remaining -= available
-                    cursor = p_end
+            for p_start, p_end in self._day_periods(day):
+                if cursor >= p_end:
+                    continue
+                begin = max(cursor, p_start)
+                available = (p_end - begin).total_seconds()
+                if remaining <= available:
+                    return (begin + timedelta(seconds=remaining)).astimezone(UTC)
+                remaining -= available
+                cursor = p_end
             day += timedelta(days=1)
             cursor = datetime.combine(day, time(0), self.tz)
         raise ValidationFailed("时长过长 / duration too long", {"duration": str(duration)})
@@ -115,10 +133,9 @@ class WorkingCalendar:
         total = 0.0
         day = a.date()
         while day <= b.date():
-            if self.is_workday(day):
-                for p_start, p_end in self._day_periods(day):
-                    lo, hi = max(a, p_start), min(b, p_end)
-                    if hi > lo:
-                        total += (hi - lo).total_seconds()
+            for p_start, p_end in self._day_periods(day):
+                lo, hi = max(a, p_start), min(b, p_end)
+                if hi > lo:
+                    total += (hi - lo).total_seconds()
             day += timedelta(days=1)
         return total

@@ -16,7 +16,7 @@ _SERIES = {
     "sqlite": "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < :n) SELECT i FROM s",
 }
 _NUMBER = {
-    "postgresql": "CAST(:day AS TEXT) || lpad(CAST(:first + i - 1 AS TEXT), 5, '0')",
+    "postgresql": "CAST(:day AS TEXT) || lpad(CAST(:first + i - 1 AS TEXT), greatest(5, length(CAST(:first + i - 1 AS TEXT))), '0')",
     "sqlite": "printf('%s%05d', :day, :first + i - 1)",
 }
 
