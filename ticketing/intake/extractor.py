@@ -55,9 +55,11 @@ class Extractor:
     """Holds the loaded data (gazetteer, models, taxonomy) and proposes work orders."""
 
     TYPE_CUE_BOOST = 3.0         # log-odds added per type cue found (at most 3 counted)
-    DEPARTMENT_CUE_BOOST = 3.0   # log-odds added per department cue found (at most 3 counted)
+    DEPARTMENT_CUE_BOOST = 3.0   # log-odds added per unit of department cue weight (at most 3 units)
+    CATEGORY_CUE_SHARE = 0.5     # category cues also count for their default department
     CATEGORY_OVERRIDE_SCORE = 2.0  # cue score at which the dispatch catalogue may re-route
-    URGENT_MODEL_THRESHOLD = 0.75
+    URGENT_MODEL_THRESHOLD = 0.85
+    CALM_TYPES = ("praise", "suggestion", "consultation")
     SUMMARY_CHARS = 60
 
     def __init__(self, gazetteer: Gazetteer, model: dict | None, taxonomy=None):
@@ -67,7 +69,7 @@ class Extractor:
         self.models = {f: NaiveBayes(m) for f, m in (model or {}).get("fields", {}).items()}
         self._urgent = compile_patterns(URGENT_PATTERNS)
         self._type_cues = {t: compile_patterns(cues) for t, cues in TYPE_CUES.items()}
-        self._dept_cues = {d: tuple(c.lower() for c in cues) for d, cues in DEPARTMENT_CUES.items()}
+        self._dept_cues = {d: tuple(_cue(c) for c in cues) for d, cues in DEPARTMENT_CUES.items()}
         self._categories = self._category_cues(taxonomy)
         cue_words = {c for cues in CATEGORY_CUES.values() for c in cues}
         cue_words |= {c for cues in DEPARTMENT_CUES.values() for c in cues}
@@ -134,7 +136,7 @@ class Extractor:
         category, cat_conf, routed = self._category(cat_scores, department, where.district)
         if routed and routed != department:
             department, dept_conf = routed, max(dept_conf, cat_conf)
-        urgency, urg_conf = self._urgency(low, feats)
+        urgency, urg_conf = self._urgency(low, feats, type_alts[0][0] if type_alts else None)
         summary = summarise(norm, lang, self.SUMMARY_CHARS)
         type_label, type_conf = type_alts[0] if type_alts else ("consultation", 0.0)
         addr = where.address
@@ -171,12 +173,17 @@ class Extractor:
         return boosts
 
     def _department_boosts(self, low: str) -> dict[str, float]:
-        boosts = {}
+        """Cue evidence per department; a longer cue is more specific and weighs more."""
+        weights: dict[str, float] = {}
         for label, cues in self._dept_cues.items():
-            hits = sum(1 for c in cues if c in low)
-            if hits:
-                boosts[label] = self.DEPARTMENT_CUE_BOOST * min(hits, 3)
-        return boosts
+            weight = sum(w for match, w in cues if match(low))
+            if weight:
+                weights[label] = weight
+        if self.CATEGORY_CUE_SHARE:
+            for code, score in self._category_scores(low).items():
+                dept = self._categories[code][0]
+                weights[dept] = weights.get(dept, 0.0) + self.CATEGORY_CUE_SHARE * score
+        return {label: self.DEPARTMENT_CUE_BOOST * min(w, 3.0) for label, w in weights.items()}
 
     def _category_scores(self, low: str) -> dict[str, float]:
         scores = {}
@@ -214,14 +221,24 @@ class Extractor:
         except Exception:  # an unknown district in the taxonomy: keep the category's default
             return self._categories[category][0]
 
-    def _urgency(self, low: str, feats) -> tuple[str, float]:
-        if any(p.search(low) for p in self._urgent):
+    def _urgency(self, low: str, feats, type_label: str | None) -> tuple[str, float]:
+        # Thanks, suggestions and questions tell of danger past or hypothetical, not happening now.
+        if type_label not in self.CALM_TYPES and any(p.search(low) for p in self._urgent):
             return "urgent", 0.9
         alts = self._predict("urgency", feats)
         p_urgent = dict(alts).get("urgent", 0.0)
         if p_urgent >= self.URGENT_MODEL_THRESHOLD:
             return "urgent", p_urgent
         return "normal", round(max(0.5, 1.0 - p_urgent), 3)
+
+
+def _cue(cue: str):
+    """(matcher, weight): Han cues match as substrings, English ones as whole words."""
+    cue = cue.lower()
+    if cue.isascii():
+        pattern = re.compile(r"(?<![a-z])" + re.escape(cue) + r"(?![a-z])")
+        return pattern.search, 1.0 + 0.5 * cue.count(" ")
+    return (lambda text: cue in text), min(len(cue), 4) / 2.0
 
 
 _FILLER = re.compile(r"^(喂+|你好|您好|嗯+|啊|那个|就是|哎|喂喂|hi|hello|hey)[,，\s]*", re.I)
