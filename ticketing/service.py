@@ -107,6 +107,17 @@ class WorkOrderService:
         self.warning_share = warning_share
         self._subscribers: list[Callable[[list[dict]], None]] = []
 
+    @classmethod
+    def from_config(cls, config, engine: Engine) -> "WorkOrderService":
+        """The service for a deployment: taxonomy (``sla.taxonomy_dir``), the calendar from
+        ``[calendar]`` hours plus the database's overrides, and ``sla.warning_share``."""
+        from ticketing.calendar_data import load_calendar
+        from ticketing.taxonomy import load_taxonomy
+
+        taxonomy = load_taxonomy(config.get("sla.taxonomy_dir") or None)
+        calendar = load_calendar(engine, config.section("calendar"))
+        return cls(engine, taxonomy, calendar, warning_share=float(config.get("sla.warning_share", DEFAULT_WARNING_SHARE)))
+
     # -- notifications ----------------------------------------------------------
     def subscribe(self, callback: Callable[[list[dict]], None]) -> None:
         """Be told (after commit) what happened: lifecycle events and SLA firings, as dicts."""

@@ -137,6 +137,13 @@ class SlaWorker(Service):
         self._loop: task.LoopingCall | None = None
         self._running_tick: defer.Deferred | None = None
 
+    @classmethod
+    def from_config(cls, config, clock, engine, service, threadpool, *, reactor=None) -> "SlaWorker":
+        worker = cls(clock, engine, service, threadpool, float(config.get("sla.worker_interval", 5.0)),
+                     reactor=reactor)
+        worker.batch_size = int(config.get("sla.claim_batch", cls.batch_size))
+        return worker
+
     def startService(self) -> None:
         super().startService()
         self._loop = task.LoopingCall(self.tick)

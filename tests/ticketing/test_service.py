@@ -335,3 +335,20 @@ def test_events_are_published_after_commit(service):
     service.perform(n, "dispatch", {}, DISPATCHER, NOW)
     assert {"event": "status_changed", "number": n, "from": "registered", "to": "dispatched",
             "action": "dispatch", "at": NOW.isoformat()} in heard
+
+
+def test_from_config_reads_sla_and_calendar_settings(engine):
+    """The deployment factory applies [sla] warning_share and [calendar] hours and DB overrides."""
+    from datetime import date
+
+    from callcenter.config import load_config
+    from ticketing.calendar_data import set_override
+
+    set_override(engine, date(2027, 1, 1), False, "元旦")
+    config = load_config(None, environ={}).with_overrides({"sla.warning_share": 0.5, "calendar.work_start": "08:30"})
+    service = WorkOrderService.from_config(config, engine)
+    assert service.warning_share == 0.5
+    assert service.calendar.workday_seconds == 7.5 * 3600 and 2027 in service.calendar.known_years
+    n = service.create(fields(), AGENT, NOW)["number"]
+    o = service.perform(n, "dispatch", {}, DISPATCHER, NOW)
+    assert o["deadlines"]["acknowledge"]["warn_at"] == cst(2026, 11, 23, 12, 0).astimezone(timezone.utc).isoformat()
