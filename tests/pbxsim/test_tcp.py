@@ -188,3 +188,46 @@ def test_chanspy_over_audiosocket_streams_the_callers_speech(tmp_path):
     finally:
         yield ami_port.stopListening()
         yield server.stopListening()
+
+
+@pytest_twisted.inlineCallbacks
+def test_reconnect_in_the_middle_of_50_live_simulated_calls(tmp_path):
+    """The AMI connection drops during 50 live calls (half talking to agents); while it is down 10 end
+    and 5 start.  After reconnect + resync the client's call tracking equals the simulator's calls."""
+    from twisted.internet import reactor
+
+    from callcenter.ami.client import AMIClient
+    from callcenter.calls import CallTracker
+
+    sim = PBXSimulator(reactor, spool_dir=tmp_path, speed=5.0)
+    for n in range(25):
+        sim.add_device(f"PJSIP/1{n:03d}", answer_after=0.5)
+    port = yield sim.listen(0)
+    tracker = CallTracker()
+    client = AMIClient(TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port), "hotline", "hotline-secret",
+                       clock=reactor, tracker=tracker, retry_policy=lambda attempt: 0.05)
+    client.start()
+    try:
+        yield client.when_connected()
+        callers = [sim.dial_in(f"139{n:08d}", caller_name=f"市民{n}") for n in range(50)]
+        yield _wait(reactor, lambda: all(c.agi is not None for c in callers), what="50 callers in the IVR")
+        for n, caller in enumerate(callers[:25]):
+            yield client.setvar("AGENT_DEVICE", f"PJSIP/1{n:03d}", channel=caller.name)
+            yield client.redirect(caller.name, "hotline-connect", "s", 1)
+        yield _wait(reactor, lambda: sum(1 for c in sim.channels.values() if c.bridge) == 50, what="25 bridges")
+        yield _wait(reactor, lambda: len(tracker.live_calls()) == 50, what="tracking 50 calls")
+        for session in list(sim.sessions):          # the network drops
+            session.transport.abortConnection()
+        for caller in callers[20:30]:               # 10 calls end while we are away (5 talking, 5 waiting)
+            sim.hangup(caller)
+        newcomers = [sim.dial_in(f"138{n:08d}") for n in range(5)]
+        yield _wait(reactor, lambda: all(c.agi is not None for c in newcomers), what="newcomers in the IVR")
+        yield _wait(reactor, lambda: client.connections >= 2 and client.ready, what="reconnect")
+        yield client.when_connected()
+        truth = {c.linkedid for c in sim.channels.values()}
+        assert len(truth) == 45
+        tracked = {call.linkedid for call in tracker.live_calls()}
+        assert tracked == truth
+    finally:
+        yield client.stop()
+        yield port.stopListening()
