@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable
 
-from ivr.flow import Flow, Node
+from ivr.flow import Flow
 from ivr.prompts import OrderStatus, match_grammar, render_lookup
 
 MAX_AUTO_NODES = 64  # nodes entered without input in one step; the validator makes loops impossible

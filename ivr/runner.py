@@ -120,11 +120,15 @@ class IvrRunner:
                  lookup: Callable | None = None, on_transfer: Callable | None = None,
                  on_message: Callable | None = None, on_callback: Callable | None = None,
                  on_outcome: Callable | None = None, on_finished: Callable | None = None,
-                 recognizer: Callable | None = None, tts=None, run_blocking: Callable | None = None):
+                 recognizer: Callable | None = None, tts=None, run_blocking: Callable | None = None,
+                 pbx_sounds_dir: str | None = None):
         self.ami = ami
         self.library = library
         self.clock = clock
         self.sounds_dir = Path(sounds_dir).resolve()
+        # Where Asterisk sees ``sounds_dir`` (absolute, or relative to its own
+        # sounds directory, e.g. "hotline" for a volume mounted at sounds/hotline).
+        self.pbx_sounds_dir = (pbx_sounds_dir or str(self.sounds_dir)).rstrip("/")
         self.recordings_dir = Path(recordings_dir).resolve()
         self.is_open = is_open
         self.lookup = lookup
@@ -455,8 +459,8 @@ class IvrRunner:
                 if self.tts is None:
                     raise RuntimeError("no text-to-speech configured for read-back prompts")
                 yield self.run_blocking(self.tts.render, play.text, play.lang, wav)
-            return str(self.sounds_dir / name)
+            return f"{self.pbx_sounds_dir}/{name}"
         prompt = session.flow.prompts[play.prompt]
         if prompt.sound:
             return prompt.sound
-        return str(self.sounds_dir / prompt_sound_name(session.flow.name, prompt.id, play.lang))
+        return f"{self.pbx_sounds_dir}/{prompt_sound_name(session.flow.name, prompt.id, play.lang)}"

@@ -169,6 +169,7 @@ def build_runner(config, ami, reactor, *, service=None, calendar=None, acd=None,
         is_open=working_hours(calendar) if calendar is not None else (lambda now: True),
         lookup=desk.lookup if desk else None, on_message=desk.on_message if desk else None,
         on_transfer=on_transfer, on_callback=on_callback, on_outcome=on_outcome, on_finished=finished,
-        recognizer=recognizer, tts=TextToSpeech(), run_blocking=run_blocking)
+        recognizer=recognizer, tts=TextToSpeech(), run_blocking=run_blocking,
+        pbx_sounds_dir=config.get("ivr.pbx_sounds_dir") or None)
     runner.command_grace = float(config.get("ivr.command_timeout"))
     return runner
