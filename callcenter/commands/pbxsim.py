@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("pbxsim", help="run the AMI PBX simulator (模拟交换机) for development")
+    parser = sub.add_parser("pbxsim", help="模拟交换机 / run the AMI PBX simulator for development")
     parser.add_argument("--port", type=int, default=None, help="AMI port (default: [pbxsim] port, 5038)")
     parser.add_argument("--interface", default=None, help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--speed", type=float, default=None, help="simulated seconds per real second")
@@ -67,16 +67,16 @@ def _run(args) -> int:
             number, behaviour, digits = parse_pstn(text)
             sim.add_pstn(number, behaviour=behaviour, digits=digits)
     except (ScriptError, ValueError, argparse.ArgumentTypeError) as exc:
-        print(f"callcenter pbxsim: {exc}")
+        print(f"callcenter pbxsim: 参数错误 / bad argument: {exc}")
         return 2
 
     def listening(p):
         host = p.getHost()
-        print(f"PBX simulator (AMI {sim.ami_version}) on {host.host}:{host.port}; "
-              f"spool {sim.spool_dir}; 模拟交换机已启动")
+        print(f"模拟交换机已启动 / PBX simulator (AMI {sim.ami_version}) listening on {host.host}:{host.port}; "
+              f"录音目录 / spool: {sim.spool_dir}")
 
     def failed(f):
-        print(f"callcenter pbxsim: cannot listen: {f.getErrorMessage()}")
+        print(f"callcenter pbxsim: 无法监听 / cannot listen: {f.getErrorMessage()}")
         reactor.stop()
 
     sim.listen(port, interface).addCallbacks(listening, failed)

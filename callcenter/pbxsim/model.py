@@ -149,7 +149,5 @@ class Channel:
 
     @property
     def device(self) -> str:
-        """The device-state name (``Local/101@hotline-in``, ``PJSIP/1001``)."""
-        if self.tech == "Local":
-            return self.name.rsplit("-", 1)[0]
+        """The device-state name: the channel name without its ``-0000001a;2`` suffix."""
         return self.name.rsplit("-", 1)[0]

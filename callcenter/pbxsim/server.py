@@ -51,6 +51,8 @@ class AMISession(protocol.Protocol):
     max_frame = 64 * 1024
     #: actions queued behind a slow one before the connection is dropped
     max_queued_actions = 1000
+    #: events held back during one slow action before the connection is dropped
+    max_pending_events = 100_000
 
     def __init__(self, sim) -> None:
         self.sim = sim
@@ -124,7 +126,8 @@ class AMISession(protocol.Protocol):
         if self.closing:
             self._actions.clear()
             return
-        self.sim.reactor.callLater(0, self._run_next) if self._actions else None
+        if self._actions:
+            self.sim.reactor.callLater(0, self._run_next)
 
     def response(self, message, status: str, *pairs) -> list:
         out = [("Response", status)]
@@ -154,6 +157,12 @@ class AMISession(protocol.Protocol):
             return
         data = encode(pairs)
         if self.busy:
+            if len(self._pending_events) >= self.max_pending_events:
+                log.warning("AMI session fell %d events behind; closing", len(self._pending_events))
+                self.closing = True
+                self._pending_events.clear()
+                self.transport.loseConnection()
+                return
             self._pending_events.append(data)
         else:
             self.transport.write(data)

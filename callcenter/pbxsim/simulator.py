@@ -410,7 +410,8 @@ class PBXSimulator:
         })
         if ch.peer is not None and not ch.peer.hungup:
             self.later(0, self.hangup, ch.peer, cause if cause else 16)
-        self.processed_calls += 1 if ch.name.endswith(";2") or ch.tech != "Local" else 0
+        if ch.tech != "Local" or ch.name.endswith(";2"):
+            self.processed_calls += 1
 
     def _cdr(self, ch: Channel) -> None:
         from datetime import datetime, timezone
@@ -461,7 +462,7 @@ class PBXSimulator:
         self.emit("BridgeDestroy", "call", br.fields())
         for other in others:
             self.wake(other, "bridge-ended")
-            if other.waiter is None and not other.hungup and other.tech != "AudioSocket" and not other.running:
+            if other.waiter is None and not other.hungup and not other.running:
                 # a dialled leg with no dialplan of its own ends with its bridge
                 self.later(0, self.hangup, other, 16)
 

@@ -351,3 +351,31 @@ def test_dial_in_refuses_crlf_and_unknown_extension(tmp_path):
     with pytest.raises(ScriptError):
         sim.dial_in("13900000001", exten="abc")
     assert sim.channels == {}
+
+
+@pytest.mark.parametrize("options", ["q", "qw", "qB"])
+def test_supervisor_listen_whisper_barge(tmp_path, options):
+    """Originate of the supervisor's phone with ChanSpy on the agent leg: spies until the call ends."""
+    sim, clock = make(tmp_path)
+    sim.add_device("PJSIP/1001", answer_after=1.0)
+    sim.add_device("PJSIP/9001", answer_after=0.5)
+    peer = Peer(sim, clock)
+    peer.login()
+    caller = sim.dial_in("13900000001")
+    advance(clock, 0.5)
+    ch = _agi_channel(peer, "ivr")
+    _connect(peer, clock, ch, "PJSIP/1001")
+    advance(clock, 2.0)
+    agent = peer.events("DialBegin")[0]["DestChannel"]
+    aid = peer.send("Originate", Channel="PJSIP/9001", Application="ChanSpy", Data=f"{agent},{options}",
+                    CallerID="Supervisor <9001>", Async="true")
+    advance(clock, 1.0)
+    assert [(e["ActionID"], e["Reason"]) for e in peer.events("OriginateResponse")] == [(aid, "4")]
+    start = peer.events("ChanSpyStart")[0]
+    assert start["SpyeeChannel"] == agent and start["SpyerChannel"].startswith("PJSIP/9001-")
+    spy = start["SpyerChannel"]
+    assert spy in sim.channels
+    sim.hangup(caller)
+    advance(clock, 0.5)
+    assert spy not in sim.channels and agent not in sim.channels
+    assert len(peer.events("ChanSpyStop")) == 1
