@@ -143,7 +143,6 @@ class IvrRunner:
         self.sessions: dict[str, IvrSession] = {}
         self.finished = 0
         self._subscription = None
-        self._done: dict[str, list[defer.Deferred]] = {}
 
     # ----------------------------------------------------------- lifecycle
 
@@ -165,15 +164,6 @@ class IvrRunner:
         if self._subscription is not None:
             self._subscription.cancel()
             self._subscription = None
-
-    def when_finished(self, channel: str) -> defer.Deferred:
-        """Fires with the :class:`IvrCall` when the channel's session ends (tests, demo)."""
-        d = defer.Deferred()
-        if channel in self.sessions:
-            self._done.setdefault(channel, []).append(d)
-        else:
-            d.errback(KeyError(channel))
-        return d
 
     def _event(self, message) -> None:
         name = message.name
@@ -249,12 +239,13 @@ class IvrRunner:
         self._finish(session)
 
     def _crashed(self, failure, session: IvrSession) -> None:
+        """A bug, not the caller: end the session and let the dialplan queue the caller."""
         log.error("IVR session failed", extra={"fields": {"channel": session.call.channel,
                                                           "error": failure.getErrorMessage()}})
+        caller_still_there = not session.closed
         session.call.outcome = "error"
         self._finish(session)
-        if not session.closed:
-            session.closed = True
+        if caller_still_there:
             self.ami.agi(session.call.channel, agi.BREAK,
                          command_id=f"ivr-{session.call.uniqueid}-abort").addErrback(lambda f: None)
 
@@ -278,9 +269,7 @@ class IvrRunner:
                                                         "outcome": call.outcome,
                                                         "path": state.path_summary() if state else ""}})
         if self.on_finished is not None:
-            self._hook("on_finished", self.on_finished, call)
-        for d in self._done.pop(call.channel, []):
-            d.callback(call)
+            self._hook("on_finished", self.on_finished, call).addErrback(lambda f: None)
 
     def _hook(self, name: str, fn, *args) -> defer.Deferred:
         d = defer.maybeDeferred(fn, *args)
@@ -380,6 +369,7 @@ class IvrRunner:
                                                 command.timeout)
                     except Exception:
                         text = None
+                    text = text if isinstance(text, str) else None
                 return Result(text)
             elif isinstance(command, Transfer):
                 yield self._transfer(session, command)

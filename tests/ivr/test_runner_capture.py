@@ -355,3 +355,61 @@ def test_full_ivr_sends_callers_to_the_dialplan(tmp_path):
     h.runner.max_sessions = 0
     h.proto.dataReceived(h.capture.start_frame)
     assert [a["Command"] for a in h.written()] == ["ASYNCAGI BREAK"] and h.runner.sessions == {}
+
+
+def test_a_bug_in_a_session_hands_the_caller_to_the_dialplan(tmp_path):
+    """If the runner itself fails mid-call, the session is ended (reported as error) and the caller
+    leaves the AGI with ASYNCAGI BREAK, so the dialplan's queue serves them."""
+
+    class BrokenRunner(IvrRunner):
+        def _execute(self, session, commands):
+            raise RuntimeError("injected fault")
+
+    h = Harness(tmp_path)
+    h.runner.stop()
+    broken = BrokenRunner(h.client, h.runner.library, clock=h.clock, sounds_dir=tmp_path / "s",
+                          recordings_dir=tmp_path / "r", on_finished=h.finished.append)
+    broken.start()
+    h.proto.dataReceived(h.capture.start_frame)
+    assert [a["Command"] for a in h.written()] == ["ASYNCAGI BREAK"]
+    assert broken.sessions == {} and h.finished[0].outcome == "error"
+
+
+SPEECH_FLOW = """\
+name: capture
+start: say
+prompts:
+  p: {sound: beep}
+nodes:
+  say:
+    kind: speech
+    prompt: p
+    grammar: {q: [water, 停水]}
+    retries: 0
+    fallback: bye
+  q:
+    kind: transfer
+    queue: hotline-urgent
+  bye:
+    kind: hangup
+"""
+
+
+@pytest.mark.parametrize("heard,queue", [("there is a water leak", "hotline-urgent"), (5, None), (None, None)])
+def test_speech_goes_through_the_recognizer_hook(tmp_path, heard, queue):
+    """After the speech prompt the recogniser is asked with the grammar's words; a match routes,
+    garbage or silence falls back to the key menu."""
+    asked = []
+
+    def recognizer(call, words, timeout):
+        asked.append((call.channel, set(words), timeout))
+        return heard
+
+    h = Harness(tmp_path, recognizer=recognizer)
+    (h.runner.library.directory / "capture.yaml").write_text(SPEECH_FLOW, "utf-8")
+    h.runner.library.reload()
+    h.proto.dataReceived(h.capture.start_frame)
+    h.pump()
+    assert asked == [(CHANNEL, {"water", "停水"}, 5)]
+    assert h.finished[0].queue == queue
+    assert h.finished[0].outcome == ("transfer" if queue else "hangup")
