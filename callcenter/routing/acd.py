@@ -22,10 +22,11 @@ Supervisors listen, whisper or barge with an Originate of their device into
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from twisted.application.service import Service
 from twisted.internet import defer, task
@@ -36,7 +37,7 @@ from callcenter.routing.agent import AgentSession, AgentState, AgentStateChange
 from callcenter.routing.announce import announcement, prompt_file
 from callcenter.routing.errors import RoutingError
 from callcenter.routing.policy import Match, OfferCallback, Overflow, Router
-from callcenter.routing.skills import Agent, Caller, QueueRules, check_name
+from callcenter.routing.skills import Agent, Caller, PriorityRules, QueueRules, check_name, is_elderly
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,8 @@ class QueueController(Service):
                  ring_timeout: float = 15.0, wrap_up_seconds: float = 15.0, max_missed: int = 2,
                  moh_class: str = "default", tick_interval: float = 1.0, callback_timeout: float = 30.0,
                  default_queue: str = "hotline-general", caller_id: str = "12345",
-                 sounds_dir: str | None = None) -> None:
+                 sounds_dir: str | None = None, priority_rules: PriorityRules | None = None,
+                 elderly_numbers: Iterable[str] = ()) -> None:
         self.ami = ami
         self.clock = clock
         self.router = router
@@ -136,6 +138,10 @@ class QueueController(Service):
         self.default_queue = default_queue
         self.caller_id = caller_id
         self.sounds_dir = sounds_dir
+        self.priority_rules = priority_rules or PriorityRules()
+        self.elderly_numbers = frozenset(elderly_numbers)
+        self._recent: dict[str, deque[datetime]] = {}
+        self._recent_purged = 0.0
         self.sessions: dict[str, AgentSession] = {}
         self.calls: dict[str, QueuedCall] = {}
         self._by_channel: dict[str, QueuedCall] = {}
@@ -301,8 +307,10 @@ class QueueController(Service):
                                call=call.call_id)
         check_name("channel", call.channel)
         now = self._now()
-        caller = Caller(call.call_id, queue, skill or rules.skill, priority, now,
-                        number=getattr(call, "number", "") or "")
+        number = getattr(call, "number", "") or ""
+        caller = Caller(call.call_id, queue, skill or rules.skill, self._priority(number, priority, now), now,
+                        number=number)
+        self._remember(number, now)
         qc = QueuedCall(caller, call.channel, getattr(call, "language", "zh") or "zh")
         self.calls[caller.call_id] = qc
         self._by_channel[call.channel] = qc
@@ -313,6 +321,42 @@ class QueueController(Service):
         else:
             self._start_hold(qc)
         return qc
+
+    def _priority(self, number: str, given: int, now: datetime) -> int:
+        """The IVR's priority (urgent faults) plus points for elderly and repeat callers."""
+        extra = self.priority_rules.priority(
+            now, elderly=is_elderly(number, self.elderly_numbers), previous_calls=self._recent.get(number, ()))
+        return max(-100, min(100, int(given) + extra))
+
+    def _remember(self, number: str, now: datetime) -> None:
+        if not number:
+            return
+        window = self.priority_rules.repeat_window
+        seen = self._recent.setdefault(number, deque())
+        while seen and seen[0] < now - window:
+            seen.popleft()
+        seen.append(now)
+
+    def prime_recent_calls(self) -> defer.Deferred:
+        """Load the last window's callers from ``queue_calls`` (repeat callers survive a restart)."""
+        since = self._now() - self.priority_rules.repeat_window
+
+        def fill(rows):
+            for number, at in rows or ():
+                at = at if at.tzinfo else at.replace(tzinfo=timezone.utc)
+                self._recent.setdefault(number, deque()).append(at)
+            for seen in self._recent.values():
+                ordered = sorted(seen)
+                seen.clear()
+                seen.extend(ordered)
+            return len(rows or ())
+
+        return self._db("recent_calls", since).addCallback(fill)
+
+    def _purge_recent(self, now: datetime) -> None:
+        cutoff = now - self.priority_rules.repeat_window
+        for number in [n for n, seen in self._recent.items() if not seen or seen[-1] < cutoff]:
+            del self._recent[number]
 
     # The IVR's hooks (``IvrRunner(on_transfer=acd.on_transfer, on_callback=acd.on_callback)``).
 
@@ -335,7 +379,9 @@ class QueueController(Service):
                                            call=call.call_id))
         now = self._now()
         number = number or getattr(call, "number", "")
-        caller = Caller(call.call_id, queue, skill or rules.skill, priority, now, number=number)
+        caller = Caller(call.call_id, queue, skill or rules.skill, self._priority(number, priority, now), now,
+                        number=number)
+        self._remember(number, now)
         if self.router.callback_pending_for(number):
             return defer.succeed(False)
         qc = QueuedCall(caller, None, getattr(call, "language", "zh") or "zh", state=CallState.CALLBACK_WAIT)
@@ -506,7 +552,11 @@ class QueueController(Service):
     # -- time ----------------------------------------------------------------
 
     def _tick(self) -> None:
-        for decision in self.router.tick(self._now()):
+        now = self._now()
+        if self.clock.seconds() - self._recent_purged > 600:
+            self._recent_purged = self.clock.seconds()
+            self._purge_recent(now)
+        for decision in self.router.tick(now):
             if isinstance(decision, Match):
                 self._connect(decision)
             elif isinstance(decision, Overflow):
@@ -739,6 +789,7 @@ def controller_from_config(config, ami, clock, *, store=None, db_runner=None) ->
         callback_timeout=float(section.get("callback_timeout", 30)),
         default_queue=section.get("default_queue", "hotline-general"),
         sounds_dir=_absolute(config.get("ivr.sounds_dir")),
+        elderly_numbers=section.get("elderly_numbers", ()),
     )
     for agent in agents_from_config(section.get("agents", [])):
         acd.add_agent(agent)

@@ -137,6 +137,14 @@ class RoutingStore:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
+    def recent_calls(self, since: datetime) -> list[tuple[str, datetime]]:
+        """(number, enqueued_at) of calls queued since ``since`` (repeat-caller priority)."""
+        q = (select(queue_calls.c.number, queue_calls.c.enqueued_at)
+             .where(queue_calls.c.enqueued_at >= since, queue_calls.c.number != "")
+             .order_by(queue_calls.c.enqueued_at))
+        with self.engine.connect() as conn:
+            return [(r.number, r.enqueued_at) for r in conn.execute(q)]
+
     def add_callback(self, *, call_id: str, number: str, queue: str, reason: str, now: datetime) -> bool:
         """Add a pending callback; False (and nothing stored) if the number already has one."""
         try:

@@ -320,3 +320,28 @@ def test_silent_ring_frees_the_agent_but_a_callback_dial_may_ring_longer():
     assert acd.sessions["1001"].state is AgentState.RINGING
     pbx.originate_response(originate, answered=False, reason=3)
     assert acd.sessions["1001"].state is AgentState.READY
+
+
+def test_repeat_and_elderly_callers_get_priority_points_and_restart_keeps_repeats(db_url):
+    """A second call from a number within 24 h gets the repeat points, a registered elderly number
+    its points on top of the IVR's priority; a restarted controller learns recent callers from queue_calls."""
+    pbx, acd, store = make(db_url)
+    acd.elderly_numbers = frozenset({"13900000088"})
+    first = acd.enqueue(CallHandle("c1", "PJSIP/trunk-00000001", "13800000001"), "hotline-general")
+    assert first.caller.priority == 0
+    pbx.hangup("PJSIP/trunk-00000001", "c1", "c1")
+    pbx.clock.advance(3600)
+    again = acd.enqueue(CallHandle("c2", "PJSIP/trunk-00000002", "13800000001"), "hotline-general")
+    assert again.caller.priority == 2
+    elder = acd.enqueue(CallHandle("c3", "PJSIP/trunk-00000003", "13900000088"), "hotline-urgent", priority=10)
+    assert elder.caller.priority == 13
+    acd.stopService()
+    restarted = QueueController(pbx.client, pbx.clock, Router([QueueRules("hotline-general", "general")]),
+                                store=store)
+    assert restarted.prime_recent_calls().result == 1
+    later = restarted.enqueue(CallHandle("c4", "PJSIP/trunk-00000004", "13800000001"), "hotline-general")
+    assert later.caller.priority == 2
+    pbx.clock.advance(25 * 3600)
+    fresh = restarted.enqueue(CallHandle("c5", "PJSIP/trunk-00000005", "13800000002"), "hotline-general")
+    assert fresh.caller.priority == 0
+    store.engine.dispose()
