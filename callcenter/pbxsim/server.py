@@ -152,10 +152,11 @@ class AMISession(protocol.Protocol):
             return False
         return privilege in self.events
 
-    def deliver_event(self, privilege, pairs) -> None:
+    def deliver_event(self, privilege, pairs, data: bytes | None = None) -> None:
         if not self.wants(privilege):
             return
-        data = encode(pairs)
+        if data is None:
+            data = encode(pairs)
         if self.busy:
             if len(self._pending_events) >= self.max_pending_events:
                 log.warning("AMI session fell %d events behind; closing", len(self._pending_events))

@@ -10,6 +10,7 @@ injected reactor (``speed`` > 1 runs the scripted world faster).
 from __future__ import annotations
 
 import logging
+from collections import deque
 import os
 import random
 import tempfile
@@ -23,6 +24,7 @@ from callcenter.pbxsim.dialplan import Dialplan, LAB_QUEUES, hotline_dialplan, l
 from callcenter.pbxsim.model import CAUSE_TEXT, UNKNOWN, Bridge, Channel, ChannelGone, Redirected
 from callcenter.pbxsim.participants import CallerScript, Device, PSTNNumber, ScriptError
 from callcenter.pbxsim.queues import QueueManager
+from callcenter.pbxsim.server import encode
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ class PBXSimulator:
     dtmf_gap = 0.25
     agi_delay = 0.1
     default_prompt_seconds = 1.0
+    #: ended channels kept in ``calls_log`` (a long demo must not grow without bound)
+    calls_log_limit = 10_000
     prompt_seconds = {"beep": 3404 / 8000, "hello-world": 1.36, "auth-thankyou": 0.9}
 
     def __init__(self, reactor, *, users=None, spool_dir=None, speed: float = 1.0,
@@ -73,8 +77,8 @@ class PBXSimulator:
         self.started = reactor.seconds()
         self.sessions: list = []
         self._channels: dict[str, Channel] = {}
-        self.calls_log: list[dict] = []
-        self.created_channels: list[str] = []
+        self.calls_log: deque[dict] = deque(maxlen=self.calls_log_limit)
+        self.created_channels: deque[str] = deque(maxlen=4 * self.calls_log_limit)
         self.devices: dict[str, Device] = {}
         self.pstn: dict[str, PSTNNumber] = {}
         self.device_states: dict[str, str] = {}
@@ -194,8 +198,12 @@ class PBXSimulator:
         if privilege is not None:
             head.append(("Privilege", f"{privilege},all"))
         message = head + list(pairs)
+        data = None
         for session in list(self.sessions):
-            session.deliver_event(privilege, message)
+            if session.wants(privilege):
+                if data is None:        # encoded once, however many sessions listen
+                    data = encode(message)
+                session.deliver_event(privilege, message, data)
 
     def chan_event(self, name: str, privilege: str, ch: Channel, extra=(), dest: Channel | None = None) -> None:
         pairs = ch.snapshot(self.channelvars)
