@@ -206,8 +206,8 @@ class Extractor:
             return None, 0.0, None
         best = max(eligible, key=lambda c: (eligible[c], -list(self._categories).index(c)))
         score = eligible[best]
-        if score == 0.0:
-            return best, 0.15, None
+        if score == 0.0:  # nothing in the text names one of this department's categories
+            return None, 0.0, None
         total = sum(eligible.values())
         conf = min(0.95, 0.4 + 0.15 * score) * (score / total)
         routed = self._route(best, district) if score >= self.CATEGORY_OVERRIDE_SCORE else None
@@ -250,7 +250,7 @@ _CLAUSE = re.compile(r"[^,，。！？!?；;]+")
 def summarise(text: str, lang: str, limit: int = 60) -> str:
     """The caller's request in a line: fillers and self-introductions dropped, the ask kept."""
     if lang == "en":
-        sentences = re.split(r"(?<=[.!?])\s+|,\s+(?=(?:please|can|could|i want|what|how)\b)", text.strip())
+        sentences = re.split(r"(?<=[.!?])\s+", text.strip())
         out = []
         for s in sentences:
             s = _FILLER.sub("", s.strip()).strip()

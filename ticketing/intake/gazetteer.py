@@ -61,7 +61,12 @@ class Address:
 
     @property
     def text(self) -> str:
-        road = (self.road or "") + (self.house_number or "") if self.road else self.house_number
+        road = self.road
+        if road and self.house_number:
+            sep = " " if self.house_number.startswith("No.") else ""
+            road = f"{road}{sep}{self.house_number}"
+        elif self.house_number:
+            road = self.house_number
         parts = [self.subdistrict, road, self.landmark, self.community]
         return " ".join(p for p in parts if p)
 

@@ -1,0 +1,184 @@
+"""`callcenter intake`: propose work-order fields from text or a recording,
+train the intake model, and measure it on a labeled TSV.
+
+    callcenter intake --text TEXT [--json]
+    callcenter intake FILE.wav [--json] [--model NAME_OR_DIR]
+    callcenter intake eval FILE.tsv [--json]
+    callcenter intake train [--extra FILE.tsv] [--db-url URL | --no-db] [--output PATH]
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+USAGE = ("callcenter intake (--text TEXT | FILE.wav) [--json] | intake eval FILE.tsv | "
+         "intake train [--extra FILE.tsv]")
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("intake", help="propose work-order fields from speech or text / 语音或文本生成工单草稿",
+                            usage=USAGE)
+    parser.add_argument("target", nargs="*", metavar="FILE.wav | eval FILE.tsv | train",
+                        help="a WAV recording, or `eval FILE.tsv`, or `train`")
+    parser.add_argument("--text", help="the caller's request as text / 来电内容文本")
+    parser.add_argument("--lang", choices=("zh", "en"), help="language of the text (detected when omitted)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--model", help="speech model name or directory for FILE.wav")
+    parser.add_argument("--intake-model", help="intake model file (default: the shipped one)")
+    parser.add_argument("--extra", action="append", default=[], metavar="FILE.tsv",
+                        help="train: extra rows, labeled (id, lang, text, type, department, district, urgency) "
+                             "or corrections (text, field, value)")
+    parser.add_argument("--db-url", help="train: database with recorded corrections (default: database.url)")
+    parser.add_argument("--no-db", action="store_true", help="train: ignore corrections in the database")
+    parser.add_argument("--output", help="train: where to write the model (default: the shipped model file)")
+    parser.set_defaults(func=_run)
+
+
+def _fail(message: str, error_id: str = "intake.usage", details: dict | None = None, as_json: bool = False) -> int:
+    if as_json:
+        print(json.dumps({"error_id": error_id, "message": message, "details": details or {}}, ensure_ascii=False))
+    else:
+        print(f"callcenter intake: {message}", file=sys.stderr)
+    return 2
+
+
+def _run(args) -> int:
+    from ticketing.intake.errors import IntakeError
+
+    target = list(args.target)
+    try:
+        if target and target[0] == "eval":
+            if len(target) != 2 or args.text:
+                return _fail("用法 / usage: callcenter intake eval FILE.tsv", as_json=args.json)
+            return _eval(args, target[1])
+        if target and target[0] == "train":
+            if len(target) != 1 or args.text:
+                return _fail("用法 / usage: callcenter intake train [--extra FILE.tsv]", as_json=args.json)
+            return _train(args)
+        if args.text is not None and not target:
+            return _propose(args, args.text, None)
+        if len(target) == 1 and args.text is None:
+            return _from_audio(args, target[0])
+        return _fail(f"需要 --text 或一个 WAV 文件 / give --text TEXT or one FILE.wav ({USAGE})", as_json=args.json)
+    except IntakeError as exc:
+        return _fail(exc.message, exc.error_id, exc.details, args.json)
+
+
+def _extractor(args):
+    from ticketing.intake.resources import build_extractor, default_extractor
+
+    return build_extractor(args.intake_model) if args.intake_model else default_extractor()
+
+
+def _propose(args, text: str, transcript) -> int:
+    proposal = _extractor(args).propose(text, args.lang)
+    if args.json:
+        out = proposal.as_dict()
+        if transcript is not None:
+            out["transcript"] = {"text": transcript.text, "duration": round(transcript.duration, 3),
+                                 "model": transcript.model, "language": transcript.language}
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+        return 0
+    c = proposal.confidence
+    a = proposal.address
+    lines = [
+        ("语言 / lang", proposal.lang, c["lang"]),
+        ("类型 / type", proposal.type, c["type"]),
+        ("分类 / category", proposal.category or "-", c["category"]),
+        ("承办单位 / department", proposal.department or "-", c["department"]),
+        ("区县 / district", proposal.district or "-", c["district"]),
+        ("地址 / address", a.text or "-", c["address"]),
+        ("紧急程度 / urgency", proposal.urgency, c["urgency"]),
+        ("诉求摘要 / summary", proposal.summary, c["summary"]),
+    ]
+    if transcript is not None:
+        print(f"转写 / transcript: {transcript.text}")
+    for label, value, conf in lines:
+        print(f"{label:<24} {value}  ({conf:.2f})")
+    for r in proposal.repairs:
+        print(f"纠正 / repaired: {r.heard} → {r.term}")
+    return 0
+
+
+def _from_audio(args, path: str) -> int:
+    try:
+        from callcenter.asr import AsrError, transcribe_file
+    except ImportError:
+        return _fail("语音识别不可用 / speech recognition (callcenter.asr) is not installed", "intake.no_asr",
+                     as_json=args.json)
+    try:
+        transcript = transcribe_file(path, args.model)
+    except AsrError as exc:
+        return _fail(str(exc), exc.error_id, {k: str(v) for k, v in exc.details.items()}, args.json)
+    if not transcript.text.strip():
+        return _fail("录音中没有识别出语音 / no speech recognised in the recording", "intake.no_speech",
+                     {"path": path}, args.json)
+    lang = transcript.language if transcript.language in ("zh", "en") else None
+    if args.lang is None and lang is not None:
+        args.lang = lang
+    return _propose(args, transcript.text, transcript)
+
+
+def _eval(args, path: str) -> int:
+    from ticketing.intake.resources import load_examples
+    from ticketing.intake.training import evaluate
+
+    examples = load_examples(path)
+    extractor = _extractor(args)
+    started = time.perf_counter()
+    report = evaluate(extractor, examples)
+    elapsed = time.perf_counter() - started
+    if args.json:
+        print(json.dumps({"file": path, "examples": len(examples), "seconds": round(elapsed, 3),
+                          "fields": report}, ensure_ascii=False))
+        return 0
+    print(f"{path}: {len(examples)} 条 / examples, {elapsed:.2f} s")
+    for field, r in report.items():
+        acc = "n/a" if r["accuracy"] is None else f"{100 * r['accuracy']:.1f}%"
+        print(f"  {field:<12} {acc:>7}  ({r['correct']}/{r['total']})")
+    return 0
+
+
+def _train(args) -> int:
+    from callcenter.db import default_url
+    from ticketing.intake.corrections import load_corrections, read_corrections_tsv
+    from ticketing.intake.dataset import examples_from_rows, split
+    from ticketing.intake.extractor import Extractor
+    from ticketing.intake.resources import (MODEL_PATH, load_examples, load_gazetteer, load_taxonomy, read_tsv,
+                                            reset_default, save_model)
+    from ticketing.intake.training import evaluate, train_model
+
+    train, held = split(load_examples())
+    corrections = []
+    for path in args.extra:
+        header = read_tsv(path)
+        if header and "field" in header[0] and "value" in header[0]:
+            corrections += read_corrections_tsv(path)
+        else:
+            extra = examples_from_rows(header)
+            train += [e for e in extra if e.text not in {h.text for h in held}]
+    from_db = 0
+    if not args.no_db:
+        db_corrections = load_corrections(args.db_url or default_url(args.cfg))
+        from_db = len(db_corrections)
+        corrections = db_corrections + corrections
+    held_texts = {e.text for e in held}
+    corrections = [c for c in corrections if c.text not in held_texts]  # never train on the held-back split
+    gazetteer, taxonomy = load_gazetteer(), load_taxonomy()
+    blank = Extractor(gazetteer, None, taxonomy)
+    model = train_model(blank, train, corrections)
+    path = save_model(model, args.output or MODEL_PATH)
+    reset_default()
+    report = evaluate(Extractor(gazetteer, model, taxonomy), held)
+    summary = {"model": str(path), "examples": len(train), "corrections": len(corrections),
+               "corrections_from_db": from_db, "held_back": len(held),
+               "held_back_accuracy": {f: r["accuracy"] for f, r in report.items()}}
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+    else:
+        print(f"模型已写入 / model written: {path}")
+        print(f"  训练样本 / training rows: {len(train)}, 更正 / corrections: {len(corrections)} (数据库 / db: {from_db})")
+        for field, r in report.items():
+            print(f"  留出集 / held-back {field:<12} {100 * (r['accuracy'] or 0):.1f}% ({r['correct']}/{r['total']})")
+    return 0
