@@ -432,6 +432,26 @@ class QueueController(Service):
     def waiting(self, queue: str | None = None) -> int:
         return self.router.waiting_count(queue)
 
+    def current_call(self, agent_id: str) -> QueuedCall | None:
+        """The call the agent is ringing for, talking on or wrapping up (for the desk)."""
+        session = self.session(agent_id)
+        return self.calls.get(session.call_id) if session.call_id else None
+
+    def snapshot(self) -> dict:
+        """Live figures for wallboards: per queue waiting and longest wait, agents by state."""
+        now = self._now()
+        by_state: dict[str, int] = {state.value: 0 for state in AgentState}
+        for session in self.sessions.values():
+            by_state[session.state.value] += 1
+        return {
+            "queues": {name: {"waiting": self.router.waiting_count(name),
+                              "longest_wait": round(self.router.longest_wait(name, now), 1)}
+                       for name in self.router.queue_names()},
+            "agents": by_state,
+            "callbacks_waiting": sum(1 for qc in self.calls.values() if qc.state is CallState.CALLBACK_WAIT),
+            "stats": dict(self.stats),
+        }
+
     # -- putting a caller through --------------------------------------------
 
     def _connect(self, match: Match) -> None:

@@ -271,6 +271,18 @@ class Router:
             return len(self._waiting)
         return sum(line.count for line in self._lines_by_queue.get(queue, ()))
 
+    def longest_wait(self, queue: str, now: datetime) -> float:
+        """Seconds the longest-waiting caller of ``queue`` has waited (0 when none)."""
+        oldest = None
+        for line in self._lines_by_queue.get(queue, ()):
+            for band in line.bands.values():
+                if band and (oldest is None or band[0][0] < oldest):
+                    oldest = band[0][0]
+        return max(0.0, now.timestamp() - oldest) if oldest is not None else 0.0
+
+    def queue_names(self) -> list[str]:
+        return list(self._queues)
+
     def keep_place_for_callback(self, call_id: str, number: str) -> Caller:
         """The caller hangs up but keeps their place; one callback per number."""
         entry = self._waiting.get(call_id)

@@ -345,3 +345,20 @@ def test_repeat_and_elderly_callers_get_priority_points_and_restart_keeps_repeat
     fresh = restarted.enqueue(CallHandle("c5", "PJSIP/trunk-00000005", "13800000002"), "hotline-general")
     assert fresh.caller.priority == 0
     store.engine.dispose()
+
+
+def test_snapshot_and_current_call_for_wallboard_and_desk():
+    """The snapshot counts waiting callers and the longest wait per queue and agents by state;
+    current_call gives the desk the agent's call."""
+    pbx, acd, _ = make()
+    ready(acd, "1001")
+    acd.agent_login("1002")
+    acd.enqueue(CallHandle(CALLID, CALLER, "13800000001"), "hotline-general")
+    expect_ring(pbx, "PJSIP/1001")
+    acd.enqueue(CallHandle("c2", "PJSIP/trunk-00000002"), "hotline-general")
+    pbx.clock.advance(12)
+    snap = acd.snapshot()
+    assert snap["queues"]["hotline-general"] == {"waiting": 1, "longest_wait": 12.0}
+    assert snap["queues"]["hotline-urgent"] == {"waiting": 0, "longest_wait": 0.0}
+    assert snap["agents"]["ringing"] == 1 and snap["agents"]["paused"] == 1
+    assert acd.current_call("1001").call_id == CALLID and acd.current_call("1002") is None
