@@ -110,15 +110,10 @@ class WorkOrderDesk:
 
 
 def acd_hooks(acd):
-    """``(on_transfer, on_callback)`` for :class:`~ivr.runner.IvrRunner` backed by the ACD."""
-
-    def on_transfer(call, queue, skill, priority):
-        return acd.enqueue(call, queue, skill, priority)
-
-    def on_callback(call, number, queue, skill, priority):
-        return acd.request_callback(call, queue, skill, priority, number=number)
-
-    return on_transfer, on_callback
+    """``(on_transfer, on_callback)`` for :class:`~ivr.runner.IvrRunner` backed by the ACD
+    (:meth:`QueueController.on_transfer` takes the caller still in AsyncAGI;
+    :meth:`QueueController.on_callback` keeps their number and place)."""
+    return acd.on_transfer, acd.on_callback
 
 
 def build_runner(config, ami, reactor, *, service=None, calendar=None, acd=None, db_engine=None,

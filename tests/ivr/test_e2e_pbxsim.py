@@ -282,4 +282,104 @@ def test_service_wiring_stores_each_visit(tmp_path, db_url):
         yield world.close()
 
 
+class AcdWorld:
+    """Simulator, AMI client, the real ACD and the runner, on one accelerated clock."""
+
+    @classmethod
+    @defer.inlineCallbacks
+    def create(cls, tmp_path, *, is_open=lambda now: True):
+        from twisted.internet import reactor
+        from twisted.internet.endpoints import TCP4ClientEndpoint
+
+        from callcenter.routing.acd import QueueController
+        from callcenter.routing.policy import Router
+        from callcenter.routing.skills import Agent, QueueRules
+        from callcenter.routing.timewarp import ScaledClock
+        from ivr.services import acd_hooks
+
+        self = cls()
+        self.reactor = reactor
+        self.sim = PBXSimulator(reactor, speed=SPEED, spool_dir=tmp_path / "spool")
+        self.port = yield self.sim.listen(0)
+        self.sim.add_device("PJSIP/1001", answer_after=1.0, talk_seconds=2.0)
+        clock = ScaledClock(reactor, SPEED)
+        self.ami = AMIClient(TCP4ClientEndpoint(reactor, "127.0.0.1", self.port.getHost().port), "hotline",
+                             "hotline-secret", clock=clock, resync=False)
+        self.acd = QueueController(self.ami, clock, Router([QueueRules("hotline-general", "general"),
+                                                           QueueRules("hotline-urgent", "urgent")]),
+                                   ring_timeout=4, wrap_up_seconds=2)
+        self.acd.add_agent(Agent("1001", {"general": 80}, device="PJSIP/1001"))
+        self.connected, self.finished, self.outcomes = [], [], []
+        self.acd.add_listener(lambda kind, data: self.connected.append(data["agent_id"])
+                              if kind == "call" and data.get("state") == "connected" else None)
+        on_transfer, on_callback = acd_hooks(self.acd)
+        self.runner = IvrRunner(self.ami, FlowLibrary(), clock=clock, sounds_dir=tmp_path / "snd",
+                                recordings_dir=tmp_path / "rec", is_open=is_open, on_transfer=on_transfer,
+                                on_callback=on_callback, on_finished=self.finished.append,
+                                on_outcome=lambda call, name, value: self.outcomes.append((call.flow, name, value)))
+        self.ami.start()
+        yield self.ami.when_connected()
+        self.acd.startService()
+        self.runner.start()
+        self.acd.agent_login("1001")
+        return self
+
+    @defer.inlineCallbacks
+    def wait_finished(self, count: int, timeout: float = 20.0):
+        deadline = self.reactor.seconds() + timeout
+        while len(self.finished) < count and self.reactor.seconds() < deadline:
+            yield task_sleep(self.reactor, 0.05)
+
+    @defer.inlineCallbacks
+    def close(self):
+        self.runner.stop()
+        yield self.acd.stopService()
+        for c in list(self.sim.channels.values()):
+            if not c.hungup:
+                self.sim.hangup(c, 16)
+        yield self.ami.stop()
+        yield self.port.stopListening()
+
+
+@pytest_twisted.inlineCallbacks
+def test_ivr_to_acd_to_agent_then_one_key_rating(tmp_path):
+    """The whole caller journey: keys 1, 3 in the IVR hand the caller (still in AsyncAGI) to the ACD,
+    which rings agent 1001; the agent answers, talks and hangs up; the caller is still there, so the
+    dialplan runs the rating flow, where key 1 is reported as satisfied."""
+    world = yield AcdWorld.create(tmp_path)
+    try:
+        world.acd.agent_ready("1001")
+        ch = world.sim.dial_in("13800007777", "12345", script=CallerScript(keys=["1", "3", "1"], key_delay=0.2))
+        yield world.wait_finished(2)
+        assert world.connected == ["1001"]
+        assert world.outcomes == [("rating", "rating", "satisfied")]
+        ivr, rating = world.finished
+        assert ivr.flow == "hotline" and ivr.outcome == "transfer" and ivr.queue == "hotline-general"
+        assert rating.flow == "rating" and rating.channel == ch.name == ivr.channel
+    finally:
+        yield world.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_after_hours_callback_request_keeps_number_and_place_in_the_acd(tmp_path):
+    """After hours, key 2 books a callback with the ACD for the caller's own number; the IVR confirms
+    and ends the call, and the ACD holds that number's place."""
+    world = yield AcdWorld.create(tmp_path, is_open=lambda now: False)
+    try:
+        world.sim.dial_in("13800008888", "12345", script=CallerScript(keys=["1", "2"], key_delay=0.2))
+        yield world.wait_finished(1)
+        (call,) = world.finished
+        assert {p["node"]: p for p in call.path}["callback"]["result"] == "callback_booked"
+        assert call.outcome == "hangup" and call.path[-1]["node"] == "callback_booked"
+        assert world.acd.router.callback_pending_for("13800008888") == call.uniqueid
+    finally:
+        yield world.close()
+
+
+def task_sleep(reactor, seconds):
+    from twisted.internet import task
+
+    return task.deferLater(reactor, seconds, lambda: None)
+
+
 pytestmark = pytest.mark.slow
