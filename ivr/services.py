@@ -53,7 +53,7 @@ class WorkOrderDesk:
     actor_id = "ivr"
 
     def __init__(self, service, clock, *, run_blocking: Callable, message_category: str,
-                 message_district: str, message_type: str = "help"):
+                 message_district: str, message_type: str = "help", transcriptions=None):
         from ticketing.service import Actor
 
         self.service = service
@@ -63,6 +63,7 @@ class WorkOrderDesk:
         self.message_category = message_category
         self.message_district = message_district
         self.message_type = message_type
+        self.transcriptions = transcriptions  # callcenter.asr.jobs.TranscriptionQueue (optional)
         self.drafts: list[str] = []
 
     def lookup(self, number: str):
@@ -87,7 +88,8 @@ class WorkOrderDesk:
 
     def on_message(self, call, recording: str):
         """Register the message as a draft order (受理, not dispatched) for the desk to
-        complete once transcribed.  Idempotent per call and recording."""
+        complete once transcribed, and queue the recording for transcription (the
+        transcript carries the call id the order lists).  Idempotent per call and recording."""
         return self.run_blocking(self._draft, call, recording, now_from(self.clock))
 
     def _draft(self, call, recording: str, now: datetime) -> dict:
@@ -105,6 +107,8 @@ class WorkOrderDesk:
         order = self.service.create(fields, self.actor, now,
                                     idempotency_key=f"ivr-message:{call.uniqueid}:{recording}"[-128:])
         self.drafts.append(order["number"])
+        if self.transcriptions is not None and not order.get("replayed"):
+            self.transcriptions.enqueue(recording, now, call_id=call.uniqueid or None)
         log.info("IVR message registered", extra={"fields": {"order": order["number"], "call": call.uniqueid}})
         return order
 
@@ -124,7 +128,8 @@ def build_runner(config, ami, reactor, *, service=None, calendar=None, acd=None,
     draft orders; ``calendar`` the business-hours branch (always open without
     it); ``acd`` (a ``QueueController``) takes transfers and callback requests
     — without it the dialplan's ``IVR_ACTION``/``IVR_QUEUE`` hand-off applies;
-    ``db_engine`` stores every visit's path (:class:`ivr.store.IvrVisitStore`).
+    ``db_engine`` stores every visit's path (:class:`ivr.store.IvrVisitStore`) and,
+    with ``service``, queues messages for transcription.
     Flows are validated here: a broken flow file stops start-up.
     """
     from twisted.internet.threads import deferToThreadPool
@@ -139,9 +144,14 @@ def build_runner(config, ami, reactor, *, service=None, calendar=None, acd=None,
     library = FlowLibrary(config.get("ivr.flows_dir") or None)
     desk = None
     if service is not None:
+        transcriptions = None
+        if db_engine is not None:
+            from callcenter.asr.jobs import TranscriptionQueue
+
+            transcriptions = TranscriptionQueue(db_engine)
         desk = WorkOrderDesk(service, reactor, run_blocking=run_blocking,
                              message_category=config.get("ivr.message_category"),
-                             message_district=config.get("ivr.message_district"))
+                             message_district=config.get("ivr.message_district"), transcriptions=transcriptions)
     on_transfer = on_callback = None
     if acd is not None:
         on_transfer, on_callback = acd_hooks(acd)

@@ -61,19 +61,26 @@ def _result(d):
 
 
 def test_lookup_and_draft_through_the_service(db_url):
-    """A message becomes a registered order (same order on a repeat); lookup finds it by number
+    """A message becomes a registered order (same order on a repeat) and one transcription job for its
+    recording; lookup finds it by number
     and yields only status/deadline/summary/reply; malformed or unknown numbers give None."""
     from ticketing.service import Actor
 
     service = _service(db_url)
     clock = Clock()
     clock.advance(datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc).timestamp())
+    from callcenter.asr.jobs import TranscriptionQueue
+
+    jobs = TranscriptionQueue(make_engine(db_url))
     desk = WorkOrderDesk(service, clock, run_blocking=_inline, message_category="community-service",
-                         message_district="haishu")
+                         message_district="haishu", transcriptions=jobs)
     call = _call()
     order = _result(desk.on_message(call, "/rec/ivr-1.wav"))
     again = _result(desk.on_message(call, "/rec/ivr-1.wav"))
     assert again["number"] == order["number"] and again["replayed"] is True
+    assert jobs.counts().get("queued") == 1  # one transcription job, not one per repeat
+    job = jobs.job(1)
+    assert job["recording_path"] == "/rec/ivr-1.wav" and job["call_id"] == call.uniqueid
     assert order["status"] == "registered" and order["caller_phone"] == "13512345678"
     service.perform(order["number"], "dispatch", {}, Actor("d", "dispatcher"),
                     datetime(2026, 11, 23, 2, 5, tzinfo=timezone.utc))
