@@ -168,7 +168,7 @@ class QueueController(Service):
     def startService(self) -> None:
         super().startService()
         self._subscription = self.ami.subscribe(
-            self._on_event, names=("AsyncAGIStart", "DialBegin", "DialEnd", "Hangup"))
+            self._on_event, names=("AsyncAGIStart", "DialBegin", "DialEnd", "Hangup", "FullyBooted"))
         self._loop = task.LoopingCall(self._tick)
         self._loop.clock = self.clock
         self._loop.start(self.tick_interval, now=False)
@@ -617,6 +617,8 @@ class QueueController(Service):
                 self._dial_end(qc, (message.get("DialStatus") or "").upper())
         elif name == "AsyncAGIStart":
             self._agi_start(message)
+        elif name == "FullyBooted":
+            self.resync()  # a (re)connected session: events may have been missed meanwhile
 
     def _dial_end(self, qc: QueuedCall, status: str) -> None:
         session = self.sessions.get(qc.agent_id)
@@ -734,6 +736,43 @@ class QueueController(Service):
         if c.number and not self.router.callback_pending_for(c.number):
             self._db("add_callback", call_id=c.call_id, number=c.number, queue=c.queue, reason="abandoned", now=now)
         self._emit("call", call_id=c.call_id, state="abandoned", queue=c.queue)
+
+    # -- after a reconnect ------------------------------------------------------
+
+    @defer.inlineCallbacks
+    def resync(self):
+        """Ask Asterisk which channels exist and settle calls whose end we missed."""
+        try:
+            result = yield self.ami.send("CoreShowChannels")
+        except Exception as exc:
+            log.warning("ACD resync failed", extra={"fields": {"error": str(exc)}})
+            return None
+        live = {m.get("Channel") for m in result.events}
+        return self.reconcile(live)
+
+    def reconcile(self, live: set[str]) -> int:
+        """Treat calls and agent legs missing from ``live`` as hung up; returns how many were settled."""
+        settled = 0
+        now = self._now()
+        for qc in list(self.calls.values()):
+            if qc.agent_channel and qc.agent_channel not in live and qc.state is CallState.CONNECTED:
+                self._by_agent_channel.pop(qc.agent_channel, None)
+                self._agent_leg_ended(qc, now)
+                settled += 1
+            if qc.channel is None or qc.channel in live:
+                continue
+            if qc.state in (CallState.WAITING, CallState.RINGING, CallState.RETURNING):
+                self._by_channel.pop(qc.channel, None)
+                self._caller_gone(qc)
+                settled += 1
+            elif qc.state in (CallState.CONNECTED, CallState.ENDED):
+                self._by_channel.pop(qc.channel, None)
+                self._agent_leg_ended(qc, now)
+                self.calls.pop(qc.call_id, None)
+                settled += 1
+        if settled:
+            log.info("ACD resynchronised", extra={"fields": {"settled": settled}})
+        return settled
 
     # -- supervisors and the desk ------------------------------------------------
 

@@ -362,3 +362,31 @@ def test_snapshot_and_current_call_for_wallboard_and_desk():
     assert snap["queues"]["hotline-urgent"] == {"waiting": 0, "longest_wait": 0.0}
     assert snap["agents"]["ringing"] == 1 and snap["agents"]["paused"] == 1
     assert acd.current_call("1001").call_id == CALLID and acd.current_call("1002") is None
+
+
+def test_reconnect_settles_calls_that_ended_while_disconnected():
+    """After FullyBooted the controller lists live channels; a talking call whose channels are gone
+    puts its agent into wrap-up, a waiting caller who vanished counts as abandoned."""
+    pbx, acd, _ = make()
+    ready(acd, "1001")
+    acd.enqueue(CallHandle(CALLID, CALLER, "13800000001"), "hotline-general")
+    expect_ring(pbx, "PJSIP/1001")
+    dial(pbx, "ANSWER")
+    acd.enqueue(CallHandle("c2", "PJSIP/trunk-00000002"), "hotline-general")
+    acd.enqueue(CallHandle("c3", "PJSIP/trunk-00000003"), "hotline-general")
+    pbx.ok_all()
+    pbx.send_frame([("Event", "FullyBooted"), ("Privilege", "system,all"), ("Uptime", "100"),
+                    ("LastReload", "100"), ("Status", "Fully Booted")])
+    listing = pbx.take_one("CoreShowChannels")
+    aid = listing.get("ActionID")
+    pbx.send_frame([("Response", "Success"), ("ActionID", aid), ("EventList", "start"),
+                    ("Message", "Channels will follow")])
+    pbx.send_frame([("Event", "CoreShowChannel"), ("ActionID", aid)]
+                   + pbx.snapshot("PJSIP/trunk-00000003", "c3", "c3")[:13]
+                   + [("Application", "AGI"), ("ApplicationData", "agi:async"), ("Duration", "00:00:05"),
+                      ("BridgeId", "")])
+    pbx.send_frame([("Event", "CoreShowChannelsComplete"), ("ActionID", aid), ("EventList", "Complete"),
+                    ("ListItems", "1")])
+    assert acd.sessions["1001"].state is AgentState.WRAP_UP
+    assert acd.router.waiting("c2") is None and acd.stats["abandoned"] == 1
+    assert acd.router.waiting("c3") is not None
