@@ -27,7 +27,7 @@ class Tokenizer:
 
     def __init__(self, words: Iterable[str] = ()):
         self._jieba = jieba.Tokenizer()
-        self._words = [w for w in set(words) if w and len(w) >= 2]
+        self._words = sorted({w for w in words if w and len(w) >= 2})
         self._ready = False
 
     def _init(self) -> None:

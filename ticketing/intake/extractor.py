@@ -74,7 +74,8 @@ class Extractor:
         cue_words = {c for cues in CATEGORY_CUES.values() for c in cues}
         cue_words |= {c for cues in DEPARTMENT_CUES.values() for c in cues}
         han = [w for w in cue_words if re.fullmatch(r"[\u4e00-\u9fff]{2,8}", w)]
-        self.lexicon = PhoneticLexicon([*gazetteer.terms(), *sorted(han, key=len, reverse=True)])
+        han = sorted(han, key=lambda w: (-len(w), w))  # a fixed order: training must be reproducible
+        self.lexicon = PhoneticLexicon([*gazetteer.terms(), *han])
         self.tokenizer = Tokenizer([*gazetteer.terms(), *han])
 
     @staticmethod

@@ -142,7 +142,7 @@ class Gazetteer:
                 self._surface.setdefault(surface, (place, False))
             for eng in (*place.english, *_english_names(place.kind, place.name, place.aliases)):
                 english.setdefault(eng.lower(), place)
-        self._surfaces = sorted(self._surface, key=len, reverse=True)
+        self._surfaces = sorted(self._surface, key=lambda s: (-len(s), s))
         self._english = english
         alternation = "|".join(re.escape(e) for e in sorted(english, key=len, reverse=True))
         self._english_re = re.compile(rf"(?<![a-z])(?:{alternation})(?![a-z])", re.I) if english else None

@@ -16,7 +16,9 @@ from typing import Any, Iterable, Mapping
 from ticketing.intake.errors import InvalidText
 
 CLOSED = frozenset({"closed", "cancelled", "canceled", "merged"})
-WEIGHTS = {"text": 0.45, "category": 0.2, "address": 0.25, "time": 0.1}
+WEIGHTS = {"text": 0.5, "category": 0.2, "address": 0.2, "time": 0.1}
+#: Below this text similarity the orders are about different things, however close the addresses.
+UNRELATED_TEXT = 0.15
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -43,6 +45,13 @@ def _grams(text: str) -> set[str]:
     grams = {han[i:i + 2] for i in range(len(han) - 1)}
     grams |= set(_WORD.findall(text))
     return grams
+
+
+def _without(text: str, places: list[str]) -> str:
+    """The text minus place names, so two reports are not alike merely for naming one street."""
+    for place in sorted(places, key=len, reverse=True):
+        text = text.replace(place, " ")
+    return text
 
 
 def text_similarity(a: str, b: str) -> float:
@@ -110,18 +119,24 @@ def similar_orders(proposal_or_text, candidates: Iterable, now: datetime, *, win
             if age > window or age < -timedelta(minutes=5):
                 continue
         text = str(_get(order, "text", "description", "summary", default=""))
-        reasons = {"text": round(text_similarity(proposal.text, text), 3)}
+        theirs = _address_parts(_get(order, "address"))
+        places = [v for k, v in (*mine.items(), *theirs.items()) if k != "text" and len(v) >= 2]
+        reasons = {"text": round(text_similarity(_without(proposal.text, places), _without(text, places)), 3)}
         category, department = _get(order, "category"), _get(order, "department")
         if proposal.category and category == proposal.category:
             reasons["category"] = 1.0
+        elif proposal.category and category:
+            reasons["category"] = 0.0  # both categorised, differently: another matter
         elif proposal.department and department == proposal.department:
             reasons["category"] = 0.5
         else:
             reasons["category"] = 0.0
-        theirs = _address_parts(_get(order, "address"))
         reasons["address"] = address_proximity(mine, theirs, proposal.district, _get(order, "district"), text)
         reasons["time"] = round(max(0.0, 1.0 - age / window), 3) if age is not None else 0.0
-        score = round(sum(WEIGHTS[k] * v for k, v in reasons.items()), 4)
+        score = sum(WEIGHTS[k] * v for k, v in reasons.items())
+        if reasons["text"] < UNRELATED_TEXT:
+            score /= 2
+        score = round(score, 4)
         if score >= min_score:
             ranked.append(SimilarOrder(_get(order, "id", "number"), score, reasons, order))
     ranked.sort(key=lambda s: (-s.score, str(s.order_id)))
