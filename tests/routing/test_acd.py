@@ -390,3 +390,22 @@ def test_reconnect_settles_calls_that_ended_while_disconnected():
     assert acd.sessions["1001"].state is AgentState.WRAP_UP
     assert acd.router.waiting("c2") is None and acd.stats["abandoned"] == 1
     assert acd.router.waiting("c3") is not None
+
+
+def test_prometheus_collector_reports_live_queue_figures():
+    """The ACD collector exposes waiting callers, longest wait, agents by state and event counts."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from callcenter.routing.metrics import register_metrics
+
+    pbx, acd, _ = make()
+    registry = CollectorRegistry()
+    register_metrics(acd, registry)
+    acd.agent_login("1001")
+    acd.enqueue(CallHandle(CALLID, CALLER, "13800000001"), "hotline-general")
+    pbx.clock.advance(7)
+    text = generate_latest(registry).decode()
+    assert 'hotline_queue_waiting{queue="hotline-general"} 1.0' in text
+    assert 'hotline_queue_longest_wait_seconds{queue="hotline-general"} 7.0' in text
+    assert 'hotline_agents{state="paused"} 1.0' in text
+    assert 'hotline_acd_events_total{kind="answered"} 0.0' in text
