@@ -802,6 +802,15 @@ class QueueController(Service):
                                            agent=agent_id))
         return self.ami.redirect(qc.channel, "hotline-transfer", line, 1)
 
+    def hang_up(self, agent_id: str) -> defer.Deferred:
+        """End the agent's current call from the desk (the caller's channel is hung up)."""
+        session = self.session(agent_id)
+        qc = self.calls.get(session.call_id) if session.call_id else None
+        if session.state is not AgentState.ON_CALL or qc is None or not qc.channel:
+            return defer.fail(RoutingError("routing.not_on_call", "agent is not on a call / 坐席当前没有通话",
+                                           agent=agent_id))
+        return self.ami.hangup(qc.channel)
+
     def callback_list(self) -> defer.Deferred:
         """Pending callbacks (oldest first) from the store."""
         return self._db("callbacks")

@@ -409,3 +409,39 @@ def test_prometheus_collector_reports_live_queue_figures():
     assert 'hotline_queue_longest_wait_seconds{queue="hotline-general"} 7.0' in text
     assert 'hotline_agents{state="paused"} 1.0' in text
     assert 'hotline_acd_events_total{kind="answered"} 0.0' in text
+
+
+def test_transfer_to_a_department_line_and_back_on_failure():
+    """Transfer redirects the caller to hotline-transfer,<line>,1 and the agent goes to wrap-up when
+    their leg ends; if the department does not answer the caller comes back into the queue."""
+    pbx, acd, _ = make()
+    ready(acd, "1001")
+    acd.enqueue(CallHandle(CALLID, CALLER, "13800000001"), "hotline-general")
+    expect_ring(pbx, "PJSIP/1001")
+    dial(pbx, "ANSWER")
+    errors = []
+    acd.transfer("1001", "2001;Action").addErrback(lambda f: errors.append(f.value.error_id))
+    assert errors == ["routing.bad_line"] and pbx.take() == []
+    acd.transfer("1001", "2001")
+    redirect = pbx.take_one("Redirect")
+    assert (redirect["Channel"], redirect["Context"], redirect["Exten"]) == (CALLER, "hotline-transfer", "2001")
+    pbx.respond(redirect, Message="Redirect successful")
+    pbx.hangup("PJSIP/1001-00000002", "1795420800.2")
+    assert acd.sessions["1001"].state is AgentState.WRAP_UP
+    pbx.agi_start(CALLER, CALLID, CALLID, "requeue")
+    assert acd.router.waiting(CALLID) is not None
+    assert pbx.take_one("AGI")["Command"].startswith("STREAM FILE")
+
+
+def test_hang_up_from_the_desk():
+    """The desk's hang-up sends a Hangup action for the caller's channel; refused when not on a call."""
+    pbx, acd, _ = make()
+    ready(acd, "1001")
+    errors = []
+    acd.hang_up("1001").addErrback(lambda f: errors.append(f.value.error_id))
+    assert errors == ["routing.not_on_call"]
+    acd.enqueue(CallHandle(CALLID, CALLER, "13800000001"), "hotline-general")
+    expect_ring(pbx, "PJSIP/1001")
+    dial(pbx, "ANSWER")
+    acd.hang_up("1001")
+    assert pbx.take_one("Hangup")["Channel"] == CALLER
