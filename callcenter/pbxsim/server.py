@@ -32,14 +32,13 @@ def _tv(seconds: float) -> str:
 def encode(pairs) -> bytes:
     """One AMI frame.  Values from the simulator's own state never hold CR/LF;
     anything that would is cut at the line break rather than let it inject."""
-    out = []
-    for key, value in pairs:
-        value = str(value)
-        if "\r" in value or "\n" in value:
-            value = value.replace("\r", " ").replace("\n", " ")
-        out.append(f"{key}: {value}\r\n")
-    out.append("\r\n")
-    return "".join(out).encode("utf-8")
+    lines = [f"{key}: {value}" for key, value in pairs]
+    text = "\r\n".join(lines)
+    if text.count("\n") != len(lines) - 1 or text.count("\r") != len(lines) - 1:
+        # slow path: some value carried a line break
+        text = "\r\n".join(f"{key}: {str(value).replace(chr(13), ' ').replace(chr(10), ' ')}"
+                            for key, value in pairs)
+    return (text + "\r\n\r\n").encode("utf-8")
 
 
 class AMISession(protocol.Protocol):

@@ -77,6 +77,7 @@ class PBXSimulator:
         self.started = reactor.seconds()
         self.sessions: list = []
         self._channels: dict[str, Channel] = {}
+        self._device_use: dict[str, int] = {}
         self.calls_log: deque[dict] = deque(maxlen=self.calls_log_limit)
         self.created_channels: deque[str] = deque(maxlen=4 * self.calls_log_limit)
         self.devices: dict[str, Device] = {}
@@ -238,6 +239,7 @@ class PBXSimulator:
                      state=state, tech=tech, created=self.reactor.seconds())
         ch.caller_num, ch.caller_name = caller
         self._channels[name] = ch
+        self._device_use[ch.device] = self._device_use.get(ch.device, 0) + 1
         self.created_channels.append(name)
         if emit:
             self.chan_event("Newchannel", "call", ch)
@@ -403,8 +405,13 @@ class PBXSimulator:
         self.chan_event("Hangup", "call", ch, [("Cause", str(cause)), ("Cause-txt", CAUSE_TEXT.get(cause, "Unknown"))])
         self._cdr(ch)
         self._channels.pop(ch.name, None)
-        if not any(c.device == ch.device for c in self._channels.values()):
-            self.set_device_state(ch.device, "NOT_INUSE")
+        device = ch.device
+        left = self._device_use.get(device, 1) - 1
+        if left <= 0:
+            self._device_use.pop(device, None)
+            self.set_device_state(device, "NOT_INUSE")
+        else:
+            self._device_use[device] = left
         if ch.mixmonitor is not None:
             self._finish_recording(ch)
         for hook in list(ch.on_hangup):
