@@ -34,7 +34,7 @@ def transcribe_file(
         model = load_model(model)
     decoder = StreamDecoder(model, info.target_rate, live=live)
     for pcm in iter_pcm(info, CHUNK_SECONDS):
-        decoder.accept(pcm)
+        decoder.feed(pcm)
         if progress is not None:
             progress(decoder.duration)
     decoder.finish()

@@ -36,8 +36,6 @@ class StreamDecoder:
 
     def __init__(self, model: LoadedModel, sample_rate: int, live: bool = True,
                  stable_seconds: float | None = None):
-        import vosk
-
         self.model = model
         self.sample_rate = sample_rate
         self.live = live
@@ -45,13 +43,23 @@ class StreamDecoder:
             self.stable_seconds = stable_seconds
         self._stable_bytes = int(self.stable_seconds * 2 * sample_rate) if live and self.stable_seconds > 0 else None
         self._partial_since = 0
-        self.recognizer = vosk.KaldiRecognizer(model.vosk_model, sample_rate)
-        self.recognizer.SetWords(True)
+        self._lease = None      # borrowed on first use, in the decoding thread (warming blocks)
+        self._offset = 0.0
+        self._finished = False
         self.bytes_in = 0
         self.decode_seconds = 0.0
         self.segments: list[Segment] = []
         self._last_partial = ""
         self._segment_start = 0.0
+
+    @property
+    def recognizer(self):
+        if self._lease is None:
+            if self._finished:
+                raise RuntimeError("stream already finished")
+            self._lease = self.model.recognizers.acquire(self.sample_rate)
+            self._offset = self._lease.elapsed
+        return self._lease.recognizer
 
     @property
     def duration(self) -> float:
@@ -85,11 +93,29 @@ class StreamDecoder:
         self.decode_seconds += time.perf_counter() - started
         return Update()
 
+    #: Audio decoded per recogniser call: endpoints are only checked between
+    #: calls, so a backlog fed at once must still be cut into small pieces.
+    piece_seconds = 0.1
+
+    def feed(self, pcm: bytes) -> list[Update]:
+        """Decode any amount of audio in ``piece_seconds`` pieces; the non-empty updates, in order."""
+        step = max(2, int(self.piece_seconds * self.sample_rate) * 2)
+        updates = []
+        for i in range(0, len(pcm), step):
+            update = self.accept(pcm[i:i + step])
+            if update.partial is not None or update.final is not None:
+                updates.append(update)
+        return updates
+
     def finish(self) -> Segment | None:
         """Flush the recogniser at end of audio; the last segment, if anything was said."""
         started = time.perf_counter()
         segment = self._segment(self.recognizer.FinalResult())
         self.decode_seconds += time.perf_counter() - started
+        self._lease.elapsed += self.duration
+        self.model.recognizers.release(self._lease)
+        self._lease = None
+        self._finished = True
         return segment
 
     def transcript(self) -> Transcript:
@@ -100,8 +126,11 @@ class StreamDecoder:
 
     def _segment(self, raw: str) -> Segment | None:
         result = json.loads(raw)
+        # Vosk times words from the recogniser's first sample ever; make them stream-relative.
+        off = self._offset
         words: list[Word] = [
-            (w["word"], float(w["start"]), float(w["end"]), float(w.get("conf", 1.0)))
+            (w["word"], round(max(0.0, float(w["start"]) - off), 3), round(max(0.0, float(w["end"]) - off), 3),
+             float(w.get("conf", 1.0)))
             for w in result.get("result", [])
         ]
         end = self.duration

@@ -139,23 +139,23 @@ class LiveStream:
             d.addCallbacks(self._finished, self._failed_final)
         elif len(self.pending) >= self.chunk_bytes and self.failed is None:
             self.busy = True
-            d = pool.run(self.decoder.accept, self._take())
+            d = pool.run(self.decoder.feed, self._take())
             d.addCallbacks(self._decoded, self._failed)
 
-    def _finish_blocking(self, pcm: bytes) -> tuple[Update, object]:
-        update = self.decoder.accept(pcm) if pcm else Update()
-        return update, self.decoder.finish()
+    def _finish_blocking(self, pcm: bytes) -> tuple[list[Update], object]:
+        return self.decoder.feed(pcm), self.decoder.finish()
 
-    def _deliver(self, update: Update) -> None:
+    def _deliver(self, updates: list[Update]) -> None:
         subscriber = self.transcriber.subscriber
-        if update.final is not None:
-            _notify(subscriber, "on_final", self.uuid, update.final)
-        elif update.partial is not None:
-            _notify(subscriber, "on_partial", self.uuid, update.partial)
+        for update in updates:
+            if update.final is not None:
+                _notify(subscriber, "on_final", self.uuid, update.final)
+            elif update.partial is not None:
+                _notify(subscriber, "on_partial", self.uuid, update.partial)
 
-    def _decoded(self, update: Update) -> None:
+    def _decoded(self, updates: list[Update]) -> None:
         self.busy = False
-        self._deliver(update)
+        self._deliver(updates)
         self._pump()
 
     def _failed(self, failure) -> None:
@@ -165,8 +165,8 @@ class LiveStream:
         self._pump()
 
     def _finished(self, result) -> None:
-        update, last = result
-        self._deliver(update)
+        updates, last = result
+        self._deliver(updates)
         if last is not None:
             _notify(self.transcriber.subscriber, "on_final", self.uuid, last)
         self._end(self.decoder.transcript())

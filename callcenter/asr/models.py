@@ -309,6 +309,7 @@ class LoadedModel:
     language: str
     vosk_model: object
     load_seconds: float
+    recognizers: object = None  # RecognizerPool, set by load_model
 
 
 _cache: dict[Path, LoadedModel] = {}
@@ -364,12 +365,15 @@ def load_model(name: str | None = None, config=None) -> LoadedModel:
             except Exception as exc:  # vosk raises a bare Exception on a bad model
                 raise ModelError(f"模型加载失败 / cannot load speech model from {path}: {exc}",
                                  error_id="asr.model_load", path=str(path)) from None
+            from callcenter.asr.recognizers import RecognizerPool
+
             loaded = LoadedModel(
                 name=spec.name if spec else path.name,
                 path=path,
                 language=spec.language if spec else "und",
                 vosk_model=model,
                 load_seconds=time.perf_counter() - started,
+                recognizers=RecognizerPool(model),
             )
             if loaded.language not in ("zh", "en"):
                 log.warning("speech model %s recognises %s only: Mandarin/English accuracy needs "

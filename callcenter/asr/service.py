@@ -1,0 +1,72 @@
+"""Wiring live speech into the running service, from the ``[asr]`` configuration.
+
+Speech is optional equipment: when the model is missing or corrupt,
+:func:`start_speech` logs the error (with the command that fixes it) and
+returns ``None``, and every other part of the hotline keeps working.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from twisted.internet.defer import inlineCallbacks
+from twisted.internet.threads import deferToThread
+
+from callcenter.asr.audiosocket import listen
+from callcenter.asr.errors import ModelError
+from callcenter.asr.live import DecodePool, LiveTranscriber
+from callcenter.asr.models import PROJECT_ROOT, LoadedModel, load_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SpeechService:
+    model: LoadedModel
+    pool: DecodePool
+    transcriber: LiveTranscriber
+    port: object  # IListeningPort
+
+    @property
+    def audiosocket_port(self) -> int:
+        return self.port.getHost().port
+
+    def stop(self):
+        d = self.port.stopListening()
+        self.pool.stop()
+        return d
+
+
+def _spool_dir(config):
+    from pathlib import Path
+
+    raw = Path(config.get("asr.spool_dir", "var/asr-spool"))
+    return raw if raw.is_absolute() else PROJECT_ROOT / raw
+
+
+@inlineCallbacks
+def start_speech(reactor, config, subscriber, port: int | None = None):
+    """Load the model (off the reactor), start the decode pool and the AudioSocket server.
+
+    Fires with a :class:`SpeechService`, or ``None`` when no usable model is installed.
+    """
+    try:
+        model = yield deferToThread(load_model, None, config)
+    except ModelError as exc:
+        log.error("speech recognition disabled: %s", exc, extra={"fields": {"error_id": exc.error_id}})
+        return None
+    pool = DecodePool(reactor, int(config.get("asr.pool_size", 2)))
+    pool.start()
+    # Warm one recogniser per decoding thread now, not on the first caller's words.
+    yield pool.run(model.recognizers.warm, 8000, pool.size)
+    transcriber = LiveTranscriber(
+        reactor, model, pool, subscriber, spool_dir=_spool_dir(config),
+        max_live_streams=int(config.get("asr.max_live_streams", 4)),
+    )
+    listening = yield listen(reactor, transcriber.open,
+                             int(config.get("asr.audiosocket_port", 9092)) if port is None else port,
+                             config.get("asr.audiosocket_host", "127.0.0.1"))
+    recovered = transcriber.recover_spool()
+    log.info("speech recognition ready", extra={"fields": {
+        "model": model.name, "audiosocket_port": listening.getHost().port, "recovered_spool": recovered}})
+    return SpeechService(model, pool, transcriber, listening)
