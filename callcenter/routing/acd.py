@@ -184,7 +184,14 @@ class QueueController(Service):
                 timer.cancel()
         self._timers.clear()
         super().stopService()
-        return self._db_chain
+        done = defer.Deferred()  # fires once queued store writes have finished
+
+        def finished(result):
+            done.callback(None)
+            return result
+
+        self._db_chain.addBoth(finished)
+        return done
 
     def add_listener(self, listener: Callable[[str, dict], None]) -> None:
         """``listener(kind, data)`` hears agent state changes and call moves (desk, wallboard)."""
