@@ -260,8 +260,15 @@ def _record_file(sim, ch, words):
             seconds = w.getnframes() / float(w.getframerate())
     if timeout_ms > 0:
         seconds = min(seconds, timeout_ms / 1000)
-    got = yield sim.sleep(ch, seconds, dtmf=bool(escape))
-    sim.write_speech(ch, path, seconds)
+    started = sim.reactor.seconds()
+    try:
+        got = yield sim.sleep(ch, seconds, dtmf=bool(escape))
+    except ChannelGone:
+        # Asterisk keeps what was recorded when the caller hangs up mid-message
+        sim.write_speech(ch, path, (sim.reactor.seconds() - started) * sim.speed,
+                         limit=(sim.reactor.seconds() - started) * sim.speed)
+        raise
+    sim.write_speech(ch, path, seconds, limit=seconds)
     if got is not None and got in escape:
         return 200, f"result={ord(got)} (dtmf) endpos={int(seconds * 8000)}"
     return 200, f"result=0 (timeout) endpos={int(seconds * 8000)}"

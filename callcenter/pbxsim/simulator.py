@@ -652,8 +652,9 @@ class PBXSimulator:
                     return Path(c.participant.speech_wav)
         return None
 
-    def write_speech(self, ch: Channel, path: Path, seconds: float = 0.5) -> Path:
-        """Write the caller's speech (or ``seconds`` of silence) as an 8 kHz WAV."""
+    def write_speech(self, ch: Channel, path: Path, seconds: float = 0.5, limit: float | None = None) -> Path:
+        """Write the caller's speech (or ``seconds`` of silence) as an 8 kHz WAV,
+        cut to ``limit`` seconds if given."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         source = self.speech_source(ch)
@@ -662,6 +663,8 @@ class PBXSimulator:
             frames = read_slin(source)
         else:
             frames = b"\x00\x00" * int(8000 * seconds)
+        if limit is not None:
+            frames = frames[: 2 * int(8000 * limit)]
         with wave.open(str(tmp), "wb") as w:
             w.setnchannels(1)
             w.setsampwidth(2)

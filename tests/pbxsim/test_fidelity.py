@@ -341,3 +341,34 @@ def test_key_event_counts(name, replays):
                 assert (got[event], want[event]) == expected, (event, got[event], want[event])
             else:
                 assert got[event] == want[event], (event, got[event], want[event])
+
+
+#: how closely the order of key events follows the capture (difflib ratio over event names + channel
+#: family).  Measured per flow; the bound guards against regressions.  Known order differences:
+#: Asterisk sends AgentRingNoAnswer after the agent leg's DialEnd and holds some Hangups until the
+#: Local pair's other half is gone; the simulator's channel teardown is one step per channel.
+MIN_ORDER_SIMILARITY = 0.8
+
+
+@pytest.mark.parametrize("name", CAPTURES)
+def test_key_event_order_close_to_capture(name, replays):
+    """Calls unfold in (nearly) the order Asterisk showed: same key events, mostly same sequence."""
+    import difflib
+
+    cap, _replay, out = replays(name)
+    keys = KEY_EVENTS - {"DTMFBegin", "Newstate"}
+
+    def sequence(messages):
+        out = []
+        for m in _groups(messages)[1]:
+            if m[0][1] in keys:
+                channel = dict(m).get("Channel", "")
+                out.append(m[0][1] + "/" + channel.split("-")[0].split("/")[0])
+        return out
+
+    for conn in cap.connections():
+        want, got = sequence(cap.server_messages(conn)), sequence(out[conn])
+        if not want and not got:
+            continue
+        ratio = difflib.SequenceMatcher(a=want, b=got, autojunk=False).ratio()
+        assert ratio >= MIN_ORDER_SIMILARITY, (name, conn, round(ratio, 3))

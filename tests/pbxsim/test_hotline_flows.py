@@ -379,3 +379,19 @@ def test_supervisor_listen_whisper_barge(tmp_path, options):
     advance(clock, 0.5)
     assert spy not in sim.channels and agent not in sim.channels
     assert len(peer.events("ChanSpyStop")) == 1
+
+
+def test_caller_hanging_up_mid_message_keeps_the_partial_recording(tmp_path):
+    """RECORD FILE interrupted by the caller's hangup still leaves what was said so far."""
+    sim, clock = make(tmp_path)
+    peer = Peer(sim, clock)
+    peer.login()
+    caller = sim.dial_in("13900000001", script=CallerScript(speech_wav=SPEECH, hangup_after=3.0))
+    advance(clock, 0.5)
+    ch = _agi_channel(peer, "ivr")
+    peer.send("AGI", Channel=ch, Command="RECORD FILE msg-2 wav # 60000", CommandID="rec")
+    advance(clock, 3.0)
+    assert caller.hungup
+    with wave.open(str(tmp_path / "spool" / "recordings" / "msg-2.wav")) as got:
+        seconds = got.getnframes() / got.getframerate()
+    assert 2.0 < seconds < 3.0
