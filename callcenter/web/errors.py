@@ -56,6 +56,9 @@ def domain_status(exc: BaseException) -> int | None:
     """HTTP status for a domain error (anything with an ``error_id``), else None."""
     if not hasattr(exc, "error_id"):
         return None
+    explicit = getattr(exc, "http_status", None)
+    if isinstance(explicit, int) and 400 <= explicit <= 599:
+        return explicit
     for cls in type(exc).__mro__:
         if cls.__name__ in DOMAIN_STATUS:
             return DOMAIN_STATUS[cls.__name__]

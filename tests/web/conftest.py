@@ -145,9 +145,20 @@ def start_server(db_url: str, features=None) -> WebServer:
 
 
 def stop_server(server: WebServer) -> None:
+    """Teardown from a fixture (outside the reactor greenlet)."""
+    pytest_twisted.blockon(server._port.stopListening())
+    _release(server)
+
+
+async def stop_server_async(server: WebServer) -> None:
+    """Teardown from inside a running test."""
+    await server._port.stopListening()
+    _release(server)
+
+
+def _release(server: WebServer) -> None:
     from callcenter.bootstrap import close_web
 
-    pytest_twisted.blockon(server._port.stopListening())
     close_web(server.root)
     server.engine.dispose()
 

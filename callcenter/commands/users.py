@@ -1,0 +1,132 @@
+"""`callcenter users add|list|passwd|disable|token`: manage accounts from the shell."""
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from datetime import datetime, timedelta, timezone
+
+from callcenter.auth.service import ROLES, AuthError, AuthService
+from callcenter.db import default_url, make_engine
+
+
+def register(sub) -> None:
+    parser = sub.add_parser("users", help="manage user accounts / 用户管理")
+    parser.add_argument("--url", help="database URL (default: database.url from the config)")
+    actions = parser.add_subparsers(dest="users_action", metavar="ACTION")
+    actions.required = True
+
+    add = actions.add_parser("add", help="create a user")
+    add.add_argument("username")
+    add.add_argument("--role", required=True, choices=ROLES)
+    add.add_argument("--department", help="department code (required for role 'department')")
+    add.add_argument("--name", help="display name")
+    add.add_argument("--password-env", metavar="VAR",
+                     help="read the password from this environment variable instead of prompting")
+    add.set_defaults(func=_add)
+
+    lst = actions.add_parser("list", help="list users")
+    lst.set_defaults(func=_list)
+
+    pw = actions.add_parser("passwd", help="set a user's password")
+    pw.add_argument("username")
+    pw.add_argument("--password-env", metavar="VAR")
+    pw.set_defaults(func=_passwd)
+
+    dis = actions.add_parser("disable", help="deactivate a user (ends sessions, revokes tokens)")
+    dis.add_argument("username")
+    dis.set_defaults(func=_disable)
+
+    tok = actions.add_parser("token", help="issue an API token (or an Open311 key) for a user")
+    tok.add_argument("username")
+    tok.add_argument("--open311", action="store_true", help="an Open311 api_key instead of a bearer token")
+    tok.add_argument("--name", default="", help="what the token is for")
+    tok.add_argument("--days", type=float, default=None, help="lifetime in days (default: never expires)")
+    tok.set_defaults(func=_token)
+
+
+def _service(args) -> AuthService:
+    cfg = args.cfg
+    engine = make_engine(args.url or default_url(cfg))
+    return AuthService(engine, time_cost=int(cfg.get("auth.argon2_time_cost", 3)),
+                       memory_kib=int(cfg.get("auth.argon2_memory_kib", 65536)),
+                       department_exists=_department_checker())
+
+
+def _department_checker():
+    try:
+        from ticketing.taxonomy import load_taxonomy
+    except ImportError:
+        return None
+    taxonomy = load_taxonomy()
+    return lambda code: code in taxonomy.departments
+
+
+def _now():
+    """Wall-clock now: a one-shot command has no reactor to read time from."""
+    return datetime.now(timezone.utc)
+
+
+def _password(var: str | None) -> str:
+    if var:
+        value = os.environ.get(var)
+        if value is None:
+            raise AuthError("user.password_env_missing", f"environment variable {var} is not set", field="password")
+        return value
+    first = getpass.getpass("password / 密码: ")
+    if first != getpass.getpass("again / 再次输入: "):
+        raise AuthError("user.password_mismatch", "passwords differ / 两次密码不一致", field="password")
+    return first
+
+
+def _fail(exc: AuthError) -> int:
+    print(f"callcenter users: {exc.error_id}: {exc.message}", file=sys.stderr)
+    return 2
+
+
+def _add(args) -> int:
+    try:
+        user = _service(args).add_user(args.username, _password(args.password_env), args.role, _now(),
+                                       display_name=args.name, department=args.department)
+    except AuthError as exc:
+        return _fail(exc)
+    print(f"created {user.username} ({user.role}{', ' + user.department if user.department else ''})")
+    return 0
+
+
+def _list(args) -> int:
+    for user in _service(args).list_users():
+        state = "active" if user.active else "disabled"
+        print(f"{user.username}\t{user.role}\t{user.department or '-'}\t{state}\t{user.display_name}")
+    return 0
+
+
+def _passwd(args) -> int:
+    try:
+        _service(args).set_password(args.username, _password(args.password_env))
+    except AuthError as exc:
+        return _fail(exc)
+    print(f"password changed for {args.username}")
+    return 0
+
+
+def _disable(args) -> int:
+    try:
+        _service(args).set_active(args.username, False)
+    except AuthError as exc:
+        return _fail(exc)
+    print(f"disabled {args.username}")
+    return 0
+
+
+def _token(args) -> int:
+    service = _service(args)
+    user = service.get_user(args.username)
+    if user is None or not user.active:
+        print(f"callcenter users: user.not_found: no active user {args.username!r}", file=sys.stderr)
+        return 2
+    lifetime = timedelta(days=args.days) if args.days else None
+    token = service.issue_token(user, _now(), kind="open311" if args.open311 else "api", name=args.name,
+                                lifetime=lifetime)
+    print(token)
+    return 0
