@@ -417,6 +417,8 @@ class QueueController(Service):
 
         def stored(added):
             if added is False:
+                if qc.state is not CallState.CALLBACK_WAIT:
+                    return False  # already being called back: nothing to undo
                 self.router.release_callback(caller.call_id)
                 if qc.channel is None:
                     self.router.abandon(caller.call_id)
@@ -511,8 +513,7 @@ class QueueController(Service):
         except Exception as exc:
             log.warning("callback originate failed", extra={"fields": {"call": caller.call_id, "error": str(exc)}})
             answered = False
-        entries = yield self._db("callbacks")
-        entry = next((e for e in entries or () if e.call_id == caller.call_id), None)
+        entry = yield self._db("callback_of", caller.call_id)
         if answered:
             if entry is not None:
                 self._db("set_callback_state", entry.id, "done", self._now(), attempted=True)
@@ -642,6 +643,9 @@ class QueueController(Service):
                 self._db("record_queue_call", call_id=c.call_id, queue=c.queue, skill=c.skill,
                          priority=c.priority, number=c.number, enqueued_at=c.enqueued_at, left_at=now,
                          outcome="answered", agent_id=qc.agent_id)
+            if c.number:
+                # Served now: an earlier abandoned call from this number needs no callback.
+                self._db("resolve_callbacks", c.number, now)
             self._emit("call", call_id=c.call_id, state="connected", agent_id=qc.agent_id)
         elif status == "CANCEL":
             self._apply(session.cancel(now))   # the caller hung up while it rang

@@ -164,6 +164,24 @@ class RoutingStore:
             return [CallbackEntry(r.id, r.call_id, r.number, r.queue, r.reason, r.state, r.attempts, r.created_at)
                     for r in conn.execute(q)]
 
+    def callback_of(self, call_id: str) -> CallbackEntry | None:
+        """The latest callback entry of a call, whatever its state."""
+        q = select(queue_callbacks).where(queue_callbacks.c.call_id == call_id).order_by(
+            queue_callbacks.c.id.desc()).limit(1)
+        with self.engine.connect() as conn:
+            r = conn.execute(q).first()
+        return CallbackEntry(r.id, r.call_id, r.number, r.queue, r.reason, r.state, r.attempts,
+                             r.created_at) if r else None
+
+    def resolve_callbacks(self, number: str, now: datetime) -> int:
+        """The number got through to an agent: its pending callbacks are done."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(queue_callbacks)
+                .where(queue_callbacks.c.number == number, queue_callbacks.c.state == CALLBACK_PENDING)
+                .values(state="done", updated_at=now))
+            return result.rowcount
+
     def set_callback_state(self, callback_id: int, state: str, now: datetime, *, attempted: bool = False) -> None:
         if state not in CALLBACK_STATES:
             raise ValueError(f"unknown callback state {state!r}")

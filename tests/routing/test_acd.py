@@ -175,6 +175,11 @@ def test_abandoned_caller_is_recorded_and_listed_for_callback(db_url):
     assert [(r["outcome"], r["wait_seconds"]) for r in rows] == [("abandoned", 42), ("abandoned", 0)]
     [entry] = store.callbacks()
     assert (entry.number, entry.reason, entry.call_id) == ("13800000001", "abandoned", CALLID)
+    # The same citizen calls again and gets through: no callback is owed any more.
+    acd.enqueue(CallHandle("1795420800.20", "PJSIP/trunk-00000020", "13800000001"), "hotline-general")
+    expect_ring(pbx, "PJSIP/1001", channel="PJSIP/trunk-00000020")
+    dial(pbx, "ANSWER", channel="PJSIP/trunk-00000020", callid="1795420800.20")
+    assert store.callbacks() == []
     acd.stopService()
     store.engine.dispose()
 
