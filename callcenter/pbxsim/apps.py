@@ -322,14 +322,15 @@ def app_dial(sim, ch, data, ext):
             sim.chan_event("DialState", "call", ch, [("DialStatus", "RINGING")], dest=callee)
 
         callee.on_ringing = ringing
-        outcome = yield sim.ring(callee, timeout)
+        outcome = yield ring_or_leave(sim, ch, callee, timeout)
         status = {"answer": "ANSWER", "busy": "BUSY", "congestion": "CONGESTION",
-                  "noanswer": "NOANSWER", "hangup": "NOANSWER"}[outcome]
-        if ch.hungup:
-            status = "CANCEL"
+                  "noanswer": "NOANSWER", "hangup": "NOANSWER", "cancel": "CANCEL"}[outcome]
         sim.chan_event("DialEnd", "call", ch, [("DialStatus", status)], dest=callee)
         if status != "ANSWER":
             sim.hangup(callee, {"BUSY": 17, "CONGESTION": 34}.get(status, 19 if status == "NOANSWER" else 16))
+        if status == "CANCEL":
+            left, ch.left_with = ch.left_with, None
+            left.raiseException()       # ChannelGone or Redirected
     if ch.hungup:
         raise ChannelGone(ch.name)
     sim.set_var(ch, "DIALSTATUS", status)
@@ -358,6 +359,23 @@ def app_dial(sim, ch, data, ext):
             sim.hangup(ch, 16)
             return _stop()
     return None
+
+
+@defer.inlineCallbacks
+def ring_or_leave(sim, ch, callee, timeout):
+    """Ring ``callee`` while watching the dialling channel: 'cancel' if it leaves
+    (hangs up or is redirected) first — the phone stops ringing at once."""
+    ring = sim.ring(callee, timeout)
+    watch = sim.sleep(ch, None)
+    try:
+        first = yield defer.DeferredList([ring, watch], fireOnOneCallback=True, fireOnOneErrback=True,
+                                         consumeErrors=True)
+    except defer.FirstError as e:
+        # hanging the callee up (by the caller of this function) also settles ``ring``
+        ch.left_with = e.subFailure
+        return "cancel"
+    sim._cancel_waiter(ch)
+    return first[0]
 
 
 def create_leg(sim, caller, target: str):

@@ -115,6 +115,7 @@ class Channel:
     on_hangup: list = field(default_factory=list)
     dtmf_sink: object = None
     queue_idle: bool = False
+    left_with: object = None            # why a Dial was abandoned (a Failure)
     script_started: bool = False
 
     @property

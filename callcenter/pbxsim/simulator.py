@@ -588,16 +588,18 @@ class PBXSimulator:
     def redirect(self, ch: Channel, context: str, exten: str, priority: int) -> None:
         """Move ``ch`` (what the Redirect action does)."""
         if ch.bridge is not None:
-            br = ch.bridge
-            others = [c for c in br.channels if c is not ch]
+            # a dialled leg without dialplan of its own ends with the bridge (leave_bridge)
             self.leave_bridge(ch)
-            for other in others:
-                self.later(0, self.hangup, other, 16)
         exc = Redirected(context, exten, priority)
-        if ch.agi is not None:
-            ch.agi.close(exc)
-            if ch.waiter is not None:   # an AGI command is running (EXEC MusicOnHold …)
+        agi = ch.agi
+        if agi is not None:
+            # Closing the AGI runs the dialplan on synchronously, so decide first which
+            # wait to break: a running AGI command (EXEC MusicOnHold …) or the queue wait.
+            if ch.waiter is not None:
+                agi.closed = exc
                 self.interrupt(ch, exc)
+            else:
+                agi.close(exc)
         elif ch.running:
             self.interrupt(ch, exc)
         else:

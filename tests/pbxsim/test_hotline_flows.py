@@ -395,3 +395,37 @@ def test_caller_hanging_up_mid_message_keeps_the_partial_recording(tmp_path):
     with wave.open(str(tmp_path / "spool" / "recordings" / "msg-2.wav")) as got:
         seconds = got.getnframes() / got.getframerate()
     assert 2.0 < seconds < 3.0
+
+
+def test_caller_leaving_while_agent_rings_stops_the_ringing(tmp_path):
+    """A caller who hangs up while the agent's phone rings: DialEnd CANCEL and the agent leg ends at once."""
+    sim, clock = make(tmp_path)
+    sim.add_device("PJSIP/1001", answer_after=None)
+    peer = Peer(sim, clock)
+    peer.login()
+    caller = sim.dial_in("13900000001")
+    advance(clock, 0.5)
+    ch = _agi_channel(peer, "ivr")
+    _connect(peer, clock, ch, "PJSIP/1001", ring_timeout="20")
+    advance(clock, 2.0)
+    sim.hangup(caller)
+    advance(clock, 0.1)
+    assert [e["DialStatus"] for e in peer.events("DialEnd")] == ["CANCEL"]
+    assert sim.channels == {}
+
+
+def test_redirect_while_agent_rings_goes_where_asked(tmp_path):
+    """Redirecting a caller whose agent is still ringing cancels the ring and moves the caller."""
+    sim, clock = make(tmp_path)
+    sim.add_device("PJSIP/1001", answer_after=None)
+    peer = Peer(sim, clock)
+    peer.login()
+    sim.dial_in("13900000001")
+    advance(clock, 0.5)
+    ch = _agi_channel(peer, "ivr")
+    _connect(peer, clock, ch, "PJSIP/1001", ring_timeout="20")
+    advance(clock, 2.0)
+    peer.send("Redirect", Channel=ch, Context="hotline-in", Exten="12345", Priority="5")
+    advance(clock, 0.5)
+    assert [e["DialStatus"] for e in peer.events("DialEnd")] == ["CANCEL"]
+    assert len(peer.events("AsyncAGIStart")) == 2 and list(sim.channels) == [ch]
