@@ -191,9 +191,6 @@ class QueueManager:
                 if ch.queue_idle:
                     self.sim.wake(ch, "kick")
 
-    def channel_gone(self, ch) -> None:
-        return None
-
     # -- the Queue() application ---------------------------------------------------
     def _set_status(self, m: Member, status: int, in_call: bool | None = None) -> None:
         m.status = status

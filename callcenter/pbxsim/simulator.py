@@ -401,7 +401,6 @@ class PBXSimulator:
         if out is not ch and out.progress_listener is not None:
             listener, out.progress_listener = out.progress_listener, None
             listener("hangup")
-        self.queues.channel_gone(ch)
         self.chan_event("Hangup", "call", ch, [("Cause", str(cause)), ("Cause-txt", CAUSE_TEXT.get(cause, "Unknown"))])
         self._cdr(ch)
         self._channels.pop(ch.name, None)
