@@ -114,6 +114,12 @@ def _from_audio(args, path: str) -> int:
     if not transcript.text.strip():
         return _fail("录音中没有识别出语音 / no speech recognised in the recording", "intake.no_speech",
                      {"path": path}, args.json)
+    if transcript.language and transcript.language not in ("zh", "en"):
+        return _fail(f"语音模型识别的是 {transcript.language}，工单草稿需要中文或英文模型（callcenter models install "
+                     f"vosk-model-small-cn-0.22）/ the speech model recognises {transcript.language!r}; intake needs a "
+                     "Chinese or English model (callcenter models install vosk-model-small-cn-0.22)",
+                     "intake.unsupported_language", {"language": transcript.language, "model": transcript.model},
+                     args.json)
     lang = transcript.language if transcript.language in ("zh", "en") else None
     if args.lang is None and lang is not None:
         args.lang = lang
@@ -144,9 +150,9 @@ def _train(args) -> int:
     from callcenter.db import default_url
     from ticketing.intake.corrections import load_corrections, read_corrections_tsv
     from ticketing.intake.dataset import examples_from_rows, split
-    from ticketing.intake.extractor import Extractor
-    from ticketing.intake.resources import (MODEL_PATH, load_examples, load_gazetteer, load_taxonomy, read_tsv,
-                                            reset_default, save_model)
+    from ticketing.intake.resources import (MODEL_PATH, default_extractor, load_examples, read_tsv, reset_default,
+                                            save_model)
+    from ticketing.intake.normalize import clean
     from ticketing.intake.training import evaluate, train_model
 
     train, held = split(load_examples())
@@ -157,20 +163,20 @@ def _train(args) -> int:
             corrections += read_corrections_tsv(path)
         else:
             extra = examples_from_rows(header)
-            train += [e for e in extra if e.text not in {h.text for h in held}]
+            train += [e for e in extra if clean(e.text) not in {clean(h.text) for h in held}]
     from_db = 0
     if not args.no_db:
         db_corrections = load_corrections(args.db_url or default_url(args.cfg))
         from_db = len(db_corrections)
         corrections = db_corrections + corrections
-    held_texts = {e.text for e in held}
-    corrections = [c for c in corrections if c.text not in held_texts]  # never train on the held-back split
-    gazetteer, taxonomy = load_gazetteer(), load_taxonomy()
-    blank = Extractor(gazetteer, None, taxonomy)
+    held_texts = {clean(e.text) for e in held}
+    corrections = [c for c in corrections if clean(c.text) not in held_texts]  # never train on the held-back split
+    blank = default_extractor().with_model(None)  # the shipped gazetteer and taxonomy, loaded once
     model = train_model(blank, train, corrections)
     path = save_model(model, args.output or MODEL_PATH)
-    reset_default()
-    report = evaluate(Extractor(gazetteer, model, taxonomy), held)
+    if not args.output:
+        reset_default()
+    report = evaluate(blank.with_model(model), held)
     summary = {"model": str(path), "examples": len(train), "corrections": len(corrections),
                "corrections_from_db": from_db, "held_back": len(held),
                "held_back_accuracy": {f: r["accuracy"] for f, r in report.items()}}

@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytest
 
 from ticketing.intake.errors import InvalidCorrection
-from ticketing.intake.extractor import Extractor
 from ticketing.intake.training import Correction, evaluate, train_model, validate_correction
 
 
@@ -12,13 +11,13 @@ def test_retraining_with_corrections_improves_held_back_accuracy(extractor, labe
     """A model that saw a third of the training split improves once agents' corrections of the
     other rows (training-side texts only, never held-back ones) are added and it is retrained."""
     train, held = labeled
-    blank = Extractor(extractor.gazetteer, None, extractor.taxonomy)
+    blank = extractor.with_model(None)
     seen = [e for i, e in enumerate(train) if i % 3 == 0]
     corrected = [e for i, e in enumerate(train) if i % 3 != 0]
-    before = Extractor(extractor.gazetteer, train_model(blank, seen), extractor.taxonomy)
+    before = extractor.with_model(train_model(blank, seen))
     corrections = [Correction(e.text, field, getattr(e, field), "agent")
                    for e in corrected for field in ("department", "type")]
-    after = Extractor(extractor.gazetteer, train_model(blank, seen, corrections), extractor.taxonomy)
+    after = extractor.with_model(train_model(blank, seen, corrections))
     assert not {c.text for c in corrections} & {e.text for e in held}
     b, a = evaluate(before, held), evaluate(after, held)
     assert a["department"]["accuracy"] > b["department"]["accuracy"], (b, a)
@@ -28,7 +27,7 @@ def test_retraining_with_corrections_improves_held_back_accuracy(extractor, labe
 def test_a_correction_overrides_the_label_of_the_same_text(extractor, labeled):
     """A misrouted order corrected to another department is learnt for that text (latest correction wins)."""
     train, _held = labeled
-    blank = Extractor(extractor.gazetteer, None, extractor.taxonomy)
+    blank = extractor.with_model(None)
     text = "我们小区门口的共享单车堆成山了，占了半条人行道"
     rows = [Correction(text, "department", "traffic-police", "misrouted"),
             Correction(text, "department", "transport", "misrouted")]

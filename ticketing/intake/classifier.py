@@ -83,9 +83,15 @@ class NaiveBayes:
         self.vocab = int(model["vocab"])
         self.weights: dict[str, float] = model["weights"]
         self.temperature = float(model.get("temperature", 1.0))
-        self._denominator = {c: math.log(v["total"] + self.alpha * self.vocab) for c, v in self.classes.items()}
         docs = sum(v["docs"] for v in self.classes.values())
         self._prior = {c: math.log(v["docs"] / docs) for c, v in self.classes.items()}
+        # Log-likelihoods precomputed once: scoring is then lookups and additions.
+        self._loglik: dict[str, dict[str, float]] = {}
+        self._missing: dict[str, float] = {}
+        for c, v in self.classes.items():
+            denom = math.log(v["total"] + self.alpha * self.vocab)
+            self._loglik[c] = {f: math.log(n + self.alpha) - denom for f, n in v["counts"].items()}
+            self._missing[c] = math.log(self.alpha) - denom
 
     @classmethod
     def train(cls, rows: Sequence[tuple[Sequence[str], str, float]], *, alpha: float = 1.0,
@@ -119,13 +125,9 @@ class NaiveBayes:
     def log_scores(self, feats: Iterable[str]) -> dict[str, float]:
         known = [(f, self.weights[f]) for f in set(feats) if f in self.weights]
         out = {}
-        for c, v in self.classes.items():
-            counts = v["counts"]
-            denom = self._denominator[c]
-            s = self._prior[c]
-            for f, w in known:
-                s += w * (math.log(counts.get(f, 0.0) + self.alpha) - denom)
-            out[c] = s
+        for c, loglik in self._loglik.items():
+            missing = self._missing[c]
+            out[c] = self._prior[c] + sum(w * loglik.get(f, missing) for f, w in known)
         return out
 
     def predict(self, feats: Iterable[str], boosts: dict[str, float] | None = None) -> list[tuple[str, float]]:

@@ -8,6 +8,7 @@ No I/O: data comes in through the constructor (see :mod:`.resources`).
 """
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 
@@ -61,6 +62,7 @@ class Extractor:
     URGENT_MODEL_THRESHOLD = 0.85
     CALM_TYPES = ("praise", "suggestion", "consultation")
     SUMMARY_CHARS = 60
+    ANALYSIS_CACHE = 5000
 
     def __init__(self, gazetteer: Gazetteer, model: dict | None, taxonomy=None):
         self.gazetteer = gazetteer
@@ -77,6 +79,7 @@ class Extractor:
         han = sorted(han, key=lambda w: (-len(w), w))  # a fixed order: training must be reproducible
         self.lexicon = PhoneticLexicon([*gazetteer.terms(), *han])
         self.tokenizer = Tokenizer([*gazetteer.terms(), *han])
+        self._analysed: dict = {}
 
     @staticmethod
     def _category_cues(taxonomy) -> dict[str, tuple[str, tuple[str, ...]]]:
@@ -113,8 +116,29 @@ class Extractor:
             norm, repairs = self.lexicon.repair(norm)
         return norm, lang, lang_conf, repairs
 
+    def with_model(self, model: dict | None) -> "Extractor":
+        """The same data with other trained models; shares the loaded lexicon, tokenizer and cache."""
+        other = copy.copy(self)
+        other.model_info = dict((model or {}).get("meta", {}))
+        other.models = {f: NaiveBayes(m) for f, m in (model or {}).get("fields", {}).items()}
+        return other
+
     def analyse(self, text: str, lang: str | None = None):
-        """Normalised text, language, repairs, places and classifier features (also used to train)."""
+        """Normalised text, language, repairs, places and classifier features (also used to train).
+
+        Results are cached per (text, lang): training and evaluation see the same texts again and again.
+        """
+        key = (text, lang)
+        hit = self._analysed.get(key) if isinstance(text, str) else None
+        if hit is not None:
+            return hit
+        result = self._analyse(text, lang)
+        if len(self._analysed) >= self.ANALYSIS_CACHE:
+            self._analysed.clear()
+        self._analysed[key] = result
+        return result
+
+    def _analyse(self, text, lang):
         norm, lang, lang_conf, repairs = self.prepare(text, lang)
         spans = [(r.start, r.start + len(r.term)) for r in repairs]
         where = self.gazetteer.resolve(norm, spans)
@@ -130,8 +154,9 @@ class Extractor:
         low = norm.lower()
 
         type_alts = self._predict("type", feats, self._type_boosts(low))
-        cat_scores = self._category_scores(low)
-        dept_alts = self._predict("department", feats, self._department_boosts(low))
+        topic = mask_locatives(low)  # 公交站旁边的路灯 is about the light, not the bus stop
+        cat_scores = self._category_scores(topic)
+        dept_alts = self._predict("department", feats, self._department_boosts(topic))
         department = dept_alts[0][0] if dept_alts else None
         dept_conf = dept_alts[0][1] if dept_alts else 0.0
         category, cat_conf, routed = self._category(cat_scores, department, where.district)
@@ -140,7 +165,7 @@ class Extractor:
         urgency, urg_conf = self._urgency(low, feats, type_alts[0][0] if type_alts else None)
         summary = summarise(norm, lang, self.SUMMARY_CHARS)
         type_label, type_conf = type_alts[0] if type_alts else ("consultation", 0.0)
-        addr = where.address
+        addr = copy.copy(where.address)  # the analysis is cached: never hand out its objects
         addr_parts = sum(1 for v in (addr.subdistrict, addr.road, addr.landmark, addr.community) if v)
         address_conf = round(min(0.95, 0.35 * addr_parts + (0.15 if addr.house_number else 0.0)), 3)
         confidence = {
@@ -152,7 +177,7 @@ class Extractor:
                         district=where.district, address=addr, urgency=urgency, summary=summary,
                         confidence=confidence, text=norm,
                         alternatives={"type": type_alts[:3], "department": dept_alts[:3]},
-                        repairs=repairs)
+                        repairs=list(repairs))
 
     # -- fields ----------------------------------------------------------------------
 
@@ -240,6 +265,25 @@ def _cue(cue: str):
         pattern = re.compile(r"(?<![a-z])" + re.escape(cue) + r"(?![a-z])")
         return pattern.search, 1.0 + 0.5 * cue.count(" ")
     return (lambda text: cue in text), min(len(cue), 4) / 2.0
+
+
+_LOCATIVE_ZH = re.compile(r"(旁边|附近|门口|对面|边上|隔壁|后面|楼下)")
+_LOCATIVE_EN = re.compile(r"\b(near|next to|outside|opposite|behind|in front of|beside)\s+(the\s+|a\s+|our\s+|my\s+)?"
+                          r"[a-z]+(\s+(stop|station|gate|school|hospital|market|park|building|square))?")
+_LOCATIVE_STOP = set("的在是了，,。！？ 到从去和跟那这个")
+
+
+def mask_locatives(text: str) -> str:
+    """Blank the place a locative names (X旁边, near the X): it says where, not what the request is about."""
+    chars = list(text)
+    for m in _LOCATIVE_ZH.finditer(text):
+        j = m.start()
+        while j > 0 and m.start() - j < 4 and text[j - 1] not in _LOCATIVE_STOP:
+            j -= 1
+        for k in range(j, m.start()):
+            chars[k] = " "
+    text = "".join(chars)
+    return _LOCATIVE_EN.sub(" ", text)
 
 
 _FILLER = re.compile(r"^(喂+|你好|您好|嗯+|啊|那个|就是|哎|喂喂|hi|hello|hey)[,，\s]*", re.I)

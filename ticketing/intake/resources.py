@@ -92,7 +92,7 @@ def build_extractor(model_path: str | Path | None = None, *, model: dict | None 
     if model is None:
         log.warning("intake: no model file at %s; training from the shipped labeled set", model_path or MODEL_PATH)
         train, _held = split(load_examples())
-        extractor = Extractor(gazetteer, train_model(extractor, train), taxonomy)
+        extractor = extractor.with_model(train_model(extractor, train))
     return extractor
 
 
