@@ -310,7 +310,7 @@ def queue_status(session, message):
                           ("LastCall", str(m.last_call)), ("LastPause", str(m.last_pause)),
                           ("LoginTime", str(m.login_time)), ("InCall", str(int(m.in_call))),
                           ("Status", str(m.status)), ("Paused", str(int(m.paused))), ("PausedReason", m.reason),
-                          ("Wrapuptime", str(int(q.wrapuptime)))] + _aid(message))
+                          ("Wrapuptime", "0")] + _aid(message))
         for pos, e in enumerate(q.entries, 1):
             ch = e.channel
             items.append([("Event", "QueueEntry"), ("Queue", q.name), ("Position", str(pos)), ("Channel", ch.name),

@@ -114,7 +114,7 @@ def _dialplan(sim, what: str | None) -> tuple[bool, list[str]]:
                 label = f"({step.label})" if step.label else ""
                 body = f"{step.priority}.{label} {step.app}({step.data})"
                 head = f"  '{pattern}' =>" if i == 0 else ""
-                lines.append(f"{head:<20}{body:<46}[extensions.conf:{step.line}]")
+                lines.append(f"{head:<20}{body:<45} [extensions.conf:{step.line}]")
         lines.append("")
     if not n_ctx:
         return False, [f"There is no existence of '{what}' context"]

@@ -86,7 +86,7 @@ class QueueManager:
             ("Penalty", str(m.penalty)), ("CallsTaken", str(m.calls_taken)), ("LastCall", str(m.last_call)),
             ("LastPause", str(m.last_pause)), ("LoginTime", str(m.login_time)), ("InCall", str(int(m.in_call))),
             ("Status", str(m.status)), ("Paused", str(int(m.paused))), ("PausedReason", m.reason),
-            ("Ringinuse", str(int(m.ringinuse))), ("Wrapuptime", str(int(self.queues[m.queue].wrapuptime))),
+            ("Ringinuse", str(int(m.ringinuse))), ("Wrapuptime", "0"),   # member-level; the queue's is separate
         ]
 
     def _emit(self, event: str, m: Member) -> None:
