@@ -28,9 +28,9 @@ def test_busy_hour_simulation_accounts_for_every_call():
 
     from callcenter.routing.busyhour import busy_hour
 
-    result = yield busy_hour(reactor, calls_per_hour=3600, agents=4, hours=0.02, speed=60, talk_mean=20,
+    result = yield busy_hour(reactor, calls_per_hour=3600, agents=4, hours=0.01, speed=30, talk_mean=20,
                              wrap_up=2, patience_mean=30, seed=3)
-    assert result["offered"] > 30
+    assert result["offered"] > 15
     assert result["answered"] + result["abandoned"] == result["offered"]
     assert 0 <= result["service_level_15s"] <= result["service_level_20s"] <= 1
     assert result["asa_s"] >= 0 and result["controller_cpu_s"] > 0
