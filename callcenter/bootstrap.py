@@ -26,6 +26,7 @@ FEATURES = (
     "callcenter.web.health",
     "callcenter.auth.web",
     "callcenter.workorders.api",
+    "callcenter.workorders.openapi",
     "callcenter.workorders.open311",
     "callcenter.workorders.portal",
 )
@@ -36,6 +37,7 @@ def build_workorder_service(engine, config):
     try:
         from callcenter.workorders.engine import make_service
     except ImportError:
+        log.warning("ticketing is not installed: the work-order API answers 503")
         return None
     return make_service(engine, config)
 
@@ -54,8 +56,9 @@ def build_web(config, reactor, *, engine=None, pool: ThreadPool | None = None, w
     department_exists = None
     if workorders is None:
         workorders = build_workorder_service(engine, config)
-    if workorders is not None and hasattr(workorders, "department_exists"):
-        department_exists = workorders.department_exists
+    if workorders is not None and hasattr(workorders, "taxonomy"):
+        departments = workorders.taxonomy.departments
+        department_exists = departments.__contains__
     auth = AuthService(
         engine,
         time_cost=int(config.get("auth.argon2_time_cost", 3)),

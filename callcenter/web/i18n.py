@@ -42,6 +42,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "dept.sla.yellow": {"zh": "即将超时", "en": "Due soon"},
     "dept.sla.red": {"zh": "已超时", "en": "Overdue"},
     "dept.sla.none": {"zh": "无时限", "en": "No deadline"},
+    "dept.sla.paused": {"zh": "计时暂停", "en": "Clock paused"},
+    "dept.start": {"zh": "开始办理", "en": "Start work"},
+    "dept.filter": {"zh": "筛选", "en": "Filter"},
+    "dept.all_open": {"zh": "全部在办", "en": "All open"},
+    "dept.error": {"zh": "操作未完成", "en": "Not done"},
+    "dept.no_actions": {"zh": "当前状态无可执行操作", "en": "Nothing to do in this status"},
+    "dept.total": {"zh": "共", "en": "Total"},
     "dept.actions": {"zh": "操作", "en": "Actions"},
     "dept.open": {"zh": "查看", "en": "Open"},
     "dept.acknowledge": {"zh": "签收", "en": "Acknowledge"},
@@ -61,11 +68,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "dept.who": {"zh": "操作人", "en": "Who"},
     "dept.what": {"zh": "动作", "en": "Action"},
     "dept.why": {"zh": "说明", "en": "Note"},
-    "reason.not_our_duty": {"zh": "非本单位职责", "en": "Not our responsibility"},
-    "reason.wrong_district": {"zh": "属地错误", "en": "Wrong district"},
-    "reason.insufficient_info": {"zh": "信息不全", "en": "Insufficient information"},
-    "reason.duplicate": {"zh": "重复工单", "en": "Duplicate order"},
-    "reason.other": {"zh": "其他", "en": "Other"},
 }
 
 

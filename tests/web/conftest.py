@@ -169,3 +169,56 @@ def web(db_url):
     server = start_server(db_url)
     yield server
     stop_server(server)
+
+
+ORDER = {
+    "type": "complaint",
+    "category": "illegal-construction",
+    "district": "haishu",
+    "summary": "小区楼顶违章搭建 / illegal rooftop structure",
+    "description": "3号楼楼顶正在搭建彩钢板房。",
+    "address": "海曙区某小区3号楼",
+    "caller_name": "张三",
+    "caller_phone": "13812341234",
+}
+
+
+@dataclass
+class Staff:
+    """Bearer-token clients for each role, plus department staff of ORDER's department."""
+
+    agent: Client
+    dispatcher: Client
+    supervisor: Client
+    dept: Client
+    other_dept: Client
+    department: str
+    other_department: str
+
+
+async def staff_for(server: WebServer) -> Staff:
+    taxonomy = server.deps.workorders.taxonomy
+    department = taxonomy.route(ORDER["category"], ORDER["district"])
+    other = next(code for code in sorted(taxonomy.departments) if code != department)
+    server.add_user("agent1", "agent")
+    server.add_user("disp1", "dispatcher")
+    server.add_user("sup1", "supervisor")
+    server.add_user("dept1", "department", department=department)
+    server.add_user("dept2", "department", department=other)
+    clients = {}
+    for name, username in (("agent", "agent1"), ("dispatcher", "disp1"), ("supervisor", "sup1"),
+                           ("dept", "dept1"), ("other_dept", "dept2")):
+        client = server.client()
+        token = await client.token(username)
+        clients[name] = BearerClient(server.base, token=token)
+    return Staff(department=department, other_department=other, **clients)
+
+
+@dataclass
+class BearerClient(Client):
+    token: str = ""
+
+    async def request(self, method, path, *, headers=None, **kw):
+        headers = dict(headers or {})
+        headers.setdefault("Authorization", f"Bearer {self.token}")
+        return await Client.request(self, method, path, headers=headers, **kw)

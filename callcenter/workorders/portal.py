@@ -1,0 +1,123 @@
+"""``/dept``: the department portal — the queue with SLA colours, and the
+acknowledge / start / return / extend / reply forms (CSRF-protected).
+
+Department staff see their own department only (the engine enforces it);
+dispatchers, supervisors and admins may look at any department's queue.
+"""
+from __future__ import annotations
+
+from callcenter.auth.web import require_role
+from callcenter.web.app import form_arg, query_arg
+from callcenter.web.errors import error_payload
+from callcenter.workorders.engine import actor_for, unavailable
+
+VIEWERS = ("department", "dispatcher", "supervisor", "admin")
+PORTAL_ACTIONS = ("acknowledge", "start", "return", "extend", "reply")
+MAX_EXTENSION_DAYS = 30
+
+
+class FormError(Exception):
+    def __init__(self, error_id: str, message: str):
+        super().__init__(message)
+        self.error_id = error_id
+        self.message = message
+        self.details = {}
+        self.http_status = 400
+
+
+def params_from_form(action: str, request) -> dict:
+    """The engine parameters of a portal form (the engine validates them again)."""
+    if action == "return":
+        return {"reason_code": form_arg(request, "reason_code"), "reason": form_arg(request, "reason")}
+    if action == "extend":
+        raw = form_arg(request, "days").strip()
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_EXTENSION_DAYS:
+            raise FormError("portal.bad_days", f"延期天数须为 1-{MAX_EXTENSION_DAYS} / extra days must be "
+                                               f"1-{MAX_EXTENSION_DAYS}")
+        return {"duration": f"{int(raw)} working days", "reason": form_arg(request, "reason")}
+    if action == "reply":
+        return {"reply": form_arg(request, "reply")}
+    note = form_arg(request, "note")
+    return {"note": note} if note else {}
+
+
+def routes(app) -> None:
+    from pathlib import Path
+
+    deps = app.deps
+    templates = deps.templates
+    templates.add_directory(Path(__file__).parent / "templates")
+
+    def service():
+        if deps.workorders is None:
+            raise unavailable()
+        return deps.workorders
+
+    async def render_order(request, principal, number, *, error=None, status=200):
+        from ticketing.domain.lifecycle import RETURN_REASONS
+
+        svc = service()
+        actor = actor_for(principal.user)
+        order = await deps.db(svc.get, number, actor, now=deps.now())
+        history = await deps.db(svc.history, number, actor)
+        return templates.render(
+            request, "dept_order.html", status=status, session=principal.session, order=order, history=history,
+            actions=[a for a in PORTAL_ACTIONS if a in order["allowed_actions"]],
+            reasons=[(code, names) for code, names in RETURN_REASONS.items()],
+            done=query_arg(request, "done") in PORTAL_ACTIONS, error=error, max_days=MAX_EXTENSION_DAYS)
+
+    def refusal(request, principal, exc, status=None):
+        code, body = error_payload(exc)
+        return templates.render(request, "error.html", status=status or code, session=principal.session,
+                                message_key="error.not_found" if code == 404 else "error.forbidden",
+                                detail=body["message"], back="/dept")
+
+    @app.route("/dept", methods=["GET"])
+    @require_role(*VIEWERS, page=True)
+    async def queue(request, principal):
+        svc = service()
+        user = principal.user
+        department = user.department if user.role == "department" else (query_arg(request, "department") or None)
+        status = query_arg(request, "status") or None
+        try:
+            page = await deps.db(svc.list, actor_for(user), status=status,
+                                 department=department if user.role != "department" else None,
+                                 limit=200, offset=0, now=deps.now())
+        except Exception as exc:  # noqa: BLE001 - bad filters get the error page
+            if not hasattr(exc, "error_id"):
+                raise
+            return refusal(request, principal, exc)
+        orders = [o for o in page["items"] if o["status_kind"] == "open"]
+        departments = sorted(svc.taxonomy.departments.values(), key=lambda d: d.code)
+        return templates.render(request, "dept.html", session=principal.session, orders=orders,
+                                department=department, departments=departments,
+                                can_choose=user.role != "department", status=status)
+
+    @app.route("/dept/orders/<number>", methods=["GET"])
+    @require_role(*VIEWERS, page=True)
+    async def order_page(request, principal, number):
+        try:
+            return await render_order(request, principal, number)
+        except Exception as exc:  # noqa: BLE001
+            if not hasattr(exc, "error_id"):
+                raise
+            return refusal(request, principal, exc)
+
+    @app.route("/dept/orders/<number>/<action>", methods=["POST"])
+    @require_role(*VIEWERS, page=True)
+    async def order_action(request, principal, number, action):
+        if action not in PORTAL_ACTIONS:
+            return refusal(request, principal, FormError("portal.unknown_action", "unknown action / 未知操作"), 404)
+        try:
+            params = params_from_form(action, request)
+            await deps.db(service().perform, number, action, params, actor_for(principal.user), deps.now())
+        except Exception as exc:  # noqa: BLE001 - show the engine's message on the page
+            if not hasattr(exc, "error_id"):
+                raise
+            status, body = error_payload(exc)
+            if status == 404:
+                return refusal(request, principal, exc)
+            return await render_order(request, principal, number, error=body, status=status)
+        request.redirect(f"/dept/orders/{number}?done={action}".encode())
+        request.setResponseCode(303)
+        return b""
