@@ -66,3 +66,24 @@ def test_naive_now_is_refused(extractor):
     """`now` must be timezone-aware, like every domain clock."""
     with pytest.raises(InvalidText):
         similar_orders(extractor.propose("路灯坏了"), [], datetime(2026, 11, 23, 10, 0))
+
+
+def test_work_orders_of_the_ticketing_domain_are_candidates(extractor):
+    """The work-order engine's own WorkOrder objects rank as they are; merged and resolved ones never appear."""
+    from ticketing.domain.workorder import WorkOrder
+
+    def order(number, description, status="dispatched", merged_into=None):
+        wo = WorkOrder(number=number, type="help", category="water-outage", district="jiangbei",
+                       summary=description[:20], created_at=NOW - timedelta(hours=2),
+                       address="江北区孔浦街道", description=description, department="water")
+        wo.status = status
+        wo.merged_into = merged_into
+        return wo
+
+    orders = [order("2026112300001", "孔浦街道这边小区停水了，一滴水都没有"),
+              order("2026112300002", "孔浦街道小区停水了，没有通知", status="merged", merged_into="2026112300001"),
+              order("2026112300003", "孔浦街道停水了", status="resolved_on_call")]
+    proposal = extractor.propose("喂，江北区孔浦街道我们小区停水了，从早上到现在一滴水都没有")
+    ranked = similar_orders(proposal, orders, NOW)
+    assert [r.order_id for r in ranked] == ["2026112300001"]
+    assert ranked[0].reasons["category"] == 1.0 and ranked[0].reasons["address"] >= 0.4

@@ -4,7 +4,8 @@ Pure: the caller passes the candidate orders (open ones, from the work-order
 store) and ``now``.  A candidate is a mapping or an object with some of:
 ``id``, ``text``/``description``/``summary``, ``category``, ``department``,
 ``district``, ``address`` (str or mapping with road/house_number/landmark/
-community/subdistrict), ``created_at`` (aware datetime), ``status``.
+community/subdistrict), ``subdistrict``, ``created_at`` (aware datetime),
+``status``, ``merged_into`` — so ``ticketing``'s ``WorkOrder`` works as is.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any, Iterable, Mapping
 
 from ticketing.intake.errors import InvalidText
 
-CLOSED = frozenset({"closed", "cancelled", "canceled", "merged"})
+CLOSED = frozenset({"closed", "cancelled", "canceled", "merged", "resolved_on_call"})
 WEIGHTS = {"text": 0.5, "category": 0.2, "address": 0.2, "time": 0.1}
 #: Below this text similarity the orders are about different things, however close the addresses.
 UNRELATED_TEXT = 0.15
@@ -110,7 +111,7 @@ def similar_orders(proposal_or_text, candidates: Iterable, now: datetime, *, win
     ranked = []
     for order in candidates:
         status = str(_get(order, "status", default="")).lower()
-        if status in CLOSED:
+        if status in CLOSED or _get(order, "merged_into"):
             continue
         created = _get(order, "created_at", "registered_at")
         age = None
@@ -120,6 +121,8 @@ def similar_orders(proposal_or_text, candidates: Iterable, now: datetime, *, win
                 continue
         text = str(_get(order, "text", "description", "summary", default=""))
         theirs = _address_parts(_get(order, "address"))
+        if _get(order, "subdistrict") and "subdistrict" not in theirs:
+            theirs["subdistrict"] = str(_get(order, "subdistrict"))
         places = [v for k, v in (*mine.items(), *theirs.items()) if k != "text" and len(v) >= 2]
         reasons = {"text": round(text_similarity(_without(proposal.text, places), _without(text, places)), 3)}
         category, department = _get(order, "category"), _get(order, "department")
