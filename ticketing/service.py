@@ -356,7 +356,7 @@ class WorkOrderService:
 
     def perform(self, number: str, action: str, params: dict, actor: Actor, now: datetime) -> dict:
         """Apply one lifecycle action and return the updated order."""
-        if action not in ACTIONS:
+        if not isinstance(action, str) or action not in ACTIONS:
             raise ValidationFailed(f"未知操作 / unknown action {str(action)[:32]!r}",
                                    {"action": f"expected one of {sorted(ACTIONS)}"}, error_id="unknown_action")
         self._require(actor, action)

@@ -18,6 +18,23 @@ def register(sub) -> None:
     p.add_argument("--url", help="database with calendar_overrides (default: database.url; unreadable → package data only)")
     p.set_defaults(func=_deadline)
 
+    o = actions.add_parser("override", help="calendar overrides in the database / 节假日调整 (calendar_overrides)")
+    o.add_argument("--url", help="database URL (default: database.url)")
+    ops = o.add_subparsers(dest="override_action", metavar="OP")
+    ops.required = True
+    ls = ops.add_parser("list", help="print the override days")
+    ls.set_defaults(func=_override_list)
+    st = ops.add_parser("set", help="mark a day as holiday or working day (replaces an existing entry)")
+    st.add_argument("day", help="YYYY-MM-DD")
+    kind = st.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--holiday", action="store_true", help="a day off (放假)")
+    kind.add_argument("--workday", action="store_true", help="a working day (调休上班)")
+    st.add_argument("--note", required=True, help="why, e.g. 元旦 New Year's Day")
+    st.set_defaults(func=_override_set)
+    rm = ops.add_parser("delete", help="remove an override day")
+    rm.add_argument("day", help="YYYY-MM-DD")
+    rm.set_defaults(func=_override_delete)
+
 
 def _database_exists(url: str) -> bool:
     """Never create an empty SQLite file just to look for overrides."""
@@ -71,4 +88,64 @@ def _deadline(args) -> int:
     except DomainError as exc:
         return _fail(exc.message)
     print(due.astimezone(calendar.tz).isoformat())
+    return 0
+
+
+def _override_engine(args):
+    from callcenter.db import default_url, make_engine
+
+    return make_engine(args.url or default_url(args.cfg))
+
+
+def _day(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _override_list(args) -> int:
+    from ticketing.calendar_data import read_overrides
+
+    engine = _override_engine(args)
+    try:
+        for row in read_overrides(engine):
+            kind = "workday 上班" if row["is_workday"] else "holiday 放假"
+            print(f"{row['day'].isoformat()}\t{kind}\t{row['note']}")
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _override_set(args) -> int:
+    from ticketing.calendar_data import set_override
+    from ticketing.domain.errors import DomainError
+
+    day = _day(args.day)
+    if day is None:
+        return _fail(f"{args.day!r} is not a date (YYYY-MM-DD)")
+    engine = _override_engine(args)
+    try:
+        set_override(engine, day, bool(args.workday), args.note)
+    except DomainError as exc:
+        return _fail(f"{exc.message} {exc.details}")
+    finally:
+        engine.dispose()
+    print(f"{day.isoformat()} {'workday' if args.workday else 'holiday'}: {args.note}")
+    return 0
+
+
+def _override_delete(args) -> int:
+    from ticketing.calendar_data import delete_override
+
+    day = _day(args.day)
+    if day is None:
+        return _fail(f"{args.day!r} is not a date (YYYY-MM-DD)")
+    engine = _override_engine(args)
+    try:
+        delete_override(engine, day)
+    finally:
+        engine.dispose()
     return 0

@@ -58,3 +58,19 @@ def test_real_entry_point(tmp_path):
                           "--duration", "soon"], capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 2 and "soon" in bad.stderr
     assert not (tmp_path / "absent.sqlite3").exists()
+
+
+def test_overrides_commands(sqlite_url, capsys):
+    """`sla override set/list/delete` edit calendar_overrides; a 2027 holiday makes 2027 deadlines computable."""
+    assert main(["sla", "override", "--url", sqlite_url, "set", "2027-01-01", "--holiday", "--note", "元旦"]) == 0
+    assert main(["sla", "override", "--url", sqlite_url, "set", "2027-01-02", "--holiday", "--note", "元旦"]) == 0
+    assert main(["sla", "override", "--url", sqlite_url, "set", "2027-13-01", "--holiday", "--note", "x"]) == 2
+    capsys.readouterr()
+    assert main(["sla", "override", "--url", sqlite_url, "list"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["2027-01-01\tholiday 放假\t元旦", "2027-01-02\tholiday 放假\t元旦"]
+    assert main(["sla", "deadline", "--url", sqlite_url, "--start", "2026-12-31T09:00",
+                 "--duration", "2 working days"]) == 0
+    assert capsys.readouterr().out.strip() == "2027-01-04T17:30:00+08:00"
+    assert main(["sla", "override", "--url", sqlite_url, "delete", "2027-01-02"]) == 0
+    assert main(["sla", "override", "--url", sqlite_url, "list"]) == 0
+    assert capsys.readouterr().out.count("\n") == 1

@@ -205,6 +205,8 @@ def test_bad_actions_change_nothing(service, engine):
         (IllegalTransition, "acknowledge", {}, URBAN),
         (IllegalTransition, "reply", {"reply": "x"}, Actor("adm-1", "admin")),
         (ValidationFailed, "fly", {}, DISPATCHER),
+        (ValidationFailed, ["dispatch"], {}, DISPATCHER),
+        (ValidationFailed, "dispatch", ["department"], DISPATCHER),
         (ValidationFailed, "dispatch", {"department": 42}, DISPATCHER),
         (ValidationFailed, "dispatch", {"extra": True}, DISPATCHER),
         (UnknownDepartment, "dispatch", {"department": "ministry"}, DISPATCHER),

@@ -49,8 +49,8 @@ assert set(ACTION_PARAMS) == ACTIONS
 
 def validate_params(action: str, params: Any) -> dict[str, Any]:
     """Check an action's parameters; every problem is reported at once."""
-    if action not in ACTION_PARAMS:
-        raise ValidationFailed(f"未知操作 / unknown action {action!r}",
+    if not isinstance(action, str) or action not in ACTION_PARAMS:
+        raise ValidationFailed(f"未知操作 / unknown action {str(action)[:32]!r}",
                                {"action": f"expected one of {sorted(ACTIONS)}"}, error_id="unknown_action")
     if not isinstance(params, dict):
         raise ValidationFailed("参数必须是对象 / params must be an object", {"params": "expected an object"})
