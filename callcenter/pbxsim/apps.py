@@ -124,10 +124,14 @@ def app_congestion(sim, ch, data, ext):
 @application("Playback")
 @defer.inlineCallbacks
 def app_playback(sim, ch, data, ext):
+    from callcenter.pbxsim.audiosocket import play_to_listeners
+
     files = split_args(data)[0].split("&")
     answer(sim, ch)
     for f in files:
-        yield sim.sleep(ch, sim.prompt_seconds.get(f, sim.default_prompt_seconds))
+        seconds = sim.prompt_seconds.get(f, sim.default_prompt_seconds)
+        play_to_listeners(sim, ch, seconds)
+        yield sim.sleep(ch, seconds)
     sim.set_var(ch, "PLAYBACKSTATUS", "SUCCESS")
 
 

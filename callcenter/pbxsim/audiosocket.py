@@ -146,6 +146,7 @@ def run_audiosocket_app(sim, ch, data: str):
         sim.hangup(ch, 16)
         raise ChannelGone(ch.name)
     client.stream(_speech(sim, ch))
+    ch.audio_sink = client
     client.on_lost.addCallback(lambda _: sim.wake(ch, "closed"))
     try:
         while True:
@@ -155,6 +156,7 @@ def run_audiosocket_app(sim, ch, data: str):
             if got:
                 client.send_dtmf(got)
     finally:
+        ch.audio_sink = None
         client.close()
     return None
 
@@ -193,6 +195,28 @@ def audiosocket_leg(sim, caller, rest: str):
     ch.on_hangup.append(lambda _c: client.close())
     client.on_lost.addCallback(lambda _: None if ch.hungup else sim.hangup(ch, 16))
     return ch
+
+
+def tone(seconds: float, hz: float = 1000.0) -> bytes:
+    """A prompt's audio stand-in: a sine tone, 8 kHz signed-linear."""
+    import math
+
+    n = int(seconds * 8000)
+    return struct.pack(f"<{n}h", *(int(8000 * math.sin(2 * math.pi * hz * i / 8000)) for i in range(n)))
+
+
+def play_to_listeners(sim, ch, seconds: float) -> None:
+    """``ch`` plays a prompt: whoever hears it over AudioSocket gets the audio [capture 19]."""
+    hearers = []
+    if ch.peer is not None:                     # a Local pair carries media to its other half
+        hearers.append(ch.peer)
+    for c in (ch, *(x for x in hearers)):
+        if c.bridge is not None:
+            hearers += [b for b in c.bridge.channels if b is not c and b is not ch]
+    for c in hearers:
+        client = c.audio_sink if c.audio_sink is not None else c.participant
+        if isinstance(client, AudioSocketClient) and client.open:
+            client.stream(tone(seconds))
 
 
 def stream_channel_audio(sim, spy, target) -> None:

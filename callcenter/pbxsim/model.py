@@ -116,6 +116,7 @@ class Channel:
     dtmf_sink: object = None
     queue_idle: bool = False
     left_with: object = None            # why a Dial was abandoned (a Failure)
+    audio_sink: object = None           # an AudioSocket session hearing this channel
     script_started: bool = False
 
     @property

@@ -519,6 +519,18 @@ class PBXSimulator:
             self.wake(ch, digit)
         elif ch.dtmf_sink is not None:
             ch.dtmf_sink(digit)
+        elif ch.bridge is not None:
+            # a bridge passes DTMF on to the other side (Direction Sent there) [capture 19]
+            for other in ch.bridge.channels:
+                if other is ch or other.hungup:
+                    continue
+                self.chan_event("DTMFBegin", "dtmf", other, [("Digit", digit), ("Direction", "Sent")])
+                self.chan_event("DTMFEnd", "dtmf", other, [("Digit", digit), ("DurationMs", str(int(self.dtmf_duration * 1000))),
+                                                           ("Direction", "Sent")])
+                from callcenter.pbxsim.audiosocket import AudioSocketClient
+
+                if isinstance(other.participant, AudioSocketClient):
+                    other.participant.send_dtmf(digit)
 
     def prompt_keys(self, ch: Channel) -> None:
         """A prompt reads digits: a scripted caller answers with its next keys."""
