@@ -101,6 +101,8 @@ class AMIClient:
         self.login_failures = 0
         self.last_error: Exception | None = None
         self.connections = 0
+        self._now_at = float("-inf")
+        self._now = None
         self._base_policy = retry_policy or backoffPolicy(initialDelay=1.0, maxDelay=60.0, factor=2.0)
         self._waiters: list[defer.Deferred] = []
         self._agi: dict[str, tuple[defer.Deferred, str, object]] = {}
@@ -225,7 +227,12 @@ class AMIClient:
         return summary
 
     def _track(self, message) -> None:
-        self.tracker.apply(message, now_from(self.clock))
+        # One datetime per millisecond of reactor time, not one per event.
+        seconds = self.clock.seconds()
+        if seconds - self._now_at >= 0.001 or seconds < self._now_at:
+            self._now_at = seconds
+            self._now = now_from(self.clock)
+        self.tracker.apply(message, self._now)
 
     # -- generic actions ----------------------------------------------------
     def _require(self) -> AMIProtocol:

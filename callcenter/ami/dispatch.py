@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 class Subscription:
     """A handle returned by :meth:`EventDispatcher.subscribe`; ``cancel()`` ends it."""
 
-    __slots__ = ("_dispatcher", "callback", "names", "predicate", "typed", "active")
+    __slots__ = ("_dispatcher", "callback", "names", "predicate", "typed", "active", "plain")
 
     def __init__(self, dispatcher, callback, names, predicate, typed) -> None:
         self._dispatcher = dispatcher
@@ -26,10 +26,12 @@ class Subscription:
         self.predicate = predicate
         self.typed = typed
         self.active = True
+        self.plain = predicate is None and not typed
 
     def cancel(self) -> None:
         if self.active:
             self.active = False
+            self.plain = False
             self._dispatcher._remove(self)
 
 
@@ -85,14 +87,28 @@ class EventDispatcher:
 
     def dispatch(self, message, name: str | None = None) -> None:
         """Deliver one event; ``name`` may be passed when already known."""
-        if name is None:
-            name = message.name or ""
-        named = self._by_name.get(name.lower()) if self._by_name else None
-        if named:
-            for sub in named:
-                self._deliver(sub, message)
+        if self._by_name:
+            if name is None:
+                name = message.name or ""
+            named = self._by_name.get(name.lower())
+            if named:
+                for sub in named:
+                    self._deliver(sub, message)
         for sub in self._everything:
-            self._deliver(sub, message)
+            if sub.plain:
+                try:
+                    sub.callback(message)
+                except Exception:
+                    self._failed(sub, message)
+            else:
+                self._deliver(sub, message)
+
+    def _failed(self, sub: Subscription, message) -> None:
+        self.errors += 1
+        log.exception(
+            "AMI event subscriber failed",
+            extra={"fields": {"event": message.name, "subscriber": getattr(sub.callback, "__qualname__", repr(sub.callback))}},
+        )
 
     def _deliver(self, sub: Subscription, message) -> None:
         if not sub.active:
@@ -107,8 +123,4 @@ class EventDispatcher:
             else:
                 sub.callback(message)
         except Exception:
-            self.errors += 1
-            log.exception(
-                "AMI event subscriber failed",
-                extra={"fields": {"event": message.name, "subscriber": getattr(sub.callback, "__qualname__", repr(sub.callback))}},
-            )
+            self._failed(sub, message)

@@ -35,21 +35,47 @@ _MISSING = object()
 class Message:
     """One immutable AMI message (event, response or action).
 
-    ``pairs`` is a tuple of ``(key, value)`` strings in wire order.
+    ``pairs`` is a tuple of ``(key, value)`` strings in wire order.  A message
+    read off the wire (:meth:`from_frame`) keeps its decoded text: :meth:`get`
+    searches it for ``\r\nKey: `` directly (first occurrence wins), and the
+    pair list and the case-folded index are built only when something needs
+    them (another spelling of a key, iteration, equality).  Reading the few
+    headers a subscriber needs then costs a few C-level searches instead of
+    splitting twenty lines.
     """
 
-    __slots__ = ("pairs", "_index")
+    __slots__ = ("_pairs", "_index", "_text", "_name")
 
     def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
-        object.__setattr__(self, "pairs", tuple(pairs))
-        object.__setattr__(self, "_index", None)
+        _set(self, "_pairs", tuple(pairs))
+        _set(self, "_index", None)
+        _set(self, "_text", None)
+        _set(self, "_name", None)
 
     @classmethod
     def _trusted(cls, pairs: tuple) -> "Message":
         """Build from an already validated tuple (the parser's fast path)."""
-        self = object.__new__(cls)
-        object.__setattr__(self, "pairs", pairs)
-        object.__setattr__(self, "_index", None)
+        self = _new(cls)
+        _set(self, "_pairs", pairs)
+        _set(self, "_index", None)
+        _set(self, "_text", None)
+        _set(self, "_name", None)
+        return self
+
+    @classmethod
+    def from_frame(cls, frame: bytes, name: str | None = None) -> "Message":
+        """A lazily parsed message from one frame (no terminator).
+
+        Decodes UTF-8 once for the whole message (undecodable bytes replaced).
+        Headers are split on first use; lines without a colon are then
+        skipped (the caller checks the first line).  ``name`` may be given
+        when the caller has already read it.
+        """
+        self = _new(cls)
+        _set(self, "_pairs", None)
+        _set(self, "_index", None)
+        _set(self, "_text", "\r\n" + frame.decode("utf-8", "replace"))
+        _set(self, "_name", name)
         return self
 
     def __setattr__(self, name, value):
@@ -61,52 +87,148 @@ class Message:
     def __reduce__(self):
         return (Message, (self.pairs,))
 
-    # -- lookup ---------------------------------------------------------
+    # -- parsing on demand ------------------------------------------------
+    @property
+    def pairs(self) -> tuple:
+        pairs = self._pairs
+        if pairs is None:
+            pairs = _split_lenient(self._text)
+            _set(self, "_pairs", pairs)
+        return pairs
+
     def _lookup(self) -> dict:
         index = self._index
         if index is None:
             index = {}
             for key, value in self.pairs:
                 index.setdefault(key.lower(), value)
-            object.__setattr__(self, "_index", index)
+            _set(self, "_index", index)
         return index
 
     def get(self, key: str, default=None):
-        """The first value of ``key`` (case-insensitive), or ``default``."""
+        """The first value of ``key`` (case-insensitive), or ``default``.
+
+        On a wire message the exact spelling is found by a direct search for
+        ``\r\nKey: `` in the text (C speed; a handful of these beat
+        splitting twenty headers); other spellings use a case-folded index.
+        """
+        text = self._text
+        if text is not None:
+            try:
+                needle = _NEEDLES[key]
+            except KeyError:
+                needle = _needle(key)
+            start = text.find(needle)
+            if start >= 0:
+                start += len(needle)
+                end = text.find("\r\n", start)
+                return text[start:end] if end >= 0 else text[start:]
+            if self._index is None and needle.lower() not in text.lower():
+                return default
         return self._lookup().get(key.lower(), default)
 
+    def last(self, key: str, default=None):
+        """The *last* value of ``key`` (case-insensitive), or ``default``.
+
+        Same as :meth:`get` for keys that occur once; on a wire message it
+        searches backwards, so event-specific fields near the end of a long
+        channel event (``Variable``, ``Value``, ``Digit``, ``Cause``,
+        ``Uniqueid``…) are found without scanning the whole snapshot.
+        """
+        text = self._text
+        if text is not None:
+            try:
+                needle = _NEEDLES[key]
+            except KeyError:
+                needle = _needle(key)
+            start = text.rfind(needle)
+            if start >= 0:
+                start += len(needle)
+                end = text.find("\r\n", start)
+                return text[start:end] if end >= 0 else text[start:]
+            if self._index is None and needle.lower() not in text.lower():
+                return default
+        folded = key.lower()
+        for k, v in reversed(self.pairs):
+            if k.lower() == folded:
+                return v
+        return default
+
     def __getitem__(self, key: str) -> str:
-        value = self._lookup().get(key.lower(), _MISSING)
+        value = self.get(key, _MISSING)
         if value is _MISSING:
             raise KeyError(key)
         return value
 
     def getall(self, key: str) -> list[str]:
-        """Every value of a repeated key, in wire order."""
+        """Every value of a repeated key, in wire order.
+
+        On a wire message, occurrences spelled exactly like ``key`` are found
+        by direct search (Asterisk spells a key the same way within one
+        message); any other spelling falls back to a case-insensitive scan.
+        """
+        text = self._text
+        if text is not None:
+            needle = _NEEDLES.get(key) or _needle(key)
+            start = text.find(needle)
+            if start >= 0:
+                out = []
+                size = len(needle)
+                while start >= 0:
+                    start += size
+                    end = text.find("\r\n", start)
+                    if end < 0:
+                        out.append(text[start:])
+                        break
+                    out.append(text[start:end])
+                    start = text.find(needle, end)
+                return out
+            if self._pairs is None and needle.lower() not in text.lower():
+                return []
         folded = key.lower()
         return [v for k, v in self.pairs if k.lower() == folded]
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key.lower() in self._lookup()
+        if not isinstance(key, str):
+            return False
+        text = self._text
+        if text is not None:
+            needle = _NEEDLES.get(key) or _needle(key)
+            if needle in text:
+                return True
+            if self._index is None and needle.lower() not in text.lower():
+                return False
+        return key.lower() in self._lookup()
 
     # -- identity -------------------------------------------------------
     @property
     def name(self) -> str | None:
         """The event name, the response status, or the action name."""
+        if self._name is not None:
+            return self._name
         pairs = self.pairs
-        if pairs:
-            key = pairs[0][0].lower()
-            if key in ("event", "response", "action"):
-                return pairs[0][1]
-        index = self._lookup()
-        for key in ("event", "response", "action"):
-            if key in index:
-                return index[key]
-        return None
+        name = None
+        if pairs and pairs[0][0].lower() in ("event", "response", "action"):
+            name = pairs[0][1]
+        else:
+            index = self._lookup()
+            for key in ("event", "response", "action"):
+                if key in index:
+                    name = index[key]
+                    break
+        if name is not None:
+            _set(self, "_name", name)
+        return name
 
     @property
     def kind(self) -> str | None:
         """``"event"``, ``"response"`` or ``"action"`` (None if none of those)."""
+        text = self._text
+        if text is not None:
+            if text.startswith("\r\nEvent: "):
+                return "event"
+            if text.startswith("\r\nResponse: "):
+                return "response"
         pairs = self.pairs
         if pairs:
             key = pairs[0][0].lower()
@@ -128,7 +250,7 @@ class Message:
 
     @property
     def action_id(self) -> str | None:
-        return self._lookup().get("actionid")
+        return self.get("ActionID")
 
     # -- container protocol ---------------------------------------------
     def __iter__(self) -> Iterator[tuple[str, str]]:
@@ -164,6 +286,34 @@ class Message:
     def to_bytes(self) -> bytes:
         """This message on the wire (validated like any outgoing message)."""
         return serialize_message(self.pairs)
+
+
+_new = object.__new__
+_set = object.__setattr__
+_NEEDLES: dict[str, str] = {}
+
+
+def _needle(key: str) -> str:
+    needle = "\r\n" + key + ": "
+    if len(_NEEDLES) < 4096:
+        _NEEDLES[key] = needle
+    return needle
+
+
+def _split_lenient(text: str) -> tuple:
+    """Pairs of a wire message's text (leading CRLF); colon-less lines skipped."""
+    pairs = []
+    append = pairs.append
+    for line in text[2:].split("\r\n"):
+        key, sep, value = line.partition(": ")
+        if not sep or not key or ":" in key:
+            key, sep, value = line.partition(":")
+            if not sep or not key.strip():
+                continue
+            key = key.strip()
+            value = value[1:] if value.startswith(" ") else value
+        append((key, value))
+    return tuple(pairs)
 
 
 def parse_message(data: bytes | str) -> Message:

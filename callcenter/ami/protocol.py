@@ -30,6 +30,7 @@ from callcenter.ami.framing import FrameSplitter
 from callcenter.ami.message import Message, parse_message, serialize_action
 
 log = logging.getLogger(__name__)
+_from_frame = Message.from_frame
 
 _ids = itertools.count(1)
 
@@ -120,7 +121,8 @@ class AMIProtocol(Protocol):
         self._lost: list[defer.Deferred] = []
         self._keepalive = None
         self._ping_outstanding = False
-        self.stats = {"frames": 0, "events": 0, "malformed": 0, "oversized": 0, "orphans": 0}
+        self.events_received = 0
+        self.stats = {"malformed": 0, "oversized": 0, "orphans": 0}
 
     # -- connection -----------------------------------------------------
     def _clock(self):
@@ -195,15 +197,9 @@ class AMIProtocol(Protocol):
         log.warning("AMI frame over the size limit skipped", extra={"fields": {"bytes": size, "limit": self.max_frame_bytes}})
 
     def _frame_received(self, frame: bytes) -> None:
-        self.stats["frames"] += 1
-        try:
-            message = parse_message(frame)
-        except AMIParseError as exc:
-            self.stats["malformed"] += 1
-            log.warning("malformed AMI frame skipped", extra={"fields": {"error": exc.message, "frame": frame[:200]}})
-            return
-        key, name = message.pairs[0]
-        if key == "Event" or (key != "Response" and key.lower() == "event"):
+        if frame.startswith(b"Event: "):
+            end = frame.find(b"\r\n")
+            message = _from_frame(frame, (frame[7:end] if end > 0 else frame[7:]).decode("utf-8", "replace"))
             if self._lists:
                 action_id = message.get("ActionID")
                 if action_id is not None:
@@ -211,13 +207,30 @@ class AMIProtocol(Protocol):
                     if entry is not None and entry.result is not None:
                         self._list_item(action_id, entry, message)
                         return
-            self.stats["events"] += 1
-            self.dispatcher.dispatch(message, name)
-        elif key == "Response" or key.lower() == "response":
+            self.events_received += 1
+            self.dispatcher.dispatch(message, message._name)
+        elif frame.startswith(b"Response: "):
+            self._response(Message.from_frame(frame))
+        else:
+            self._odd_frame(frame)
+
+    def _odd_frame(self, frame: bytes) -> None:
+        """A frame not in Asterisk's own spelling: parse strictly, or skip it."""
+        try:
+            message = parse_message(frame)
+        except AMIParseError as exc:
+            self.stats["malformed"] += 1
+            log.warning("malformed AMI frame skipped", extra={"fields": {"error": exc.message, "frame": frame[:200]}})
+            return
+        kind = message.kind
+        if kind == "event":
+            self.events_received += 1
+            self.dispatcher.dispatch(message, message.name)
+        elif kind == "response":
             self._response(message)
         else:
             self.stats["malformed"] += 1
-            log.warning("AMI frame neither event nor response skipped", extra={"fields": {"first": key}})
+            log.warning("AMI frame neither event nor response skipped", extra={"fields": {"first": message.pairs[0][0]}})
 
     # -- responses ------------------------------------------------------
     def _response(self, message: Message) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 #: Asterisk channel states (``ChannelState``)
 STATE_DOWN, STATE_RING, STATE_RINGING, STATE_UP, STATE_BUSY = 0, 4, 5, 6, 7
@@ -28,9 +29,10 @@ def mask_number(number: str | None) -> str | None:
     return "*" * len(digits)
 
 
-@dataclass(frozen=True, slots=True)
-class TimelineEntry:
-    """One thing that happened to a call (``kind`` is a short stable name)."""
+class TimelineEntry(NamedTuple):
+    """One thing that happened to a call (``kind`` is a short stable name).
+
+    A named tuple: immutable and cheap to create on the event hot path."""
 
     at: datetime
     kind: str
@@ -38,8 +40,9 @@ class TimelineEntry:
     detail: str | None = None
 
 
-@dataclass(slots=True)
-class Dtmf:
+class Dtmf(NamedTuple):
+    """One key press as Asterisk saw it (``direction``: Received or Sent)."""
+
     digit: str
     direction: str
     at: datetime
@@ -75,6 +78,7 @@ class Channel:
     in_agi: bool = False
     variables: dict = field(default_factory=dict)
     dtmf: list = field(default_factory=list)
+    call: "Call | None" = field(default=None, repr=False, compare=False)
 
     @property
     def alive(self) -> bool:
@@ -118,6 +122,7 @@ class Call:
     hangup_cause: int | None = None
     hangup_cause_txt: str | None = None
     restored: bool = False
+    live_count: int = 0
 
     # -- questions the rest of the service asks -----------------------------
     @property

@@ -18,11 +18,14 @@ from datetime import datetime, timedelta
 from callcenter.calls.model import STATE_UP, Call, Channel, Dtmf, TimelineEntry
 
 log = logging.getLogger(__name__)
+_entry = TimelineEntry
 
 
 def _int(value):
-    if value is None or value == "":
+    if not value:
         return None
+    if value.isdigit():
+        return int(value)
     try:
         return int(value)
     except ValueError:
@@ -53,6 +56,7 @@ class CallTracker:
     keep_gone = 50_000
     #: variables whose every change is worth a timeline entry
     timeline_variables = frozenset({"IVR_ACTION", "IVR_QUEUE", "QUEUESTATUS", "DIALSTATUS", "WORKORDER", "IVR_LANG"})
+    _special_variables = timeline_variables | {"MIXMONITOR_FILENAME"}
 
     def __init__(self) -> None:
         self.calls: dict[str, Call] = {}
@@ -136,21 +140,21 @@ class CallTracker:
     # -- feeding --------------------------------------------------------------------
     def apply(self, message, now: datetime) -> Call | None:
         """Fold one event in; returns the call it touched (None if none)."""
-        name = message.pairs[0][1] if message.pairs else None
-        handler = self._handlers.get(name)
+        handler = self._handlers.get(message.name)
         if handler is None:
             return None
         self.events_applied += 1
         return handler(message, now)
 
     def _note(self, call: Call, now: datetime, kind: str, channel: str | None = None, detail: str | None = None) -> None:
-        if len(call.timeline) < self.max_timeline:
-            call.timeline.append(TimelineEntry(now, kind, channel, detail))
+        timeline = call.timeline
+        if len(timeline) < self.max_timeline:
+            timeline.append(_entry(now, kind, channel, detail))
 
     def _ensure(self, m, now: datetime, prefix: str = "") -> Channel | None:
         """The channel an event is about, created when first seen."""
         get = m.get
-        uniqueid = get(prefix + "Uniqueid")
+        uniqueid = m.last(prefix + "Uniqueid")
         if uniqueid is None:
             return None
         chan = self.channels.get(uniqueid)
@@ -182,7 +186,10 @@ class CallTracker:
             self.calls_started += 1
             for listener in self.on_call_started:
                 listener(call)
+        if chan.uniqueid not in call.channels:
+            call.live_count += 1
         call.channels[chan.uniqueid] = chan
+        chan.call = call
         self._note(call, now, "channel", chan.uniqueid, chan.name)
         return call
 
@@ -207,27 +214,37 @@ class CallTracker:
             chan.context = context
             chan.exten = get(prefix + "Exten")
             chan.priority = _int(get(prefix + "Priority"))
-        for item in m.getall(prefix + "ChanVariable") if prefix + "ChanVariable" in m else ():
+        for item in m.getall(prefix + "ChanVariable"):
             key, _, value = item.partition("=")
             chan.variables[key] = value
-
-    def _call_of(self, chan: Channel) -> Call | None:
-        return self.calls.get(chan.linkedid)
 
     # -- handlers ---------------------------------------------------------------------
     def _newchannel(self, m, now):
         chan = self._ensure(m, now)
-        return self._call_of(chan) if chan else None
+        return chan.call if chan else None
 
     def _newstate(self, m, now):
-        chan = self._ensure(m, now)
-        if chan is None:
-            return None
-        was_answered = chan.answered_at is not None
-        self._snapshot(chan, m, "", now)
-        call = self._call_of(chan)
-        if call is not None and not was_answered and chan.answered_at is not None:
-            self._note(call, now, "answered", chan.uniqueid)
+        get = m.get
+        chan = self.channels.get(m.last("Uniqueid"))
+        if chan is not None:
+            if self._epoch:
+                self._touched[chan.uniqueid] = self._epoch
+        else:
+            chan = self._ensure(m, now)
+            if chan is None:
+                return None
+        call = chan.call
+        text = get("ChannelState")
+        state = _int(text)
+        if state is not None and state != chan.state:
+            chan.state = state
+            chan.state_desc = get("ChannelStateDesc")
+            chan.caller_id_num = get("CallerIDNum", chan.caller_id_num)
+            chan.caller_id_name = get("CallerIDName", chan.caller_id_name)
+            if state == STATE_UP and chan.answered_at is None:
+                chan.answered_at = now
+                if call is not None:
+                    self._note(call, now, "answered", chan.uniqueid)
         return call
 
     def _callerid(self, m, now):
@@ -236,7 +253,7 @@ class CallTracker:
             return None
         chan.caller_id_num = m.get("CallerIDNum")
         chan.caller_id_name = m.get("CallerIDName")
-        return self._call_of(chan)
+        return chan.call
 
     def _connected_line(self, m, now):
         chan = self._ensure(m, now)
@@ -244,7 +261,7 @@ class CallTracker:
             return None
         chan.connected_num = m.get("ConnectedLineNum")
         chan.connected_name = m.get("ConnectedLineName")
-        return self._call_of(chan)
+        return chan.call
 
     def _newexten(self, m, now):
         chan = self._ensure(m, now)
@@ -256,44 +273,50 @@ class CallTracker:
         chan.priority = _int(get("Priority"))
         chan.application = get("Application")
         chan.app_data = get("AppData")
-        call = self._call_of(chan)
+        call = chan.call
         if call is not None and chan.priority == 1:
             self._note(call, now, "dialplan", chan.uniqueid, f"{chan.context},{chan.exten}")
         return call
 
     def _varset(self, m, now):
-        chan = self._ensure(m, now)
+        get = m.last
+        chan = self.channels.get(get("Uniqueid"))
+        if chan is not None:
+            if self._epoch:
+                self._touched[chan.uniqueid] = self._epoch
+        else:
+            chan = self._ensure(m, now)
         if chan is None:
             if m.get("Uniqueid") == "none" and m.get("Variable"):
                 if m.get("Variable") in self.globals or len(self.globals) < self.max_variables:
                     self.globals[m.get("Variable")] = m.get("Value")
             return None
-        variable = m.get("Variable")
-        value = m.get("Value")
+        variable = get("Variable")
+        value = get("Value")
+        call = chan.call
         if variable is None:
-            return self._call_of(chan)
-        if variable in chan.variables or len(chan.variables) < self.max_variables:
-            chan.variables[variable] = value
-        call = self._call_of(chan)
-        if call is None:
-            return None
-        if variable == "MIXMONITOR_FILENAME" and value:
-            chan.recording = value
-            if value not in call.recordings:
-                call.recordings.append(value)
-        elif variable == "QUEUESTATUS" and value == "TIMEOUT":
-            call.queue_outcome = "timeout"
-        if variable in self.timeline_variables:
-            self._note(call, now, "var", chan.uniqueid, f"{variable}={value}")
+            return call
+        variables = chan.variables
+        if variable in variables or len(variables) < self.max_variables:
+            variables[variable] = value
+        if variable in self._special_variables and call is not None:
+            if variable == "MIXMONITOR_FILENAME" and value:
+                chan.recording = value
+                if value not in call.recordings:
+                    call.recordings.append(value)
+            elif variable == "QUEUESTATUS" and value == "TIMEOUT":
+                call.queue_outcome = "timeout"
+            if variable in self.timeline_variables and len(call.timeline) < self.max_timeline:
+                call.timeline.append(_entry(now, "var", chan.uniqueid, f"{variable}={value}"))
         return call
 
     def _hangup(self, m, now):
-        uniqueid = m.get("Uniqueid")
+        uniqueid = m.last("Uniqueid")
         chan = self.channels.get(uniqueid) if uniqueid else None
         if chan is None:
             return None
-        chan.cause = _int(m.get("Cause"))
-        chan.cause_txt = m.get("Cause-txt")
+        chan.cause = _int(m.last("Cause"))
+        chan.cause_txt = m.last("Cause-txt")
         return self._end_channel(chan, now)
 
     def _end_channel(self, chan: Channel, now: datetime) -> Call | None:
@@ -314,7 +337,8 @@ class CallTracker:
             call.hangup_cause_txt = chan.cause_txt
         if call.ringing_agent is not None and chan.uniqueid == call.agent_channel and call.connected_at is None:
             call.ringing_agent = None
-        if not any(c.hung_up_at is None for c in call.channels.values()):
+        call.live_count -= 1
+        if call.live_count <= 0:
             self._end_call(call, now)
         return call
 
@@ -344,7 +368,7 @@ class CallTracker:
     def _dial_begin(self, m, now):
         dest = self._ensure(m, now, "Dest")
         chan = self._ensure(m, now) if "Uniqueid" in m else None
-        call = self._call_of(chan) if chan is not None else (self._call_of(dest) if dest else None)
+        call = chan.call if chan is not None else (dest.call if dest else None)
         if call is not None:
             self._note(call, now, "dial", dest.uniqueid if dest else None, m.get("DialString"))
         return call
@@ -352,7 +376,7 @@ class CallTracker:
     def _dial_end(self, m, now):
         dest = self._ensure(m, now, "Dest")
         chan = self._ensure(m, now) if "Uniqueid" in m else None
-        call = self._call_of(chan) if chan is not None else (self._call_of(dest) if dest else None)
+        call = chan.call if chan is not None else (dest.call if dest else None)
         if call is not None:
             status = m.get("DialStatus")
             self._note(call, now, "dial_end", dest.uniqueid if dest else None, status)
@@ -365,7 +389,7 @@ class CallTracker:
         if chan is None:
             return None
         chan.bridge_id = m.get("BridgeUniqueid")
-        call = self._call_of(chan)
+        call = chan.call
         if call is not None:
             self._note(call, now, "bridge_enter", chan.uniqueid, chan.bridge_id)
         return call
@@ -376,25 +400,30 @@ class CallTracker:
             return None
         if chan.bridge_id == m.get("BridgeUniqueid"):
             chan.bridge_id = None
-        call = self._call_of(chan)
+        call = chan.call
         if call is not None:
             self._note(call, now, "bridge_leave", chan.uniqueid, m.get("BridgeUniqueid"))
         return call
 
     def _dtmf_end(self, m, now):
-        chan = self._ensure(m, now)
+        get = m.last
+        chan = self.channels.get(get("Uniqueid"))
         if chan is None:
-            return None
+            chan = self._ensure(m, now)
+            if chan is None:
+                return None
+        elif self._epoch:
+            self._touched[chan.uniqueid] = self._epoch
         if len(chan.dtmf) < self.max_dtmf:
-            chan.dtmf.append(Dtmf(m.get("Digit") or "", m.get("Direction") or "", now, _int(m.get("DurationMs"))))
-        return self._call_of(chan)
+            chan.dtmf.append(Dtmf(get("Digit") or "", get("Direction") or "", now, _int(get("DurationMs"))))
+        return chan.call
 
     def _agi_start(self, m, now):
         chan = self._ensure(m, now)
         if chan is None:
             return None
         chan.in_agi = True
-        call = self._call_of(chan)
+        call = chan.call
         if call is not None:
             from callcenter.ami.events import parse_agi_env
 
@@ -414,7 +443,7 @@ class CallTracker:
         if chan is None:
             return None
         chan.in_agi = False
-        call = self._call_of(chan)
+        call = chan.call
         if call is not None:
             call.ivr_active = any(c.in_agi for c in call.channels.values() if c.hung_up_at is None)
             self._note(call, now, "ivr_end", chan.uniqueid)
@@ -422,7 +451,7 @@ class CallTracker:
 
     def _queue_join(self, m, now):
         chan = self._ensure(m, now)
-        call = self._call_of(chan) if chan else None
+        call = chan.call if chan else None
         if call is None:
             return None
         queue = m.get("Queue")
@@ -444,7 +473,7 @@ class CallTracker:
 
     def _queue_leave(self, m, now):
         chan = self._ensure(m, now)
-        call = self._call_of(chan) if chan else None
+        call = chan.call if chan else None
         if call is None or call.queue_left_at is not None:
             return call
         call.queue_left_at = now
@@ -454,7 +483,7 @@ class CallTracker:
 
     def _queue_abandon(self, m, now):
         chan = self._ensure(m, now)
-        call = self._call_of(chan) if chan else None
+        call = chan.call if chan else None
         if call is None:
             return None
         if call.queue_outcome is None:
@@ -466,7 +495,7 @@ class CallTracker:
     def _agent_called(self, m, now):
         chan = self._ensure(m, now)
         dest = self._ensure(m, now, "Dest")
-        call = self._call_of(chan) if chan else None
+        call = chan.call if chan else None
         if call is None:
             return None
         call.ringing_agent = m.get("MemberName") or m.get("Interface")
@@ -476,7 +505,7 @@ class CallTracker:
 
     def _agent_noanswer(self, m, now):
         chan = self._ensure(m, now)
-        call = self._call_of(chan) if chan else None
+        call = chan.call if chan else None
         if call is None:
             return None
         call.ringing_agent = None
@@ -487,7 +516,7 @@ class CallTracker:
     def _agent_connect(self, m, now):
         chan = self._ensure(m, now)
         dest = self._ensure(m, now, "Dest")
-        call = self._call_of(chan) if chan else None
+        call = chan.call if chan else None
         if call is None or call.connected_at is not None and call.agent == m.get("MemberName"):
             return call
         call.agent = m.get("MemberName")
@@ -504,7 +533,7 @@ class CallTracker:
     def _agent_complete(self, m, now):
         uniqueid = m.get("Uniqueid")
         chan = self.channels.get(uniqueid) if uniqueid else None
-        call = self._call_of(chan) if chan else None
+        call = chan.call if chan else None
         if call is None:
             # The caller's channel may already be gone (AgentComplete is held back until hangup).
             linkedid = m.get("Linkedid")
@@ -522,7 +551,7 @@ class CallTracker:
         if chan is None:
             return None
         chan.recording_active = True
-        call = self._call_of(chan)
+        call = chan.call
         if call is not None:
             self._note(call, now, "recording_start", chan.uniqueid)
         return call
@@ -532,7 +561,7 @@ class CallTracker:
         if chan is None:
             return None
         chan.recording_active = False
-        call = self._call_of(chan)
+        call = chan.call
         if call is not None:
             self._note(call, now, "recording_stop", chan.uniqueid)
         return call
@@ -540,7 +569,7 @@ class CallTracker:
     def _user_event(self, m, now):
         uniqueid = m.get("Uniqueid")
         chan = self.channels.get(uniqueid) if uniqueid else None
-        call = self._call_of(chan) if chan else None
+        call = chan.call if chan else None
         if call is not None:
             self._note(call, now, "user_event", chan.uniqueid, m.get("UserEvent"))
         return call

@@ -116,3 +116,17 @@ def test_any_crlf_in_value_refused_property(head, brk, tail):
     """Wherever CR or LF sits in a value, serialising refuses it."""
     with pytest.raises(AMIInjectionError):
         serialize_action("UserEvent", [("UserEvent", "X"), ("Text", head + brk + tail)])
+
+
+def test_last_and_get_on_wire_messages():
+    """get() returns the first occurrence, last() the last; both fold case and miss cleanly."""
+    m = Message.from_frame(b"Event: Status\r\nVariable: A=1\r\nUniqueid: 1.1\r\nVariable: B=2\r\nCommandId: c")
+    assert m.get("Variable") == "A=1" and m.last("Variable") == "B=2"
+    assert m.last("Uniqueid") == m.get("Uniqueid") == "1.1"
+    assert m.get("CommandID") == "c" and m.last("commandid") == "c"
+    assert m.get("Nope") is None and m.last("Nope", "d") == "d" and "Nope" not in m
+    assert m.getall("Variable") == ["A=1", "B=2"] and m.getall("VARIABLE") == ["A=1", "B=2"] and m.getall("Nope") == []
+    assert m.name == "Status" and m.kind == "event"
+    assert m == Message([("Event", "Status"), ("Variable", "A=1"), ("Uniqueid", "1.1"), ("Variable", "B=2"), ("CommandId", "c")])
+    built = Message([("Event", "X"), ("K", "1"), ("k", "2")])
+    assert built.get("k") == "1" and built.last("K") == "2"

@@ -316,4 +316,4 @@ def test_flood_of_events_bounded_in_memory(conn):
         proto.dataReceived(blob[:-7])
         proto.dataReceived(blob[-7:])
         assert proto._splitter.buffered == 0
-    assert proto.stats["events"] == 100_000 and proto.pending_count == 0
+    assert proto.events_received == 100_000 and proto.pending_count == 0
