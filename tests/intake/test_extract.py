@@ -173,3 +173,10 @@ def test_gazetteer_knows_every_taxonomy_subdistrict(extractor):
             place = places.get(sub.zh) or aliases.get(sub.zh)
             assert place is not None, sub.zh
             assert district.code in place.districts, sub.zh
+
+
+def test_ordinary_words_are_never_repaired_into_domain_terms(extractor):
+    """老是 sounds like 老师 and 风化 like 奉化, but they are real words: left as heard."""
+    assert extractor.prepare("公交车老是晚点")[0] == "公交车老是晚点"
+    text, _lang, _conf, repairs = extractor.prepare("这栋楼的外墙风化得很厉害")
+    assert "风化" in text and not repairs

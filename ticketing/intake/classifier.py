@@ -39,6 +39,13 @@ class Tokenizer:
                 self._jieba.add_word(w, freq=20000)
             self._ready = True
 
+    COMMON_FREQ = 50
+
+    def is_common(self, word: str) -> bool:
+        """True for an ordinary word of jieba's dictionary (never "repair" it into a domain term)."""
+        self._init()
+        return self._jieba.FREQ.get(word, 0) >= self.COMMON_FREQ
+
     def words(self, text: str) -> list[str]:
         self._init()
         return [w for w in self._jieba.lcut(text) if w.strip()]

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from ticketing.intake.classifier import NaiveBayes, Tokenizer, features
 from ticketing.intake.errors import InvalidText
 from ticketing.intake.gazetteer import Address, Gazetteer
-from ticketing.intake.keywords import (CATEGORY_CUES, DEPARTMENT_CUES, TYPE_CUES, URGENT_PATTERNS,
-                                       compile_patterns)
+from ticketing.intake.keywords import (CATEGORY_CUES, DEPARTMENT_CUES, REPAIR_TERMS, TYPE_CUES,
+                                       URGENT_PATTERNS, compile_patterns)
 from ticketing.intake.normalize import MAX_TEXT_CHARS, clean, detect_lang, prepare
 from ticketing.intake.phonetic import PhoneticLexicon, Repair
 
@@ -77,8 +77,8 @@ class Extractor:
         cue_words |= {c for cues in DEPARTMENT_CUES.values() for c in cues}
         han = [w for w in cue_words if re.fullmatch(r"[\u4e00-\u9fff]{2,8}", w)]
         han = sorted(han, key=lambda w: (-len(w), w))  # a fixed order: training must be reproducible
-        self.lexicon = PhoneticLexicon([*gazetteer.terms(), *han])
         self.tokenizer = Tokenizer([*gazetteer.terms(), *han])
+        self.lexicon = PhoneticLexicon([*gazetteer.terms(), *REPAIR_TERMS], is_common=self.tokenizer.is_common)
         self._analysed: dict = {}
 
     @staticmethod

@@ -182,3 +182,13 @@ DEPARTMENT_CUES: dict[str, tuple[str, ...]] = {
                            "community office", "neighbourhood committee", "corridor", "neighbours", "mediate",
                            "residence certificate"),
 }
+
+# Domain words worth repairing by sound when misheard (besides every gazetteer name).  Kept
+# short on purpose: repairing towards common words (老师) would corrupt ordinary speech (老是).
+REPAIR_TERMS: tuple[str, ...] = (
+    "路灯", "井盖", "窨井盖", "燃气", "煤气", "天然气", "液化气", "漏气", "停电", "停水", "漏水", "积水", "电梯",
+    "物业", "违建", "违章建筑", "占道经营", "摊贩", "红绿灯", "信号灯", "公交", "出租车", "网约车", "垃圾桶",
+    "下水道", "自来水", "水管", "电线", "变压器", "社保", "医保", "医保卡", "低保", "欠薪", "噪音", "油烟",
+    "排污", "污水", "派出所", "身份证", "户口", "发票", "个税", "不动产", "房产证", "宅基地", "滑坡", "养老院",
+    "幼儿园", "学区", "疫苗", "诈骗", "窨井", "城管", "交警",
+)

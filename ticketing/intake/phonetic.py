@@ -5,15 +5,15 @@ the sound does not.  Every Han character is reduced to a *fuzzy* toneless
 syllable (zh/z, ch/c, sh/s, n/l, -ng/-n merged, as southern Mandarin
 speakers and small acoustic models confuse them) and terms are looked up by
 their syllable sequence.  A window is only rewritten when it shares at least
-one character with the term, so homophones with nothing in common are left
-alone.
+one character with the term, and is not itself an ordinary word, so
+homophones with nothing in common, and real words, are left alone.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable
+from typing import Callable, Iterable
 
 from pypinyin import Style, lazy_pinyin
 
@@ -57,7 +57,8 @@ class PhoneticLexicon:
     MIN_LEN = 2
     MAX_LEN = 8
 
-    def __init__(self, terms: Iterable[str]):
+    def __init__(self, terms: Iterable[str], is_common: Callable[[str], bool] | None = None):
+        self._is_common = is_common or (lambda word: False)
         self._index: dict[tuple[str, ...], str] = {}
         self._terms: set[str] = set()
         for term in terms:
@@ -98,7 +99,7 @@ class PhoneticLexicon:
                 if heard == term:
                     hit = (term, length, False)
                     break
-                if any(a == b for a, b in zip(heard, term)):
+                if any(a == b for a, b in zip(heard, term)) and not self._is_common(heard):
                     hit = (term, length, True)
                     break
             if hit is None:
