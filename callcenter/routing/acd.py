@@ -589,6 +589,10 @@ class QueueController(Service):
                 self._connect(decision)
             elif isinstance(decision, Overflow):
                 self.stats["overflows"] += 1
+                c = decision.caller
+                self._db("record_queue_call", call_id=c.call_id, queue=decision.from_queue,
+                         skill=decision.from_skill, priority=c.priority, number=c.number,
+                         enqueued_at=c.enqueued_at, left_at=now, outcome="overflow")
                 self._emit("call", call_id=decision.caller.call_id, state="overflow",
                            queue=decision.to_queue, from_queue=decision.from_queue)
             elif isinstance(decision, OfferCallback):

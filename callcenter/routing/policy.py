@@ -49,6 +49,7 @@ class Overflow:
     from_queue: str
     to_queue: str
     at: datetime
+    from_skill: str = ""
 
 
 @dataclass(frozen=True)
@@ -430,10 +431,10 @@ class Router:
                 continue  # already has their callback; their place is kept
             if rules.overflow_to:
                 self._take(caller)
-                source = caller.queue
+                source, source_skill = caller.queue, caller.skill
                 target = self.queue(rules.overflow_to)
                 caller.queue, caller.skill, caller.joined_at = target.name, target.skill, now
-                out.append(Overflow(caller, source, target.name, now))
+                out.append(Overflow(caller, source, target.name, now, source_skill))
                 match = self.enqueue(caller, now)
                 if match is not None:
                     out.append(match)

@@ -450,3 +450,29 @@ def test_hang_up_from_the_desk():
     dial(pbx, "ANSWER")
     acd.hang_up("1001")
     assert pbx.take_one("Hangup")["Channel"] == CALLER
+
+
+def test_overflow_after_max_wait_rings_an_agent_of_the_other_queue(db_url):
+    """An urgent caller nobody on the urgent desk can take overflows after max_wait to the general
+    queue, whose free agent is rung at once; queue_calls keeps the overflow and the answer."""
+    pbx = FakeAsterisk()
+    router = Router([QueueRules("hotline-general", "general"),
+                     QueueRules("hotline-urgent", "urgent", max_wait=30, overflow_to="hotline-general")])
+    store = RoutingStore(make_engine(db_url))
+    acd = QueueController(pbx.client, pbx.clock, router, store=store, ring_timeout=15)
+    acd.add_agent(Agent("1001", {"general": 50}, device="PJSIP/1001"))
+    acd.startService()
+    ready(acd, "1001")
+    acd.enqueue(CallHandle(CALLID, CALLER, "13800000001"), "hotline-urgent", "urgent", 10)
+    pbx.ok_all()
+    pbx.clock.advance(29)
+    assert acd.sessions["1001"].state is AgentState.READY
+    pbx.clock.advance(2)
+    assert acd.stats["overflows"] == 1 and acd.sessions["1001"].state is AgentState.RINGING
+    setvar = [m for m in pbx.take() if m.name == "Setvar"][0]
+    assert setvar["Value"] == "PJSIP/1001"
+    pbx.respond(setvar)
+    rows = store.queue_calls()
+    assert [(r["queue"], r["skill"], r["outcome"]) for r in rows] == [("hotline-urgent", "urgent", "overflow")]
+    acd.stopService()
+    store.engine.dispose()
