@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
