@@ -147,3 +147,46 @@ def test_callback_in_queue_through_the_simulator(sqlite_url):
     assert [(e.call_id, e.state, e.attempts) for e in store.callbacks(None)] == [(waiting.uniqueid, "done", 1)]
     assert acd.stats["callbacks_placed"] == 1
     store.engine.dispose()
+
+
+@pytest_twisted.inlineCallbacks
+def test_supervisor_barges_into_a_live_call_through_the_simulator():
+    """During a connected call, barge originates the supervisor's phone into ChanSpy on the agent's
+    channel: the PBX answers it and reports ChanSpyStart with the agent leg as the spied channel."""
+    from twisted.internet import reactor
+
+    sim = PBXSimulator(reactor, speed=SPEED)
+    port = yield sim.listen(0)
+    sim.add_device("PJSIP/1001", answer_after=0.5)
+    sim.add_device("PJSIP/9001", answer_after=0.5)
+    clock = ScaledClock(reactor, SPEED)
+    ami = AMIClient(TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port), "hotline", "hotline-secret",
+                    clock=clock, resync=False)
+    acd = QueueController(ami, clock, Router([QueueRules("hotline-general", "general")]), ring_timeout=6)
+    acd.add_agent(Agent("1001", {"general": 60}, device="PJSIP/1001"))
+    spied = []
+    ami.subscribe(lambda m: spied.append(m.get("SpyeeChannel")), names=("ChanSpyStart",))
+
+    def ivr(message):
+        if parse_agi_env(message.get("Env")).get("agi_arg_1") == "ivr":
+            acd.enqueue(CallHandle(message.get("Uniqueid"), message.get("Channel")), "hotline-general")
+
+    ami.subscribe(ivr, names=("AsyncAGIStart",))
+    ami.start()
+    try:
+        yield ami.when_connected()
+        acd.startService()
+        acd.agent_login("1001")
+        acd.agent_ready("1001")
+        sim.dial_in("13800000001", script=CallerScript(talk_seconds=8))
+        yield wait_until(reactor, lambda: acd.stats["answered"] == 1, what="the call answered")
+        agent_leg = acd.current_call("1001").agent_channel
+        response = yield acd.supervise("PJSIP/9001", "1001", "barge")
+        assert response.answered
+        yield wait_until(reactor, lambda: spied, what="ChanSpyStart")
+        assert spied[0] == agent_leg and agent_leg.startswith("PJSIP/1001-")
+        yield wait_until(reactor, lambda: acd.sessions["1001"].state is not AgentState.ON_CALL, what="call end")
+    finally:
+        yield acd.stopService()
+        yield ami.stop()
+        yield port.stopListening()
