@@ -180,3 +180,24 @@ def test_ordinary_words_are_never_repaired_into_domain_terms(extractor):
     assert extractor.prepare("公交车老是晚点")[0] == "公交车老是晚点"
     text, _lang, _conf, repairs = extractor.prepare("这栋楼的外墙风化得很厉害")
     assert "风化" in text and not repairs
+
+
+def test_proposal_creates_a_work_order_through_the_ticketing_service(extractor, db_url):
+    """The draft's fields are accepted as they are by WorkOrderService.create (taxonomy codes, subdistrict code)."""
+    from datetime import datetime, timezone
+
+    from callcenter.config import load_config
+    from callcenter.db import make_engine
+    from ticketing.service import Actor, WorkOrderService
+
+    p = extractor.propose("喂，我们整栋楼都停电了，鄞州区首南街道天童南路588号，电梯里还关着人，赶紧派人来")
+    fields = p.work_order_fields()
+    assert fields["category"] == "power-outage" and fields["subdistrict"] and fields["urgency"] == "urgent"
+    engine = make_engine(db_url)
+    try:
+        service = WorkOrderService.from_config(load_config(None, environ={}), engine)
+        order = service.create(fields, Actor("agent-7", "agent"), datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc))
+    finally:
+        engine.dispose()
+    assert order["department"] == "power" and order["district"] == "yinzhou"
+    assert order["urgency"] == "urgent"

@@ -40,6 +40,16 @@ class Proposal:
     text: str
     alternatives: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     repairs: list[Repair] = field(default_factory=list)
+    subdistrict_code: str | None = None
+
+    def work_order_fields(self) -> dict:
+        """The draft as fields for ``WorkOrderService.create``; unknown ones are left for the agent to fill."""
+        fields = {"type": self.type, "category": self.category, "district": self.district,
+                  "subdistrict": self.subdistrict_code if self.district else None,
+                  "address": (self.address.text or None) and self.address.text[:300], "urgency": self.urgency,
+                  "summary": self.summary[:200] or None, "description": self.text[:4000],
+                  "department": self.department}
+        return {k: v for k, v in fields.items() if v is not None}
 
     def as_dict(self) -> dict:
         return {
@@ -73,6 +83,8 @@ class Extractor:
         self._type_cues = {t: compile_patterns(cues) for t, cues in TYPE_CUES.items()}
         self._dept_cues = {d: tuple(_cue(c) for c in cues) for d, cues in DEPARTMENT_CUES.items()}
         self._categories = self._category_cues(taxonomy)
+        self._subdistrict_codes = {(d.code, s.zh): s.code for d in (taxonomy.districts.values() if taxonomy else ())
+                                   for s in d.subdistricts.values()}
         cue_words = {c for cues in CATEGORY_CUES.values() for c in cues}
         cue_words |= {c for cues in DEPARTMENT_CUES.values() for c in cues}
         han = [w for w in cue_words if re.fullmatch(r"[\u4e00-\u9fff]{2,8}", w)]
@@ -181,7 +193,8 @@ class Extractor:
                         district=where.district, address=addr, urgency=urgency, summary=summary,
                         confidence=confidence, text=norm,
                         alternatives={"type": type_alts[:3], "department": dept_alts[:3]},
-                        repairs=list(repairs))
+                        repairs=list(repairs),
+                        subdistrict_code=self._subdistrict_codes.get((where.district, addr.subdistrict)))
 
     # -- fields ----------------------------------------------------------------------
 
