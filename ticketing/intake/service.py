@@ -1,0 +1,60 @@
+"""Intake from the reactor: proposals, merge suggestions and corrections off the reactor thread.
+
+Loading the data takes seconds (jieba's dictionary, the gazetteer's sound
+index) and a proposal a few milliseconds of pure-Python CPU, so both run in a
+thread pool, as do the corrections' database writes.  ``now`` comes from the
+reactor's clock, so a ``task.Clock`` drives it in tests.
+"""
+from __future__ import annotations
+
+from callcenter.clock import now_from
+
+
+class IntakeService:
+    """The agent desk's and the dispatcher's way into :mod:`ticketing.intake`."""
+
+    def __init__(self, reactor, threadpool, *, extractor_factory=None, corrections=None):
+        from twisted.internet.threads import deferToThreadPool
+
+        from ticketing.intake.resources import default_extractor
+
+        self._reactor = reactor
+        self._pool = threadpool
+        self._defer = deferToThreadPool
+        self._factory = extractor_factory or default_extractor
+        self._corrections = corrections
+        self._extractor = None
+
+    def _in_pool(self, fn, *args, **kwargs):
+        return self._defer(self._reactor, self._pool, fn, *args, **kwargs)
+
+    def _loaded(self):
+        if self._extractor is None:
+            self._extractor = self._factory()
+        return self._extractor
+
+    def start(self):
+        """Load the data now (in the pool), so the first caller does not wait for it."""
+        return self._in_pool(self._loaded).addCallback(lambda _: None)
+
+    def propose(self, text: str, lang: str | None = None):
+        """A Deferred firing with the :class:`~ticketing.intake.extractor.Proposal` (or an IntakeError)."""
+        return self._in_pool(lambda: self._loaded().propose(text, lang))
+
+    def similar(self, proposal_or_text, candidates, **kwargs):
+        """A Deferred firing with :func:`~ticketing.intake.similar.similar_orders` at the reactor's now."""
+        from ticketing.intake.similar import similar_orders
+
+        now = now_from(self._reactor)
+        candidates = list(candidates)
+        return self._in_pool(lambda: similar_orders(proposal_or_text, candidates, now,
+                                                    extractor=self._loaded(), **kwargs))
+
+    def record_correction(self, text: str, field: str, value: str, *, source: str = "agent",
+                          order_id: str | None = None):
+        """A Deferred firing with the stored correction's id (validated first; nothing stored on error)."""
+        if self._corrections is None:
+            raise RuntimeError("IntakeService was created without a CorrectionStore")
+        now = now_from(self._reactor)
+        return self._in_pool(self._corrections.record, text, field, value, now=now, source=source,
+                             order_id=order_id)
