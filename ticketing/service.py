@@ -375,16 +375,12 @@ class WorkOrderService:
             target = None
             if action == "merge":
                 target = self._load(uow, params["into"], actor, for_update=True)
-                if not target.is_open:
-                    raise ValidationFailed("只能合并到未办结的工单 / merge into an open order",
-                                           {"into": params["into"], "status": target.status})
             events = order.perform(action, params, actor=actor.user_id, role=actor.role, now=now,
                                    sla=self.sla_context(order))
-            uow.orders.save(order)
             if target is not None:
-                uow.orders.add_history(target.id, HistoryEntry(
-                    now, actor.user_id, actor.role, "merged-from", target.status, target.status,
-                    params.get("reason"), {"number": order.number}))
+                target.absorb(order, actor=actor.user_id, role=actor.role, now=now, reason=params.get("reason"))
+                uow.orders.save(target)
+            uow.orders.save(order)
             uow.commit()
         self.publish([{"event": e.name, "number": e.number, "at": e.at.isoformat(), **e.data} for e in events])
         return self.view(order, actor, now)

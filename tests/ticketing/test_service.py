@@ -228,11 +228,12 @@ def test_bad_actions_change_nothing(service, engine):
 
 def test_merge_and_cancel(service):
     """A duplicate report merges into the open original (history on both); cancel needs a reason."""
-    first = service.create(fields(), AGENT, NOW)["number"]
-    dup = service.create(fields(summary="同一事件"), AGENT, NOW)["number"]
+    first = service.create(fields(call_ids=["c1"]), AGENT, NOW)["number"]
+    dup = service.create(fields(summary="同一事件", call_ids=["c2"]), AGENT, NOW)["number"]
     o = service.perform(dup, "merge", {"into": first, "reason": "重复"}, DISPATCHER, NOW)
     assert o["status"] == "merged" and o["merged_into"] == first
     assert service.history(first, DISPATCHER)[-1]["action"] == "merged-from"
+    assert service.get(first, DISPATCHER)["call_ids"] == ["c1", "c2"]
     with pytest.raises(IllegalTransition):
         service.perform(dup, "dispatch", {}, DISPATCHER, NOW)
     third = service.create(fields(), AGENT, NOW)["number"]
@@ -337,6 +338,23 @@ def test_events_are_published_after_commit(service):
     service.perform(n, "dispatch", {}, DISPATCHER, NOW)
     assert {"event": "status_changed", "number": n, "from": "registered", "to": "dispatched",
             "action": "dispatch", "at": NOW.isoformat()} in heard
+
+
+def test_stale_write_is_refused(engine):
+    """Optimistic concurrency: saving an order loaded before someone else's change raises ConcurrentUpdate."""
+    from ticketing.domain.errors import ConcurrentUpdate
+    from ticketing.persistence import SqlAlchemyUnitOfWork
+
+    service = WorkOrderService(engine, TAXONOMY, CALENDAR)
+    n = service.create(fields(), AGENT, NOW)["number"]
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        stale = uow.orders.get(n)
+    service.perform(n, "dispatch", {}, DISPATCHER, NOW)
+    stale.perform("cancel", {"reason": "x"}, actor="d", role="dispatcher", now=NOW, sla=service.sla_context(stale))
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        with pytest.raises(ConcurrentUpdate):
+            uow.orders.save(stale)
+    assert service.get(n, AGENT)["status"] == "dispatched"
 
 
 def test_from_config_reads_sla_and_calendar_settings(engine):

@@ -213,6 +213,16 @@ class WorkOrder:
             events.append(DomainEvent("status_changed", self.number, now, {"from": before, "to": target, "action": action}))
         return events
 
+    def absorb(self, duplicate: "WorkOrder", *, actor: str, role: str, now: datetime, reason: str | None = None) -> None:
+        """Take in a duplicate report merged into this order: its calls become ours, and the history says so."""
+        if not self.is_open:
+            raise ValidationFailed("只能合并到未办结的工单 / merge into an open order",
+                                   {"into": self.number, "status": self.status})
+        self.call_ids = list(dict.fromkeys([*self.call_ids, *duplicate.call_ids]))
+        self.updated_at = now
+        self._record(HistoryEntry(now, actor, role, "merged-from", self.status, self.status, reason,
+                                  {"number": duplicate.number, "call_ids": list(duplicate.call_ids)}))
+
     def _record(self, entry: HistoryEntry) -> None:
         self.history.append(entry)
         self.new_history.append(entry)

@@ -162,9 +162,6 @@ class WorkOrderRepository:
         if new:
             self.connection.execute(insert(sla_timers), new)
 
-    def add_history(self, order_id: int, entry: HistoryEntry) -> None:
-        self.connection.execute(insert(work_order_history), [_history_values(order_id, entry)])
-
     # -- reading ------------------------------------------------------------
     def get(self, number: str, *, for_update: bool = False) -> WorkOrder | None:
         stmt = select(work_orders).where(work_orders.c.number == number)
