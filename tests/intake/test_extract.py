@@ -201,3 +201,9 @@ def test_proposal_creates_a_work_order_through_the_ticketing_service(extractor, 
         engine.dispose()
     assert order["department"] == "power" and order["district"] == "yinzhou"
     assert order["urgency"] == "urgent"
+
+
+def test_summary_masks_phone_numbers(extractor):
+    """A mobile number said on the call appears masked in the summary (138****1234)."""
+    p = extractor.propose("我要投诉楼下饭店油烟太大，有事打我电话13812341234，鄞州区百丈街道的")
+    assert "138****1234" in p.summary and "13812341234" not in p.summary

@@ -54,13 +54,13 @@ def parse_tsv(lines: Iterable[str]) -> list[dict[str, str]]:
             header = [c.strip().lower() for c in cells]
             continue
         if len(cells) != len(header):
-            raise DataError(f"line {number}: {len(cells)} columns, header has {len(header)}",
+            raise DataError(f"第 {number} 行列数不对 / line {number}: {len(cells)} columns, header has {len(header)}",
                             {"line": number, "columns": len(cells), "expected": len(header)})
         row = dict(zip(header, (c.strip() for c in cells)))
         row["_line"] = str(number)
         rows.append(row)
     if header is None:
-        raise DataError("no header line", {})
+        raise DataError("缺少表头 / no header line", {})
     return rows
 
 
@@ -69,7 +69,8 @@ def _check(row: Mapping[str, str], name: str, allowed, *, empty_ok: bool = False
     if value == "" and empty_ok:
         return None
     if value not in allowed:
-        raise DataError(f"line {row.get('_line')}: {name} {value!r} is not one of the allowed values",
+        raise DataError(f"第 {row.get('_line')} 行取值无效 / line {row.get('_line')}: {name} {value!r} is not one of "
+                        "the allowed values",
                         {"line": int(row.get("_line", 0)), "column": name, "value": value[:64]})
     return value
 
@@ -79,15 +80,18 @@ def examples_from_rows(rows: Iterable[Mapping[str, str]]) -> list[Example]:
     if rows:
         missing = [c for c in COLUMNS if c not in rows[0]]
         if missing:
-            raise DataError(f"missing columns: {', '.join(missing)}", {"missing": missing, "required": list(COLUMNS)})
+            raise DataError(f"缺少列 / missing columns: {', '.join(missing)}",
+                            {"missing": missing, "required": list(COLUMNS)})
     out, seen = [], set()
     for row in rows:
         ident = row["id"]
         if not ident or ident in seen:
-            raise DataError(f"line {row.get('_line')}: id {ident!r} is empty or repeated", {"line": int(row.get("_line", 0))})
+            raise DataError(f"第 {row.get('_line')} 行编号为空或重复 / line {row.get('_line')}: id {ident!r} is empty "
+                            "or repeated", {"line": int(row.get("_line", 0))})
         seen.add(ident)
         if not row["text"]:
-            raise DataError(f"line {row.get('_line')}: empty text", {"line": int(row.get("_line", 0))})
+            raise DataError(f"第 {row.get('_line')} 行文本为空 / line {row.get('_line')}: empty text",
+                            {"line": int(row.get("_line", 0))})
         out.append(Example(
             id=ident, lang=_check(row, "lang", LANGS), text=row["text"], type=_check(row, "type", TYPES),
             department=_check(row, "department", DEPARTMENTS),

@@ -309,8 +309,17 @@ _REQUEST = re.compile(r"(能不能|麻烦|请|帮|赶紧|快|投诉|举报|建�
 _CLAUSE = re.compile(r"[^,，。！？!?；;]+")
 
 
+_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+
+
+def mask_phones(text: str) -> str:
+    """Mobile numbers as 138****1234: a summary is read by departments that do not need them."""
+    return _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
+
+
 def summarise(text: str, lang: str, limit: int = 60) -> str:
-    """The caller's request in a line: fillers and self-introductions dropped, the ask kept."""
+    """The caller's request in a line: fillers and self-introductions dropped, the ask kept, phones masked."""
+    text = mask_phones(text)
     if lang == "en":
         sentences = re.split(r"(?<=[.!?])\s+", text.strip())
         out = []

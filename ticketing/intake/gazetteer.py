@@ -157,7 +157,7 @@ class Gazetteer:
             name = (row.get("name") or "").strip()
             districts = tuple(d for d in (row.get("district") or "").split("|") if d)
             if kind not in KINDS or not name or not districts or not set(districts) <= set(DISTRICTS):
-                raise DataError(f"gazetteer row {i}: needs a known kind, a name and known districts",
+                raise DataError(f"地名库第 {i} 行无效 / gazetteer row {i}: needs a known kind, a name and known districts",
                                 {"row": i, "kind": kind, "name": name, "district": row.get("district")})
             split = lambda v: tuple(x.strip() for x in (v or "").split("|") if x.strip())  # noqa: E731
             places.append(Place(kind, name, districts, split(row.get("aliases")), split(row.get("en"))))

@@ -53,9 +53,11 @@ def load_model(path: str | Path | None = None) -> dict | None:
     except FileNotFoundError:
         return None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not a model file ({exc}); run `callcenter intake train`", {"path": str(path)}) from None
+        raise DataError(f"{path}: 不是模型文件，请运行 `callcenter intake train` / not a model file ({exc}); "
+                        "run `callcenter intake train`", {"path": str(path)}) from None
     if not isinstance(model, dict) or model.get("format") != MODEL_FORMAT or "fields" not in model:
-        raise DataError(f"{path}: unknown model format; run `callcenter intake train`", {"path": str(path)})
+        raise DataError(f"{path}: 模型格式未知，请运行 `callcenter intake train` / unknown model format; "
+                        "run `callcenter intake train`", {"path": str(path)})
     return model
 
 
