@@ -31,7 +31,8 @@ def register(sub) -> None:
                              "or corrections (text, field, value)")
     parser.add_argument("--db-url", help="train: database with recorded corrections (default: database.url)")
     parser.add_argument("--no-db", action="store_true", help="train: ignore corrections in the database")
-    parser.add_argument("--output", help="train: where to write the model (default: the shipped model file)")
+    parser.add_argument("--output", help="train: where to write the model (default: [intake] model_path, "
+                                         "else the shipped model file)")
     parser.set_defaults(func=_run)
 
 
@@ -65,10 +66,15 @@ def _run(args) -> int:
         return _fail(exc.message, exc.error_id, exc.details, args.json)
 
 
-def _extractor(args):
-    from ticketing.intake.resources import build_extractor, default_extractor
+def _model_path(args) -> str | None:
+    """--intake-model, else [intake] model_path, else the shipped model."""
+    return args.intake_model or args.cfg.get("intake.model_path") or None
 
-    return build_extractor(args.intake_model) if args.intake_model else default_extractor()
+
+def _extractor(args):
+    from ticketing.intake.resources import default_extractor
+
+    return default_extractor(_model_path(args))
 
 
 def _propose(args, text: str, transcript) -> int:
@@ -173,9 +179,8 @@ def _train(args) -> int:
     corrections = [c for c in corrections if clean(c.text) not in held_texts]  # never train on the held-back split
     blank = default_extractor().with_model(None)  # the shipped gazetteer and taxonomy, loaded once
     model = train_model(blank, train, corrections)
-    path = save_model(model, args.output or MODEL_PATH)
-    if not args.output:
-        reset_default()
+    path = save_model(model, args.output or _model_path(args) or MODEL_PATH)
+    reset_default(path)
     report = evaluate(blank.with_model(model), held)
     summary = {"model": str(path), "examples": len(train), "corrections": len(corrections),
                "corrections_from_db": from_db, "held_back": len(held),

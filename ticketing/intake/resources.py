@@ -98,21 +98,26 @@ def build_extractor(model_path: str | Path | None = None, *, model: dict | None 
     return extractor
 
 
-_default: Extractor | None = None
+_loaded: dict[str, Extractor] = {}
 _lock = threading.Lock()
 
 
-def default_extractor() -> Extractor:
-    """The process-wide extractor over the shipped data (loaded once, thread-safe)."""
-    global _default
+def default_extractor(model_path: str | Path | None = None) -> Extractor:
+    """The process-wide extractor for a model file (the shipped one by default): loaded once, thread-safe."""
+    key = str(Path(model_path).resolve()) if model_path else ""
     with _lock:
-        if _default is None:
-            _default = build_extractor()
-        return _default
+        if key not in _loaded:
+            _loaded[key] = build_extractor(model_path or None)
+        return _loaded[key]
 
 
-def reset_default() -> None:
-    """Forget the loaded extractor (after `intake train` wrote a new model)."""
-    global _default
+def reset_default(model_path: str | Path | None = None) -> None:
+    """Forget the extractor loaded for ``model_path`` (after `intake train` rewrote it), or all of them."""
     with _lock:
-        _default = None
+        if model_path is None:
+            _loaded.clear()
+            return
+        key = str(Path(model_path).resolve())
+        _loaded.pop(key, None)
+        if key == str(MODEL_PATH.resolve()):
+            _loaded.pop("", None)
