@@ -57,11 +57,16 @@ def start_speech(reactor, config, subscriber, port: int | None = None):
         return None
     pool = DecodePool(reactor, int(config.get("asr.pool_size", 2)))
     pool.start()
-    # Warm one recogniser per decoding thread now, not on the first caller's words.
+    # A fresh recogniser stalls ~2 s on its first speech: warm one per decoding
+    # thread before accepting calls, and the rest of the live capacity meanwhile.
     yield pool.run(model.recognizers.warm, 8000, pool.size)
+    max_live = int(config.get("asr.max_live_streams", 4))
+    if max_live > pool.size:
+        pool.run(model.recognizers.warm, 8000, max_live).addErrback(
+            lambda f: log.error("warming speech recognisers failed: %s", f.value))
     transcriber = LiveTranscriber(
         reactor, model, pool, subscriber, spool_dir=_spool_dir(config),
-        max_live_streams=int(config.get("asr.max_live_streams", 4)),
+        max_live_streams=max_live,
     )
     listening = yield listen(reactor, transcriber.open,
                              int(config.get("asr.audiosocket_port", 9092)) if port is None else port,

@@ -1,0 +1,205 @@
+"""Speech: real-time factor per stream, pipeline overhead, end-of-speech latency, streams per core.
+
+Phases (JSON line each):
+- ``raw``: plain vosk (warm recogniser, 100 ms chunks + PartialResult, and 4000-frame chunks) at 8 kHz;
+- ``pipeline``: the same audio through ``StreamDecoder`` — overhead over raw, CPU time;
+- ``two_streams``: two streams decoded at once in two threads sharing one Model;
+- ``latency``: calls streamed in real time over AudioSocket; end of speech → final, wall clock;
+- ``capacity``: N real-time calls on one decoding thread; sustained while nothing falls behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import threading
+import time
+from pathlib import Path
+
+from callcenter.asr.audio import read_pcm
+from callcenter.asr.models import PROJECT_ROOT
+
+DEFAULT_AUDIO = PROJECT_ROOT.parent / "shared" / "audio"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--model", default=None, help="model name or directory (default: first installed)")
+    parser.add_argument("--audio", default=str(DEFAULT_AUDIO), help="folder with real_8k/ and real/ WAVs")
+    parser.add_argument("--clips", type=int, default=4, help="8 kHz clips used for RTF")
+    parser.add_argument("--calls", type=int, default=2, help="latency: concurrent real-time calls (2 threads)")
+    parser.add_argument("--max-streams", type=int, default=3, help="capacity probe: up to N calls per core")
+    parser.add_argument("--phases", default="raw,pipeline,two_streams,latency,capacity")
+
+
+def _clips(folder: Path, count: int) -> list[tuple[str, bytes]]:
+    paths = sorted((folder / "real_8k").glob("*.wav")) + [folder / "real" / "en_vosk_digits_8k.wav"]
+    out = []
+    for path in paths[:count]:
+        _, pcm = read_pcm(path)
+        out.append((path.name, pcm))
+    return out
+
+
+def _raw(model, pcm: bytes, chunk: int, partials: bool) -> float:
+    """Thread CPU seconds for plain vosk on one warm recogniser."""
+    lease = model.recognizers.acquire(8000)
+    rec = lease.recognizer
+    started = time.thread_time()
+    for i in range(0, len(pcm), chunk):
+        if not rec.AcceptWaveform(pcm[i:i + chunk]) and partials:
+            rec.PartialResult()
+    rec.FinalResult()
+    spent = time.thread_time() - started
+    lease.elapsed += len(pcm) / 16000
+    model.recognizers.release(lease)
+    return spent
+
+
+def _pipeline(model, pcm: bytes, live: bool = True) -> float:
+    """Thread CPU seconds for the same audio through ``StreamDecoder.feed`` (100 ms chunks)."""
+    from callcenter.asr.decoder import StreamDecoder
+
+    decoder = StreamDecoder(model, 8000, live=live)
+    decoder.recognizer  # borrow outside the timing, as the raw runs do
+    started = time.thread_time()
+    for i in range(0, len(pcm), 1600):
+        decoder.feed(pcm[i:i + 1600])
+    decoder.finish()
+    return time.thread_time() - started
+
+
+def run(args):
+    from callcenter.asr.models import load_model
+
+    import logging
+
+    logging.getLogger("twisted").setLevel(logging.WARNING)
+    phases = set(args.phases.split(","))
+    model = load_model(args.model)
+    clips = _clips(Path(args.audio), args.clips)
+    seconds = sum(len(p) for _, p in clips) / 16000
+    yield {"bench": "asr", "phase": "setup", "model": model.name, "load_s": round(model.load_seconds, 2),
+           "clips": [n for n, _ in clips], "audio_s": round(seconds, 2), "cpus": os.cpu_count(),
+           "loadavg": os.getloadavg()[0]}
+    # As start_speech does: every call the run will hold at once gets a warm recogniser.
+    model.recognizers.warm(8000, max(2, args.calls, args.max_streams))
+    for _, pcm in clips:  # one pass so every recogniser has seen this audio: the comparisons are like for like
+        _raw(model, pcm, 1600, True)
+
+    if "raw" in phases or "pipeline" in phases:
+        raw = [sum(_raw(model, p, 1600, True) for _, p in clips) for _ in range(2)]
+        raw4000 = sum(_raw(model, p, 8000, False) for _, p in clips)
+        yield {"bench": "asr", "phase": "raw", "rtf_cpu_100ms_partials": round(min(raw) / seconds, 3),
+               "rtf_cpu_4000_frames": round(raw4000 / seconds, 3)}
+    if "pipeline" in phases:
+        # Same recogniser calls as raw: what the pipeline itself adds (framing, JSON, timing).
+        same = [sum(_pipeline(model, p, live=False) for _, p in clips) for _ in range(3)]
+        # Live mode also closes utterances early (stable partial → FinalResult) for latency.
+        live = [sum(_pipeline(model, p, live=True) for _, p in clips) for _ in range(3)]
+        raw += [sum(_raw(model, p, 1600, True) for _, p in clips)]
+        yield {"bench": "asr", "phase": "pipeline", "rtf_cpu": round(min(same) / seconds, 3),
+               "overhead_vs_raw_pct": round(100 * (min(same) - min(raw)) / min(raw), 1),
+               "live_rtf_cpu": round(min(live) / seconds, 3),
+               "live_endpointing_cost_pct": round(100 * (min(live) - min(raw)) / min(raw), 1),
+               "target_pct": 5}
+    if "two_streams" in phases:
+        results = {}
+
+        def worker(idx):
+            t = time.perf_counter()
+            cpu = sum(_pipeline(model, p) for _, p in clips)
+            results[idx] = (time.perf_counter() - t, cpu)
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - started
+        yield {"bench": "asr", "phase": "two_streams", "threads": 2,
+               "rtf_wall_per_stream": [round(results[i][0] / seconds, 3) for i in range(2)],
+               "rtf_cpu_per_stream": [round(results[i][1] / seconds, 3) for i in range(2)],
+               "aggregate_audio_per_wall_s": round(2 * seconds / wall, 2)}
+    if phases & {"latency", "capacity"}:
+        yield from _reactor_phases(model, clips, args, phases)
+
+
+def _reactor_phases(model, clips, args, phases):
+    from twisted.internet import defer, reactor, task
+
+    from callcenter.asr.audio import write_wav
+    from callcenter.asr.audiosocket import listen, stream_wav
+    from callcenter.asr.live import DecodePool, LiveTranscriber
+    import tempfile
+
+    out: list[dict] = []
+    tmp = Path(tempfile.mkdtemp(prefix="bench-asr-"))
+    paths = [write_wav(tmp / name, pcm, 8000) for name, pcm in clips]
+
+    class Sink:
+        def __init__(self):
+            self.finals, self.closed = [], {}
+
+        def on_final(self, uuid, segment):
+            self.finals.append((uuid, segment, reactor.seconds()))
+
+        def on_closed(self, uuid, transcript):
+            self.closed[uuid] = reactor.seconds()
+
+    @defer.inlineCallbacks
+    def calls(pool_size, max_live, wavs):
+        pool = DecodePool(reactor, pool_size)
+        pool.start()
+        sink = Sink()
+        transcriber = LiveTranscriber(reactor, model, pool, sink, spool_dir=tmp / "spool", max_live_streams=max_live)
+        port = yield listen(reactor, transcriber.open, 0)
+        started, ends = {}, {}
+        ds = []
+        for i, wav in enumerate(wavs):
+            uuid = f"00000000-0000-4000-8000-{i:012d}"
+            started[uuid] = reactor.seconds()
+            d = stream_wav(reactor, "127.0.0.1", port.getHost().port, uuid, wav, speed=1.0)
+            d.addCallback(lambda r, u=uuid: ends.__setitem__(u, reactor.seconds()))
+            ds.append(d)
+        yield defer.gatherResults(ds)
+        while len(sink.closed) < len(wavs):
+            yield task.deferLater(reactor, 0.02, lambda: None)
+        yield port.stopListening()
+        pool.stop()
+        lat = [at - (started[u] + seg.end) for u, seg, at in sink.finals]
+        behind = [sink.closed[u] - ends[u] for u in ends]
+        return lat, behind, transcriber.stats
+
+    @defer.inlineCallbacks
+    def main():
+        try:
+            if "latency" in phases:
+                wavs = [paths[i % len(paths)] for i in range(args.calls)]
+                lat, behind, _ = yield calls(2, len(wavs), wavs)
+                lat.sort()
+                out.append({"bench": "asr", "phase": "latency", "calls": len(wavs), "threads": 2,
+                            "finals": len(lat), "end_of_speech_to_final_s": {
+                                "p50": round(statistics.median(lat), 3),
+                                "p90": round(lat[int(0.9 * (len(lat) - 1))], 3), "max": round(lat[-1], 3)},
+                            "hangup_to_transcript_s_max": round(max(behind), 3), "target_s": 1.0})
+            if "capacity" in phases:
+                longest = max(paths, key=lambda p: p.stat().st_size)
+                for n in range(1, args.max_streams + 1):
+                    lat, behind, stats = yield calls(1, n, [longest] * n)
+                    sustained = max(behind) <= 1.0 and stats["spooled"] == 0
+                    out.append({"bench": "asr", "phase": "capacity", "threads": 1, "calls": n,
+                                "hangup_to_transcript_s_max": round(max(behind), 3),
+                                "final_latency_s_max": round(max(lat), 3) if lat else None,
+                                "sustained": sustained})
+                    if not sustained:
+                        break
+        except Exception as exc:  # report, do not hang the benchmark
+            out.append({"bench": "asr", "phase": "error", "error": repr(exc)})
+        finally:
+            reactor.stop()
+
+    out.append({"bench": "asr", "phase": "reactor", "loadavg": os.getloadavg()[0]})
+    reactor.callWhenRunning(main)
+    reactor.run(installSignalHandlers=False)
+    yield from out
