@@ -228,7 +228,7 @@ class Gazetteer:
         if address.house_number is None:
             address.house_number = self._house_anywhere(text, community_end)
         if address.road is None:
-            address.road = self._unknown_road(text, matches)
+            address.road = self._unknown_road(text)
             if address.road and address.house_number is None:
                 idx = text.find(address.road)
                 address.house_number = self._house_after(text, idx, idx + len(address.road))
@@ -270,7 +270,7 @@ class Gazetteer:
         return None, None
 
     @staticmethod
-    def _unknown_road(text: str, matches: list[PlaceMatch]) -> str | None:
+    def _unknown_road(text: str) -> str | None:
         """A road the gazetteer does not know, by its shape (X路 with a house number)."""
         m = re.search(r"([\u4e00-\u9fff]{2,4}(?:路|街|巷|大道))(?=\d+(?:号|弄))", text)
         if m:
