@@ -9,8 +9,8 @@ Phases (JSON line each):
 """
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import statistics
 import threading
 import time
@@ -197,6 +197,7 @@ def _reactor_phases(model, clips, args, phases):
         except Exception as exc:  # report, do not hang the benchmark
             out.append({"bench": "asr", "phase": "error", "error": repr(exc)})
         finally:
+            shutil.rmtree(tmp, ignore_errors=True)
             reactor.stop()
 
     out.append({"bench": "asr", "phase": "reactor", "loadavg": os.getloadavg()[0]})
