@@ -318,6 +318,13 @@ _cache_lock = threading.Lock()
 
 def resolve(name: str | None = None, config=None) -> tuple[ModelSpec | None, Path]:
     """Pick the model to use: ``name`` (manifest name or a directory), ``asr.model``, else the first installed."""
+    if config is None:
+        from callcenter.config import ConfigError, load_config
+
+        try:
+            config = load_config()  # defaults + CALLCENTER_ASR_* environment
+        except ConfigError:
+            config = None
     model_dir = model_dir_from(config)
     name = name or (config.get("asr.model") if config is not None else None) or os.environ.get("CALLCENTER_ASR_MODEL")
     if name and Path(name).is_dir() and name not in load_manifest(model_dir):

