@@ -213,7 +213,7 @@ def test_caller_hanging_up_mid_menu_frees_the_session(tmp_path):
     try:
         done = world.next_finished()
         world.sim.dial_in("13800001236", "12345",
-                          script=CallerScript(keys=["1", ""], key_delay=0.2, hangup_after=3.0))
+                          script=CallerScript(keys=["1", ""], key_delay=0.2, hangup_after=10.0))
         call = yield done
         assert call.outcome == "caller_hangup" and world.runner.sessions == {}
         assert call.path[-1]["node"] == "main_menu"
@@ -226,10 +226,10 @@ def test_satisfaction_callback_survey_reports_the_key(tmp_path):
     """An async Originate to the citizen into hotline-survey runs the survey flow with WORKORDER and
     CALLBACK_ID from the channel; the citizen's key 3 is reported as the survey outcome."""
     outcomes = []
-    world = yield World.create(tmp_path, is_open=lambda now: True, speed=5.0,
+    world = yield World.create(tmp_path, is_open=lambda now: True, speed=2.5,
                                on_outcome=lambda call, name, value: outcomes.append((call.vars, name, value)))
     try:
-        world.sim.add_pstn("13800000001", "answer", answer_after=0.5, digits="3", digit_after=3.0)
+        world.sim.add_pstn("13800000001", "answer", answer_after=0.5, digits="3", digit_after=5.0)  # inside the rating menu
         done = world.next_finished()
         answered = yield world.client.originate("Local/13800000001@hotline-pstn", context="hotline-survey",
                                                 exten="s", timeout=10,
