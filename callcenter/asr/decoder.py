@@ -109,6 +109,9 @@ class StreamDecoder:
 
     def finish(self) -> Segment | None:
         """Flush the recogniser at end of audio; the last segment, if anything was said."""
+        if self._lease is None and self.bytes_in == 0:
+            self._finished = True  # no audio at all: no recogniser to borrow or return
+            return None
         started = time.perf_counter()
         segment = self._segment(self.recognizer.FinalResult())
         self.decode_seconds += time.perf_counter() - started
