@@ -40,6 +40,7 @@ class EventDispatcher:
 
     def __init__(self) -> None:
         self._by_name: dict[str, tuple[Subscription, ...]] = {}
+        self._resolved: dict[str, tuple[Subscription, ...]] = {}
         self._everything: tuple[Subscription, ...] = ()
         self.errors = 0
 
@@ -66,9 +67,11 @@ class EventDispatcher:
         else:
             for name in folded:
                 self._by_name[name] = self._by_name.get(name, ()) + (sub,)
+        self._resolved = {}
         return sub
 
     def _remove(self, sub: Subscription) -> None:
+        self._resolved = {}
         if sub.names is None:
             self._everything = tuple(s for s in self._everything if s is not sub)
             return
@@ -90,7 +93,11 @@ class EventDispatcher:
         if self._by_name:
             if name is None:
                 name = message.name or ""
-            named = self._by_name.get(name.lower())
+            named = self._resolved.get(name)
+            if named is None:
+                named = self._by_name.get(name.lower(), ())
+                if len(self._resolved) < 1024:
+                    self._resolved[name] = named
             if named:
                 for sub in named:
                     self._deliver(sub, message)

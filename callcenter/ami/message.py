@@ -78,6 +78,18 @@ class Message:
         _set(self, "_name", name)
         return self
 
+    @classmethod
+    def from_event_frame(cls, frame: bytes) -> "Message":
+        """:meth:`from_frame` for a frame known to start with ``Event: ``."""
+        self = _new(cls)
+        text = "\r\n" + frame.decode("utf-8", "replace")
+        end = text.find("\r\n", 9)
+        _set(self, "_pairs", None)
+        _set(self, "_index", None)
+        _set(self, "_text", text)
+        _set(self, "_name", text[9:end] if end > 0 else text[9:])
+        return self
+
     def __setattr__(self, name, value):
         raise AttributeError("Message is immutable")
 

@@ -30,7 +30,7 @@ from callcenter.ami.framing import FrameSplitter
 from callcenter.ami.message import Message, parse_message, serialize_action
 
 log = logging.getLogger(__name__)
-_from_frame = Message.from_frame
+_from_event_frame = Message.from_event_frame
 
 _ids = itertools.count(1)
 
@@ -198,8 +198,7 @@ class AMIProtocol(Protocol):
 
     def _frame_received(self, frame: bytes) -> None:
         if frame.startswith(b"Event: "):
-            end = frame.find(b"\r\n")
-            message = _from_frame(frame, (frame[7:end] if end > 0 else frame[7:]).decode("utf-8", "replace"))
+            message = _from_event_frame(frame)
             if self._lists:
                 action_id = message.get("ActionID")
                 if action_id is not None:

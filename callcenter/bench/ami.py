@@ -37,7 +37,15 @@ MIX = (
      ("QueueCallerJoin", 3), ("QueueCallerLeave", 3), ("DialBegin", 2), ("DialEnd", 2), ("AgentCalled", 2),
      ("AgentConnect", 2), ("AgentComplete", 2), ("QueueMemberStatus", 2)]
 )
-VARIABLES = ["IVR_LANG", "IVR_QUEUE", "BRIDGEPEER", "DIALSTATUS", "QUEUESTATUS", "MIXMONITOR_FILENAME", "ANSWEREDTIME", "CDR(userfield)", "WORKORDER", "IVR_ACTION"]
+# VarSet names in the proportions the captures show: mostly Asterisk's own
+# bookkeeping (queue, dial and bridge variables), some of the hotline's own.
+VARIABLES = (
+    ["BRIDGEPEER"] * 3 + ["QUEUETALKTIME", "QUEUESTRATEGY", "QUEUESRVLEVELPERF", "QUEUESRVLEVEL", "QUEUENAME", "QUEUEMAX",
+                          "QUEUEHOLDTIME", "QUEUECOMPLETED", "QUEUECALLS", "QUEUEABANDONED", "DIALEDTIME", "DIALEDTIME_MS",
+                          "ANSWEREDTIME", "ANSWEREDTIME_MS", "QUEUEWAIT", "QUEUEWAIT_MS", "DIALEDPEERNUMBER", "PLAYBACKSTATUS",
+                          "QUEUEPOSITION"]
+    + ["HOTLINE_CALLID", "WORKORDER", "IVR_ACTION", "IVR_QUEUE", "IVR_LANG", "QUEUESTATUS", "DIALSTATUS", "MIXMONITOR_FILENAME"]
+)
 STATE_DESC = {4: "Ring", 5: "Ringing", 6: "Up"}
 
 
@@ -292,6 +300,7 @@ class _Meter:
             "seconds": round(wall, 3),
             "events_per_s": round(self.events / wall) if wall > 0 else None,
             "cpu_share": round((self.cpu1 - self.cpu0) / wall, 3) if wall > 0 and self.cpu1 is not None else None,
+            "events_per_cpu_s": round(self.events / (self.cpu1 - self.cpu0)) if self.cpu1 is not None and self.cpu1 > self.cpu0 else None,
             "pings": len(pings),
             "ping_p50_ms": pct(0.50),
             "ping_p99_ms": pct(0.99),
@@ -548,6 +557,8 @@ def run(args):
                        "ratio_vs_best_peer": round(ours["events_per_s"] / best["events_per_s"], 2)}
             for r in peer_rates:
                 summary[f"ratio_vs_{r['client']}"] = round(ours["events_per_s"] / r["events_per_s"], 2)
+                if ours.get("events_per_cpu_s") and r.get("events_per_cpu_s"):
+                    summary[f"cpu_ratio_vs_{r['client']}"] = round(ours["events_per_cpu_s"] / r["events_per_cpu_s"], 2)
             yield summary
         if args.paced_rate > 0:
             rec = _one(blob_path, "callcenter", "track", rate=args.paced_rate, seconds=args.paced_seconds)

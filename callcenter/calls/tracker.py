@@ -57,6 +57,13 @@ class CallTracker:
     #: variables whose every change is worth a timeline entry
     timeline_variables = frozenset({"IVR_ACTION", "IVR_QUEUE", "QUEUESTATUS", "DIALSTATUS", "WORKORDER", "IVR_LANG"})
     _special_variables = timeline_variables | {"MIXMONITOR_FILENAME"}
+    #: VarSet variables kept on channels (others are Asterisk's bookkeeping and skipped cheaply)
+    tracked_variables = _special_variables | {
+        "HOTLINE_CALLID", "HOTLINE_MODE", "AGENT_DEVICE", "RING_TIMEOUT", "CALLBACK_ID", "ASR_UUID",
+        "SURVEY_DIGIT", "SAT", "READSTATUS", "TRANSFER_LINE", "CDR(userfield)",
+    }
+    #: ... and any variable with one of these prefixes (the hotline's own)
+    tracked_prefixes = ("HOTLINE_", "IVR_", "CALLBACK_", "ACD_", "WORKORDER")
 
     def __init__(self) -> None:
         self.calls: dict[str, Call] = {}
@@ -280,22 +287,24 @@ class CallTracker:
 
     def _varset(self, m, now):
         get = m.last
+        variable = get("Variable")
+        if variable is None:
+            return None
+        if variable not in self.tracked_variables and not variable.startswith(self.tracked_prefixes):
+            return None  # Asterisk's own bookkeeping (BRIDGEPEER, QUEUEHOLDTIME, …)
         chan = self.channels.get(get("Uniqueid"))
         if chan is not None:
             if self._epoch:
                 self._touched[chan.uniqueid] = self._epoch
         else:
             chan = self._ensure(m, now)
-        if chan is None:
-            if m.get("Uniqueid") == "none" and m.get("Variable"):
-                if m.get("Variable") in self.globals or len(self.globals) < self.max_variables:
-                    self.globals[m.get("Variable")] = m.get("Value")
-            return None
-        variable = get("Variable")
         value = get("Value")
+        if chan is None:
+            if get("Uniqueid") == "none":
+                if variable in self.globals or len(self.globals) < self.max_variables:
+                    self.globals[variable] = value
+            return None
         call = chan.call
-        if variable is None:
-            return call
         variables = chan.variables
         if variable in variables or len(variables) < self.max_variables:
             variables[variable] = value

@@ -151,3 +151,19 @@ def test_memory_bounded_for_many_calls():
 def test_mask_number(number, masked):
     """Phone numbers are masked for roles that do not need them."""
     assert mask_number(number) == masked
+
+
+def test_only_hotline_variables_are_kept():
+    """VarSets of Asterisk's own bookkeeping are skipped; the hotline's variables are kept on the channel."""
+    t = _feed("13-")
+    t2 = CallTracker()
+    for now, m in _stream("13-"):
+        t2.apply(m, now)
+        if m.name == "AgentConnect":
+            break
+    call = next(iter(t2.calls.values()))
+    hotline = call.hotline_channel
+    assert hotline.variables["HOTLINE_CALLID"] == hotline.uniqueid
+    assert "MIXMONITOR_FILENAME" in hotline.variables
+    assert all(not k.startswith("QUEUE") or k == "QUEUESTATUS" for c in call.channels.values() for k in c.variables)
+    assert t.calls_ended == 1
