@@ -166,6 +166,36 @@ class Message:
                 return v
         return default
 
+    def scan(self, keys) -> list:
+        """The first values of several ``keys`` that usually appear in this
+        order (a channel snapshot): each search starts where the previous key
+        was found, so the text is read about once.  Missing keys give None;
+        a key out of the expected order is still found (via :meth:`get`)."""
+        text = self._text
+        if text is None:
+            return [self.get(k) for k in keys]
+        out = []
+        append = out.append
+        pos = 0
+        for key in keys:
+            try:
+                needle = _NEEDLES[key]
+            except KeyError:
+                needle = _needle(key)
+            start = text.find(needle, pos)
+            if start < 0:
+                append(self.get(key))
+                continue
+            start += len(needle)
+            end = text.find("\r\n", start)
+            if end < 0:
+                append(text[start:])
+                pos = len(text)
+            else:
+                append(text[start:end])
+                pos = end
+        return out
+
     def __getitem__(self, key: str) -> str:
         value = self.get(key, _MISSING)
         if value is _MISSING:

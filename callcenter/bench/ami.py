@@ -307,6 +307,7 @@ class _Meter:
             "rss_mb_start": round(self.rss[0] / 2**20, 1) if self.rss else None,
             "rss_mb_end": round(self.rss[-1] / 2**20, 1) if self.rss else None,
             "rss_mb_max": round(max(self.rss) / 2**20, 1) if self.rss else None,
+            "rss_mb_every_20k": [round(r / 2**20, 1) for r in self.rss],
         }
         rec.update(extra)
         return rec

@@ -32,6 +32,18 @@ def _int(value):
         return None
 
 
+_SNAPSHOT_FIELDS = ("ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName", "ConnectedLineNum",
+                    "ConnectedLineName", "Context", "Exten", "Priority")
+_SNAPSHOT_KEYS: dict[str, tuple] = {}
+
+
+def _snapshot_keys(prefix: str) -> tuple:
+    """Snapshot header names with a prefix (``Dest``), in Asterisk's order."""
+    keys = tuple(prefix + k for k in _SNAPSHOT_FIELDS)
+    _SNAPSHOT_KEYS[prefix] = keys
+    return keys
+
+
 def _duration(text: str | None) -> float:
     """``HH:MM:SS`` (CoreShowChannel ``Duration``) as seconds."""
     if not text:
@@ -201,26 +213,25 @@ class CallTracker:
         return call
 
     def _snapshot(self, chan: Channel, m, prefix: str, now: datetime) -> None:
-        get = m.get
-        state = _int(get(prefix + "ChannelState"))
+        (state, state_desc, num, name, cl_num, cl_name, context, exten, priority) = m.scan(
+            _SNAPSHOT_KEYS.get(prefix) or _snapshot_keys(prefix)
+        )
+        state = _int(state)
         if state is not None:
             chan.state = state
-            chan.state_desc = get(prefix + "ChannelStateDesc")
+            chan.state_desc = state_desc
             if state == STATE_UP and chan.answered_at is None:
                 chan.answered_at = now
-        num = get(prefix + "CallerIDNum")
         if num is not None:
             chan.caller_id_num = num
-            chan.caller_id_name = get(prefix + "CallerIDName")
-        num = get(prefix + "ConnectedLineNum")
-        if num is not None:
-            chan.connected_num = num
-            chan.connected_name = get(prefix + "ConnectedLineName")
-        context = get(prefix + "Context")
+            chan.caller_id_name = name
+        if cl_num is not None:
+            chan.connected_num = cl_num
+            chan.connected_name = cl_name
         if context is not None:
             chan.context = context
-            chan.exten = get(prefix + "Exten")
-            chan.priority = _int(get(prefix + "Priority"))
+            chan.exten = exten
+            chan.priority = _int(priority)
         for item in m.getall(prefix + "ChanVariable"):
             key, _, value = item.partition("=")
             chan.variables[key] = value

@@ -130,3 +130,11 @@ def test_last_and_get_on_wire_messages():
     assert m == Message([("Event", "Status"), ("Variable", "A=1"), ("Uniqueid", "1.1"), ("Variable", "B=2"), ("CommandId", "c")])
     built = Message([("Event", "X"), ("K", "1"), ("k", "2")])
     assert built.get("k") == "1" and built.last("K") == "2"
+
+
+def test_scan_reads_keys_in_order_and_out_of_order():
+    """scan() returns values of keys in the usual order, still finds one out of order, None when absent."""
+    m = Message.from_frame(b"Event: Newchannel\r\nChannel: PJSIP/1-1\r\nChannelState: 4\r\nContext: hotline-in\r\nExten: 12345")
+    assert m.scan(["Channel", "ChannelState", "Context", "Exten"]) == ["PJSIP/1-1", "4", "hotline-in", "12345"]
+    assert m.scan(["Exten", "Channel", "Missing"]) == ["12345", "PJSIP/1-1", None]
+    assert Message([("A", "1"), ("B", "2")]).scan(["B", "A"]) == ["2", "1"]
