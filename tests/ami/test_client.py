@@ -9,6 +9,7 @@ from __future__ import annotations
 from callcenter.ami.errors import AGIError, AMIActionError, AMIConnectionLost, AMINotConnected
 from callcenter.ami.events import AGIResult, OriginateResponse
 from callcenter.calls import CallTracker
+from callcenter.ami.client import AMIClient
 from tests.ami.peer import Link, _box, connected, make
 
 
@@ -154,3 +155,18 @@ def test_helpers_write_expected_actions():
     out = _box(client.command("core show uptime"))
     link.peer.ok(link.peer.last(), ("Message", "Command output follows"), ("Output", "System uptime: 8 seconds"))
     assert out == ["System uptime: 8 seconds"]
+
+
+def test_from_config_uses_the_ami_section():
+    """from_config reads host, port, credentials, auth and timings from [ami]."""
+    from callcenter.config import load_config
+    from twisted.internet.testing import MemoryReactorClock
+
+    reactor = MemoryReactorClock()
+    client = AMIClient.from_config(load_config(None), reactor)
+    client.start()
+    host, port = reactor.tcpClients[-1][:2]
+    assert (host, port) == ("127.0.0.1", 5038)
+    assert (client.username, client.auth) == ("hotline", "md5")
+    assert client.protocol_settings["ping_interval"] == 20.0 and client.protocol_settings["action_timeout"] == 10.0
+    client.stop()
