@@ -92,7 +92,9 @@ class AMIProtocol(Protocol):
     receives every event that is not an item of a pending list.
     """
 
-    #: limits (bytes / counts); class attributes so a deployment can subclass
+    #: limits (bytes / counts); class attributes so a deployment can subclass.
+    #: ``max_frame_bytes`` also bounds what is buffered between reads: a
+    #: partial frame beyond it is dropped and skipped to the next blank line.
     max_frame_bytes = 512 * 1024
     max_pending_actions = 1000
     max_list_items = 100_000
