@@ -1,0 +1,351 @@
+"""The whole hotline in one process: the PBX simulator and every service, wired over TCP.
+
+:class:`DemoWorld` starts, on SQLite under ``var/demo/``:
+
+- the PBX simulator on a loopback AMI port (the dialplan of docker/asterisk),
+- the AMI client, the IVR runner, the ACD (with its store and metrics), the
+  SLA worker, the web UI/API/metrics — the same builders ``serve`` uses,
+- the simulated world (:mod:`callcenter.demo.actors`): callers arriving on a
+  daily curve, agent phones, departments, citizens answering callbacks.
+
+Simulator, ACD, AMI client, SLA worker and the actors share one
+:class:`~callcenter.routing.timewarp.ScaledClock`: ``speed`` 60 turns a
+minute into an hour of hotline time.  The clock starts at 09:00 (Asia/Shanghai)
+of the latest working day, so the IVR is open and SLA working time runs.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shutil
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, time as dtime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from twisted.internet import defer, task
+
+from callcenter.clock import now_from
+from callcenter.demo.population import next_gap, plan_caller
+
+log = logging.getLogger(__name__)
+
+TZ = ZoneInfo("Asia/Shanghai")
+PASSWORD = "hotline-demo"
+
+#: the accounts printed at start: (user, role, department, display name)
+ACCOUNTS = (
+    ("agent1", "agent", None, "坐席一 / Agent 1"),
+    ("agent2", "agent", None, "坐席二 / Agent 2"),
+    ("dispatcher", "dispatcher", None, "派单员 / Dispatcher"),
+    ("water", "department", "water", "水务集团 / Water Supply Group"),
+    ("urban", "department", "urban-management", "城管 / Urban Management"),
+    ("supervisor", "supervisor", None, "值班长 / Supervisor"),
+    ("admin", "admin", None, "管理员 / Administrator"),
+)
+#: the browser agents' phones (ring when they log in at /agent and go ready)
+HUMAN_DEVICES = {"agent1": "1001", "agent2": "1002"}
+
+
+@dataclass
+class DemoOptions:
+    minutes: float | None = None
+    speed: float = 60.0
+    rate: float = 120.0          # calls per hour at the daily curve's 1.0
+    agents: int = 8              # simulated agents (besides the browser accounts)
+    port: int = 8080             # web
+    ami_port: int = 0            # the simulator's AMI port (0: any free one)
+    seed: int = 1
+    directory: Path = Path("var/demo")
+    keep: bool = False           # keep the previous run's database
+    progress_every: float = 10.0  # real seconds between progress lines
+
+
+def demo_config(config, options: DemoOptions):
+    """The service configuration the demo runs with (SQLite and files under ``directory``)."""
+    base = options.directory.resolve()
+    agents = [{"id": ext, "device": f"PJSIP/{ext}", "skills": {"general": 80, "urgent": 70}, "groups": ["front"]}
+              for ext in HUMAN_DEVICES.values()]
+    for i in range(options.agents):
+        ext = str(2001 + i)
+        skills = {"general": 60 + (i * 7) % 40}
+        if i % 3 == 0:
+            skills["urgent"] = 70
+        agents.append({"id": ext, "device": f"PJSIP/{ext}", "skills": skills, "groups": ["front"]})
+    return config.with_overrides({
+        "database.url": f"sqlite:///{base / 'demo.sqlite3'}",
+        "search.engine": "embedded",
+        "ivr.sounds_dir": str(base / "sounds"),
+        "ivr.pbx_sounds_dir": "",
+        "ivr.recordings_dir": str(base / "recordings"),
+        "asr.spool_dir": str(base / "asr-spool"),
+        "routing.agents": agents,
+        "web.port": options.port,
+        "auth.argon2_time_cost": 1,
+        "auth.argon2_memory_kib": 8192,
+        "sla.worker_interval": 60.0,
+    })
+
+
+def start_of_demo(calendar, real_now: datetime) -> datetime:
+    """09:00 local of the latest working day not after ``real_now`` (so timestamps stay in the past)."""
+    from ticketing.domain.errors import CalendarOutOfRange
+
+    day = real_now.astimezone(TZ).date()
+    if real_now.astimezone(TZ).time() < dtime(9, 0):
+        day -= timedelta(days=1)
+    for _ in range(30):
+        try:
+            workday = calendar.is_workday(day)
+        except CalendarOutOfRange:
+            workday = day.weekday() < 5
+        if workday:
+            break
+        day -= timedelta(days=1)
+    return datetime.combine(day, dtime(9, 0), tzinfo=TZ)
+
+
+class DemoWorld:
+    """Starts, runs and stops the demo; :meth:`summary` reports what happened."""
+
+    #: simulated seconds between department rounds and callback rounds
+    department_every = 120.0
+    callback_every = 60.0
+
+    def __init__(self, reactor, config, options: DemoOptions, out=print):
+        self.reactor = reactor
+        self.options = options
+        self.config = demo_config(config, options)
+        self.out = out
+        self.rnd = random.Random(options.seed)
+        self.stats: Counter = Counter()
+        self.plans: dict = {}
+        self.phones: dict[str, str] = {}
+        self.enqueued: dict[str, float] = {}
+        self.answered: dict[str, float] = {}
+        self.ivr_outcomes: Counter = Counter()
+        self.stopping = False
+        self._loops: list[task.LoopingCall] = []
+        self._arrival = None
+        self.seq = 0
+
+    # -- start -----------------------------------------------------------------
+    @defer.inlineCallbacks
+    def start(self):
+        from twisted.internet.endpoints import TCP4ClientEndpoint
+        from twisted.internet.threads import deferToThread
+
+        from callcenter.ami.client import AMIClient
+        from callcenter.bootstrap import build_web, make_site
+        from callcenter.db import default_url, make_engine, upgrade
+        from callcenter.pbxsim.simulator import PBXSimulator
+        from callcenter.routing.acd import controller_from_config
+        from callcenter.routing.metrics import register_metrics
+        from callcenter.routing.store import RoutingStore
+        from callcenter.routing.timewarp import ScaledClock
+        from ivr.services import build_runner
+        from ticketing.service import WorkOrderService
+        from ticketing.sla_worker import SlaWorker
+
+        opts, reactor, config = self.options, self.reactor, self.config
+        base = opts.directory.resolve()
+        base.mkdir(parents=True, exist_ok=True)
+        db_file = base / "demo.sqlite3"
+        if not opts.keep:
+            for path in (db_file, base / "demo.sqlite3-wal", base / "demo.sqlite3-shm", base / "spool"):
+                if path.is_dir():
+                    shutil.rmtree(path)
+                elif path.exists():
+                    path.unlink()
+        for sub in ("sounds", "recordings", "spool"):
+            (base / sub).mkdir(exist_ok=True)
+        reactor.suggestThreadPoolSize(6)
+        url = default_url(config)
+        yield deferToThread(upgrade, url, "heads")
+        self.engine = engine = make_engine(url)
+        self.service = yield deferToThread(WorkOrderService.from_config, config, engine)
+        yield deferToThread(self._accounts, engine)
+
+        real_now = now_from(reactor)
+        self.started_at = start_of_demo(self.service.calendar, real_now)
+        self.clock = clock = ScaledClock(reactor, opts.speed, start=self.started_at.timestamp())
+        self.sim = PBXSimulator(reactor, speed=opts.speed, spool_dir=base / "spool")
+        # the simulator's channels are stamped with reactor time; its timers run at ``speed``
+        self.ami_port = yield self.sim.listen(opts.ami_port)
+        ami_port = self.ami_port.getHost().port
+        self.ami = AMIClient(TCP4ClientEndpoint(reactor, "127.0.0.1", ami_port), "hotline", "hotline-secret",
+                             clock=clock, resync=False, ping_interval=None)
+        self.acd = controller_from_config(config, self.ami, clock, store=RoutingStore(engine))
+        register_metrics(self.acd)
+        self.acd.add_listener(self._on_acd)
+        for user, ext in HUMAN_DEVICES.items():
+            self.sim.add_device(f"PJSIP/{ext}", answer_after=2.0)
+        self.bots = []
+        for agent in list(self.acd.sessions):
+            if agent not in HUMAN_DEVICES.values():
+                self.sim.add_device(f"PJSIP/{agent}", answer_after=self.rnd.uniform(1.0, 3.0))
+                self.bots.append(agent)
+
+        from callcenter.demo.actors import AgentDesk, Departments, SatisfactionCaller
+
+        self.desk = AgentDesk(reactor, clock, self.service, self.stats, plans=self.plans, rnd=self.rnd,
+                              phones=self.phones)
+        self.departments = Departments(reactor, clock, self.service, self.stats, seed=opts.seed)
+        self.callbacks = SatisfactionCaller(reactor, clock, self.service, self.stats, ami=self.ami,
+                                            phones=self.phones)
+        self.runner = build_runner(config, self.ami, clock, service=self.service, calendar=self.service.calendar,
+                                   acd=self.acd, db_engine=engine, on_outcome=self.callbacks.on_outcome,
+                                   on_finished=self._ivr_finished)
+        self.ami.start()
+        yield self.ami.when_connected()
+        self.runner.start()
+        self.acd.startService()
+        for agent in self.bots:
+            self.acd.agent_login(agent)
+            self.acd.agent_ready(agent)
+        self.sla = SlaWorker.from_config(config, clock, engine, self.service, reactor.getThreadPool(),
+                                         reactor=reactor)
+        self.sla.startService()
+
+        self.web_root = build_web(config, reactor, engine=engine, workorders=self.service)
+        self.web_root.deps.extras["acd"] = self.acd
+        self.web_root.deps.extras["demo"] = self
+        self.web_port = reactor.listenTCP(int(opts.port), make_site(self.web_root, config, reactor),
+                                          interface="127.0.0.1")
+        self._every(self.department_every, self.departments.tick)
+        self._every(self.callback_every, self.callbacks.tick)
+        self._schedule_arrival()
+        self.wall_started = reactor.seconds()
+        self._announce(ami_port)
+        progress = task.LoopingCall(self._progress)
+        progress.clock = reactor
+        progress.start(opts.progress_every, now=False)
+        self._loops.append(progress)
+
+    def _accounts(self, engine) -> None:
+        from callcenter.auth.service import AuthService
+
+        auth = AuthService(engine, time_cost=1, memory_kib=8192,
+                           department_exists=self.service.taxonomy.departments.__contains__)
+        now = datetime.now(TZ)
+        for user, role, department, display in ACCOUNTS:
+            if auth.get_user(user) is None:
+                auth.add_user(user, PASSWORD, role, now, display_name=display, department=department)
+
+    def _every(self, seconds: float, fn) -> None:
+        loop = task.LoopingCall(fn)
+        loop.clock = self.clock
+        loop.start(seconds, now=False)
+        self._loops.append(loop)
+
+    def _announce(self, ami_port: int) -> None:
+        web = f"http://127.0.0.1:{self.web_port.getHost().port}"
+        lines = [
+            "市民热线演示 / Hotline demo",
+            f"  web        {web}/",
+            f"  agent desk {web}/agent    department portal {web}/dept",
+            f"  wallboard  {web}/wallboard    supervisor {web}/supervisor",
+            f"  API        {web}/api/v1/workorders    metrics {web}/metrics",
+            f"  AMI (PBX simulator) 127.0.0.1:{ami_port}  user hotline / hotline-secret",
+            f"  accounts (password {PASSWORD}): " + ", ".join(f"{u} ({r})" for u, r, _, _ in ACCOUNTS),
+            f"  time: x{self.options.speed:g}, starts {self.started_at:%Y-%m-%d %H:%M} Asia/Shanghai; "
+            f"{self.options.rate:g} calls/h at peak factor 1; {len(self.bots)} simulated agents; "
+            f"browser agents ring on PJSIP/{', PJSIP/'.join(HUMAN_DEVICES.values())}",
+            "  speech: callers press keys; live ASR is not wired into the demo yet (see README)",
+            "  Ctrl-C stops (in-flight work is finished and stored first)" if self.options.minutes is None
+            else f"  runs {self.options.minutes:g} minutes, then prints a summary",
+        ]
+        self.out("\n".join(lines), flush=True)
+        self.out(json.dumps({"event": "started", "web": web, "ami_port": ami_port}), flush=True)
+
+    # -- the world ----------------------------------------------------------------
+    def _local_hour(self) -> int:
+        return now_from(self.clock).astimezone(TZ).hour
+
+    def _schedule_arrival(self) -> None:
+        gap = next_gap(self.rnd, self.options.rate, self._local_hour())
+        self._arrival = self.clock.callLater(gap, self._arrive)
+
+    def _arrive(self) -> None:
+        from callcenter.pbxsim.participants import CallerScript
+
+        self._arrival = None
+        if self.stopping:
+            return
+        self.seq += 1
+        lookup = next(iter(self.phones), None)
+        plan = plan_caller(self.rnd, self.seq, lookup_number=lookup)
+        self.sim.add_pstn(plan.number, behaviour=plan.survey_behaviour, answer_after=3.0,
+                          digits=plan.survey_key, digit_after=6.0, hangup_after=40.0)
+        script = CallerScript(keys=list(plan.keys), key_delay=0.6, patience=plan.patience,
+                              hangup_after=plan.hangup_after, talk_seconds=plan.talk_seconds)
+        ch = self.sim.dial_in(plan.number, plan.exten, script=script)
+        self.plans[ch.uniqueid] = plan
+        self.stats["calls"] += 1
+        self._schedule_arrival()
+
+    def _on_acd(self, kind: str, data: dict) -> None:
+        if kind != "call":
+            return
+        cid, state = data.get("call_id"), data.get("state")
+        if state == "queued":
+            self.enqueued.setdefault(cid, self.clock.seconds())
+        elif state == "connected" and cid not in self.answered:
+            self.answered[cid] = self.clock.seconds()
+            self.stats["answered"] += 1
+        elif state == "abandoned":
+            self.stats["abandoned"] += 1
+        elif state == "callback_booked":
+            self.stats["callback_booked"] += 1
+        elif state == "ended" and data.get("agent_id") in self.bots:
+            self.desk.call_ended(cid, data["agent_id"])
+
+    def _ivr_finished(self, call) -> None:
+        if call.flow == "hotline":
+            self.ivr_outcomes[call.outcome or "unknown"] += 1
+            self.plans_done = getattr(self, "plans_done", 0) + 1
+
+    def _progress(self) -> None:
+        s = self.stats
+        self.out(f"[{now_from(self.clock).astimezone(TZ):%H:%M}] calls {s['calls']} answered {s['answered']} "
+                 f"abandoned {s['abandoned']} waiting {self.acd.router.waiting_count()} · orders "
+                 f"{s['orders_created']} replied {s['replied']} · callbacks {s['callbacks_dialled']}", flush=True)
+        # bounded memory: forget finished calls' plans once their order is filed or long gone
+        if len(self.plans) > 5000:
+            for cid in list(self.plans)[:1000]:
+                self.plans.pop(cid, None)
+
+    # -- stop -----------------------------------------------------------------
+    @defer.inlineCallbacks
+    def stop(self):
+        """Stop arrivals, let in-flight steps finish and be stored, then close everything."""
+        self.stopping = True
+        if self._arrival is not None and self._arrival.active():
+            self._arrival.cancel()
+        for loop in self._loops:
+            if loop.running:
+                loop.stop()
+        for actor in (self.desk, self.departments, self.callbacks):
+            yield actor.drain()
+        yield self.sla.stopService()
+        for ch in list(self.sim.channels.values()):
+            if not ch.hungup:
+                self.sim.hangup(ch, 16)
+        yield task.deferLater(self.reactor, 0.2, lambda: None)
+        yield self.acd.stopService()
+        self.runner.stop()
+        yield self.ami.stop()
+        yield self.ami_port.stopListening()
+        yield self.web_port.stopListening()
+        from callcenter.bootstrap import close_web
+
+        close_web(self.web_root)
+        from callcenter.demo.summary import summarize
+
+        from twisted.internet.threads import deferToThread
+
+        result = yield deferToThread(summarize, self.engine, self)
+        self.engine.dispose()
+        return result
