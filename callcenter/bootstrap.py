@@ -29,6 +29,7 @@ FEATURES = (
     "callcenter.workorders.openapi",
     "callcenter.workorders.open311",
     "callcenter.workorders.portal",
+    "callcenter.desk.web",
 )
 
 
