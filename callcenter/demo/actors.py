@@ -209,6 +209,7 @@ class SatisfactionCaller(_Worker):
 
     batch = 20
     max_attempts = 2
+    survey_limit = 600.0   # simulated seconds a survey call may take
 
     def __init__(self, reactor, clock, service, stats, *, ami, phones: dict, max_in_flight: int = 6):
         super().__init__(reactor, clock, service, stats)
@@ -262,6 +263,8 @@ class SatisfactionCaller(_Worker):
             if not getattr(response, "answered", False):
                 self.in_flight.discard(number)
                 return self.record(number, "no_answer")
+            # a survey that ends without an outcome (the citizen hung up early) frees its slot
+            self.clock.callLater(self.survey_limit, self.in_flight.discard, number)
             return None
 
         def failed(failure):

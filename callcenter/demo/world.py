@@ -278,7 +278,7 @@ class DemoWorld:
         lookup = next(iter(self.phones), None)
         plan = plan_caller(self.rnd, self.seq, lookup_number=lookup)
         self.sim.add_pstn(plan.number, behaviour=plan.survey_behaviour, answer_after=3.0,
-                          digits=plan.survey_key, digit_after=6.0, hangup_after=40.0)
+                          digits=plan.survey_key, digit_after=25.0, hangup_after=90.0)
         script = CallerScript(keys=list(plan.keys), key_delay=0.6, patience=plan.patience,
                               hangup_after=plan.hangup_after, talk_seconds=plan.talk_seconds)
         ch = self.sim.dial_in(plan.number, plan.exten, script=script)
