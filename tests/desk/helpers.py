@@ -51,7 +51,8 @@ def make_acd():
 def ring_and_answer(pbx, acd, number="13812341234", answer=True):
     """A caller queued with agent 1001 ready: the PBX rings the agent, who answers."""
     acd.enqueue(CallHandle(CALLID, CALLER, number), "hotline-general")
-    pbx.ok_all()
+    while pbx.ok_all():  # Setvar AGENT_DEVICE, Setvar RING_TIMEOUT, Redirect: one after another
+        pass
     pbx.clock.advance(4)  # waited four seconds while it rang
     if answer:
         pbx.event("DialBegin", CALLER, CALLID, CALLID, dest=(AGENT_LEG, "1795420800.2"))
