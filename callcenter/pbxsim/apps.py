@@ -71,7 +71,14 @@ def app_noop(sim, ch, data, ext):
 
 @application("Answer")
 def app_answer(sim, ch, data, ext):
+    was = ch.state
     answer(sim, ch)
+    originated = ch.peer is not None and ch.peer.application == "AppDial2"
+    if ch.tech == "Local" and (was == 4 or (was == 5 and not originated)):
+        # Asterisk waits up to 500 ms for the first media frame and a Local channel has none:
+        # the captures show the next step 0.5 s after Answer(), except on an originated
+        # channel that was already ringing (capture 15).
+        return sim.sleep(ch, 0.5)
 
 
 @application("Ringing")

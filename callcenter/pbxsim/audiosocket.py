@@ -86,6 +86,10 @@ class AudioSocketClient(protocol.Protocol):
         if self.open:
             self.transport.write(frame(KIND_DTMF, digit.encode("ascii")))
 
+    def send_audio(self, chunk: bytes) -> None:
+        if self.open:
+            self.transport.write(frame(KIND_AUDIO, chunk))
+
     def stream(self, audio: bytes) -> None:
         """Send ``audio`` in real-time 20 ms frames (the last may be short)."""
         chunks = [audio[i:i + FRAME_BYTES] for i in range(0, len(audio), FRAME_BYTES)]
@@ -205,18 +209,37 @@ def tone(seconds: float, hz: float = 1000.0) -> bytes:
     return struct.pack(f"<{n}h", *(int(8000 * math.sin(2 * math.pi * hz * i / 8000)) for i in range(n)))
 
 
-def play_to_listeners(sim, ch, seconds: float) -> None:
-    """``ch`` plays a prompt: whoever hears it over AudioSocket gets the audio [capture 19]."""
+def _listeners(ch) -> list:
     hearers = []
     if ch.peer is not None:                     # a Local pair carries media to its other half
         hearers.append(ch.peer)
-    for c in (ch, *(x for x in hearers)):
+    for c in (ch, *hearers):
         if c.bridge is not None:
             hearers += [b for b in c.bridge.channels if b is not c and b is not ch]
+    out = []
     for c in hearers:
         client = c.audio_sink if c.audio_sink is not None else c.participant
-        if isinstance(client, AudioSocketClient) and client.open:
-            client.stream(tone(seconds))
+        if isinstance(client, AudioSocketClient) and client.open and client not in out:
+            out.append(client)
+    return out
+
+
+def play_to_listeners(sim, ch, seconds: float) -> None:
+    """``ch`` plays a prompt: whoever hears it over AudioSocket gets the audio, frame by
+    frame in real time, so a bridge formed at the same instant still hears it [capture 19]."""
+    audio = tone(seconds)
+    chunks = [audio[i:i + FRAME_BYTES] for i in range(0, len(audio), FRAME_BYTES)]
+
+    def pump():
+        if not chunks or ch.hungup:
+            return
+        chunk = chunks.pop(0)
+        for client in _listeners(ch):
+            client.send_audio(chunk)
+        if chunks:
+            sim.later(FRAME_SECONDS, pump)
+
+    sim.later(FRAME_SECONDS, pump)
 
 
 def stream_channel_audio(sim, spy, target) -> None:

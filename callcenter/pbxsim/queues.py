@@ -236,7 +236,7 @@ class QueueManager:
     def _abandon(self, q: Queue, entry: Entry) -> None:
         position = q.entries.index(entry) + 1 if entry in q.entries else 1
         q.abandoned += 1
-        hold = int(self.sim.reactor.seconds() - entry.joined)
+        hold = self.sim.elapsed_seconds(entry.joined)
         self.sim.chan_event("QueueCallerAbandon", "agent", entry.channel, [
             ("Queue", q.name), ("Position", str(position)), ("OriginalPosition", str(entry.original_position)),
             ("HoldTime", str(hold))])
@@ -347,8 +347,8 @@ class QueueManager:
         sim, ch = self.sim, entry.channel
         callee, ring_started = connected
         now = sim.reactor.seconds()
-        hold = int((now - entry.joined) * sim.speed)
-        ring_time = int((now - ring_started) * sim.speed)
+        hold = sim.elapsed_seconds(entry.joined)
+        ring_time = sim.elapsed_seconds(ring_started)
         sim.chan_event("MusicOnHoldStop", "call", ch)
         self._leave(q, entry)
         pairs = [("Queue", q.name), ("Interface", member.interface), ("MemberName", member.name)]
@@ -359,7 +359,7 @@ class QueueManager:
         talk_start = sim.reactor.seconds()
 
         def complete(reason: str):
-            talk = int((sim.reactor.seconds() - talk_start) * sim.speed)
+            talk = sim.elapsed_seconds(talk_start)
             q.completed += 1
             q.talktime = talk
             q.holdtime = hold

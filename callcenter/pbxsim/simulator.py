@@ -153,6 +153,10 @@ class PBXSimulator:
     def later(self, seconds: float, fn, *args):
         return self.reactor.callLater(max(0.0, seconds) / self.speed, fn, *args)
 
+    def elapsed_seconds(self, since: float) -> int:
+        """Whole simulated seconds from ``since`` to now (``speed`` scales reactor time)."""
+        return int((self.reactor.seconds() - since) * self.speed)
+
     def sleep(self, ch: Channel, seconds: float | None, dtmf: bool = False):
         """Wait on ``ch``: fires None after ``seconds`` (never if None), a digit
         if ``dtmf`` and one arrives, or whatever ``wake`` passes; fails with
