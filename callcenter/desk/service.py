@@ -13,6 +13,8 @@ as an intake correction, so the extractor learns from the desk.
 from __future__ import annotations
 
 import logging
+import re
+import uuid as uuidlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 STATE_ACTIONS = ("login", "ready", "pause", "wrap_up_done", "logout")
 CORRECTABLE = ("type", "category", "district", "urgency", "department")
 AGENT_PAUSE_REASONS = tuple(r for r in PAUSE_REASONS if r not in ("missed", "login"))
+_ADDRESS = re.compile(r"^[A-Za-z0-9.\-]{1,253}:[0-9]{1,5}$")
 
 
 class DeskError(Exception):
@@ -88,7 +91,11 @@ class DeskService:
     similar_candidates = 200     # open orders compared for merge suggestions
 
     def __init__(self, acd, clock, *, db: Callable, engine=None, workorders=None, intake=None,
-                 agent_dispatch: bool = True) -> None:
+                 agent_dispatch: bool = True, audiosocket: str = "") -> None:
+        if audiosocket and not _ADDRESS.match(audiosocket):
+            raise DeskError("desk.bad_audiosocket", "AudioSocket 地址须为 host:port / audiosocket must be host:port",
+                            value=str(audiosocket)[:64])
+        self.audiosocket = audiosocket
         self.acd = acd
         self.clock = clock
         self.db = db
@@ -192,6 +199,7 @@ class DeskService:
                 call.state = "connected"
                 call.answered_at = self.now()
                 self._push(call.agent_id, "connected", call.view(show_number=True, now=self.now()))
+                self.listen_to(call)
             elif state in ("ended", "abandoned", "requeued"):
                 if state == "requeued" and call.answered_at is None:
                     self._forget(call)  # rang out on this desk; it goes to another
@@ -228,6 +236,27 @@ class DeskService:
                 self._forget(old)
 
     # -- live speech (an ``asr.live`` subscriber) -------------------------------------
+
+    def listen_to(self, call: LiveCall):
+        """Stream the caller's voice to our AudioSocket server (ChanSpy, caller leg only, quiet).
+
+        The uuid names the stream; transcripts for it land on this call.  A
+        failed Originate only costs the live transcript: the agent types.
+        """
+        qc = self.acd.calls.get(call.call_id)
+        if not self.audiosocket or qc is None or not qc.channel:
+            return None
+        uuid = str(uuidlib.uuid4())
+        self.attach_speech(uuid, call.call_id)
+        d = self.acd.ami.originate(f"AudioSocket/{self.audiosocket}/{uuid}", application="ChanSpy",
+                                   data=f"{qc.channel},qE", timeout=10)
+
+        def failed(failure):
+            self.speech.pop(uuid, None)
+            log.warning("live transcript not started", extra={"fields": {"call": call.call_id,
+                                                                         "error": str(failure.value)[:200]}})
+
+        return d.addErrback(failed)
 
     def attach_speech(self, uuid: str, call_id: str) -> None:
         """Transcripts arriving for AudioSocket ``uuid`` belong to ``call_id``."""

@@ -39,7 +39,8 @@ def desk_of(deps) -> DeskService:
     desk = deps.extras["desk"] = DeskService(
         acd, deps.reactor, db=deps.db, engine=deps.engine, workorders=deps.workorders,
         intake=deps.extras.get("intake"),
-        agent_dispatch=bool(deps.config.get("desk.agent_dispatch", True)))
+        agent_dispatch=bool(deps.config.get("desk.agent_dispatch", True)),
+        audiosocket=str(deps.config.get("desk.audiosocket", "") or ""))
     deps.extras.setdefault("on_close", []).append(desk.close)
     return desk
 

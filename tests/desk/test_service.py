@@ -102,3 +102,23 @@ def test_corrections_are_the_fields_changed_from_the_draft(intake):
     assert desk.corrections(call, dict(call.draft)) == []
     changed = dict(call.draft, type="complaint", district="jiangbei", summary="其他文字")
     assert sorted(desk.corrections(call, changed)) == [("district", "jiangbei"), ("type", "complaint")]
+
+
+def test_connected_call_is_spied_to_audiosocket_and_its_transcript_lands_on_the_call():
+    """With an AudioSocket address, answering Originates ChanSpy (caller leg, quiet) on a fresh uuid,
+    and the recogniser's results for that uuid join the call's transcript; a bad address is refused."""
+    pbx, acd = make_acd()
+    desk = desk_for(acd, pbx.clock, audiosocket="127.0.0.1:9092")
+    desk.change_state("1001", "login")
+    desk.change_state("1001", "ready")
+    ring_and_answer(pbx, acd)
+    [originate] = [m for m in pbx.take() if m.name == "Originate"]
+    channel = originate["Channel"]
+    assert channel.startswith("AudioSocket/127.0.0.1:9092/")
+    assert (originate["Application"], originate["Data"]) == ("ChanSpy", "PJSIP/trunk-00000001,qE")
+    uuid = channel.rsplit("/", 1)[1]
+    desk.on_final(uuid, SPEECH)
+    assert desk.current("1001").transcript == [SPEECH]
+    with pytest.raises(DeskError) as bad:
+        desk_for(acd, pbx.clock, audiosocket="127.0.0.1:9092\r\nAction: Hangup")
+    assert bad.value.error_id == "desk.bad_audiosocket"
