@@ -30,6 +30,7 @@ FEATURES = (
     "callcenter.workorders.open311",
     "callcenter.workorders.portal",
     "callcenter.desk.web",
+    "callcenter.search.web",
 )
 
 

@@ -23,7 +23,7 @@ def make_index(config):
 
         from callcenter.search.elastic import ElasticIndex
 
-        client = Elasticsearch(config.get("search.elasticsearch_url", "http://127.0.0.1:9200"),
+        client = Elasticsearch(config.get("search.url") or "http://127.0.0.1:9200",
                                request_timeout=float(config.get("search.timeout_seconds", 5)))
         return ElasticIndex(client, index=config.get("search.index", "hotline"),
                             analyzer=config.get("search.analyzer", "jieba"))

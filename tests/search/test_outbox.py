@@ -1,0 +1,98 @@
+"""The outbox feeds either engine from the main database and survives an index outage."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import insert
+
+from callcenter.db import make_engine
+from callcenter.search.embedded import EmbeddedIndex
+from callcenter.search.outbox import Feeder, Outbox
+from callcenter.search.service import SearchService
+from tests.search.conftest import elastic_client
+from tests.ticketing.helpers import CALENDAR, TAXONOMY, cst, fields
+from ticketing.service import Actor, WorkOrderService
+
+AGENT = Actor("agent-1", "agent")
+NOW = cst(2026, 11, 23, 10, 0)
+
+
+@pytest.fixture
+def engine(db_url):
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+def _orders(engine):
+    svc = WorkOrderService(engine, TAXONOMY, CALENDAR)
+    a = svc.create(fields(summary="小区停水三天 / water outage", description="整栋楼停水。"), AGENT, NOW)
+    b = svc.create(fields(summary="夜间施工噪音 / night noise", description="工地打桩。"), AGENT, NOW)
+    return svc, a, b
+
+
+def test_feeder_indexes_orders_and_transcripts_and_never_the_phone(engine, tmp_path):
+    """Work orders and transcripts reach the embedded index; the caller's phone is not searchable."""
+    from callcenter.asr.jobs import transcripts
+
+    _, a, _ = _orders(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(transcripts).values(call_id="c-1", text="我家停水了", words=[], model="m", language="zh",
+                                                duration=1.0, rtf=0.1, created_at=datetime(2026, 11, 23, 2, 0)))
+    index = EmbeddedIndex(tmp_path / "s.sqlite3")
+    service = SearchService(engine, index)
+    assert service.refresh(NOW) == 3
+    assert {(h.kind, h.ref) for h in index.search("停水")} == {("workorder", a["number"]), ("transcript", "1")}
+    assert index.search("13812341234") == []
+    index.close()
+
+
+def test_changed_order_is_reindexed_on_the_next_refresh(engine, tmp_path):
+    """An update after the first feed reaches the index on the next refresh (position kept in the DB)."""
+    svc, a, _ = _orders(engine)
+    index = EmbeddedIndex(tmp_path / "s.sqlite3")
+    service = SearchService(engine, index, refresh_seconds=0)
+    service.refresh(NOW)
+    svc.perform(a["number"], "cancel", {"reason": "重复 / duplicate"}, Actor("sup", "supervisor"),
+                cst(2026, 11, 23, 11, 0))
+    service.refresh(cst(2026, 11, 23, 11, 1))
+    assert index.search("停水") == []
+    assert len(index.search("噪音")) == 1
+    index.close()
+
+
+def test_elasticsearch_catches_up_after_an_outage(engine, osmem_clone):
+    """With the cluster unreachable the outbox keeps every change; once it is back, one drain catches up."""
+    from callcenter.search.elastic import ElasticIndex
+
+    _orders(engine)
+    Feeder(engine).collect(NOW)
+    down = Outbox(engine, ElasticIndex(elastic_client("http://127.0.0.1:9"), index="hotline-test", refresh=True))
+    with pytest.raises(Exception):
+        down.drain()
+    assert down.pending() == 2
+    up = ElasticIndex(elastic_client(osmem_clone.url), index="hotline-test", refresh=True)
+    assert Outbox(engine, up, batch=1).drain() == 2
+    assert down.pending() == 0
+    assert len(up.search("噪音")) == 1 and up.count("workorder") == 2
+
+
+def test_knowledge_interface_served_by_the_index(tmp_path):
+    """``IndexedKnowledge.search`` keeps the knowledge base's interface, levels and argument checks."""
+    from callcenter.knowledge import KnowledgeError, default_knowledge
+    from callcenter.search.knowledge import IndexedKnowledge
+    from callcenter.search.outbox import knowledge_document
+
+    kb = default_knowledge()
+    index = EmbeddedIndex(tmp_path / "s.sqlite3")
+    index.upsert([knowledge_document(e) for e in kb.entries])
+    adapter = IndexedKnowledge(kb, index)
+    word = kb.entries[0].title["zh"][:2]
+    found = adapter.search(word)
+    assert found and all({"id", "level", "title", "body"} <= set(e) for e in found)
+    level = kb.entries[0].level
+    assert all(e["level"] == level for e in adapter.search(word, level=level))
+    with pytest.raises(KnowledgeError):
+        adapter.search(word, level="secret")
+    index.close()
