@@ -30,6 +30,8 @@ FEATURES = (
     "callcenter.workorders.open311",
     "callcenter.workorders.portal",
     "callcenter.desk.web",
+    "callcenter.wallboard.web",
+    "callcenter.supervisor.web",
     "callcenter.search.web",
 )
 
@@ -45,10 +47,12 @@ def build_workorder_service(engine, config):
 
 
 def build_web(config, reactor, *, engine=None, pool: ThreadPool | None = None, workorders=None,
-              features=None):
+              features=None, acd=None):
     """The root resource of the web service (``.app`` is the WebApp, ``.deps`` its dependencies).
 
     The caller owns the lifecycle: ``close_web(root)`` stops the pool it made.
+    ``acd`` (a :class:`~callcenter.routing.acd.QueueController`) feeds the wallboard and
+    the supervisor page; without it they show work-order figures only.
     """
     engine = engine or make_engine(default_url(config))
     own_pool = pool is None
@@ -71,7 +75,7 @@ def build_web(config, reactor, *, engine=None, pool: ThreadPool | None = None, w
     deps = WebDeps(reactor=reactor, config=config, engine=engine, pool=pool, auth=auth,
                    templates=Templates(), workorders=workorders,
                    extras={"secret_key": (secret or secrets.token_hex(32)).encode("utf-8"),
-                           "own_pool": own_pool})
+                           "own_pool": own_pool, "acd": acd})
     app = WebApp(deps)
     for name in tuple(features if features is not None else FEATURES) + tuple(config.get("web.features") or ()):
         importlib.import_module(name).routes(app)
@@ -85,5 +89,7 @@ def make_site(root, config, reactor=None) -> HotlineSite:
 def close_web(root) -> None:
     """Stop what :func:`build_web` started (the pool, if it made it)."""
     deps = root.deps
+    for stop in deps.extras.get("on_close", ()):
+        stop()
     if deps.extras.get("own_pool") and deps.pool.started:
         deps.pool.stop()

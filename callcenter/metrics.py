@@ -6,7 +6,7 @@ do not collide) and ``/metrics`` exposes exactly this registry.
 """
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -36,6 +36,58 @@ SSE_CLIENTS = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+
+# -- calls, queues and work orders (fed by callcenter.wallboard.feed) ---------------
+CALLS_WAITING = Gauge(
+    "hotline_calls_waiting", "Callers waiting for an agent now, by queue.", ["queue"], registry=REGISTRY)
+CALL_WAIT_SECONDS = Histogram(
+    "hotline_call_wait_seconds",
+    "How long callers waited in queue before answer, abandon or callback booking, by queue.",
+    ["queue"], registry=REGISTRY,
+    buckets=(5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 300, 600),
+)
+CALLS_TOTAL = Counter(
+    "hotline_calls_total", "Queued calls finished, by queue and disposition (answered, abandoned, "
+    "callback_booked).", ["queue", "disposition"], registry=REGISTRY)
+SERVICE_LEVEL = Gauge(
+    "hotline_queue_service_level_ratio",
+    "Today's service level by queue and rule: gbt_15s (answered within 15 s), sla_80_20 (within 20 s), "
+    "connection (answered / (answered + abandoned)).", ["queue", "rule"], registry=REGISTRY)
+WORKORDERS_OPEN = Gauge(
+    "hotline_workorders_open", "Open work orders, by lead department.", ["department"], registry=REGISTRY)
+WORKORDERS_AT_RISK = Gauge(
+    "hotline_workorders_sla_at_risk", "Open work orders by SLA level (yellow: warned, red: overdue).",
+    ["level"], registry=REGISTRY)
+WORKORDERS_SLA_BREACHES = Counter(
+    "hotline_workorders_sla_breaches_total", "SLA breaches fired by the SLA worker, by deadline kind.",
+    ["kind"], registry=REGISTRY)
+ASR_REALTIME_FACTOR = Gauge(
+    "hotline_asr_realtime_factor",
+    "Decoding time over audio time of the latest live-speech chunk (above 1: falling behind).",
+    registry=REGISTRY)
+WALLBOARD_CLIENTS = Gauge(
+    "hotline_wallboard_clients", "Wallboard screens connected by server-sent events.", registry=REGISTRY)
+
+
+class AmiCollector:
+    """``hotline_ami_connected`` read from the client at scrape time (1 logged in, 0 not)."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        family = GaugeMetricFamily("hotline_ami_connected", "1 while the AMI session is logged in and in sync.")
+        family.add_metric([], 1.0 if getattr(self.client, "ready", False) else 0.0)
+        return [family]
+
+
+def register_ami(client, registry=None) -> AmiCollector:
+    """Expose ``client``'s connection state on the service's registry."""
+    collector = AmiCollector(client)
+    (registry or REGISTRY).register(collector)
+    return collector
 
 
 def exposition() -> tuple[bytes, str]:
