@@ -61,7 +61,6 @@ class WebApp:
     def __init__(self, deps: WebDeps):
         self.deps = deps
         self.klein = Klein()
-        self.route = self.klein.route
         self.mounts: dict[str, IResource] = {}
 
         @self.klein.handle_errors(NotFound)
@@ -74,6 +73,19 @@ class WebApp:
             return _error_response(request, ApiError(405, "http.method_not_allowed",
                                                      "method not allowed / 不支持该请求方法",
                                                      {"method": request.method.decode("ascii", "replace")}))
+
+    def route(self, url: str, *args, **kwargs):
+        """Klein's ``route`` with an endpoint name unique to module, function, URL and methods.
+
+        Klein names endpoints after the function; two features each defining
+        ``order_action`` would silently replace one another's handler.
+        """
+        def decorate(handler):
+            methods = ",".join(sorted(kwargs.get("methods") or ()))
+            kwargs.setdefault("endpoint", f"{handler.__module__}.{handler.__qualname__} {methods} {url}")
+            return self.klein.route(url, *args, **kwargs)(handler)
+
+        return decorate
 
     def mount(self, prefix: str, resource: IResource) -> None:
         """Serve ``resource`` for every path under ``/prefix/``."""

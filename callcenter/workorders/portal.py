@@ -91,7 +91,7 @@ def routes(app) -> None:
         departments = sorted(svc.taxonomy.departments.values(), key=lambda d: d.code)
         return templates.render(request, "dept.html", session=principal.session, orders=orders,
                                 department=department, departments=departments,
-                                can_choose=user.role != "department", status=status)
+                                can_choose=user.role != "department", status_filter=status)
 
     @app.route("/dept/orders/<number>", methods=["GET"])
     @require_role(*VIEWERS, page=True)

@@ -129,15 +129,32 @@ class WebServer:
                                        display_name=username.title(), department=department)
 
 
+_TICKETING: dict = {}
+
+
+def _ticketing_parts(config):
+    """Taxonomy and calendar are read-only data: load them once per test session."""
+    if not _TICKETING:
+        from ticketing.calendar_data import build_calendar
+        from ticketing.taxonomy import load_taxonomy
+
+        _TICKETING["taxonomy"] = load_taxonomy()
+        _TICKETING["calendar"] = build_calendar(config.section("calendar"))
+    return _TICKETING["taxonomy"], _TICKETING["calendar"]
+
+
 def start_server(db_url: str, features=None) -> WebServer:
     from twisted.internet import reactor
 
     from callcenter.bootstrap import build_web, make_site
     from callcenter.db import make_engine
+    from ticketing.service import WorkOrderService
 
     config = test_config(db_url)
     engine = make_engine(db_url)
-    root = build_web(config, reactor, engine=engine, features=features)
+    taxonomy, calendar = _ticketing_parts(config)
+    service = WorkOrderService(engine, taxonomy, calendar)
+    root = build_web(config, reactor, engine=engine, features=features, workorders=service)
     port = reactor.listenTCP(0, make_site(root, config), interface="127.0.0.1")
     server = WebServer(f"http://127.0.0.1:{port.getHost().port}", root, engine, config)
     server._port = port
