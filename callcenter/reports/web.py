@@ -1,0 +1,182 @@
+"""``/reports`` (daily/monthly tables with charts), ``/reports/export.csv`` and ``/reports/hot`` (hot topics).
+
+Supervisors and admins only.  Figures are computed in the web thread pool;
+charts are inline SVG drawn here, so the pages work without any CDN.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+from callcenter.auth.web import require_role
+from callcenter.reports.charts import bar_chart, line_chart
+from callcenter.reports.csvexport import to_csv
+from callcenter.reports.hottopics import Thresholds
+from callcenter.reports.queries import CALL_DIMENSIONS, CST, DIMENSIONS, Period, ReportError, hot_topics, report
+from callcenter.web.app import query_arg
+from callcenter.web.errors import error_payload
+from callcenter.web.i18n import CATALOGUE
+
+VIEWERS = ("supervisor", "admin")
+CALL_COLUMNS = ("offered", "answered", "abandoned", "answer_rate", "service_level", "asa_seconds", "aht_seconds",
+                "abandon_rate", "call_satisfaction")
+ORDER_COLUMNS = ("orders", "closed", "on_time_rate", "fcr_rate", "reopen_rate", "callback_satisfaction")
+RATES = {"answer_rate", "service_level", "abandon_rate", "call_satisfaction", "on_time_rate", "fcr_rate",
+         "reopen_rate", "callback_satisfaction"}
+
+TEXT = {
+    "reports.title": {"zh": "统计报表", "en": "Reports"},
+    "reports.hot.title": {"zh": "热点诉求", "en": "Hot topics"},
+    "reports.period": {"zh": "周期", "en": "Period"},
+    "reports.period.day": {"zh": "日报", "en": "Daily"},
+    "reports.period.month": {"zh": "月报", "en": "Monthly"},
+    "reports.date": {"zh": "日期", "en": "Date"},
+    "reports.by": {"zh": "维度", "en": "By"},
+    "reports.by.queue": {"zh": "队列", "en": "Queue"},
+    "reports.by.agent": {"zh": "坐席", "en": "Agent"},
+    "reports.by.department": {"zh": "承办部门", "en": "Department"},
+    "reports.by.category": {"zh": "诉求类别", "en": "Category"},
+    "reports.show": {"zh": "查询", "en": "Show"},
+    "reports.csv": {"zh": "导出 CSV", "en": "Export CSV"},
+    "reports.empty": {"zh": "该周期暂无数据", "en": "No data for this period"},
+    "reports.total": {"zh": "合计", "en": "Total"},
+    "reports.col.key": {"zh": "名称", "en": "Name"},
+    "reports.col.offered": {"zh": "呼入量", "en": "Offered"},
+    "reports.col.answered": {"zh": "接通量", "en": "Answered"},
+    "reports.col.abandoned": {"zh": "放弃量", "en": "Abandoned"},
+    "reports.col.answer_rate": {"zh": "接通率", "en": "Answer rate"},
+    "reports.col.service_level": {"zh": "15秒服务水平", "en": "Service level (15 s)"},
+    "reports.col.asa_seconds": {"zh": "平均应答时长(秒)", "en": "ASA (s)"},
+    "reports.col.aht_seconds": {"zh": "平均处理时长(秒)", "en": "AHT (s)"},
+    "reports.col.abandon_rate": {"zh": "放弃率", "en": "Abandonment"},
+    "reports.col.call_satisfaction": {"zh": "一次一评满意率", "en": "Per-call satisfaction"},
+    "reports.col.orders": {"zh": "工单量", "en": "Work orders"},
+    "reports.col.closed": {"zh": "办结量", "en": "Closed"},
+    "reports.col.on_time_rate": {"zh": "按时办结率", "en": "On-time completion"},
+    "reports.col.fcr_rate": {"zh": "直接办结率", "en": "First-contact resolution"},
+    "reports.col.reopen_rate": {"zh": "重办率", "en": "Reopen rate"},
+    "reports.col.callback_satisfaction": {"zh": "一事一评满意率", "en": "Callback satisfaction"},
+    "reports.hot.surges": {"zh": "突增预警", "en": "Surge alerts"},
+    "reports.hot.none": {"zh": "暂无突增", "en": "No surges"},
+    "reports.hot.rising": {"zh": "上升最快", "en": "Rising fastest"},
+    "reports.hot.trend": {"zh": "近日走势", "en": "Daily trend"},
+    "reports.hot.dimension": {"zh": "类型", "en": "Type"},
+    "reports.hot.category": {"zh": "类别", "en": "Category"},
+    "reports.hot.place": {"zh": "地点", "en": "Place"},
+    "reports.hot.today": {"zh": "当日", "en": "That day"},
+    "reports.hot.baseline": {"zh": "日均基线", "en": "Daily baseline"},
+    "reports.hot.increase": {"zh": "增量", "en": "Increase"},
+    "reports.hot.surge_note": {"zh": "（阈值可在 [reports] 配置）", "en": "(thresholds in [reports] config)"},
+}
+CATALOGUE.update(TEXT)
+
+
+def display(column: str, value) -> str:
+    if value is None:
+        return "—"
+    if column in RATES:
+        return f"{value * 100:.1f}%"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def _params(request, deps):
+    kind = query_arg(request, "period") or "day"
+    today = deps.now().astimezone(CST).date()
+    default = today.isoformat() if kind == "day" else today.strftime("%Y-%m")
+    period = Period.parse(kind, query_arg(request, "date") or default)
+    by = query_arg(request, "by") or "queue"
+    if by not in DIMENSIONS:
+        raise ReportError("reports.bad_dimension", "未知的报表维度 / unknown report dimension", dimension=by[:20],
+                          allowed=list(DIMENSIONS))
+    return period, by
+
+
+def routes(app) -> None:
+    deps = app.deps
+    templates = deps.templates
+    templates.add_directory(Path(__file__).parent / "templates")
+    thresholds = Thresholds.from_config(deps.config)
+
+    def refusal(request, principal, exc):
+        status, body = error_payload(exc)
+        return templates.render(request, "error.html", status=status, session=principal.session,
+                                message_key="error.not_found" if status == 404 else "reports.empty",
+                                detail=body["message"], back="/reports")
+
+    @app.route("/reports", methods=["GET"])
+    @require_role(*VIEWERS, page=True)
+    async def reports_page(request, principal):
+        from callcenter.web.templates import language
+        from callcenter.web.i18n import translate
+
+        try:
+            period, by = _params(request, deps)
+            result = await deps.db(report, deps.engine, period, by)
+        except ReportError as exc:
+            return refusal(request, principal, exc)
+        lang = language(request)
+        columns = CALL_COLUMNS if by in CALL_DIMENSIONS else ORDER_COLUMNS
+        rows = result.as_rows()
+        total = result.total().as_dict()
+        if by in CALL_DIMENSIONS:
+            charts = [bar_chart(translate("reports.col.answer_rate", lang), [(r["key"], r["answer_rate"]) for r in rows],
+                                percent=True, css_id="chart-answer-rate"),
+                      bar_chart(translate("reports.col.service_level", lang),
+                                [(r["key"], r["service_level"]) for r in rows], percent=True, css_id="chart-service")]
+        else:
+            charts = [bar_chart(translate("reports.col.orders", lang), [(r["key"], r["orders"]) for r in rows],
+                                css_id="chart-orders"),
+                      bar_chart(translate("reports.col.on_time_rate", lang),
+                                [(r["key"], r["on_time_rate"]) for r in rows], percent=True, css_id="chart-on-time")]
+        query = urlencode({"period": period.kind, "date": period.label, "by": by})
+        return templates.render(request, "reports.html", session=principal.session, period=period, by=by,
+                                dimensions=DIMENSIONS, columns=columns, rows=rows, total=total, display=display,
+                                charts=charts if rows else [], csv_url="/reports/export.csv?" + query)
+
+    @app.route("/reports/export.csv", methods=["GET"])
+    @require_role(*VIEWERS, page=True)
+    async def export_csv(request, principal):
+        from callcenter.web.i18n import translate
+        from callcenter.web.templates import language
+
+        try:
+            period, by = _params(request, deps)
+            result = await deps.db(report, deps.engine, period, by)
+        except ReportError as exc:
+            return refusal(request, principal, exc)
+        lang = language(request)
+        columns = ("key",) + (CALL_COLUMNS if by in CALL_DIMENSIONS else ORDER_COLUMNS)
+        header = [translate(f"reports.col.{c}", lang) for c in columns]
+        rows = [[r[c] for c in columns] for r in result.as_rows()]
+        name = f"report-{by}-{period.label}.csv"
+        request.setHeader(b"Content-Type", b"text/csv; charset=utf-8")
+        request.setHeader(b"Content-Disposition", f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"
+                          .encode("ascii"))
+        request.setHeader(b"Cache-Control", b"no-store")
+        request.setHeader(b"X-Content-Type-Options", b"nosniff")
+        return to_csv(header, rows)
+
+    @app.route("/reports/hot", methods=["GET"])
+    @require_role(*VIEWERS, page=True)
+    async def hot_page(request, principal):
+        from callcenter.web.i18n import translate
+        from callcenter.web.templates import language
+
+        try:
+            period = Period.parse("day", query_arg(request, "date") or deps.now().astimezone(CST).date().isoformat())
+            labels, series, trends = await deps.db(hot_topics, deps.engine, period.first, thresholds)
+        except ReportError as exc:
+            return refusal(request, principal, exc)
+        lang = language(request)
+        top = trends[:5]
+        trend_chart = line_chart(translate("reports.hot.trend", lang), [d.strftime("%m-%d") for d in labels],
+                                 {t.key: series[(t.dimension, t.key)] for t in top}, css_id="chart-trend")
+        rise_chart = bar_chart(translate("reports.hot.increase", lang),
+                               [(t.key, round(t.increase, 1)) for t in trends], css_id="chart-rising")
+        return templates.render(request, "hot.html", session=principal.session, day=period.first, trends=trends,
+                                surges=[t for t in trends if t.surge], thresholds=thresholds,
+                                charts=[trend_chart, rise_chart] if trends else [],
+                                previous=(period.first - timedelta(days=1)).isoformat())
