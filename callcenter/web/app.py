@@ -94,7 +94,7 @@ class WebApp:
             raise ValueError(f"{prefix} is already mounted")
         self.mounts[prefix] = resource
 
-        @self.klein.route(prefix, branch=True, strict_slashes=False)
+        @self.route(prefix, branch=True, strict_slashes=False)
         def _mounted(request):
             return resource
 

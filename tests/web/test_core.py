@@ -245,3 +245,29 @@ def test_user_validation_changes_nothing_on_bad_input(db_url):
     auth.set_active("ok.user", False)
     assert auth.check_password("ok.user", PASSWORD) is None
     engine.dispose()
+
+
+@pytest_twisted.ensureDeferred
+async def test_static_stylesheet_is_served_as_css(web):
+    """With every feature mounted, /static/hotline.css is still served as text/css; no directory listing."""
+    client = web.client()
+    css = await client.get("/static/hotline.css")
+    assert css.status == 200 and css.header("content-type").startswith("text/css") and b".sla-green" in css.body
+    assert (await client.get("/static/")).status == 404
+
+
+@pytest_twisted.ensureDeferred
+async def test_features_with_same_handler_names_do_not_shadow_each_other(core):
+    """Two mounts and two routes whose functions share a name each keep their own handler."""
+    from twisted.web.static import Data
+
+    app = core.root.app
+    app.mount("one", Data(b"first", "text/plain"))
+    app.mount("two", Data(b"second", "text/plain"))
+    for path, text in (("/one/", "alpha"), ("/two/", "beta")):
+        @app.route(path.rstrip("/") + "/page", methods=["GET"])
+        def page(request, text=text):
+            return text
+    client = core.client()
+    assert (await client.get("/one")).body == b"first" and (await client.get("/two")).body == b"second"
+    assert (await client.get("/one/page")).body == b"alpha" and (await client.get("/two/page")).body == b"beta"
