@@ -33,6 +33,7 @@ FEATURES = (
     "callcenter.wallboard.web",
     "callcenter.supervisor.web",
     "callcenter.search.web",
+    "callcenter.reports.web",
 )
 
 
