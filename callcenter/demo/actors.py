@@ -53,8 +53,20 @@ class _Worker:
         d.addErrback(self._failed)
         return d
 
+    def perform(self, number: str, action: str, params: dict, actor, now) -> dict:
+        """``WorkOrderService.perform``, once more if another worker (the SLA worker's 督办)
+        changed the order in between — what a person would do on a conflict."""
+        from ticketing.domain.errors import ConcurrentUpdate
+
+        try:
+            return self.service.perform(number, action, params, actor, now)
+        except ConcurrentUpdate:
+            self.stats["retried_conflicts"] += 1
+            return self.service.perform(number, action, params, actor, now)
+
     def _failed(self, failure):
         self.stats["errors"] += 1
+        self.stats[f"error:{type(failure.value).__name__}"] += 1
         log.warning("demo actor step failed", extra={"fields": {"actor": type(self).__name__,
                                                                 "error": failure.getErrorMessage()[:300]}})
 
@@ -104,7 +116,7 @@ class AgentDesk(_Worker):
         self.phones[number] = plan.number
         self.stats["orders_created"] += 1
         if resolve and not order.get("replayed"):
-            self.service.perform(number, "resolve-on-call", {"reply": _AGENT_REPLY}, self.actor, now)
+            self.perform(number, "resolve-on-call", {"reply": _AGENT_REPLY}, self.actor, now)
             self.stats["resolved_on_call"] += 1
         log.debug("demo agent filed an order", extra={"fields": {"order": number, "agent": agent_id}})
         return number
@@ -148,6 +160,7 @@ class Departments(_Worker):
                     acted += self._act(order, status, at, now)
                 except Exception as exc:  # one order's refusal must not stop the round
                     self.stats["errors"] += 1
+                    self.stats[f"error:{type(exc).__name__}"] += 1
                     log.warning("demo department step refused", extra={"fields": {
                         "order": order["number"], "status": status, "error": str(exc)[:200]}})
         return acted
@@ -167,39 +180,39 @@ class Departments(_Worker):
         if status == "registered":
             if order.get("channel") == "phone" and "留言" in (order.get("summary") or ""):
                 return 0   # an IVR message awaits its transcript and a person
-            self.service.perform(number, "dispatch", {}, self.dispatcher, now)
+            self.perform(number, "dispatch", {}, self.dispatcher, now)
             self.stats["dispatched"] += 1
         elif status == "reopened":
             if waited < 300:
                 return 0
-            self.service.perform(number, "dispatch", {"note": "重办 / reopened after the callback"},
+            self.perform(number, "dispatch", {"note": "重办 / reopened after the callback"},
                                  self.dispatcher, now)
             self.stats["redispatched"] += 1
         elif status == "return_requested":
             if waited < 600:
                 return 0
-            self.service.perform(number, "review-return", {"approve": False, "reason": "属本单位职责 / within duty"},
+            self.perform(number, "review-return", {"approve": False, "reason": "属本单位职责 / within duty"},
                                  self.dispatcher, now)
             self.stats["returns_reviewed"] += 1
         elif status == "dispatched":
             if fate.returns and number not in self.returned and waited >= 300:
                 self.returned.add(number)
-                self.service.perform(number, "return", {"reason_code": "not_our_duty",
+                self.perform(number, "return", {"reason_code": "not_our_duty",
                                                         "reason": "非本单位职责 / not our duty"}, dept, now)
                 self.stats["returned"] += 1
             elif waited >= fate.ack_after:
-                self.service.perform(number, "acknowledge", {}, dept, now)
+                self.perform(number, "acknowledge", {}, dept, now)
                 self.stats["acknowledged"] += 1
             else:
                 return 0
         elif status == "acknowledged":
             if waited < 120:
                 return 0
-            self.service.perform(number, "start", {}, dept, now)
+            self.perform(number, "start", {}, dept, now)
         elif status == "in_progress":
             if waited < fate.reply_after:
                 return 0
-            self.service.perform(number, "reply", {"reply": _DEPT_REPLY}, dept, now)
+            self.perform(number, "reply", {"reply": _DEPT_REPLY}, dept, now)
             self.stats["replied"] += 1
         return 1
 
@@ -220,6 +233,7 @@ class SatisfactionCaller(_Worker):
         self.actor = Actor("demo-callback", "dispatcher")
         self.attempts: Counter = Counter()
         self.in_flight: set[str] = set()
+        self.recorded: dict[str, int] = {}
         self.max_in_flight = max_in_flight
         self._seq = 0
         self._busy = False
@@ -283,12 +297,13 @@ class SatisfactionCaller(_Worker):
         return self.record(number, str(value))
 
     def record(self, number: str, answer: str) -> defer.Deferred | None:
-        if number not in self.phones:
-            return None
+        if number not in self.phones or self.recorded.get(number) == self.attempts[number]:
+            return None     # one result per call attempt
+        self.recorded[number] = self.attempts[number]
         outcome, satisfaction = _SURVEY_OUTCOME.get(answer, ("unreachable", None))
         params = {"outcome": outcome, "note": f"回访 / callback: {answer}"}
         if satisfaction is not None:
             params["satisfaction"] = satisfaction
         self.stats[f"callback_{outcome}"] += 1
-        return self.blocking(self.service.perform, number, "callback-result", params, self.actor,
+        return self.blocking(self.perform, number, "callback-result", params, self.actor,
                              now_from(self.clock))

@@ -116,8 +116,10 @@ class Hotline:
             self.transcriber = TranscriptionWorker(reactor, queue, self.speech.model, self.speech.pool,
                                                    worker_id=f"serve-{id(self):x}")
             self.transcriber.start()
-        self.web_root = build_web(config, reactor, engine=engine, workorders=self.service)
-        self.web_root.deps.extras["acd"] = self.acd
+        from ticketing.intake.service import IntakeService
+
+        self.web_root = build_web(config, reactor, engine=engine, workorders=self.service, acd=self.acd)
+        self.web_root.deps.extras["intake"] = IntakeService(reactor, reactor.getThreadPool())
         self.web_port = reactor.listenTCP(int(config.get("web.port")), make_site(self.web_root, config, reactor),
                                           interface=config.get("web.host") or "127.0.0.1")
         log.info("hotline serving", extra={"fields": {

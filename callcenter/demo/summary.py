@@ -59,6 +59,7 @@ def summarize(engine, world) -> dict:
         "average_answer_seconds": round(sum(waits) / len(waits), 1) if waits else None,
         "orders": {
             "created": sum(statuses.values()),
+            "filed_by_agents": s["orders_created"],
             "closed": statuses.get("closed", 0) + statuses.get("resolved_on_call", 0),
             "reopened": traces["reopened"],
             "by_status": statuses,
@@ -68,5 +69,7 @@ def summarize(engine, world) -> dict:
         "callbacks": dict(callbacks, dialled=s["callbacks_dialled"]),
         "satisfaction": round(callbacks["satisfied"] / answered_cb, 3) if answered_cb else None,
         "errors": s["errors"],
+        "error_kinds": {k[6:]: n for k, n in s.items() if k.startswith("error:")},
+        "retried_conflicts": s["retried_conflicts"],
         "traces": traces,
     }

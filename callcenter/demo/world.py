@@ -66,8 +66,9 @@ class DemoOptions:
 def demo_config(config, options: DemoOptions):
     """The service configuration the demo runs with (SQLite and files under ``directory``)."""
     base = options.directory.resolve()
-    agents = [{"id": ext, "device": f"PJSIP/{ext}", "skills": {"general": 80, "urgent": 70}, "groups": ["front"]}
-              for ext in HUMAN_DEVICES.values()]
+    # the browser agents: ACD agent id = their user name (the desk's rule), a simulated phone each
+    agents = [{"id": user, "device": f"PJSIP/{ext}", "skills": {"general": 80, "urgent": 70}, "groups": ["front"]}
+              for user, ext in HUMAN_DEVICES.items()]
     for i in range(options.agents):
         ext = str(2001 + i)
         skills = {"general": 60 + (i * 7) % 40}
@@ -184,7 +185,7 @@ class DemoWorld:
             self.sim.add_device(f"PJSIP/{ext}", answer_after=2.0)
         self.bots = []
         for agent in list(self.acd.sessions):
-            if agent not in HUMAN_DEVICES.values():
+            if agent not in HUMAN_DEVICES:
                 self.sim.add_device(f"PJSIP/{agent}", answer_after=self.rnd.uniform(1.0, 3.0))
                 self.bots.append(agent)
 
@@ -209,9 +210,10 @@ class DemoWorld:
                                          reactor=reactor)
         self.sla.startService()
 
-        self.web_root = build_web(config, reactor, engine=engine, workorders=self.service)
-        self.web_root.deps.extras["acd"] = self.acd
-        self.web_root.deps.extras["demo"] = self
+        from ticketing.intake.service import IntakeService
+
+        self.web_root = build_web(config, reactor, engine=engine, workorders=self.service, acd=self.acd)
+        self.web_root.deps.extras["intake"] = IntakeService(reactor, reactor.getThreadPool())
         self.web_port = reactor.listenTCP(int(opts.port), make_site(self.web_root, config, reactor),
                                           interface="127.0.0.1")
         self._every(self.department_every, self.departments.tick)
