@@ -186,7 +186,7 @@ class WorkOrderService:
                 "due_at": d.due_at.isoformat() if d.due_at else None,
                 "warn_at": d.warn_at.isoformat() if d.warn_at else None,
                 "paused": d.paused, "remaining_seconds": d.remaining, "working": d.working,
-                "extended": d.extended, "level": d.level(now),
+                "extended": d.extended, "level": d.level(now), "provisional": d.provisional,
             }
         nxt = order.next_deadline
         allowed = [a for a in order.allowed_actions() if actor.role in PERMISSIONS[a]

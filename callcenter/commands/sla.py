@@ -88,6 +88,11 @@ def _deadline(args) -> int:
     except DomainError as exc:
         return _fail(exc.message)
     print(due.astimezone(calendar.tz).isoformat())
+    if duration.working and calendar.touches_unknown(start, due):
+        unknown = sorted({y for y in range(start.year, due.year + 1) if y not in calendar.known_years})
+        print(f"callcenter sla: note: provisional 临时结果 — no holiday data for {', '.join(map(str, unknown))}; "
+              "counted Monday–Friday plus calendar_overrides (add the year's holidays with `sla override set`)",
+              file=sys.stderr)
     return 0
 
 

@@ -9,7 +9,7 @@ import pytest
 from ticketing.calendar_data import build_calendar, load_calendar, read_overrides, set_override
 from ticketing.domain.calendar import WorkingCalendar
 from ticketing.domain.durations import parse_duration
-from ticketing.domain.errors import CalendarOutOfRange, ValidationFailed
+from ticketing.domain.errors import ValidationFailed
 from tests.ticketing.helpers import CALENDAR, CST, cst
 
 UTC = timezone.utc
@@ -68,13 +68,34 @@ def test_lunch_break_and_evenings_are_not_counted():
     assert CALENDAR.working_seconds_between(cst(2026, 11, 30, 9, 30), cst(2026, 11, 27, 17, 0)) == -3600
 
 
-def test_unknown_year_is_reported_not_guessed():
-    """2027 is beyond the package: computing a deadline into it raises with the date and known years."""
-    with pytest.raises(CalendarOutOfRange) as info:
-        CALENDAR.add_working_time(cst(2026, 12, 31, 9, 0), timedelta(hours=30))
-    assert info.value.error_id == "calendar_out_of_range"
-    assert info.value.details["date"].startswith("2027-")
-    assert 2026 in info.value.details["known_years"]
+def test_unknown_year_is_provisional_and_reported(caplog):
+    """2027 is beyond the package: counted Mon–Fri, flagged by touches_unknown, warned once per year."""
+    calendar = WorkingCalendar(tz=CST, periods=CALENDAR.periods, holidays=CALENDAR.holidays,
+                               workdays=CALENDAR.workdays, known_years=CALENDAR.known_years)
+    with caplog.at_level("WARNING", logger="ticketing.domain.calendar"):
+        due = calendar.add_working_time(cst(2026, 12, 31, 9, 0), timedelta(hours=30))
+        calendar.add_working_time(cst(2027, 3, 1, 9, 0), timedelta(hours=30))
+    # 7 h a day: Thu 31 Dec, Fri 1 Jan (元旦 unknown, counted), Mon 4, Tue 5 = 28 h, then 2 h on Wed 6
+    assert due.astimezone(CST) == cst(2027, 1, 6, 11, 0)
+    assert calendar.touches_unknown(cst(2026, 12, 31, 9, 0), due)
+    assert not calendar.touches_unknown(cst(2026, 11, 2, 9, 0), cst(2026, 12, 30, 9, 0))
+    assert [r.message.count("2027") > 0 for r in caplog.records] == [True]
+    assert not calendar.is_workday(date(2027, 1, 2))
+
+
+def test_provisional_deadline_round_trips():
+    """A Deadline into 2027 is marked provisional and keeps the mark through to_dict/from_dict and pause."""
+    from ticketing.domain.durations import parse_duration
+    from ticketing.domain.sla import Deadline, SlaContext, SlaTargets
+
+    targets = SlaTargets.parse({"acknowledge": "1 working day", "resolve": "5 working days",
+                                "callback": "2 working days"})
+    ctx = SlaContext(calendar=CALENDAR, targets=targets)
+    d = Deadline.start("resolve", parse_duration("5 working days"), cst(2026, 12, 30, 9, 0), ctx)
+    assert d.provisional and Deadline.from_dict(d.to_dict()) == d
+    early = Deadline.start("resolve", parse_duration("5 working days"), cst(2026, 11, 2, 9, 0), ctx)
+    assert not early.provisional and d.to_dict()["provisional"] is True
+    assert d.pause(cst(2026, 12, 31, 9, 0), CALENDAR).resume(cst(2026, 12, 31, 10, 0), CALENDAR).provisional
 
 
 def test_overrides_extend_and_adjust(sqlite_url):

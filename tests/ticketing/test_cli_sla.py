@@ -39,13 +39,22 @@ def test_deadline_prints_iso(capsys, start, duration, expected):
     ("yesterday", "5 working days", "ISO 8601"),
     ("2026-09-30T09:00", "5 fortnights", "unrecognised duration"),
     ("2026-09-30T09:00", "-5 working days", "unrecognised duration"),
-    ("2026-12-31T09:00", "5 working days", "2027"),
 ])
 def test_bad_input_exits_2(capsys, start, duration, needle):
-    """Bad start, bad duration, or a deadline in a year without holiday data: exit 2, message on stderr."""
+    """Bad start or bad duration: exit 2, message on stderr."""
     assert main(["sla", "deadline", "--start", start, "--duration", duration]) == 2
     captured = capsys.readouterr()
     assert needle in captured.err and captured.out == ""
+
+
+def test_deadline_into_unknown_year_is_provisional(capsys):
+    """A deadline reaching 2027 (no package data) is computed Mon–Fri and flagged provisional on stderr."""
+    assert main(["sla", "deadline", "--start", "2026-12-31T09:00", "--duration", "5 working days"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == "2027-01-06T17:30:00+08:00"
+    assert "provisional" in captured.err and "2027" in captured.err
+    assert main(["sla", "deadline", "--start", "2026-09-30T09:00", "--duration", "5 working days"]) == 0
+    assert "provisional" not in capsys.readouterr().err
 
 
 def test_real_entry_point(tmp_path):

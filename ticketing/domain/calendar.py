@@ -9,12 +9,14 @@ silently treated as an ordinary weekday.
 """
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Iterable, Sequence
 
-from ticketing.domain.errors import CalendarOutOfRange, ValidationFailed
+from ticketing.domain.errors import ValidationFailed
 
 UTC = timezone.utc
+log = logging.getLogger(__name__)
 
 
 class WorkingCalendar:
@@ -51,6 +53,7 @@ class WorkingCalendar:
                 {"dates": sorted(d.isoformat() for d in clash)},
             )
         self.known_years = frozenset(known_years)
+        self.warned_years: set[int] = set()
         self._periods_cache: dict[date, tuple[tuple[datetime, datetime], ...]] = {}
         self._add_cache: dict[tuple[datetime, float], datetime] = {}
         self.workday_seconds = sum(
@@ -61,14 +64,25 @@ class WorkingCalendar:
     def is_known(self, day: date) -> bool:
         return day.year in self.known_years
 
+    def touches_unknown(self, start: datetime, end: datetime | None) -> bool:
+        """True when [start, end] reaches a year without holiday data (a provisional answer)."""
+        if end is None:
+            return False
+        lo, hi = sorted((self._local(start).year, self._local(end).year))
+        return any(year not in self.known_years for year in range(lo, hi + 1))
+
     def is_workday(self, day: date) -> bool:
-        """Adjusted working days work, holidays rest, otherwise Mon–Fri work."""
-        if day.year not in self.known_years:
-            raise CalendarOutOfRange(
-                f"日历没有 {day.year} 年的节假日数据 / no holiday data for {day.year}; "
-                "add the year's holidays to calendar_overrides",
-                {"date": day.isoformat(), "known_years": sorted(self.known_years)},
-            )
+        """Adjusted working days work, holidays rest, otherwise Mon–Fri work.
+
+        In a year without holiday data the same rule is provisional; the first
+        such date of each year is logged so an operator adds the year's holidays.
+        """
+        if day.year not in self.known_years and day.year not in self.warned_years:
+            self.warned_years.add(day.year)
+            log.warning(
+                "日历没有 %s 年的节假日数据，按周一至周五临时计算 / no holiday data for %s: deadlines are "
+                "provisional (Mon–Fri); add the year's holidays to calendar_overrides (known years: %s)",
+                day.year, day.year, sorted(self.known_years))
         if day in self.workdays:
             return True
         if day in self.holidays:

@@ -52,6 +52,7 @@ class Deadline:
     remaining: float | None = None  # seconds left when paused (working seconds if working)
     warn_remaining: float | None = None
     extended: int = 0
+    provisional: bool = False  # reaches a year without holiday data (Mon–Fri rule)
 
     @property
     def paused(self) -> bool:
@@ -59,12 +60,14 @@ class Deadline:
 
     @classmethod
     def start(cls, kind: str, duration: Duration, now: datetime, ctx: SlaContext) -> "Deadline":
+        due_at = duration.after(now, ctx.calendar)
         return cls(
             kind=kind,
             working=duration.working,
             started_at=now,
-            due_at=duration.after(now, ctx.calendar),
+            due_at=due_at,
             warn_at=duration.after(now, ctx.calendar, ctx.warning_share),
+            provisional=duration.working and ctx.calendar.touches_unknown(now, due_at),
         )
 
     def _left(self, until: datetime, now: datetime, cal: WorkingCalendar) -> float:
@@ -91,12 +94,14 @@ class Deadline:
     def resume(self, now: datetime, cal: WorkingCalendar) -> "Deadline":
         if not self.paused:
             return self
+        due_at = self._after(now, self.remaining, cal)
         return replace(
             self,
-            due_at=self._after(now, self.remaining, cal),
+            due_at=due_at,
             warn_at=self._after(now, self.warn_remaining, cal),
             remaining=None,
             warn_remaining=None,
+            provisional=self.working and cal.touches_unknown(now, due_at),
         )
 
     def extend(self, duration: Duration, cal: WorkingCalendar) -> "Deadline":
@@ -109,7 +114,8 @@ class Deadline:
             due, warn = self._after(self.due_at, seconds, cal), self._after(self.warn_at, seconds, cal)
         else:
             due, warn = duration.after(self.due_at, cal), duration.after(self.warn_at, cal)
-        return replace(self, due_at=due, warn_at=warn, extended=self.extended + 1)
+        return replace(self, due_at=due, warn_at=warn, extended=self.extended + 1,
+                       provisional=self.provisional or cal.touches_unknown(self.started_at, due))
 
     def level(self, now: datetime) -> str:
         """green / yellow (past the warning share) / red (breached) / paused."""
@@ -127,6 +133,7 @@ class Deadline:
             "kind": self.kind, "working": self.working, "started_at": iso(self.started_at),
             "due_at": iso(self.due_at), "warn_at": iso(self.warn_at), "remaining": self.remaining,
             "warn_remaining": self.warn_remaining, "extended": self.extended,
+            "provisional": self.provisional,
         }
 
     @classmethod
@@ -136,4 +143,5 @@ class Deadline:
             kind=data["kind"], working=data["working"], started_at=parse(data["started_at"]),
             due_at=parse(data["due_at"]), warn_at=parse(data["warn_at"]), remaining=data.get("remaining"),
             warn_remaining=data.get("warn_remaining"), extended=data.get("extended", 0),
+            provisional=data.get("provisional", False),
         )
