@@ -24,8 +24,25 @@ def build_service(deps):
     return service
 
 
+OPENAPI = {"get": {
+    "operationId": "search", "summary": "Search work orders, transcripts and the knowledge base / 搜索",
+    "parameters": [
+        {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 200}},
+        {"name": "kind", "in": "query", "schema": {"type": "string", "enum": ["workorder", "transcript", "knowledge"]}},
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}}],
+    "responses": {
+        "200": {"description": "hits, best first", "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"engine": {"type": "string"}, "items": {"type": "array", "items": {
+                "type": "object", "properties": {
+                    "kind": {"type": "string"}, "ref": {"type": "string"}, "title": {"type": "string"},
+                    "snippet": {"type": "string"}, "score": {"type": "number"}, "extra": {"type": "object"}}}}}}}}},
+        **{str(code): {"description": "error", "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/Error"}}}} for code in (400, 401, 403, 503)}}}}
+
+
 def routes(app) -> None:
     deps = app.deps
+    deps.extras.setdefault("openapi_paths", {})["/api/v1/search"] = OPENAPI
 
     @app.route("/api/v1/search", methods=["GET"])
     @json_api

@@ -172,4 +172,6 @@ def routes(app) -> None:
     def openapi(request):
         if "doc" not in cache:
             cache["doc"] = build_document(getattr(deps.workorders, "taxonomy", None))
+            # other features describe their /api/v1 routes in deps.extras["openapi_paths"]
+            cache["doc"]["paths"].update(deps.extras.get("openapi_paths", {}))
         return json_response(request, cache["doc"])
