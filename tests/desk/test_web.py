@@ -83,7 +83,7 @@ async def test_state_changes_need_csrf_and_a_valid_reason(desk_web):
 @pytest_twisted.ensureDeferred
 async def test_call_screen_history_draft_and_order_submission(desk_web):
     """A connected call shows the caller's previous orders and calls and the IVR path; speech gives a
-    draft; bad fields are refused with nothing stored; the edited draft becomes a dispatched order
+    draft and suggests the earlier order about the same rooftop for merging; bad fields are refused with nothing stored; the edited draft becomes a dispatched order
     carrying the call id, the agent's edits are stored as intake corrections, and a second submission
     for the same call is refused."""
     from callcenter.routing.store import queue_calls
@@ -108,13 +108,14 @@ async def test_call_screen_history_draft_and_order_submission(desk_web):
         await browser.post("/agent/api/state", json={"action": action}, headers=token)
     ring_and_answer(pbx, acd)
     desk.on_final(CALLID, SPEECH)
-    await wait_for(lambda: desk.current("1001").draft is not None, "the intake draft")
+    await wait_for(lambda: desk.current("1001").similar, "merge suggestions")
     screen = (await browser.get("/agent/api/screen")).json
     assert screen["agent"]["state"] == "on_call" and screen["call"]["number"] == "13812341234"
     assert screen["call"]["draft"]["category"] == "illegal-construction"
     assert [o["number"] for o in screen["history"]["orders"]] == [old["number"]]
     assert [c["call_id"] for c in screen["history"]["calls"]] == ["earlier"]
     assert screen["history"]["ivr_path"] == [{"node": "main_menu", "keys": "2", "result": "ok"}]
+    assert [o["number"] for o in screen["call"]["similar"]] == [old["number"]]
 
     fields = dict(screen["call"]["draft"])
     fields.pop("confidence")
@@ -191,3 +192,17 @@ def _actor():
     from ticketing.service import Actor
 
     return Actor(user_id="disp1", role="dispatcher")
+
+
+@pytest_twisted.ensureDeferred
+async def test_caller_speech_is_shown_escaped(desk_web):
+    """Markup in a transcript is rendered as text on the page, never as HTML."""
+    server, pbx, acd, desk = desk_web
+    browser, token = await agent_browser(server)
+    for action in ("login", "ready"):
+        await browser.post("/agent/api/state", json={"action": action}, headers=token)
+    ring_and_answer(pbx, acd)
+    desk.on_final(CALLID, "<script>alert(1)</script>")
+    page = await browser.get("/agent")
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
