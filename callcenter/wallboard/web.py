@@ -15,6 +15,9 @@ from callcenter.web.i18n import CATALOGUE
 from callcenter.web.sse import EventStream
 
 VIEWERS = ("agent", "dispatcher", "supervisor", "admin")
+STATIC = Path(__file__).parent / "static"
+#: the page's script and style, served as files because the CSP forbids inline ones
+ASSETS = {"wallboard.js": b"text/javascript; charset=utf-8", "wallboard.css": b"text/css; charset=utf-8"}
 
 TEXT = {
     "wb.title": {"zh": "热线实时大屏", "en": "Hotline live wallboard"},
@@ -80,6 +83,15 @@ def routes(app) -> None:
     @require_role(*VIEWERS, page=True)
     async def page(request, principal):
         return deps.templates.render(request, "wallboard.html", session=principal.session, snap=feed.current())
+
+    @app.route("/wallboard/assets/<name>", methods=["GET"])
+    def asset(request, name):
+        if name not in ASSETS:
+            request.setResponseCode(404)
+            return b""
+        request.setHeader(b"Content-Type", ASSETS[name])
+        request.setHeader(b"Cache-Control", b"max-age=300")
+        return (STATIC / name).read_bytes()
 
     @app.route("/wallboard/events", methods=["GET"])
     @require_role(*VIEWERS)
