@@ -271,3 +271,24 @@ async def test_features_with_same_handler_names_do_not_shadow_each_other(core):
     client = core.client()
     assert (await client.get("/one")).body == b"first" and (await client.get("/two")).body == b"second"
     assert (await client.get("/one/page")).body == b"alpha" and (await client.get("/two/page")).body == b"beta"
+
+
+def test_users_command_adds_lists_and_issues_tokens(db_url, monkeypatch, capsys):
+    """`callcenter users add/list/token` manage accounts; a bad role or department exits 2 and adds nothing."""
+    from callcenter.cli import main
+
+    monkeypatch.setenv("HOTLINE_TEST_PW", PASSWORD)
+    monkeypatch.setenv("CALLCENTER_AUTH_ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("CALLCENTER_AUTH_ARGON2_MEMORY_KIB", "1024")
+    base = ["users", "--url", db_url]
+    assert main(base + ["add", "clerk", "--role", "department", "--department", "housing",
+                        "--password-env", "HOTLINE_TEST_PW"]) == 0
+    assert main(base + ["add", "ghost", "--role", "department", "--department", "ministry-of-magic",
+                        "--password-env", "HOTLINE_TEST_PW"]) == 2
+    assert main(base + ["add", "nodept", "--role", "department", "--password-env", "HOTLINE_TEST_PW"]) == 2
+    capsys.readouterr()
+    assert main(base + ["list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 1 and listed[0].startswith("clerk\tdepartment\thousing\tactive")
+    assert main(base + ["token", "clerk", "--open311", "--name", "civic"]) == 0
+    assert capsys.readouterr().out.startswith("o311_")
