@@ -217,8 +217,8 @@ class DeskService:
         qc = self.acd.calls.get(call_id)
         if qc is None:
             return
-        for old in [c for c in self.calls.values() if c.agent_id == agent_id and c.state != "connected"]:
-            self._forget(old)
+        for stale in [c for c in self.calls.values() if c.agent_id == agent_id and c.state == "ringing"]:
+            self._forget(stale)  # a ring whose end we never heard; ended calls stay for their order
         call = LiveCall(call_id, agent_id, qc.caller.number, qc.caller.queue, qc.caller.enqueued_at)
         self.calls[call_id] = call
         self._push(agent_id, "ringing", call.view(show_number=True, now=self.now()))

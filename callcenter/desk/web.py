@@ -9,6 +9,7 @@ the desk answers 503 rather than pretending.
 """
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from twisted.web.static import File
@@ -22,6 +23,7 @@ from callcenter.web.errors import ApiError
 from callcenter.web.i18n import CATALOGUE
 from callcenter.workorders.engine import actor_for
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 DESK_ROLES = ("agent",)
 ORDER_FIELDS = ("type", "category", "district", "subdistrict", "address", "urgency", "caller_name",
@@ -143,6 +145,8 @@ def routes(app) -> None:
                 except Exception as exc:  # noqa: BLE001 - a correction the trainer refuses is not the agent's error
                     if not hasattr(exc, "error_id"):
                         raise
+                    log.info("intake correction not stored", extra={"fields": {
+                        "order": created["number"], "field": name, "error_id": exc.error_id}})
         return 201, {"order": created, "corrections": recorded}
 
     @app.route("/agent/api/transfer", methods=["POST"])

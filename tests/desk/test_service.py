@@ -5,6 +5,7 @@ import pytest
 from twisted.internet import defer
 
 from callcenter.desk.service import DeskError, DeskService
+from callcenter.routing.acd import CallHandle
 from callcenter.routing.agent import AgentState
 from callcenter.routing.skills import Agent
 from tests.desk.helpers import AGENT_LEG, CALLID, SPEECH, InlineIntake, Listener, make_acd, ring_and_answer
@@ -122,3 +123,21 @@ def test_connected_call_is_spied_to_audiosocket_and_its_transcript_lands_on_the_
     with pytest.raises(DeskError) as bad:
         desk_for(acd, pbx.clock, audiosocket="127.0.0.1:9092\r\nAction: Hangup")
     assert bad.value.error_id == "desk.bad_audiosocket"
+
+
+def test_an_ended_call_stays_on_the_desk_for_its_order_when_the_next_call_rings():
+    """After a call ends (timed wrap-up over) the next call rings, and the ended one can still get its
+    work order; the screen shows the newest call."""
+    pbx, acd = make_acd()
+    desk = desk_for(acd, pbx.clock)
+    desk.change_state("1001", "login")
+    desk.change_state("1001", "ready")
+    ring_and_answer(pbx, acd)
+    pbx.hangup(AGENT_LEG, "1795420800.2")
+    pbx.clock.advance(10)  # wrap-up over: ready again
+    acd.enqueue(CallHandle("second", "PJSIP/trunk-00000009", "13900000000"), "hotline-general")
+    assert desk.current("1001").call_id == "second"
+    assert desk.call_for_order("1001", CALLID).state == "ended"
+    with pytest.raises(DeskError) as ringing:
+        desk.call_for_order("1001", "second")
+    assert ringing.value.error_id == "desk.no_such_call"
