@@ -83,10 +83,20 @@ class AmiCollector:
         return [family]
 
 
+_AMI_COLLECTOR: AmiCollector | None = None
+
+
 def register_ami(client, registry=None) -> AmiCollector:
-    """Expose ``client``'s connection state on the service's registry."""
+    """Expose ``client``'s connection state (on the service's registry by default, where a later
+    client replaces the earlier one: one AMI connection per process)."""
+    global _AMI_COLLECTOR
+    if registry is None and _AMI_COLLECTOR is not None:
+        _AMI_COLLECTOR.client = client
+        return _AMI_COLLECTOR
     collector = AmiCollector(client)
     (registry or REGISTRY).register(collector)
+    if registry is None:
+        _AMI_COLLECTOR = collector
     return collector
 
 

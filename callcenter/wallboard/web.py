@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from callcenter.auth.web import require_role
+from callcenter.metrics import register_ami
 from callcenter.wallboard.feed import WallboardFeed
 from callcenter.wallboard.projection import Thresholds, Wallboard
 from callcenter.web.i18n import CATALOGUE
@@ -69,6 +70,9 @@ def feed_for(app) -> WallboardFeed:
                              workorders=deps.workorders, callbacks_source=deps.extras.get("callbacks_pending"))
         feed.refresh_seconds = float(section.get("refresh_seconds", feed.refresh_seconds))
         deps.extras["wallboard_feed"] = feed
+        ami = getattr(deps.extras.get("acd"), "ami", None)
+        if ami is not None:  # hotline_ami_connected follows the ACD's AMI client
+            register_ami(ami)
         feed.start()
         deps.extras.setdefault("on_close", []).extend([feed.stop, feed.stream.close])
     return feed

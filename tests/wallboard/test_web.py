@@ -75,6 +75,7 @@ async def test_page_stream_and_metrics_follow_real_acd_events(db_url):
         assert 'hotline_calls_total{disposition="abandoned",queue="hotline-general"}' in metrics
         assert 'hotline_call_wait_seconds_bucket{le="10.0",queue="hotline-general"}' in metrics
         assert 'hotline_queue_service_level_ratio{queue="hotline-general",rule="connection"} 0.5' in metrics
+        assert "hotline_ami_connected 1.0" in metrics  # the ACD's AMI client is logged in
         done.addErrback(lambda _: None)  # the stream ends when the server closes below
         done.cancel()
     finally:
