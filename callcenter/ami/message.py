@@ -196,6 +196,16 @@ class Message:
                 pos = end
         return out
 
+    def search(self, pattern):
+        """``pattern.search`` over a wire message's text (each line starts
+        with ``\r\n``, so ``\r\nKey: `` anchors a header), or None for a
+        message built from pairs.  One compiled regular expression can read a
+        whole block of headers Asterisk always writes in the same order (a
+        channel snapshot) in one C-level pass; callers fall back to
+        :meth:`get`/:meth:`scan` when it does not match."""
+        text = self._text
+        return pattern.search(text) if text is not None else None
+
     def __getitem__(self, key: str) -> str:
         value = self.get(key, _MISSING)
         if value is _MISSING:

@@ -138,3 +138,14 @@ def test_scan_reads_keys_in_order_and_out_of_order():
     assert m.scan(["Channel", "ChannelState", "Context", "Exten"]) == ["PJSIP/1-1", "4", "hotline-in", "12345"]
     assert m.scan(["Exten", "Channel", "Missing"]) == ["12345", "PJSIP/1-1", None]
     assert Message([("A", "1"), ("B", "2")]).scan(["B", "A"]) == ["2", "1"]
+
+
+def test_search_reads_a_header_block_in_one_pass():
+    """search() runs a pattern over a wire message's text (CRLF-anchored headers, UTF-8 decoded once)
+    and gives None for a message built from pairs, so callers know to fall back to get()."""
+    import re
+
+    pattern = re.compile(r"\r\nCallerIDNum: ([^\r\n]*)\r\nCallerIDName: ([^\r\n]*)")
+    wire = Message.from_event_frame("Event: Newchannel\r\nCallerIDNum: 139\r\nCallerIDName: 张三".encode())
+    assert wire.search(pattern).groups() == ("139", "张三")
+    assert Message([("Event", "Newchannel"), ("CallerIDNum", "139")]).search(pattern) is None

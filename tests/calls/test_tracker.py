@@ -167,3 +167,55 @@ def test_only_hotline_variables_are_kept():
     assert "MIXMONITOR_FILENAME" in hotline.variables
     assert all(not k.startswith("QUEUE") or k == "QUEUESTATUS" for c in call.channels.values() for k in c.variables)
     assert t.calls_ended == 1
+
+
+def _state(tracker):
+    """Every tracked call and channel as plain values (the ``call`` back-reference left out)."""
+    from dataclasses import fields
+
+    def channel(c):
+        return tuple((f.name, getattr(c, f.name)) for f in fields(c) if f.name != "call")
+
+    calls = list(tracker.ended) + list(tracker.calls.values())
+    return [
+        (tuple((f.name, getattr(call, f.name)) for f in fields(call) if f.name != "channels"),
+         sorted(channel(c) for c in call.channels.values()))
+        for call in calls
+    ]
+
+
+@pytest.mark.parametrize("prefix", ["10-", "11-", "13-", "14-", "15-", "17-", "18-", "19-"])
+def test_wire_fast_path_matches_parsed_pairs(prefix):
+    """Events read off the wire (lazy messages: the one-pass snapshot pattern) build exactly the same
+    calls and channels as the same events parsed into pairs (the header-by-header path), on real captures."""
+    stream = _stream(prefix)
+    assert any(m.name == "Newchannel" for _, m in stream)
+
+    class Counting(CallTracker):
+        created = 0
+
+        def _create(self, match, separator, now):
+            Counting.created += 1
+            return super()._create(match, separator, now)
+
+    by_pairs, by_wire = Counting(), Counting()
+    for now, m in stream:
+        by_pairs.apply(m, now)
+    assert Counting.created == 0
+    for now, m in stream:
+        by_wire.apply(Message.from_event_frame(m.to_bytes()[:-4]), now)
+    assert Counting.created > 0
+    assert by_wire.calls_started == by_pairs.calls_started > 0
+    assert _state(by_wire) == _state(by_pairs)
+
+
+def test_snapshot_out_of_order_falls_back():
+    """A snapshot not in Asterisk's layout (Linkedid before Uniqueid) is still read, header by header."""
+    text = (b"Event: Newchannel\r\nPrivilege: call,all\r\nChannel: PJSIP/9-1\r\nChannelState: 6\r\nChannelStateDesc: Up\r\n"
+            b"CallerIDNum: 13800001234\r\nCallerIDName: \xe5\xbc\xa0\r\nLinkedid: 77.1\r\nUniqueid: 77.2\r\nContext: c\r\nExten: 1\r\n"
+            b"Priority: 2\r\nChanVariable: A=1")
+    t = CallTracker()
+    t.apply(Message.from_event_frame(text), T0)
+    chan = t.channel("77.2")
+    assert chan.linkedid == "77.1" and chan.state == 6 and chan.answered_at == T0
+    assert chan.caller_id_name == "张" and chan.priority == 2 and chan.variables == {"A": "1"}
