@@ -2,10 +2,11 @@
 
 It is a separate SQLite file (not the main database), so it serves the same
 way whether the service runs on SQLite or PostgreSQL.  Documents live in
-``docs``; ``fts`` holds their tokens (space-joined jieba output, so the FTS5
-``unicode61`` tokenizer only splits on the spaces we put there) plus a kind
-marker token, so a kind filter is part of the full-text match, not a scan.
-Ranking is FTS5's BM25 with the title weighted above the body.
+``docs``; one FTS5 table per kind holds their tokens (space-joined jieba
+output, so the ``unicode61`` tokenizer only splits on the spaces we put there),
+so a kind filter costs nothing and a search over all kinds merges three small
+top-N answers.  Ranking is FTS5's BM25 (the title weighted above the body),
+computed inside FTS5 (``ORDER BY rank LIMIT n``) before any join.
 """
 from __future__ import annotations
 
@@ -14,19 +15,20 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from callcenter.search.documents import Document, Hit, SearchError, check_query, snippet, tokenize
+from callcenter.search.documents import KINDS, Document, Hit, SearchError, check_query, snippet, tokenize
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
     id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, ref TEXT NOT NULL,
     title TEXT NOT NULL, body TEXT NOT NULL, extra TEXT NOT NULL);
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(title, body, tokenize = 'unicode61 remove_diacritics 0');
 """
 TITLE_WEIGHT = 3.0
 
 
-def _kind_token(kind: str) -> str:
-    return f"kind{kind}marker"
+def _fts(kind: str) -> str:
+    if kind not in KINDS:
+        raise SearchError("search.bad_kind", "未知的搜索类别 / unknown kind", kind=str(kind)[:30], allowed=list(KINDS))
+    return f"fts_{kind}"
 
 
 def _quoted(token: str) -> str:
@@ -47,6 +49,13 @@ class EmbeddedIndex:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.executescript(_SCHEMA)
+        for kind in KINDS:
+            table = _fts(kind)
+            exists = self._conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).fetchone()
+            if not exists:
+                self._conn.execute(f"CREATE VIRTUAL TABLE {table} USING fts5(title, body, "
+                                   "tokenize = 'unicode61 remove_diacritics 0')")
+                self._conn.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('rank', 'bm25({TITLE_WEIGHT}, 1.0)')")
 
     def close(self) -> None:
         with self._lock:
@@ -76,36 +85,46 @@ class EmbeddedIndex:
         self.apply([{"op": "delete", "kind": kind, "ref": ref}])
 
     def _delete(self, cur, key: str) -> None:
-        row = cur.execute("SELECT id FROM docs WHERE key = ?", (key,)).fetchone()
+        row = cur.execute("SELECT id, kind FROM docs WHERE key = ?", (key,)).fetchone()
         if row:
-            cur.execute("DELETE FROM fts WHERE rowid = ?", row)
-            cur.execute("DELETE FROM docs WHERE id = ?", row)
+            cur.execute(f"DELETE FROM {_fts(row[1])} WHERE rowid = ?", (row[0],))
+            cur.execute("DELETE FROM docs WHERE id = ?", (row[0],))
 
     def _upsert(self, cur, doc: Document) -> None:
         self._delete(cur, doc.key)
         cur.execute("INSERT INTO docs (key, kind, ref, title, body, extra) VALUES (?, ?, ?, ?, ?, ?)",
                     (doc.key, doc.kind, doc.ref, doc.title, doc.body, json.dumps(doc.extra, ensure_ascii=False)))
         title = " ".join(tokenize(doc.title))
-        body = " ".join(tokenize(doc.body) + [_kind_token(doc.kind)])
-        cur.execute("INSERT INTO fts (rowid, title, body) VALUES (?, ?, ?)", (cur.lastrowid, title, body))
+        body = " ".join(tokenize(doc.body))
+        cur.execute(f"INSERT INTO {_fts(doc.kind)} (rowid, title, body) VALUES (?, ?, ?)", (cur.lastrowid, title, body))
 
     def search(self, query: str, kind: str | None = None, limit: int = 10) -> list[Hit]:
         """Documents holding every query word, best first."""
         query, kind, limit = check_query(query, kind, limit)
         words = list(dict.fromkeys(tokenize(query)))
         match = " ".join(_quoted(w) for w in words)
-        if kind:
-            match += " " + _quoted(_kind_token(kind))
-        sql = ("SELECT d.kind, d.ref, d.title, d.body, d.extra, bm25(fts, ?, 1.0) AS rank FROM fts "
-               "JOIN docs d ON d.id = fts.rowid WHERE fts MATCH ? ORDER BY rank LIMIT ?")
         try:
             with self._lock:
-                rows = self._conn.execute(sql, (TITLE_WEIGHT, match, limit)).fetchall()
+                ranked = []
+                for k in ([kind] if kind else KINDS):
+                    table = _fts(k)
+                    ranked += self._conn.execute(f"SELECT rowid, rank FROM {table} WHERE {table} MATCH ? "
+                                                 "ORDER BY rank LIMIT ?", (match, limit)).fetchall()
+                ranked = sorted(ranked, key=lambda r: (r[1], r[0]))[:limit]
+                docs = {}
+                if ranked:
+                    marks = ",".join("?" * len(ranked))
+                    for row in self._conn.execute(f"SELECT id, kind, ref, title, body, extra FROM docs "
+                                                  f"WHERE id IN ({marks})", [r[0] for r in ranked]):
+                        docs[row[0]] = row[1:]
         except sqlite3.OperationalError as exc:
             raise SearchError("search.engine_failed", "搜索失败 / search failed", http_status=503,
                               reason=str(exc)[:200]) from None
-        return [Hit(k, ref, title, snippet(body, words), -rank, json.loads(extra))
-                for k, ref, title, body, extra, rank in rows]
+        hits = []
+        for rowid, rank in ranked:
+            k, ref, title, body, extra = docs[rowid]
+            hits.append(Hit(k, ref, title, snippet(body, words), -rank, json.loads(extra)))
+        return hits
 
     def count(self, kind: str | None = None) -> int:
         with self._lock:
