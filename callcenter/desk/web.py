@@ -18,7 +18,7 @@ from callcenter.auth.web import require_role
 from callcenter.desk.service import AGENT_PAUSE_REASONS, DeskError, DeskService
 from callcenter.desk.text import DESK_TEXT
 from callcenter.knowledge import LEVELS, default_knowledge
-from callcenter.web.app import json_api, query_arg, read_json
+from callcenter.web.app import json_api, json_response, query_arg, read_json
 from callcenter.web.errors import ApiError
 from callcenter.web.i18n import CATALOGUE
 from callcenter.workorders.engine import actor_for
@@ -81,7 +81,11 @@ def routes(app) -> None:
     @app.route("/agent/events", methods=["GET"])
     @require_role(*DESK_ROLES, page=True)
     async def events(request, principal):
-        return desk_of(deps).stream_for(agent_id(principal))
+        try:
+            return desk_of(deps).stream_for(agent_id(principal))
+        except ApiError as exc:
+            return json_response(request, {"error_id": exc.error_id, "message": exc.message,
+                                           "details": exc.details}, exc.status)
 
     @app.route("/agent/api/screen", methods=["GET"])
     @json_api

@@ -60,6 +60,8 @@ async def test_page_is_for_acd_agents_only_and_bilingual(desk_web):
     await stranger.login("agent9")
     assert (await stranger.get("/agent")).status == 403
     assert (await stranger.get("/agent/api/screen")).json["error_id"] == "desk.not_an_acd_agent"
+    refused = await stranger.get("/agent/events")
+    assert refused.status == 403 and refused.json["error_id"] == "desk.not_an_acd_agent"
 
 
 @pytest_twisted.ensureDeferred
