@@ -46,6 +46,7 @@ class WallboardFeed:
         self._loops: list[task.LoopingCall] = []
         self._children: dict[tuple, object] = {}
         self._queue_gauges: dict[str, tuple] = {}
+        self._known_departments: set[str] = set()
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -124,7 +125,7 @@ class WallboardFeed:
             self.wallboard.set_workorders(figures)
             for dept, n in figures["open_by_department"].items():
                 metrics.WORKORDERS_OPEN.labels(dept).set(n)
-            for dept in set(self._known_departments) - set(figures["open_by_department"]):
+            for dept in self._known_departments - set(figures["open_by_department"]):
                 metrics.WORKORDERS_OPEN.labels(dept).set(0)
             self._known_departments = set(figures["open_by_department"])
             metrics.WORKORDERS_AT_RISK.labels("yellow").set(figures["sla_yellow"])
@@ -132,8 +133,6 @@ class WallboardFeed:
         if callbacks is not None:
             self.wallboard.set_callbacks_pending(callbacks)
         self._changed()
-
-    _known_departments: set = set()
 
     def _refreshed(self, _):
         self._refreshing = None
