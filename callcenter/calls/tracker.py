@@ -420,6 +420,12 @@ class CallTracker:
         if len(self.ended) == self.ended.maxlen:
             old = self.ended[0]
             self._ended_ids.pop(old.linkedid, None)
+            # Break the call <-> channel cycle so reference counting frees the
+            # forgotten call at once: otherwise every evicted call waits for a
+            # full garbage collection, memory creeps up, and that collection
+            # (hundreds of ms on a busy box) stalls the reactor.
+            for chan in old.channels.values():
+                chan.call = None
         self.ended.append(call)
         self._ended_ids[call.linkedid] = call
         self.calls_ended += 1

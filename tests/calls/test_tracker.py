@@ -219,3 +219,29 @@ def test_snapshot_out_of_order_falls_back():
     chan = t.channel("77.2")
     assert chan.linkedid == "77.1" and chan.state == 6 and chan.answered_at == T0
     assert chan.caller_id_name == "张" and chan.priority == 2 and chan.variables == {"A": "1"}
+
+
+def test_forgotten_calls_are_freed_without_the_garbage_collector():
+    """A call pushed out of ``ended`` has its call<->channel cycle broken, so reference counting frees
+    it at once: with the cyclic collector off, no more Call objects exist than the tracker keeps."""
+    import gc
+
+    class Small(CallTracker):
+        keep_ended = 3
+
+    t = Small()
+    gc.collect()
+    gc.disable()
+    try:
+        for i in range(20):
+            snap = (f"Channel: PJSIP/trunk-{i}\r\nChannelState: 4\r\nChannelStateDesc: Ring\r\nCallerIDNum: 1390000{i:04d}\r\n"
+                    f"CallerIDName: 李{i}\r\nConnectedLineNum: \r\nConnectedLineName: \r\nLanguage: zh\r\nAccountCode: \r\n"
+                    f"Context: hotline-in\r\nExten: 12345\r\nPriority: 1\r\nUniqueid: 9.{i}\r\nLinkedid: 9.{i}")
+            t.apply(Message.from_event_frame(f"Event: Newchannel\r\n{snap}".encode()), T0)
+            t.apply(Message.from_event_frame(f"Event: Hangup\r\n{snap}\r\nCause: 16\r\nCause-txt: Normal Clearing".encode()), T0)
+        alive = sum(1 for o in gc.get_objects() if type(o).__name__ == "Call" and getattr(o, "linkedid", "").startswith("9."))
+    finally:
+        gc.enable()
+    assert t.calls_ended == 20 and len(t.ended) == 3
+    assert alive == 3
+    assert [c.linkedid for c in t.ended] == ["9.17", "9.18", "9.19"]
