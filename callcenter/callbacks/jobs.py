@@ -1,0 +1,282 @@
+"""Callback jobs in the database: one row per order and reply round.
+
+Every transition is a guarded UPDATE (``WHERE state = …``), so a result
+delivered twice, a worker restarted mid-call or two workers racing change a
+job at most once.  A job is identified on the phone line by its
+``callback_id`` (``<job id>-<attempt>``), the ``CALLBACK_ID`` channel variable
+of the survey call.  States: scheduled → dialing → done, or back to
+scheduled (retry), or unreachable; skipped when the citizen opted out.
+Claiming locks rows with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite's
+``BEGIN IMMEDIATE`` serialises claimers) and a partial unique index keeps one
+number from being dialled twice at once.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Callable
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from callcenter.callbacks.tables import callback_jobs, callback_optouts
+from ticketing.callbacks.policy import CallbackPolicy, survey_result
+from ticketing.domain.errors import DomainError, IllegalTransition, NotFound, ValidationFailed
+from ticketing.domain.sla import Deadline
+from ticketing.persistence.tables import work_orders
+
+log = logging.getLogger(__name__)
+ACTIVE = ("scheduled", "dialing")
+STATES = ("scheduled", "dialing", "done", "unreachable", "skipped")
+J = callback_jobs.c
+
+
+class CallbackConflict(DomainError):
+    """The job is not in a state that allows this (e.g. a call is in progress)."""
+
+    error_id = "callback_conflict"
+    http_status = 409
+
+
+def _insert(conn):
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(callback_jobs)
+
+
+def _row(r) -> dict[str, Any]:
+    return dict(r._mapping) if hasattr(r, "_mapping") else dict(r)
+
+
+def schedule_replied(engine, now: datetime, policy: CallbackPolicy, calendar, limit: int = 500) -> list[dict]:
+    """Create the job of every replied order that has none for its current round.
+
+    Sweeping the table (rather than trusting an in-memory event) means a reply
+    committed just before a crash is still called back."""
+    q = (select(work_orders.c.number, work_orders.c.reopen_count, work_orders.c.caller_phone,
+                work_orders.c.department, work_orders.c.category, work_orders.c.urgency,
+                work_orders.c.updated_at, work_orders.c.deadlines)
+         .select_from(work_orders.outerjoin(callback_jobs, and_(J.order_number == work_orders.c.number,
+                                                                  J.round == work_orders.c.reopen_count)))
+         .where(work_orders.c.status == "replied", J.id.is_(None))
+         .order_by(work_orders.c.updated_at).limit(limit))
+    created = []
+    with engine.begin() as conn:
+        rows = conn.execute(q).all()
+        optouts = {r.phone for r in conn.execute(select(callback_optouts.c.phone).where(
+            callback_optouts.c.phone.in_({r.caller_phone for r in rows if r.caller_phone})))}
+        for r in rows:
+            phone = (r.caller_phone or "").replace(" ", "").replace("-", "")
+            state, note = "scheduled", None
+            if not phone:
+                state, note = "skipped", "无来电号码 / no caller number"
+            elif r.caller_phone in optouts or phone in optouts:
+                state, note = "skipped", "市民要求不回访 / caller asked not to be called back"
+            due_by = None
+            cb = (r.deadlines or {}).get("callback")
+            if cb and cb.get("due_at"):
+                due_by = Deadline.from_dict(cb).due_at
+            due = policy.first_attempt(r.updated_at, r.urgency, calendar, due_by=due_by)
+            values = dict(order_number=r.number, round=r.reopen_count, phone=phone or "-", department=r.department,
+                          category=r.category, urgency=r.urgency, state=state, attempts=0, due_at=due, note=note,
+                          created_at=now, updated_at=now)
+            res = conn.execute(_insert(conn).values(**values).on_conflict_do_nothing(
+                index_elements=["order_number", "round"]))
+            if res.rowcount:
+                created.append(values)
+    return created
+
+
+def claim_due(engine, now: datetime, worker: str, limit: int = 20) -> list[dict]:
+    """Mark up to ``limit`` due jobs dialing (one per number, none whose number is already being
+    dialled) and return them with their new ``callback_id``."""
+    with engine.begin() as conn:
+        q = (select(J.id, J.phone, J.attempts).where(J.state == "scheduled", J.due_at <= now)
+             .order_by(J.due_at, J.id).limit(limit * 3))
+        if conn.dialect.name == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        candidates = conn.execute(q).all()
+        busy = {p for (p,) in conn.execute(select(J.phone).where(
+            J.state == "dialing", J.phone.in_({c.phone for c in candidates})))}
+        claimed = []
+        for c in candidates:
+            if c.phone in busy or len(claimed) >= limit:
+                continue
+            busy.add(c.phone)
+            attempt = c.attempts + 1
+            conn.execute(update(callback_jobs).where(J.id == c.id, J.state == "scheduled").values(
+                state="dialing", attempts=attempt, callback_id=f"{c.id}-{attempt}", claimed_by=worker,
+                claimed_at=now, updated_at=now))
+            claimed.append(c.id)
+        rows = conn.execute(select(callback_jobs).where(J.id.in_(claimed)).order_by(J.due_at, J.id)).all()
+    return [_row(r) for r in rows]
+
+
+def get_by_callback_id(engine, callback_id: str) -> dict | None:
+    with engine.connect() as conn:
+        r = conn.execute(select(callback_jobs).where(J.callback_id == callback_id)).first()
+    return _row(r) if r else None
+
+
+def attempt_failed(engine, callback_id: str, reason: int | None, now: datetime, policy: CallbackPolicy,
+                   calendar) -> dict | None:
+    """The call of ``callback_id`` did not reach the citizen: schedule the next attempt or give up.
+    Returns the job after the change, or ``None`` when that attempt was already settled."""
+    with engine.begin() as conn:
+        r = conn.execute(select(callback_jobs).where(J.callback_id == callback_id, J.state == "dialing")).first()
+        if r is None:
+            return None
+        decision = policy.after_attempt(r.attempts, reason if reason is not None else 0, now, calendar)
+        values = dict(last_reason=reason, updated_at=now, claimed_by=None)
+        if decision.kind == "retry":
+            values.update(state="scheduled", due_at=decision.at)
+        else:
+            values.update(state="unreachable", result="unreachable")
+        res = conn.execute(update(callback_jobs).where(J.id == r.id, J.state == "dialing",
+                                                         J.callback_id == callback_id).values(**values))
+        if not res.rowcount:
+            return None
+        return {**_row(r), **values}
+
+
+def mark_answered(engine, callback_id: str, now: datetime) -> None:
+    with engine.begin() as conn:
+        conn.execute(update(callback_jobs).where(J.callback_id == callback_id, J.state == "dialing")
+                     .values(last_reason=4, updated_at=now))
+
+
+def expire_stale(engine, now: datetime, lease: float) -> list[str]:
+    """Callback ids dialing for longer than ``lease`` seconds (a worker died, or the citizen hung up
+    before answering the survey): the caller settles them as failed attempts."""
+    with engine.connect() as conn:
+        return [cid for (cid,) in conn.execute(select(J.callback_id).where(
+            J.state == "dialing", J.claimed_at <= now - timedelta(seconds=lease)))]
+
+
+def finish(engine, job_id: int, *, expect: tuple[str, ...], result: str, by: str, now: datetime,
+           note: str | None = None) -> bool:
+    with engine.begin() as conn:
+        res = conn.execute(update(callback_jobs).where(J.id == job_id, J.state.in_(expect)).values(
+            state="done", result=result, result_by=by, updated_at=now, note=note, claimed_by=None))
+        return bool(res.rowcount)
+
+
+def list_jobs(engine, states: tuple[str, ...] = ("scheduled", "dialing", "unreachable"), limit: int = 200,
+              department: str | None = None) -> list[dict]:
+    q = select(callback_jobs).where(J.state.in_(states)).order_by(J.due_at, J.id).limit(limit)
+    if department:
+        q = q.where(J.department == department)
+    with engine.connect() as conn:
+        return [_row(r) for r in conn.execute(q)]
+
+
+def get_job(engine, job_id: int) -> dict:
+    with engine.connect() as conn:
+        r = conn.execute(select(callback_jobs).where(J.id == job_id)).first()
+    if r is None:
+        raise NotFound("回访任务不存在 / no such callback", {"id": job_id})
+    return _row(r)
+
+
+def opt_out(engine, phone: str, note: str, now: datetime) -> None:
+    """Remember that this number must not be called back (不回访); pending jobs for it are skipped."""
+    if not isinstance(phone, str) or not phone.strip() or len(phone) > 32 or not isinstance(note, str) \
+            or len(note) > 200 or any(c in phone + note for c in "\r\n\0"):
+        raise ValidationFailed("无效的不回访登记 / invalid do-not-call entry", {"phone": "up to 32 chars", "note": "up to 200"})
+    phone = phone.strip()
+    with engine.begin() as conn:
+        ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(callback_optouts)
+        conn.execute(ins.values(phone=phone, note=note, created_at=now).on_conflict_do_update(
+            index_elements=["phone"], set_={"note": note}))
+        conn.execute(update(callback_jobs).where(J.phone == phone, J.state == "scheduled").values(
+            state="skipped", note="市民要求不回访 / caller asked not to be called back", updated_at=now))
+
+
+class ResultRecorder:
+    """Turns a survey answer (or an agent's manual result) into the order's ``callback-result``.
+
+    Idempotent: only the job's current ``callback_id`` while dialing counts; the
+    order's state machine refuses a second result for the same round.  A
+    dissatisfied answer reopens the order (重办), re-dispatches it to the
+    department ``choose_department(order)`` returns (the same one by default)
+    and, from the second dissatisfaction on, raises 督办; ``notify(kind, data)``
+    tells supervisors (``reopened``, ``supervised``, ``unreachable``)."""
+
+    def __init__(self, engine, service, actor, *, notify: Callable[[str, dict], Any] | None = None,
+                 choose_department: Callable[[dict], str | None] | None = None):
+        self.engine = engine
+        self.service = service
+        self.actor = actor
+        self.notify = notify or (lambda kind, data: None)
+        self.choose_department = choose_department or (lambda order: order.get("department"))
+
+    def survey_answer(self, callback_id: str, answer: str, now: datetime) -> dict | None:
+        """The survey flow's answer for ``CALLBACK_ID``; ``None`` when nothing was recorded."""
+        job = get_by_callback_id(self.engine, callback_id) if isinstance(callback_id, str) else None
+        if job is None or job["state"] != "dialing":
+            log.info("callback %r: answer %r ignored (unknown or already settled)", callback_id, answer)
+            return None
+        mapped = survey_result(answer)
+        if mapped is None:
+            return None  # no key pressed: the lease expiry counts it as a failed attempt
+        return self._apply(job, mapped, answer, ("dialing",), f"survey:{callback_id}", now)
+
+    def manual(self, job_id: int, answer: str, actor, now: datetime, note: str = "") -> dict:
+        """An agent called by hand (from the callback list) and records what the citizen said."""
+        job = get_job(self.engine, job_id)
+        mapped = survey_result(answer)
+        if mapped is None and answer != "unreachable":
+            raise ValidationFailed("无效的回访结果 / invalid callback result",
+                                   {"answer": "satisfied, basic, dissatisfied or unreachable"})
+        if job["state"] not in ("scheduled", "unreachable"):
+            raise CallbackConflict("该回访正在进行或已完成 / this callback is in progress or finished",
+                                   {"id": job_id, "state": job["state"]})
+        if answer == "unreachable":
+            self.service.perform(job["order_number"], "callback-result",
+                                 {"outcome": "unreachable", "note": note or "人工回访未接通 / manual: unreachable"},
+                                 actor, now)
+            with self.engine.begin() as conn:
+                conn.execute(update(callback_jobs).where(J.id == job_id, J.state == "scheduled").values(
+                    state="unreachable", result="unreachable", result_by=actor.user_id, updated_at=now))
+            return get_job(self.engine, job_id)
+        return self._apply(job, mapped, answer, ("scheduled", "unreachable"), f"manual:{actor.user_id}", now,
+                           actor=actor, note=note)
+
+    def unreachable(self, job: dict, now: datetime) -> None:
+        """After the last failed attempt: the order records it, supervisors are told."""
+        try:
+            self.service.perform(job["order_number"], "callback-result",
+                                 {"outcome": "unreachable",
+                                  "note": f"{job['attempts']} 次回访未接通 / unreachable after {job['attempts']} attempts"},
+                                 self.actor, now)
+        except IllegalTransition:
+            log.info("order %s: unreachable not recorded (already settled)", job["order_number"])
+        self.notify("unreachable", {"number": job["order_number"], "attempts": job["attempts"],
+                                    "department": job["department"], "last_reason": job.get("last_reason")})
+
+    def _apply(self, job, mapped, answer, expect, by, now, *, actor=None, note="") -> dict | None:
+        actor = actor or self.actor
+        outcome, satisfaction = mapped
+        number = job["order_number"]
+        try:
+            order = self.service.perform(number, "callback-result", {
+                "outcome": outcome, "satisfaction": satisfaction,
+                "note": (note or f"回访 / callback: {answer}")[:500]}, actor, now)
+        except IllegalTransition:
+            order = None  # recorded before a crash: finish the job, change nothing else
+        if not finish(self.engine, job["id"], expect=expect, result=answer, by=by, now=now, note=note or None):
+            return None
+        if order is not None and outcome == "dissatisfied":
+            self._reopen(order, now)
+        return get_job(self.engine, job["id"])
+
+    def _reopen(self, order: dict, now: datetime) -> None:
+        number = order["number"]
+        department = self.choose_department(order) or order.get("department")
+        self.service.perform(number, "dispatch", {
+            "department": department, "note": "回访不满意，重办 / dissatisfied at callback: reopened"},
+            self.actor, now)
+        self.notify("reopened", {"number": number, "department": department, "count": order["reopen_count"]})
+        if order["reopen_count"] >= 2:
+            self.service.perform(number, "supervise", {
+                "reason": f"第{order['reopen_count']}次回访不满意 / dissatisfied {order['reopen_count']} times"},
+                self.actor, now)
+            self.notify("supervised", {"number": number, "department": department, "count": order["reopen_count"]})

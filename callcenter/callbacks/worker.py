@@ -1,0 +1,150 @@
+"""The callback worker: a Twisted service that dials due callbacks.
+
+Each tick (off the reactor thread) it creates jobs for newly replied orders,
+settles attempts whose lease ran out, and claims due jobs; for each claimed
+job it sends an async ``Originate`` of the citizen's number into
+``hotline-survey`` with ``WORKORDER`` and ``CALLBACK_ID``.  The
+``OriginateResponse`` reason decides: answered → the survey flow runs and its
+answer arrives through :meth:`SurveyHook.on_outcome`; otherwise the attempt
+failed and the policy retries or gives up (unreachable).  Nothing lives only
+in memory: a fresh worker on the same database continues where one died.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Callable
+
+from twisted.application.service import Service
+from twisted.internet import defer, task
+from twisted.internet.threads import deferToThreadPool
+
+from callcenter.callbacks import jobs
+from callcenter.clock import now_from
+from ticketing.callbacks.policy import CallbackPolicy
+
+log = logging.getLogger(__name__)
+_DIALLABLE = re.compile(r"^\+?[0-9]{3,20}$")
+
+
+class CallbackWorker(Service):
+    """Claims and dials callbacks; ``recorder`` is a :class:`~callcenter.callbacks.jobs.ResultRecorder`."""
+
+    interval = 5.0          # seconds between ticks
+    lease = 900.0           # a call dialing longer than this without an answer counts as failed
+    ring_timeout = 30.0
+    batch = 10
+    dial_string = "Local/{number}@hotline-pstn"
+    context = "hotline-survey"
+    caller_id = "12345"
+
+    def __init__(self, engine, ami, recorder: jobs.ResultRecorder, calendar, *, reactor, pool,
+                 policy: CallbackPolicy | None = None, now: Callable | None = None, worker_id: str | None = None,
+                 dial_string: str | None = None):
+        self.engine = engine
+        self.ami = ami
+        self.recorder = recorder
+        self.calendar = calendar
+        self.reactor = reactor
+        self.pool = pool
+        self.policy = policy or CallbackPolicy()
+        self.now = now or (lambda: now_from(reactor))
+        self.worker_id = worker_id or f"callbacks-{uuid.uuid4().hex[:8]}"
+        if dial_string:
+            self.dial_string = dial_string
+        self._loop: task.LoopingCall | None = None
+        self._ticking = False
+        self.in_flight: set[defer.Deferred] = set()
+
+    def blocking(self, fn, *args, **kw) -> defer.Deferred:
+        return deferToThreadPool(self.reactor, self.pool, fn, *args, **kw)
+
+    # -- service -------------------------------------------------------------
+    def startService(self):
+        super().startService()
+        self._loop = task.LoopingCall(self.tick)
+        self._loop.clock = self.reactor
+        self._loop.start(self.interval, now=True).addErrback(lambda f: log.error("callback loop died: %s", f))
+
+    def stopService(self):
+        super().stopService()
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        pending = list(self.in_flight)
+        for d in pending:
+            d.cancel()
+        return defer.DeferredList(pending, consumeErrors=True)
+
+    # -- one tick --------------------------------------------------------------
+    def tick(self) -> defer.Deferred | None:
+        if self._ticking:
+            return None
+        self._ticking = True
+        d = self.blocking(self._prepare, self.now())
+        d.addCallback(self._dial_all)
+        d.addErrback(lambda f: log.error("callback tick failed: %s", f.getTraceback()))
+
+        def done(result):
+            self._ticking = False
+            return result
+        return d.addBoth(done)
+
+    def _prepare(self, now) -> list[dict]:
+        """Blocking: schedule new jobs, settle stale attempts, claim due ones."""
+        jobs.schedule_replied(self.engine, now, self.policy, self.calendar)
+        for callback_id in jobs.expire_stale(self.engine, now, self.lease):
+            self._failed_sync(callback_id, None, now)
+        return jobs.claim_due(self.engine, now, self.worker_id, self.batch)
+
+    def _dial_all(self, claimed: list[dict]) -> defer.Deferred:
+        return defer.DeferredList([self._dial(job) for job in claimed], consumeErrors=True)
+
+    def _dial(self, job: dict) -> defer.Deferred:
+        number = job["phone"]
+        if not _DIALLABLE.match(number):  # never let a malformed number reach AMI
+            return self.blocking(self._failed_sync, job["callback_id"], 0, self.now())
+        d = self.ami.originate(self.dial_string.format(number=number), context=self.context, exten="s",
+                               caller_id=self.caller_id, timeout=self.ring_timeout,
+                               variables={"WORKORDER": job["order_number"], "CALLBACK_ID": job["callback_id"]})
+        self.in_flight.add(d)
+
+        def placed(response):
+            self.in_flight.discard(d)
+            if getattr(response, "answered", False):
+                return self.blocking(jobs.mark_answered, self.engine, job["callback_id"], self.now())
+            return self.blocking(self._failed_sync, job["callback_id"], getattr(response, "reason", 0), self.now())
+
+        def lost(failure):
+            # AMI gone or the worker stopped: whether the call was placed is unknown, so the job
+            # stays dialing and its lease decides (never a second call while the first may ring)
+            self.in_flight.discard(d)
+            log.warning("callback %s: originate outcome unknown (%s)", job["callback_id"], failure.getErrorMessage())
+        return d.addCallbacks(placed, lost)
+
+    def _failed_sync(self, callback_id: str, reason, now) -> None:
+        job = jobs.attempt_failed(self.engine, callback_id, reason, now, self.policy, self.calendar)
+        if job is not None and job["state"] == "unreachable":
+            self.recorder.unreachable(job, now)
+
+
+class SurveyHook:
+    """The IVR runner's ``on_outcome`` for the survey flow: hands the citizen's answer, with the
+    channel's ``CALLBACK_ID``, to the recorder off the reactor thread."""
+
+    def __init__(self, recorder: jobs.ResultRecorder, *, reactor, pool, now: Callable | None = None):
+        self.recorder = recorder
+        self.reactor = reactor
+        self.pool = pool
+        self.now = now or (lambda: now_from(reactor))
+
+    def on_outcome(self, call, name: str, value) -> defer.Deferred | None:
+        if name != "survey":
+            return None
+        callback_id = (getattr(call, "vars", None) or {}).get("CALLBACK_ID")
+        if not callback_id:
+            return None
+        d = deferToThreadPool(self.reactor, self.pool, self.recorder.survey_answer, callback_id, str(value),
+                              self.now())
+        d.addErrback(lambda f: log.error("survey answer %s not recorded: %s", callback_id, f.getTraceback()))
+        return d

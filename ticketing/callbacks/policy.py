@@ -1,0 +1,115 @@
+"""When to call a citizen back, and what a failed call means.
+
+Pure policy (stdlib only, ``now`` passed in): calling hours on the working
+calendar (default 08:00–20:00 on working days), urgent orders the same day,
+others from the next working day; after a failed attempt (OriginateResponse
+reason 3 no answer, 5 busy, 8 congestion, 0 failure) the next try is spaced
+out, and after the last allowed attempt the order is unreachable.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
+
+from ticketing.domain.errors import ValidationFailed
+
+UTC = timezone.utc
+ANSWERED = 4
+REASONS = {0: "failed", 1: "hung up", 3: "no answer", 4: "answered", 5: "busy", 8: "congestion"}
+
+# survey flow answer → (callback-result outcome, satisfaction 1..5)
+_SURVEY = {"satisfied": ("satisfied", 5), "basic": ("satisfied", 4), "basically_satisfied": ("satisfied", 4),
+           "dissatisfied": ("dissatisfied", 1)}
+
+
+def survey_result(answer: str) -> tuple[str, int] | None:
+    """The work-order outcome of a survey answer; ``None`` when the citizen gave none."""
+    return _SURVEY.get(answer)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """After an attempt: ``retry`` at ``at``, or ``unreachable`` (no more attempts)."""
+
+    kind: str
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CallbackPolicy:
+    calling_start: time = time(8, 0)
+    calling_end: time = time(20, 0)
+    max_attempts: int = 3
+    retry_spacing: tuple[float, ...] = (1800.0, 7200.0)  # seconds after the 1st, 2nd… failed attempt
+    urgent_same_day: bool = True
+    max_days_scanned = 60
+
+    def __post_init__(self):
+        if not self.calling_start < self.calling_end:
+            raise ValidationFailed("回访时段无效 / calling hours must start before they end",
+                                   {"calling_hours": f"{self.calling_start:%H:%M}-{self.calling_end:%H:%M}"})
+        if not 1 <= self.max_attempts <= 10 or not self.retry_spacing or min(self.retry_spacing) <= 0:
+            raise ValidationFailed("回访重试设置无效 / max_attempts must be 1..10 and spacing positive",
+                                   {"max_attempts": self.max_attempts, "retry_spacing": list(self.retry_spacing)})
+
+    @classmethod
+    def from_config(cls, section: dict) -> "CallbackPolicy":
+        """From ``[callbacks]``: calling_start/calling_end "HH:MM", max_attempts, retry_minutes list."""
+        try:
+            kw = {}
+            if section.get("calling_start"):
+                kw["calling_start"] = time.fromisoformat(section["calling_start"])
+            if section.get("calling_end"):
+                kw["calling_end"] = time.fromisoformat(section["calling_end"])
+            if section.get("max_attempts") is not None:
+                kw["max_attempts"] = int(section["max_attempts"])
+            if section.get("retry_minutes"):
+                kw["retry_spacing"] = tuple(float(m) * 60 for m in section["retry_minutes"])
+        except (TypeError, ValueError) as exc:
+            raise ValidationFailed(f"[callbacks] 配置无效 / invalid callbacks settings: {exc}",
+                                   {"callbacks": {k: str(v) for k, v in section.items()}}) from None
+        return cls(**kw)
+
+    # -- calling hours ---------------------------------------------------------
+    def may_call(self, instant: datetime, calendar) -> bool:
+        """Inside calling hours of a working day (local time of the calendar)."""
+        local = instant.astimezone(calendar.tz)
+        return calendar.is_workday(local.date()) and self.calling_start <= local.time() < self.calling_end
+
+    def next_calling_time(self, instant: datetime, calendar) -> datetime:
+        """The earliest instant not before ``instant`` at which a citizen may be called (UTC)."""
+        local = instant.astimezone(calendar.tz)
+        day = local.date()
+        for _ in range(self.max_days_scanned):
+            if calendar.is_workday(day):
+                opens = datetime.combine(day, self.calling_start, calendar.tz)
+                closes = datetime.combine(day, self.calling_end, calendar.tz)
+                if local < closes:
+                    return max(local, opens).astimezone(UTC)
+            day += timedelta(days=1)
+            local = datetime.combine(day, time(0), calendar.tz)
+        raise ValidationFailed("找不到可回访的时间 / no calling time in the next 60 days",
+                               {"from": instant.isoformat()})
+
+    # -- scheduling ----------------------------------------------------------------
+    def first_attempt(self, replied_at: datetime, urgency: str, calendar, *,
+                      due_by: datetime | None = None) -> datetime:
+        """Urgent orders are called the same day when calling hours allow; others from the next
+        working day's opening, so the department's answer has reached the citizen first — unless
+        that would miss the category's callback deadline ``due_by``, then as soon as allowed."""
+        soonest = self.next_calling_time(replied_at, calendar)
+        if urgency == "urgent" and self.urgent_same_day:
+            return soonest
+        local = replied_at.astimezone(calendar.tz)
+        tomorrow = datetime.combine(local.date() + timedelta(days=1), time(0), calendar.tz)
+        later = self.next_calling_time(tomorrow, calendar)
+        return soonest if due_by is not None and later > due_by else later
+
+    def after_attempt(self, attempt: int, reason: int, now: datetime, calendar) -> Decision:
+        """What follows a failed attempt number ``attempt`` (1-based) that ended with ``reason``."""
+        if reason == ANSWERED:
+            raise ValidationFailed("已接通的回访不需要重试 / an answered call is not retried", {"reason": reason})
+        if attempt >= self.max_attempts:
+            return Decision("unreachable")
+        spacing = self.retry_spacing[min(attempt, len(self.retry_spacing)) - 1]
+        return Decision("retry", self.next_calling_time(now + timedelta(seconds=spacing), calendar))
