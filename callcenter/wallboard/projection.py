@@ -281,6 +281,7 @@ class Wallboard:
         self.version += 1
 
     def set_callbacks_pending(self, count: int) -> None:
+        """Satisfaction callbacks waiting (the ACD's own queue callbacks come with ``set_live``)."""
         self.callbacks_pending = int(count)
 
     # -- reading ----------------------------------------------------------------------
@@ -316,6 +317,7 @@ class Wallboard:
             "queues": queues,
             "agents": {"by_state": by_state, "paused_by_reason": dict(sorted(paused.items()))},
             "callbacks_pending": self.callbacks_pending + int(self.live.get("callbacks_waiting", 0)),
+            "callbacks": {"queue": int(self.live.get("callbacks_waiting", 0)), "satisfaction": self.callbacks_pending},
             "workorders": self.workorders,
             "thresholds": {"answer_within_seconds": t.answer_within_seconds,
                            "connection_green": t.connection_green, "sl_green": t.sl_green},

@@ -58,6 +58,16 @@ TEXT = {
 CATALOGUE.update(TEXT)
 
 
+def _callback_jobs_counter(engine):
+    """Count issue 7's pending satisfaction callbacks when that feature is installed."""
+    try:
+        from callcenter.wallboard.workorders import satisfaction_callbacks_pending
+        import callcenter.callbacks.tables  # noqa: F401 - presence check
+    except ImportError:
+        return None
+    return lambda: satisfaction_callbacks_pending(engine)
+
+
 def feed_for(app) -> WallboardFeed:
     """The app's one feed (created and started on first use)."""
     deps = app.deps
@@ -67,7 +77,8 @@ def feed_for(app) -> WallboardFeed:
         wallboard = Wallboard(Thresholds.from_section(section))
         feed = WallboardFeed(wallboard, EventStream(deps.reactor), deps.reactor, acd=deps.extras.get("acd"),
                              engine=deps.engine if deps.workorders is not None else None, db_runner=deps.db,
-                             workorders=deps.workorders, callbacks_source=deps.extras.get("callbacks_pending"))
+                             workorders=deps.workorders, callbacks_source=deps.extras.get("callbacks_pending")
+                             or _callback_jobs_counter(deps.engine))
         feed.refresh_seconds = float(section.get("refresh_seconds", feed.refresh_seconds))
         deps.extras["wallboard_feed"] = feed
         ami = getattr(deps.extras.get("acd"), "ami", None)

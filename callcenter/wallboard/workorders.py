@@ -68,3 +68,12 @@ def orders_at_risk(engine, now: datetime, limit: int = 50) -> list[str]:
         rows = conn.execute(select(wo.number).where(
             wo.status.in_(sorted(OPEN)), (wo.next_due_at <= now) | warned).order_by(wo.next_due_at).limit(limit))
         return [r.number for r in rows]
+
+
+def satisfaction_callbacks_pending(engine) -> int:
+    """Satisfaction callbacks (回访, issue 7's ``callback_jobs``) scheduled or being dialled."""
+    from callcenter.callbacks.tables import callback_jobs
+
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(callback_jobs).where(
+            callback_jobs.c.state.in_(("scheduled", "dialing")))).scalar_one())

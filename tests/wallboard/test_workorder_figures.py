@@ -54,6 +54,15 @@ def test_open_red_breaches_on_time_and_satisfaction(db_url):
     assert figures["closed_today"] == 1 and figures["on_time_rate"] == 1.0
     assert figures["rated_today"] == 1 and figures["satisfaction_rate"] == 1.0 and figures["satisfaction_mean"] == 5
     assert orders_at_risk(engine, NOW) == [late]
+    from callcenter.callbacks.tables import callback_jobs
+    from callcenter.wallboard.workorders import satisfaction_callbacks_pending
+
+    base = {"round": 0, "phone": "13800000001", "category": "x", "urgency": "normal", "attempts": 0,
+            "due_at": NOW, "created_at": NOW, "updated_at": NOW}
+    with engine.begin() as conn:
+        conn.execute(insert(callback_jobs), [dict(base, order_number="A1", state="scheduled"),
+                                             dict(base, order_number="A2", state="done", phone="13800000002")])
+    assert satisfaction_callbacks_pending(engine) == 1
     tomorrow = workorder_figures(engine, NOW + timedelta(days=1), DAY_START + timedelta(days=1))
     assert tomorrow["breaches_today"] == 0 and tomorrow["closed_today"] == 0
     engine.dispose()
