@@ -47,19 +47,19 @@ class Message:
     __slots__ = ("_pairs", "_index", "_text", "_name")
 
     def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
-        _set(self, "_pairs", tuple(pairs))
-        _set(self, "_index", None)
-        _set(self, "_text", None)
-        _set(self, "_name", None)
+        _set_pairs(self, tuple(pairs))
+        _set_index(self, None)
+        _set_text(self, None)
+        _set_name(self, None)
 
     @classmethod
     def _trusted(cls, pairs: tuple) -> "Message":
         """Build from an already validated tuple (the parser's fast path)."""
         self = _new(cls)
-        _set(self, "_pairs", pairs)
-        _set(self, "_index", None)
-        _set(self, "_text", None)
-        _set(self, "_name", None)
+        _set_pairs(self, pairs)
+        _set_index(self, None)
+        _set_text(self, None)
+        _set_name(self, None)
         return self
 
     @classmethod
@@ -72,22 +72,22 @@ class Message:
         when the caller has already read it.
         """
         self = _new(cls)
-        _set(self, "_pairs", None)
-        _set(self, "_index", None)
-        _set(self, "_text", "\r\n" + frame.decode("utf-8", "replace"))
-        _set(self, "_name", name)
+        _set_pairs(self, None)
+        _set_index(self, None)
+        _set_text(self, (b"\r\n" + frame).decode("utf-8", "replace"))
+        _set_name(self, name)
         return self
 
     @classmethod
     def from_event_frame(cls, frame: bytes) -> "Message":
         """:meth:`from_frame` for a frame known to start with ``Event: ``."""
         self = _new(cls)
-        text = "\r\n" + frame.decode("utf-8", "replace")
+        text = (b"\r\n" + frame).decode("utf-8", "replace")
         end = text.find("\r\n", 9)
-        _set(self, "_pairs", None)
-        _set(self, "_index", None)
-        _set(self, "_text", text)
-        _set(self, "_name", text[9:end] if end > 0 else text[9:])
+        _set_pairs(self, None)
+        _set_index(self, None)
+        _set_text(self, text)
+        _set_name(self, text[9:end] if end > 0 else text[9:])
         return self
 
     def __setattr__(self, name, value):
@@ -105,7 +105,7 @@ class Message:
         pairs = self._pairs
         if pairs is None:
             pairs = _split_lenient(self._text)
-            _set(self, "_pairs", pairs)
+            _set_pairs(self, pairs)
         return pairs
 
     def _lookup(self) -> dict:
@@ -114,7 +114,7 @@ class Message:
             index = {}
             for key, value in self.pairs:
                 index.setdefault(key.lower(), value)
-            _set(self, "_index", index)
+            _set_index(self, index)
         return index
 
     def get(self, key: str, default=None):
@@ -269,7 +269,7 @@ class Message:
                     name = index[key]
                     break
         if name is not None:
-            _set(self, "_name", name)
+            _set_name(self, name)
         return name
 
     @property
@@ -341,7 +341,13 @@ class Message:
 
 
 _new = object.__new__
-_set = object.__setattr__
+# The slots' own setters: several times cheaper than object.__setattr__ (which
+# looks the name up through the type on every call) for the one message built
+# per event.
+_set_pairs = Message._pairs.__set__
+_set_index = Message._index.__set__
+_set_text = Message._text.__set__
+_set_name = Message._name.__set__
 _NEEDLES: dict[str, str] = {}
 
 
