@@ -13,6 +13,7 @@ number from being dialled twice at once.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
@@ -278,5 +279,5 @@ class ResultRecorder:
         if order["reopen_count"] >= 2:
             self.service.perform(number, "supervise", {
                 "reason": f"第{order['reopen_count']}次回访不满意 / dissatisfied {order['reopen_count']} times"},
-                self.actor, now)
+                replace(self.actor, role="supervisor"), now)  # the 督办 rule acts with supervisor authority
             self.notify("supervised", {"number": number, "department": department, "count": order["reopen_count"]})
