@@ -16,6 +16,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=1, help="random seed (callers, departments)")
     p.add_argument("--dir", default="var/demo", help="where the demo keeps its database and files")
     p.add_argument("--keep", action="store_true", help="keep the previous run's database")
+    p.add_argument("--speech", action="store_true",
+                   help="callers speak (espeak-ng voices) and the installed Vosk model transcribes them live")
     p.set_defaults(func=_run)
 
 
@@ -31,7 +33,7 @@ def _run(args) -> int:
     try:
         options = DemoOptions(minutes=args.minutes, speed=args.speed, rate=args.rate, agents=args.agents,
                               port=port, ami_port=args.ami_port, seed=args.seed, directory=Path(args.dir),
-                              keep=args.keep)
+                              keep=args.keep, speech=args.speech)
         return run_demo(args.cfg, options)
     except DemoError as exc:
         print(f"callcenter demo: {exc}")

@@ -80,8 +80,9 @@ class AgentDesk(_Worker):
 
     resolve_on_call_share = 0.2
 
-    def __init__(self, reactor, clock, service, stats, *, plans: dict, rnd, phones: dict):
+    def __init__(self, reactor, clock, service, stats, *, plans: dict, rnd, phones: dict, heard=None):
         super().__init__(reactor, clock, service, stats)
+        self.heard = heard or (lambda call_id: None)   # call id → live transcript segments, if any
         from ticketing.service import Actor
 
         self.actor = Actor("demo-agent", "agent")
@@ -94,9 +95,10 @@ class AgentDesk(_Worker):
         if plan is None:
             return None
         resolve = self.rnd.random() < self.resolve_on_call_share
-        return self.blocking(self._file, plan, call_id, agent_id, resolve, now_from(self.clock))
+        return self.blocking(self._file, plan, call_id, agent_id, resolve, now_from(self.clock),
+                             self.heard(call_id))
 
-    def _file(self, plan, call_id: str, agent_id: str, resolve: bool, now) -> str:
+    def _file(self, plan, call_id: str, agent_id: str, resolve: bool, now, heard=None) -> str:
         from ticketing.intake import propose
 
         fields = propose(plan.utterance).work_order_fields()
@@ -105,6 +107,10 @@ class AgentDesk(_Worker):
         if fields.get("subdistrict") and fields["district"] != plan.district and "district" not in fields:
             fields.pop("subdistrict")
         fields.update(channel="phone", caller_phone=plan.number, call_ids=[call_id])
+        if heard:
+            self.stats["orders_with_transcript"] += 1
+            fields["description"] = (fields.get("description", "") + "\n语音转写 / live transcript: "
+                                     + " ".join(heard))[:4000]
         try:
             order = self.service.create(fields, self.actor, now, idempotency_key=f"demo-call:{call_id}")
         except Exception:

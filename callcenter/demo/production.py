@@ -47,24 +47,6 @@ def missing_migrations(engine) -> list[str]:
     return sorted(wanted - done)
 
 
-class _SpeechLog:
-    """Live transcripts of calls: stored when the call's stream closes."""
-
-    def __init__(self, reactor, queue):
-        self.reactor = reactor
-        self.queue = queue
-
-    def on_closed(self, uuid, transcript) -> None:
-        from twisted.internet.threads import deferToThread
-
-        from callcenter.clock import now_from
-
-        if transcript is None:
-            return
-        deferToThread(self.queue.store, transcript, now_from(self.reactor), call_id=str(uuid)).addErrback(
-            lambda f: log.error("transcript not stored", extra={"fields": {"error": f.getErrorMessage()}}))
-
-
 class Hotline:
     """Every service of one production process; ``start()`` then ``stop()``."""
 
@@ -108,8 +90,11 @@ class Hotline:
         self.sla.startService()
         queue = TranscriptionQueue(engine)
         from callcenter.asr.service import start_speech
+        from callcenter.demo.speech import SpeechFanout
 
-        self.speech = yield start_speech(reactor, config, _SpeechLog(reactor, queue))
+        # live transcripts go to the agent desk (it asks Asterisk to stream the caller) and are stored
+        self.fanout = SpeechFanout(reactor, queue)
+        self.speech = yield start_speech(reactor, config, self.fanout)
         if self.speech is not None:
             from callcenter.asr.jobs import TranscriptionWorker
 
@@ -120,6 +105,8 @@ class Hotline:
 
         self.web_root = build_web(config, reactor, engine=engine, workorders=self.service, acd=self.acd)
         self.web_root.deps.extras["intake"] = IntakeService(reactor, reactor.getThreadPool())
+        deps = self.web_root.deps
+        self.fanout.listeners.append(lambda: deps.extras.get("desk"))
         self.web_port = reactor.listenTCP(int(config.get("web.port")), make_site(self.web_root, config, reactor),
                                           interface=config.get("web.host") or "127.0.0.1")
         log.info("hotline serving", extra={"fields": {

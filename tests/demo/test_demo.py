@@ -203,3 +203,36 @@ def test_ctrl_c_stops_cleanly_and_loses_nothing(tmp_path):
     summary = _summary(lines)
     stored = _counts(tmp_path / "demo" / "demo.sqlite3", "SELECT 1, COUNT(*) FROM work_orders")[1]
     assert stored == summary["orders"]["created"] == summary["orders"]["filed_by_agents"] >= 1
+
+
+def _speech_model_installed() -> bool:
+    try:
+        from callcenter.asr.models import resolve
+
+        resolve(None, None)
+        return True
+    except Exception:
+        return False
+
+
+@pytest.mark.skipif(not _speech_model_installed(), reason="no Vosk model installed")
+def test_speech_runs_through_the_real_asr_path(tmp_path):
+    """With --speech, callers speak espeak-ng voices that the simulator streams over AudioSocket to
+    the installed Vosk model: the banner names the model and finished streams are stored as
+    transcripts tied to call ids."""
+    proc = _start(tmp_path, "--minutes", "0.5", "--rate", "90", "--agents", "3", "--speech")
+    try:
+        out, _ = proc.communicate(timeout=150)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    lines = out.splitlines(keepends=True)
+    assert proc.returncode == 0, out[-2000:]
+    banner = [line for line in lines if line.strip().startswith("speech:")]
+    assert banner and "AudioSocket" in banner[0], banner
+    assert len(list((tmp_path / "demo" / "voices").glob("*.wav"))) >= 5
+    with sqlite3.connect(tmp_path / "demo" / "demo.sqlite3") as conn:
+        rows = conn.execute("SELECT call_id, model FROM transcripts").fetchall()
+    assert rows and all(call_id and model for call_id, model in rows)
+    assert _summary(lines)["errors"] == 0
