@@ -34,6 +34,8 @@ def desk_of(deps) -> DeskService:
     """The desk service of this web app, built on first use from the ACD in ``deps.extras``."""
     desk = deps.extras.get("desk")
     if desk is not None:
+        if desk.intake is None:
+            desk.intake = deps.extras.get("intake")  # speech intake may be wired after the web app
         return desk
     acd = deps.extras.get("acd")
     if acd is None:
@@ -54,6 +56,8 @@ def routes(app) -> None:
     static = File(str(HERE / "static"))
     static.directoryListing = lambda: File.childNotFound
     app.mount("desk-static", static)
+    if deps.extras.get("acd") is not None:
+        desk_of(deps)  # listen to the ACD from the start, not from the first page view
 
     def agent_id(principal) -> str:
         desk = desk_of(deps)

@@ -208,3 +208,30 @@ async def test_caller_speech_is_shown_escaped(desk_web):
     page = await browser.get("/agent")
     assert "<script>alert(1)</script>" not in page.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+
+
+def test_desk_listens_from_build_time_when_given_the_acd(db_url):
+    """build_web(acd=...) wires the desk at once, so a call ringing before anyone opens /agent is on
+    the screen; intake wired later is picked up."""
+    from twisted.internet import reactor
+
+    from callcenter.bootstrap import build_web, close_web
+    from callcenter.desk.web import desk_of
+    from tests.desk.conftest import DESK_FEATURES
+    from tests.desk.helpers import make_acd
+    from tests.web.conftest import test_config
+
+    pbx, acd = make_acd()
+    root = build_web(test_config(db_url), reactor, features=DESK_FEATURES, acd=acd)
+    try:
+        desk = root.deps.extras["desk"]
+        acd.agent_login("1001")
+        acd.agent_ready("1001")
+        ring_and_answer(pbx, acd)
+        assert desk.current("1001").state == "connected"
+        root.deps.extras["intake"] = marker = object()
+        assert desk_of(root.deps).intake is marker
+    finally:
+        close_web(root)
+        root.deps.engine.dispose()
+        acd.stopService()
