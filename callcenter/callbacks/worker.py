@@ -35,6 +35,7 @@ class CallbackWorker(Service):
     lease = 900.0           # a call dialing longer than this without an answer counts as failed
     ring_timeout = 30.0
     batch = 10
+    metrics_every = 6       # ticks between refreshes of the Prometheus figures
     dial_string = "Local/{number}@hotline-pstn"
     context = "hotline-survey"
     caller_id = "12345"
@@ -55,6 +56,7 @@ class CallbackWorker(Service):
             self.dial_string = dial_string
         self._loop: task.LoopingCall | None = None
         self._ticking = False
+        self._ticks = 0
         self.in_flight: set[defer.Deferred] = set()
 
     def blocking(self, fn, *args, **kw) -> defer.Deferred:
@@ -91,7 +93,13 @@ class CallbackWorker(Service):
         return d.addBoth(done)
 
     def _prepare(self, now) -> list[dict]:
-        """Blocking: schedule new jobs, settle stale attempts, claim due ones."""
+        """Blocking: schedule new jobs, settle stale attempts, claim due ones (and now and then
+        refresh the metrics)."""
+        if self._ticks % self.metrics_every == 0:
+            from callcenter.callbacks.metrics import refresh
+
+            refresh(self.engine)
+        self._ticks += 1
         jobs.schedule_replied(self.engine, now, self.policy, self.calendar)
         for callback_id in jobs.expire_stale(self.engine, now, self.lease):
             self._failed_sync(callback_id, None, now)

@@ -1,0 +1,91 @@
+"""The webhook notification hook against a real local HTTP server, and the callback figures on the
+shared Prometheus registry computed from the database."""
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer, threads
+from twisted.web import resource, server
+
+from callcenter.callbacks import jobs
+from callcenter.callbacks.metrics import refresh
+from callcenter.callbacks.notify import WebhookNotifier
+from callcenter.metrics import REGISTRY
+from tests.callbacks.helpers import CALENDAR, MONDAY, replied_order, world
+from ticketing.callbacks.policy import CallbackPolicy
+from ticketing.domain.errors import ValidationFailed
+
+
+class Receiver(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, status=200):
+        super().__init__()
+        self.status = status
+        self.bodies: list[dict] = []
+        self.headers: list = []
+        self.arrived = defer.Deferred()
+
+    def render_POST(self, request):
+        self.bodies.append(json.loads(request.content.read()))
+        self.headers.append(request.getHeader(b"authorization"))
+        request.setResponseCode(self.status)
+        if not self.arrived.called:
+            self.arrived.callback(None)
+        return b"{}"
+
+
+@pytest_twisted.inlineCallbacks
+def test_webhook_posts_json_from_a_worker_thread():
+    """notify() called from a thread (as the recorder does) posts {"event": "callback.<kind>", …} with the
+    bearer token; a receiver answering 500 is counted as a failure, not raised."""
+    from twisted.internet import reactor
+
+    ok, broken = Receiver(), Receiver(status=500)
+    ports = [reactor.listenTCP(0, server.Site(r), interface="127.0.0.1") for r in (ok, broken)]
+    try:
+        url = lambda p: f"http://127.0.0.1:{p.getHost().port}/hook"  # noqa: E731
+        hook = WebhookNotifier(url(ports[0]), reactor=reactor, token="s3cret")
+        yield threads.deferToThread(hook, "unreachable", {"number": "2026112300001", "attempts": 3})
+        yield ok.arrived
+        assert ok.bodies == [{"event": "callback.unreachable", "number": "2026112300001", "attempts": 3}]
+        assert ok.headers == [b"Bearer s3cret"]
+        failing = WebhookNotifier(url(ports[1]), reactor=reactor)
+        yield failing.send("reopened", {"number": "1"})
+        assert failing.failed == 1 and broken.bodies[0]["event"] == "callback.reopened"
+        for bad in ("ftp://x/hook", "http://x/\r\nX: y", ""):
+            with pytest.raises(ValidationFailed):
+                WebhookNotifier(bad, reactor=reactor)
+    finally:
+        for p in ports:
+            yield p.stopListening()
+
+
+def test_metrics_per_department_and_category(db_url):
+    """One satisfied, one dissatisfied, one unreachable callback of urban-management: reachability 2/3,
+    callback rate 2/3, satisfaction 1/2 for street-vending, reopen rate 1/2 — on the shared registry."""
+    engine, service, recorder, notes = world(db_url)
+    policy = CallbackPolicy(max_attempts=1)
+    try:
+        for phone in ("13800000011", "13800000012", "13800000013"):
+            replied_order(service, caller_phone=phone)
+        jobs.schedule_replied(engine, MONDAY, policy, CALENDAR)
+        a, b, c = jobs.claim_due(engine, MONDAY + timedelta(days=1), "w")
+        recorder.survey_answer(a["callback_id"], "satisfied", MONDAY + timedelta(days=1))
+        recorder.survey_answer(b["callback_id"], "dissatisfied", MONDAY + timedelta(days=1))
+        assert jobs.attempt_failed(engine, c["callback_id"], 3, MONDAY + timedelta(days=1), policy,
+                                   CALENDAR)["state"] == "unreachable"
+        data = refresh(engine)
+        assert data["states"] == {"done": 2, "unreachable": 1}
+        value = lambda name, **labels: REGISTRY.get_sample_value(name, labels)  # noqa: E731
+        assert value("hotline_callback_reachability_ratio", department="urban-management") == pytest.approx(2 / 3)
+        assert value("hotline_callback_rate_ratio", department="urban-management") == pytest.approx(2 / 3)
+        assert value("hotline_callback_satisfaction_ratio", department="urban-management",
+                     category="street-vending") == 0.5
+        assert value("hotline_callback_reopen_ratio", department="urban-management") == 0.5
+        assert value("hotline_callback_jobs", state="unreachable") == 1
+    finally:
+        engine.dispose()
