@@ -1,7 +1,7 @@
 """`callcenter serve`: the production process against a real Asterisk.
 
 :class:`Hotline` builds the same services the demo runs — AMI client (with
-reconnects), IVR runner, ACD with its store and metrics, SLA worker,
+reconnects), IVR runner, ACD with its store and metrics, SLA worker, callback worker,
 transcription worker and live speech when a model is installed, the web
 UI/API/metrics — on the configured database, and stops them in order.
 It refuses to start when the database schema is behind the migrations:
@@ -80,14 +80,17 @@ class Hotline:
         self.ami = AMIClient.from_config(config, reactor)
         self.acd = controller_from_config(config, self.ami, reactor, store=RoutingStore(engine))
         register_metrics(self.acd)
+        self.callbacks, survey = self._callbacks(engine)
         self.runner = build_runner(config, self.ami, reactor, service=self.service,
-                                   calendar=self.service.calendar, acd=self.acd, db_engine=engine)
+                                   calendar=self.service.calendar, acd=self.acd, db_engine=engine,
+                                   on_outcome=survey.on_outcome)
         self.ami.start()
         self.runner.start()
         self.acd.startService()
         self.sla = SlaWorker.from_config(config, reactor, engine, self.service, reactor.getThreadPool(),
                                          reactor=reactor)
         self.sla.startService()
+        self.callbacks.startService()
         queue = TranscriptionQueue(engine)
         from callcenter.asr.service import start_speech
         from callcenter.demo.speech import SpeechFanout
@@ -115,6 +118,19 @@ class Hotline:
             "speech": self.speech.model.name if self.speech else None}})
         return self
 
+    def _callbacks(self, engine):
+        """The satisfaction-callback worker (回访) and the survey flow's hook into it."""
+        from callcenter.callbacks.jobs import ResultRecorder
+        from callcenter.callbacks.worker import CallbackWorker, SurveyHook
+        from ticketing.callbacks.policy import CallbackPolicy
+        from ticketing.service import Actor
+
+        pool = self.reactor.getThreadPool()
+        recorder = ResultRecorder(engine, self.service, Actor("callbacks", "dispatcher"))
+        worker = CallbackWorker(engine, self.ami, recorder, self.service.calendar, reactor=self.reactor, pool=pool,
+                                policy=CallbackPolicy.from_config(self.config.section("callbacks")))
+        return worker, SurveyHook(recorder, reactor=self.reactor, pool=pool)
+
     @defer.inlineCallbacks
     def stop(self):
         """Stop taking work, let in-flight work finish, then close connections."""
@@ -123,6 +139,7 @@ class Hotline:
         yield self.web_port.stopListening()
         if self.transcriber is not None:
             self.transcriber.stop()
+        yield self.callbacks.stopService()
         yield self.sla.stopService()
         yield self.acd.stopService()
         self.runner.stop()

@@ -119,3 +119,51 @@ def test_serve_refuses_a_schema_behind_migrations(tmp_path):
     assert "callcenter db upgrade" in proc.stderr and "0001_base" in proc.stderr
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0] == 0
+
+
+def _spawn(args, env):
+    return subprocess.Popen([sys.executable, "-m", "callcenter.cli", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def _line_with(proc, marker: str, limit: float = 60.0) -> str:
+    import time
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if marker in line:
+            return line
+    raise AssertionError(f"no line with {marker!r}")
+
+
+def test_serve_connects_to_the_pbx_serves_web_and_stops_on_sigint(sqlite_url):
+    """`callcenter serve` against the PBX simulator (standing in for Asterisk) logs in over AMI,
+    serves /healthz and /metrics with the ACD's figures, and exits 0 on SIGINT."""
+    import re
+    import signal
+    import urllib.request
+
+    env = dict(os.environ)
+    pbx = _spawn(["pbxsim", "--port", "0", "--device", "PJSIP/1001=1"], env)
+    serve = None
+    try:
+        ami_port = re.search(r"listening on 127\.0\.0\.1:(\d+)", _line_with(pbx, "listening on")).group(1)
+        env.update(CALLCENTER_DATABASE_URL=sqlite_url, CALLCENTER_AMI_PORT=ami_port, CALLCENTER_WEB_PORT="0",
+                   CALLCENTER_ASR_MODEL="no-such-model", CALLCENTER_ASR_AUDIOSOCKET_PORT="0")
+        serve = _spawn(["serve"], env)
+        web = re.search(r"(http://127\.0\.0\.1:\d+)/", _line_with(serve, "serving on", 120)).group(1)
+        with urllib.request.urlopen(f"{web}/healthz", timeout=20) as resp:
+            assert resp.status == 200
+        with urllib.request.urlopen(f"{web}/metrics", timeout=20) as resp:
+            metrics = resp.read().decode()
+        assert "hotline_agents" in metrics and "hotline_queue_waiting" in metrics
+        serve.send_signal(signal.SIGINT)
+        assert serve.wait(timeout=60) == 0
+    finally:
+        for proc in (serve, pbx):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()
