@@ -89,3 +89,29 @@ def test_metrics_per_department_and_category(db_url):
         assert value("hotline_callback_jobs", state="unreachable") == 1
     finally:
         engine.dispose()
+
+
+def test_build_callbacks_from_config(tmp_path, db_url):
+    """[callbacks] settings reach the worker (policy, dial string, lease) and a webhook URL makes the
+    notifier; an invalid URL is refused with a clear error."""
+    from twisted.internet import reactor
+
+    from callcenter.callbacks.service import build_callbacks
+    from callcenter.config import load_config
+
+    engine, service, recorder, notes = world(db_url)
+    try:
+        path = tmp_path / "cc.toml"
+        path.write_text('[callbacks]\nmax_attempts = 2\nlease = 60.0\ndial_string = "PJSIP/{number}@trunk"\n'
+                        'webhook_url = "http://127.0.0.1:9/hook"\n', encoding="utf-8")
+        worker, hook = build_callbacks(load_config(str(path)), engine=engine, workorders=service, ami=None,
+                                       reactor=reactor, pool=reactor.getThreadPool())
+        assert worker.policy.max_attempts == 2 and worker.lease == 60.0
+        assert worker.dial_string == "PJSIP/{number}@trunk"
+        assert isinstance(worker.recorder.notify, WebhookNotifier) and hook.recorder is worker.recorder
+        path.write_text('[callbacks]\nwebhook_url = "file:///etc/passwd"\n', encoding="utf-8")
+        with pytest.raises(ValidationFailed):
+            build_callbacks(load_config(str(path)), engine=engine, workorders=service, ami=None,
+                            reactor=reactor, pool=reactor.getThreadPool())
+    finally:
+        engine.dispose()

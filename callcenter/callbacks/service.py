@@ -1,0 +1,28 @@
+"""Wiring for ``serve``/``demo``: the callback worker and the survey hook from ``[callbacks]``."""
+from __future__ import annotations
+
+from ticketing.callbacks.policy import CallbackPolicy
+
+
+def build_callbacks(config, *, engine, workorders, ami, reactor, pool):
+    """``(worker, survey_hook)``: start ``worker`` (a Twisted service) and pass
+    ``survey_hook.on_outcome`` to the IVR runner as its ``on_outcome``."""
+    from callcenter.callbacks.jobs import ResultRecorder
+    from callcenter.callbacks.notify import WebhookNotifier
+    from callcenter.callbacks.worker import CallbackWorker, SurveyHook
+    from ticketing.service import Actor
+
+    section = config.section("callbacks")
+    policy = CallbackPolicy.from_config(section)
+    notify = None
+    if section.get("webhook_url"):
+        notify = WebhookNotifier(section["webhook_url"], reactor=reactor, token=section.get("webhook_token") or None)
+    recorder = ResultRecorder(engine, workorders, Actor("system:callbacks", "dispatcher"), notify=notify)
+    worker = CallbackWorker(engine, ami, recorder, workorders.calendar, reactor=reactor, pool=pool, policy=policy,
+                            dial_string=section.get("dial_string") or None)
+    for key in ("interval", "lease", "ring_timeout"):
+        if section.get(key) is not None:
+            setattr(worker, key, float(section[key]))
+    if section.get("caller_id"):
+        worker.caller_id = str(section["caller_id"])
+    return worker, SurveyHook(recorder, reactor=reactor, pool=pool)
