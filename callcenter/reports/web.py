@@ -82,6 +82,25 @@ def display(column: str, value) -> str:
     return str(value)
 
 
+def names(taxonomy, lang: str) -> dict[str, str]:
+    """Codes (departments, categories, districts, subdistricts) to names in ``lang``, for labels."""
+    out: dict[str, str] = {}
+    if taxonomy is None:
+        return out
+    for group in (taxonomy.departments, taxonomy.categories, taxonomy.districts):
+        for code, item in group.items():
+            out[code] = getattr(item, lang, None) or item.zh
+    for district in taxonomy.districts.values():
+        for code, sub in district.subdistricts.items():
+            out.setdefault(code, getattr(sub, lang, None) or sub.zh)
+    return out
+
+
+def labelled(key: str, known: dict[str, str]) -> str:
+    """``停水 · water-outage`` for a known code, the key itself otherwise."""
+    return f"{known[key]} · {key}" if key in known else key
+
+
 def _params(request, deps):
     kind = query_arg(request, "period") or "day"
     today = deps.now().astimezone(CST).date()
@@ -119,7 +138,10 @@ def routes(app) -> None:
             return refusal(request, principal, exc)
         lang = language(request)
         columns = CALL_COLUMNS if by in CALL_DIMENSIONS else ORDER_COLUMNS
+        known = names(getattr(deps.workorders, "taxonomy", None), lang)
         rows = result.as_rows()
+        for r in rows:
+            r["key"] = labelled(r["key"], known)
         total = result.total().as_dict()
         if by in CALL_DIMENSIONS:
             charts = [bar_chart(translate("reports.col.answer_rate", lang), [(r["key"], r["answer_rate"]) for r in rows],
@@ -171,12 +193,15 @@ def routes(app) -> None:
         except ReportError as exc:
             return refusal(request, principal, exc)
         lang = language(request)
+        known = names(getattr(deps.workorders, "taxonomy", None), lang)
         top = trends[:5]
         trend_chart = line_chart(translate("reports.hot.trend", lang), [d.strftime("%m-%d") for d in labels],
-                                 {t.key: series[(t.dimension, t.key)] for t in top}, css_id="chart-trend")
+                                 {known.get(t.key, t.key): series[(t.dimension, t.key)] for t in top},
+                                 css_id="chart-trend")
         rise_chart = bar_chart(translate("reports.hot.increase", lang),
-                               [(t.key, round(t.increase, 1)) for t in trends], css_id="chart-rising")
+                               [(known.get(t.key, t.key), round(t.increase, 1)) for t in trends], css_id="chart-rising")
         return templates.render(request, "hot.html", session=principal.session, day=period.first, trends=trends,
+                                label=lambda key: labelled(key, known),
                                 surges=[t for t in trends if t.surge], thresholds=thresholds,
                                 charts=[trend_chart, rise_chart] if trends else [],
                                 previous=(period.first - timedelta(days=1)).isoformat())
