@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, Column, DateTime, Integer, String, Table, delete, insert, select, update
+from sqlalchemy import JSON, Column, DateTime, Integer, String, Table, and_, delete, insert, or_, select, update
 
 from callcenter.db import metadata
 from callcenter.search.documents import Document
@@ -129,8 +129,11 @@ class Feeder:
         with self.engine.begin() as conn:
             seen = self._position(conn, "work_orders")
             query = select(work_orders).order_by(work_orders.c.updated_at, work_orders.c.id).limit(batch)
-            if seen is not None:
-                query = query.where(work_orders.c.updated_at >= datetime.fromisoformat(seen))
+            if seen is not None:  # "<updated_at>|<id>": strictly after the last order fed
+                at, _, last_id = seen.partition("|")
+                at = datetime.fromisoformat(at)
+                query = query.where(or_(work_orders.c.updated_at > at,
+                                        and_(work_orders.c.updated_at == at, work_orders.c.id > int(last_id or 0))))
             rows = conn.execute(query).all()
             for row in rows:
                 if row.status in ("merged", "cancelled"):
@@ -138,7 +141,7 @@ class Feeder:
                 else:
                     enqueue_upsert(conn, work_order_document(row), now)
             if rows:
-                self._store(conn, "work_orders", seen, rows[-1].updated_at.isoformat())
+                self._store(conn, "work_orders", seen, f"{rows[-1].updated_at.isoformat()}|{rows[-1].id}")
             queued += len(rows)
             last = self._position(conn, "transcripts")
             query = select(transcripts).order_by(transcripts.c.id).limit(batch)

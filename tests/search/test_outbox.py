@@ -56,7 +56,8 @@ def test_changed_order_is_reindexed_on_the_next_refresh(engine, tmp_path):
     service.refresh(NOW)
     svc.perform(a["number"], "cancel", {"reason": "重复 / duplicate"}, Actor("sup", "supervisor"),
                 cst(2026, 11, 23, 11, 0))
-    service.refresh(cst(2026, 11, 23, 11, 1))
+    assert service.refresh(cst(2026, 11, 23, 11, 1)) == 1  # only the changed order is fed again
+    assert service.refresh(cst(2026, 11, 23, 11, 2)) == 0
     assert index.search("停水") == []
     assert len(index.search("噪音")) == 1
     index.close()
