@@ -217,16 +217,13 @@ async def staff_for(server: WebServer) -> Staff:
     taxonomy = server.deps.workorders.taxonomy
     department = taxonomy.route(ORDER["category"], ORDER["district"])
     other = next(code for code in sorted(taxonomy.departments) if code != department)
-    server.add_user("agent1", "agent")
-    server.add_user("disp1", "dispatcher")
-    server.add_user("sup1", "supervisor")
-    server.add_user("dept1", "department", department=department)
-    server.add_user("dept2", "department", department=other)
     clients = {}
-    for name, username in (("agent", "agent1"), ("dispatcher", "disp1"), ("supervisor", "sup1"),
-                           ("dept", "dept1"), ("other_dept", "dept2")):
-        client = server.client()
-        token = await client.token(username)
+    for name, username, role, dept in (("agent", "agent1", "agent", None), ("dispatcher", "disp1", "dispatcher", None),
+                                       ("supervisor", "sup1", "supervisor", None),
+                                       ("dept", "dept1", "department", department),
+                                       ("other_dept", "dept2", "department", other)):
+        user = server.add_user(username, role, department=dept)
+        token = server.deps.auth.issue_token(user, datetime.now(timezone.utc))  # the endpoint has its own tests
         clients[name] = BearerClient(server.base, token=token)
     return Staff(department=department, other_department=other, **clients)
 

@@ -275,8 +275,10 @@ async def test_features_with_same_handler_names_do_not_shadow_each_other(core):
 
 def test_users_command_adds_lists_and_issues_tokens(db_url, monkeypatch, capsys):
     """`callcenter users add/list/token` manage accounts; a bad role or department exits 2 and adds nothing."""
+    import callcenter.logs
     from callcenter.cli import main
 
+    monkeypatch.setattr(callcenter.logs, "setup_logging", lambda *a, **k: None)  # keep pytest's log capture
     monkeypatch.setenv("HOTLINE_TEST_PW", PASSWORD)
     monkeypatch.setenv("CALLCENTER_AUTH_ARGON2_TIME_COST", "1")
     monkeypatch.setenv("CALLCENTER_AUTH_ARGON2_MEMORY_KIB", "1024")
