@@ -160,6 +160,14 @@ def finish(engine, job_id: int, *, expect: tuple[str, ...], result: str, by: str
         return bool(res.rowcount)
 
 
+def attach_comment(engine, callback_id: str, recording: str, now: datetime) -> bool:
+    """Keep the citizen's recorded comment (after the answer) with the job it belongs to."""
+    with engine.begin() as conn:
+        res = conn.execute(update(callback_jobs).where(J.callback_id == callback_id, J.state == "done")
+                           .values(comment_path=str(recording)[:500], updated_at=now))
+        return bool(res.rowcount)
+
+
 def list_jobs(engine, states: tuple[str, ...] = ("scheduled", "dialing", "unreachable"), limit: int = 200,
               department: str | None = None) -> list[dict]:
     q = select(callback_jobs).where(J.state.in_(states)).order_by(J.due_at, J.id).limit(limit)

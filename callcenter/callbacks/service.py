@@ -4,9 +4,10 @@ from __future__ import annotations
 from ticketing.callbacks.policy import CallbackPolicy
 
 
-def build_callbacks(config, *, engine, workorders, ami, reactor, pool):
+def build_callbacks(config, *, engine, workorders, ami, reactor, pool, transcriptions=None):
     """``(worker, survey_hook)``: start ``worker`` (a Twisted service) and pass
-    ``survey_hook.on_outcome`` to the IVR runner as its ``on_outcome``."""
+    ``survey_hook.on_outcome`` to the IVR runner as its ``on_outcome``; ``transcriptions`` (an
+    ASR ``TranscriptionQueue``) gets the citizens' recorded comments."""
     from callcenter.callbacks.jobs import ResultRecorder
     from callcenter.callbacks.notify import WebhookNotifier
     from callcenter.callbacks.worker import CallbackWorker, SurveyHook
@@ -25,4 +26,4 @@ def build_callbacks(config, *, engine, workorders, ami, reactor, pool):
             setattr(worker, key, float(section[key]))
     if section.get("caller_id"):
         worker.caller_id = str(section["caller_id"])
-    return worker, SurveyHook(recorder, reactor=reactor, pool=pool)
+    return worker, SurveyHook(recorder, reactor=reactor, pool=pool, transcriptions=transcriptions)

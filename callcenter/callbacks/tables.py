@@ -26,6 +26,7 @@ callback_jobs = Table(
     Column("result", String(16)),
     Column("result_by", String(64)),
     Column("note", Text),
+    Column("comment_path", String(500)),                 # the survey's recorded comment, if any
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     UniqueConstraint("order_number", "round", name="uq_callback_jobs_order_round"),

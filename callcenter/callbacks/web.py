@@ -22,7 +22,8 @@ def _view(job: dict) -> dict:
     return {"id": job["id"], "number": job["order_number"], "round": job["round"], "phone": job["phone"],
             "department": job["department"], "category": job["category"], "urgency": job["urgency"],
             "state": job["state"], "attempts": job["attempts"], "due_at": iso(job["due_at"]),
-            "last_reason": job["last_reason"], "result": job["result"], "note": job["note"]}
+            "last_reason": job["last_reason"], "result": job["result"], "note": job["note"],
+            "has_comment": bool(job.get("comment_path"))}
 
 
 def _job_id(raw: str) -> int:

@@ -138,21 +138,30 @@ class CallbackWorker(Service):
 
 class SurveyHook:
     """The IVR runner's ``on_outcome`` for the survey flow: hands the citizen's answer, with the
-    channel's ``CALLBACK_ID``, to the recorder off the reactor thread."""
+    channel's ``CALLBACK_ID``, to the recorder off the reactor thread; a recorded comment
+    (``survey_comment``) is kept on the job and, given a ``transcriptions`` queue
+    (:class:`callcenter.asr.jobs.TranscriptionQueue`), queued for transcription under the call id
+    ``callback:<CALLBACK_ID>``."""
 
-    def __init__(self, recorder: jobs.ResultRecorder, *, reactor, pool, now: Callable | None = None):
+    def __init__(self, recorder: jobs.ResultRecorder, *, reactor, pool, now: Callable | None = None,
+                 transcriptions=None):
         self.recorder = recorder
         self.reactor = reactor
         self.pool = pool
         self.now = now or (lambda: now_from(reactor))
+        self.transcriptions = transcriptions
+
+    def _comment(self, callback_id: str, recording: str, now) -> None:
+        if jobs.attach_comment(self.recorder.engine, callback_id, recording, now) and self.transcriptions:
+            self.transcriptions.enqueue(recording, now, call_id=f"callback:{callback_id}")
 
     def on_outcome(self, call, name: str, value) -> defer.Deferred | None:
-        if name != "survey":
+        if name not in ("survey", "survey_comment"):
             return None
         callback_id = (getattr(call, "vars", None) or {}).get("CALLBACK_ID")
-        if not callback_id:
+        if not callback_id or not value:
             return None
-        d = deferToThreadPool(self.reactor, self.pool, self.recorder.survey_answer, callback_id, str(value),
-                              self.now())
+        fn = self.recorder.survey_answer if name == "survey" else self._comment
+        d = deferToThreadPool(self.reactor, self.pool, fn, callback_id, str(value), self.now())
         d.addErrback(lambda f: log.error("survey answer %s not recorded: %s", callback_id, f.getTraceback()))
         return d

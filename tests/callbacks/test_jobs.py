@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import pytest_twisted
 from sqlalchemy import update
+from twisted.internet import threads
 
 from callcenter.callbacks import jobs
 from callcenter.callbacks.tables import callback_jobs
@@ -120,3 +122,36 @@ def test_stale_dialing_is_found_after_the_lease(rig):
     (job,) = jobs.claim_due(engine, TUESDAY_9, "w1")
     assert jobs.expire_stale(engine, TUESDAY_9 + timedelta(minutes=5), 900) == []
     assert jobs.expire_stale(engine, TUESDAY_9 + timedelta(minutes=16), 900) == [job["callback_id"]]
+
+
+@pytest_twisted.inlineCallbacks
+def test_survey_comment_is_kept_and_queued_for_transcription(rig):
+    """The survey hook records the answer, then the citizen's recorded comment is attached to the job and
+    queued as a transcription job under call id callback:<CALLBACK_ID>; a comment for an unknown id is not."""
+    from twisted.internet import reactor
+
+    from callcenter.asr.jobs import TranscriptionQueue
+    from callcenter.callbacks.worker import SurveyHook
+
+    engine, service, recorder, notes = rig
+    yield threads.deferToThread(replied_order, service)
+    yield threads.deferToThread(jobs.schedule_replied, engine, MONDAY, POLICY, CALENDAR)
+    (job,) = yield threads.deferToThread(jobs.claim_due, engine, TUESDAY_9, "w1")
+    queue = TranscriptionQueue(engine)
+    hook = SurveyHook(recorder, reactor=reactor, pool=reactor.getThreadPool(), now=lambda: TUESDAY_9,
+                      transcriptions=queue)
+    call = CallVars({"CALLBACK_ID": job["callback_id"], "WORKORDER": job["order_number"]})
+    yield hook.on_outcome(call, "survey", "basic")
+    yield hook.on_outcome(call, "survey_comment", "/var/spool/comment-1.wav")
+    yield hook.on_outcome(CallVars({"CALLBACK_ID": "999-1"}), "survey_comment", "/var/spool/other.wav")
+    assert hook.on_outcome(call, "menu", "x") is None
+    got = yield threads.deferToThread(jobs.get_job, engine, job["id"])
+    assert got["state"] == "done" and got["comment_path"] == "/var/spool/comment-1.wav"
+    assert (yield threads.deferToThread(queue.counts)).get("queued") == 1
+
+
+class CallVars:
+    """What the IVR runner hands its hooks: a call with channel variables."""
+
+    def __init__(self, vars_):
+        self.vars = vars_

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("result", sa.String(16)),
         sa.Column("result_by", sa.String(64)),
         sa.Column("note", sa.Text),
+        sa.Column("comment_path", sa.String(500)),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("order_number", "round", name="uq_callback_jobs_order_round"),
