@@ -29,10 +29,12 @@ class WallboardFeed:
     refresh_seconds = 5.0
 
     def __init__(self, wallboard: Wallboard, stream, clock, *, acd=None, engine=None, db_runner=None,
-                 workorders=None, callbacks_source=None, call_from_thread=None) -> None:
+                 workorders=None, callbacks_source=None, call_from_thread=None, time_source=None) -> None:
         self.wallboard = wallboard
         self.stream = stream
         self.clock = clock
+        #: whose time stamps the events: the ACD's clock (a ScaledClock in the demo), else ``clock``
+        self.time_source = time_source or clock
         self.acd = acd
         self.engine = engine
         self.db_runner = db_runner or defer.maybeDeferred
@@ -75,7 +77,7 @@ class WallboardFeed:
         if kind == "call" and data.get("state") == "queued" and self.acd is not None:
             qc = self.acd.calls.get(data.get("call_id", ""))
             number = getattr(getattr(qc, "caller", None), "number", "") or ""
-        outcome = self.wallboard.on_acd_event(kind, data, now_from(self.clock), number)
+        outcome = self.wallboard.on_acd_event(kind, data, now_from(self.time_source), number)
         if outcome is not None:
             self._count(outcome["queue"], outcome["disposition"], outcome["wait"])
         self._changed()
@@ -104,7 +106,7 @@ class WallboardFeed:
             return self._refreshing
         if self.engine is None and self.callbacks_source is None:
             return defer.succeed(None)
-        now = now_from(self.clock)
+        now = now_from(self.time_source)
         day_start = self.wallboard.day_start(now)
         self._refreshing = d = self.db_runner(self._read, now, day_start)
         d.addCallback(self._apply)
@@ -149,12 +151,12 @@ class WallboardFeed:
         """The snapshot with the ACD's live figures freshly read."""
         if self.acd is not None:
             self.wallboard.set_live(self.acd.snapshot(), self.agent_rows())
-        return self.wallboard.snapshot(now_from(self.clock))
+        return self.wallboard.snapshot(now_from(self.time_source))
 
     def agent_rows(self) -> list[dict]:
         if self.acd is None:
             return []
-        now = now_from(self.clock)
+        now = now_from(self.time_source)
         rows = []
         for agent_id, session in sorted(self.acd.sessions.items()):
             since = getattr(session, "since", None)

@@ -75,7 +75,9 @@ def feed_for(app) -> WallboardFeed:
     if feed is None:
         section = deps.config.section("wallboard")
         wallboard = Wallboard(Thresholds.from_section(section))
-        feed = WallboardFeed(wallboard, EventStream(deps.reactor), deps.reactor, acd=deps.extras.get("acd"),
+        acd = deps.extras.get("acd")
+        feed = WallboardFeed(wallboard, EventStream(deps.reactor), deps.reactor, acd=acd,
+                             time_source=getattr(acd, "clock", None), call_from_thread=deps.reactor.callFromThread,
                              engine=deps.engine if deps.workorders is not None else None, db_runner=deps.db,
                              workorders=deps.workorders, callbacks_source=deps.extras.get("callbacks_pending")
                              or _callback_jobs_counter(deps.engine))
