@@ -29,6 +29,7 @@ from twisted.internet import defer, task
 
 from callcenter.clock import now_from
 from callcenter.demo.population import next_gap, plan_caller
+from callcenter.demo.summary import SERVICE_LEVEL_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +126,7 @@ class DemoWorld:
         self.stats: Counter = Counter()
         self.plans: dict = {}
         self.phones: dict[str, str] = {}
-        self.enqueued: dict[str, float] = {}
-        self.answered: dict[str, float] = {}
+        self.enqueued: dict[str, float] = {}   # calls waiting now → when they were queued
         self.ivr_outcomes: Counter = Counter()
         self.stopping = False
         self._loops: list[task.LoopingCall] = []
@@ -346,15 +346,22 @@ class DemoWorld:
             return
         cid, state = data.get("call_id"), data.get("state")
         if state == "queued":
-            self.enqueued.setdefault(cid, self.clock.seconds())
-        elif state == "connected" and cid not in self.answered:
-            self.answered[cid] = self.clock.seconds()
+            if cid not in self.enqueued:
+                self.enqueued[cid] = self.clock.seconds()
+                self.stats["queued"] += 1
+        elif state == "connected" and cid in self.enqueued:
+            # counters, not per-call records: memory stays flat however long the demo runs
+            wait = self.clock.seconds() - self.enqueued.pop(cid)
             self.stats["answered"] += 1
+            self.stats["wait_total_ms"] += int(wait * 1000)
+            self.stats["answered_in_sl"] += wait <= SERVICE_LEVEL_SECONDS
             if data.get("agent_id") in self.bots:
                 self._listen(cid)
         elif state == "abandoned":
+            self.enqueued.pop(cid, None)
             self.stats["abandoned"] += 1
         elif state == "callback_booked":
+            self.enqueued.pop(cid, None)
             self.stats["callback_booked"] += 1
         elif state == "ended" and data.get("agent_id") in self.bots:
             self.desk.call_ended(cid, data["agent_id"])
@@ -362,7 +369,8 @@ class DemoWorld:
     def _ivr_finished(self, call) -> None:
         if call.flow == "hotline":
             self.ivr_outcomes[call.outcome or "unknown"] += 1
-            self.plans_done = getattr(self, "plans_done", 0) + 1
+            if call.outcome != "transfer":
+                self.plans.pop(call.uniqueid, None)   # never reaches an agent: nothing to file
 
     def _progress(self) -> None:
         s = self.stats
