@@ -190,6 +190,12 @@ class Wallboard:
             self.day = day
             self.queues.clear()
             self.abandoned_calls.clear()
+            # calls whose end we never heard of (AMI outage) must not pile up day after day
+            stale = now - timedelta(hours=12)
+            for table in (self.waiting, self.talking):
+                for call_id in [c for c, entry in table.items() if entry.since < stale]:
+                    del table[call_id]
+            self.wrap_since = {a: v for a, v in self.wrap_since.items() if v[0] >= stale}
 
     def _queue(self, name: str) -> QueueDay:
         q = self.queues.get(name)

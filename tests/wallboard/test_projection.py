@@ -72,6 +72,9 @@ def test_requeue_keeps_first_arrival_and_day_rolls_over_at_local_midnight():
     midnight = datetime(2026, 11, 23, 16, 0, 1, tzinfo=timezone.utc)  # 00:00:01 on the 24th in Shanghai
     snap = board.snapshot(midnight)
     assert snap["day"] == "2026-11-24" and snap["totals"]["offered"] == 0
+    call(board, "lost-in-outage", 0)  # queued, never heard of again
+    board.snapshot(midnight + timedelta(days=1))
+    assert "lost-in-outage" not in board.waiting
 
 
 def test_live_figures_and_paused_reasons_come_from_the_acd_snapshot():
