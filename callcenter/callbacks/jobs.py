@@ -138,6 +138,15 @@ def attempt_failed(engine, callback_id: str, reason: int | None, now: datetime, 
         return {**_row(r), **values}
 
 
+def release(engine, callback_id: str, now: datetime) -> bool:
+    """Undo a claim that was never dialled (the worker is stopping): scheduled again, attempt not counted."""
+    with engine.begin() as conn:
+        res = conn.execute(update(callback_jobs).where(J.callback_id == callback_id, J.state == "dialing").values(
+            state="scheduled", attempts=J.attempts - 1, callback_id=None, claimed_by=None, claimed_at=None,
+            updated_at=now))
+        return bool(res.rowcount)
+
+
 def mark_answered(engine, callback_id: str, now: datetime) -> None:
     with engine.begin() as conn:
         conn.execute(update(callback_jobs).where(J.callback_id == callback_id, J.state == "dialing")

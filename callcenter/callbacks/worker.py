@@ -56,6 +56,7 @@ class CallbackWorker(Service):
             self.dial_string = dial_string
         self._loop: task.LoopingCall | None = None
         self._ticking = False
+        self._tick_d: defer.Deferred | None = None
         self._ticks = 0
         self.in_flight: set[defer.Deferred] = set()
 
@@ -76,6 +77,8 @@ class CallbackWorker(Service):
         pending = list(self.in_flight)
         for d in pending:
             d.cancel()
+        if self._tick_d is not None:
+            pending.append(self._tick_d)
         return defer.DeferredList(pending, consumeErrors=True)
 
     # -- one tick --------------------------------------------------------------
@@ -89,7 +92,9 @@ class CallbackWorker(Service):
 
         def done(result):
             self._ticking = False
+            self._tick_d = None
             return result
+        self._tick_d = d
         return d.addBoth(done)
 
     def _prepare(self, now) -> list[dict]:
@@ -106,6 +111,9 @@ class CallbackWorker(Service):
         return jobs.claim_due(self.engine, now, self.worker_id, self.batch)
 
     def _dial_all(self, claimed: list[dict]) -> defer.Deferred:
+        if self._loop is not None and not self.running:  # stopped while claiming: hand the jobs back
+            return defer.DeferredList([self.blocking(jobs.release, self.engine, job["callback_id"], self.now())
+                                       for job in claimed], consumeErrors=True)
         return defer.DeferredList([self._dial(job) for job in claimed], consumeErrors=True)
 
     def _dial(self, job: dict) -> defer.Deferred:

@@ -200,3 +200,23 @@ def test_worker_killed_between_originate_and_result(tmp_path, db_url):
         assert (yield threads.deferToThread(rig.service.get, number, DISPATCHER))["status"] == "closed"
     finally:
         yield rig.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_running_service_dials_and_stops_cleanly(tmp_path, db_url):
+    """Started as a Twisted service, the worker's own loop schedules, dials and records (press 1 →
+    closed); stopService waits for its work and leaves nothing dialing."""
+    rig = yield Rig.create(tmp_path, db_url)
+    try:
+        number = yield threads.deferToThread(replied_order, rig.service)
+        rig.sim.add_pstn("13800000001", "answer", answer_after=0.5, digits="1", digit_after=5.0)
+        rig.worker.interval = 0.2
+        rig.worker.startService()
+        yield rig.until(lambda: bool(rig.job(number)) and rig.job(number)[0]["state"] == "done")
+        yield rig.worker.stopService()
+        order = yield threads.deferToThread(rig.service.get, number, DISPATCHER)
+        assert order["status"] == "closed" and len(rig.calls_to("13800000001")) == 1
+    finally:
+        if rig.worker.running:
+            yield rig.worker.stopService()
+        yield rig.close()

@@ -155,3 +155,15 @@ class CallVars:
 
     def __init__(self, vars_):
         self.vars = vars_
+
+
+def test_release_hands_an_undialled_claim_back(rig):
+    """A claim never dialled (worker stopping) returns to scheduled without using up an attempt."""
+    engine, service, recorder, notes = rig
+    replied_order(service)
+    jobs.schedule_replied(engine, MONDAY, POLICY, CALENDAR)
+    (job,) = jobs.claim_due(engine, TUESDAY_9, "w1")
+    assert jobs.release(engine, job["callback_id"], TUESDAY_9)
+    assert not jobs.release(engine, job["callback_id"], TUESDAY_9)
+    (again,) = jobs.claim_due(engine, TUESDAY_9, "w2")
+    assert again["attempts"] == 1 and again["callback_id"] == job["callback_id"]
