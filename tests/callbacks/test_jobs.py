@@ -167,3 +167,25 @@ def test_release_hands_an_undialled_claim_back(rig):
     assert not jobs.release(engine, job["callback_id"], TUESDAY_9)
     (again,) = jobs.claim_due(engine, TUESDAY_9, "w2")
     assert again["attempts"] == 1 and again["callback_id"] == job["callback_id"]
+
+
+def test_postgresql_claim_skips_locked_jobs(pg_url):
+    """PostgreSQL: while another worker holds one due job locked, a claim takes the other at once
+    (SKIP LOCKED) instead of waiting or taking the same one."""
+    from sqlalchemy import select as sa_select
+
+    engine, service, recorder, notes = world(pg_url)
+    try:
+        a = replied_order(service, caller_phone="13800000021")
+        b = replied_order(service, caller_phone="13800000022")
+        jobs.schedule_replied(engine, MONDAY, POLICY, CALENDAR)
+        with engine.connect() as other:
+            tx = other.begin()
+            other.execute(sa_select(callback_jobs.c.id).where(callback_jobs.c.order_number == a)
+                          .with_for_update())
+            claimed = jobs.claim_due(engine, TUESDAY_9, "w2")
+            tx.rollback()
+        assert [j["order_number"] for j in claimed] == [b]
+        assert [j["order_number"] for j in jobs.claim_due(engine, TUESDAY_9, "w1")] == [a]
+    finally:
+        engine.dispose()
