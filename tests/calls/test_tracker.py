@@ -245,3 +245,19 @@ def test_forgotten_calls_are_freed_without_the_garbage_collector():
     assert t.calls_ended == 20 and len(t.ended) == 3
     assert alive == 3
     assert [c.linkedid for c in t.ended] == ["9.17", "9.18", "9.19"]
+
+
+def test_wire_fast_path_matches_on_the_benchmark_stream():
+    """On the benchmark's synthetic hotline stream (channels first seen in Dest… snapshots of agent and
+    dial events too), wire messages and parsed pairs give the same tracked calls and channels."""
+    from callcenter.bench.ami import generate
+
+    frames = [f for f in generate(3000, seed=7).split(b"\r\n\r\n") if f]
+    by_pairs, by_wire = CallTracker(), CallTracker()
+    for i, frame in enumerate(frames):
+        now = T0 + timedelta(milliseconds=i)
+        by_pairs.apply(parse_message(frame), now)
+        by_wire.apply(Message.from_event_frame(frame), now)
+    assert by_wire.calls_started == by_pairs.calls_started > 100
+    assert len(by_wire.channels) == len(by_pairs.channels) > 0
+    assert _state(by_wire) == _state(by_pairs)
