@@ -80,6 +80,7 @@ def demo_config(config, options: DemoOptions):
     return config.with_overrides({
         "database.url": f"sqlite:///{base / 'demo.sqlite3'}",
         "search.engine": "embedded",
+        "search.path": str(base / "search.sqlite3"),
         "ivr.sounds_dir": str(base / "sounds"),
         "ivr.pbx_sounds_dir": "",
         "ivr.recordings_dir": str(base / "recordings"),
@@ -156,7 +157,8 @@ class DemoWorld:
         base.mkdir(parents=True, exist_ok=True)
         db_file = base / "demo.sqlite3"
         if not opts.keep:
-            for path in (db_file, base / "demo.sqlite3-wal", base / "demo.sqlite3-shm", base / "spool"):
+            stale = [db_file, base / "spool"] + list(base.glob("demo.sqlite3-*")) + list(base.glob("search.sqlite3*"))
+            for path in stale:
                 if path.is_dir():
                     shutil.rmtree(path)
                 elif path.exists():

@@ -87,6 +87,7 @@ def demo_run(tmp_path_factory):
         seen["wallboard"] = json.loads(_get(f"{web}/api/v1/wallboard", token)[1])
         seen["metrics"] = _get(f"{web}/metrics")[1]
         seen["orders"] = json.loads(_get(f"{web}/api/v1/workorders?limit=5", token)[1])
+        seen["search"] = json.loads(_get(f"{web}/api/v1/search?q=%E6%8A%95%E8%AF%89&kind=workorder", token)[1])
         out, _ = proc.communicate(timeout=RUN_MINUTES * 60 + 120)
         lines.extend(out.splitlines(keepends=True))
     finally:
@@ -171,12 +172,13 @@ def test_web_served_wallboard_numbers_and_metrics_while_running(demo_run):
     figures, and the work-order API listed filed orders with phone numbers visible to staff only."""
     _, _, seen, _ = demo_run
     assert seen["healthz"][0] == 200
-    wall = json.dumps(seen["wallboard"])
-    assert seen["wallboard"] and any(ch.isdigit() for ch in wall)
+    totals = seen["wallboard"]["totals"]
+    assert totals["offered"] >= 1 and totals["answered"] >= 1
     metrics = seen["metrics"]
     assert "hotline_http_requests_total" in metrics
     assert "hotline_acd" in metrics or "hotline_queue" in metrics
     assert seen["orders"]["total"] >= 1
+    assert seen["search"]["engine"] and isinstance(seen["search"]["items"], list)
 
 
 def test_ctrl_c_stops_cleanly_and_loses_nothing(tmp_path):
