@@ -302,6 +302,7 @@ class _Meter:
             "cpu_share": round((self.cpu1 - self.cpu0) / wall, 3) if wall > 0 and self.cpu1 is not None else None,
             "events_per_cpu_s": round(self.events / (self.cpu1 - self.cpu0)) if self.cpu1 is not None and self.cpu1 > self.cpu0 else None,
             "pings": len(pings),
+            "pings_per_s": round(len(pings) / wall) if wall > 0 else None,
             "ping_p50_ms": pct(0.50),
             "ping_p99_ms": pct(0.99),
             "rss_mb_start": round(self.rss[0] / 2**20, 1) if self.rss else None,
@@ -560,6 +561,13 @@ def run(args):
                 summary[f"ratio_vs_{r['client']}"] = round(ours["events_per_s"] / r["events_per_s"], 2)
                 if ours.get("events_per_cpu_s") and r.get("events_per_cpu_s"):
                     summary[f"cpu_ratio_vs_{r['client']}"] = round(ours["events_per_cpu_s"] / r["events_per_cpu_s"], 2)
+            # Wall clock on a shared machine depends on who else got the core;
+            # CPU-seconds per event do not.  The target counts only when both hold.
+            cpu_rates = [r for r in peer_rates if r.get("events_per_cpu_s")]
+            if ours.get("events_per_cpu_s") and cpu_rates:
+                best_cpu = max(cpu_rates, key=lambda r: r["events_per_cpu_s"])
+                summary["cpu_ratio_vs_best_peer"] = round(ours["events_per_cpu_s"] / best_cpu["events_per_cpu_s"], 2)
+                summary["target_2x_met"] = summary["ratio_vs_best_peer"] >= 2 and summary["cpu_ratio_vs_best_peer"] >= 2
             yield summary
         if args.paced_rate > 0:
             rec = _one(blob_path, "callcenter", "track", rate=args.paced_rate, seconds=args.paced_seconds)
