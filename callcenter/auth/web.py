@@ -30,7 +30,7 @@ from callcenter.web.errors import ApiError, forbidden, unauthorized
 SESSION_COOKIE = b"hotline_session"
 LOGIN_CSRF_COOKIE = b"hotline_login_csrf"
 SAFE_METHODS = (b"GET", b"HEAD", b"OPTIONS")
-HOME_BY_ROLE = {"department": "/dept", "dispatcher": "/dept", "supervisor": "/dept", "admin": "/dept"}
+HOME_BY_ROLE = {"agent": "/agent", "department": "/dept", "dispatcher": "/dept", "supervisor": "/supervisor", "admin": "/supervisor"}
 
 
 @dataclass(frozen=True)
