@@ -159,9 +159,11 @@ class Departments(_Worker):
     def _round(self, at: float) -> int:
         now = now_from(self.clock)
         acted = 0
+        observed: set[str] = set()
         for status in ("registered", "reopened", "return_requested", "dispatched", "acknowledged", "in_progress"):
             page = self.service.list(self.dispatcher, status=status, limit=self.batch, now=now)
             for order in page["items"]:
+                observed.add(order["number"])
                 try:
                     acted += self._act(order, status, at, now)
                 except Exception as exc:  # one order's refusal must not stop the round
@@ -169,6 +171,8 @@ class Departments(_Worker):
                     self.stats[f"error:{type(exc).__name__}"] += 1
                     log.warning("demo department step refused", extra={"fields": {
                         "order": order["number"], "status": status, "error": str(exc)[:200]}})
+        # orders that left the departments' hands are forgotten: memory stays bounded
+        self.seen = {number: seen for number, seen in self.seen.items() if number in observed}
         return acted
 
     def _since(self, number: str, status: str, at: float) -> float:
