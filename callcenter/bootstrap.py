@@ -34,6 +34,7 @@ FEATURES = (
     "callcenter.supervisor.web",
     "callcenter.search.web",
     "callcenter.reports.web",
+    "callcenter.callbacks.web",
 )
 
 

@@ -80,10 +80,16 @@ class Hotline:
         self.ami = AMIClient.from_config(config, reactor)
         self.acd = controller_from_config(config, self.ami, reactor, store=RoutingStore(engine))
         register_metrics(self.acd)
-        self.callbacks, survey = self._callbacks(engine)
+        from callcenter.callbacks.rating import RatingHook, acd_lookup, outcome_hooks
+        from callcenter.callbacks.service import build_callbacks
+
+        pool = reactor.getThreadPool()
+        self.callbacks, survey = build_callbacks(config, engine=engine, workorders=self.service, ami=self.ami,
+                                                 reactor=reactor, pool=pool, transcriptions=TranscriptionQueue(engine))
+        ratings = RatingHook(engine, reactor=reactor, pool=pool, agent_of=acd_lookup(self.acd))
         self.runner = build_runner(config, self.ami, reactor, service=self.service,
                                    calendar=self.service.calendar, acd=self.acd, db_engine=engine,
-                                   on_outcome=survey.on_outcome)
+                                   on_outcome=outcome_hooks(survey.on_outcome, ratings.on_outcome))
         self.ami.start()
         self.runner.start()
         self.acd.startService()
@@ -117,19 +123,6 @@ class Hotline:
             "ami": f"{config.get('ami.host')}:{config.get('ami.port')}",
             "speech": self.speech.model.name if self.speech else None}})
         return self
-
-    def _callbacks(self, engine):
-        """The satisfaction-callback worker (回访) and the survey flow's hook into it."""
-        from callcenter.callbacks.jobs import ResultRecorder
-        from callcenter.callbacks.worker import CallbackWorker, SurveyHook
-        from ticketing.callbacks.policy import CallbackPolicy
-        from ticketing.service import Actor
-
-        pool = self.reactor.getThreadPool()
-        recorder = ResultRecorder(engine, self.service, Actor("callbacks", "dispatcher"))
-        worker = CallbackWorker(engine, self.ami, recorder, self.service.calendar, reactor=self.reactor, pool=pool,
-                                policy=CallbackPolicy.from_config(self.config.section("callbacks")))
-        return worker, SurveyHook(recorder, reactor=self.reactor, pool=pool)
 
     @defer.inlineCallbacks
     def stop(self):

@@ -199,8 +199,14 @@ class DemoWorld:
         self.departments = Departments(reactor, clock, self.service, self.stats, seed=opts.seed)
         self.callbacks = SatisfactionCaller(reactor, clock, self.service, self.stats, ami=self.ami,
                                             phones=self.phones)
+        from callcenter.callbacks.rating import RatingHook, acd_lookup, outcome_hooks
+        from callcenter.clock import now_from
+
+        ratings = RatingHook(engine, reactor=reactor, pool=reactor.getThreadPool(), agent_of=acd_lookup(self.acd),
+                             now=lambda: now_from(clock))
         self.runner = build_runner(config, self.ami, clock, service=self.service, calendar=self.service.calendar,
-                                   acd=self.acd, db_engine=engine, on_outcome=self.callbacks.on_outcome,
+                                   acd=self.acd, db_engine=engine,
+                                   on_outcome=outcome_hooks(self.callbacks.on_outcome, ratings.on_outcome),
                                    on_finished=self._ivr_finished)
         self.ami.start()
         yield self.ami.when_connected()
