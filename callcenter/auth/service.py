@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select, update
 
+from callcenter.errors import HotlineError
 from callcenter.auth.tables import api_tokens, users, web_sessions
 
 ROLES = ("agent", "dispatcher", "department", "supervisor", "admin")
@@ -24,14 +25,8 @@ USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,39}$")
 TOKEN_PREFIX = {"api": "hlt_", "open311": "o311_"}
 
 
-class AuthError(Exception):
+class AuthError(HotlineError):
     """Bad account data; ``error_id`` is stable, ``details`` names the field."""
-
-    def __init__(self, error_id: str, message: str, **details):
-        super().__init__(message)
-        self.error_id = error_id
-        self.message = message
-        self.details = details
 
 
 @dataclass(frozen=True)

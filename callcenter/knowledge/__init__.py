@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from callcenter.errors import HotlineError
+
 LEVELS = ("public", "internal", "contacts")
 LEVEL_NAMES = {"public": {"zh": "政策解答", "en": "Policy answers"},
                "internal": {"zh": "内部流程", "en": "Internal procedures"},
@@ -26,16 +28,8 @@ _HAN = re.compile(r"[\u4e00-\u9fff]+")
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-class KnowledgeError(Exception):
+class KnowledgeError(HotlineError):
     """Bad data or a bad query; ``error_id`` is stable."""
-
-    http_status = 400
-
-    def __init__(self, error_id: str, message: str, **details):
-        super().__init__(message)
-        self.error_id = error_id
-        self.message = message
-        self.details = details
 
 
 @dataclass(frozen=True)

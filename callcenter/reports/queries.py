@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from sqlalchemy import and_, select
 
+from callcenter.errors import HotlineError
 from callcenter.reports.figures import (
     Report, add_order, add_queue_call, add_rating, handle_times,
 )
@@ -23,13 +24,8 @@ DIMENSIONS = ("queue", "agent", "department", "category")
 CALL_DIMENSIONS = ("queue", "agent")
 
 
-class ReportError(ValueError):
-    def __init__(self, error_id: str, message: str, **details):
-        super().__init__(message)
-        self.error_id = error_id
-        self.message = message
-        self.details = details
-        self.http_status = 400
+class ReportError(HotlineError, ValueError):
+    """A report asked for an unknown period or dimension."""
 
 
 @dataclass(frozen=True)

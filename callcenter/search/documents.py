@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from callcenter.errors import HotlineError
+
 KINDS = ("workorder", "transcript", "knowledge")
 MAX_QUERY = 200
 MAX_LIMIT = 50
@@ -11,15 +13,8 @@ MAX_LIMIT = 50
 _TOKEN = re.compile(r"[\w]+", re.UNICODE)
 
 
-class SearchError(Exception):
+class SearchError(HotlineError):
     """A bad query or an engine failure; ``error_id`` is stable."""
-
-    def __init__(self, error_id: str, message: str, http_status: int = 400, **details):
-        super().__init__(message)
-        self.error_id = error_id
-        self.message = message
-        self.http_status = http_status
-        self.details = details
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from callcenter.errors import HotlineError
 from callcenter.auth.web import require_role
 from callcenter.wallboard.web import feed_for
 from callcenter.web.app import form_arg, query_arg
@@ -58,16 +59,8 @@ TEXT = {
 CATALOGUE.update(TEXT)
 
 
-class SupervisorError(Exception):
+class SupervisorError(HotlineError):
     """A refused supervisor action, shown on the page."""
-
-    http_status = 400
-
-    def __init__(self, error_id: str, message: str, **details):
-        super().__init__(message)
-        self.error_id = error_id
-        self.message = message
-        self.details = details
 
 
 def mask(number: str) -> str:
