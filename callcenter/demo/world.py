@@ -200,7 +200,6 @@ class DemoWorld:
         self.callbacks = SatisfactionCaller(reactor, clock, self.service, self.stats, ami=self.ami,
                                             phones=self.phones)
         from callcenter.callbacks.rating import RatingHook, acd_lookup, outcome_hooks
-        from callcenter.clock import now_from
 
         ratings = RatingHook(engine, reactor=reactor, pool=reactor.getThreadPool(), agent_of=acd_lookup(self.acd),
                              now=lambda: now_from(clock))
