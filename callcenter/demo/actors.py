@@ -6,8 +6,9 @@
 - :class:`Dispatcher` / :class:`Departments` — dispatch new and reopened
   orders, review returns; departments acknowledge (on time or late), return
   misrouted orders, start and reply (:func:`~callcenter.demo.population.department_fate`).
-- :class:`SatisfactionCaller` — calls citizens back over AMI (``Originate`` into
-  ``hotline-survey``) and records what they pressed as ``callback-result``.
+
+Satisfaction callbacks are not simulated here: the real callback worker
+(:mod:`callcenter.callbacks`) dials the citizens, whose simulated phones answer.
 
 Every blocking service call runs in the reactor's thread pool; times come from
 the demo's scaled clock through :func:`callcenter.clock.now_from`.
@@ -27,8 +28,6 @@ log = logging.getLogger(__name__)
 
 _AGENT_REPLY = "坐席已在电话中答复 / answered on the call"
 _DEPT_REPLY = "已现场处置并答复市民 / handled on site and the citizen informed"
-_SURVEY_OUTCOME = {"satisfied": ("satisfied", 5), "basic": ("satisfied", 3),
-                   "dissatisfied": ("dissatisfied", 1), "no_answer": ("unreachable", None)}
 
 
 class _Worker:
@@ -88,7 +87,7 @@ class AgentDesk(_Worker):
         self.actor = Actor("demo-agent", "agent")
         self.plans = plans      # call id → CallerPlan
         self.rnd = rnd
-        self.phones = phones    # order number → caller phone (for the satisfaction call)
+        self.phones = phones    # order number → caller phone (callers look their orders up by number)
 
     def call_ended(self, call_id: str, agent_id: str) -> defer.Deferred | None:
         plan = self.plans.get(call_id)
@@ -226,94 +225,3 @@ class Departments(_Worker):
             self.stats["replied"] += 1
         return 1
 
-
-class SatisfactionCaller(_Worker):
-    """Calls back citizens whose order was replied, through the PBX (回访)."""
-
-    batch = 20
-    max_attempts = 2
-    survey_limit = 600.0   # simulated seconds a survey call may take
-
-    def __init__(self, reactor, clock, service, stats, *, ami, phones: dict, max_in_flight: int = 6):
-        super().__init__(reactor, clock, service, stats)
-        from ticketing.service import Actor
-
-        self.ami = ami
-        self.phones = phones
-        self.actor = Actor("demo-callback", "dispatcher")
-        self.attempts: Counter = Counter()
-        self.in_flight: set[str] = set()
-        self.recorded: dict[str, int] = {}
-        self.max_in_flight = max_in_flight
-        self._seq = 0
-        self._busy = False
-
-    def tick(self) -> defer.Deferred | None:
-        if self._busy or len(self.in_flight) >= self.max_in_flight:
-            return None
-        self._busy = True
-        d = self.blocking(self._due, now_from(self.clock))
-
-        def dial(numbers):
-            self._busy = False
-            for number in numbers or ():
-                if len(self.in_flight) < self.max_in_flight:
-                    self._dial(number)
-
-        d.addBoth(dial)
-        return d
-
-    def _due(self, now) -> list[str]:
-        out = []
-        for status in ("replied", "callback_pending"):
-            for order in self.service.list(self.actor, status=status, limit=self.batch, now=now)["items"]:
-                number = order["number"]
-                if number in self.phones and number not in self.in_flight and self.attempts[number] < self.max_attempts:
-                    out.append(number)
-        return out
-
-    def _dial(self, number: str) -> None:
-        self.in_flight.add(number)
-        self.attempts[number] += 1
-        self._seq += 1
-        self.stats["callbacks_dialled"] += 1
-        d = self.ami.originate(f"Local/{self.phones[number]}@hotline-pstn", context="hotline-survey", exten="s",
-                               caller_id="12345", timeout=30,
-                               variables={"WORKORDER": number, "CALLBACK_ID": f"demo-{self._seq}"})
-        self.pending.add(d)
-
-        def placed(response):
-            self.pending.discard(d)
-            if not getattr(response, "answered", False):
-                self.in_flight.discard(number)
-                return self.record(number, "no_answer")
-            # a survey that ends without an outcome (the citizen hung up early) frees its slot
-            self.clock.callLater(self.survey_limit, self.in_flight.discard, number)
-            return None
-
-        def failed(failure):
-            self.pending.discard(d)
-            self.in_flight.discard(number)
-            self._failed(failure)
-
-        d.addCallbacks(placed, failed)
-
-    def on_outcome(self, call, name: str, value) -> defer.Deferred | None:
-        """The survey flow's ``outcome`` hook (``survey`` = satisfied/basic/dissatisfied/no_answer)."""
-        if name != "survey":
-            return None
-        number = call.vars.get("WORKORDER") or ""
-        self.in_flight.discard(number)
-        return self.record(number, str(value))
-
-    def record(self, number: str, answer: str) -> defer.Deferred | None:
-        if number not in self.phones or self.recorded.get(number) == self.attempts[number]:
-            return None     # one result per call attempt
-        self.recorded[number] = self.attempts[number]
-        outcome, satisfaction = _SURVEY_OUTCOME.get(answer, ("unreachable", None))
-        params = {"outcome": outcome, "note": f"回访 / callback: {answer}"}
-        if satisfaction is not None:
-            params["satisfaction"] = satisfaction
-        self.stats[f"callback_{outcome}"] += 1
-        return self.blocking(self.perform, number, "callback-result", params, self.actor,
-                             now_from(self.clock))

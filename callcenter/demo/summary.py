@@ -27,6 +27,9 @@ def stored_traces(engine) -> dict:
             "history_actions": _counts(conn, "work_order_history", "action"),
             "sla_events": _counts(conn, "sla_events", "phase"),
             "callbacks_recorded": scalar("SELECT COUNT(*) FROM work_order_history WHERE action = 'callback-result'"),
+            "callback_jobs": _counts(conn, "callback_jobs", "state"),
+            "callback_results": _counts(conn, "callback_jobs WHERE result IS NOT NULL", "result"),
+            "callbacks_dialled": scalar("SELECT SUM(attempts) FROM callback_jobs"),
             "satisfaction_scores": _counts(conn, "work_orders WHERE satisfaction IS NOT NULL", "satisfaction"),
             "reopened": scalar("SELECT COUNT(*) FROM work_order_history WHERE to_status = 'reopened'"),
             "agent_state_changes": scalar("SELECT COUNT(*) FROM agent_state_log"),
@@ -40,7 +43,10 @@ def summarize(engine, world) -> dict:
     offered = s["queued"]
     answered = s["answered"]
     statuses = traces["orders_by_status"]
-    callbacks = {k: s[f"callback_{k}"] for k in ("satisfied", "dissatisfied", "unreachable")}
+    results = traces["callback_results"]   # what the callback worker and survey hook stored
+    callbacks = {"satisfied": results.get("satisfied", 0) + results.get("basic", 0)
+                 + results.get("basically_satisfied", 0),
+                 "dissatisfied": results.get("dissatisfied", 0), "unreachable": results.get("unreachable", 0)}
     answered_cb = callbacks["satisfied"] + callbacks["dissatisfied"]
     return {
         "event": "summary",
@@ -65,7 +71,7 @@ def summarize(engine, world) -> dict:
         },
         "sla_breaches": traces["sla_events"].get("breach", 0),
         "sla_warnings": traces["sla_events"].get("warning", 0),
-        "callbacks": dict(callbacks, dialled=s["callbacks_dialled"]),
+        "callbacks": dict(callbacks, dialled=traces["callbacks_dialled"], jobs=traces["callback_jobs"]),
         "satisfaction": round(callbacks["satisfied"] / answered_cb, 3) if answered_cb else None,
         "errors": s["errors"],
         "error_kinds": {k[6:]: n for k, n in s.items() if k.startswith("error:")},

@@ -5,10 +5,13 @@
 - the PBX simulator on a loopback AMI port (the dialplan of docker/asterisk),
 - the AMI client, the IVR runner, the ACD (with its store and metrics), the
   SLA worker, the web UI/API/metrics — the same builders ``serve`` uses,
+- the satisfaction-callback worker and survey hook (``build_callbacks``, as in
+  ``serve``), dialing on the scaled clock and calling the same day,
 - the simulated world (:mod:`callcenter.demo.actors`): callers arriving on a
-  daily curve, agent phones, departments, citizens answering callbacks.
+  daily curve, agent phones, departments; each caller's phone (a PSTN number of
+  the simulator) answers the callback with its planned key, or never.
 
-Simulator, ACD, AMI client, SLA worker and the actors share one
+Simulator, ACD, AMI client, SLA worker, callback worker and the actors share one
 :class:`~callcenter.routing.timewarp.ScaledClock`: ``speed`` 60 turns a
 minute into an hour of hotline time.  The clock starts at 09:00 (Asia/Shanghai)
 of the latest working day, so the IVR is open and SLA working time runs.
@@ -90,6 +93,13 @@ def demo_config(config, options: DemoOptions):
         "auth.argon2_time_cost": 1,
         "auth.argon2_memory_kib": 8192,
         "sla.worker_interval": 60.0,
+        # callbacks within the two-hour span: same day, quick retries, ticks every simulated minute
+        "callbacks.next_day": False,
+        "callbacks.interval": 60.0,
+        "callbacks.max_attempts": 2,
+        "callbacks.retry_minutes": [10],
+        "callbacks.lease": 600.0,
+        "callbacks.webhook_url": "",
     })
 
 
@@ -114,9 +124,8 @@ def start_of_demo(calendar, real_now: datetime) -> datetime:
 class DemoWorld:
     """Starts, runs and stops the demo; :meth:`summary` reports what happened."""
 
-    #: simulated seconds between department rounds and callback rounds
+    #: simulated seconds between department rounds
     department_every = 120.0
-    callback_every = 60.0
 
     def __init__(self, reactor, config, options: DemoOptions, out=print):
         self.reactor = reactor
@@ -192,20 +201,24 @@ class DemoWorld:
                 self.sim.add_device(f"PJSIP/{agent}", answer_after=self.rnd.uniform(1.0, 3.0))
                 self.bots.append(agent)
 
-        from callcenter.demo.actors import AgentDesk, Departments, SatisfactionCaller
+        from callcenter.demo.actors import AgentDesk, Departments
 
         self.desk = AgentDesk(reactor, clock, self.service, self.stats, plans=self.plans, rnd=self.rnd,
                               phones=self.phones, heard=lambda cid: self.fanout.heard.pop(cid, None))
         self.departments = Departments(reactor, clock, self.service, self.stats, seed=opts.seed)
-        self.callbacks = SatisfactionCaller(reactor, clock, self.service, self.stats, ami=self.ami,
-                                            phones=self.phones)
         from callcenter.callbacks.rating import RatingHook, acd_lookup, outcome_hooks
+        from callcenter.callbacks.service import build_callbacks
 
-        ratings = RatingHook(engine, reactor=reactor, pool=reactor.getThreadPool(), agent_of=acd_lookup(self.acd),
+        pool = reactor.getThreadPool()
+        # the real callback worker, on the scaled clock (its ticks, retries and timestamps)
+        self.callbacks, survey = build_callbacks(config, engine=engine, workorders=self.service, ami=self.ami,
+                                                 reactor=clock, pool=pool)
+        ratings = RatingHook(engine, reactor=reactor, pool=pool, agent_of=acd_lookup(self.acd),
                              now=lambda: now_from(clock))
         self.runner = build_runner(config, self.ami, clock, service=self.service, calendar=self.service.calendar,
                                    acd=self.acd, db_engine=engine,
-                                   on_outcome=outcome_hooks(self.callbacks.on_outcome, ratings.on_outcome),
+                                   on_outcome=outcome_hooks(survey.on_outcome, ratings.on_outcome,
+                                                            self._count_survey),
                                    on_finished=self._ivr_finished)
         self.ami.start()
         yield self.ami.when_connected()
@@ -217,6 +230,7 @@ class DemoWorld:
         self.sla = SlaWorker.from_config(config, clock, engine, self.service, reactor.getThreadPool(),
                                          reactor=reactor)
         self.sla.startService()
+        self.callbacks.startService()
 
         from ticketing.intake.service import IntakeService
 
@@ -231,7 +245,6 @@ class DemoWorld:
         self.web_port = reactor.listenTCP(int(opts.port), make_site(self.web_root, config, reactor),
                                           interface="127.0.0.1")
         self._every(self.department_every, self.departments.tick)
-        self._every(self.callback_every, self.callbacks.tick)
         self._schedule_arrival()
         self.wall_started = reactor.seconds()
         self._announce(ami_port)
@@ -373,6 +386,11 @@ class DemoWorld:
         elif state == "ended" and data.get("agent_id") in self.bots:
             self.desk.call_ended(cid, data["agent_id"])
 
+    def _count_survey(self, call, name: str, value) -> None:
+        """Progress counter of survey answers (the results themselves are stored by the survey hook)."""
+        if name == "survey":
+            self.stats["callbacks_answered"] += 1
+
     def _ivr_finished(self, call) -> None:
         if call.flow == "hotline":
             self.ivr_outcomes[call.outcome or "unknown"] += 1
@@ -383,7 +401,7 @@ class DemoWorld:
         s = self.stats
         self.out(f"[{now_from(self.clock).astimezone(TZ):%H:%M}] calls {s['calls']} answered {s['answered']} "
                  f"abandoned {s['abandoned']} waiting {self.acd.router.waiting_count()} · orders "
-                 f"{s['orders_created']} replied {s['replied']} · callbacks {s['callbacks_dialled']}", flush=True)
+                 f"{s['orders_created']} replied {s['replied']} · callbacks answered {s['callbacks_answered']}", flush=True)
         # bounded memory: forget finished calls' plans once their order is filed or long gone
         if len(self.plans) > 5000:
             for cid in list(self.plans)[:1000]:
@@ -399,8 +417,9 @@ class DemoWorld:
         for loop in self._loops:
             if loop.running:
                 loop.stop()
-        for actor in (self.desk, self.departments, self.callbacks):
+        for actor in (self.desk, self.departments):
             yield actor.drain()
+        yield self.callbacks.stopService()
         yield self.sla.stopService()
         for ch in list(self.sim.channels.values()):
             if not ch.hungup:

@@ -67,6 +67,22 @@ def test_configuration_is_validated():
         assert info.value.error_id == "validation_failed"
 
 
+def test_next_day_setting_decides_when_normal_orders_are_first_called():
+    """[callbacks] next_day: true (the default) waits for the next working morning; false calls a
+    normal order as soon as calling hours allow — the same afternoon, or the next opening after 20:00;
+    a value that is not a boolean is refused."""
+    friday_afternoon, friday_night = cst(2026, 11, 27, 15, 0), cst(2026, 11, 27, 21, 0)
+    default = CallbackPolicy.from_config({"next_day": True})
+    assert default.next_day and CallbackPolicy.from_config({}).next_day
+    assert UTC_OF(default.first_attempt(friday_afternoon, "normal", CALENDAR)) == cst(2026, 11, 30, 8, 0)
+    same_day = CallbackPolicy.from_config({"next_day": False})
+    assert not same_day.next_day
+    assert UTC_OF(same_day.first_attempt(friday_afternoon, "normal", CALENDAR)) == friday_afternoon
+    assert UTC_OF(same_day.first_attempt(friday_night, "normal", CALENDAR)) == cst(2026, 11, 30, 8, 0)
+    with pytest.raises(ValidationFailed):
+        CallbackPolicy.from_config({"next_day": "no"})
+
+
 def test_survey_answers_map_to_outcomes():
     """Keys 1/2/3 of the survey (satisfied / basic / dissatisfied) map to closed or reopened; silence to none."""
     assert survey_result("satisfied") == ("satisfied", 5)

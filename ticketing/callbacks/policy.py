@@ -2,7 +2,8 @@
 
 Pure policy (stdlib only, ``now`` passed in): calling hours on the working
 calendar (default 08:00–20:00 on working days), urgent orders the same day,
-others from the next working day; after a failed attempt (OriginateResponse
+others from the next working day (or, with ``next_day`` off, as soon as calling
+hours allow); after a failed attempt (OriginateResponse
 reason 3 no answer, 5 busy, 8 congestion, 0 failure) the next try is spaced
 out, and after the last allowed attempt the order is unreachable.
 """
@@ -42,6 +43,7 @@ class CallbackPolicy:
     max_attempts: int = 3
     retry_spacing: tuple[float, ...] = (1800.0, 7200.0)  # seconds after the 1st, 2nd… failed attempt
     urgent_same_day: bool = True
+    next_day: bool = True   # non-urgent orders wait for the next working day (the answer reaches the citizen first)
     max_days_scanned = 60
 
     def __post_init__(self):
@@ -54,7 +56,8 @@ class CallbackPolicy:
 
     @classmethod
     def from_config(cls, section: dict) -> "CallbackPolicy":
-        """From ``[callbacks]``: calling_start/calling_end "HH:MM", max_attempts, retry_minutes list."""
+        """From ``[callbacks]``: calling_start/calling_end "HH:MM", max_attempts, retry_minutes list,
+        next_day (bool)."""
         try:
             kw = {}
             if section.get("calling_start"):
@@ -65,6 +68,10 @@ class CallbackPolicy:
                 kw["max_attempts"] = int(section["max_attempts"])
             if section.get("retry_minutes"):
                 kw["retry_spacing"] = tuple(float(m) * 60 for m in section["retry_minutes"])
+            if section.get("next_day") is not None:
+                if not isinstance(section["next_day"], bool):
+                    raise ValueError(f"next_day must be true or false, not {section['next_day']!r}")
+                kw["next_day"] = section["next_day"]
         except (TypeError, ValueError) as exc:
             raise ValidationFailed(f"[callbacks] 配置无效 / invalid callbacks settings: {exc}",
                                    {"callbacks": {k: str(v) for k, v in section.items()}}) from None
@@ -96,9 +103,10 @@ class CallbackPolicy:
                       due_by: datetime | None = None) -> datetime:
         """Urgent orders are called the same day when calling hours allow; others from the next
         working day's opening, so the department's answer has reached the citizen first — unless
-        that would miss the category's callback deadline ``due_by``, then as soon as allowed."""
+        that would miss the category's callback deadline ``due_by``, then as soon as allowed.
+        With ``next_day`` off every order is called as soon as calling hours allow."""
         soonest = self.next_calling_time(replied_at, calendar)
-        if urgency == "urgent" and self.urgent_same_day:
+        if (urgency == "urgent" and self.urgent_same_day) or not self.next_day:
             return soonest
         local = replied_at.astimezone(calendar.tz)
         tomorrow = datetime.combine(local.date() + timedelta(days=1), time(0), calendar.tz)
