@@ -67,8 +67,22 @@ def setup_logging(level: str | None = "INFO", fmt: str | None = "text", stream=N
     _bridge_twisted()
 
 
-def _bridge_twisted() -> None:
-    from twisted.logger import LogLevel, STDLibLogObserver, globalLogBeginner
+_bridged = False
 
-    del LogLevel
+
+def _bridge_twisted() -> None:
+    """Forward Twisted's log events to stdlib logging, once per process.
+
+    Twisted's own INFO chatter ("Starting factory", "Main loop terminated")
+    is kept below the service's log level unless DEBUG is asked for."""
+    global _bridged
+    if logging.getLogger().level > logging.DEBUG:
+        logging.getLogger("twisted").setLevel(logging.WARNING)
+    else:
+        logging.getLogger("twisted").setLevel(logging.NOTSET)
+    if _bridged:
+        return
+    from twisted.logger import STDLibLogObserver, globalLogBeginner
+
     globalLogBeginner.beginLoggingTo([STDLibLogObserver(name="twisted")], redirectStandardIO=False)
+    _bridged = True

@@ -54,3 +54,26 @@ def test_both_databases_are_migrated(db_url):
     engine = make_engine(db_url)
     assert "alembic_version" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_logging_json_lines_and_twisted_chatter_kept_quiet():
+    """JSON logging puts fields at the top level; Twisted INFO chatter stays below INFO, warnings pass."""
+    import io
+    import json
+    import logging
+
+    from twisted.logger import Logger
+
+    from callcenter.logs import setup_logging
+
+    buf = io.StringIO()
+    setup_logging("INFO", "json", stream=buf)
+    try:
+        logging.getLogger("callcenter.test").info("order created", extra={"fields": {"order": "2026112300001"}})
+        Logger(namespace="twisted.test").info("Main loop terminated.")
+        Logger(namespace="twisted.test").warn("connection lost")
+        lines = [json.loads(line) for line in buf.getvalue().splitlines()]
+    finally:
+        setup_logging("WARNING", "text")
+    assert lines[0]["msg"] == "order created" and lines[0]["order"] == "2026112300001"
+    assert [entry["msg"] for entry in lines[1:]] == ["connection lost"]
