@@ -36,6 +36,7 @@ from callcenter.asr.decoder import StreamDecoder, Update
 from callcenter.asr.errors import AsrError
 from callcenter.asr.models import LoadedModel
 from callcenter.asr.transcript import Transcript
+from callcenter.metrics import ASR_REALTIME_FACTOR
 
 log = logging.getLogger(__name__)
 
@@ -139,8 +140,15 @@ class LiveStream:
             d.addCallbacks(self._finished, self._failed_final)
         elif len(self.pending) >= self.chunk_bytes and self.failed is None:
             self.busy = True
-            d = pool.run(self.decoder.feed, self._take())
+            d = pool.run(self._feed_timed, self._take())
             d.addCallbacks(self._decoded, self._failed)
+
+    def _feed_timed(self, pcm: bytes) -> tuple[list[Update], float]:
+        """Decode one chunk in the pool; also its real-time factor, for the ASR-behind alert."""
+        before = self.decoder.decode_seconds
+        updates = self.decoder.feed(pcm)
+        audio = len(pcm) / (SAMPLE_WIDTH * self.decoder.sample_rate)
+        return updates, (self.decoder.decode_seconds - before) / audio if audio else 0.0
 
     def _finish_blocking(self, pcm: bytes) -> tuple[list[Update], object]:
         return self.decoder.feed(pcm), self.decoder.finish()
@@ -153,7 +161,9 @@ class LiveStream:
             elif update.partial is not None:
                 _notify(subscriber, "on_partial", self.uuid, update.partial)
 
-    def _decoded(self, updates: list[Update]) -> None:
+    def _decoded(self, result: tuple[list[Update], float]) -> None:
+        updates, rtf = result
+        ASR_REALTIME_FACTOR.set(rtf)
         self.busy = False
         self._deliver(updates)
         self._pump()

@@ -61,6 +61,9 @@ def test_live_call_over_tcp_streams_partials_finals_and_dtmf_in_real_time(ko_mod
     assert transcript.sample_rate == 8000 and transcript.rtf > 0
     assert [s.text for s in transcript.segments] == [f[2].text for f in finals]
     assert transcriber.stats["live"] == 1 and transcriber.stats["spooled"] == 0
+    from callcenter.metrics import ASR_REALTIME_FACTOR
+
+    assert 0 < ASR_REALTIME_FACTOR._value.get() < 5, "the live RTF gauge follows decoding"
 
 
 @pytest_twisted.inlineCallbacks
