@@ -440,26 +440,31 @@ def redirect(session, message):
     return success(session, message, "Redirect successful")
 
 
-@action("Setvar")
-def setvar(session, message):
+def _variable_target(session, message):
+    """``(channel or None for a global, variable, refusal)`` for Setvar/Getvar, refusing as Asterisk does."""
     name, ch = _channel(session, message)
     variable = message.get("Variable")
     if not variable:
-        return error(session, message, "No variable specified")
+        return ch, variable, error(session, message, "No variable specified")
     if name and ch is None:
-        return error(session, message, "No such channel")
+        return ch, variable, error(session, message, "No such channel")
+    return ch, variable, None
+
+
+@action("Setvar")
+def setvar(session, message):
+    ch, variable, refusal = _variable_target(session, message)
+    if refusal:
+        return refusal
     session.sim.set_var(ch, variable, message.get("Value") or "")
     return success(session, message, "Variable Set")
 
 
 @action("Getvar")
 def getvar(session, message):
-    name, ch = _channel(session, message)
-    variable = message.get("Variable")
-    if not variable:
-        return error(session, message, "No variable specified")
-    if name and ch is None:
-        return error(session, message, "No such channel")
+    ch, variable, refusal = _variable_target(session, message)
+    if refusal:
+        return refusal
     fm = re.match(r"^([A-Z_]+)\((.*)\)$", variable)
     if fm and ch is None:
         return error(session, message, "No channel specified")

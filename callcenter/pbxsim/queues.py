@@ -158,30 +158,26 @@ class QueueManager:
         self.kick()
 
     def penalty(self, interface: str, penalty: int, queue: str | None = None) -> None:
-        found = False
-        for q in self.queues.values():
-            if queue and q.name != queue:
-                continue
-            m = self.find_member(q.name, interface)
-            if m is not None:
-                m.penalty = penalty
-                found = True
-                self._emit("QueueMemberPenalty", m)
-        if not found:
-            raise QueueError("Invalid interface, queuename or penalty")
+        self._set_member(interface, queue, "penalty", penalty, "QueueMemberPenalty",
+                         "Invalid interface, queuename or penalty")
 
     def ringinuse(self, interface: str, value: bool, queue: str | None = None) -> None:
+        self._set_member(interface, queue, "ringinuse", value, "QueueMemberRinginuse",
+                         "Invalid interface, queuename or ringinuse value")
+
+    def _set_member(self, interface: str, queue: str | None, attr: str, value, event: str, refusal: str) -> None:
+        """Set one member attribute in ``queue`` (or every queue), with Asterisk's event per member."""
         found = False
         for q in self.queues.values():
             if queue and q.name != queue:
                 continue
             m = self.find_member(q.name, interface)
             if m is not None:
-                m.ringinuse = value
+                setattr(m, attr, value)
                 found = True
-                self._emit("QueueMemberRinginuse", m)
+                self._emit(event, m)
         if not found:
-            raise QueueError("Invalid interface, queuename or ringinuse value")
+            raise QueueError(refusal)
 
     def kick(self) -> None:
         """Something changed (pause, hangup): waiting callers look again."""
