@@ -12,14 +12,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from twisted.web.static import File
-
 from callcenter.auth.web import require_role
 from callcenter.desk.service import AGENT_PAUSE_REASONS, DeskError, DeskService
 from callcenter.desk.text import DESK_TEXT
 from callcenter.knowledge import LEVELS, default_knowledge
 from callcenter.web.app import json_api, json_response, query_arg, read_json
 from callcenter.web.errors import ApiError
+from callcenter.web.health import StaticFiles
 from callcenter.web.i18n import CATALOGUE
 from callcenter.workorders.engine import actor_for
 
@@ -53,9 +52,7 @@ def routes(app) -> None:
     deps = app.deps
     CATALOGUE.update(DESK_TEXT)
     deps.templates.add_directory(HERE / "templates")
-    static = File(str(HERE / "static"))
-    static.directoryListing = lambda: File.childNotFound
-    app.mount("desk-static", static)
+    app.mount("desk-static", StaticFiles(HERE / "static"))
     if deps.extras.get("acd") is not None:
         desk_of(deps)  # listen to the ACD from the start, not from the first page view
 

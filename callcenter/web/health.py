@@ -1,14 +1,16 @@
 """``/healthz``, ``/metrics`` and ``/static``: the operator-facing basics."""
 from __future__ import annotations
 
+import mimetypes
 from importlib import metadata as pkg_metadata
 from pathlib import Path
 
 from sqlalchemy import text
-from twisted.web.static import File
+from twisted.web.resource import Resource
 
 from callcenter.metrics import exposition
-from callcenter.web.app import json_response
+from callcenter.web.app import _error_response, json_response
+from callcenter.web.errors import not_found
 
 STATIC = Path(__file__).parent / "static"
 
@@ -25,11 +27,41 @@ def _ping(engine) -> None:
         conn.execute(text("SELECT 1"))
 
 
+class StaticFiles(Resource):
+    """The regular files directly inside one folder, by exact name; nothing else.
+
+    Used instead of ``twisted.web.static.File``, whose import alone raises
+    Twisted's DeprecationWarnings (its class attributes build the deprecated
+    unescaped error pages) and which would list directories unless told not to.
+    Only names present when the resource is made are served, so there is no
+    path to traverse and no listing.  The files are small CSS/JS assets.
+    """
+
+    isLeaf = True
+    cache_seconds = 300
+
+    def __init__(self, directory: Path):
+        super().__init__()
+        self.directory = Path(directory)
+        self.names = frozenset(p.name for p in self.directory.iterdir()
+                               if p.is_file() and not p.name.startswith("."))
+
+    def render_GET(self, request):
+        name = request.postpath[0].decode("utf-8", "replace") if len(request.postpath) == 1 else ""
+        if name not in self.names:
+            return _error_response(request, not_found(path=request.path.decode("utf-8", "replace")[:200]))
+        ctype, _ = mimetypes.guess_type(name)
+        ctype = ctype or "application/octet-stream"
+        if ctype.startswith("text/") or ctype.endswith("javascript"):
+            ctype += "; charset=utf-8"
+        request.setHeader(b"Content-Type", ctype.encode("ascii"))
+        request.setHeader(b"Cache-Control", f"max-age={self.cache_seconds}".encode("ascii"))
+        return (self.directory / name).read_bytes()
+
+
 def routes(app) -> None:
     deps = app.deps
-    static = File(str(STATIC))
-    static.directoryListing = lambda: File.childNotFound
-    app.mount("static", static)
+    app.mount("static", StaticFiles(STATIC))
 
     @app.route("/healthz", methods=["GET"])
     async def healthz(request):

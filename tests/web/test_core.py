@@ -254,16 +254,31 @@ async def test_static_stylesheet_is_served_as_css(web):
     css = await client.get("/static/hotline.css")
     assert css.status == 200 and css.header("content-type").startswith("text/css") and b".sla-green" in css.body
     assert (await client.get("/static/")).status == 404
+    for path in ("/static/nothing.css", "/static/..%2Fhealth.py", "/static/../health.py", "/static/hotline.css/x"):
+        missing = await client.get(path)
+        assert missing.status == 404 and missing.json["error_id"] == "http.not_found", path
+    js = await client.get("/desk-static/desk.js")
+    assert js.status == 200 and "javascript" in js.header("content-type")
 
 
 @pytest_twisted.ensureDeferred
 async def test_features_with_same_handler_names_do_not_shadow_each_other(core):
     """Two mounts and two routes whose functions share a name each keep their own handler."""
-    from twisted.web.static import Data
+    from twisted.web.resource import Resource
+
+    class Text(Resource):
+        isLeaf = True
+
+        def __init__(self, body: bytes):
+            super().__init__()
+            self.body = body
+
+        def render_GET(self, request):
+            return self.body
 
     app = core.root.app
-    app.mount("one", Data(b"first", "text/plain"))
-    app.mount("two", Data(b"second", "text/plain"))
+    app.mount("one", Text(b"first"))
+    app.mount("two", Text(b"second"))
     for path, text in (("/one/", "alpha"), ("/two/", "beta")):
         @app.route(path.rstrip("/") + "/page", methods=["GET"])
         def page(request, text=text):
