@@ -161,6 +161,18 @@ class WorkOrderService:
             raise NotFound("工单不存在 / no such work order", {"number": number})
         return order
 
+    def _load_pair(self, uow, number: Any, other: Any, actor: Actor) -> tuple[WorkOrder, WorkOrder]:
+        """Both orders of a merge, locked together in id order (see ``lock_many``): locking
+        them one after the other lets A→B and B→A each hold one row and deadlock."""
+        for n in (number, other):
+            if not isinstance(n, str) or not n.isdigit() or len(n) > 20:
+                raise NotFound("工单不存在 / no such work order", {"number": str(n)[:32]})
+        found = uow.orders.lock_many([number, other])
+        for n in (number, other):
+            if n not in found or not self._visible(found[n], actor):
+                raise NotFound("工单不存在 / no such work order", {"number": n})
+        return found[number], found[other]
+
     @staticmethod
     def _now(now: datetime | None) -> datetime:
         if now is None:
@@ -368,13 +380,16 @@ class WorkOrderService:
         for code in params.get("co_departments") or []:
             self.taxonomy.department(code)
         with self.uow_factory() as uow:
-            order = self._load(uow, number, actor, for_update=True)
+            target = None
+            if action == "merge" and params["into"] != number:
+                order, target = self._load_pair(uow, number, params["into"], actor)
+            else:
+                order = self._load(uow, number, actor, for_update=True)
             if action in LEAD_ONLY and actor.role == "department" and actor.department != order.department:
                 raise Forbidden("仅主办单位可执行此操作 / only the lead department may do this",
                                 {"action": action, "department": actor.department})
-            target = None
-            if action == "merge":
-                target = self._load(uow, params["into"], actor, for_update=True)
+            # Checked on the locked rows: when a concurrent merge of the same pair won,
+            # the order is already merged (perform refuses) or the target is (absorb refuses).
             events = order.perform(action, params, actor=actor.user_id, role=actor.role, now=now,
                                    sla=self.sla_context(order))
             if target is not None:

@@ -238,7 +238,7 @@ def test_merge_and_cancel(service):
         service.perform(dup, "dispatch", {}, DISPATCHER, NOW)
     third = service.create(fields(), AGENT, NOW)["number"]
     service.perform(third, "cancel", {"reason": "来电人撤回"}, DISPATCHER, NOW)
-    with pytest.raises(ValidationFailed):  # cannot merge into a closed order
+    with pytest.raises(IllegalTransition):  # cannot merge into a closed order (a state conflict, 409)
         service.perform(service.create(fields(), AGENT, NOW)["number"], "merge", {"into": third}, DISPATCHER, NOW)
 
 

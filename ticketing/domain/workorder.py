@@ -215,9 +215,11 @@ class WorkOrder:
 
     def absorb(self, duplicate: "WorkOrder", *, actor: str, role: str, now: datetime, reason: str | None = None) -> None:
         """Take in a duplicate report merged into this order: its calls become ours, and the history says so."""
-        if not self.is_open:
-            raise ValidationFailed("只能合并到未办结的工单 / merge into an open order",
-                                   {"into": self.number, "status": self.status})
+        if not self.is_open:  # a state conflict (409): e.g. a concurrent merge made this order "merged"
+            raise IllegalTransition(
+                f"工单状态“{STATUSES[self.status].zh}”不能作为合并目标 / "
+                f"cannot merge into an order that is {STATUSES[self.status].en}",
+                {"into": self.number, "status": self.status, "action": "merge"})
         self.call_ids = list(dict.fromkeys([*self.call_ids, *duplicate.call_ids]))
         self.updated_at = now
         self._record(HistoryEntry(now, actor, role, "merged-from", self.status, self.status, reason,

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 from sqlalchemy import JSON, and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from ticketing.domain.errors import ConcurrentUpdate
 from ticketing.domain.sla import Deadline
@@ -170,6 +171,21 @@ class WorkOrderRepository:
         row = self.connection.execute(stmt).mappings().first()
         return self._order(row) if row else None
 
+    def lock_many(self, numbers: Sequence[str]) -> dict[str, WorkOrder]:
+        """Load and lock several orders at once, in ascending id order.
+
+        Every path that locks more than one order goes through here, so two
+        transactions wanting the same rows queue on the lowest id instead of
+        each holding one row and waiting for the other (a deadlock).  PostgreSQL
+        takes the locks of ``ORDER BY … FOR UPDATE`` in the sorted order; the
+        rows returned are the latest committed versions, so the caller's
+        domain checks see what the winner of a race wrote.  (SQLite serialises
+        writers with BEGIN IMMEDIATE and needs no row locks.)"""
+        stmt = select(work_orders).where(work_orders.c.number.in_(sorted(set(numbers)))).order_by(work_orders.c.id)
+        if self.dialect == "postgresql":
+            stmt = stmt.with_for_update()
+        return {row["number"]: self._order(row) for row in self.connection.execute(stmt).mappings()}
+
     def get_by_id(self, order_id: int) -> WorkOrder | None:
         row = self.connection.execute(select(work_orders).where(work_orders.c.id == order_id)).mappings().first()
         return self._order(row) if row else None
@@ -235,6 +251,19 @@ class WorkOrderRepository:
         return self.connection.execute(select(idempotency_keys).where(idempotency_keys.c.key == key)).mappings().first()
 
 
+# SQLSTATEs PostgreSQL uses to abort a transaction that collided with another.
+_CONFLICT_STATES = {"40P01": "deadlock_detected", "40001": "serialization_failure"}
+
+
+def _conflict(exc: BaseException | None) -> str | None:
+    """The collision reason if ``exc`` is a deadlock/serialisation failure, else None."""
+    if not isinstance(exc, DBAPIError):
+        return None
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return _CONFLICT_STATES.get(state)
+
+
 class SqlAlchemyUnitOfWork:
     """One transaction: ``with uow: ...; uow.commit()``; leaving without commit rolls back."""
 
@@ -247,12 +276,18 @@ class SqlAlchemyUnitOfWork:
         self.orders = WorkOrderRepository(self.connection)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, tb) -> None:
         try:
             if self.transaction.is_active:
                 self.transaction.rollback()
         finally:
             self.connection.close()
+        reason = _conflict(exc)
+        if reason is not None:
+            # The database gave up on this transaction because of another one
+            # (nothing was written): a conflict the client can retry, not a 500.
+            raise ConcurrentUpdate("并发冲突，请刷新后重试 / the transaction collided with another one; reload and retry",
+                                   {"reason": reason}) from exc
 
     def commit(self) -> None:
         self.transaction.commit()
