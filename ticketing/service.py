@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from ticketing.domain.errors import DuplicateSubmission, Forbidden, NotFound, ValidationFailed
-from ticketing.domain.lifecycle import ACTIONS, STATUSES
+from ticketing.domain.lifecycle import ACTIONS, OPEN, STATUSES
 from ticketing.domain.sla import DEFAULT_WARNING_SHARE, SlaContext
 from ticketing.domain.workorder import (
     CHANNELS, ORDER_TYPES, URGENCIES, HistoryEntry, WorkOrder, validate_params,
@@ -67,6 +67,8 @@ CREATE_FIELDS: dict[str, tuple[type, bool, Any]] = {
     "co_departments": (list, False, 10),
 }
 MAX_LIST_LIMIT = 200
+MAX_QUERY_LIMIT = 1000  # GeoReport v2's most requests per answer
+MAX_QUERY_NUMBERS = 200
 
 
 @dataclass(frozen=True)
@@ -438,3 +440,43 @@ class WorkOrderService:
             orders, total = uow.orders.list(status=status, department=department, visible_to=visible_to,
                                             q=q or None, limit=limit, offset=offset)
         return {"items": [self.view(o, actor, now) for o in orders], "total": total, "limit": limit, "offset": offset}
+
+    def query(self, actor: Actor, *, numbers: list[str] | None = None, category: str | None = None,
+              status_kind: str | None = None, created_from: datetime | None = None,
+              created_to: datetime | None = None, limit: int = MAX_QUERY_LIMIT,
+              now: datetime | None = None) -> list[dict]:
+        """Orders the actor may see matching every given filter, newest first (Open311's reads).
+
+        The filters run in the database, so the answer does not depend on how many
+        newer orders exist.  ``status_kind`` is ``open`` or ``closed``; the creation
+        bounds are inclusive; unknown or malformed ``numbers`` simply match nothing."""
+        self._require(actor, "view")
+        now = self._now(now)
+        problems = {}
+        if numbers is not None and (not isinstance(numbers, list) or len(numbers) > MAX_QUERY_NUMBERS
+                                    or not all(isinstance(n, str) for n in numbers)):
+            problems["numbers"] = f"expected up to {MAX_QUERY_NUMBERS} numbers"
+        if category is not None and category not in self.taxonomy.categories:
+            problems["category"] = "unknown category"
+        if status_kind not in (None, "open", "closed"):
+            problems["status_kind"] = "expected open or closed"
+        for name, value in (("created_from", created_from), ("created_to", created_to)):
+            if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+                problems[name] = "expected an aware datetime"
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_QUERY_LIMIT:
+            problems["limit"] = f"expected 1..{MAX_QUERY_LIMIT}"
+        if problems:
+            raise ValidationFailed("查询参数无效 / invalid query", problems)
+        statuses = None
+        if status_kind is not None:
+            statuses = OPEN if status_kind == "open" else frozenset(STATUSES) - OPEN
+        if numbers is not None:
+            numbers = [n for n in numbers if n.isdigit() and len(n) <= 20]
+            if not numbers:
+                return []
+        visible_to = actor.department if actor.role == "department" else None
+        with self.uow_factory() as uow:
+            orders, _ = uow.orders.list(visible_to=visible_to, statuses=statuses, category=category,
+                                        created_from=created_from, created_to=created_to, numbers=numbers,
+                                        limit=limit, offset=0, with_total=False)
+        return [self.view(o, actor, now) for o in orders]

@@ -11,7 +11,7 @@ caller's name or phone.  Errors are Open311 error arrays
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from callcenter.auth.web import authenticate
 from callcenter.web.app import json_response, query_arg
@@ -25,6 +25,10 @@ STANDARD_POST = {"api_key", "jurisdiction_id", "service_code", "lat", "long", "a
                  "media_url"}
 ATTRIBUTES = ("district", "subdistrict", "type", "urgency")
 MAX_IDS = 50
+# GeoReport v2 limits for GET requests.json: a date range spans at most 90 days (the
+# last 90 days without dates) and an answer holds at most 1000 requests, newest first.
+WINDOW = timedelta(days=90)
+MAX_RESULTS = 1000
 
 
 def _error_array(request, exc: BaseException) -> bytes:
@@ -205,6 +209,25 @@ def _parse_date(value: str | None, name: str) -> datetime | None:
     return parsed
 
 
+def date_window(start: datetime | None, end: datetime | None, now: datetime) -> tuple[datetime, datetime]:
+    """The requested_datetime range to search, as GeoReport v2 defines it: the last
+    ``WINDOW`` without dates, ``WINDOW`` from/to the one date given, never longer."""
+    if start is None and end is None:
+        end = now
+    if start is None:
+        start = end - WINDOW
+    if end is None:
+        end = start + WINDOW
+    if end < start:
+        raise ApiError(400, "open311.bad_date_range", "end_date is before start_date / 结束日期早于开始日期",
+                       {"start_date": start.isoformat(), "end_date": end.isoformat()})
+    if end - start > WINDOW:
+        raise ApiError(400, "open311.date_range_too_long",
+                       f"start_date..end_date may span at most {WINDOW.days} days / 查询区间最长 {WINDOW.days} 天",
+                       {"max_days": WINDOW.days})
+    return start, end
+
+
 def routes(app) -> None:
     deps = app.deps
 
@@ -276,20 +299,15 @@ def routes(app) -> None:
         svc = service()
         lang = _lang(request)
         actor = await reader(request)
+        now = deps.now()
         ids = query_arg(request, "service_request_id")
-        if ids:
-            numbers = [n.strip() for n in ids.split(",") if n.strip()]
+        if ids:  # GeoReport v2: ids override every other filter
+            numbers = list(dict.fromkeys(n.strip() for n in ids.split(",") if n.strip()))
             if len(numbers) > MAX_IDS:
                 raise ApiError(400, "open311.too_many_ids", f"at most {MAX_IDS} ids / 一次最多查询 {MAX_IDS} 个",
                                {"max": MAX_IDS})
-            out = []
-            for number in numbers:
-                try:
-                    out.append(request_view(await deps.db(svc.get, number, actor, now=deps.now()), lang))
-                except Exception as exc:  # noqa: BLE001 - unknown ids are simply absent
-                    if getattr(exc, "error_id", None) != "not_found":
-                        raise
-            return out
+            found = {o["number"]: o for o in await deps.db(svc.query, actor, numbers=numbers, now=now)}
+            return [request_view(found[n], lang) for n in numbers if n in found]  # unknown ids are absent
         code = query_arg(request, "service_code")
         if code and code not in svc.taxonomy.categories:
             raise ApiError(400, "open311.unknown_service", "no such service_code / 服务代码不存在",
@@ -298,19 +316,11 @@ def routes(app) -> None:
         if state not in (None, "", "open", "closed"):
             raise ApiError(400, "open311.bad_status", "status is open or closed / 状态须为 open 或 closed",
                            {"status": state[:32]})
-        start = _parse_date(query_arg(request, "start_date"), "start_date")
-        end = _parse_date(query_arg(request, "end_date"), "end_date")
-        page = await deps.db(svc.list, actor, limit=200, offset=0, now=deps.now())
-        out = []
-        for order in page["items"]:
-            view = request_view(order, lang)
-            created = datetime.fromisoformat(order["created_at"])
-            if code and order["category"] != code or state and view["status"] != state:
-                continue
-            if start and created < start or end and created > end:
-                continue
-            out.append(view)
-        return out
+        start, end = date_window(_parse_date(query_arg(request, "start_date"), "start_date"),
+                                 _parse_date(query_arg(request, "end_date"), "end_date"), now)
+        orders = await deps.db(svc.query, actor, category=code or None, status_kind=state or None,
+                               created_from=start, created_to=end, limit=MAX_RESULTS, now=now)
+        return [request_view(order, lang) for order in orders]
 
     @app.route(PREFIX + "/requests/<number>.json", methods=["GET"])
     @open311

@@ -209,11 +209,23 @@ class WorkOrderRepository:
             for r in rows
         ]
 
-    def list(self, *, status=None, department=None, visible_to=None, q=None, limit=50, offset=0):
-        """A page of orders (newest first) and the total count matching the filters."""
+    def list(self, *, status=None, department=None, visible_to=None, q=None, limit=50, offset=0,
+             statuses=None, category=None, created_from=None, created_to=None, numbers=None, with_total=True):
+        """A page of orders (newest first) and the total count matching the filters (None
+        without ``with_total``).  Every filter is SQL, so a match is found however old it is."""
         conds = []
         if status:
             conds.append(work_orders.c.status == status)
+        if statuses is not None:
+            conds.append(work_orders.c.status.in_(sorted(statuses)))
+        if category:
+            conds.append(work_orders.c.category == category)
+        if created_from is not None:
+            conds.append(work_orders.c.created_at >= created_from)
+        if created_to is not None:
+            conds.append(work_orders.c.created_at <= created_to)
+        if numbers is not None:
+            conds.append(work_orders.c.number.in_(sorted(set(numbers))))
         if department:
             conds.append(work_orders.c.department == department)
         if visible_to:
@@ -228,7 +240,7 @@ class WorkOrderRepository:
         if where is not None:
             stmt, count = stmt.where(where), count.where(where)
         rows = self.connection.execute(stmt).mappings().all()
-        total = self.connection.execute(count).scalar_one()
+        total = self.connection.execute(count).scalar_one() if with_total else None
         return [self._order(r) for r in rows], total
 
     @staticmethod
