@@ -32,6 +32,7 @@ FEATURES = (
     "callcenter.desk.web",
     "callcenter.wallboard.web",
     "callcenter.supervisor.web",
+    "callcenter.livecalls.web",
     "callcenter.search.web",
     "callcenter.reports.web",
     "callcenter.callbacks.web",

@@ -63,7 +63,9 @@ class Hotline:
         from callcenter.ami.client import AMIClient
         from callcenter.asr.jobs import TranscriptionQueue
         from callcenter.bootstrap import build_web, make_site
+        from callcenter.calls import CallTracker
         from callcenter.db import default_url, make_engine
+        from callcenter.livecalls import attach as attach_live_calls
         from callcenter.routing.acd import controller_from_config
         from callcenter.routing.metrics import register_metrics
         from callcenter.routing.store import RoutingStore
@@ -77,7 +79,9 @@ class Hotline:
         if missing:
             raise SchemaBehind(missing)
         self.service = yield deferToThread(WorkOrderService.from_config, config, engine)
-        self.ami = AMIClient.from_config(config, reactor)
+        # the one "what is this call doing" of the process: fed and resynced by the AMI client
+        self.tracker = CallTracker()
+        self.ami = AMIClient.from_config(config, reactor, tracker=self.tracker)
         self.acd = controller_from_config(config, self.ami, reactor, store=RoutingStore(engine))
         register_metrics(self.acd)
         from callcenter.callbacks.rating import RatingHook, acd_lookup, outcome_hooks
@@ -113,6 +117,7 @@ class Hotline:
         from ticketing.intake.service import IntakeService
 
         self.web_root = build_web(config, reactor, engine=engine, workorders=self.service, acd=self.acd)
+        attach_live_calls(self.web_root, self.tracker, clock=reactor)
         self.web_root.deps.extras["intake"] = IntakeService(reactor, reactor.getThreadPool())
         deps = self.web_root.deps
         self.fanout.listeners.append(lambda: deps.extras.get("desk"))

@@ -151,7 +151,9 @@ class DemoWorld:
 
         from callcenter.ami.client import AMIClient
         from callcenter.bootstrap import build_web, make_site
+        from callcenter.calls import CallTracker
         from callcenter.db import default_url, make_engine, upgrade
+        from callcenter.livecalls import attach as attach_live_calls
         from callcenter.pbxsim.simulator import PBXSimulator
         from callcenter.routing.acd import controller_from_config
         from callcenter.routing.metrics import register_metrics
@@ -188,8 +190,10 @@ class DemoWorld:
         # the simulator's channels are stamped with reactor time; its timers run at ``speed``
         self.ami_port = yield self.sim.listen(opts.ami_port)
         ami_port = self.ami_port.getHost().port
+        # tracked as in serve: resynced on every (re)connect, stamped on the scaled clock
+        self.tracker = CallTracker()
         self.ami = AMIClient(TCP4ClientEndpoint(reactor, "127.0.0.1", ami_port), "hotline", "hotline-secret",
-                             clock=clock, resync=False, ping_interval=None)
+                             clock=clock, ping_interval=None, tracker=self.tracker)
         self.acd = controller_from_config(config, self.ami, clock, store=RoutingStore(engine))
         register_metrics(self.acd)
         self.acd.add_listener(self._on_acd)
@@ -239,6 +243,7 @@ class DemoWorld:
         if self.speech is not None:
             web_config = config.with_overrides({"desk.audiosocket": f"127.0.0.1:{self.speech.audiosocket_port}"})
         self.web_root = build_web(web_config, reactor, engine=engine, workorders=self.service, acd=self.acd)
+        attach_live_calls(self.web_root, self.tracker, clock=clock)
         deps = self.web_root.deps
         self.fanout.listeners.append(lambda: deps.extras.get("desk"))
         self.web_root.deps.extras["intake"] = IntakeService(reactor, reactor.getThreadPool())
