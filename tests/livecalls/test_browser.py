@@ -1,0 +1,84 @@
+"""/supervisor/calls in Debian's chromium (Playwright): a call queued through the PBX simulator shows as a
+row with a masked number and the queued colour, turns to talking without a reload when the agent answers
+(SSE), and its page shows the timeline."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+import pytest_twisted
+from twisted.internet.threads import deferToThread
+
+from callcenter.pbxsim.participants import CallerScript
+from tests.livecalls.floor import AGENT_IFACE, MASKED, NUMBER, start_floor, stop_floor
+from tests.routing.test_acd_sim import wait_until
+from tests.web.conftest import PASSWORD
+from tests.web.test_portal_browser import ARGS, CHROMIUM
+
+
+def watch_calls(base: str, linkedid: str, page_ready: threading.Event, seen: dict) -> None:
+    """Worker thread: log in as a supervisor, open /supervisor/calls, follow the row, open the call."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.on("console", lambda m: seen.setdefault("console", []).append(m.text))
+            page.goto(base + "/login?next=/supervisor/calls")
+            page.fill("#username", "sup1")
+            page.fill("#password", PASSWORD)
+            page.click("#login-submit")
+            page.goto(base + "/supervisor/calls")
+            page.locator('#calls-status:text-is("实时")').wait_for(timeout=15000)
+            row = page.locator(f'#calls tr[data-linkedid="{linkedid}"]')
+            seen["queued_phase"] = row.get_attribute("data-phase")
+            seen["queued_row"] = row.inner_text()
+            seen["queued_bg"] = row.locator(".phase").evaluate("e => getComputedStyle(e).backgroundColor")
+            seen["nav"] = page.locator('header nav a[href="/supervisor/calls"]').inner_text()
+            page.evaluate("window.__not_reloaded = true")
+            page_ready.set()
+            page.locator(f'#calls tr[data-linkedid="{linkedid}"][data-phase="talking"]').wait_for(timeout=30000)
+            seen["talking_row"] = row.inner_text()
+            seen["talking_bg"] = row.locator(".phase").evaluate("e => getComputedStyle(e).backgroundColor")
+            seen["not_reloaded"] = page.evaluate("window.__not_reloaded === true")
+            row.locator("a").click()
+            page.locator("#timeline").wait_for(timeout=15000)
+            seen["detail_phase"] = page.locator("#call-phase").get_attribute("data-phase")
+            seen["kinds"] = page.locator("#timeline tbody tr").evaluate_all("rows => rows.map(r => r.dataset.kind)")
+            seen["detail_text"] = page.locator("main").inner_text()
+            page.goto(base + "/supervisor/calls?lang=en")
+            seen["english"] = page.locator("h1").first.inner_text()
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+@pytest_twisted.ensureDeferred
+async def test_live_calls_page_follows_a_simulated_call(sqlite_url):
+    """The row appears queued (amber) with 138****5678, becomes talking (green) in place when agent1
+    answers, and the details link opens the call's timeline (queue join, agent connect)."""
+    from twisted.internet import reactor
+
+    floor = await start_floor(sqlite_url)
+    page_ready, seen = threading.Event(), {}
+    try:
+        floor.server.add_user("sup1", "supervisor")
+        caller = floor.sim.dial_in(NUMBER, exten="101", script=CallerScript())
+        await wait_until(reactor, lambda: [c.phase for c in floor.tracker.live_calls()] == ["queued"],
+                         what="the call queued")
+        watching = deferToThread(watch_calls, floor.server.base, caller.uniqueid, page_ready, seen)
+        await wait_until(reactor, lambda: page_ready.is_set() or watching.called, timeout=60, what="page open")
+        floor.sim.add_device("PJSIP/1001", answer_after=1.0)
+        floor.sim.queues.add("hotline-general", AGENT_IFACE, "agent1")
+        await watching
+    finally:
+        await stop_floor(floor)
+    assert seen["queued_phase"] == "queued" and MASKED in seen["queued_row"], seen
+    assert NUMBER not in seen["queued_row"] and "hotline-general" in seen["queued_row"], seen
+    assert seen["queued_bg"] == "rgb(249, 168, 37)" and seen["nav"] == "实时通话", seen  # CSS loaded under the CSP
+    assert "agent1" in seen["talking_row"] and seen["talking_bg"] == "rgb(46, 125, 50)", seen
+    assert seen["not_reloaded"] is True, seen
+    assert seen["detail_phase"] == "talking" and {"queue_join", "agent_connect"} <= set(seen["kinds"]), seen
+    assert NUMBER not in seen["detail_text"] and MASKED in seen["detail_text"], seen
+    assert seen["english"] == "Live calls", seen
