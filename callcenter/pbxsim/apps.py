@@ -337,6 +337,8 @@ def app_dial(sim, ch, data, ext):
         status = {"answer": "ANSWER", "busy": "BUSY", "congestion": "CONGESTION",
                   "noanswer": "NOANSWER", "hangup": "NOANSWER", "cancel": "CANCEL"}[outcome]
         sim.chan_event("DialEnd", "call", ch, [("DialStatus", status)], dest=callee)
+        if status == "ANSWER" and getattr(callee.participant, "drop_on_answer", False):
+            sim.hangup(callee, 16)  # the answered leg is gone before the bridge
         if status != "ANSWER":
             sim.hangup(callee, {"BUSY": 17, "CONGESTION": 34}.get(status, 19 if status == "NOANSWER" else 16))
         if status == "CANCEL":
@@ -350,6 +352,13 @@ def app_dial(sim, ch, data, ext):
         ch.dial_peer = callee
         sim.set_var(ch, "DIALEDPEERNAME", callee.name)
         sim.set_var(ch, "DIALEDPEERNUMBER", targets[0].split("/", 1)[1])
+        if callee.hungup:
+            # Asterisk cannot bridge a peer that is gone: DIALSTATUS stays ANSWER, ANSWEREDTIME
+            # (set when a bridge ends) stays empty, and "g" goes on in the dialplan.
+            if "g" not in options:
+                sim.hangup(ch, 16)
+                return _stop()
+            return None
         sim.bridge(ch, callee)
         talk_limit = None
         if ch.participant is not None and getattr(ch.participant, "talk_seconds", None) is not None:

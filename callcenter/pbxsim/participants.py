@@ -71,11 +71,16 @@ class CallerScript:
 
 @dataclass
 class Device:
-    """An agent's phone (``PJSIP/1001``): answers after a delay, never, or is busy."""
+    """An agent's phone (``PJSIP/1001``): answers after a delay, never, or is busy.
+
+    ``drop_on_answer``: the phone answers and its leg is gone before Dial
+    bridges it with the caller (DialEnd ANSWER, Hangup, no BridgeEnter).
+    """
 
     name: str
     answer_after: float | str | None = 1.0
     talk_seconds: float | None = None
+    drop_on_answer: bool = False
 
     def __post_init__(self) -> None:
         if not self.name.startswith("PJSIP/") or len(self.name) <= 6 or any(c in self.name for c in "\r\n,&"):

@@ -116,9 +116,9 @@ class PBXSimulator:
         return TCP4ServerEndpoint(self.reactor, port, interface=interface).listen(AMIServerFactory(self))
 
     # -- scripting -------------------------------------------------------------
-    def add_device(self, name: str, answer_after=1.0, talk_seconds=None) -> Device:
+    def add_device(self, name: str, answer_after=1.0, talk_seconds=None, drop_on_answer=False) -> Device:
         """An agent phone reachable as ``name`` (``PJSIP/1001``)."""
-        device = Device(name, answer_after, talk_seconds)
+        device = Device(name, answer_after, talk_seconds, drop_on_answer)
         self.devices[name] = device
         self.set_device_state(name, "NOT_INUSE")
         return device

@@ -5,9 +5,14 @@ Callers wait inside their AsyncAGI session (the IVR hands them over with
 position/estimated-wait announcements with AGI commands.  When the policy
 picks an agent, the controller sets ``AGENT_DEVICE`` and ``RING_TIMEOUT`` on
 the caller's channel and redirects it to ``hotline-connect,s,1`` (MixMonitor
-linked to the call id, then ``Dial``).  ``DialBegin``/``DialEnd``/``Hangup``
-move the agent's :class:`~callcenter.routing.agent.AgentSession`; on no answer
-the dialplan hands the caller back through ``AGI(agi:async,requeue)`` and the
+linked to the call id, then ``Dial``).  ``DialBegin``/``DialEnd``/``BridgeEnter``/
+``Hangup`` move the agent's :class:`~callcenter.routing.agent.AgentSession`.
+``DialEnd`` ``ANSWER`` only means the agent's phone picked up ("answered,
+bridging"); the call counts as connected — agent on call, caller answered —
+when ``BridgeEnter`` shows the caller's channel and the agent's channel in the
+same bridge, because a call can still fail between the two (the agent's leg
+drops before the bridge).  On no answer, or an answer that never bridged, the
+dialplan hands the caller back through ``AGI(agi:async,requeue)`` and the
 caller keeps their place.
 
 Callback in queue: a caller may hang up and keep their place; when their
@@ -48,6 +53,7 @@ NO_ANSWER_STATUSES = {"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION", "DONTCALL
 class CallState(str, Enum):
     WAITING = "waiting"              # on hold in AsyncAGI, in the router
     RINGING = "ringing"              # redirected to hotline-connect, agent's phone rings
+    ANSWERED = "answered"            # DialEnd ANSWER: the agent picked up, the bridge is not there yet
     RETURNING = "returning"          # ring failed; waiting for the requeue AGI to start
     CONNECTED = "connected"
     CALLBACK_WAIT = "callback_wait"  # hung up, place kept in the router
@@ -78,6 +84,8 @@ class QueuedCall:
     offer_callback: bool = False
     hold_token: object = None
     announced: bool = False
+    caller_bridge: str = ""          # BridgeUniqueid the caller's channel entered
+    agent_bridge: str = ""           # BridgeUniqueid the agent's channel entered
 
     @property
     def call_id(self) -> str:
@@ -118,6 +126,8 @@ class QueueController(Service):
     pstn_dial = "Local/{number}@hotline-pstn"
     #: seconds after the ring timeout before a silent ring is given up
     ring_grace = 10.0
+    #: seconds from DialEnd ANSWER without BridgeEnter or Hangup before Asterisk is asked (CoreShowChannels)
+    bridge_timeout = 10.0
 
     def __init__(self, ami, clock, router: Router, *, store=None, db_runner=None,
                  ring_timeout: float = 15.0, wrap_up_seconds: float = 15.0, max_missed: int = 2,
@@ -160,7 +170,7 @@ class QueueController(Service):
             else:
                 db_runner = defer.maybeDeferred
         self._db_runner = db_runner
-        self.stats = {"answered": 0, "abandoned": 0, "no_answer": 0, "callbacks_booked": 0,
+        self.stats = {"answered": 0, "abandoned": 0, "no_answer": 0, "bridge_failed": 0, "callbacks_booked": 0,
                       "callbacks_placed": 0, "overflows": 0}
 
     # -- service -----------------------------------------------------------
@@ -168,7 +178,7 @@ class QueueController(Service):
     def startService(self) -> None:
         super().startService()
         self._subscription = self.ami.subscribe(
-            self._on_event, names=("AsyncAGIStart", "DialBegin", "DialEnd", "Hangup", "FullyBooted"))
+            self._on_event, names=("AsyncAGIStart", "DialBegin", "DialEnd", "BridgeEnter", "Hangup", "FullyBooted"))
         self._loop = task.LoopingCall(self._tick)
         self._loop.clock = self.clock
         self._loop.start(self.tick_interval, now=False)
@@ -621,12 +631,15 @@ class QueueController(Service):
                     qc.channel = channel
                     self._by_channel[channel] = qc
                 qc.agent_channel = message.get("DestChannel") or ""
+                qc.caller_bridge = qc.agent_bridge = ""  # a new dial attempt
                 if qc.agent_channel:
                     self._by_agent_channel[qc.agent_channel] = qc
         elif name == "DialEnd":
             qc = self._call_for(message)
             if qc is not None and qc.state in (CallState.RINGING, CallState.CALLBACK_DIALING):
                 self._dial_end(qc, (message.get("DialStatus") or "").upper())
+        elif name == "BridgeEnter":
+            self._bridge_enter(message)
         elif name == "AsyncAGIStart":
             self._agi_start(message)
         elif name == "FullyBooted":
@@ -638,19 +651,16 @@ class QueueController(Service):
         if session is None or session.state is not AgentState.RINGING or session.call_id != qc.call_id:
             return
         if status == "ANSWER":
-            qc.state = CallState.CONNECTED
-            qc.answered_at = now
-            self.stats["answered"] += 1
-            self._apply(session.answer(now))
-            c = qc.caller
-            if not c.callback:
-                self._db("record_queue_call", call_id=c.call_id, queue=c.queue, skill=c.skill,
-                         priority=c.priority, number=c.number, enqueued_at=c.enqueued_at, left_at=now,
-                         outcome="answered", agent_id=qc.agent_id)
-            if c.number:
-                # Served now: an earlier abandoned call from this number needs no callback.
-                self._db("resolve_callbacks", c.number, now)
-            self._emit("call", call_id=c.call_id, state="connected", agent_id=qc.agent_id)
+            # Picked up, not yet talking: connected only once BridgeEnter puts both legs together.
+            qc.state = CallState.ANSWERED
+            timer = self._timers.pop(qc.agent_id, None)
+            if timer is not None and timer.active():
+                timer.cancel()
+            self._timers[qc.agent_id] = self.clock.callLater(
+                self.bridge_timeout, self._bridge_overdue, qc.agent_id, qc.call_id)
+            self._emit("call", call_id=qc.call_id, state="answered", agent_id=qc.agent_id)
+            if qc.caller_bridge and qc.caller_bridge == qc.agent_bridge:
+                self._connected(qc)  # BridgeEnter came first (events of one bridge may interleave)
         elif status == "CANCEL":
             self._apply(session.cancel(now))   # the caller hung up while it rang
         else:
@@ -663,6 +673,79 @@ class QueueController(Service):
                 qc.agent_channel = ""
             self._apply(session.no_answer(now))
 
+    def _bridge_enter(self, message) -> None:
+        """Connected when the caller's and the agent's channels are in one bridge, both inside."""
+        channel = message.get("Channel")
+        qc = self._by_agent_channel.get(channel) or self._by_channel.get(channel)
+        if qc is None or qc.state not in (CallState.RINGING, CallState.CALLBACK_DIALING, CallState.ANSWERED):
+            return
+        bridge = message.get("BridgeUniqueid") or ""
+        if channel == qc.agent_channel:
+            qc.agent_bridge = bridge
+        elif channel == qc.channel:
+            qc.caller_bridge = bridge
+        else:
+            return
+        try:
+            inside = int(message.get("BridgeNumChannels") or 0)
+        except ValueError:
+            inside = 0
+        # BridgeNumChannels >= 2: the leg that entered first has not left again meanwhile.
+        if bridge and qc.caller_bridge == qc.agent_bridge and inside >= 2 and qc.state is CallState.ANSWERED:
+            self._connected(qc)
+
+    def _connected(self, qc: QueuedCall) -> None:
+        """Caller and agent talk: the agent is on the call, the caller was answered."""
+        session = self.sessions.get(qc.agent_id)
+        now = self._now()
+        if session is None or session.state is not AgentState.RINGING or session.call_id != qc.call_id:
+            return
+        qc.state = CallState.CONNECTED
+        qc.answered_at = now
+        self.stats["answered"] += 1
+        self._apply(session.answer(now))
+        c = qc.caller
+        if not c.callback:
+            self._db("record_queue_call", call_id=c.call_id, queue=c.queue, skill=c.skill,
+                     priority=c.priority, number=c.number, enqueued_at=c.enqueued_at, left_at=now,
+                     outcome="answered", agent_id=qc.agent_id)
+        if c.number:
+            # Served now: an earlier abandoned call from this number needs no callback.
+            self._db("resolve_callbacks", c.number, now)
+        self._emit("call", call_id=c.call_id, state="connected", agent_id=qc.agent_id)
+
+    def _bridge_failed(self, qc: QueuedCall) -> None:
+        """The agent's leg ended after DialEnd ANSWER but before the bridge: nobody talked.
+
+        Counted as the agent's miss (a phone that answers and drops would
+        otherwise take caller after caller); the caller comes back through
+        the requeue AGI with their place, as after a ring-out.
+        """
+        self.stats["bridge_failed"] += 1
+        log.warning("agent leg ended before the bridge", extra={"fields": {"call": qc.call_id,
+                                                                            "agent": qc.agent_id}})
+        session = self.sessions.get(qc.agent_id)
+        now = self._now()
+        qc.caller.declined_by.add(qc.agent_id)
+        qc.caller.callback = False  # the citizen is on the line now
+        qc.state = CallState.RETURNING
+        if qc.agent_channel:
+            self._by_agent_channel.pop(qc.agent_channel, None)
+            qc.agent_channel = ""
+        qc.caller_bridge = qc.agent_bridge = ""
+        self._emit("call", call_id=qc.call_id, state="bridge_failed", agent_id=qc.agent_id)
+        if session is not None and session.state is AgentState.RINGING and session.call_id == qc.call_id:
+            self._apply(session.no_answer(now))
+
+    def _bridge_overdue(self, agent_id: str, call_id: str) -> None:
+        """Answered long ago, yet neither BridgeEnter nor Hangup: ask Asterisk (events may have been lost)."""
+        self._timers.pop(agent_id, None)
+        qc = self.calls.get(call_id)
+        if qc is not None and qc.state is CallState.ANSWERED and qc.agent_id == agent_id:
+            log.warning("no bridge after the answer; asking Asterisk", extra={"fields": {"call": call_id,
+                                                                                        "agent": agent_id}})
+            self.resync()
+
     def _agi_start(self, message) -> None:
         from callcenter.ami.events import parse_agi_env
 
@@ -672,7 +755,7 @@ class QueueController(Service):
         channel = message.get("Channel")
         qc = self._call_for(message)
         now = self._now()
-        if qc is None or qc.state not in (CallState.RETURNING, CallState.RINGING):
+        if qc is None or qc.state not in (CallState.RETURNING, CallState.RINGING, CallState.ANSWERED):
             # Back from a failed transfer, or a call we do not know (restart):
             # a new entry in the default queue, identified by HOTLINE_CALLID.
             call_id = _callid_of(message) or message.get("Uniqueid")
@@ -691,6 +774,9 @@ class QueueController(Service):
         if qc.state is CallState.RINGING:
             # The requeue came before DialEnd: count the agent's miss now.
             self._dial_end(qc, "NOANSWER")
+        elif qc.state is CallState.ANSWERED:
+            # Back from hotline-connect unbridged before we saw the agent's leg end.
+            self._bridge_failed(qc)
         previous = qc.agent_id
         qc.agent_id = ""
         qc.state = CallState.WAITING
@@ -706,7 +792,10 @@ class QueueController(Service):
         now = self._now()
         qc = self._by_agent_channel.pop(channel, None)
         if qc is not None:
-            self._agent_leg_ended(qc, now)
+            if qc.state is CallState.ANSWERED:
+                self._bridge_failed(qc)
+            else:
+                self._agent_leg_ended(qc, now)
             return
         qc = self._by_channel.get(channel)
         if qc is None:
@@ -718,8 +807,9 @@ class QueueController(Service):
                 self._by_agent_channel.pop(qc.agent_channel, None)
             qc.state = CallState.ENDED
             self.calls.pop(qc.call_id, None)
-        elif qc.state in (CallState.WAITING, CallState.RINGING, CallState.RETURNING, CallState.CALLBACK_DIALING):
-            self._caller_gone(qc)
+        elif qc.state in (CallState.WAITING, CallState.RINGING, CallState.ANSWERED, CallState.RETURNING,
+                          CallState.CALLBACK_DIALING):
+            self._caller_gone(qc)  # also between the agent's answer and the bridge: nobody talked
         elif qc.state is CallState.ENDED:
             self.calls.pop(qc.call_id, None)
         # CALLBACK_WAIT: the caller hung up by choice; the place is kept.
@@ -762,14 +852,30 @@ class QueueController(Service):
         except Exception as exc:
             log.warning("ACD resync failed", extra={"fields": {"error": str(exc)}})
             return None
-        live = {m.get("Channel") for m in result.events}
+        live = {m.get("Channel"): m.get("BridgeId") or "" for m in result.events}
         return self.reconcile(live)
 
-    def reconcile(self, live: set[str]) -> int:
-        """Treat calls and agent legs missing from ``live`` as hung up; returns how many were settled."""
+    def reconcile(self, live) -> int:
+        """Treat calls and agent legs missing from ``live`` (channel names, or channel → BridgeId
+        as CoreShowChannels reports) as hung up; an answered call whose two legs share a bridge is
+        connected.  Returns how many calls were settled."""
         settled = 0
         now = self._now()
+        bridges = live if isinstance(live, dict) else {}
         for qc in list(self.calls.values()):
+            if qc.state is CallState.ANSWERED:
+                if qc.channel not in live:
+                    self._by_channel.pop(qc.channel, None)
+                    self._caller_gone(qc)
+                elif qc.agent_channel not in live:
+                    self._bridge_failed(qc)
+                elif bridges.get(qc.channel) and bridges.get(qc.channel) == bridges.get(qc.agent_channel):
+                    qc.caller_bridge = qc.agent_bridge = bridges[qc.channel]
+                    self._connected(qc)
+                else:
+                    continue
+                settled += 1
+                continue
             if qc.agent_channel and qc.agent_channel not in live and qc.state is CallState.CONNECTED:
                 self._by_agent_channel.pop(qc.agent_channel, None)
                 self._agent_leg_ended(qc, now)

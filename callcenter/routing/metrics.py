@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-OUTCOMES = ("answered", "abandoned", "no_answer", "callbacks_booked", "callbacks_placed", "overflows")
+OUTCOMES = ("answered", "abandoned", "no_answer", "bridge_failed", "callbacks_booked", "callbacks_placed",
+            "overflows")
 
 
 class AcdCollector:

@@ -58,6 +58,7 @@ def ring_and_answer(pbx, acd, number="13812341234", answer=True):
         pbx.event("DialBegin", CALLER, CALLID, CALLID, dest=(AGENT_LEG, "1795420800.2"))
         pbx.event("DialEnd", CALLER, CALLID, CALLID, dest=(AGENT_LEG, "1795420800.2"),
                   extra=[("DialStatus", "ANSWER")])
+        pbx.bridge(AGENT_LEG, CALLER, CALLID)  # connected once both legs are in one bridge
 
 
 class StreamingRequest(DummyRequest):

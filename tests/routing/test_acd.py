@@ -48,11 +48,14 @@ def expect_ring(pbx, device, channel=CALLER):
     pbx.respond(redirect, Message="Redirect successful")
 
 
-def dial(pbx, status, agent_channel="PJSIP/1001-00000002", channel=CALLER, callid=CALLID):
+def dial(pbx, status, agent_channel="PJSIP/1001-00000002", channel=CALLER, callid=CALLID, bridge=True):
+    """DialBegin/DialEnd for the agent's leg; an answer is followed by the bridge unless ``bridge=False``."""
     pbx.event("DialBegin", channel, CALLID, callid, dest=(agent_channel, "1795420800.2"),
               extra=[("DialString", agent_channel.split("-")[0])])
     pbx.event("DialEnd", channel, CALLID, callid, dest=(agent_channel, "1795420800.2"),
               extra=[("DialStatus", status)])
+    if status == "ANSWER" and bridge:
+        pbx.bridge(agent_channel, channel, callid)
 
 
 def test_caller_reaches_ready_agent_and_cycle_is_logged(db_url):
@@ -476,3 +479,104 @@ def test_overflow_after_max_wait_rings_an_agent_of_the_other_queue(db_url):
     assert [(r["queue"], r["skill"], r["outcome"]) for r in rows] == [("hotline-urgent", "urgent", "overflow")]
     acd.stopService()
     store.engine.dispose()
+
+
+# -- DialEnd ANSWER is "answered, bridging"; BridgeEnter of both legs is "connected" ------------
+
+AGENT_LEG = "PJSIP/1001-00000002"
+
+
+def test_answer_counts_only_when_both_legs_are_in_one_bridge(db_url):
+    """DialEnd ANSWER leaves the agent ringing and the call answered-not-connected (no answered count,
+    no queue_calls row); the agent's leg alone in the bridge is not enough; the caller's BridgeEnter
+    into the same bridge (2 channels inside) connects the call."""
+    pbx, acd, store = make(db_url)
+    heard = []
+    acd.add_listener(lambda kind, data: heard.append(data["state"]) if kind == "call" else None)
+    ready(acd, "1001")
+    acd.enqueue(CallHandle(CALLID, CALLER, "13800000001"), "hotline-general")
+    expect_ring(pbx, "PJSIP/1001")
+    dial(pbx, "ANSWER", bridge=False)
+    assert acd.calls[CALLID].state is CallState.ANSWERED
+    assert acd.sessions["1001"].state is AgentState.RINGING and acd.stats["answered"] == 0
+    pbx.bridge_enter(AGENT_LEG, "1795420800.2", "b-1", 1)
+    assert acd.sessions["1001"].state is AgentState.RINGING
+    pbx.bridge_enter(CALLER, CALLID, "b-other", 2, CALLID)  # some other bridge: still not together
+    assert acd.calls[CALLID].state is CallState.ANSWERED
+    pbx.bridge_enter(CALLER, CALLID, "b-1", 2, CALLID)
+    assert acd.calls[CALLID].state is CallState.CONNECTED
+    assert acd.sessions["1001"].state is AgentState.ON_CALL and acd.stats["answered"] == 1
+    assert heard[-2:] == ["answered", "connected"]
+    [row] = store.queue_calls()
+    assert (row["outcome"], row["agent_id"]) == ("answered", "1001")
+    acd.stopService()
+    store.engine.dispose()
+
+
+def test_agent_leg_dropped_before_the_bridge_requeues_the_caller(db_url):
+    """The agent answers but their leg hangs up before the bridge: not a talk (no on_call in the state
+    log, no answered row), a miss for that agent and a bridge_failed count; the caller comes back through
+    the requeue AGI, keeps their place, and is connected to the next agent once bridged."""
+    pbx, acd, store = make(db_url)
+    ready(acd, "1001", "1002")
+    acd.enqueue(CallHandle(CALLID, CALLER, "13800000001"), "hotline-general")
+    expect_ring(pbx, "PJSIP/1001")
+    dial(pbx, "ANSWER", bridge=False)
+    pbx.hangup(AGENT_LEG, "1795420800.2")
+    assert acd.sessions["1001"].state is AgentState.READY and acd.sessions["1001"].missed == 1
+    assert acd.stats == dict(acd.stats, answered=0, bridge_failed=1)
+    assert acd.calls[CALLID].state is CallState.RETURNING
+    pbx.agi_start(CALLER, CALLID, CALLID, "requeue")
+    expect_ring(pbx, "PJSIP/1002")  # 1001 declined it by dropping: the other agent first
+    dial(pbx, "ANSWER", agent_channel="PJSIP/1002-00000003")
+    assert acd.sessions["1002"].state is AgentState.ON_CALL and acd.stats["answered"] == 1
+    [row] = store.queue_calls()
+    assert (row["outcome"], row["agent_id"]) == ("answered", "1002")
+    assert "on_call" not in [r["to_state"] for r in store.state_log("1001")]
+    acd.stopService()
+    store.engine.dispose()
+
+
+def test_caller_gone_between_answer_and_bridge_is_abandoned_not_talking(db_url):
+    """The caller hangs up after the agent answered but before the bridge: abandoned (on the callback
+    list), the agent goes back to ready without a miss and never was on a call."""
+    pbx, acd, store = make(db_url)
+    ready(acd, "1001")
+    acd.enqueue(CallHandle(CALLID, CALLER, "13800000001"), "hotline-general")
+    expect_ring(pbx, "PJSIP/1001")
+    dial(pbx, "ANSWER", bridge=False)
+    pbx.hangup(CALLER, CALLID, CALLID)
+    pbx.hangup(AGENT_LEG, "1795420800.2")
+    assert acd.sessions["1001"].state is AgentState.READY and acd.sessions["1001"].missed == 0
+    assert (acd.stats["answered"], acd.stats["abandoned"], acd.stats["bridge_failed"]) == (0, 1, 0)
+    [row] = store.queue_calls()
+    assert row["outcome"] == "abandoned"
+    assert [e.number for e in store.callbacks()] == ["13800000001"]
+    assert "on_call" not in [r["to_state"] for r in store.state_log("1001")]
+    acd.stopService()
+    store.engine.dispose()
+
+
+def test_missing_bridge_event_is_settled_by_asking_asterisk():
+    """Answered but neither BridgeEnter nor Hangup arrives: after bridge_timeout the controller lists
+    the channels (CoreShowChannels) and, seeing both legs in one bridge, counts the call connected."""
+    pbx, acd, _ = make()
+    ready(acd, "1001")
+    acd.enqueue(CallHandle(CALLID, CALLER, "13800000001"), "hotline-general")
+    expect_ring(pbx, "PJSIP/1001")
+    dial(pbx, "ANSWER", bridge=False)
+    pbx.clock.advance(acd.bridge_timeout - 0.5)
+    assert pbx.take() == []
+    pbx.clock.advance(0.5)
+    listing = pbx.take_one("CoreShowChannels")
+    aid = listing.get("ActionID")
+    pbx.send_frame([("Response", "Success"), ("ActionID", aid), ("EventList", "start"),
+                    ("Message", "Channels will follow")])
+    for channel, uid in ((CALLER, CALLID), (AGENT_LEG, "1795420800.2")):
+        pbx.send_frame([("Event", "CoreShowChannel"), ("ActionID", aid)] + pbx.snapshot(channel, uid, CALLID)[:13]
+                       + [("Application", "Dial"), ("ApplicationData", "PJSIP/1001,15,g"), ("Duration", "00:00:12"),
+                          ("BridgeId", "b-7")])
+    pbx.send_frame([("Event", "CoreShowChannelsComplete"), ("ActionID", aid), ("EventList", "Complete"),
+                    ("ListItems", "2")])
+    assert acd.calls[CALLID].state is CallState.CONNECTED
+    assert acd.sessions["1001"].state is AgentState.ON_CALL and acd.stats["answered"] == 1

@@ -190,3 +190,67 @@ def test_supervisor_barges_into_a_live_call_through_the_simulator():
         yield acd.stopService()
         yield ami.stop()
         yield port.stopListening()
+
+
+@pytest_twisted.inlineCallbacks
+def test_answer_dropped_before_the_bridge_is_requeued_through_the_simulator(db_url):
+    """Agent 1001's phone answers and its leg drops before Dial bridges it (DialEnd ANSWER, Hangup, no
+    BridgeEnter): the caller is not counted as answered nor 1001 as talking; the dialplan sends the
+    unbridged caller back through the requeue AGI (not to the rating), 1001 gets a miss, and 1002 takes
+    the call once the simulator's BridgeEnter pair puts both legs in one bridge."""
+    from twisted.internet import reactor
+
+    sim = PBXSimulator(reactor, speed=SPEED)
+    port = yield sim.listen(0)
+    sim.add_device("PJSIP/1001", answer_after=0.5, drop_on_answer=True)
+    sim.add_device("PJSIP/1002", answer_after=1.0)
+    clock = ScaledClock(reactor, SPEED)
+    ami = AMIClient(TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port), "hotline", "hotline-secret",
+                    clock=clock, resync=False)
+    store = RoutingStore(make_engine(db_url))
+    acd = QueueController(ami, clock, Router([QueueRules("hotline-general", "general")]), store=store,
+                          ring_timeout=6, wrap_up_seconds=2)
+    acd.add_agent(Agent("1001", {"general": 90}, device="PJSIP/1001"))
+    acd.add_agent(Agent("1002", {"general": 60}, device="PJSIP/1002"))
+    states, seen, agi = [], [], []
+    acd.add_listener(lambda kind, data: states.append((data["state"], data.get("agent_id")))
+                     if kind == "call" else None)
+    ami.subscribe(lambda m: seen.append((m.name, m.get("Channel"), m.get("DialStatus"))),
+                  names=("DialEnd", "BridgeEnter", "Hangup"))
+
+    def ivr(message):
+        arg = parse_agi_env(message.get("Env")).get("agi_arg_1")
+        agi.append(arg)
+        if arg == "ivr":
+            acd.enqueue(CallHandle(message.get("Uniqueid"), message.get("Channel"), "13800000005"),
+                        "hotline-general")
+
+    ami.subscribe(ivr, names=("AsyncAGIStart",))
+    ami.start()
+    try:
+        yield ami.when_connected()
+        acd.startService()
+        for agent in ("1001", "1002"):
+            acd.agent_login(agent)
+        acd.agent_ready("1001")  # only 1001 ready: the first ring is certainly theirs
+        call = sim.dial_in("13800000005", script=CallerScript(talk_seconds=2))
+        yield wait_until(reactor, lambda: acd.stats["bridge_failed"] == 1, what="the dropped answer")
+        assert acd.stats["answered"] == 0 and acd.sessions["1001"].missed == 1
+        assert ("answered", "1001") in states and ("connected", "1001") not in states
+        acd.agent_ready("1002")
+        yield wait_until(reactor, lambda: acd.stats["answered"] == 1, what="1002 connected")
+        assert ("connected", "1002") in states and "requeue" in agi
+        yield wait_until(reactor, lambda: acd.sessions["1002"].state is not AgentState.ON_CALL, what="call end")
+    finally:
+        yield acd.stopService()
+        yield ami.stop()
+        yield port.stopListening()
+    first_answer = seen.index(("DialEnd", call.name, "ANSWER"))
+    dropped = next(i for i, (name, channel, _) in enumerate(seen) if name == "Hangup" and channel.startswith("PJSIP/1001-"))
+    bridged = [channel for name, channel, _ in seen if name == "BridgeEnter"]
+    assert first_answer < dropped and not any(c.startswith("PJSIP/1001-") for c in bridged)
+    assert any(c.startswith("PJSIP/1002-") for c in bridged) and call.name in bridged
+    [row] = store.queue_calls()
+    assert (row["call_id"], row["outcome"], row["agent_id"]) == (call.uniqueid, "answered", "1002")
+    assert "on_call" not in [r["to_state"] for r in store.state_log("1001")]
+    store.engine.dispose()

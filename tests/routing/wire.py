@@ -89,6 +89,23 @@ class FakeAsterisk:
             pairs += self.snapshot(dest[0], dest[1], "", prefix="Dest", context="hotline-agents", exten="s")
         self.send_frame(pairs + list(extra))
 
+    def bridge_enter(self, channel: str, uniqueid: str, bridge: str, inside: int, callid: str = "") -> None:
+        """``BridgeEnter``: bridge fields, then the channel's snapshot (as in 13-queue-call-agent)."""
+        fields = [("Event", "BridgeEnter"), ("Privilege", "call,all"), ("BridgeUniqueid", bridge),
+                  ("BridgeType", "basic"), ("BridgeTechnology", "simple_bridge"), ("BridgeCreator", "<unknown>"),
+                  ("BridgeName", "<unknown>"), ("BridgeNumChannels", str(inside)), ("BridgeVideoSourceMode", "none")]
+        self.send_frame(fields + self.snapshot(channel, uniqueid, callid))
+
+    def bridge(self, agent_channel: str, caller_channel: str, callid: str = "",
+               bridge: str = "e7365e8f-59c1-4aac-a94f-28769b9297e4") -> None:
+        """Dial bridges the answered agent with the caller: the agent's leg enters first, then the caller's."""
+        self.send_frame([("Event", "BridgeCreate"), ("Privilege", "call,all"), ("BridgeUniqueid", bridge),
+                         ("BridgeType", "basic"), ("BridgeTechnology", "simple_bridge"),
+                         ("BridgeCreator", "<unknown>"), ("BridgeName", "<unknown>"), ("BridgeNumChannels", "0"),
+                         ("BridgeVideoSourceMode", "none")])
+        self.bridge_enter(agent_channel, "1795420800.2", bridge, 1)
+        self.bridge_enter(caller_channel, callid or "1795420800.1", bridge, 2, callid)
+
     def agi_exec(self, action: Message, result: str = "0", extra: str = "") -> None:
         """Finish an AGI command: ``AsyncAGIExec`` with the client's CommandId."""
         channel = action.get("Channel")
