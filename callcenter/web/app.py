@@ -23,6 +23,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from callcenter.clock import now_from
 from callcenter.web.errors import ApiError, error_payload
+from callcenter.web.http import apply_forwarding, parse_networks
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,12 @@ class WebApp:
 
 
 class HotlineRoot(Resource):
-    """The site root: hands each request its app's dependencies, then routes it."""
+    """The site root: hands each request its app's dependencies, then routes it.
+
+    It is also the one place where proxy headers are weighed (against
+    ``web.trusted_proxies``, parsed once here so a bad entry stops start-up),
+    before any handler reads the client address or asks whether it is secure.
+    """
 
     isLeaf = True
 
@@ -111,10 +117,12 @@ class HotlineRoot(Resource):
         super().__init__()
         self.app = app
         self.deps = app.deps
+        self.trusted_proxies = parse_networks(app.deps.config.get("web.trusted_proxies"))
         self._klein = app.klein.resource()
 
     def render(self, request):
         request.hotline_deps = self.deps
+        apply_forwarding(request, self.trusted_proxies)
         return self._klein.render(request)
 
 
@@ -125,6 +133,8 @@ def _error_response(request, exc: BaseException) -> bytes:
     request.setResponseCode(status)
     request.setHeader(b"Content-Type", JSON_TYPE)
     request.setHeader(b"Cache-Control", b"no-store")
+    for name, value in (exc.headers if isinstance(exc, ApiError) else {}).items():
+        request.setHeader(name.encode("ascii"), value.encode("ascii"))
     return json.dumps(body, ensure_ascii=False).encode("utf-8")
 
 

@@ -28,12 +28,14 @@ DOMAIN_STATUS = {
 class ApiError(Exception):
     """An error the client can act on; ``status`` is the HTTP status."""
 
-    def __init__(self, status: int, error_id: str, message: str, details: Any = None):
+    def __init__(self, status: int, error_id: str, message: str, details: Any = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status = status
         self.error_id = error_id
         self.message = message
         self.details = details if details is not None else {}
+        self.headers = dict(headers or {})  # e.g. Retry-After on a 429
 
 
 def bad_request(error_id: str, message: str, **details) -> ApiError:

@@ -1,17 +1,29 @@
-"""The HTTP request and site: body-size limit, security headers, metrics.
+"""The HTTP request and site: body-size limit, security headers, metrics, proxies.
 
 Limits live here, once, rather than in every handler: a body larger than
 ``Site.max_body`` is discarded while it streams in and answered with a JSON
 413 before any resource sees it, so no handler can be handed a huge upload.
+
+Behind a reverse proxy the TCP peer is the proxy.  :func:`apply_forwarding`
+(called once per request by the app's root resource) honours
+``X-Forwarded-For`` and ``X-Forwarded-Proto`` only when that peer is inside
+``web.trusted_proxies``; from anyone else they are ignored, so a client cannot
+choose its own address (and escape the log-in throttle) or claim HTTPS.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
+from typing import Iterable
 
 from twisted.web.server import Request, Site
 
+from callcenter.config import ConfigError
 from callcenter.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 SECURITY_HEADERS = {
     b"Content-Security-Policy": (
@@ -25,11 +37,112 @@ SECURITY_HEADERS = {
 }
 
 
+def parse_networks(values: Iterable[str] | str | None, key: str = "web.trusted_proxies") -> tuple[Network, ...]:
+    """CIDRs (or single addresses) from configuration; a bad entry stops start-up with the key named."""
+    if not values:
+        return ()
+    if isinstance(values, str):
+        values = [part.strip() for part in values.split(",") if part.strip()]
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(str(value).strip(), strict=False))
+        except ValueError:
+            raise ConfigError(f"{key}: {value!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
+    return tuple(networks)
+
+
+def parse_ip(text: str | bytes | None) -> Address | None:
+    """An address from a peer or header hop ("1.2.3.4", "1.2.3.4:80", "[::1]:80", "::1"), else None.
+
+    IPv4-mapped IPv6 addresses (a dual-stack socket's view of IPv4 peers) become plain IPv4.
+    """
+    if text is None:
+        return None
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1:].split("]", 1)[0]
+    elif text.count(":") == 1:  # IPv4 with a port; bare IPv6 has two or more colons
+        text = text.split(":", 1)[0]
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def _trusted(ip: Address | None, networks: tuple[Network, ...]) -> bool:
+    return ip is not None and any(ip.version == net.version and ip in net for net in networks)
+
+
+def forwarded_client(peer: str, forwarded_for: list[bytes] | None, networks: tuple[Network, ...]) -> str:
+    """The client's address: the peer, unless the peer is a trusted proxy.
+
+    Then ``X-Forwarded-For`` is read from the right (each proxy appends the
+    address it was talking to): trusted hops are skipped and the first
+    untrusted one is the client.  Anything left of it was written by the
+    client and is ignored.  A hop that is not an address ends the walk at the
+    last trusted hop, which is then the best we know.
+    """
+    peer_ip = parse_ip(peer)
+    if not _trusted(peer_ip, networks) or not forwarded_for:
+        return str(peer_ip) if peer_ip is not None else peer
+    hops = [hop for value in forwarded_for for hop in value.split(b",") if hop.strip()]
+    client = peer_ip
+    for hop in reversed(hops):
+        ip = parse_ip(hop)
+        if ip is None:
+            break
+        client = ip
+        if not _trusted(ip, networks):
+            break
+    return str(client)
+
+
+def forwarded_secure(peer: str, forwarded_proto: list[bytes] | None, networks: tuple[Network, ...]) -> bool:
+    """True when a trusted proxy says the client spoke HTTPS to it.
+
+    Only the right-most value counts: it is what the proxy next to us asserted.
+    """
+    if not forwarded_proto or not _trusted(parse_ip(peer), networks):
+        return False
+    values = [v.strip().lower() for value in forwarded_proto for v in value.split(b",") if v.strip()]
+    return bool(values) and values[-1] == b"https"
+
+
+def apply_forwarding(request, networks: tuple[Network, ...]) -> None:
+    """Record the client address and scheme on ``request`` (``hotline_client``, ``hotline_https``)."""
+    peer = getattr(request.getClientAddress(), "host", None) or ""
+    headers = request.requestHeaders
+    request.hotline_client = forwarded_client(peer, headers.getRawHeaders(b"x-forwarded-for"), networks)
+    request.hotline_https = forwarded_secure(peer, headers.getRawHeaders(b"x-forwarded-proto"), networks)
+
+
+def client_address(request) -> str:
+    """The client's address as :func:`apply_forwarding` found it (the TCP peer before that)."""
+    found = getattr(request, "hotline_client", None)
+    if found:
+        return found
+    return getattr(request.getClientAddress(), "host", None) or "unknown"
+
+
 class HotlineRequest(Request):
     """A request that refuses oversized bodies and always carries security headers."""
 
     body_too_large = False
     _body_seen = 0
+    hotline_https = False  # set by apply_forwarding when a trusted proxy terminated TLS
+
+    def isSecure(self):
+        """Secure on a TLS transport, or when a trusted proxy says the client used HTTPS.
+
+        Cookies then get ``Secure`` and the same-origin check expects ``https://``.
+        """
+        return bool(self.hotline_https) or super().isSecure()
 
     def gotLength(self, length):
         limit = self.channel.site.max_body
