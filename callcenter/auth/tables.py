@@ -1,7 +1,7 @@
-"""Tables of the auth area (created by migration ``auth_0001_users``)."""
+"""Tables of the auth area (created by migrations ``auth_0001_users`` and ``auth_0002_login_failures``)."""
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Integer, String, Table
+from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Table
 
 from callcenter.db import metadata
 
@@ -40,4 +40,18 @@ web_sessions = Table(
     Column("csrf_token", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("last_seen_at", DateTime(timezone=True), nullable=False),
+)
+
+# Failed log-ins, one row per failure and scope ("username" or "address"), so the
+# throttle is shared by every `serve` process on the database; rows older than the
+# throttle's window are deleted as new failures arrive.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("scope", String(10), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_login_failures_scope_key_at", "scope", "key", "at"),
+    Index("ix_login_failures_at", "at"),
 )

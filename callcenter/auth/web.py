@@ -8,6 +8,8 @@
 * APIs: ``POST /api/v1/tokens`` trades user name + password for a bearer
   token.  A browser page may also call the API with its session cookie, but
   then unsafe methods need the ``X-CSRF-Token`` header and our origin.
+* Both log-ins go through the :class:`~callcenter.auth.throttle.LoginThrottle`
+  (429 while a user name or client address is locked, password unchecked).
 
 :func:`require_role` wraps a handler and hands it the :class:`Principal`.
 """
@@ -17,19 +19,30 @@ import base64
 import functools
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
 
 from callcenter.auth.service import Session, User
+from callcenter.auth.throttle import LoginThrottle, Lockout
 from callcenter.metrics import LOGINS
 from callcenter.web.app import deps_of, form_arg, json_api, read_json
 from callcenter.web.errors import ApiError, forbidden, unauthorized
+from callcenter.web.http import client_address
+from callcenter.web.i18n import CATALOGUE
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = b"hotline_session"
 LOGIN_CSRF_COOKIE = b"hotline_login_csrf"
 SAFE_METHODS = (b"GET", b"HEAD", b"OPTIONS")
+#: page text of this module, merged into the shared catalogue when the routes are added
+AUTH_TEXT = {
+    "login.throttled": {"zh": "登录尝试过多，请 {minutes} 分钟后再试",
+                        "en": "Too many sign-in attempts; try again in {minutes} minutes"},
+}
 HOME_BY_ROLE = {"agent": "/agent", "department": "/dept", "dispatcher": "/dept", "supervisor": "/supervisor", "admin": "/supervisor"}
 
 
@@ -187,17 +200,68 @@ def set_session_cookie(request, signed: str | None) -> None:
         request.addCookie(SESSION_COOKIE, signed.encode("ascii"), **kwargs)
 
 
+def login_throttle(deps) -> LoginThrottle:
+    """The app's throttle (one per app; tests may swap its ``clock``)."""
+    throttle = deps.extras.get("login_throttle")
+    if throttle is None:
+        throttle = deps.extras["login_throttle"] = LoginThrottle.from_config(deps.engine, deps.reactor, deps.config)
+    return throttle
+
+
+async def _password_check(request, deps, username: str, password: str, via: str):
+    """``(user, None)`` for a right password, ``(None, None)`` for a wrong one, ``(None, refusal)`` when throttled.
+
+    A locked user name or address is refused before the password is hashed;
+    the refusal is the 429 :class:`ApiError` (``auth.throttled``, Retry-After).
+    """
+    throttle = login_throttle(deps)
+    address = client_address(request)
+    now = throttle.now()
+    lock = await deps.db(throttle.check, username, address, now)
+    if lock is not None:
+        LOGINS.labels("throttled").inc()
+        return None, throttled_error(lock, now)
+    user = await deps.db(deps.auth.check_password, username, password)
+    if user is None:
+        LOGINS.labels("failed").inc()
+        lock = await deps.db(throttle.record_failure, username, address, now)
+        if lock is not None:
+            log.warning("log-in locked out after repeated failures", extra={"fields": {
+                "event": "auth.lockout", "scope": lock.scope, "username": _printable(username[:40]), "client": address,
+                "failures": lock.failures, "until": lock.until.isoformat(), "via": via}})
+        return None, None
+    LOGINS.labels("ok").inc()
+    await deps.db(throttle.record_success, username)
+    return user, None
+
+
+def _printable(text: str) -> str:
+    """No control characters in a log line (a user name is whatever the client typed)."""
+    return "".join(c if c.isprintable() else "?" for c in text)
+
+
+def throttled_error(lock: Lockout, now) -> ApiError:
+    seconds, minutes = lock.retry_after(now), lock.minutes(now)
+    return ApiError(429, "auth.throttled",
+                    f"too many sign-in attempts; try again in {minutes} minutes / 登录尝试过多，请 {minutes} 分钟后再试",
+                    {"retry_after_seconds": seconds, "retry_after_minutes": minutes, "scope": lock.scope},
+                    headers={"Retry-After": str(seconds)})
+
+
 def routes(app) -> None:
     """Log-in, log-out, the token endpoint and ``/api/v1/me``."""
     deps = app.deps
+    CATALOGUE.update(AUTH_TEXT)
+    login_throttle(deps)
 
-    def login_page(request, *, failed=False, username="", status=200, message=None):
+    def login_page(request, *, failed=False, username="", status=200, message=None, throttled_minutes=0):
         token = secrets.token_urlsafe(24)
         request.addCookie(LOGIN_CSRF_COOKIE, token.encode(), path=b"/login", httpOnly=True,
                           secure=request.isSecure(), sameSite="strict")
         nxt = safe_next(form_arg(request, "next"), "")
         return deps.templates.render(request, "login.html", status=status, login_csrf=token, failed=failed,
-                                     username=username, next=nxt, message=message)
+                                     username=username, next=nxt, message=message,
+                                     throttled_minutes=throttled_minutes)
 
     @app.route("/", methods=["GET"])
     async def home(request):
@@ -223,11 +287,13 @@ def routes(app) -> None:
             return deps.templates.render(request, "error.html", status=403, message_key="error.csrf",
                                          detail="auth.csrf", back="/login")
         username = form_arg(request, "username").strip()[:40]
-        user = await deps.db(deps.auth.check_password, username, form_arg(request, "password")[:200])
+        user, refusal = await _password_check(request, deps, username, form_arg(request, "password")[:200], "page")
+        if refusal is not None:
+            request.setHeader(b"Retry-After", refusal.headers["Retry-After"].encode("ascii"))
+            return login_page(request, username=username, status=429,
+                              throttled_minutes=refusal.details["retry_after_minutes"])
         if user is None:
-            LOGINS.labels("failed").inc()
             return login_page(request, failed=True, username=username, status=401)
-        LOGINS.labels("ok").inc()
         sid, _session = await deps.db(deps.auth.open_session, user, deps.now())
         set_session_cookie(request, sign(_secret(request), sid))
         request.addCookie(LOGIN_CSRF_COOKIE, b"", path=b"/login", max_age=b"0")
@@ -260,11 +326,11 @@ def routes(app) -> None:
         if not isinstance(name, str) or len(name) > 80:
             raise ApiError(400, "request.invalid_field", "name must be text up to 80 characters / 名称无效",
                            {"field": "name"})
-        user = await deps.db(deps.auth.check_password, body["username"][:40], body["password"][:200])
+        user, refusal = await _password_check(request, deps, body["username"][:40], body["password"][:200], "token")
+        if refusal is not None:
+            raise refusal
         if user is None:
-            LOGINS.labels("failed").inc()
             raise ApiError(401, "auth.invalid_credentials", "wrong user name or password / 用户名或密码错误")
-        LOGINS.labels("ok").inc()
         days = float(deps.config.get("auth.token_days", 90))
         lifetime = timedelta(days=days)
         token = await deps.db(deps.auth.issue_token, user, deps.now(), name=name, lifetime=lifetime)
