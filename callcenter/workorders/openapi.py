@@ -39,13 +39,22 @@ def _object(spec: dict[str, tuple]) -> dict[str, Any]:
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    text = {400: "bad request", 401: "not authenticated", 403: "forbidden or CSRF", 404: "no such order",
+    text = {400: "bad request", 401: "not authenticated", 403: "forbidden or CSRF", 404: "no such resource",
             409: "illegal transition or duplicate submission", 413: "body too large",
-            415: "not JSON", 422: "validation failed"}
+            415: "not JSON", 422: "validation failed", 503: "service not available"}
     return {str(c): {"description": text[c], "content": {"application/json": {"schema": ERROR}}} for c in codes}
 
 
+THROTTLED = {
+    "description": "too many failed log-ins for this user name or address (auth.throttled); "
+                   "the password was not checked",
+    "headers": {"Retry-After": {"description": "seconds until the lock lifts", "schema": {"type": "integer"}}},
+    "content": {"application/json": {"schema": ERROR}},
+}
+
+
 def build_document(taxonomy=None) -> dict[str, Any]:
+    from callcenter.auth.service import ROLES
     from ticketing.domain.lifecycle import STATUSES
     from ticketing.domain.workorder import ACTION_PARAMS
     from ticketing.service import CREATE_FIELDS, MAX_LIST_LIMIT
@@ -94,8 +103,19 @@ def build_document(taxonomy=None) -> dict[str, Any]:
             "responses": {"201": {"description": "token", "content": {"application/json": {"schema": {
                 "type": "object", "properties": {"token": {"type": "string"}, "token_type": {"const": "Bearer"},
                                                  "expires_at": {"type": "string", "format": "date-time"},
-                                                 "user": {"type": "object"}}}}}},
-                          **_errors(400, 401)}}},
+                                                 "user": {"$ref": "#/components/schemas/User"}}}}}},
+                          **_errors(400, 401, 413, 415),
+                          "429": THROTTLED}}},
+        "/api/v1/me": {"get": {
+            "operationId": "getMe", "summary": "Who is calling, and how / 当前用户",
+            "description": "With a session cookie the answer carries the session's CSRF token, which "
+                           "unsafe API calls from the page send as X-CSRF-Token.",
+            "responses": {"200": {"description": "the caller", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["user", "via", "csrf_token"],
+                "properties": {"user": {"$ref": "#/components/schemas/User"},
+                               "via": {"type": "string", "enum": ["session", "token"]},
+                               "csrf_token": {"type": ["string", "null"]}}}}}},
+                          **_errors(401)}}},
         "/api/v1/workorders": {
             "get": {"operationId": "listWorkOrders", "summary": "Orders you may see, newest first / 工单列表",
                     "parameters": [
@@ -133,6 +153,9 @@ def build_document(taxonomy=None) -> dict[str, Any]:
         "Error": {"type": "object", "required": ["error_id", "message", "details"],
                   "properties": {"error_id": {"type": "string"}, "message": {"type": "string"},
                                  "details": {"type": "object"}}},
+        "User": {"type": "object", "required": ["username", "display_name", "role", "department"], "properties": {
+            "username": {"type": "string"}, "display_name": {"type": "string"},
+            "role": {"type": "string", "enum": list(ROLES)}, "department": {"type": ["string", "null"]}}},
         "WorkOrderCreate": create,
         "WorkOrder": order,
         "HistoryEntry": {"type": "object", "properties": {
@@ -164,6 +187,63 @@ def build_document(taxonomy=None) -> dict[str, Any]:
     }
 
 
+def _json_ok(description: str, schema: dict[str, Any], status: str = "200") -> dict[str, Any]:
+    return {status: {"description": description, "content": {"application/json": {"schema": schema}}}}
+
+
+CALLBACK = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "number": {"type": "string"}, "round": {"type": "integer"},
+    "phone": {"type": ["string", "null"]}, "department": {"type": ["string", "null"]},
+    "category": {"type": ["string", "null"]}, "urgency": {"type": ["string", "null"]},
+    "state": {"type": "string", "enum": ["scheduled", "dialing", "done", "unreachable", "skipped"]},
+    "attempts": {"type": "integer"}, "due_at": {"type": ["string", "null"], "format": "date-time"},
+    "last_reason": {"type": ["string", "null"]}, "result": {"type": ["string", "null"]},
+    "note": {"type": ["string", "null"]}, "has_comment": {"type": "boolean"}}}
+
+#: /api/v1 routes other features serve without describing themselves, by Klein rule.  They are added
+#: to the document only when that route is actually mounted (``web.features`` may leave a feature out),
+#: and a feature's own description in ``deps.extras["openapi_paths"]`` wins over these.
+FEATURE_PATHS: dict[str, tuple[str, dict[str, Any]]] = {
+    "/api/v1/openapi.json": ("/api/v1/openapi.json", {"get": {
+        "operationId": "getOpenApi", "summary": "This document / 接口说明", "security": [],
+        "responses": _json_ok("OpenAPI 3.1", {"type": "object"})}}),
+    "/api/v1/wallboard": ("/api/v1/wallboard", {"get": {
+        "operationId": "getWallboard", "summary": "The wallboard snapshot: queues, agents, work orders / 实时大屏数据",
+        "responses": {**_json_ok("the snapshot", {"type": "object", "required": ["day", "at", "totals", "queues"],
+                                                  "properties": {
+            "day": {"type": "string"}, "at": {"type": "string", "format": "date-time"},
+            "version": {"type": "integer"}, "totals": {"type": "object"},
+            "queues": {"type": "array", "items": {"type": "object"}}, "agents": {"type": "object"},
+            "callbacks_pending": {"type": "integer"}, "callbacks": {"type": "object"},
+            "workorders": {"type": "object"}, "thresholds": {"type": "object"}}}),
+            **_errors(401, 403)}}}),
+    "/api/v1/callbacks": ("/api/v1/callbacks", {"get": {
+        "operationId": "listCallbacks", "summary": "Satisfaction callbacks to make by hand / 待回访列表",
+        "parameters": [{"name": "state", "in": "query", "schema": {
+            "type": "string", "enum": ["scheduled", "dialing", "done", "unreachable", "skipped"]},
+            "description": "default: scheduled, dialing and unreachable"}],
+        "responses": {**_json_ok("callbacks", {"type": "object", "properties": {
+            "items": {"type": "array", "items": CALLBACK}}}), **_errors(400, 401, 403)}}}),
+    "/api/v1/callbacks/<job_id>/result": ("/api/v1/callbacks/{job_id}/result", {"post": {
+        "operationId": "recordCallbackResult", "summary": "Record what the citizen said on a manual callback / 登记回访结果",
+        "parameters": [{"name": "job_id", "in": "path", "required": True,
+                        "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["answer"], "properties": {
+                "answer": {"type": "string", "enum": ["satisfied", "basic", "dissatisfied", "unreachable"]},
+                "note": {"type": "string", "maxLength": 500}}}}}},
+        "responses": {**_json_ok("the callback after the result", CALLBACK),
+                      **_errors(400, 401, 403, 404, 409, 415, 422, 503)}}}),
+    "/api/v1/callbacks/optouts": ("/api/v1/callbacks/optouts", {"post": {
+        "operationId": "optOutOfCallbacks", "summary": "Never call this number back (不回访) / 登记不回访",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["phone"], "properties": {
+                "phone": {"type": "string", "maxLength": 32}, "note": {"type": "string", "maxLength": 200}}}}}},
+        "responses": {**_json_ok("recorded", {"type": "object", "properties": {"phone": {"type": "string"}}}, "201"),
+                      **_errors(400, 401, 403, 415, 422)}}}),
+}
+
+
 def routes(app) -> None:
     deps = app.deps
     cache: dict[str, Any] = {}
@@ -171,7 +251,14 @@ def routes(app) -> None:
     @app.route("/api/v1/openapi.json", methods=["GET"])
     def openapi(request):
         if "doc" not in cache:
-            cache["doc"] = build_document(getattr(deps.workorders, "taxonomy", None))
-            # other features describe their /api/v1 routes in deps.extras["openapi_paths"]
-            cache["doc"]["paths"].update(deps.extras.get("openapi_paths", {}))
+            doc = build_document(getattr(deps.workorders, "taxonomy", None))
+            # other features describe their /api/v1 routes in deps.extras["openapi_paths"]; the routes
+            # of features that do not are described here, once the app is complete (first request)
+            contributed = deps.extras.setdefault("openapi_paths", {})
+            mounted = {rule.rule for rule in app.klein.url_map.iter_rules()}
+            for rule, (path, spec) in FEATURE_PATHS.items():
+                if rule in mounted:
+                    contributed.setdefault(path, spec)
+            doc["paths"].update(contributed)
+            cache["doc"] = doc
         return json_response(request, cache["doc"])
