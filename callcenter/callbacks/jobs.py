@@ -13,6 +13,7 @@ number from being dialled twice at once.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -24,6 +25,7 @@ from callcenter.callbacks.tables import callback_jobs, callback_optouts
 from ticketing.callbacks.policy import CallbackPolicy, survey_result
 from ticketing.domain.errors import DomainError, IllegalTransition, NotFound, ValidationFailed
 from ticketing.domain.sla import Deadline
+from ticketing.persistence.repository import WorkOrderRepository
 from ticketing.persistence.tables import work_orders
 
 log = logging.getLogger(__name__)
@@ -86,15 +88,21 @@ def schedule_replied(engine, now: datetime, policy: CallbackPolicy, calendar, li
     return created
 
 
+def claimable(conn, query):
+    """``query`` locking the rows it selects so that concurrent claimers skip them: ``FOR UPDATE
+    SKIP LOCKED`` on PostgreSQL; on SQLite the write transaction's ``BEGIN IMMEDIATE`` (see
+    :func:`callcenter.db.make_engine`) already admits one claimer at a time.  Used by every
+    claim of this feature (callback jobs, webhook outbox)."""
+    return query.with_for_update(skip_locked=True) if conn.dialect.name == "postgresql" else query
+
+
 def claim_due(engine, now: datetime, worker: str, limit: int = 20) -> list[dict]:
     """Mark up to ``limit`` due jobs dialing (one per number, none whose number is already being
     dialled) and return them with their new ``callback_id``."""
     with engine.begin() as conn:
-        q = (select(J.id, J.phone, J.attempts).where(J.state == "scheduled", J.due_at <= now)
-             .order_by(J.due_at, J.id).limit(limit * 3))
-        if conn.dialect.name == "postgresql":
-            q = q.with_for_update(skip_locked=True)
-        candidates = conn.execute(q).all()
+        candidates = conn.execute(claimable(conn, select(J.id, J.phone, J.attempts)
+                                            .where(J.state == "scheduled", J.due_at <= now)
+                                            .order_by(J.due_at, J.id).limit(limit * 3))).all()
         busy = {p for (p,) in conn.execute(select(J.phone).where(
             J.state == "dialing", J.phone.in_({c.phone for c in candidates})))}
         claimed = []
@@ -120,22 +128,28 @@ def get_by_callback_id(engine, callback_id: str) -> dict | None:
 def attempt_failed(engine, callback_id: str, reason: int | None, now: datetime, policy: CallbackPolicy,
                    calendar) -> dict | None:
     """The call of ``callback_id`` did not reach the citizen: schedule the next attempt or give up.
-    Returns the job after the change, or ``None`` when that attempt was already settled."""
+    Returns the job after the change, or ``None`` when that attempt was already settled.  (The
+    worker goes through :meth:`ResultRecorder.attempt_failed`, which also records an unreachable
+    order in the same transaction.)"""
     with engine.begin() as conn:
-        r = conn.execute(select(callback_jobs).where(J.callback_id == callback_id, J.state == "dialing")).first()
-        if r is None:
-            return None
-        decision = policy.after_attempt(r.attempts, reason if reason is not None else 0, now, calendar)
-        values = dict(last_reason=reason, updated_at=now, claimed_by=None)
-        if decision.kind == "retry":
-            values.update(state="scheduled", due_at=decision.at)
-        else:
-            values.update(state="unreachable", result="unreachable")
-        res = conn.execute(update(callback_jobs).where(J.id == r.id, J.state == "dialing",
-                                                         J.callback_id == callback_id).values(**values))
-        if not res.rowcount:
-            return None
-        return {**_row(r), **values}
+        return _attempt_failed(conn, callback_id, reason, now, policy, calendar)
+
+
+def _attempt_failed(conn, callback_id, reason, now, policy, calendar) -> dict | None:
+    r = conn.execute(select(callback_jobs).where(J.callback_id == callback_id, J.state == "dialing")).first()
+    if r is None:
+        return None
+    decision = policy.after_attempt(r.attempts, reason if reason is not None else 0, now, calendar)
+    values = dict(last_reason=reason, updated_at=now, claimed_by=None)
+    if decision.kind == "retry":
+        values.update(state="scheduled", due_at=decision.at)
+    else:
+        values.update(state="unreachable", result="unreachable")
+    res = conn.execute(update(callback_jobs).where(J.id == r.id, J.state == "dialing",
+                                                     J.callback_id == callback_id).values(**values))
+    if not res.rowcount:
+        return None
+    return {**_row(r), **values}
 
 
 def release(engine, callback_id: str, now: datetime) -> bool:
@@ -164,9 +178,13 @@ def expire_stale(engine, now: datetime, lease: float) -> list[str]:
 def finish(engine, job_id: int, *, expect: tuple[str, ...], result: str, by: str, now: datetime,
            note: str | None = None) -> bool:
     with engine.begin() as conn:
-        res = conn.execute(update(callback_jobs).where(J.id == job_id, J.state.in_(expect)).values(
-            state="done", result=result, result_by=by, updated_at=now, note=note, claimed_by=None))
-        return bool(res.rowcount)
+        return _finish(conn, job_id, expect=expect, result=result, by=by, now=now, note=note)
+
+
+def _finish(conn, job_id, *, expect, result, by, now, note=None) -> bool:
+    res = conn.execute(update(callback_jobs).where(J.id == job_id, J.state.in_(expect)).values(
+        state="done", result=result, result_by=by, updated_at=now, note=note, claimed_by=None))
+    return bool(res.rowcount)
 
 
 def attach_comment(engine, callback_id: str, recording: str, now: datetime) -> bool:
@@ -208,6 +226,37 @@ def opt_out(engine, phone: str, note: str, now: datetime) -> None:
             state="skipped", note="市民要求不回访 / caller asked not to be called back", updated_at=now))
 
 
+class _JoinedUnitOfWork:
+    """The work-order service's unit of work inside a transaction the recorder owns: the order's
+    change, the job's and the outbox row commit (or roll back) together."""
+
+    def __init__(self, conn):
+        self.connection = conn
+
+    def __enter__(self):
+        self.orders = WorkOrderRepository(self.connection)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass  # the recorder's ``engine.begin()`` commits or rolls back
+
+    def commit(self) -> None:
+        pass
+
+    def rollback(self) -> None:
+        raise RuntimeError("a joined unit of work is rolled back by its owner")
+
+
+class _Tx:
+    def __init__(self, conn, service):
+        self.conn = conn
+        self.service = service
+        self.notes: list[tuple[str, dict]] = []
+
+    def note(self, kind: str, data: dict) -> None:
+        self.notes.append((kind, data))
+
+
 class ResultRecorder:
     """Turns a survey answer (or an agent's manual result) into the order's ``callback-result``.
 
@@ -215,16 +264,50 @@ class ResultRecorder:
     order's state machine refuses a second result for the same round.  A
     dissatisfied answer reopens the order (重办), re-dispatches it to the
     department ``choose_department(order)`` returns (the same one by default)
-    and, from the second dissatisfaction on, raises 督办; ``notify(kind, data)``
-    tells supervisors (``reopened``, ``supervised``, ``unreachable``)."""
+    and, from the second dissatisfaction on, raises 督办.
+
+    Each result is one transaction: the job, the order (through the service on
+    the same connection) and, with ``outbox`` on, the notifications
+    (``reopened``, ``supervised``, ``unreachable``) in ``callback_webhooks`` —
+    so a crash never leaves an order changed without its job, nor a change
+    without its notification.  After the commit ``notify(kind, data)`` (an
+    in-process hook, best effort) is called and the service's subscribers get
+    the order's events."""
 
     def __init__(self, engine, service, actor, *, notify: Callable[[str, dict], Any] | None = None,
-                 choose_department: Callable[[dict], str | None] | None = None):
+                 choose_department: Callable[[dict], str | None] | None = None, outbox: bool = False):
         self.engine = engine
         self.service = service
         self.actor = actor
         self.notify = notify or (lambda kind, data: None)
         self.choose_department = choose_department or (lambda order: order.get("department"))
+        self.outbox = outbox
+
+    @contextmanager
+    def _transaction(self, now: datetime):
+        from ticketing.service import WorkOrderService
+
+        published: list[dict] = []
+        with self.engine.begin() as conn:
+            s = self.service
+            scoped = WorkOrderService(lambda: _JoinedUnitOfWork(conn), s.taxonomy, s.calendar,
+                                      warning_share=s.warning_share)
+            scoped.subscribe(published.extend)
+            tx = _Tx(conn, scoped)
+            yield tx
+            if self.outbox:
+                from callcenter.callbacks import outbox
+
+                for kind, data in tx.notes:
+                    outbox.enqueue(conn, kind, data, now)
+        # committed: now the in-process listeners may hear of it
+        if published:
+            self.service.publish(published)
+        for kind, data in tx.notes:
+            try:
+                self.notify(kind, data)
+            except Exception:  # a broken hook must not turn a recorded result into an error
+                log.exception("callback notify hook failed (%s)", kind)
 
     def survey_answer(self, callback_id: str, answer: str, now: datetime) -> dict | None:
         """The survey flow's answer for ``CALLBACK_ID``; ``None`` when nothing was recorded."""
@@ -248,53 +331,69 @@ class ResultRecorder:
             raise CallbackConflict("该回访正在进行或已完成 / this callback is in progress or finished",
                                    {"id": job_id, "state": job["state"]})
         if answer == "unreachable":
-            self.service.perform(job["order_number"], "callback-result",
-                                 {"outcome": "unreachable", "note": note or "人工回访未接通 / manual: unreachable"},
-                                 actor, now)
-            with self.engine.begin() as conn:
-                conn.execute(update(callback_jobs).where(J.id == job_id, J.state == "scheduled").values(
+            with self._transaction(now) as tx:
+                res = tx.conn.execute(update(callback_jobs).where(J.id == job_id, J.state == "scheduled").values(
                     state="unreachable", result="unreachable", result_by=actor.user_id, updated_at=now))
+                if res.rowcount:
+                    tx.service.perform(job["order_number"], "callback-result",
+                                       {"outcome": "unreachable",
+                                        "note": note or "人工回访未接通 / manual: unreachable"}, actor, now)
             return get_job(self.engine, job_id)
-        return self._apply(job, mapped, answer, ("scheduled", "unreachable"), f"manual:{actor.user_id}", now,
+        done = self._apply(job, mapped, answer, ("scheduled", "unreachable"), f"manual:{actor.user_id}", now,
                            actor=actor, note=note)
+        if done is None:
+            raise CallbackConflict("该回访正在进行或已完成 / this callback is in progress or finished",
+                                   {"id": job_id})
+        return done
 
-    def unreachable(self, job: dict, now: datetime) -> None:
-        """After the last failed attempt: the order records it, supervisors are told."""
+    def attempt_failed(self, callback_id: str, reason: int | None, now: datetime, policy: CallbackPolicy,
+                       calendar) -> dict | None:
+        """A failed attempt (see :func:`attempt_failed`); after the last one the order records it
+        unreachable (回访未接通) and supervisors are told — in the same transaction."""
+        with self._transaction(now) as tx:
+            job = _attempt_failed(tx.conn, callback_id, reason, now, policy, calendar)
+            if job is not None and job["state"] == "unreachable":
+                self._unreachable(tx, job, now)
+        return job
+
+    def _unreachable(self, tx: _Tx, job: dict, now: datetime) -> None:
         try:
-            self.service.perform(job["order_number"], "callback-result",
-                                 {"outcome": "unreachable",
-                                  "note": f"{job['attempts']} 次回访未接通 / unreachable after {job['attempts']} attempts"},
-                                 self.actor, now)
+            tx.service.perform(job["order_number"], "callback-result",
+                               {"outcome": "unreachable",
+                                "note": f"{job['attempts']} 次回访未接通 / unreachable after {job['attempts']} attempts"},
+                               self.actor, now)
         except IllegalTransition:
             log.info("order %s: unreachable not recorded (already settled)", job["order_number"])
-        self.notify("unreachable", {"number": job["order_number"], "attempts": job["attempts"],
-                                    "department": job["department"], "last_reason": job.get("last_reason")})
+        tx.note("unreachable", {"number": job["order_number"], "attempts": job["attempts"],
+                                "department": job["department"], "last_reason": job.get("last_reason")})
 
     def _apply(self, job, mapped, answer, expect, by, now, *, actor=None, note="") -> dict | None:
         actor = actor or self.actor
         outcome, satisfaction = mapped
         number = job["order_number"]
-        try:
-            order = self.service.perform(number, "callback-result", {
-                "outcome": outcome, "satisfaction": satisfaction,
-                "note": (note or f"回访 / callback: {answer}")[:500]}, actor, now)
-        except IllegalTransition:
-            order = None  # recorded before a crash: finish the job, change nothing else
-        if not finish(self.engine, job["id"], expect=expect, result=answer, by=by, now=now, note=note or None):
-            return None
-        if order is not None and outcome == "dissatisfied":
-            self._reopen(order, now)
+        with self._transaction(now) as tx:
+            # the guarded job update first: a second delivery of the answer stops here, unchanged
+            if not _finish(tx.conn, job["id"], expect=expect, result=answer, by=by, now=now, note=note or None):
+                return None
+            try:
+                order = tx.service.perform(number, "callback-result", {
+                    "outcome": outcome, "satisfaction": satisfaction,
+                    "note": (note or f"回访 / callback: {answer}")[:500]}, actor, now)
+            except IllegalTransition:
+                order = None  # the order was settled elsewhere: finish the job, change nothing else
+            if order is not None and outcome == "dissatisfied":
+                self._reopen(tx, order, now)
         return get_job(self.engine, job["id"])
 
-    def _reopen(self, order: dict, now: datetime) -> None:
+    def _reopen(self, tx: _Tx, order: dict, now: datetime) -> None:
         number = order["number"]
         department = self.choose_department(order) or order.get("department")
-        self.service.perform(number, "dispatch", {
+        tx.service.perform(number, "dispatch", {
             "department": department, "note": "回访不满意，重办 / dissatisfied at callback: reopened"},
             self.actor, now)
-        self.notify("reopened", {"number": number, "department": department, "count": order["reopen_count"]})
+        tx.note("reopened", {"number": number, "department": department, "count": order["reopen_count"]})
         if order["reopen_count"] >= 2:
-            self.service.perform(number, "supervise", {
+            tx.service.perform(number, "supervise", {
                 "reason": f"第{order['reopen_count']}次回访不满意 / dissatisfied {order['reopen_count']} times"},
                 replace(self.actor, role="supervisor"), now)  # the 督办 rule acts with supervisor authority
-            self.notify("supervised", {"number": number, "department": department, "count": order["reopen_count"]})
+            tx.note("supervised", {"number": number, "department": department, "count": order["reopen_count"]})

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 from sqlalchemy import func, select
 
-from callcenter.callbacks.tables import callback_jobs
+from callcenter.callbacks.tables import callback_jobs, callback_webhooks
 from callcenter.metrics import REGISTRY
 
 J = callback_jobs.c
@@ -25,6 +25,10 @@ SATISFACTION = Gauge("hotline_callback_satisfaction_ratio",
 REOPEN_RATE = Gauge("hotline_callback_reopen_ratio",
                     "Dissatisfied (reopened, 重办) / answered callbacks, by department.", ["department"],
                     registry=REGISTRY)
+WEBHOOK_DEAD = Counter("hotline_webhook_dead", "Webhook notifications given up after the last attempt "
+                       "(listed on /callbacks, where they can be sent again).", registry=REGISTRY)
+WEBHOOK_OUTBOX = Gauge("hotline_webhook_outbox", "Webhook notifications by state (pending, sending, "
+                       "delivered, dead).", ["state"], registry=REGISTRY)
 
 
 def figures(engine) -> dict:
@@ -42,7 +46,9 @@ def figures(engine) -> dict:
                 cell["satisfied" if result in ("satisfied", "basic") else "dissatisfied"] += n
             elif state in ("unreachable", "skipped"):
                 cell[state] += n
-    return {"states": dict(states), "cells": {k: dict(v) for k, v in cells.items()}}
+        webhooks = {s: n for s, n in conn.execute(select(callback_webhooks.c.state, func.count())
+                                                   .group_by(callback_webhooks.c.state))}
+    return {"states": dict(states), "cells": {k: dict(v) for k, v in cells.items()}, "webhooks": webhooks}
 
 
 def _ratio(a: int, b: int) -> float:
@@ -53,6 +59,8 @@ def publish(data: dict) -> None:
     """Set the gauges from :func:`figures` output."""
     for state in ("scheduled", "dialing", "done", "unreachable", "skipped"):
         CALLBACK_JOBS.labels(state).set(data["states"].get(state, 0))
+    for state in ("pending", "sending", "delivered", "dead"):
+        WEBHOOK_OUTBOX.labels(state).set(data.get("webhooks", {}).get(state, 0))
     per_dept: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for (dept, cat), cell in data["cells"].items():
         SATISFACTION.labels(dept, cat).set(_ratio(cell.get("satisfied", 0), cell.get("answered", 0)))

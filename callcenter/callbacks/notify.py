@@ -1,24 +1,49 @@
-"""Notification hooks for callbacks (unreachable citizen, reopened order, 督办).
+"""Webhook notifications for callbacks (unreachable citizen, reopened order, 督办), never dropped.
 
-A hook is any callable ``notify(kind, data)``; the recorder calls it from a
-worker thread.  :class:`WebhookNotifier` posts ``{"event": "callback.<kind>",
-...data}`` as JSON with treq on the reactor thread; an SMS gateway would be
-another callable with the same signature.
+The recorder writes each notification to the ``callback_webhooks`` outbox in
+the transaction of the change (:mod:`callcenter.callbacks.outbox`);
+:class:`WebhookDelivery`, a Twisted service, claims due rows and posts them
+with :class:`WebhookNotifier`: ``{"event": "callback.<kind>", "event_id": …,
+...data}`` as JSON with an ``Idempotency-Key: <event_id>`` header (the same on
+every retry, so a receiver counts an event once).  A failure (connection
+refused, timeout, 408/429/5xx) is retried after ``base`` seconds, doubling up
+to ``max_delay``; after ``max_attempts`` — or at once for an answer that a
+retry cannot change (other 3xx/4xx) — the row is dead: counted in
+``hotline_webhook_dead_total`` and listed on ``/callbacks`` where a supervisor
+can send it again.
 """
 from __future__ import annotations
 
+import json
 import logging
+import uuid
+from datetime import timedelta
+from typing import Callable, NamedTuple
 from urllib.parse import urlsplit
 
-from twisted.internet import defer
+from twisted.application.service import Service
+from twisted.internet import defer, task
+from twisted.internet.threads import deferToThreadPool
 
+from callcenter.callbacks import outbox
+from callcenter.clock import now_from
 from ticketing.domain.errors import ValidationFailed
 
 log = logging.getLogger(__name__)
 
 
+class Outcome(NamedTuple):
+    """One POST: ``ok``; else whether a retry may help, and why it failed."""
+
+    ok: bool
+    retry: bool = False
+    error: str = ""
+
+
 class WebhookNotifier:
-    timeout = 10.0  # seconds for one POST; a slow receiver never holds a callback
+    """Posts one notification; never raises — the :class:`Outcome` says what happened."""
+
+    timeout = 10.0  # seconds for one POST; a slow receiver never holds the outbox
 
     def __init__(self, url: str, *, reactor, token: str | None = None):
         parts = urlsplit(url or "")
@@ -30,39 +55,128 @@ class WebhookNotifier:
         self.url = url
         self.reactor = reactor
         self.token = token
-        self.delivered = 0
-        self.failed = 0
 
-    def __call__(self, kind: str, data: dict) -> None:
-        """Thread-safe: hands the POST to the reactor."""
-        self.reactor.callFromThread(self.send, kind, data)
-
-    def send(self, kind: str, data: dict) -> defer.Deferred:
+    def post(self, payload: dict, event_id: str) -> defer.Deferred:
+        """POST ``payload`` with ``Idempotency-Key: event_id``; fires with an :class:`Outcome`."""
         import treq
 
-        headers = {"Content-Type": ["application/json"]}
+        if not event_id.isalnum():  # our own uuid hex; never let anything else into a header
+            return defer.succeed(Outcome(False, False, "invalid event id"))
+        headers = {"Content-Type": ["application/json"], "Idempotency-Key": [event_id]}
         if self.token:
             headers["Authorization"] = [f"Bearer {self.token}"]
-        d = treq.post(self.url, json={"event": f"callback.{kind}", **data}, headers=headers,
-                      timeout=self.timeout, reactor=self.reactor)
-        d.addCallback(self._done, kind)
-        d.addErrback(self._failed, kind)
+        body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        d = treq.post(self.url, data=body, headers=headers, timeout=self.timeout, reactor=self.reactor,
+                      persistent=False)
+        d.addCallback(self._answered)
+        d.addErrback(lambda f: Outcome(False, True, f"{f.type.__name__}: {f.getErrorMessage()}"[:300]))
         return d
 
-    def _done(self, response, kind):
-        if 200 <= response.code < 300:
-            self.delivered += 1
+    def _answered(self, response):
+        import treq
+
+        code = response.code
+        if 200 <= code < 300:
+            outcome = Outcome(True)
         else:
-            self.failed += 1
-            log.warning("callback webhook %s: HTTP %s", kind, response.code)
-        return treq_drain(response)
-
-    def _failed(self, failure, kind):
-        self.failed += 1
-        log.warning("callback webhook %s failed: %s", kind, failure.getErrorMessage())
+            # the receiver is overloaded or broken right now: worth another try; any other answer
+            # (redirect, 4xx) would come back the same
+            outcome = Outcome(False, code in (408, 429) or code >= 500, f"HTTP {code}")
+        return treq.content(response).addBoth(lambda _: outcome)
 
 
-def treq_drain(response):
-    import treq
+class WebhookDelivery(Service):
+    """Delivers the webhook outbox: claims due rows, posts them, settles them (retry or dead).
 
-    return treq.content(response).addCallback(lambda _: response.code)
+    ``clock`` schedules the ticks and gives ``now`` (``task.Clock`` in tests); ``reactor`` runs
+    the HTTP client and the thread pool calls.  Rows live in the database, so a fresh delivery
+    service (or another process) takes over rows a dead one left ``sending`` after ``lease``."""
+
+    interval = 5.0         # seconds between ticks
+    base = 30.0            # seconds before the 2nd attempt; doubled after each further failure
+    max_delay = 3600.0     # the spacing never grows beyond an hour
+    max_attempts = 8       # then the row is dead (30 s … 1 h: about 2 h of trying)
+    lease = 120.0          # a row sending this long (its worker died mid-POST) is claimed again
+    batch = 20
+
+    def __init__(self, engine, notifier: WebhookNotifier, *, clock, reactor, pool, now: Callable | None = None,
+                 worker_id: str | None = None):
+        if self.lease <= notifier.timeout:
+            raise ValidationFailed("通知租期必须长于超时 / lease must exceed the POST timeout",
+                                   {"lease": self.lease, "timeout": notifier.timeout})
+        self.engine = engine
+        self.notifier = notifier
+        self.clock = clock
+        self.reactor = reactor
+        self.pool = pool
+        self.now = now or (lambda: now_from(clock))
+        self.worker_id = worker_id or f"webhooks-{uuid.uuid4().hex[:8]}"
+        self._loop: task.LoopingCall | None = None
+        self._tick_d: defer.Deferred | None = None
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        return min(self.base * 2 ** (attempt - 1), self.max_delay)
+
+    def blocking(self, fn, *args, **kw) -> defer.Deferred:
+        return deferToThreadPool(self.reactor, self.pool, fn, *args, **kw)
+
+    def startService(self):
+        super().startService()
+        self._loop = task.LoopingCall(self.tick)
+        self._loop.clock = self.clock
+        self._loop.start(self.interval, now=True).addErrback(lambda f: log.error("webhook loop died: %s", f))
+
+    def stopService(self):
+        super().stopService()
+        if self._loop is not None and self._loop.running:
+            self._loop.stop()
+        # an unfinished POST is left sending: its lease hands it to the next worker
+        return self._tick_d if self._tick_d is not None else defer.succeed(None)
+
+    def tick(self) -> defer.Deferred | None:
+        """Claim and deliver one batch; the Deferred fires when every claimed row is settled."""
+        if self._tick_d is not None:
+            return None
+        d = self.blocking(outbox.claim_due, self.engine, self.now(), self.worker_id, limit=self.batch,
+                          lease=self.lease, max_attempts=self.max_attempts)
+        d.addCallback(self._deliver_all)
+        d.addErrback(lambda f: log.error("webhook tick failed: %s", f.getTraceback()))
+
+        def done(result):
+            self._tick_d = None
+            return result
+        self._tick_d = d
+        return d.addBoth(done)
+
+    def _deliver_all(self, claimed) -> defer.Deferred:
+        rows, dead = claimed
+        if dead:
+            from callcenter.callbacks.metrics import WEBHOOK_DEAD
+
+            WEBHOOK_DEAD.inc(dead)
+        return defer.DeferredList([self._deliver(row) for row in rows], consumeErrors=True)
+
+    def _deliver(self, row: dict) -> defer.Deferred:
+        d = self.notifier.post(row["payload"], row["event_id"])
+        d.addCallback(lambda outcome: self.blocking(self._settle, row, outcome, self.now()))
+        d.addErrback(lambda f: log.error("webhook %s not settled: %s", row["event_id"], f.getErrorMessage()))
+        return d
+
+    def _settle(self, row: dict, outcome: Outcome, now) -> str | None:
+        if outcome.ok:
+            return "delivered" if outbox.delivered(self.engine, row, now) else None
+        retry_at = None
+        if outcome.retry and row["attempts"] < self.max_attempts:
+            retry_at = now + timedelta(seconds=self.delay(row["attempts"]))
+        state = outbox.failed(self.engine, row, outcome.error, now, retry_at=retry_at)
+        if state == "dead":
+            from callcenter.callbacks.metrics import WEBHOOK_DEAD
+
+            WEBHOOK_DEAD.inc()
+            log.error("webhook %s (%s) dead after %d attempts: %s", row["event_id"], row["kind"], row["attempts"],
+                      outcome.error)
+        else:
+            log.warning("webhook %s (%s) attempt %d failed: %s", row["event_id"], row["kind"], row["attempts"],
+                        outcome.error)
+        return state

@@ -1,7 +1,7 @@
-"""Tables of the callback jobs (migration ``callbacks_0001_jobs``)."""
+"""Tables of the callback jobs (migration ``callbacks_0001_jobs``) and the webhook outbox."""
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Integer, String, Table, Text, UniqueConstraint
 
 from callcenter.db import metadata
 from ticketing.persistence.tables import UtcDateTime
@@ -44,3 +44,25 @@ callback_optouts = Table(
     Column("note", String(200), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
 )
+
+# webhook outbox (migration ``callbacks_0002_webhook_outbox``): a notification is written here in the
+# transaction of the change that causes it and delivered later, with retries, by
+# :class:`callcenter.callbacks.notify.WebhookDelivery`.
+# state: pending → sending → delivered | pending (retry, next_at) | dead (after the last attempt)
+callback_webhooks = Table(
+    "callback_webhooks", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(32), nullable=False),      # the receiver's Idempotency-Key
+    Column("kind", String(32), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_at", UtcDateTime, nullable=False),
+    Column("claimed_by", String(64)),
+    Column("claimed_at", UtcDateTime),
+    Column("last_error", String(300)),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    UniqueConstraint("event_id", name="uq_callback_webhooks_event_id"),
+)
+Index("ix_callback_webhooks_state_next", callback_webhooks.c.state, callback_webhooks.c.next_at)

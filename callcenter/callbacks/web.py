@@ -1,8 +1,13 @@
 """``/callbacks`` page and ``/api/v1/callbacks``: the manual callback list.
 
 Agents and dispatchers see callbacks that are scheduled, being dialled or
-unreachable, and record a result after calling by hand (CSRF-protected form
-or JSON).  Mount by adding ``callcenter.callbacks.web`` to ``web.features``.
+unreachable (every attempt used), and record a result after calling by hand
+(CSRF-protected form or JSON).  The page also lists what would otherwise go
+unnoticed: webhook notifications given up after their last attempt (a
+supervisor sends them again) and the ACD's in-queue callbacks whose call did
+not reach the citizen.  Only the roles that dial by hand (agent, dispatcher)
+see whole phone numbers.  Mount by adding ``callcenter.callbacks.web`` to
+``web.features``.
 """
 from __future__ import annotations
 
@@ -15,27 +20,65 @@ PREFIX = "/api/v1/callbacks"
 ROLES = ("agent", "dispatcher", "supervisor", "admin")
 ANSWERS = ("satisfied", "basic", "dissatisfied", "unreachable")
 LIST_STATES = ("scheduled", "dialing", "unreachable")
+DIALLERS = ("agent", "dispatcher")          # they call citizens back by hand: whole numbers
+ACT_ON_WEBHOOKS = ("supervisor", "admin")   # may send a dead notification again
 
 
-def _view(job: dict) -> dict:
-    iso = lambda v: v.isoformat() if v else None  # noqa: E731
-    return {"id": job["id"], "number": job["order_number"], "round": job["round"], "phone": job["phone"],
+def _phone(phone: str | None, role: str) -> str | None:
+    from ticketing.service import mask_phone
+
+    return phone if role in DIALLERS else mask_phone(phone)
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def _view(job: dict, role: str) -> dict:
+    iso = _iso
+    return {"id": job["id"], "number": job["order_number"], "round": job["round"],
+            "phone": _phone(job["phone"], role),
             "department": job["department"], "category": job["category"], "urgency": job["urgency"],
             "state": job["state"], "attempts": job["attempts"], "due_at": iso(job["due_at"]),
             "last_reason": job["last_reason"], "result": job["result"], "note": job["note"],
             "has_comment": bool(job.get("comment_path"))}
 
 
-def _job_id(raw: str) -> int:
+def _webhook_view(row: dict) -> dict:
+    payload = row["payload"] or {}
+    return {"id": row["id"], "event_id": row["event_id"], "kind": row["kind"], "state": row["state"],
+            "number": payload.get("number"), "department": payload.get("department"),
+            "attempts": row["attempts"], "last_error": row["last_error"], "next_at": _iso(row["next_at"]),
+            "created_at": _iso(row["created_at"]), "updated_at": _iso(row["updated_at"])}
+
+
+def _job_id(raw: str, what: str = "callback") -> int:
     if not raw.isdigit() or len(raw) > 12:
+        if what == "webhook":
+            raise ApiError(404, "callback.webhook_not_found", "通知不存在 / no such notification", {"id": raw[:16]})
         raise ApiError(404, "callback.not_found", "回访任务不存在 / no such callback", {"id": raw[:16]})
     return int(raw)
+
+
+def queue_callbacks_not_reached(engine, limit: int = 200) -> list[dict]:
+    """The ACD's in-queue callbacks (``queue_callbacks``, owned by routing) whose call was placed
+    and did not reach the citizen: still pending after an attempt, with nothing to dial them
+    again — listed so that someone calls back by hand.  Read only."""
+    from sqlalchemy import select
+
+    from callcenter.routing.store import CALLBACK_PENDING, queue_callbacks as q
+
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(
+            select(q.c.id, q.c.number, q.c.queue, q.c.reason, q.c.attempts, q.c.created_at, q.c.updated_at)
+            .where(q.c.state == CALLBACK_PENDING, q.c.attempts > 0)
+            .order_by(q.c.updated_at, q.c.id).limit(limit))]
 
 
 def routes(app) -> None:
     from pathlib import Path
 
-    from callcenter.callbacks import jobs
+    from callcenter.callbacks import jobs, outbox
 
     deps = app.deps
     deps.templates.add_directory(Path(__file__).parent / "templates")
@@ -47,8 +90,11 @@ def routes(app) -> None:
         if rec is None:
             from ticketing.service import Actor
 
+            # with a webhook configured, results recorded here are notified through the outbox the
+            # serve process's delivery service sends
             rec = jobs.ResultRecorder(deps.engine, deps.workorders, Actor("system:callbacks", "dispatcher"),
-                                      notify=deps.extras.get("callback_notify"))
+                                      notify=deps.extras.get("callback_notify"),
+                                      outbox=bool(deps.config.get("callbacks.webhook_url")))
             deps.extras["callback_recorder"] = rec
         return rec
 
@@ -74,7 +120,7 @@ def routes(app) -> None:
     @require_role(*ROLES)
     async def list_callbacks(request, principal):
         items = await deps.db(jobs.list_jobs, deps.engine, states(request))
-        return {"items": [_view(j) for j in items]}
+        return {"items": [_view(j, principal.user.role) for j in items]}
 
     @app.route(PREFIX + "/<job_id>/result", methods=["POST"])
     @json_api
@@ -85,7 +131,7 @@ def routes(app) -> None:
         if not isinstance(answer, str) or not isinstance(note, str):
             raise ApiError(422, "callback.invalid_answer", "无效的回访结果 / invalid callback result",
                            {"answer": list(ANSWERS)})
-        return _view(await record(principal, job_id, answer, note))
+        return _view(await record(principal, job_id, answer, note), principal.user.role)
 
     @app.route(PREFIX + "/optouts", methods=["POST"])
     @json_api
@@ -95,11 +141,44 @@ def routes(app) -> None:
         await deps.db(jobs.opt_out, deps.engine, body.get("phone"), body.get("note") or "", deps.now())
         return 201, {"phone": body.get("phone")}
 
+    def webhook_states(request) -> tuple[str, ...]:
+        raw = query_arg(request, "state")
+        if not raw:
+            return ("dead",)
+        if raw not in outbox.STATES:
+            raise ApiError(400, "request.invalid_query", "state 无效 / unknown state", {"state": list(outbox.STATES)})
+        return (raw,)
+
+    @app.route(PREFIX + "/webhooks", methods=["GET"])
+    @json_api
+    @require_role(*ROLES)
+    async def list_webhooks(request, principal):
+        rows = await deps.db(outbox.list_rows, deps.engine, webhook_states(request))
+        return {"items": [_webhook_view(r) for r in rows]}
+
+    @app.route(PREFIX + "/webhooks/<row_id>/retry", methods=["POST"])
+    @json_api
+    @require_role(*ACT_ON_WEBHOOKS)
+    async def retry_webhook(request, principal, row_id):
+        return _webhook_view(await deps.db(outbox.requeue, deps.engine, _job_id(row_id, "webhook"), deps.now()))
+
+    def gather(states_):
+        """Blocking: everything the page shows, in one trip to the pool."""
+        return (jobs.list_jobs(deps.engine, states_), outbox.list_rows(deps.engine, ("dead",)),
+                queue_callbacks_not_reached(deps.engine))
+
     async def page(request, principal, *, error=None, status=200):
-        items = await deps.db(jobs.list_jobs, deps.engine, states(request))
+        role = principal.user.role
+        items, dead, queue_missed = await deps.db(gather, states(request))
+        views = [_view(j, role) for j in items]
+        for q in queue_missed:
+            q["number"] = _phone(q["number"], role)
         return deps.templates.render(request, "callbacks.html", status=status, session=principal.session,
-                                     jobs=[_view(j) for j in items], error=error,
-                                     done=query_arg(request, "done") == "1", answers=ANSWERS)
+                                     jobs=[v for v in views if v["state"] != "unreachable"],
+                                     exhausted=[v for v in views if v["state"] == "unreachable"],
+                                     webhooks=[_webhook_view(r) for r in dead], queue_missed=queue_missed,
+                                     can_resend=role in ACT_ON_WEBHOOKS, error=error,
+                                     done=query_arg(request, "done"), answers=ANSWERS)
 
     @app.route("/callbacks", methods=["GET"])
     @require_role(*ROLES, page=True)
@@ -117,5 +196,19 @@ def routes(app) -> None:
             code, body = error_payload(exc)
             return await page(request, principal, error=body, status=code)
         request.redirect(b"/callbacks?done=1")
+        request.setResponseCode(303)
+        return b""
+
+    @app.route("/callbacks/webhooks/<row_id>/retry", methods=["POST"])
+    @require_role(*ACT_ON_WEBHOOKS, page=True)
+    async def webhook_form(request, principal, row_id):
+        try:
+            await deps.db(outbox.requeue, deps.engine, _job_id(row_id, "webhook"), deps.now())
+        except Exception as exc:  # noqa: BLE001 - the engine's message is shown on the page
+            if not hasattr(exc, "error_id") and not isinstance(exc, ApiError):
+                raise
+            code, body = error_payload(exc)
+            return await page(request, principal, error=body, status=code)
+        request.redirect(b"/callbacks?done=resent")
         request.setResponseCode(303)
         return b""

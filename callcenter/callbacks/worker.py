@@ -59,6 +59,9 @@ class CallbackWorker(Service):
         self._tick_d: defer.Deferred | None = None
         self._ticks = 0
         self.in_flight: set[defer.Deferred] = set()
+        #: the webhook outbox's delivery service (:class:`~callcenter.callbacks.notify.WebhookDelivery`),
+        #: started and stopped with this worker when set (``build_callbacks`` does, given a webhook URL)
+        self.webhooks = None
 
     def blocking(self, fn, *args, **kw) -> defer.Deferred:
         return deferToThreadPool(self.reactor, self.pool, fn, *args, **kw)
@@ -69,9 +72,14 @@ class CallbackWorker(Service):
         self._loop = task.LoopingCall(self.tick)
         self._loop.clock = self.reactor
         self._loop.start(self.interval, now=True).addErrback(lambda f: log.error("callback loop died: %s", f))
+        if self.webhooks is not None:
+            self.webhooks.startService()
 
     def stopService(self):
         super().stopService()
+        stopping = []
+        if self.webhooks is not None and self.webhooks.running:
+            stopping.append(defer.maybeDeferred(self.webhooks.stopService))
         if self._loop is not None and self._loop.running:
             self._loop.stop()
         pending = list(self.in_flight)
@@ -79,7 +87,7 @@ class CallbackWorker(Service):
             d.cancel()
         if self._tick_d is not None:
             pending.append(self._tick_d)
-        return defer.DeferredList(pending, consumeErrors=True)
+        return defer.DeferredList(pending + stopping, consumeErrors=True)
 
     # -- one tick --------------------------------------------------------------
     def tick(self) -> defer.Deferred | None:
@@ -139,9 +147,7 @@ class CallbackWorker(Service):
         return d.addCallbacks(placed, lost)
 
     def _failed_sync(self, callback_id: str, reason, now) -> None:
-        job = jobs.attempt_failed(self.engine, callback_id, reason, now, self.policy, self.calendar)
-        if job is not None and job["state"] == "unreachable":
-            self.recorder.unreachable(job, now)
+        self.recorder.attempt_failed(callback_id, reason, now, self.policy, self.calendar)
 
 
 class SurveyHook:

@@ -12,7 +12,7 @@ from twisted.web import resource, server
 
 from callcenter.callbacks import jobs
 from callcenter.callbacks.metrics import refresh
-from callcenter.callbacks.notify import WebhookNotifier
+from callcenter.callbacks.notify import WebhookDelivery, WebhookNotifier
 from callcenter.metrics import REGISTRY
 from tests.callbacks.helpers import CALENDAR, MONDAY, replied_order, world
 from ticketing.callbacks.policy import CallbackPolicy
@@ -27,11 +27,13 @@ class Receiver(resource.Resource):
         self.status = status
         self.bodies: list[dict] = []
         self.headers: list = []
+        self.keys: list = []
         self.arrived = defer.Deferred()
 
     def render_POST(self, request):
         self.bodies.append(json.loads(request.content.read()))
         self.headers.append(request.getHeader(b"authorization"))
+        self.keys.append(request.getHeader(b"idempotency-key"))
         request.setResponseCode(self.status)
         if not self.arrived.called:
             self.arrived.callback(None)
@@ -39,23 +41,26 @@ class Receiver(resource.Resource):
 
 
 @pytest_twisted.inlineCallbacks
-def test_webhook_posts_json_from_a_worker_thread():
-    """notify() called from a thread (as the recorder does) posts {"event": "callback.<kind>", …} with the
-    bearer token; a receiver answering 500 is counted as a failure, not raised."""
+def test_webhook_post_carries_token_and_idempotency_key():
+    """One POST sends the JSON payload with the bearer token and the event id as Idempotency-Key;
+    a 500 is a failure worth retrying, a 404 one that is not — neither raises."""
     from twisted.internet import reactor
 
-    ok, broken = Receiver(), Receiver(status=500)
-    ports = [reactor.listenTCP(0, server.Site(r), interface="127.0.0.1") for r in (ok, broken)]
+    ok, broken, missing = Receiver(), Receiver(status=500), Receiver(status=404)
+    ports = [reactor.listenTCP(0, server.Site(r), interface="127.0.0.1") for r in (ok, broken, missing)]
     try:
         url = lambda p: f"http://127.0.0.1:{p.getHost().port}/hook"  # noqa: E731
         hook = WebhookNotifier(url(ports[0]), reactor=reactor, token="s3cret")
-        yield threads.deferToThread(hook, "unreachable", {"number": "2026112300001", "attempts": 3})
-        yield ok.arrived
-        assert ok.bodies == [{"event": "callback.unreachable", "number": "2026112300001", "attempts": 3}]
-        assert ok.headers == [b"Bearer s3cret"]
-        failing = WebhookNotifier(url(ports[1]), reactor=reactor)
-        yield failing.send("reopened", {"number": "1"})
-        assert failing.failed == 1 and broken.bodies[0]["event"] == "callback.reopened"
+        outcome = yield hook.post({"event": "callback.unreachable", "number": "2026112300001"}, "abc123")
+        assert outcome.ok
+        assert ok.bodies == [{"event": "callback.unreachable", "number": "2026112300001"}]
+        assert ok.headers == [b"Bearer s3cret"] and ok.keys == [b"abc123"]
+        outcome = yield WebhookNotifier(url(ports[1]), reactor=reactor).post({"event": "x"}, "k1")
+        assert (outcome.ok, outcome.retry, outcome.error) == (False, True, "HTTP 500")
+        outcome = yield WebhookNotifier(url(ports[2]), reactor=reactor).post({"event": "x"}, "k2")
+        assert (outcome.ok, outcome.retry) == (False, False)
+        outcome = yield hook.post({"event": "x"}, "bad\r\nX-Injected: 1")
+        assert not outcome.ok and len(ok.bodies) == 1       # never sent: the key is not a header value
         for bad in ("ftp://x/hook", "http://x/\r\nX: y", ""):
             with pytest.raises(ValidationFailed):
                 WebhookNotifier(bad, reactor=reactor)
@@ -108,7 +113,8 @@ def test_build_callbacks_from_config(tmp_path, db_url):
                                        reactor=reactor, pool=reactor.getThreadPool())
         assert worker.policy.max_attempts == 2 and worker.lease == 60.0
         assert worker.dial_string == "PJSIP/{number}@trunk"
-        assert isinstance(worker.recorder.notify, WebhookNotifier) and hook.recorder is worker.recorder
+        assert worker.recorder.outbox and hook.recorder is worker.recorder
+        assert isinstance(worker.webhooks, WebhookDelivery) and worker.webhooks.notifier.url == "http://127.0.0.1:9/hook"
         path.write_text('[callbacks]\nwebhook_url = "file:///etc/passwd"\n', encoding="utf-8")
         with pytest.raises(ValidationFailed):
             build_callbacks(load_config(str(path)), engine=engine, workorders=service, ami=None,
