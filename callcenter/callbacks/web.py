@@ -75,12 +75,44 @@ def queue_callbacks_not_reached(engine, limit: int = 200) -> list[dict]:
             .order_by(q.c.updated_at, q.c.id).limit(limit))]
 
 
+def _error_responses(*codes: int) -> dict:
+    return {str(code): {"description": "error", "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/Error"}}}} for code in codes}
+
+
+WEBHOOK = {"type": "object", "properties": {
+    "id": {"type": "integer"}, "event_id": {"type": "string"}, "kind": {"type": "string"},
+    "state": {"type": "string", "enum": ["pending", "sending", "delivered", "dead"]},
+    "number": {"type": ["string", "null"]}, "department": {"type": ["string", "null"]},
+    "attempts": {"type": "integer"}, "last_error": {"type": ["string", "null"]},
+    "next_at": {"type": "string", "format": "date-time"}, "created_at": {"type": "string", "format": "date-time"},
+    "updated_at": {"type": "string", "format": "date-time"}}}
+OPENAPI = {
+    PREFIX + "/webhooks": {"get": {
+        "operationId": "listCallbackWebhooks",
+        "summary": "Webhook notifications of callbacks, dead ones by default / 回访通知（默认：发送失败的）",
+        "parameters": [{"name": "state", "in": "query", "schema": {
+            "type": "string", "enum": ["pending", "sending", "delivered", "dead"]}, "description": "default: dead"}],
+        "responses": {"200": {"description": "notifications, latest first", "content": {"application/json": {
+            "schema": {"type": "object", "properties": {"items": {"type": "array", "items": WEBHOOK}}}}}},
+            **_error_responses(400, 401, 403)}}},
+    PREFIX + "/webhooks/{row_id}/retry": {"post": {
+        "operationId": "resendCallbackWebhook",
+        "summary": "Send a dead notification again, same event id (supervisor, admin) / 重新发送通知",
+        "parameters": [{"name": "row_id", "in": "path", "required": True,
+                        "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}}],
+        "responses": {"200": {"description": "the notification, pending again", "content": {
+            "application/json": {"schema": WEBHOOK}}}, **_error_responses(401, 403, 404, 409)}}},
+}
+
+
 def routes(app) -> None:
     from pathlib import Path
 
     from callcenter.callbacks import jobs, outbox
 
     deps = app.deps
+    deps.extras.setdefault("openapi_paths", {}).update(OPENAPI)
     deps.templates.add_directory(Path(__file__).parent / "templates")
 
     def recorder():
