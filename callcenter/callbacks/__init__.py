@@ -3,5 +3,7 @@
 - :mod:`callcenter.callbacks.jobs` — the ``callback_jobs`` table and its
   transitions (schedule, claim with SKIP LOCKED, attempt failed, result);
 - :mod:`callcenter.callbacks.worker` — the Twisted service that claims due
-  jobs, places the ``Originate`` and records the survey's answer.
+  jobs, places the ``Originate`` and records the survey's answer;
+- :mod:`callcenter.callbacks.outbox` and :mod:`callcenter.callbacks.notify` —
+  webhook notifications stored with the result and delivered with retries.
 """

@@ -4,8 +4,9 @@ Agents and dispatchers see callbacks that are scheduled, being dialled or
 unreachable (every attempt used), and record a result after calling by hand
 (CSRF-protected form or JSON).  The page also lists what would otherwise go
 unnoticed: webhook notifications given up after their last attempt (a
-supervisor sends them again) and the ACD's in-queue callbacks whose call did
-not reach the citizen.  Only the roles that dial by hand (agent, dispatcher)
+supervisor sends them again) and the ACD's callback list that nothing dials
+(abandoned callers, in-queue callbacks whose call did not reach them), which
+an agent marks done after calling back by hand.  Only the roles that dial by hand (agent, dispatcher)
 see whole phone numbers.  Mount by adding ``callcenter.callbacks.web`` to
 ``web.features``.
 """
@@ -56,23 +57,47 @@ def _job_id(raw: str, what: str = "callback") -> int:
     if not raw.isdigit() or len(raw) > 12:
         if what == "webhook":
             raise ApiError(404, "callback.webhook_not_found", "通知不存在 / no such notification", {"id": raw[:16]})
+        if what == "queue":
+            raise ApiError(404, "callback.queue_entry_not_found", "回拨记录不存在或已处理 / no such callback waiting",
+                           {"id": raw[:16]})
         raise ApiError(404, "callback.not_found", "回访任务不存在 / no such callback", {"id": raw[:16]})
     return int(raw)
 
 
-def queue_callbacks_not_reached(engine, limit: int = 200) -> list[dict]:
-    """The ACD's in-queue callbacks (``queue_callbacks``, owned by routing) whose call was placed
-    and did not reach the citizen: still pending after an attempt, with nothing to dial them
-    again — listed so that someone calls back by hand.  Read only."""
-    from sqlalchemy import select
+def _queue_needs_a_person():
+    from sqlalchemy import or_
 
     from callcenter.routing.store import CALLBACK_PENDING, queue_callbacks as q
 
+    # a 'requested' row never attempted is still the ACD's (the caller keeps a place in the queue)
+    return q, (q.c.state == CALLBACK_PENDING, or_(q.c.attempts > 0, q.c.reason == "abandoned"))
+
+
+def queue_callbacks_waiting(engine, limit: int = 200) -> list[dict]:
+    """The ACD's callback list (``queue_callbacks``, owned by routing) that nothing dials: callers
+    who abandoned the queue, and in-queue callbacks whose call did not reach the caller (the ACD
+    tries those once).  Listed so that someone calls back by hand."""
+    from sqlalchemy import select
+
+    q, where = _queue_needs_a_person()
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(
             select(q.c.id, q.c.number, q.c.queue, q.c.reason, q.c.attempts, q.c.created_at, q.c.updated_at)
-            .where(q.c.state == CALLBACK_PENDING, q.c.attempts > 0)
-            .order_by(q.c.updated_at, q.c.id).limit(limit))]
+            .where(*where).order_by(q.c.created_at, q.c.id).limit(limit))]
+
+
+def queue_callback_done(engine, entry_id: int, now) -> None:
+    """An agent called a caller of :func:`queue_callbacks_waiting` back by hand: the entry is done
+    (as the ACD's ``resolve_callbacks`` does when the number gets through).  Only entries on that
+    list; anything else is 404 and unchanged."""
+    from sqlalchemy import update
+
+    q, where = _queue_needs_a_person()
+    with engine.begin() as conn:
+        res = conn.execute(update(q).where(q.c.id == entry_id, *where).values(state="done", updated_at=now))
+    if not res.rowcount:
+        raise ApiError(404, "callback.queue_entry_not_found", "回拨记录不存在或已处理 / no such callback waiting",
+                       {"id": entry_id})
 
 
 def _error_responses(*codes: int) -> dict:
@@ -197,7 +222,7 @@ def routes(app) -> None:
     def gather(states_):
         """Blocking: everything the page shows, in one trip to the pool."""
         return (jobs.list_jobs(deps.engine, states_), outbox.list_rows(deps.engine, ("dead",)),
-                queue_callbacks_not_reached(deps.engine))
+                queue_callbacks_waiting(deps.engine))
 
     async def page(request, principal, *, error=None, status=200):
         role = principal.user.role
@@ -225,6 +250,18 @@ def routes(app) -> None:
         except Exception as exc:  # noqa: BLE001 - the engine's message is shown on the page
             if not hasattr(exc, "error_id") and not isinstance(exc, ApiError):
                 raise
+            code, body = error_payload(exc)
+            return await page(request, principal, error=body, status=code)
+        request.redirect(b"/callbacks?done=1")
+        request.setResponseCode(303)
+        return b""
+
+    @app.route("/callbacks/queue/<entry_id>/done", methods=["POST"])
+    @require_role(*ROLES, page=True)
+    async def queue_done_form(request, principal, entry_id):
+        try:
+            await deps.db(queue_callback_done, deps.engine, _job_id(entry_id, "queue"), deps.now())
+        except ApiError as exc:
             code, body = error_payload(exc)
             return await page(request, principal, error=body, status=code)
         request.redirect(b"/callbacks?done=1")

@@ -22,7 +22,7 @@ from ticketing.callbacks.policy import CallbackPolicy
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
         "--no-first-run", "--disable-component-update", "--disable-sync"]
-CITIZEN, QUEUE_CALLER = "13900000009", "13700000007"
+CITIZEN, QUEUE_CALLER, ABANDONED, IN_QUEUE = "13900000009", "13700000007", "13600000006", "13500000005"
 
 
 @pytest.fixture
@@ -47,11 +47,12 @@ def _seed(server) -> dict:
     (row,), _ = outbox.claim_due(engine, MONDAY + timedelta(days=1), "w1", limit=5, lease=120, max_attempts=1)
     assert outbox.failed(engine, row, "HTTP 503", MONDAY + timedelta(days=1), retry_at=None) == "dead"
     store = RoutingStore(engine)
-    assert store.add_callback(call_id="1700000000.9", number=QUEUE_CALLER, queue="general", reason="requested",
-                              now=MONDAY)
-    (entry,) = store.callbacks()
-    store.set_callback_state(entry.id, "pending", MONDAY, attempted=True)
-    return {"number": number, "job": job["id"], "webhook": row["id"]}
+    for call_id, phone, reason in (("1700000000.9", QUEUE_CALLER, "requested"), ("1700000000.8", ABANDONED, "abandoned"),
+                                   ("1700000000.7", IN_QUEUE, "requested")):
+        assert store.add_callback(call_id=call_id, number=phone, queue="general", reason=reason, now=MONDAY)
+    entries = {e.number: e.id for e in store.callbacks()}
+    store.set_callback_state(entries[QUEUE_CALLER], "pending", MONDAY, attempted=True)   # the ACD's call failed
+    return {"number": number, "job": job["id"], "webhook": row["id"], "queue": entries}
 
 
 def _state(server, row_id):
@@ -69,12 +70,13 @@ async def test_page_lists_what_needs_a_person_and_a_supervisor_resends(server):
     await boss.login("boss")
     zh = await boss.get("/callbacks?lang=zh")
     assert zh.status == 200
-    for text in ("重拨已用尽", "排队回拨未接通", "发送失败的通知", "回访未接通", "HTTP 503", seeded["number"],
-                 "139****0009", "137****0007", "无人接听", "来电选择回拨"):
+    for text in ("重拨已用尽", "排队来电待回拨", "发送失败的通知", "回访未接通", "HTTP 503", seeded["number"],
+                 "139****0009", "137****0007", "136****0006", "无人接听", "来电选择回拨", "放弃来电"):
         assert text in zh.text, text
     assert CITIZEN not in zh.text and QUEUE_CALLER not in zh.text
+    assert "135****0005" not in zh.text          # still waiting in the ACD for its turn: not ours to show
     en = await boss.get("/callbacks?lang=en")
-    for text in ("Unreachable after every attempt", "In-queue callbacks that did not reach the caller",
+    for text in ("Unreachable after every attempt", "Queue callers waiting for a callback",
                  "Notifications that could not be delivered", "Send again", "no answer"):
         assert text in en.text, text
 
@@ -170,3 +172,31 @@ async def test_supervisor_resends_a_dead_notification_in_chromium(server):
     assert "139****0009" in seen["exhausted"] and CITIZEN not in seen["exhausted"]
     assert seen["done"] == "已重新排队发送" and seen["rows_after"] == 0
     assert await threads.deferToThread(_state, server, seeded["webhook"]) == "pending"
+
+
+def _queue_states(server) -> dict:
+    return {e.number: e.state for e in RoutingStore(server.engine).callbacks(None)}
+
+
+@pytest_twisted.ensureDeferred
+async def test_agent_marks_a_queue_callback_done_after_calling_by_hand(server):
+    """An agent who called a waiting queue caller back marks the entry done (CSRF form): it leaves the
+    page; without the token it is refused, and an entry the ACD still holds cannot be touched (404)."""
+    seeded = await threads.deferToThread(_seed, server)
+    agent = server.client()
+    await agent.login("agent1")
+    page = await agent.get("/callbacks?lang=en")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    entry = seeded["queue"][QUEUE_CALLER]
+    assert (await agent.post(f"/callbacks/queue/{entry}/done", data={})).status == 403
+    held = await agent.post(f'/callbacks/queue/{seeded["queue"][IN_QUEUE]}/done', data={"csrf_token": token})
+    assert held.status == 404 and 'data-error-id="callback.queue_entry_not_found"' in held.text
+    assert (await agent.post("/callbacks/queue/x1/done", data={"csrf_token": token})).status == 404
+    assert await threads.deferToThread(_queue_states, server) == {
+        QUEUE_CALLER: "pending", ABANDONED: "pending", IN_QUEUE: "pending"}
+    done = await agent.post(f"/callbacks/queue/{entry}/done", data={"csrf_token": token})
+    assert done.status == 303 and done.header("location") == "/callbacks?done=1"
+    assert await threads.deferToThread(_queue_states, server) == {
+        QUEUE_CALLER: "done", ABANDONED: "pending", IN_QUEUE: "pending"}
+    after = await agent.get("/callbacks?lang=en")
+    assert QUEUE_CALLER not in after.text and ABANDONED in after.text

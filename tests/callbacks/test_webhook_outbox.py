@@ -15,7 +15,7 @@ from twisted.web import resource, server
 
 from callcenter.callbacks import jobs, outbox
 from callcenter.callbacks.jobs import ResultRecorder
-from callcenter.callbacks.metrics import WEBHOOK_DEAD, refresh
+from callcenter.callbacks.metrics import refresh
 from callcenter.callbacks.notify import WebhookDelivery, WebhookNotifier
 from callcenter.callbacks.tables import callback_webhooks
 from callcenter.clock import now_from
