@@ -113,10 +113,10 @@ class WorkOrderService:
     def from_config(cls, config, engine: Engine) -> "WorkOrderService":
         """The service for a deployment: taxonomy (``sla.taxonomy_dir``), the calendar from
         ``[calendar]`` hours plus the database's overrides, and ``sla.warning_share``."""
+        from ticketing import taxonomy as taxonomies
         from ticketing.calendar_data import load_calendar
-        from ticketing.taxonomy import load_taxonomy
 
-        taxonomy = load_taxonomy(config.get("sla.taxonomy_dir") or None)
+        taxonomy = taxonomies.from_config(config)
         calendar = load_calendar(engine, config.section("calendar"))
         return cls(engine, taxonomy, calendar, warning_share=float(config.get("sla.warning_share", DEFAULT_WARNING_SHARE)))
 

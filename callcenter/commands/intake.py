@@ -45,6 +45,7 @@ def _fail(message: str, error_id: str = "intake.usage", details: dict | None = N
 
 
 def _run(args) -> int:
+    from ticketing.domain.errors import TaxonomyError
     from ticketing.intake.errors import IntakeError
 
     target = list(args.target)
@@ -62,7 +63,7 @@ def _run(args) -> int:
         if len(target) == 1 and args.text is None:
             return _from_audio(args, target[0])
         return _fail(f"需要 --text 或一个 WAV 文件 / give --text TEXT or one FILE.wav ({USAGE})", as_json=args.json)
-    except IntakeError as exc:
+    except (IntakeError, TaxonomyError) as exc:  # a bad sla.taxonomy_dir is reported like bad input
         return _fail(exc.message, exc.error_id, exc.details, args.json)
 
 
@@ -71,10 +72,17 @@ def _model_path(args) -> str | None:
     return args.intake_model or args.cfg.get("intake.model_path") or None
 
 
+def _taxonomy(args):
+    """The deployment's taxonomy (``sla.taxonomy_dir``), the one the work-order service uses."""
+    from ticketing.taxonomy import from_config
+
+    return from_config(args.cfg)
+
+
 def _extractor(args):
     from ticketing.intake.resources import default_extractor
 
-    return default_extractor(_model_path(args))
+    return default_extractor(_model_path(args), _taxonomy(args))
 
 
 def _propose(args, text: str, transcript) -> int:
@@ -161,12 +169,13 @@ def _train(args) -> int:
     from ticketing.intake.normalize import clean
     from ticketing.intake.training import evaluate, train_model
 
+    taxonomy = _taxonomy(args)
     train, held = split(load_examples())
     corrections = []
     for path in args.extra:
         header = read_tsv(path)
         if header and "field" in header[0] and "value" in header[0]:
-            corrections += read_corrections_tsv(path)
+            corrections += read_corrections_tsv(path, list(taxonomy.categories), list(taxonomy.departments))
         else:
             extra = examples_from_rows(header)
             train += [e for e in extra if clean(e.text) not in {clean(h.text) for h in held}]
@@ -177,7 +186,7 @@ def _train(args) -> int:
         corrections = db_corrections + corrections
     held_texts = {clean(e.text) for e in held}
     corrections = [c for c in corrections if clean(c.text) not in held_texts]  # never train on the held-back split
-    blank = default_extractor().with_model(None)  # the shipped gazetteer and taxonomy, loaded once
+    blank = default_extractor(taxonomy=taxonomy).with_model(None)  # the gazetteer and taxonomy, loaded once
     model = train_model(blank, train, corrections)
     path = save_model(model, args.output or _model_path(args) or MODEL_PATH)
     reset_default(path)

@@ -30,24 +30,26 @@ intake_correction = Table(
 )
 
 
-def _categories():
-    from ticketing.intake.resources import load_taxonomy
-
-    taxonomy = load_taxonomy()
-    return list(taxonomy.categories) if taxonomy is not None else None
-
-
 class CorrectionStore:
-    """Append-only corrections over an engine."""
+    """Append-only corrections over an engine.
 
-    def __init__(self, engine, categories: Iterable[str] | None = None):
+    Category and department values are checked against ``taxonomy`` (the
+    deployment's; the shipped one when None); ``categories`` overrides the
+    category list (``()`` for a reader that validates nothing)."""
+
+    def __init__(self, engine, categories: Iterable[str] | None = None, *, taxonomy=None):
+        from ticketing.intake.resources import load_taxonomy
+
         self.engine = engine
-        self.categories = list(categories) if categories is not None else _categories()
+        if taxonomy is None and categories is None:
+            taxonomy = load_taxonomy()
+        self.categories = list(categories) if categories is not None else list(taxonomy.categories)
+        self.departments = list(taxonomy.departments) if taxonomy is not None else None
 
     def record(self, text: str, field: str, value: str, *, now: datetime, source: str = "agent",
                order_id: str | None = None) -> int:
         """Validate and store one correction; returns its id.  Invalid input stores nothing."""
-        c = validate_correction(text, field, value, source, self.categories)
+        c = validate_correction(text, field, value, source, self.categories, self.departments)
         if order_id is not None and (not isinstance(order_id, str) or len(order_id) > 64):
             raise InvalidCorrection("工单号无效 / invalid order id", {"order_id": str(order_id)[:64]})
         if now.tzinfo is None:
@@ -97,8 +99,10 @@ def load_corrections(url: str) -> list[Correction]:
         engine.dispose()
 
 
-def read_corrections_tsv(path: str | Path, categories: Iterable[str] | None = None) -> list[Correction]:
-    """Corrections from a TSV with columns text, field, value (and optionally source)."""
+def read_corrections_tsv(path: str | Path, categories: Iterable[str] | None = None,
+                         departments: Iterable[str] | None = None) -> list[Correction]:
+    """Corrections from a TSV with columns text, field, value (and optionally source);
+    ``categories``/``departments``: the taxonomy's codes to check against."""
     try:
         with open(path, encoding="utf-8") as fh:
             rows = parse_tsv(fh)
@@ -108,7 +112,7 @@ def read_corrections_tsv(path: str | Path, categories: Iterable[str] | None = No
     for row in rows:
         try:
             out.append(validate_correction(row.get("text", ""), row.get("field", ""), row.get("value", ""),
-                                           row.get("source") or "import", categories))
+                                           row.get("source") or "import", categories, departments))
         except InvalidCorrection as exc:
             raise DataError(f"{path}: line {row['_line']}: {exc.message}", {**exc.details, "path": str(path)}) from None
     return out

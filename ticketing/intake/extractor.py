@@ -74,7 +74,10 @@ class Extractor:
     SUMMARY_CHARS = 60
     ANALYSIS_CACHE = 5000
 
-    def __init__(self, gazetteer: Gazetteer, model: dict | None, taxonomy=None):
+    def __init__(self, gazetteer: Gazetteer, model: dict | None, taxonomy=None, *,
+                 department_map: dict[str, str] | None = None):
+        """``department_map``: the model's department labels → ``taxonomy``'s codes, for a
+        deployment whose departments differ from the labeled set's (see :func:`department_map`)."""
         self.gazetteer = gazetteer
         self.taxonomy = taxonomy
         self.model_info = dict((model or {}).get("meta", {}))
@@ -83,6 +86,20 @@ class Extractor:
         self._type_cues = {t: compile_patterns(cues) for t, cues in TYPE_CUES.items()}
         self._dept_cues = {d: tuple(_cue(c) for c in cues) for d, cues in DEPARTMENT_CUES.items()}
         self._categories = self._category_cues(taxonomy)
+        # What this deployment's taxonomy knows (None: no taxonomy, anything goes).  The
+        # shipped model and cues speak the shipped codes; a taxonomy with its own
+        # departments or districts must never receive a code it does not have.
+        self._departments = frozenset(taxonomy.departments) if taxonomy else None
+        self._districts = frozenset(taxonomy.districts) if taxonomy else None
+        self._department_map = None
+        if taxonomy:
+            self._department_map = {d: d for d in taxonomy.departments}
+            self._department_map.update({k: v for k, v in (department_map or {}).items() if v in taxonomy.departments})
+        # and back: a category cue for one of this taxonomy's departments is evidence for
+        # the model labels that stand for it
+        self._labels_for: dict[str, list[str]] = {}
+        for label, code in (self._department_map or {}).items():
+            self._labels_for.setdefault(code, []).append(label)
         self._subdistrict_codes = {(d.code, s.zh): s.code for d in (taxonomy.districts.values() if taxonomy else ())
                                    for s in d.subdistricts.values()}
         cue_words = {c for cues in CATEGORY_CUES.values() for c in cues}
@@ -173,11 +190,32 @@ class Extractor:
         topic = mask_locatives(low)  # 公交站旁边的路灯 is about the light, not the bus stop
         cat_scores = self._category_scores(topic)
         dept_alts = self._predict("department", feats, self._department_boosts(topic))
+        district = where.district
+        if self._districts is not None and district not in self._districts:
+            district = None
+        model_unknown = False
+        if self._department_map is not None:
+            # Model labels in this taxonomy's codes; labels mapped to one department pool
+            # their probability (water, power and gas → one utilities bureau).
+            model_unknown = bool(dept_alts) and dept_alts[0][0] not in self._department_map
+            pooled: dict[str, float] = {}
+            for label, p in dept_alts:
+                if label in self._department_map:
+                    code = self._department_map[label]
+                    pooled[code] = pooled.get(code, 0.0) + p
+            dept_alts = sorted(pooled.items(), key=lambda kv: -kv[1])
         department = dept_alts[0][0] if dept_alts else None
         dept_conf = dept_alts[0][1] if dept_alts else 0.0
-        category, cat_conf, routed = self._category(cat_scores, department, where.district)
-        if routed and routed != department:
-            department, dept_conf = routed, max(dept_conf, cat_conf)
+        if (model_unknown or department is None) and cat_scores:
+            # The model's best department is not one of this taxonomy's (a deployment with
+            # its own departments and no retrained model yet): the taxonomy's categories,
+            # named in the text, and its dispatch catalogue decide.
+            category, cat_conf = self._best_category(cat_scores)
+            department, dept_conf = self._route(category, district), cat_conf
+        else:
+            category, cat_conf, routed = self._category(cat_scores, department, district)
+            if routed and routed != department:
+                department, dept_conf = routed, max(dept_conf, cat_conf)
         urgency, urg_conf = self._urgency(low, feats, type_alts[0][0] if type_alts else None)
         summary = summarise(norm, lang, self.SUMMARY_CHARS)
         type_label, type_conf = type_alts[0] if type_alts else ("consultation", 0.0)
@@ -189,12 +227,14 @@ class Extractor:
             "category": round(cat_conf, 3), "district": where.confidence, "address": address_conf,
             "urgency": round(urg_conf, 3), "summary": 0.6 if summary else 0.0,
         }
+        if district is None:
+            confidence["district"] = 0.0
         return Proposal(lang=lang, type=type_label, category=category, department=department,
-                        district=where.district, address=addr, urgency=urgency, summary=summary,
+                        district=district, address=addr, urgency=urgency, summary=summary,
                         confidence=confidence, text=norm,
                         alternatives={"type": type_alts[:3], "department": dept_alts[:3]},
                         repairs=list(repairs),
-                        subdistrict_code=self._subdistrict_codes.get((where.district, addr.subdistrict)))
+                        subdistrict_code=self._subdistrict_codes.get((district, addr.subdistrict)))
 
     # -- fields ----------------------------------------------------------------------
 
@@ -225,7 +265,8 @@ class Extractor:
         if self.CATEGORY_CUE_SHARE:
             for code, score in self._category_scores(low).items():
                 dept = self._categories[code][0]
-                weights[dept] = weights.get(dept, 0.0) + self.CATEGORY_CUE_SHARE * score
+                for label in self._labels_for.get(dept, (dept,)):
+                    weights[label] = weights.get(label, 0.0) + self.CATEGORY_CUE_SHARE * score
         return {label: self.DEPARTMENT_CUE_BOOST * min(w, 3.0) for label, w in weights.items()}
 
     def _category_scores(self, low: str) -> dict[str, float]:
@@ -256,6 +297,13 @@ class Extractor:
         routed = self._route(best, district) if score >= self.CATEGORY_OVERRIDE_SCORE else None
         return best, conf, routed
 
+    def _best_category(self, scores: dict[str, float]) -> tuple[str, float]:
+        """The category the text names most clearly, whatever its department, and a confidence."""
+        order = list(self._categories)
+        best = max(scores, key=lambda c: (scores[c], -order.index(c)))
+        score, total = scores[best], sum(scores.values())
+        return best, min(0.95, 0.4 + 0.15 * score) * (score / total)
+
     def _route(self, category: str, district: str | None) -> str:
         if district is None:
             return self._categories[category][0]
@@ -273,6 +321,24 @@ class Extractor:
         if p_urgent >= self.URGENT_MODEL_THRESHOLD:
             return "urgent", p_urgent
         return "normal", round(max(0.5, 1.0 - p_urgent), 3)
+
+
+def department_map(model_taxonomy, taxonomy) -> dict[str, str]:
+    """How the model's department labels (``model_taxonomy``'s codes: the labeled set's,
+    i.e. the shipped taxonomy) read in ``taxonomy``: a code both have stays; another goes
+    where ``taxonomy`` sends the categories it handled by default, when that is one
+    department.  Labels with no single answer are left out (intake then decides by the
+    categories the text names)."""
+    out = {}
+    for code in model_taxonomy.departments:
+        if code in taxonomy.departments:
+            out[code] = code
+            continue
+        targets = {taxonomy.categories[c].department for c, cat in model_taxonomy.categories.items()
+                   if cat.department == code and c in taxonomy.categories}
+        if len(targets) == 1:
+            out[code] = targets.pop()
+    return out
 
 
 def _cue(cue: str):

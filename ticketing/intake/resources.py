@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ticketing.intake.dataset import Example, examples_from_rows, parse_tsv, split
 from ticketing.intake.errors import DataError
-from ticketing.intake.extractor import Extractor
+from ticketing.intake.extractor import Extractor, department_map
 from ticketing.intake.gazetteer import Gazetteer
 from ticketing.intake.training import MODEL_FORMAT, train_model
 
@@ -70,27 +70,25 @@ def save_model(model: dict, path: str | Path | None = None) -> Path:
     return path
 
 
-def load_taxonomy():
-    """The work-order taxonomy, or None when ticketing's taxonomy is unavailable."""
-    try:
-        from ticketing.taxonomy import load_taxonomy as _load
-    except ImportError:
-        return None
-    try:
-        return _load()
-    except Exception as exc:  # a broken taxonomy must not take intake down; categories just go missing
-        log.warning("intake: taxonomy unavailable (%s); proposing without categories", exc)
-        return None
+def load_taxonomy(directory: str | Path | None = None):
+    """The work-order taxonomy intake maps onto: ``ticketing.taxonomy``'s loader, the same
+    one the work-order service uses (``directory`` as in ``sla.taxonomy_dir``; None = shipped)."""
+    from ticketing.taxonomy import load_taxonomy as _load
+
+    return _load(directory)
 
 
 def build_extractor(model_path: str | Path | None = None, *, model: dict | None = None,
-                    taxonomy="default") -> Extractor:
-    """An extractor over the shipped data; trains in memory if no model file exists yet."""
+                    taxonomy=None) -> Extractor:
+    """An extractor over the shipped gazetteer and ``taxonomy`` (the shipped one when None);
+    trains in memory if no model file exists yet."""
     gazetteer = load_gazetteer()
-    taxonomy = load_taxonomy() if taxonomy == "default" else taxonomy
+    shipped = load_taxonomy()
+    taxonomy = taxonomy if taxonomy is not None else shipped
     if model is None:
         model = load_model(model_path)
-    extractor = Extractor(gazetteer, model, taxonomy)
+    # The labeled set, so the model, speaks the shipped taxonomy's department codes.
+    extractor = Extractor(gazetteer, model, taxonomy, department_map=department_map(shipped, taxonomy))
     if model is None:
         log.warning("intake: no model file at %s; training from the shipped labeled set", model_path or MODEL_PATH)
         train, _held = split(load_examples())
@@ -98,26 +96,40 @@ def build_extractor(model_path: str | Path | None = None, *, model: dict | None 
     return extractor
 
 
-_loaded: dict[str, Extractor] = {}
+_loaded: dict[tuple[str, str], Extractor] = {}
 _lock = threading.Lock()
 
 
-def default_extractor(model_path: str | Path | None = None) -> Extractor:
-    """The process-wide extractor for a model file (the shipped one by default): loaded once, thread-safe."""
-    key = str(Path(model_path).resolve()) if model_path else ""
+def default_extractor(model_path: str | Path | None = None, taxonomy=None) -> Extractor:
+    """The process-wide extractor for a model file (the shipped one by default) and a taxonomy
+    (a loaded :class:`~ticketing.taxonomy.Taxonomy`, the shipped one by default): loaded once
+    per (model, taxonomy directory), thread-safe."""
+    key = (str(Path(model_path).resolve()) if model_path else "", _taxonomy_key(taxonomy))
     with _lock:
         if key not in _loaded:
-            _loaded[key] = build_extractor(model_path or None)
+            _loaded[key] = build_extractor(model_path or None, taxonomy=taxonomy)
         return _loaded[key]
 
 
+def _taxonomy_key(taxonomy) -> str:
+    if taxonomy is None:
+        return ""
+    directory = getattr(taxonomy, "directory", None)
+    if directory is None:  # built in code: only this very object is this taxonomy
+        return f"object:{id(taxonomy)}"
+    from ticketing.taxonomy import DATA_DIR
+
+    return "" if Path(directory) == DATA_DIR.resolve() else str(directory)
+
+
 def reset_default(model_path: str | Path | None = None) -> None:
-    """Forget the extractor loaded for ``model_path`` (after `intake train` rewrote it), or all of them."""
+    """Forget the extractors loaded for ``model_path`` (after `intake train` rewrote it), or all of them."""
     with _lock:
         if model_path is None:
             _loaded.clear()
             return
         key = str(Path(model_path).resolve())
-        _loaded.pop(key, None)
-        if key == str(MODEL_PATH.resolve()):
-            _loaded.pop("", None)
+        shipped = key == str(MODEL_PATH.resolve())
+        for model_key, tax_key in list(_loaded):
+            if model_key == key or (shipped and model_key == ""):
+                _loaded.pop((model_key, tax_key), None)

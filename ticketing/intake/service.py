@@ -13,7 +13,10 @@ from callcenter.clock import now_from
 class IntakeService:
     """The agent desk's and the dispatcher's way into :mod:`ticketing.intake`."""
 
-    def __init__(self, reactor, threadpool, *, extractor_factory=None, corrections=None):
+    def __init__(self, reactor, threadpool, *, extractor_factory=None, corrections=None, taxonomy=None,
+                 model_path=None):
+        """``taxonomy``: the deployment's (give the work-order service's, so drafts use its
+        departments and categories); None = the shipped one.  ``model_path``: a retrained model."""
         from twisted.internet.threads import deferToThreadPool
 
         from ticketing.intake.resources import default_extractor
@@ -21,9 +24,21 @@ class IntakeService:
         self._reactor = reactor
         self._pool = threadpool
         self._defer = deferToThreadPool
-        self._factory = extractor_factory or default_extractor
+        self._factory = extractor_factory or (lambda: default_extractor(model_path or None, taxonomy))
         self._corrections = corrections
         self._extractor = None
+        self.taxonomy = taxonomy
+
+    @classmethod
+    def from_config(cls, reactor, threadpool, config, *, taxonomy=None, corrections=None) -> "IntakeService":
+        """Intake for a deployment: ``[intake] model_path`` and the ``sla.taxonomy_dir`` taxonomy
+        (pass the work-order service's ``taxonomy`` to share the loaded object)."""
+        if taxonomy is None:
+            from ticketing.taxonomy import from_config as taxonomy_from_config
+
+            taxonomy = taxonomy_from_config(config)
+        return cls(reactor, threadpool, corrections=corrections, taxonomy=taxonomy,
+                   model_path=config.get("intake.model_path") or None)
 
     def _in_pool(self, fn, *args, **kwargs):
         return self._defer(self._reactor, self._pool, fn, *args, **kwargs)

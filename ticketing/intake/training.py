@@ -34,8 +34,11 @@ class Correction:
     source: str = "agent"
 
 
-def validate_correction(text, field, value, source="agent", categories: Iterable[str] | None = None) -> Correction:
-    """A checked :class:`Correction`, or :class:`InvalidCorrection` saying what is wrong."""
+def validate_correction(text, field, value, source="agent", categories: Iterable[str] | None = None,
+                        departments: Iterable[str] | None = None) -> Correction:
+    """A checked :class:`Correction`, or :class:`InvalidCorrection` saying what is wrong.
+
+    ``departments`` are the deployment taxonomy's codes (default: the labeled set's)."""
     if not isinstance(text, str) or not clean(text):
         raise InvalidCorrection("更正的文本为空 / correction text is empty", {"field": str(field)[:32]})
     if len(text) > MAX_CORRECTION_TEXT:
@@ -43,7 +46,8 @@ def validate_correction(text, field, value, source="agent", categories: Iterable
     if field not in CORRECTABLE_FIELDS:
         raise InvalidCorrection(f"不能更正的字段 / field {field!r} cannot be corrected",
                                 {"field": str(field)[:32], "allowed": list(CORRECTABLE_FIELDS)})
-    allowed = {"type": TYPES, "department": DEPARTMENTS, "district": DISTRICTS, "urgency": URGENCIES}.get(field)
+    allowed = {"type": TYPES, "department": tuple(departments) if departments is not None else DEPARTMENTS,
+               "district": DISTRICTS, "urgency": URGENCIES}.get(field)
     if field == "category":
         allowed = tuple(categories) if categories is not None else None
         if allowed is None and not (isinstance(value, str) and value.replace("-", "").isalnum()):

@@ -64,11 +64,12 @@ class District:
 class Taxonomy:
     """Lookups by code; unknown codes raise the matching domain error."""
 
-    def __init__(self, departments, categories, districts, rules):
+    def __init__(self, departments, categories, districts, rules, directory: Path | None = None):
         self.departments: dict[str, Department] = departments
         self.categories: dict[str, Category] = categories
         self.districts: dict[str, District] = districts
         self.rules: dict[tuple[str, str], str] = rules
+        self.directory = directory  # where it was read from (None: built in code)
 
     def department(self, code: str) -> Department:
         try:
@@ -133,6 +134,14 @@ def _read(directory: Path, name: str, key: str) -> dict | list:
     return data[key]
 
 
+def from_config(config) -> Taxonomy:
+    """The deployment's taxonomy: ``sla.taxonomy_dir``, or the shipped data when it is empty.
+
+    The one place that setting is read: the work-order service and intake both
+    come through here, so they never disagree about departments or categories."""
+    return load_taxonomy(config.get("sla.taxonomy_dir") or None)
+
+
 def load_taxonomy(directory: str | Path | None = None) -> Taxonomy:
     directory = Path(directory) if directory else DATA_DIR
     departments = {}
@@ -182,4 +191,4 @@ def load_taxonomy(directory: str | Path | None = None) -> Taxonomy:
         if key in rules:
             raise _fail("dispatch.yaml", path, f"duplicate rule for {key}")
         rules[key] = rule["department"]
-    return Taxonomy(departments, categories, districts, rules)
+    return Taxonomy(departments, categories, districts, rules, directory.resolve())
