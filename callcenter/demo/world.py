@@ -246,7 +246,8 @@ class DemoWorld:
         attach_live_calls(self.web_root, self.tracker, clock=clock)
         deps = self.web_root.deps
         self.fanout.listeners.append(lambda: deps.extras.get("desk"))
-        self.web_root.deps.extras["intake"] = IntakeService(reactor, reactor.getThreadPool())
+        self.web_root.deps.extras["intake"] = IntakeService.from_config(reactor, reactor.getThreadPool(), config,
+                                                                     taxonomy=self.service.taxonomy)
         self.web_port = reactor.listenTCP(int(opts.port), make_site(self.web_root, config, reactor),
                                           interface="127.0.0.1")
         self._every(self.department_every, self.departments.tick)
