@@ -85,7 +85,11 @@ def _idle(request) -> timedelta:
 
 
 def same_origin(request) -> bool:
-    """True when Origin (or, failing that, Referer) names this very site."""
+    """True when Origin (or, failing that, Referer) names this very site.
+
+    The scheme is https when the request is secure, which includes a trusted
+    proxy saying so (``web.trusted_proxies``, see :mod:`callcenter.web.http`).
+    """
     host = request.getHeader(b"host")
     if not host:
         return False
