@@ -77,7 +77,8 @@ async def test_call_is_listed_queued_then_talking_then_gone(db_url):
 
 @pytest_twisted.ensureDeferred
 async def test_roles_and_bad_ids(db_url):
-    """Department and dispatcher users get 403 (auth.forbidden), no credentials 401; a malformed Linkedid
+    """Department and dispatcher users get 403 (auth.forbidden) from the API, the page and its event
+    stream, no credentials 401; a malformed Linkedid
     is a 400 naming it and an unknown one a 404 calls.not_found; both calls are in the OpenAPI document."""
     floor = await start_floor(db_url)
     try:
@@ -91,6 +92,8 @@ async def test_roles_and_bad_ids(db_url):
             refused = await user.get("/api/v1/calls")
             assert refused.status == 403 and refused.json["error_id"] == "auth.forbidden"
             assert (await user.get("/api/v1/calls/1700000000.1")).status == 403
+            assert (await user.get("/supervisor/calls")).status == 403
+            assert (await user.get("/supervisor/calls/events")).status == 403
         assert (await server.client().get("/api/v1/calls")).status == 401
         sup = server.client()
         await sup.login("sup1")
