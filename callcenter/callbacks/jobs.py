@@ -12,6 +12,7 @@ number from being dialled twice at once.
 """
 from __future__ import annotations
 
+import copy
 import logging
 from contextlib import contextmanager
 from dataclasses import replace
@@ -285,14 +286,13 @@ class ResultRecorder:
 
     @contextmanager
     def _transaction(self, now: datetime):
-        from ticketing.service import WorkOrderService
-
         published: list[dict] = []
         with self.engine.begin() as conn:
-            s = self.service
-            scoped = WorkOrderService(lambda: _JoinedUnitOfWork(conn), s.taxonomy, s.calendar,
-                                      warning_share=s.warning_share)
-            scoped.subscribe(published.extend)
+            # the same service (taxonomy, calendar, settings) on this transaction; its events are
+            # collected and published by the real service only after the commit
+            scoped = copy.copy(self.service)
+            scoped.uow_factory = lambda: _JoinedUnitOfWork(conn)
+            scoped._subscribers = [published.extend]
             tx = _Tx(conn, scoped)
             yield tx
             if self.outbox:
