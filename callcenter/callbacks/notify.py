@@ -98,6 +98,8 @@ class WebhookDelivery(Service):
     max_attempts = 8       # then the row is dead (30 s … 1 h: about 2 h of trying)
     lease = 120.0          # a row sending this long (its worker died mid-POST) is claimed again
     batch = 20
+    keep_delivered = 7 * 86400.0   # seconds a delivered row is kept (for looking up an event id)
+    prune_every = 720      # ticks between prunes (an hour at the default interval)
 
     def __init__(self, engine, notifier: WebhookNotifier, *, clock, reactor, pool, now: Callable | None = None,
                  worker_id: str | None = None):
@@ -113,6 +115,7 @@ class WebhookDelivery(Service):
         self.worker_id = worker_id or f"webhooks-{uuid.uuid4().hex[:8]}"
         self._loop: task.LoopingCall | None = None
         self._tick_d: defer.Deferred | None = None
+        self._ticks = 0
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
@@ -138,8 +141,7 @@ class WebhookDelivery(Service):
         """Claim and deliver one batch; the Deferred fires when every claimed row is settled."""
         if self._tick_d is not None:
             return None
-        d = self.blocking(outbox.claim_due, self.engine, self.now(), self.worker_id, limit=self.batch,
-                          lease=self.lease, max_attempts=self.max_attempts)
+        d = self.blocking(self._claim, self.now())
         d.addCallback(self._deliver_all)
         d.addErrback(lambda f: log.error("webhook tick failed: %s", f.getTraceback()))
 
@@ -148,6 +150,14 @@ class WebhookDelivery(Service):
             return result
         self._tick_d = d
         return d.addBoth(done)
+
+    def _claim(self, now):
+        """Blocking: now and then forget old delivered rows, then claim a batch."""
+        if self._ticks % self.prune_every == 0:
+            outbox.prune(self.engine, now - timedelta(seconds=self.keep_delivered))
+        self._ticks += 1
+        return outbox.claim_due(self.engine, now, self.worker_id, limit=self.batch, lease=self.lease,
+                                max_attempts=self.max_attempts)
 
     def _deliver_all(self, claimed) -> defer.Deferred:
         rows, dead = claimed

@@ -16,7 +16,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from callcenter.callbacks.jobs import claimable
 from callcenter.callbacks.tables import callback_webhooks
@@ -89,6 +89,13 @@ def failed(engine, row: dict, error: str, now: datetime, *, retry_at: datetime |
     with engine.begin() as conn:
         res = conn.execute(update(callback_webhooks).where(*_claim_guard(row)).values(**values))
         return state if res.rowcount else None
+
+
+def prune(engine, before: datetime) -> int:
+    """Forget delivered rows last touched before ``before`` (the table stays small); dead and
+    undelivered rows are kept whatever their age."""
+    with engine.begin() as conn:
+        return conn.execute(delete(callback_webhooks).where(W.state == "delivered", W.updated_at < before)).rowcount
 
 
 def requeue(engine, row_id: int, now: datetime) -> dict:

@@ -178,6 +178,14 @@ def test_failing_receiver_gets_the_event_exactly_once_after_backoff(rig):
         assert len(receiver.requests) == 3 and len({k for k, _ in receiver.requests}) == 1
         assert list(receiver.accepted) == [row["event_id"].encode()]
         assert receiver.accepted[row["event_id"].encode()]["event"] == "callback.reopened"
+        # a delivered row is forgotten once keep_delivered has passed, at the next prune
+        worker.prune_every = 1
+        clock.advance(worker.keep_delivered - 3600 - 1)
+        yield worker.tick()
+        assert len((yield threads.deferToThread(rows, engine))) == 1
+        clock.advance(2)
+        yield worker.tick()
+        assert (yield threads.deferToThread(rows, engine)) == []
     finally:
         yield port.stopListening()
 
