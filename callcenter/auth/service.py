@@ -37,6 +37,14 @@ class User:
     role: str
     department: str | None
     active: bool = True
+    agent_id: str | None = None   # the ACD agent this account works as (None: the user name)
+    device: str | None = None     # the account's phone, e.g. PJSIP/1001
+
+    @property
+    def desk_agent(self) -> str:
+        """The ACD agent id of this account on the desk: ``agent_id``, else the user name
+        (deployments from before profiles named agent accounts after their agent id)."""
+        return self.agent_id or self.username
 
     @property
     def sees_phone_numbers(self) -> bool:
@@ -55,7 +63,28 @@ def digest(secret: str) -> str:
 
 
 def _user(row) -> User:
-    return User(row.id, row.username, row.display_name, row.role, row.department, bool(row.active))
+    return User(row.id, row.username, row.display_name, row.role, row.department, bool(row.active),
+                row.agent_id, row.device)
+
+
+_UNCHANGED = object()
+
+
+def check_profile(agent_id, device) -> tuple[str | None, str | None]:
+    """``(agent_id, device)`` cleaned (blank → None), or ``AuthError`` naming the field."""
+    from callcenter.routing.skills import is_agent_id, is_device
+
+    def blank_none(value):
+        return (value.strip(" \t") or None) if isinstance(value, str) else value  # CR/LF stay: refused
+
+    agent_id, device = blank_none(agent_id), blank_none(device)
+    if agent_id is not None and not is_agent_id(agent_id):
+        raise AuthError("user.bad_agent_id", "agent id: 1-64 of A-Z a-z 0-9 _ . : @ / + - / 坐席工号格式错误",
+                        field="agent_id")
+    if device is not None and not is_device(device):
+        raise AuthError("user.bad_device", "device: technology/resource such as PJSIP/1001 / "
+                        "话机须为 技术/资源 格式，如 PJSIP/1001", field="device")
+    return agent_id, device
 
 
 class AuthService:
@@ -72,7 +101,8 @@ class AuthService:
 
     # -- users -----------------------------------------------------------
     def add_user(self, username: str, password: str, role: str, now: datetime, *,
-                 display_name: str | None = None, department: str | None = None) -> User:
+                 display_name: str | None = None, department: str | None = None,
+                 agent_id: str | None = None, device: str | None = None) -> User:
         username = (username or "").strip().lower()
         if not USERNAME.match(username):
             raise AuthError("user.bad_username", "user name: 2-40 of a-z 0-9 _ . - / 用户名格式错误", field="username")
@@ -87,15 +117,42 @@ class AuthService:
         if department and self.department_exists is not None and not self.department_exists(department):
             raise AuthError("user.unknown_department", f"unknown department {department!r} / 部门不存在",
                             field="department")
+        agent_id, device = check_profile(agent_id, device)
         display = (display_name or username).strip()[:80]
         with self.engine.begin() as conn:
             if conn.execute(select(users.c.id).where(users.c.username == username)).first():
                 raise AuthError("user.exists", f"user {username!r} already exists / 用户已存在", field="username")
+            self._agent_id_free(conn, agent_id, None)
             new_id = conn.execute(users.insert().values(
                 username=username, display_name=display, role=role, department=department or None,
                 password_hash=self.hasher.hash(password), active=True, created_at=now,
+                agent_id=agent_id, device=device,
             )).inserted_primary_key[0]
-        return User(new_id, username, display, role, department or None, True)
+        return User(new_id, username, display, role, department or None, True, agent_id, device)
+
+    def set_profile(self, username: str, *, agent_id=_UNCHANGED, device=_UNCHANGED) -> User:
+        """Set (or clear with "" / None) the account's ACD agent id and phone device."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(users).where(users.c.username == username)).first()
+            if row is None:
+                raise AuthError("user.not_found", f"no user {username!r} / 用户不存在", field="username")
+            new_agent, new_device = check_profile(row.agent_id if agent_id is _UNCHANGED else agent_id,
+                                                  row.device if device is _UNCHANGED else device)
+            self._agent_id_free(conn, new_agent, row.id)
+            conn.execute(update(users).where(users.c.id == row.id).values(agent_id=new_agent, device=new_device))
+            row = conn.execute(select(users).where(users.c.id == row.id)).first()
+        return _user(row)
+
+    @staticmethod
+    def _agent_id_free(conn, agent_id: str | None, user_id: int | None) -> None:
+        """One account per ACD agent (the unique index backs this up under concurrency)."""
+        if agent_id is None:
+            return
+        other = conn.execute(select(users.c.username).where(users.c.agent_id == agent_id)).first()
+        if other is not None and (user_id is None or conn.execute(
+                select(users.c.id).where(users.c.agent_id == agent_id, users.c.id != user_id)).first()):
+            raise AuthError("user.agent_id_taken", f"agent {agent_id!r} already belongs to {other.username!r} / "
+                            "该坐席工号已分配给其他账号", field="agent_id")
 
     def set_password(self, username: str, password: str) -> None:
         if len(password or "") < 8 or len(password) > 200:

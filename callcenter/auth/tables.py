@@ -1,4 +1,5 @@
-"""Tables of the auth area (created by migrations ``auth_0001_users`` and ``auth_0002_login_failures``)."""
+"""Tables of the auth area (created by migrations ``auth_0001_users``, ``auth_0002_login_failures`` and
+``auth_0003_agent_profile``)."""
 from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Table
@@ -16,6 +17,11 @@ users = Table(
     Column("password_hash", String(200), nullable=False),
     Column("active", Boolean, nullable=False, default=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # The ACD agent this account works as on the desk (None: the user name) and the
+    # phone it uses (agents: rung by the ACD; supervisors: their ChanSpy phone).
+    Column("agent_id", String(64), nullable=True),
+    Column("device", String(80), nullable=True),
+    Index("uq_users_agent_id", "agent_id", unique=True),
 )
 
 api_tokens = Table(

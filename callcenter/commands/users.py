@@ -21,6 +21,9 @@ def register(sub) -> None:
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--department", help="department code (required for role 'department')")
     add.add_argument("--name", help="display name")
+    add.add_argument("--agent-id", help="ACD agent id this account works as on the desk (default: the user name)")
+    add.add_argument("--device", help="the account's phone, e.g. PJSIP/1001 (agents are rung on it; "
+                     "supervisors listen in from it)")
     add.add_argument("--password-env", metavar="VAR",
                      help="read the password from this environment variable instead of prompting")
     add.set_defaults(func=_add)
@@ -32,6 +35,12 @@ def register(sub) -> None:
     pw.add_argument("username")
     pw.add_argument("--password-env", metavar="VAR")
     pw.set_defaults(func=_passwd)
+
+    prof = actions.add_parser("profile", help="set or clear (\"\") a user's ACD agent id and phone device")
+    prof.add_argument("username")
+    prof.add_argument("--agent-id", help="ACD agent id (\"\" clears it: the user name is used)")
+    prof.add_argument("--device", help="phone device such as PJSIP/1001 (\"\" clears it)")
+    prof.set_defaults(func=_profile)
 
     dis = actions.add_parser("disable", help="deactivate a user (ends sessions, revokes tokens)")
     dis.add_argument("username")
@@ -87,7 +96,8 @@ def _fail(exc: AuthError) -> int:
 def _add(args) -> int:
     try:
         user = _service(args).add_user(args.username, _password(args.password_env), args.role, _now(),
-                                       display_name=args.name, department=args.department)
+                                       display_name=args.name, department=args.department,
+                                       agent_id=args.agent_id, device=args.device)
     except AuthError as exc:
         return _fail(exc)
     print(f"created {user.username} ({user.role}{', ' + user.department if user.department else ''})")
@@ -97,7 +107,22 @@ def _add(args) -> int:
 def _list(args) -> int:
     for user in _service(args).list_users():
         state = "active" if user.active else "disabled"
-        print(f"{user.username}\t{user.role}\t{user.department or '-'}\t{state}\t{user.display_name}")
+        print(f"{user.username}\t{user.role}\t{user.department or '-'}\t{state}\t{user.display_name}"
+              f"\t{user.agent_id or '-'}\t{user.device or '-'}")
+    return 0
+
+
+def _profile(args) -> int:
+    changes = {k: v for k, v in (("agent_id", args.agent_id), ("device", args.device)) if v is not None}
+    if not changes:
+        print("callcenter users: nothing to change (give --agent-id and/or --device)", file=sys.stderr)
+        return 2
+    try:
+        user = _service(args).set_profile(args.username, **changes)
+    except AuthError as exc:
+        return _fail(exc)
+    print(f"{user.username}: agent {user.desk_agent}{'' if user.agent_id else ' (user name)'}, "
+          f"device {user.device or '-'}")
     return 0
 
 

@@ -141,8 +141,12 @@ class DeskService:
                             403, agent=agent_id)
         return session
 
-    def change_state(self, agent_id: str, action: str, reason: str = "") -> dict:
-        """Log in, ready, pause (with a reason), wrap-up done or log out; returns the new state."""
+    def change_state(self, agent_id: str, action: str, reason: str = "", *, device: str | None = None) -> dict:
+        """Log in, ready, pause (with a reason), wrap-up done or log out; returns the new state.
+
+        ``device``: the phone in the account's profile; on log-in the ACD rings the agent there
+        (hot desking) instead of the configured device.
+        """
         session = self._session(agent_id)
         if action not in STATE_ACTIONS:
             raise DeskError("desk.unknown_action", "未知的状态操作 / unknown state action", action=str(action)[:32],
@@ -153,6 +157,8 @@ class DeskService:
                                 reason=str(reason)[:32], allowed=list(AGENT_PAUSE_REASONS))
             self.acd.agent_pause(agent_id, reason)
         elif action == "login":
+            if device and session.state is AgentState.LOGGED_OUT:
+                self.acd.set_agent_device(agent_id, device)
             self.acd.agent_login(agent_id)
         elif action == "ready":
             self.acd.agent_ready(agent_id)

@@ -3,9 +3,11 @@
 The page is rendered once; after that ``desk.js`` listens to
 ``/agent/events`` (server-sent events: state, ringing, connected,
 transcript, draft, similar, order, ended) and calls the JSON actions under
-``/agent/api/`` with the session's CSRF token in ``X-CSRF-Token``.  The
-agent's user name is their ACD agent id.  Without an ACD (``deps.extras["acd"]``)
-the desk answers 503 rather than pretending.
+``/agent/api/`` with the session's CSRF token in ``X-CSRF-Token``.  An
+account works as the ACD agent in its profile's ``agent_id`` (else its user
+name, as before profiles), and on log-in is rung on the profile's ``device``
+if it has one.  Without an ACD (``deps.extras["acd"]``) the desk answers 503
+rather than pretending.
 """
 from __future__ import annotations
 
@@ -58,10 +60,11 @@ def routes(app) -> None:
 
     def agent_id(principal) -> str:
         desk = desk_of(deps)
-        if not desk.agent_known(principal.user.username):
+        me = principal.user.desk_agent
+        if not desk.agent_known(me):
             raise ApiError(403, "desk.not_an_acd_agent", "该账号不是话务坐席 / this account is not an ACD agent",
-                           {"agent": principal.user.username})
-        return principal.user.username
+                           {"agent": me})
+        return me
 
     @app.route("/agent", methods=["GET"])
     @require_role(*DESK_ROLES, page=True)
@@ -110,7 +113,7 @@ def routes(app) -> None:
         action, reason = body.get("action"), body.get("reason", "")
         if not isinstance(action, str) or not isinstance(reason, str):
             raise ApiError(400, "request.invalid_field", "action 与 reason 须为文本 / action and reason are text")
-        return desk_of(deps).change_state(agent_id(principal), action, reason)
+        return desk_of(deps).change_state(agent_id(principal), action, reason, device=principal.user.device)
 
     @app.route("/agent/api/order", methods=["POST"])
     @json_api

@@ -246,6 +246,22 @@ class QueueController(Service):
                 agent.agent_id, wrap_up_seconds=self.wrap_up_seconds, max_missed=self.max_missed)
         return session
 
+    def set_agent_device(self, agent_id: str, device: str) -> Agent:
+        """Ring ``agent_id`` on ``device`` from now on (the phone in their account's profile).
+        Only while logged out, so a ringing or talking agent never changes phone under a call."""
+        from dataclasses import replace
+
+        check_name("device", device)
+        agent = self.router.agent(agent_id)
+        if agent.device == device:
+            return agent
+        if self.session(agent_id).state is not AgentState.LOGGED_OUT:
+            raise RoutingError("routing.agent_active", "change the phone while logged out / 请在签出后更换话机",
+                               agent=agent_id)
+        agent = replace(agent, device=device)
+        self.router.add_agent(agent)
+        return agent
+
     def session(self, agent_id: str) -> AgentSession:
         try:
             return self.sessions[agent_id]

@@ -20,12 +20,26 @@ LEVEL_MIN = 0
 LEVEL_MAX = 100
 
 # Identifiers end up in AMI headers, SQL parameters and HTML: keep them plain.
-_NAME = re.compile(r"^[A-Za-z0-9_.:@/+-]{1,64}$")
+_NAME = re.compile(r"[A-Za-z0-9_.:@/+-]{1,64}")
+# One endpoint as Dial/Originate/ChanSpy take it: technology/resource (PJSIP/1001,
+# Local/9001@hotline-agents).  No ',', '&', '$', spaces or line breaks: those would
+# add arguments, targets or expansions in the Asterisk application data.
+_DEVICE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9_.@+:-][A-Za-z0-9_.@+:/-]{0,63}")
+
+
+def is_device(value: Any) -> bool:
+    """True for a channel ``technology/resource`` such as ``PJSIP/9001`` (nothing else)."""
+    return isinstance(value, str) and _DEVICE.fullmatch(value) is not None
+
+
+def is_agent_id(value: Any) -> bool:
+    """True for an identifier the ACD accepts as an agent id."""
+    return isinstance(value, str) and _NAME.fullmatch(value) is not None
 
 
 def check_name(kind: str, value: Any) -> str:
     """``value`` if it is a safe identifier, else a ``routing.bad_name`` error."""
-    if not isinstance(value, str) or not _NAME.match(value):
+    if not isinstance(value, str) or not _NAME.fullmatch(value):  # fullmatch: "$" would allow a final "\n"
         raise RoutingError("routing.bad_name", f"invalid {kind} / 无效的{kind}", kind=kind, value=value)
     return value
 
