@@ -2,7 +2,9 @@
 
 * agents live (state, reason, time in state) with listen / whisper / barge —
   an AMI ``Originate`` of the supervisor's phone into ``ChanSpy`` on the
-  agent's channel, done by the ACD (:meth:`QueueController.supervise`);
+  agent's channel, done by the ACD (:meth:`QueueController.supervise`).  The
+  phone is the ``device`` of the supervisor's profile; the form's field
+  overrides it and must be a plain ``technology/resource`` (PJSIP/9001);
 * queue details from the wallboard projection;
 * today's abandoned calls (numbers masked) with a callback action that books
   the caller into the ACD's callback queue (the number stays server-side);
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from callcenter.errors import HotlineError
 from callcenter.auth.web import require_role
+from callcenter.routing.skills import is_device
 from callcenter.wallboard.web import feed_for
 from callcenter.web.app import form_arg, query_arg
 from callcenter.web.errors import error_payload
@@ -36,6 +39,7 @@ TEXT = {
     "sup.reason": {"zh": "原因", "en": "Reason"},
     "sup.in_state": {"zh": "持续(秒)", "en": "In state (s)"},
     "sup.device": {"zh": "我的话机", "en": "My phone"},
+    "sup.device_hint": {"zh": "默认使用账号资料中的话机，可在此临时更换", "en": "Your profile's phone by default; type another to override"},
     "sup.listen": {"zh": "监听", "en": "Listen"},
     "sup.whisper": {"zh": "耳语", "en": "Whisper"},
     "sup.barge": {"zh": "强插", "en": "Barge"},
@@ -69,6 +73,22 @@ def mask(number: str) -> str:
     return mask_phone(number) or ""
 
 
+def spy_device(typed: str, profile: str | None) -> str:
+    """The phone to listen from: what the form says, else the profile's device.
+
+    Only a plain channel ``technology/resource`` goes to Originate; CR/LF, ',',
+    '&', '$' or anything else is refused (spaces around it are forgiven).
+    """
+    device = (typed or "").strip(" \t") or (profile or "")
+    if not device:
+        raise SupervisorError("supervisor.no_device", "请填写您的话机，或请管理员在账号资料中设置 / enter your phone "
+                              "(e.g. PJSIP/9001) or have it set in your profile")
+    if not is_device(device):
+        raise SupervisorError("supervisor.bad_device", "话机格式无效，须为“技术/号码”，如 PJSIP/9001 / invalid phone: "
+                              "technology/resource such as PJSIP/9001", device=device[:40])
+    return device
+
+
 def routes(app) -> None:
     deps = app.deps
     deps.templates.add_directory(Path(__file__).parent / "templates")
@@ -99,7 +119,8 @@ def routes(app) -> None:
             request, "supervisor.html", status=status, session=principal.session, snap=snap,
             agents=feed.agent_rows(), abandoned=abandoned, orders=await at_risk(principal),
             has_acd=deps.extras.get("acd") is not None, modes=SPY_MODES, error=error,
-            done=query_arg(request, "done") or "", device=form_arg(request, "device"))
+            done=query_arg(request, "done") or "",
+            device=form_arg(request, "device") or principal.user.device or "")
 
     async def attempt(request, principal, action):
         try:
@@ -128,9 +149,7 @@ def routes(app) -> None:
             controller = acd()
             if agent_id not in controller.sessions:
                 raise SupervisorError("supervisor.unknown_agent", "无此坐席 / no such agent", agent=agent_id[:20])
-            device = form_arg(request, "device").strip()
-            if not device:
-                raise SupervisorError("supervisor.no_device", "请填写您的话机 / enter your phone (e.g. PJSIP/9001)")
+            device = spy_device(form_arg(request, "device"), principal.user.device)
             await controller.supervise(device, agent_id, mode)
 
         return await attempt(request, principal, action)

@@ -132,3 +132,59 @@ async def test_at_risk_orders_get_remind_and_supervise(db_url):
         assert "remind" in actions and "supervise" in actions
     finally:
         await stop_floor(floor)
+
+
+@pytest_twisted.ensureDeferred
+async def test_spy_uses_the_profile_device_and_validates_an_override(db_url):
+    """A supervisor whose profile has PJSIP/9001 listens without typing it (the page shows it); a typed
+    device overrides it; a typed device with CR/LF or extra ChanSpy arguments is refused with a zh/en
+    supervisor.bad_device error and nothing reaches the PBX; with no device anywhere: supervisor.no_device."""
+    from datetime import datetime, timezone
+
+    from tests.web.conftest import PASSWORD
+
+    floor = start_floor(db_url)
+    try:
+        server, pbx, acd = floor.server, floor.pbx, floor.acd
+        server.deps.auth.add_user("sup.zhao", PASSWORD, "supervisor", datetime.now(timezone.utc), device="PJSIP/9001")
+        server.add_user("sup2", "supervisor")
+        ready(acd, "1001")
+        acd.enqueue(CallHandle(CALLID, CALLER, "13812341234"), "hotline-general")
+        expect_ring(pbx, "PJSIP/1001")
+        dial(pbx, "ANSWER")
+
+        browser = server.client()
+        await browser.login("sup.zhao")
+        page = await browser.get("/supervisor")
+        assert 'name="device" value="PJSIP/9001"' in page.text and "默认使用账号资料中的话机" in page.text
+        token = _csrf(page.text)
+
+        async def spy(device, mode="listen", client=browser, csrf=token):
+            posted = defer.ensureDeferred(client.post(f"/supervisor/agents/1001/{mode}",
+                                                      data={"device": device, "csrf_token": csrf}))
+            sent = await eventually(lambda: pbx.take() or None)
+            [originate] = sent
+            pbx.respond(originate, Message="Originate successfully queued")
+            pbx.originate_response(originate, answered=True)
+            assert (await posted).status == 303
+            return originate
+
+        first = await spy("")
+        assert (first["Channel"], first["Data"]) == ("PJSIP/9001", "PJSIP/1001-00000002,q")
+        second = await spy("  PJSIP/9002 ", mode="whisper")
+        assert (second["Channel"], second["Data"]) == ("PJSIP/9002", "PJSIP/1001-00000002,qw")
+
+        for bad in ("PJSIP/9002\r\nAction: Hangup", "PJSIP/9002,qB", "PJSIP/9002&PJSIP/1001", "9002"):
+            refused = await browser.post("/supervisor/agents/1001/barge", data={"device": bad, "csrf_token": token})
+            assert refused.status == 400 and 'data-error-id="supervisor.bad_device"' in refused.text
+            assert "话机格式无效" in refused.text and "technology/resource" in refused.text
+        assert pbx.take() == []
+
+        other = server.client()
+        await other.login("sup2")
+        other_token = _csrf((await other.get("/supervisor")).text)
+        missing = await other.post("/supervisor/agents/1001/listen", data={"device": "", "csrf_token": other_token})
+        assert missing.status == 400 and 'data-error-id="supervisor.no_device"' in missing.text
+        assert pbx.take() == []
+    finally:
+        await stop_floor(floor)
