@@ -760,6 +760,9 @@ class QueueController(Service):
         if qc is not None and qc.state is CallState.ANSWERED and qc.agent_id == agent_id:
             log.warning("no bridge after the answer; asking Asterisk", extra={"fields": {"call": call_id,
                                                                                         "agent": agent_id}})
+            # Asked again later if both legs are still up but unbridged (settling cancels this timer).
+            self._timers[agent_id] = self.clock.callLater(
+                self.bridge_timeout, self._bridge_overdue, agent_id, call_id)
             self.resync()
 
     def _agi_start(self, message) -> None:

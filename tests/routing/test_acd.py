@@ -580,3 +580,5 @@ def test_missing_bridge_event_is_settled_by_asking_asterisk():
                     ("ListItems", "2")])
     assert acd.calls[CALLID].state is CallState.CONNECTED
     assert acd.sessions["1001"].state is AgentState.ON_CALL and acd.stats["answered"] == 1
+    pbx.clock.advance(acd.bridge_timeout)
+    assert pbx.take() == []  # settled: Asterisk is not asked again
