@@ -212,11 +212,13 @@ def test_answer_dropped_before_the_bridge_is_requeued_through_the_simulator(db_u
                           ring_timeout=6, wrap_up_seconds=2)
     acd.add_agent(Agent("1001", {"general": 90}, device="PJSIP/1001"))
     acd.add_agent(Agent("1002", {"general": 60}, device="PJSIP/1002"))
-    states, seen, agi = [], [], []
+    states, seen, agi, pair = [], [], [], []
     acd.add_listener(lambda kind, data: states.append((data["state"], data.get("agent_id")))
                      if kind == "call" else None)
     ami.subscribe(lambda m: seen.append((m.name, m.get("Channel"), m.get("DialStatus"))),
                   names=("DialEnd", "BridgeEnter", "Hangup"))
+    ami.subscribe(lambda m: pair.append((m.get("Channel"), m.get("BridgeUniqueid"), m.get("BridgeNumChannels"))),
+                  names=("BridgeEnter",))
 
     def ivr(message):
         arg = parse_agi_env(message.get("Env")).get("agi_arg_1")
@@ -250,6 +252,11 @@ def test_answer_dropped_before_the_bridge_is_requeued_through_the_simulator(db_u
     bridged = [channel for name, channel, _ in seen if name == "BridgeEnter"]
     assert first_answer < dropped and not any(c.startswith("PJSIP/1001-") for c in bridged)
     assert any(c.startswith("PJSIP/1002-") for c in bridged) and call.name in bridged
+    # The pair as in the captures (13-queue-call-agent, 19-audiosocket): the dialled leg enters first
+    # (1 inside), then the caller (2 inside), into one bridge.
+    (agent_leg, first_id, one), (caller_leg, second_id, two) = pair[:2]
+    assert agent_leg.startswith("PJSIP/1002-") and caller_leg == call.name
+    assert first_id == second_id and (one, two) == ("1", "2")
     [row] = store.queue_calls()
     assert (row["call_id"], row["outcome"], row["agent_id"]) == (call.uniqueid, "answered", "1002")
     assert "on_call" not in [r["to_state"] for r in store.state_log("1001")]
