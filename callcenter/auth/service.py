@@ -148,9 +148,11 @@ class AuthService:
         """One account per ACD agent (the unique index backs this up under concurrency)."""
         if agent_id is None:
             return
-        other = conn.execute(select(users.c.username).where(users.c.agent_id == agent_id)).first()
-        if other is not None and (user_id is None or conn.execute(
-                select(users.c.id).where(users.c.agent_id == agent_id, users.c.id != user_id)).first()):
+        query = select(users.c.username).where(users.c.agent_id == agent_id)
+        if user_id is not None:
+            query = query.where(users.c.id != user_id)
+        other = conn.execute(query).first()
+        if other is not None:
             raise AuthError("user.agent_id_taken", f"agent {agent_id!r} already belongs to {other.username!r} / "
                             "该坐席工号已分配给其他账号", field="agent_id")
 

@@ -145,7 +145,7 @@ class DeskService:
         """Log in, ready, pause (with a reason), wrap-up done or log out; returns the new state.
 
         ``device``: the phone in the account's profile; on log-in the ACD rings the agent there
-        (hot desking) instead of the configured device.
+        (hot desking), or on the configured device when the profile has none.
         """
         session = self._session(agent_id)
         if action not in STATE_ACTIONS:
@@ -157,8 +157,8 @@ class DeskService:
                                 reason=str(reason)[:32], allowed=list(AGENT_PAUSE_REASONS))
             self.acd.agent_pause(agent_id, reason)
         elif action == "login":
-            if device and session.state is AgentState.LOGGED_OUT:
-                self.acd.set_agent_device(agent_id, device)
+            if session.state is AgentState.LOGGED_OUT:
+                self.acd.set_agent_device(agent_id, device)  # None: the configured phone again
             self.acd.agent_login(agent_id)
         elif action == "ready":
             self.acd.agent_ready(agent_id)

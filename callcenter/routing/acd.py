@@ -153,6 +153,7 @@ class QueueController(Service):
         self._recent: dict[str, deque[datetime]] = {}
         self._recent_purged = 0.0
         self.sessions: dict[str, AgentSession] = {}
+        self.home_devices: dict[str, str] = {}  # agent -> configured device (profiles may override it)
         self.calls: dict[str, QueuedCall] = {}
         self._by_channel: dict[str, QueuedCall] = {}
         self._by_agent_channel: dict[str, QueuedCall] = {}
@@ -240,19 +241,22 @@ class QueueController(Service):
             raise RoutingError("routing.no_device", "an agent needs a device to ring / 坐席需要话机设备",
                                agent=agent.agent_id)
         self.router.add_agent(agent)
+        self.home_devices[agent.agent_id] = agent.device
         session = self.sessions.get(agent.agent_id)
         if session is None:
             session = self.sessions[agent.agent_id] = AgentSession(
                 agent.agent_id, wrap_up_seconds=self.wrap_up_seconds, max_missed=self.max_missed)
         return session
 
-    def set_agent_device(self, agent_id: str, device: str) -> Agent:
-        """Ring ``agent_id`` on ``device`` from now on (the phone in their account's profile).
-        Only while logged out, so a ringing or talking agent never changes phone under a call."""
+    def set_agent_device(self, agent_id: str, device: str | None) -> Agent:
+        """Ring ``agent_id`` on ``device`` from now on (the phone in their account's profile;
+        None: back to the configured one).  Only while logged out, so a ringing or talking
+        agent never changes phone under a call."""
         from dataclasses import replace
 
-        check_name("device", device)
         agent = self.router.agent(agent_id)
+        device = device or self.home_devices.get(agent_id) or agent.device
+        check_name("device", device)
         if agent.device == device:
             return agent
         if self.session(agent_id).state is not AgentState.LOGGED_OUT:

@@ -73,7 +73,7 @@ async def test_profile_device_is_rung_after_desk_login(desk_web):
 
 def test_set_agent_device_only_while_logged_out():
     """The ACD refuses to move a logged-in agent to another phone (a call could be ringing there)
-    and refuses a device that is not a plain name."""
+    and refuses a device that is not a plain name; None goes back to the configured device."""
     from callcenter.routing.errors import RoutingError
     from tests.desk.helpers import make_acd
 
@@ -88,6 +88,8 @@ def test_set_agent_device_only_while_logged_out():
     assert bad.value.error_id == "routing.bad_name"
     acd.set_agent_device("1001", "PJSIP/1101")
     assert acd.router.agent("1001").device == "PJSIP/1101"
+    acd.set_agent_device("1001", None)  # an account without a device: the configured phone again
+    assert acd.router.agent("1001").device == "PJSIP/1001"
     acd.stopService()
 
 
