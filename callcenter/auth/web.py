@@ -28,8 +28,8 @@ from urllib.parse import urlencode
 from callcenter.auth.service import Session, User
 from callcenter.auth.throttle import LoginThrottle, Lockout
 from callcenter.metrics import LOGINS
-from callcenter.web.app import deps_of, form_arg, json_api, read_json
-from callcenter.web.errors import ApiError, forbidden, unauthorized
+from callcenter.web.app import deps_of, form_arg, json_api, json_response, read_json
+from callcenter.web.errors import ApiError, error_payload, forbidden, unauthorized
 from callcenter.web.http import client_address
 from callcenter.web.i18n import CATALOGUE
 
@@ -142,12 +142,15 @@ def check_csrf(request, principal: Principal, submitted: str | None) -> None:
         raise ApiError(403, "auth.csrf", "missing or wrong CSRF token / 表单已过期，请刷新后重试")
 
 
-def require_role(*roles: str, page: bool = False):
+def require_role(*roles: str, page: bool = False, stream: bool = False):
     """Decorate ``handler(request, principal, ...)``: authenticate, authorise, CSRF.
 
     API handlers (``page=False``) get JSON 401/403; page handlers are sent to
-    the log-in page or shown the bilingual error page.  An empty ``roles``
-    admits any signed-in user.
+    the log-in page or shown the bilingual error page.  ``stream=True`` is for
+    routes answering with a resource (an SSE :class:`EventStream`), which
+    cannot sit under ``json_api``: a refusal, or an :class:`ApiError` the
+    handler raises before handing over the stream, is written here as the
+    API's JSON error.  An empty ``roles`` admits any signed-in user.
     """
 
     def decorate(handler):
@@ -163,14 +166,28 @@ def require_role(*roles: str, page: bool = False):
                     (request.getHeader(b"x-csrf-token") or b"").decode("ascii", "replace")
                 check_csrf(request, principal, submitted)
             except ApiError as exc:
+                if stream:
+                    return _json_refusal(request, exc)
                 if not page:
                     raise
                 return _page_refusal(request, exc)
-            return await handler(request, principal, *args, **kwargs)
+            if not stream:
+                return await handler(request, principal, *args, **kwargs)
+            try:
+                return await handler(request, principal, *args, **kwargs)
+            except ApiError as exc:
+                return _json_refusal(request, exc)
 
         return wrapper
 
     return decorate
+
+
+def _json_refusal(request, exc: ApiError) -> bytes:
+    status, body = error_payload(exc)
+    for name, value in exc.headers.items():
+        request.setHeader(name.encode("ascii"), value.encode("ascii"))
+    return json_response(request, body, status)
 
 
 def _page_refusal(request, exc: ApiError) -> bytes:

@@ -18,7 +18,7 @@ from callcenter.auth.web import require_role
 from callcenter.desk.service import AGENT_PAUSE_REASONS, DeskError, DeskService
 from callcenter.desk.text import DESK_TEXT
 from callcenter.knowledge import LEVELS, default_knowledge
-from callcenter.web.app import json_api, json_response, query_arg, read_json
+from callcenter.web.app import json_api, query_arg, read_json
 from callcenter.web.errors import ApiError
 from callcenter.web.health import StaticFiles
 from callcenter.web.i18n import CATALOGUE
@@ -83,13 +83,9 @@ def routes(app) -> None:
             levels=LEVELS, lines=[e for e in default_knowledge().entries if e.line])
 
     @app.route("/agent/events", methods=["GET"])
-    @require_role(*DESK_ROLES, page=True)
+    @require_role(*DESK_ROLES, stream=True)
     async def events(request, principal):
-        try:
-            return desk_of(deps).stream_for(agent_id(principal))
-        except ApiError as exc:
-            return json_response(request, {"error_id": exc.error_id, "message": exc.message,
-                                           "details": exc.details}, exc.status)
+        return desk_of(deps).stream_for(agent_id(principal))
 
     @app.route("/agent/api/screen", methods=["GET"])
     @json_api

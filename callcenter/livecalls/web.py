@@ -13,8 +13,8 @@ from pathlib import Path
 from callcenter.auth.web import require_role
 from callcenter.livecalls.feed import LiveCalls
 from callcenter.livecalls.view import PHASES, SUPERVISORS, VIEWERS, valid_linkedid
-from callcenter.web.app import json_api, json_response
-from callcenter.web.errors import ApiError, error_payload
+from callcenter.web.app import json_api
+from callcenter.web.errors import ApiError
 from callcenter.web.i18n import CATALOGUE
 from callcenter.web.sse import EventStream
 from callcenter.web.templates import language
@@ -226,18 +226,10 @@ def routes(app) -> None:
                                      attached=live.attached, phases=PHASES, acd_states=ACD_STATES,
                                      texts=_texts(language(request)))
 
-    @require_role(*SUPERVISORS)
-    async def stream_for(request, principal):
-        return live.stream
-
     @app.route("/supervisor/calls/events", methods=["GET"])
-    async def events(request):
-        # not json_api (the answer is the stream resource itself), so a refusal becomes JSON here
-        try:
-            return await stream_for(request)
-        except ApiError as exc:
-            status, body = error_payload(exc)
-            return json_response(request, body, status)
+    @require_role(*SUPERVISORS, stream=True)
+    async def events(request, principal):
+        return live.stream
 
     @app.route("/supervisor/calls/assets/<name>", methods=["GET"])
     def asset(request, name):

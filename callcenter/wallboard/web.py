@@ -111,7 +111,7 @@ def routes(app) -> None:
         return (STATIC / name).read_bytes()
 
     @app.route("/wallboard/events", methods=["GET"])
-    @require_role(*VIEWERS)
+    @require_role(*VIEWERS, stream=True)
     async def events(request, principal):
         return feed.stream
 
