@@ -98,8 +98,13 @@ class EventDispatcher:
                 named = self._by_name.get(name.lower(), ())
                 if len(self._resolved) < 1024:
                     self._resolved[name] = named
-            if named:
-                for sub in named:
+            for sub in named:
+                if sub.plain:
+                    try:
+                        sub.callback(message)
+                    except Exception:
+                        self._failed(sub, message)
+                else:
                     self._deliver(sub, message)
         for sub in self._everything:
             if sub.plain:

@@ -44,13 +44,14 @@ class Message:
     splitting twenty lines.
     """
 
-    __slots__ = ("_pairs", "_index", "_text", "_name")
+    __slots__ = ("_pairs", "_index", "_text", "_name", "_raw")
 
     def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
         _set_pairs(self, tuple(pairs))
         _set_index(self, None)
         _set_text(self, None)
         _set_name(self, None)
+        _set_raw(self, None)
 
     @classmethod
     def _trusted(cls, pairs: tuple) -> "Message":
@@ -60,6 +61,7 @@ class Message:
         _set_index(self, None)
         _set_text(self, None)
         _set_name(self, None)
+        _set_raw(self, None)
         return self
 
     @classmethod
@@ -74,20 +76,22 @@ class Message:
         self = _new(cls)
         _set_pairs(self, None)
         _set_index(self, None)
-        _set_text(self, (b"\r\n" + frame).decode("utf-8", "replace"))
+        _set_text(self, None)
         _set_name(self, name)
+        _set_raw(self, b"\r\n" + frame)
         return self
 
     @classmethod
     def from_event_frame(cls, frame: bytes) -> "Message":
         """:meth:`from_frame` for a frame known to start with ``Event: ``."""
         self = _new(cls)
-        text = (b"\r\n" + frame).decode("utf-8", "replace")
-        end = text.find("\r\n", 9)
+        raw = b"\r\n" + frame
+        end = raw.find(b"\r\n", 9)
         _set_pairs(self, None)
         _set_index(self, None)
-        _set_text(self, text)
-        _set_name(self, text[9:end] if end > 0 else text[9:])
+        _set_text(self, None)
+        _set_name(self, (raw[9:end] if end > 0 else raw[9:]).decode("utf-8", "replace"))
+        _set_raw(self, raw)
         return self
 
     def __setattr__(self, name, value):
@@ -99,12 +103,40 @@ class Message:
     def __reduce__(self):
         return (Message, (self.pairs,))
 
+    @property
+    def raw(self) -> bytes:
+        """The message as UTF-8 wire bytes, every header preceded by CRLF
+        (``b"\r\nEvent: Hangup\r\nChannel: …"``), for readers that search
+        for ``b"\r\nKey: "`` themselves and decode only the values they keep
+        (the call tracker's hot path).  A message built from pairs gets the
+        same layout, built once."""
+        raw = self._raw
+        if raw is None:
+            text = self._text
+            if text is None:
+                text = "".join([f"\r\n{k}: {v}" for k, v in self._pairs])
+            raw = text.encode("utf-8")
+            _set_raw(self, raw)
+        return raw
+
+    def _wire_text(self) -> str | None:
+        """The decoded wire text (None for a message built from pairs).
+
+        A frame is decoded once, as a whole, on the first lookup that needs
+        text: subscribers that only read the name, or read bytes through
+        :attr:`raw`, never pay for decoding twenty headers."""
+        text = self._text
+        if text is None and self._raw is not None and self._pairs is None:
+            text = self._raw.decode("utf-8", "replace")
+            _set_text(self, text)
+        return text
+
     # -- parsing on demand ------------------------------------------------
     @property
     def pairs(self) -> tuple:
         pairs = self._pairs
         if pairs is None:
-            pairs = _split_lenient(self._text)
+            pairs = _split_lenient(self._wire_text())
             _set_pairs(self, pairs)
         return pairs
 
@@ -124,7 +156,7 @@ class Message:
         ``\r\nKey: `` in the text (C speed; a handful of these beat
         splitting twenty headers); other spellings use a case-folded index.
         """
-        text = self._text
+        text = self._text if self._text is not None else self._wire_text()
         if text is not None:
             try:
                 needle = _NEEDLES[key]
@@ -147,7 +179,7 @@ class Message:
         channel event (``Variable``, ``Value``, ``Digit``, ``Cause``,
         ``Uniqueid``…) are found without scanning the whole snapshot.
         """
-        text = self._text
+        text = self._text if self._text is not None else self._wire_text()
         if text is not None:
             try:
                 needle = _NEEDLES[key]
@@ -171,7 +203,7 @@ class Message:
         order (a channel snapshot): each search starts where the previous key
         was found, so the text is read about once.  Missing keys give None;
         a key out of the expected order is still found (via :meth:`get`)."""
-        text = self._text
+        text = self._text if self._text is not None else self._wire_text()
         if text is None:
             return [self.get(k) for k in keys]
         out = []
@@ -203,7 +235,7 @@ class Message:
         whole block of headers Asterisk always writes in the same order (a
         channel snapshot) in one C-level pass; callers fall back to
         :meth:`get`/:meth:`scan` when it does not match."""
-        text = self._text
+        text = self._text if self._text is not None else self._wire_text()
         return pattern.search(text) if text is not None else None
 
     def __getitem__(self, key: str) -> str:
@@ -219,7 +251,7 @@ class Message:
         by direct search (Asterisk spells a key the same way within one
         message); any other spelling falls back to a case-insensitive scan.
         """
-        text = self._text
+        text = self._text if self._text is not None else self._wire_text()
         if text is not None:
             needle = _NEEDLES.get(key) or _needle(key)
             start = text.find(needle)
@@ -243,7 +275,7 @@ class Message:
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
-        text = self._text
+        text = self._text if self._text is not None else self._wire_text()
         if text is not None:
             needle = _NEEDLES.get(key) or _needle(key)
             if needle in text:
@@ -275,8 +307,14 @@ class Message:
     @property
     def kind(self) -> str | None:
         """``"event"``, ``"response"`` or ``"action"`` (None if none of those)."""
+        raw = self._raw
+        if raw is not None and self._pairs is None:
+            if raw.startswith(b"\r\nEvent: "):
+                return "event"
+            if raw.startswith(b"\r\nResponse: "):
+                return "response"
         text = self._text
-        if text is not None:
+        if text is not None and self._pairs is None:
             if text.startswith("\r\nEvent: "):
                 return "event"
             if text.startswith("\r\nResponse: "):
@@ -348,6 +386,7 @@ _set_pairs = Message._pairs.__set__
 _set_index = Message._index.__set__
 _set_text = Message._text.__set__
 _set_name = Message._name.__set__
+_set_raw = Message._raw.__set__
 _NEEDLES: dict[str, str] = {}
 
 
