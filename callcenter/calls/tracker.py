@@ -6,20 +6,63 @@ replayed after a reconnect (or a resync list that repeats what events already
 said) change nothing twice: a channel is created once per ``Uniqueid``, a
 call is counted once per ``Linkedid``, and a call ends once.
 
+It sits on the AMI hot path (every event of a busy PBX passes through it), so
+handlers read headers straight from the message's wire bytes
+(:attr:`Message.raw`): one C-level search per header, and only the values
+kept are decoded.  Asterisk spells every header the same way every time; a
+header in another spelling (or absent) falls back to the message's
+case-insensitive lookup, so correctness never depends on the fast path.
+
 Memory stays flat: ended calls leave the live index and only the last
-``keep_ended`` are kept; per-call timelines, DTMF and variables are bounded.
+``keep_ended`` are kept; per-call timelines, DTMF and variables are bounded,
+and so is the memory of hung-up channels.
 """
 from __future__ import annotations
 
 import logging
-import re
 from collections import deque
 from datetime import datetime, timedelta
 
 from callcenter.calls.model import STATE_UP, Call, Channel, Dtmf, TimelineEntry
 
 log = logging.getLogger(__name__)
-_entry = TimelineEntry
+
+# Building the named tuples through tuple.__new__ skips their Python-level
+# __new__ (a third of a microsecond per timeline entry on the hot path).
+_tuple_new = tuple.__new__
+EOL = b"\r\n"
+
+
+def _needle(key: str) -> bytes:
+    return b"\r\n" + key.encode("ascii") + b": "
+
+
+def _fallback(m, raw: bytes, needle: bytes, last: bool):
+    """A header not found in Asterisk's spelling: absent, or spelled otherwise."""
+    if needle.lower() not in raw.lower():
+        return None
+    key = needle[2:-2].decode("ascii")
+    return m.last(key) if last else m.get(key)
+
+
+def _last(m, raw: bytes, needle: bytes):
+    """The value of the last ``needle`` header (decoded), or None."""
+    i = raw.rfind(needle)
+    if i < 0:
+        return _fallback(m, raw, needle, True)
+    i += len(needle)
+    j = raw.find(EOL, i)
+    return (raw[i:j] if j >= 0 else raw[i:]).decode("utf-8", "replace")
+
+
+def _first(m, raw: bytes, needle: bytes):
+    """The value of the first ``needle`` header (decoded), or None."""
+    i = raw.find(needle)
+    if i < 0:
+        return _fallback(m, raw, needle, False)
+    i += len(needle)
+    j = raw.find(EOL, i)
+    return (raw[i:j] if j >= 0 else raw[i:]).decode("utf-8", "replace")
 
 
 def _int(value):
@@ -33,33 +76,95 @@ def _int(value):
         return None
 
 
-_SNAPSHOT_FIELDS = ("ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName", "ConnectedLineNum",
-                    "ConnectedLineName", "Context", "Exten", "Priority")
-_SNAPSHOT_KEYS: dict[str, tuple] = {}
+class _Snapshot:
+    """The needles of one channel snapshot (plain, or prefixed ``Dest``)."""
+
+    #: Asterisk writes a snapshot as one fixed block, then its ChanVariable lines.
+    FIELDS = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName", "ConnectedLineNum",
+              "ConnectedLineName", "Context", "Exten", "Priority", "Linkedid")
+
+    def __init__(self, prefix: str) -> None:
+        self.uniqueid = _needle(prefix + "Uniqueid")
+        self.block = tuple(_needle(prefix + k) for k in self.FIELDS)
+        self.variable = _needle(prefix + "ChanVariable")
+
+    def read(self, m, raw: bytes) -> list:
+        """The block's values in order (None where absent).  Each search starts
+        where the previous header ended, so the snapshot is read about once;
+        a header out of Asterisk's order is still found by a fresh search."""
+        out = []
+        append = out.append
+        find = raw.find
+        pos = 0
+        for needle in self.block:
+            i = find(needle, pos)
+            if i < 0:
+                append(_first(m, raw, needle))
+                continue
+            i += len(needle)
+            j = find(EOL, i)
+            if j < 0:
+                j = len(raw)
+            append(raw[i:j].decode("utf-8", "replace"))
+            pos = j
+        return out
+
+    def variables(self, m, raw: bytes) -> list:
+        """``ChanVariable`` values (``NAME=value``) in wire order."""
+        needle = self.variable
+        i = raw.find(needle)
+        if i < 0:
+            return m.getall(needle[2:-2].decode("ascii")) if needle.lower() in raw.lower() else []
+        out = []
+        size = len(needle)
+        while i >= 0:
+            i += size
+            j = raw.find(EOL, i)
+            if j < 0:
+                out.append(raw[i:].decode("utf-8", "replace"))
+                break
+            out.append(raw[i:j].decode("utf-8", "replace"))
+            i = raw.find(needle, j)
+        return out
 
 
-def _snapshot_keys(prefix: str) -> tuple:
-    """Snapshot header names with a prefix (``Dest``), in Asterisk's order."""
-    keys = tuple(prefix + k for k in _SNAPSHOT_FIELDS)
-    _SNAPSHOT_KEYS[prefix] = keys
-    return keys
-
-
-# Asterisk writes a channel snapshot as one fixed block (Channel … Linkedid, then
-# its ChanVariable lines); one compiled pattern reads all of it in a single C-level
-# pass, about a third of the cost of looking the fourteen headers up one by one.
-_SNAPSHOT_BLOCK = ("Channel", "ChannelState", "ChannelStateDesc", "CallerIDNum", "CallerIDName", "ConnectedLineNum",
-                   "ConnectedLineName", "Language", "AccountCode", "Context", "Exten", "Priority", "Uniqueid", "Linkedid")
-_SNAPSHOT_RES: dict[str, tuple] = {}
-
-
-def _snapshot_re(prefix: str) -> tuple:
-    """The snapshot pattern for a prefix (``Dest``) and its ChanVariable separator."""
-    fields = "".join(f"\\r\\n{re.escape(prefix + k)}: ([^\\r\\n]*)" for k in _SNAPSHOT_BLOCK)
-    variables = f"((?:\\r\\n{re.escape(prefix)}ChanVariable: [^\\r\\n]*)*)"
-    entry = (re.compile(fields + variables), f"\r\n{prefix}ChanVariable: ")
-    _SNAPSHOT_RES[prefix] = entry
-    return entry
+_PLAIN = _Snapshot("")
+_DEST = _Snapshot("Dest")
+_UNIQUEID = _PLAIN.uniqueid
+_LINKEDID = _needle("Linkedid")
+_CHANNEL = _needle("Channel")
+_CHANNELSTATE = _needle("ChannelState")
+_CHANNELSTATEDESC = _needle("ChannelStateDesc")
+_CALLERIDNUM = _needle("CallerIDNum")
+_CALLERIDNAME = _needle("CallerIDName")
+_VARIABLE = _needle("Variable")
+_VALUE = _needle("Value")
+_DIGIT = _needle("Digit")
+_DIRECTION = _needle("Direction")
+_DURATIONMS = _needle("DurationMs")
+_CAUSE = _needle("Cause")
+_CAUSE_TXT = _needle("Cause-txt")
+_BRIDGE = _needle("BridgeUniqueid")
+_QUEUE = _needle("Queue")
+_POSITION = _needle("Position")
+_MEMBERNAME = _needle("MemberName")
+_INTERFACE = _needle("Interface")
+_HOLDTIME = _needle("HoldTime")
+_TALKTIME = _needle("TalkTime")
+_REASON = _needle("Reason")
+_DIALSTRING = _needle("DialString")
+_DIALSTATUS = _needle("DialStatus")
+_CONTEXT = _needle("Context")
+_EXTEN = _needle("Exten")
+_PRIORITY = _needle("Priority")
+_APPLICATION = _needle("Application")
+_APPDATA = _needle("AppData")
+_CONNECTEDLINENUM = _needle("ConnectedLineNum")
+_CONNECTEDLINENAME = _needle("ConnectedLineName")
+_USEREVENT = _needle("UserEvent")
+_ENV = _needle("Env")
+#: ChannelState values as they appear on the wire (one dict lookup instead of decode + int)
+_STATES = {str(n).encode(): n for n in range(11)}
 
 
 def _duration(text: str | None) -> float:
@@ -83,7 +188,8 @@ class CallTracker:
     max_dtmf = 200
     max_variables = 200
     keep_ended = 1000
-    keep_gone = 50_000
+    #: hung-up Uniqueids remembered so a late event or an older resync list cannot revive them
+    keep_gone = 20_000
     #: variables whose every change is worth a timeline entry
     timeline_variables = frozenset({"IVR_ACTION", "IVR_QUEUE", "QUEUESTATUS", "DIALSTATUS", "WORKORDER", "IVR_LANG"})
     _special_variables = timeline_variables | {"MIXMONITOR_FILENAME"}
@@ -103,6 +209,9 @@ class CallTracker:
         self._gone: set[str] = set()
         self._gone_order: deque[str] = deque()
         self._ended_ids: dict[str, Call] = {}
+        # Live channels by their Uniqueid's wire bytes: the hot handlers find
+        # the channel without decoding anything.
+        self._raw_ids: dict[bytes, Channel] = {}
         self.globals: dict[str, str] = {}
         self.on_call_ended: list = []
         self.on_call_started: list = []
@@ -111,6 +220,9 @@ class CallTracker:
         self.events_applied = 0
         self._epoch = 0
         self._touched: dict[str, int] = {}
+        # The VarSet filter compares the variable's wire bytes, before decoding anything.
+        self._tracked_raw = frozenset(v.encode("utf-8") for v in self.tracked_variables)
+        self._prefixes_raw = tuple(p.encode("utf-8") for p in self.tracked_prefixes)
         self._handlers = {
             "Newchannel": self._newchannel,
             "Newstate": self._newstate,
@@ -137,6 +249,11 @@ class CallTracker:
             "MixMonitorStop": self._mixmonitor_stop,
             "UserEvent": self._user_event,
         }
+
+    @property
+    def event_names(self) -> frozenset:
+        """The events that can change tracking (subscribe to just these)."""
+        return frozenset(self._handlers)
 
     # -- queries ------------------------------------------------------------------
     def call(self, linkedid: str) -> Call | None:
@@ -186,12 +303,30 @@ class CallTracker:
     def _note(self, call: Call, now: datetime, kind: str, channel: str | None = None, detail: str | None = None) -> None:
         timeline = call.timeline
         if len(timeline) < self.max_timeline:
-            timeline.append(_entry(now, kind, channel, detail))
+            timeline.append(_tuple_new(TimelineEntry, (now, kind, channel, detail)))
 
-    def _ensure(self, m, now: datetime, prefix: str = "") -> Channel | None:
-        """The channel an event is about, created when first seen."""
-        get = m.get
-        uniqueid = m.last(prefix + "Uniqueid")
+    def _known(self, raw: bytes) -> Channel | None:
+        """The live channel of the event's (last) ``Uniqueid``, found by its
+        wire bytes; None when unknown or spelled otherwise (callers then take
+        the general path, :meth:`_ensure`)."""
+        i = raw.rfind(_UNIQUEID)
+        if i < 0:
+            return None
+        i += 12
+        j = raw.find(EOL, i)
+        chan = self._raw_ids.get(raw[i:j] if j >= 0 else raw[i:])
+        if chan is not None and self._epoch:
+            self._touched[chan.uniqueid] = self._epoch
+        return chan
+
+    def _live(self, m, raw: bytes, now: datetime) -> Channel | None:
+        """The channel an event is about (``Uniqueid``), created when first seen."""
+        return self._known(raw) or self._ensure(m, now)
+
+    def _ensure(self, m, now: datetime, snapshot: _Snapshot = _PLAIN) -> Channel | None:
+        """The channel a snapshot in the event describes, created when first seen."""
+        raw = m.raw
+        uniqueid = _last(m, raw, snapshot.uniqueid)
         if uniqueid is None:
             return None
         chan = self.channels.get(uniqueid)
@@ -199,64 +334,24 @@ class CallTracker:
             if self._epoch:
                 self._touched[uniqueid] = self._epoch
             return chan
-        if uniqueid in self._gone:
+        if uniqueid in self._gone or uniqueid == "none":
             return None
-        pattern, separator = _SNAPSHOT_RES.get(prefix) or _snapshot_re(prefix)
-        match = m.search(pattern)
-        if match is not None and match.group(13) == uniqueid:
-            return self._create(match, separator, now)
-        linkedid = get(prefix + "Linkedid")
-        if not linkedid or uniqueid == "none":
+        values = snapshot.read(m, raw)
+        if not values[10]:  # no Linkedid: not a channel we can place in a call
             return None
-        name = get(prefix + "Channel") or ""
-        chan = Channel(uniqueid=uniqueid, linkedid=linkedid, name=name, created_at=now)
-        self._snapshot(chan, m, prefix, now)
+        chan = Channel(uniqueid, values[10], values[0] or "", now)
+        self._fill(chan, values, now)
+        for item in snapshot.variables(m, raw):
+            key, _, value = item.partition("=")
+            chan.variables[key] = value
         self._add(chan, now)
         return chan
 
-    def _create(self, match, separator: str, now: datetime) -> Channel | None:
-        """A new channel from a snapshot block matched in Asterisk's layout."""
-        (name, state, state_desc, num, cid_name, cl_num, cl_name, _language, _account, context, exten, priority,
-         uniqueid, linkedid, variables) = match.groups()
-        if not linkedid or uniqueid == "none":
-            return None
-        state = _int(state)
-        chan = Channel(
-            uniqueid, linkedid, name, now, state, state_desc if state is not None else None, num, cid_name, cl_num, cl_name,
-            context, exten, _int(priority), answered_at=now if state == STATE_UP else None,
-        )
-        if variables:
-            chan_variables = chan.variables
-            for item in variables.split(separator)[1:]:
-                key, _, value = item.partition("=")
-                chan_variables[key] = value
-        self._add(chan, now)
-        return chan
-
-    def _add(self, chan: Channel, now: datetime) -> Call:
-        self.channels[chan.uniqueid] = chan
-        if chan.name:
-            self._by_name[chan.name] = chan
-        if self._epoch:
-            self._touched[chan.uniqueid] = self._epoch
-        call = self.calls.get(chan.linkedid)
-        if call is None:
-            call = Call(linkedid=chan.linkedid, started_at=chan.created_at)
-            self.calls[chan.linkedid] = call
-            self.calls_started += 1
-            for listener in self.on_call_started:
-                listener(call)
-        if chan.uniqueid not in call.channels:
-            call.live_count += 1
-        call.channels[chan.uniqueid] = chan
-        chan.call = call
-        self._note(call, now, "channel", chan.uniqueid, chan.name)
-        return call
-
-    def _snapshot(self, chan: Channel, m, prefix: str, now: datetime) -> None:
-        (state, state_desc, num, name, cl_num, cl_name, context, exten, priority) = m.scan(
-            _SNAPSHOT_KEYS.get(prefix) or _snapshot_keys(prefix)
-        )
+    @staticmethod
+    def _fill(chan: Channel, values: list, now: datetime) -> None:
+        """Set a channel's state, caller ID, connected line and dialplan
+        position from snapshot values (absent headers leave fields alone)."""
+        (_name, state, state_desc, num, name, cl_num, cl_name, context, exten, priority, _linkedid) = values
         state = _int(state)
         if state is not None:
             chan.state = state
@@ -273,9 +368,31 @@ class CallTracker:
             chan.context = context
             chan.exten = exten
             chan.priority = _int(priority)
-        for item in m.getall(prefix + "ChanVariable"):
-            key, _, value = item.partition("=")
-            chan.variables[key] = value
+
+    def _add(self, chan: Channel, now: datetime) -> Call:
+        uniqueid = chan.uniqueid
+        self.channels[uniqueid] = chan
+        self._raw_ids[uniqueid.encode("utf-8")] = chan
+        if chan.name:
+            self._by_name[chan.name] = chan
+        if self._epoch:
+            self._touched[uniqueid] = self._epoch
+        call = self.calls.get(chan.linkedid)
+        if call is None:
+            call = Call(chan.linkedid, chan.created_at)
+            self.calls[chan.linkedid] = call
+            self.calls_started += 1
+            for listener in self.on_call_started:
+                listener(call)
+        channels = call.channels
+        if uniqueid not in channels:
+            call.live_count += 1
+        channels[uniqueid] = chan
+        chan.call = call
+        timeline = call.timeline
+        if len(timeline) < self.max_timeline:
+            timeline.append(_tuple_new(TimelineEntry, (now, "channel", uniqueid, chan.name)))
+        return call
 
     # -- handlers ---------------------------------------------------------------------
     def _newchannel(self, m, now):
@@ -283,23 +400,28 @@ class CallTracker:
         return chan.call if chan else None
 
     def _newstate(self, m, now):
-        get = m.get
-        chan = self.channels.get(m.last("Uniqueid"))
-        if chan is not None:
-            if self._epoch:
-                self._touched[chan.uniqueid] = self._epoch
-        else:
-            chan = self._ensure(m, now)
-            if chan is None:
-                return None
+        raw = m.raw
+        chan = self._known(raw) or self._ensure(m, now)
+        if chan is None:
+            return None
         call = chan.call
-        text = get("ChannelState")
-        state = _int(text)
+        i = raw.find(_CHANNELSTATE)
+        if i >= 0:
+            i += 16
+            state = _STATES.get(raw[i:raw.find(EOL, i)])
+            if state is None:
+                state = _int(_first(m, raw, _CHANNELSTATE))
+        else:
+            state = _int(_first(m, raw, _CHANNELSTATE))
         if state is not None and state != chan.state:
             chan.state = state
-            chan.state_desc = get("ChannelStateDesc")
-            chan.caller_id_num = get("CallerIDNum", chan.caller_id_num)
-            chan.caller_id_name = get("CallerIDName", chan.caller_id_name)
+            chan.state_desc = _first(m, raw, _CHANNELSTATEDESC)
+            num = _first(m, raw, _CALLERIDNUM)
+            if num is not None:
+                chan.caller_id_num = num
+            name = _first(m, raw, _CALLERIDNAME)
+            if name is not None:
+                chan.caller_id_name = name
             if state == STATE_UP and chan.answered_at is None:
                 chan.answered_at = now
                 if call is not None:
@@ -310,51 +432,57 @@ class CallTracker:
         chan = self._ensure(m, now)
         if chan is None:
             return None
-        chan.caller_id_num = m.get("CallerIDNum")
-        chan.caller_id_name = m.get("CallerIDName")
+        raw = m.raw
+        chan.caller_id_num = _first(m, raw, _CALLERIDNUM)
+        chan.caller_id_name = _first(m, raw, _CALLERIDNAME)
         return chan.call
 
     def _connected_line(self, m, now):
         chan = self._ensure(m, now)
         if chan is None:
             return None
-        chan.connected_num = m.get("ConnectedLineNum")
-        chan.connected_name = m.get("ConnectedLineName")
+        raw = m.raw
+        chan.connected_num = _first(m, raw, _CONNECTEDLINENUM)
+        chan.connected_name = _first(m, raw, _CONNECTEDLINENAME)
         return chan.call
 
     def _newexten(self, m, now):
         chan = self._ensure(m, now)
         if chan is None:
             return None
-        get = m.get
-        chan.context = get("Context")
-        chan.exten = get("Exten")
-        chan.priority = _int(get("Priority"))
-        chan.application = get("Application")
-        chan.app_data = get("AppData")
+        raw = m.raw
+        chan.context = _first(m, raw, _CONTEXT)
+        chan.exten = _first(m, raw, _EXTEN)
+        chan.priority = _int(_first(m, raw, _PRIORITY))
+        chan.application = _first(m, raw, _APPLICATION)
+        chan.app_data = _first(m, raw, _APPDATA)
         call = chan.call
         if call is not None and chan.priority == 1:
             self._note(call, now, "dialplan", chan.uniqueid, f"{chan.context},{chan.exten}")
         return call
 
     def _varset(self, m, now):
-        get = m.last
-        variable = get("Variable")
-        if variable is None:
-            return None
-        if variable not in self.tracked_variables and not variable.startswith(self.tracked_prefixes):
-            return None  # Asterisk's own bookkeeping (BRIDGEPEER, QUEUEHOLDTIME, …)
-        chan = self.channels.get(get("Uniqueid"))
-        if chan is not None:
-            if self._epoch:
-                self._touched[chan.uniqueid] = self._epoch
+        # A third of all events; most set Asterisk's own bookkeeping
+        # (BRIDGEPEER, QUEUE*…), dropped on the variable's raw bytes.
+        raw = m.raw
+        i = raw.rfind(_VARIABLE)
+        if i < 0:
+            variable = _fallback(m, raw, _VARIABLE, True)
+            if variable is None:
+                return None
+            key = variable.encode("utf-8")
         else:
-            chan = self._ensure(m, now)
-        value = get("Value")
+            i += 12
+            j = raw.find(EOL, i)
+            key = raw[i:j] if j >= 0 else raw[i:]
+        if key not in self._tracked_raw and not key.startswith(self._prefixes_raw):
+            return None
+        variable = key.decode("utf-8", "replace")
+        value = _last(m, raw, _VALUE)
+        chan = self._known(raw) or self._ensure(m, now)
         if chan is None:
-            if get("Uniqueid") == "none":
-                if variable in self.globals or len(self.globals) < self.max_variables:
-                    self.globals[variable] = value
+            if _last(m, raw, _UNIQUEID) == "none" and (variable in self.globals or len(self.globals) < self.max_variables):
+                self.globals[variable] = value
             return None
         call = chan.call
         variables = chan.variables
@@ -368,47 +496,58 @@ class CallTracker:
             elif variable == "QUEUESTATUS" and value == "TIMEOUT":
                 call.queue_outcome = "timeout"
             if variable in self.timeline_variables and len(call.timeline) < self.max_timeline:
-                call.timeline.append(_entry(now, "var", chan.uniqueid, f"{variable}={value}"))
+                call.timeline.append(_tuple_new(TimelineEntry, (now, "var", chan.uniqueid, f"{variable}={value}")))
         return call
 
     def _hangup(self, m, now):
-        uniqueid = m.last("Uniqueid")
-        chan = self.channels.get(uniqueid) if uniqueid else None
+        raw = m.raw
+        chan = self._known(raw)
         if chan is None:
-            return None
-        chan.cause = _int(m.last("Cause"))
-        chan.cause_txt = m.last("Cause-txt")
+            chan = self.channels.get(_last(m, raw, _UNIQUEID) or "")
+            if chan is None:
+                return None
+        # Asterisk ends a Hangup with Cause and Cause-txt: read them from the tail.
+        tail = raw.rsplit(EOL, 2)
+        if len(tail) == 3 and tail[1].startswith(b"Cause: ") and tail[2].startswith(b"Cause-txt: "):
+            chan.cause = _int(tail[1][7:].decode("ascii", "replace"))
+            chan.cause_txt = tail[2][11:].decode("utf-8", "replace")
+        else:
+            chan.cause = _int(_last(m, raw, _CAUSE))
+            chan.cause_txt = _last(m, raw, _CAUSE_TXT)
         return self._end_channel(chan, now)
 
     def _end_channel(self, chan: Channel, now: datetime) -> Call | None:
+        uniqueid = chan.uniqueid
         chan.hung_up_at = now
         chan.recording_active = False
         chan.in_agi = False
-        del self.channels[chan.uniqueid]
-        self._touched.pop(chan.uniqueid, None)
-        self._remember_gone(chan.uniqueid)
+        del self.channels[uniqueid]
+        self._raw_ids.pop(uniqueid.encode("utf-8"), None)
+        if self._touched:
+            self._touched.pop(uniqueid, None)
+        # Remember the hung-up channel so a replayed event cannot revive it.
+        self._gone.add(uniqueid)
+        order = self._gone_order
+        order.append(uniqueid)
+        if len(order) > self.keep_gone:
+            self._gone.discard(order.popleft())
         if self._by_name.get(chan.name) is chan:
             del self._by_name[chan.name]
         call = self.calls.get(chan.linkedid)
         if call is None:
             return None
-        self._note(call, now, "hangup", chan.uniqueid, chan.cause_txt)
-        if chan.uniqueid == call.linkedid or call.hangup_cause is None:
+        timeline = call.timeline
+        if len(timeline) < self.max_timeline:
+            timeline.append(_tuple_new(TimelineEntry, (now, "hangup", uniqueid, chan.cause_txt)))
+        if uniqueid == call.linkedid or call.hangup_cause is None:
             call.hangup_cause = chan.cause
             call.hangup_cause_txt = chan.cause_txt
-        if call.ringing_agent is not None and chan.uniqueid == call.agent_channel and call.connected_at is None:
+        if call.ringing_agent is not None and uniqueid == call.agent_channel and call.connected_at is None:
             call.ringing_agent = None
         call.live_count -= 1
         if call.live_count <= 0:
             self._end_call(call, now)
         return call
-
-    def _remember_gone(self, uniqueid: str) -> None:
-        """Remember a hung-up channel so a replayed event cannot revive it."""
-        self._gone.add(uniqueid)
-        self._gone_order.append(uniqueid)
-        if len(self._gone_order) > self.keep_gone:
-            self._gone.discard(self._gone_order.popleft())
 
     def _end_call(self, call: Call, now: datetime) -> None:
         call.ended_at = now
@@ -417,8 +556,9 @@ class CallTracker:
         if call.queue is not None and call.queue_left_at is None:
             call.queue_left_at = now
         del self.calls[call.linkedid]
-        if len(self.ended) == self.ended.maxlen:
-            old = self.ended[0]
+        ended = self.ended
+        if len(ended) == ended.maxlen:
+            old = ended[0]
             self._ended_ids.pop(old.linkedid, None)
             # Break the call <-> channel cycle so reference counting frees the
             # forgotten call at once: otherwise every evicted call waits for a
@@ -426,63 +566,72 @@ class CallTracker:
             # (hundreds of ms on a busy box) stalls the reactor.
             for chan in old.channels.values():
                 chan.call = None
-        self.ended.append(call)
+        ended.append(call)
         self._ended_ids[call.linkedid] = call
         self.calls_ended += 1
         for listener in self.on_call_ended:
             listener(call)
 
-    def _dial_begin(self, m, now):
-        dest = self._ensure(m, now, "Dest")
-        chan = self._ensure(m, now) if "Uniqueid" in m else None
+    def _dial(self, m, now, kind: str, detail_needle: bytes):
+        dest = self._ensure(m, now, _DEST)
+        chan = self._ensure(m, now)
         call = chan.call if chan is not None else (dest.call if dest else None)
-        if call is not None:
-            self._note(call, now, "dial", dest.uniqueid if dest else None, m.get("DialString"))
-        return call
+        if call is None:
+            return None, None, None
+        detail = _first(m, m.raw, detail_needle)
+        self._note(call, now, kind, dest.uniqueid if dest else None, detail)
+        return call, dest, detail
+
+    def _dial_begin(self, m, now):
+        return self._dial(m, now, "dial", _DIALSTRING)[0]
 
     def _dial_end(self, m, now):
-        dest = self._ensure(m, now, "Dest")
-        chan = self._ensure(m, now) if "Uniqueid" in m else None
-        call = chan.call if chan is not None else (dest.call if dest else None)
-        if call is not None:
-            status = m.get("DialStatus")
-            self._note(call, now, "dial_end", dest.uniqueid if dest else None, status)
-            if dest is not None and call.agent_channel == dest.uniqueid and status != "ANSWER":
-                call.ringing_agent = None
+        call, dest, status = self._dial(m, now, "dial_end", _DIALSTATUS)
+        if call is not None and dest is not None and call.agent_channel == dest.uniqueid and status != "ANSWER":
+            call.ringing_agent = None
         return call
 
     def _bridge_enter(self, m, now):
-        chan = self._ensure(m, now)
+        chan = self._live(m, m.raw, now)
         if chan is None:
             return None
-        chan.bridge_id = m.get("BridgeUniqueid")
+        chan.bridge_id = _first(m, m.raw, _BRIDGE)
         call = chan.call
         if call is not None:
             self._note(call, now, "bridge_enter", chan.uniqueid, chan.bridge_id)
         return call
 
     def _bridge_leave(self, m, now):
-        chan = self._ensure(m, now)
+        chan = self._live(m, m.raw, now)
         if chan is None:
             return None
-        if chan.bridge_id == m.get("BridgeUniqueid"):
+        bridge = _first(m, m.raw, _BRIDGE)
+        if chan.bridge_id == bridge:
             chan.bridge_id = None
         call = chan.call
         if call is not None:
-            self._note(call, now, "bridge_leave", chan.uniqueid, m.get("BridgeUniqueid"))
+            self._note(call, now, "bridge_leave", chan.uniqueid, bridge)
         return call
 
     def _dtmf_end(self, m, now):
-        get = m.last
-        chan = self.channels.get(get("Uniqueid"))
+        raw = m.raw
+        chan = self._live(m, raw, now)
         if chan is None:
-            chan = self._ensure(m, now)
-            if chan is None:
-                return None
-        elif self._epoch:
-            self._touched[chan.uniqueid] = self._epoch
-        if len(chan.dtmf) < self.max_dtmf:
-            chan.dtmf.append(Dtmf(get("Digit") or "", get("Direction") or "", now, _int(get("DurationMs"))))
+            return None
+        dtmf = chan.dtmf
+        if len(dtmf) < self.max_dtmf:
+            # Asterisk ends a DTMFEnd with Digit, DurationMs, Direction: read them from the tail.
+            tail = raw.rsplit(EOL, 3)
+            if (len(tail) == 4 and tail[1].startswith(b"Digit: ") and tail[2].startswith(b"DurationMs: ")
+                    and tail[3].startswith(b"Direction: ")):
+                digit = tail[1][7:].decode("utf-8", "replace")
+                duration = _int(tail[2][12:].decode("ascii", "replace"))
+                direction = tail[3][11:].decode("ascii", "replace")
+            else:
+                digit = _last(m, raw, _DIGIT) or ""
+                direction = _last(m, raw, _DIRECTION) or ""
+                duration = _int(_last(m, raw, _DURATIONMS))
+            dtmf.append(_tuple_new(Dtmf, (digit, direction, now, duration)))
         return chan.call
 
     def _agi_start(self, m, now):
@@ -494,7 +643,7 @@ class CallTracker:
         if call is not None:
             from callcenter.ami.events import parse_agi_env
 
-            env = parse_agi_env(m.get("Env"))
+            env = parse_agi_env(_first(m, m.raw, _ENV))
             args = []
             n = 1
             while f"agi_arg_{n}" in env:
@@ -517,18 +666,20 @@ class CallTracker:
         return call
 
     def _queue_join(self, m, now):
-        chan = self._ensure(m, now)
+        chan = self._live(m, m.raw, now)
         call = chan.call if chan else None
         if call is None:
             return None
-        queue = m.get("Queue")
+        raw = m.raw
+        queue = _first(m, raw, _QUEUE)
+        position = _int(_first(m, raw, _POSITION))
         if call.queue == queue and call.queue_left_at is None and call.queue_joined_at is not None:
-            call.queue_position = _int(m.get("Position"))
+            call.queue_position = position
             return call
         if call.queue is not None and call.queue != queue:
             call.transfers += 1
         call.queue = queue
-        call.queue_position = _int(m.get("Position"))
+        call.queue_position = position
         call.queue_joined_at = now
         call.queue_left_at = None
         call.queue_outcome = None
@@ -539,33 +690,35 @@ class CallTracker:
         return call
 
     def _queue_leave(self, m, now):
-        chan = self._ensure(m, now)
+        chan = self._live(m, m.raw, now)
         call = chan.call if chan else None
         if call is None or call.queue_left_at is not None:
             return call
         call.queue_left_at = now
         call.queue_position = None
-        self._note(call, now, "queue_leave", chan.uniqueid, m.get("Queue"))
+        self._note(call, now, "queue_leave", chan.uniqueid, _first(m, m.raw, _QUEUE))
         return call
 
     def _queue_abandon(self, m, now):
-        chan = self._ensure(m, now)
+        chan = self._live(m, m.raw, now)
         call = chan.call if chan else None
         if call is None:
             return None
         if call.queue_outcome is None:
             call.queue_outcome = "abandoned"
-        call.hold_time = _int(m.get("HoldTime"))
-        self._note(call, now, "queue_abandon", chan.uniqueid, m.get("Queue"))
+        raw = m.raw
+        call.hold_time = _int(_first(m, raw, _HOLDTIME))
+        self._note(call, now, "queue_abandon", chan.uniqueid, _first(m, raw, _QUEUE))
         return call
 
     def _agent_called(self, m, now):
         chan = self._ensure(m, now)
-        dest = self._ensure(m, now, "Dest")
+        dest = self._ensure(m, now, _DEST)
         call = chan.call if chan else None
         if call is None:
             return None
-        call.ringing_agent = m.get("MemberName") or m.get("Interface")
+        raw = m.raw
+        call.ringing_agent = _first(m, raw, _MEMBERNAME) or _first(m, raw, _INTERFACE)
         call.agent_channel = dest.uniqueid if dest else None
         self._note(call, now, "agent_called", dest.uniqueid if dest else None, call.ringing_agent)
         return call
@@ -577,40 +730,44 @@ class CallTracker:
             return None
         call.ringing_agent = None
         call.agent_channel = None
-        self._note(call, now, "agent_no_answer", None, m.get("MemberName"))
+        self._note(call, now, "agent_no_answer", None, _first(m, m.raw, _MEMBERNAME))
         return call
 
     def _agent_connect(self, m, now):
         chan = self._ensure(m, now)
-        dest = self._ensure(m, now, "Dest")
+        dest = self._ensure(m, now, _DEST)
         call = chan.call if chan else None
-        if call is None or call.connected_at is not None and call.agent == m.get("MemberName"):
+        raw = m.raw
+        member = _first(m, raw, _MEMBERNAME)
+        if call is None or call.connected_at is not None and call.agent == member:
             return call
-        call.agent = m.get("MemberName")
-        call.agent_interface = m.get("Interface")
+        call.agent = member
+        call.agent_interface = _first(m, raw, _INTERFACE)
         call.agent_channel = dest.uniqueid if dest else call.agent_channel
         call.ringing_agent = None
         call.connected_at = now
-        call.hold_time = _int(m.get("HoldTime"))
+        call.hold_time = _int(_first(m, raw, _HOLDTIME))
         call.queue_outcome = "connected"
         call.complete_reason = None
         self._note(call, now, "agent_connect", call.agent_channel, call.agent)
         return call
 
     def _agent_complete(self, m, now):
-        uniqueid = m.get("Uniqueid")
+        raw = m.raw
+        uniqueid = _first(m, raw, _UNIQUEID)
         chan = self.channels.get(uniqueid) if uniqueid else None
         call = chan.call if chan else None
         if call is None:
             # The caller's channel may already be gone (AgentComplete is held back until hangup).
-            linkedid = m.get("Linkedid")
+            linkedid = _first(m, raw, _LINKEDID)
             call = self.calls.get(linkedid) or self._ended_ids.get(linkedid)
         if call is None:
             return None
-        if call.agent == m.get("MemberName") or call.agent is None:
-            call.talk_time = _int(m.get("TalkTime"))
-            call.complete_reason = m.get("Reason")
-        self._note(call, now, "agent_complete", None, m.get("Reason"))
+        reason = _first(m, raw, _REASON)
+        if call.agent == _first(m, raw, _MEMBERNAME) or call.agent is None:
+            call.talk_time = _int(_first(m, raw, _TALKTIME))
+            call.complete_reason = reason
+        self._note(call, now, "agent_complete", None, reason)
         return call
 
     def _mixmonitor_start(self, m, now):
@@ -634,11 +791,12 @@ class CallTracker:
         return call
 
     def _user_event(self, m, now):
-        uniqueid = m.get("Uniqueid")
+        raw = m.raw
+        uniqueid = _first(m, raw, _UNIQUEID)
         chan = self.channels.get(uniqueid) if uniqueid else None
         call = chan.call if chan else None
         if call is not None:
-            self._note(call, now, "user_event", chan.uniqueid, m.get("UserEvent"))
+            self._note(call, now, "user_event", chan.uniqueid, _first(m, raw, _USEREVENT))
         return call
 
     # -- resynchronisation ------------------------------------------------------------
@@ -666,10 +824,15 @@ class CallTracker:
             chan = self.channels.get(uniqueid)
             if chan is None and uniqueid in self._gone:
                 continue
+            raw = m.raw
+            values = _PLAIN.read(m, raw)
             if chan is None:
                 started = now - timedelta(seconds=_duration(m.get("Duration")))
-                chan = Channel(uniqueid=uniqueid, linkedid=m.get("Linkedid") or uniqueid, name=m.get("Channel") or "", created_at=started)
-                self._snapshot(chan, m, "", started)
+                chan = Channel(uniqueid, values[10] or uniqueid, values[0] or "", started)
+                self._fill(chan, values, started)
+                for item in _PLAIN.variables(m, raw):
+                    key, _, value = item.partition("=")
+                    chan.variables[key] = value
                 known = chan.linkedid in self.calls
                 call = self._add(chan, now)
                 if not known:
@@ -677,7 +840,10 @@ class CallTracker:
                     call.started_at = started
                 added += 1
             else:
-                self._snapshot(chan, m, "", now)
+                self._fill(chan, values, now)
+                for item in _PLAIN.variables(m, raw):
+                    key, _, value = item.partition("=")
+                    chan.variables[key] = value
                 updated += 1
             chan.application = m.get("Application") or chan.application
             chan.app_data = m.get("ApplicationData") if m.get("ApplicationData") is not None else chan.app_data

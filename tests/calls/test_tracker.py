@@ -171,42 +171,43 @@ def test_only_hotline_variables_are_kept():
 
 def _state(tracker):
     """Every tracked call and channel as plain values (the ``call`` back-reference left out)."""
-    from dataclasses import fields
 
-    def channel(c):
-        return tuple((f.name, getattr(c, f.name)) for f in fields(c) if f.name != "call")
+    def values(obj, skip):
+        names = set(type(obj).__annotations__) | set(vars(obj))
+        return tuple(sorted((k, getattr(obj, k)) for k in names if k != skip))
 
     calls = list(tracker.ended) + list(tracker.calls.values())
-    return [
-        (tuple((f.name, getattr(call, f.name)) for f in fields(call) if f.name != "channels"),
-         sorted(channel(c) for c in call.channels.values()))
-        for call in calls
-    ]
+    return [(values(call, "channels"), [values(c, "call") for _, c in sorted(call.channels.items())]) for call in calls]
 
 
 @pytest.mark.parametrize("prefix", ["10-", "11-", "13-", "14-", "15-", "17-", "18-", "19-"])
 def test_wire_fast_path_matches_parsed_pairs(prefix):
-    """Events read off the wire (lazy messages: the one-pass snapshot pattern) build exactly the same
-    calls and channels as the same events parsed into pairs (the header-by-header path), on real captures."""
+    """Events read off the wire (headers found in the raw bytes, only kept values decoded) build exactly
+    the same calls and channels as the same events parsed into pairs first, on real captures."""
     stream = _stream(prefix)
     assert any(m.name == "Newchannel" for _, m in stream)
-
-    class Counting(CallTracker):
-        created = 0
-
-        def _create(self, match, separator, now):
-            Counting.created += 1
-            return super()._create(match, separator, now)
-
-    by_pairs, by_wire = Counting(), Counting()
+    by_pairs, by_wire = CallTracker(), CallTracker()
     for now, m in stream:
         by_pairs.apply(m, now)
-    assert Counting.created == 0
-    for now, m in stream:
-        by_wire.apply(Message.from_event_frame(m.to_bytes()[:-4]), now)
-    assert Counting.created > 0
+    wire = [(now, Message.from_event_frame(m.to_bytes()[:-4])) for now, m in stream]
+    for now, m in wire:
+        by_wire.apply(m, now)
     assert by_wire.calls_started == by_pairs.calls_started > 0
     assert _state(by_wire) == _state(by_pairs)
+    assert not any(m._text for _, m in wire if m.name in ("VarSet", "Newstate", "Hangup")), "tracking decoded a whole frame"
+
+
+def test_other_header_spelling_falls_back():
+    """A header spelled otherwise than Asterisk does (``UniqueID``, ``CHANNELSTATE``) is still read, through
+    the message's case-insensitive lookup."""
+    frame = (b"Event: Newchannel\r\nChannel: PJSIP/7-1\r\nCHANNELSTATE: 6\r\nChannelStateDesc: Up\r\n"
+             b"CallerIDNum: 1390000\r\nUniqueID: 7.1\r\nlinkedid: 7.1")
+    t = CallTracker()
+    t.apply(Message.from_event_frame(frame), T0)
+    chan = t.channel("7.1")
+    assert chan is not None and chan.linkedid == "7.1" and chan.state == 6 and chan.caller_id_num == "1390000"
+    t.apply(Message.from_event_frame(b"Event: VarSet\r\nUniqueID: 7.1\r\nVARIABLE: IVR_ACTION\r\nvalue: menu"), T0)
+    assert chan.variables == {"IVR_ACTION": "menu"}
 
 
 def test_snapshot_out_of_order_falls_back():
