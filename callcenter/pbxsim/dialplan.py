@@ -317,7 +317,7 @@ exten => s,1,ExecIf($["${HOTLINE_RECORDING}" = ""]?MixMonitor(${HOTLINE_CALLID}.
 [hotline-transfer]
 exten => _X.,1,Set(HOTLINE_TRANSFER=${EXTEN})
  same => n,Dial(PJSIP/${EXTEN},30,g)
- same => n,GotoIf($["${DIALSTATUS}" = "ANSWER"]?done)
+ same => n,GotoIf($["${ANSWEREDTIME}" != ""]?done)
  same => n,AGI(agi:async,requeue)
  same => n(done),Hangup()
 
