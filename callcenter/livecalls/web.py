@@ -15,12 +15,12 @@ from callcenter.livecalls.feed import LiveCalls
 from callcenter.livecalls.view import PHASES, SUPERVISORS, VIEWERS, valid_linkedid
 from callcenter.web.app import json_api
 from callcenter.web.errors import ApiError
+from callcenter.web.health import StaticFiles
 from callcenter.web.i18n import CATALOGUE
 from callcenter.web.sse import EventStream
 from callcenter.web.templates import language
 
 STATIC = Path(__file__).parent / "static"
-ASSETS = {"livecalls.js": b"text/javascript; charset=utf-8", "livecalls.css": b"text/css; charset=utf-8"}
 ACD_STATES = ("waiting", "ringing", "returning", "connected", "callback_wait", "callback_dialing", "ended")
 KINDS = ("dialplan", "answered", "var", "dial", "dial_end", "bridge_enter", "bridge_leave", "ivr_start", "ivr_end",
          "queue_join", "queue_leave", "queue_abandon", "agent_called", "agent_no_answer", "agent_connect",
@@ -231,14 +231,7 @@ def routes(app) -> None:
     async def events(request, principal):
         return live.stream
 
-    @app.route("/supervisor/calls/assets/<name>", methods=["GET"])
-    def asset(request, name):
-        if name not in ASSETS:
-            request.setResponseCode(404)
-            return b""
-        request.setHeader(b"Content-Type", ASSETS[name])
-        request.setHeader(b"Cache-Control", b"max-age=300")
-        return (STATIC / name).read_bytes()
+    app.mount("supervisor/calls/assets", StaticFiles(STATIC))
 
     @app.route("/supervisor/calls/<linkedid>", methods=["GET"])
     @require_role(*SUPERVISORS, page=True)

@@ -12,13 +12,13 @@ from callcenter.auth.web import require_role
 from callcenter.metrics import register_ami
 from callcenter.wallboard.feed import WallboardFeed
 from callcenter.wallboard.projection import Thresholds, Wallboard
+from callcenter.web.health import StaticFiles
 from callcenter.web.i18n import CATALOGUE
 from callcenter.web.sse import EventStream
 
 VIEWERS = ("agent", "dispatcher", "supervisor", "admin")
 STATIC = Path(__file__).parent / "static"
 #: the page's script and style, served as files because the CSP forbids inline ones
-ASSETS = {"wallboard.js": b"text/javascript; charset=utf-8", "wallboard.css": b"text/css; charset=utf-8"}
 
 TEXT = {
     "wb.title": {"zh": "热线实时大屏", "en": "Hotline live wallboard"},
@@ -101,14 +101,7 @@ def routes(app) -> None:
     async def page(request, principal):
         return deps.templates.render(request, "wallboard.html", session=principal.session, snap=feed.current())
 
-    @app.route("/wallboard/assets/<name>", methods=["GET"])
-    def asset(request, name):
-        if name not in ASSETS:
-            request.setResponseCode(404)
-            return b""
-        request.setHeader(b"Content-Type", ASSETS[name])
-        request.setHeader(b"Cache-Control", b"max-age=300")
-        return (STATIC / name).read_bytes()
+    app.mount("wallboard/assets", StaticFiles(STATIC))
 
     @app.route("/wallboard/events", methods=["GET"])
     @require_role(*VIEWERS, stream=True)
