@@ -59,16 +59,29 @@ def _service(args) -> AuthService:
     engine = make_engine(args.url or default_url(cfg))
     return AuthService(engine, time_cost=int(cfg.get("auth.argon2_time_cost", 3)),
                        memory_kib=int(cfg.get("auth.argon2_memory_kib", 65536)),
-                       department_exists=_department_checker())
+                       department_exists=_department_checker(cfg))
 
 
-def _department_checker():
+def _department_checker(cfg):
+    """Departments of the deployment's taxonomy (``sla.taxonomy_dir``), the one the work-order
+    service routes to; read only when a department is actually checked."""
     try:
-        from ticketing.taxonomy import load_taxonomy
+        from ticketing.domain.errors import TaxonomyError
+        from ticketing.taxonomy import from_config
     except ImportError:
         return None
-    taxonomy = load_taxonomy()
-    return lambda code: code in taxonomy.departments
+    loaded = []
+
+    def exists(code: str) -> bool:
+        if not loaded:
+            try:
+                loaded.append(from_config(cfg))
+            except TaxonomyError as exc:  # a broken taxonomy_dir: refused like bad input, nothing added
+                raise AuthError("user.taxonomy_invalid", f"{exc.message} / 部门目录（sla.taxonomy_dir）无法读取",
+                                field="department", **exc.details) from None
+        return code in loaded[0].departments
+
+    return exists
 
 
 def _now():
