@@ -14,6 +14,7 @@ from callcenter.wallboard.feed import WallboardFeed
 from callcenter.wallboard.projection import Thresholds, Wallboard
 from callcenter.web.health import StaticFiles
 from callcenter.web.i18n import CATALOGUE
+from callcenter.web.app import json_api
 from callcenter.web.sse import EventStream
 
 VIEWERS = ("agent", "dispatcher", "supervisor", "admin")
@@ -109,8 +110,7 @@ def routes(app) -> None:
         return feed.stream
 
     @app.route("/api/v1/wallboard", methods=["GET"])
+    @json_api
     @require_role(*VIEWERS)
     async def snapshot(request, principal):
-        from callcenter.web.app import json_response
-
-        return json_response(request, feed.current())
+        return feed.current()

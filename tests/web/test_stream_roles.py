@@ -35,3 +35,20 @@ async def test_a_bad_bearer_token_on_a_stream_is_a_json_401(web):
         assert malformed.status == 401 and malformed.json["error_id"] == "auth.bad_authorization"
         unknown = await web.client().get(path, headers={"Authorization": "Bearer nope"})
         assert unknown.status == 401 and unknown.json["error_id"] == "auth.invalid_token"
+
+
+@pytest_twisted.ensureDeferred
+async def test_wallboard_snapshot_api_refuses_with_json_too(web):
+    """/api/v1/wallboard (the JSON sibling of the wallboard stream) answers a department user 403
+    auth.forbidden and an anonymous caller 401 auth.required, as JSON; a supervisor gets the snapshot."""
+    web.add_user("water1", "department", department="water")
+    web.add_user("sup1", "supervisor")
+    dept, sup = web.client(), web.client()
+    await dept.login("water1")
+    await sup.login("sup1")
+    refused = await dept.get("/api/v1/wallboard")
+    assert refused.status == 403 and refused.json["error_id"] == "auth.forbidden"
+    nobody = await web.client().get("/api/v1/wallboard")
+    assert nobody.status == 401 and nobody.json["error_id"] == "auth.required"
+    snap = await sup.get("/api/v1/wallboard")
+    assert snap.status == 200 and snap.header("content-type").startswith("application/json") and "totals" in snap.json
