@@ -19,7 +19,13 @@ Callback in queue: a caller may hang up and keep their place; when their
 turn comes the controller reserves the agent and Originates the caller's
 number into ``hotline-connect`` (so the citizen, once they answer, rings that
 agent exactly like a live caller).  Callers who abandon go to the callback
-list; a number never has two pending callbacks.
+list; a number never has two pending callbacks.  A callback that does not reach
+the citizen (no answer, busy, congestion) is retried on the satisfaction
+callbacks' :class:`~ticketing.callbacks.policy.CallbackPolicy` (calling hours on
+the working calendar, spaced retries, then ``unreachable``): when due, the
+caller goes back into the queue with their priority and waits for a free agent.
+Pending callbacks are reloaded when the ACD starts; each attempt is claimed with
+a guarded UPDATE, so two ACDs on one database never dial the same row twice.
 
 Supervisors listen, whisper or barge with an Originate of their device into
 ``ChanSpy`` on the agent's channel.
@@ -28,8 +34,8 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any, Callable, Iterable
 
@@ -86,6 +92,8 @@ class QueuedCall:
     announced: bool = False
     caller_bridge: str = ""          # BridgeUniqueid the caller's channel entered
     agent_bridge: str = ""           # BridgeUniqueid the agent's channel entered
+    callback_seen: int = 0           # queue_callbacks.attempts when this ACD queued the callback (claim guard)
+    callback_at_once: bool = False   # booked while an agent was free: placed without waiting in the queue
 
     @property
     def call_id(self) -> str:
@@ -134,7 +142,7 @@ class QueueController(Service):
                  moh_class: str = "default", tick_interval: float = 1.0, callback_timeout: float = 30.0,
                  default_queue: str = "hotline-general", caller_id: str = "12345",
                  sounds_dir: str | None = None, priority_rules: PriorityRules | None = None,
-                 elderly_numbers: Iterable[str] = ()) -> None:
+                 elderly_numbers: Iterable[str] = (), callback_policy=None, calendar=None) -> None:
         self.ami = ami
         self.clock = clock
         self.router = router
@@ -150,6 +158,13 @@ class QueueController(Service):
         self.sounds_dir = sounds_dir
         self.priority_rules = priority_rules or PriorityRules()
         self.elderly_numbers = frozenset(elderly_numbers)
+        from ticketing.callbacks.policy import CallbackPolicy
+
+        #: retries of in-queue callbacks follow the satisfaction callbacks' policy (one policy)
+        self.callback_policy = callback_policy or CallbackPolicy()
+        self._calendar = calendar
+        #: callbacks waiting for their next attempt (call id -> stored entry; due at next_attempt_at)
+        self._callback_retries: dict[str, Any] = {}
         self._recent: dict[str, deque[datetime]] = {}
         self._recent_purged = 0.0
         self.sessions: dict[str, AgentSession] = {}
@@ -183,6 +198,8 @@ class QueueController(Service):
         self._loop = task.LoopingCall(self._tick)
         self._loop.clock = self.clock
         self._loop.start(self.tick_interval, now=False)
+        if self.store is not None:
+            self.reload_callbacks()
 
     def stopService(self):
         if self._subscription is not None:
@@ -425,9 +442,13 @@ class QueueController(Service):
         self.calls[caller.call_id] = qc
         match = self.router.enqueue(caller, now)
         if match is not None:
-            # An agent is free right now: still a callback, placed at once.
+            # An agent is free right now: still a callback, placed at once — stored first (the
+            # store runs in order), so a failed placement is retried like any other.
             caller.callback = True
+            qc.callback_at_once = True
             self.stats["callbacks_booked"] += 1
+            self._db("add_callback", call_id=caller.call_id, number=caller.number, queue=caller.queue,
+                     reason="requested", now=now, priority=caller.priority, skill=caller.skill)
             self._connect(match)
             return defer.succeed(True)
         return self._book_callback(qc)
@@ -464,7 +485,7 @@ class QueueController(Service):
             return True
 
         d = self._db("add_callback", call_id=caller.call_id, number=caller.number, queue=caller.queue,
-                     reason="requested", now=now)
+                     reason="requested", now=now, priority=caller.priority, skill=caller.skill)
         d.addErrback(lambda failure: False)  # not stored: not booked (logged by _db)
         return d.addCallback(stored)
 
@@ -531,8 +552,30 @@ class QueueController(Service):
     @defer.inlineCallbacks
     def _place_callback(self, qc: QueuedCall, agent: Agent):
         caller = qc.caller
-        self.stats["callbacks_placed"] += 1
         now = self._now()
+        entry, unstored = None, False
+        if self.store is not None:
+            # Claim this attempt first: a person may have called the citizen from /callbacks, or
+            # another ACD on this database may hold the row; then we must not dial.
+            lease = now + timedelta(seconds=self.callback_timeout + self.ring_timeout + self.ring_grace + 60)
+            try:
+                entry = yield self._db("claim_callback", caller.call_id, qc.callback_seen, now, lease)
+            except Exception:
+                entry = None  # logged by _db
+            if entry is None and qc.callback_at_once:
+                # Not stored because the number already had a pending row (e.g. an earlier
+                # abandoned call, listed on /callbacks): dialled once anyway, as it was booked.
+                try:
+                    unstored = (yield self._db("callback_of", caller.call_id)) is None
+                except Exception:
+                    unstored = False  # logged by _db; not dialled
+            if entry is None and not unstored:
+                log.info("callback not claimed; not dialled", extra={"fields": {"call": caller.call_id}})
+                self._free_callback_agent(qc, agent)
+                self._emit("call", call_id=caller.call_id, state="callback_dropped")
+                return
+        self.stats["callbacks_placed"] += 1
+        reason = 0
         try:
             response = yield self.ami.originate(
                 self.pstn_dial.format(number=caller.number), context="hotline-connect", exten="s",
@@ -540,25 +583,95 @@ class QueueController(Service):
                 variables={"HOTLINE_CALLID": caller.call_id, "AGENT_DEVICE": agent.device,
                            "RING_TIMEOUT": str(int(self.ring_timeout))})
             answered = bool(response.answered)
+            reason = response.reason or 0
         except Exception as exc:
             log.warning("callback originate failed", extra={"fields": {"call": caller.call_id, "error": str(exc)}})
             answered = False
-        entry = yield self._db("callback_of", caller.call_id)
         if answered:
             if entry is not None:
-                self._db("set_callback_state", entry.id, "done", self._now(), attempted=True)
+                self._db("set_callback_state", entry.id, "done", self._now())
             if qc.state is CallState.CALLBACK_DIALING:
                 qc.state = CallState.RINGING
             return
-        # Unreachable: the agent is freed (not their miss); the callback stays on the list.
+        # Not reached: the agent is freed (not their miss); the policy says when to try again.
+        self._free_callback_agent(qc, agent)
+        data = {"at": str(now)}
         if entry is not None:
-            self._db("set_callback_state", entry.id, "pending", self._now(), attempted=True)
+            from ticketing.callbacks.policy import REASONS
+            from ticketing.domain.errors import ValidationFailed
+
+            later = self._now()
+            try:
+                decision = self.callback_policy.after_attempt(entry.attempts, reason, later, self.calendar)
+                retry_at = decision.at if decision.kind == "retry" else None
+            except ValidationFailed as exc:  # no calling time in the calendar's next 60 days
+                log.warning("callback retry not scheduled", extra={"fields": {"call": caller.call_id,
+                                                                             "error_id": exc.error_id}})
+                retry_at = None
+            self._db("callback_attempt_failed", entry.id, entry.attempts, REASONS.get(reason, str(reason)),
+                     later, retry_at)
+            if retry_at is not None:
+                self._callback_retries[caller.call_id] = replace(entry, next_attempt_at=retry_at)
+                data["next_attempt_at"] = retry_at.isoformat()
+            else:
+                data["unreachable"] = True
+        self._emit("call", call_id=caller.call_id, state="callback_failed", **data)
+
+    def _free_callback_agent(self, qc: QueuedCall, agent: Agent) -> None:
         session = self.sessions[agent.agent_id]
-        if session.state is AgentState.RINGING and session.call_id == caller.call_id:
+        if session.state is AgentState.RINGING and session.call_id == qc.call_id:
             self._apply(session.cancel(self._now()))
         qc.state = CallState.ENDED
-        self.calls.pop(caller.call_id, None)
-        self._emit("call", call_id=caller.call_id, state="callback_failed", at=str(now))
+        if self.calls.get(qc.call_id) is qc:
+            self.calls.pop(qc.call_id, None)
+
+    @property
+    def calendar(self):
+        """The working calendar of the calling hours (package holidays unless one was given)."""
+        if self._calendar is None:
+            from ticketing.calendar_data import build_calendar
+
+            self._calendar = build_calendar({})
+        return self._calendar
+
+    def reload_callbacks(self) -> defer.Deferred:
+        """Pending in-queue callbacks from the store (after a restart): due ones are queued now,
+        later ones when their ``next_attempt_at`` comes (checked every tick on ``clock``)."""
+        def load(entries):
+            for entry in entries or ():
+                live = self.calls.get(entry.call_id)
+                if live is None or live.state is CallState.ENDED:
+                    self._callback_retries.setdefault(entry.call_id, entry)
+            self._release_due_callbacks(self._now())
+            return len(entries or ())
+
+        d = self._db("dialable_callbacks").addCallback(load)
+        d.addErrback(lambda failure: 0)  # logged by _db; rows stay for the next start
+        return d
+
+    def _release_due_callbacks(self, now: datetime) -> None:
+        """A due callback goes back into its queue, with its priority, for the next free agent."""
+        for call_id, entry in list(self._callback_retries.items()):
+            if (entry.next_attempt_at or entry.created_at) > now:
+                continue
+            if self.router.callback_pending_for(entry.number):
+                continue  # this number is being called back now: try again on a later tick
+            del self._callback_retries[call_id]
+            live = self.calls.get(call_id)
+            if live is not None and live.state is not CallState.ENDED:
+                continue  # already queued or dialling here
+            queue = entry.queue if entry.queue in self.router.queue_names() else self.default_queue
+            rules = self.router.queue(queue)
+            caller = Caller(call_id, queue, entry.skill or rules.skill, entry.priority, now, number=entry.number)
+            caller.callback = True
+            qc = QueuedCall(caller, None, state=CallState.CALLBACK_WAIT, callback_seen=entry.attempts)
+            self.calls[call_id] = qc
+            self._emit("call", call_id=call_id, state="callback_due", queue=queue)
+            match = self.router.enqueue(caller, now)
+            if match is not None:
+                self._connect(match)
+            else:
+                self.router.keep_place_for_callback(call_id, entry.number)
 
     # -- holding ---------------------------------------------------------------
 
@@ -611,6 +724,8 @@ class QueueController(Service):
 
     def _tick(self) -> None:
         now = self._now()
+        if self._callback_retries:
+            self._release_due_callbacks(now)
         if self.clock.seconds() - self._recent_purged > 600:
             self._recent_purged = self.clock.seconds()
             self._purge_recent(now)
@@ -987,8 +1102,13 @@ def _absolute(path: str | None) -> str | None:
     return str(Path(path).resolve())
 
 
-def controller_from_config(config, ami, clock, *, store=None, db_runner=None) -> QueueController:
-    """Build the ACD from the ``[routing]`` config section."""
+def controller_from_config(config, ami, clock, *, store=None, db_runner=None, calendar=None) -> QueueController:
+    """Build the ACD from the ``[routing]`` config section; in-queue callbacks are retried on the
+    ``[callbacks]`` policy and the ``[calendar]`` working calendar (or ``calendar``, e.g. the work
+    order service's, which includes the database's overrides)."""
+    from ticketing.calendar_data import build_calendar
+    from ticketing.callbacks.policy import CallbackPolicy
+
     section = config.section("routing")
     router = Router(queues_from_config(section.get("queues", {})))
     router.check_overflows()
@@ -1002,6 +1122,8 @@ def controller_from_config(config, ami, clock, *, store=None, db_runner=None) ->
         default_queue=section.get("default_queue", "hotline-general"),
         sounds_dir=_absolute(config.get("ivr.sounds_dir")),
         elderly_numbers=section.get("elderly_numbers", ()),
+        callback_policy=CallbackPolicy.from_config(config.section("callbacks")),
+        calendar=calendar if calendar is not None else build_calendar(config.section("calendar")),
     )
     for agent in agents_from_config(section.get("agents", [])):
         acd.add_agent(agent)

@@ -12,11 +12,11 @@ Blocking calls: the controller runs them in a thread pool.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Iterable
 
 from sqlalchemy import (
-    Column, DateTime, Float, Index, Integer, String, Table, insert, select, update,
+    Column, DateTime, Float, Index, Integer, String, Table, insert, or_, select, update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -55,7 +55,8 @@ queue_calls = Table(
 )
 
 CALLBACK_PENDING = "pending"
-CALLBACK_STATES = (CALLBACK_PENDING, "dialing", "done", "failed", "cancelled")
+CALLBACK_UNREACHABLE = "unreachable"  # every attempt of the callback policy used: someone calls by hand
+CALLBACK_STATES = (CALLBACK_PENDING, "dialing", "done", "failed", "cancelled", CALLBACK_UNREACHABLE)
 
 queue_callbacks = Table(
     "queue_callbacks", metadata,
@@ -68,6 +69,11 @@ queue_callbacks = Table(
     Column("attempts", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # routing_0002: retries of in-queue callbacks (the ACD re-queues a row when it is due)
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("last_reason", String(32), nullable=True),
+    Column("priority", Integer, nullable=False, server_default="0"),
+    Column("skill", String(64), nullable=True),
     Index("uq_queue_callbacks_pending_number", "number", unique=True,
           sqlite_where=Column("state") == CALLBACK_PENDING,
           postgresql_where=Column("state") == CALLBACK_PENDING),
@@ -86,6 +92,25 @@ class CallbackEntry:
     state: str
     attempts: int
     created_at: datetime
+    next_attempt_at: datetime | None = None
+    last_reason: str | None = None
+    priority: int = 0
+    skill: str | None = None
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    """SQLite stores a datetime's wall clock without its offset: compare and store in UTC only."""
+    return value.astimezone(timezone.utc) if value is not None and value.tzinfo is not None else value
+
+
+def _entry(r) -> CallbackEntry:
+    return CallbackEntry(r.id, r.call_id, r.number, r.queue, r.reason, r.state, r.attempts, _utc(r.created_at),
+                         _utc(r.next_attempt_at), r.last_reason, r.priority, r.skill)
 
 
 def mask_number(number: str) -> str:
@@ -145,13 +170,14 @@ class RoutingStore:
         with self.engine.connect() as conn:
             return [(r.number, r.enqueued_at) for r in conn.execute(q)]
 
-    def add_callback(self, *, call_id: str, number: str, queue: str, reason: str, now: datetime) -> bool:
+    def add_callback(self, *, call_id: str, number: str, queue: str, reason: str, now: datetime,
+                     priority: int = 0, skill: str | None = None) -> bool:
         """Add a pending callback; False (and nothing stored) if the number already has one."""
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(queue_callbacks).values(
                     call_id=call_id, number=number, queue=queue, reason=reason, state=CALLBACK_PENDING,
-                    attempts=0, created_at=now, updated_at=now))
+                    attempts=0, created_at=now, updated_at=now, priority=priority, skill=skill))
         except IntegrityError:
             return False
         return True
@@ -161,8 +187,7 @@ class RoutingStore:
         if state:
             q = q.where(queue_callbacks.c.state == state)
         with self.engine.connect() as conn:
-            return [CallbackEntry(r.id, r.call_id, r.number, r.queue, r.reason, r.state, r.attempts, r.created_at)
-                    for r in conn.execute(q)]
+            return [_entry(r) for r in conn.execute(q)]
 
     def callback_of(self, call_id: str) -> CallbackEntry | None:
         """The latest callback entry of a call, whatever its state."""
@@ -170,8 +195,7 @@ class RoutingStore:
             queue_callbacks.c.id.desc()).limit(1)
         with self.engine.connect() as conn:
             r = conn.execute(q).first()
-        return CallbackEntry(r.id, r.call_id, r.number, r.queue, r.reason, r.state, r.attempts,
-                             r.created_at) if r else None
+        return _entry(r) if r else None
 
     def resolve_callbacks(self, number: str, now: datetime) -> int:
         """The number got through to an agent: its pending callbacks are done."""
@@ -190,3 +214,50 @@ class RoutingStore:
             values["attempts"] = queue_callbacks.c.attempts + 1
         with self.engine.begin() as conn:
             conn.execute(update(queue_callbacks).where(queue_callbacks.c.id == callback_id).values(**values))
+
+    # -- in-queue callbacks the ACD dials (reason "requested") ------------------------------
+
+    def dialable_callbacks(self) -> list[CallbackEntry]:
+        """Pending callbacks the ACD places itself (a restarted ACD reloads them)."""
+        q = (select(queue_callbacks)
+             .where(queue_callbacks.c.state == CALLBACK_PENDING, queue_callbacks.c.reason == "requested")
+             .order_by(queue_callbacks.c.created_at, queue_callbacks.c.id))
+        with self.engine.connect() as conn:
+            return [_entry(r) for r in conn.execute(q)]
+
+    def claim_callback(self, call_id: str, seen: int, now: datetime, lease_until: datetime) -> CallbackEntry | None:
+        """Take the pending callback of ``call_id`` for one attempt, if it is still as this ACD saw it.
+
+        One guarded UPDATE (state pending, ``attempts`` = ``seen``, due) — atomic on SQLite and
+        PostgreSQL alike, so of two ACDs (or an ACD and a person marking it done on /callbacks) only
+        one wins; the loser gets None and must not dial.  The attempt is counted now and
+        ``next_attempt_at`` pushed to ``lease_until``, so an ACD restarted mid-call does not
+        dial again before this attempt's outcome could have been recorded."""
+        c = queue_callbacks.c
+        now, lease_until = _as_utc(now), _as_utc(lease_until)
+        with self.engine.begin() as conn:
+            row = conn.execute(select(c.id).where(c.call_id == call_id, c.reason == "requested",
+                                                  c.state == CALLBACK_PENDING)).first()
+            if row is None:
+                return None
+            res = conn.execute(
+                update(queue_callbacks)
+                .where(c.id == row.id, c.state == CALLBACK_PENDING, c.attempts == seen,
+                       or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now))
+                .values(attempts=c.attempts + 1, next_attempt_at=lease_until, updated_at=now))
+            if res.rowcount != 1:
+                return None
+            return _entry(conn.execute(select(queue_callbacks).where(c.id == row.id)).one())
+
+    def callback_attempt_failed(self, callback_id: int, attempts: int, reason: str, now: datetime,
+                                retry_at: datetime | None) -> bool:
+        """Record a failed attempt: pending again from ``retry_at``, or unreachable when None.
+        Guarded like the claim: a row done by hand meanwhile is left alone (False)."""
+        c = queue_callbacks.c
+        values = {"last_reason": reason[:32], "updated_at": now, "next_attempt_at": _as_utc(retry_at)}
+        if retry_at is None:
+            values["state"] = CALLBACK_UNREACHABLE
+        with self.engine.begin() as conn:
+            res = conn.execute(update(queue_callbacks).where(
+                c.id == callback_id, c.state == CALLBACK_PENDING, c.attempts == attempts).values(**values))
+            return res.rowcount == 1
