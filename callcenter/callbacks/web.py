@@ -65,24 +65,28 @@ def _job_id(raw: str, what: str = "callback") -> int:
 
 
 def _queue_needs_a_person():
-    from sqlalchemy import or_
+    from sqlalchemy import and_, or_
 
-    from callcenter.routing.store import CALLBACK_PENDING, queue_callbacks as q
+    from callcenter.routing.store import CALLBACK_PENDING, CALLBACK_UNREACHABLE, queue_callbacks as q
 
-    # a 'requested' row never attempted is still the ACD's (the caller keeps a place in the queue)
-    return q, (q.c.state == CALLBACK_PENDING, or_(q.c.attempts > 0, q.c.reason == "abandoned"))
+    # A 'requested' row never attempted is still the ACD's (the caller keeps a place in the queue);
+    # an attempted one is retried by the ACD but listed so a person may call first (marking it done
+    # stops the retries); an unreachable one is nobody's but a person's.
+    return q, (or_(q.c.state == CALLBACK_UNREACHABLE,
+                   and_(q.c.state == CALLBACK_PENDING, or_(q.c.attempts > 0, q.c.reason == "abandoned"))),)
 
 
 def queue_callbacks_waiting(engine, limit: int = 200) -> list[dict]:
-    """The ACD's callback list (``queue_callbacks``, owned by routing) that nothing dials: callers
-    who abandoned the queue, and in-queue callbacks whose call did not reach the caller (the ACD
-    tries those once).  Listed so that someone calls back by hand."""
+    """The ACD's callback list (``queue_callbacks``, owned by routing) that needs a person: callers
+    who abandoned the queue, in-queue callbacks whose call did not reach the caller (the ACD retries
+    them on the callback policy until they are unreachable).  Listed so that someone calls back by
+    hand."""
     from sqlalchemy import select
 
     q, where = _queue_needs_a_person()
     with engine.connect() as conn:
         return [dict(r._mapping) for r in conn.execute(
-            select(q.c.id, q.c.number, q.c.queue, q.c.reason, q.c.attempts, q.c.created_at, q.c.updated_at)
+            select(q.c.id, q.c.number, q.c.queue, q.c.reason, q.c.state, q.c.attempts, q.c.created_at, q.c.updated_at)
             .where(*where).order_by(q.c.created_at, q.c.id).limit(limit))]
 
 

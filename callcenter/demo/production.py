@@ -82,7 +82,7 @@ class Hotline:
         # the one "what is this call doing" of the process: fed and resynced by the AMI client
         self.tracker = CallTracker()
         self.ami = AMIClient.from_config(config, reactor, tracker=self.tracker)
-        self.acd = controller_from_config(config, self.ami, reactor, store=RoutingStore(engine))
+        self.acd = controller_from_config(config, self.ami, reactor, store=RoutingStore(engine), calendar=self.service.calendar)
         register_metrics(self.acd)
         from callcenter.callbacks.rating import RatingHook, acd_lookup, outcome_hooks
         from callcenter.callbacks.service import build_callbacks

@@ -194,7 +194,7 @@ class DemoWorld:
         self.tracker = CallTracker()
         self.ami = AMIClient(TCP4ClientEndpoint(reactor, "127.0.0.1", ami_port), "hotline", "hotline-secret",
                              clock=clock, ping_interval=None, tracker=self.tracker)
-        self.acd = controller_from_config(config, self.ami, clock, store=RoutingStore(engine))
+        self.acd = controller_from_config(config, self.ami, clock, store=RoutingStore(engine), calendar=self.service.calendar)
         register_metrics(self.acd)
         self.acd.add_listener(self._on_acd)
         for user, ext in HUMAN_DEVICES.items():

@@ -71,3 +71,15 @@ def test_the_callbacks_page_lists_and_closes_a_retried_row(store):
     assert [e.state for e in store.callbacks(None) if e.call_id == "c1"] == ["done"]
     with pytest.raises(ApiError):
         queue_callback_done(store.engine, 1, NOW)
+
+
+def test_an_unreachable_row_stays_on_the_callbacks_page_until_someone_calls(store):
+    """When the ACD's attempts are used up the row is unreachable: the /callbacks list keeps showing it
+    (with its state) and an agent can still mark it done; a done row leaves the list."""
+    booked(store)
+    store.claim_callback("c1", 0, NOW, NOW)
+    assert store.callback_attempt_failed(1, 1, "busy", NOW, None)
+    (row,) = queue_callbacks_waiting(store.engine)
+    assert (row["number"], row["state"]) == ("13800000001", "unreachable")
+    queue_callback_done(store.engine, row["id"], NOW + timedelta(minutes=5))
+    assert queue_callbacks_waiting(store.engine) == []
