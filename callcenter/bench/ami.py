@@ -62,6 +62,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--peers", default="asterisk-ami,panoramisk", help="comma-separated peers ('' for none)")
     parser.add_argument("--peer-tracking", action="store_true", help="also run the peers feeding our CallTracker")
     parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--gc-threshold", default="50000,20,100",
+                        help="collector thresholds set in EVERY client process, ours and the peers' (the value "
+                             "`serve` uses, [runtime] gc_threshold); 'default' keeps Python's 700,10,10")
 
 
 # -- realistic event stream ------------------------------------------------------------
@@ -526,7 +529,7 @@ RUNNERS = {"callcenter": _run_ours, "asterisk-ami": _run_asterisk_ami, "panorami
 
 
 def _one(blob_path: str, client: str, mode: str, rate: float = 0, seconds: float = 0, ping_every: float = 0.0,
-         tick: float = 0.0) -> dict:
+         tick: float = 0.0, gc_threshold: str = "default") -> dict:
     server = subprocess.Popen(
         [sys.executable, "-m", "callcenter.bench.ami", "serve", blob_path, str(rate), str(seconds), str(tick)],
         stdout=subprocess.PIPE, text=True,
@@ -534,7 +537,7 @@ def _one(blob_path: str, client: str, mode: str, rate: float = 0, seconds: float
     try:
         port = server.stdout.readline().strip()
         result = subprocess.run(
-            [sys.executable, "-m", "callcenter.bench.ami", "client", client, mode, port, str(ping_every)],
+            [sys.executable, "-m", "callcenter.bench.ami", "client", client, mode, port, str(ping_every), gc_threshold],
             capture_output=True, text=True, timeout=900,
         )
         lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
@@ -566,8 +569,8 @@ def run(args):
         if args.peer_tracking:
             plan += [(peer, "track") for peer in peers]
         for client, mode in plan:
-            rec = _one(blob_path, client, mode)
-            rec.update(bench="ami", phase="burst")
+            rec = _one(blob_path, client, mode, gc_threshold=args.gc_threshold)
+            rec.update(bench="ami", phase="burst", gc_threshold=args.gc_threshold)
             results.append(rec)
             yield rec
         ours = next((r for r in results if r.get("client") == "callcenter" and r.get("mode") == "track" and r.get("events_per_s")), None)
@@ -596,9 +599,9 @@ def run(args):
         if args.paced_rate > 0:
             for phase, every in (("paced", args.paced_ping_ms / 1000), ("paced-ping-flood", 0.0)):
                 rec = _one(blob_path, "callcenter", "track", rate=args.paced_rate, seconds=args.paced_seconds, ping_every=every,
-                           tick=args.paced_tick_ms / 1000)
+                           tick=args.paced_tick_ms / 1000, gc_threshold=args.gc_threshold)
                 rec.update(bench="ami", phase=phase, target_events_per_s=args.paced_rate, ping_every_ms=every * 1000 or None,
-                           tick_ms=args.paced_tick_ms)
+                           tick_ms=args.paced_tick_ms, gc_threshold=args.gc_threshold)
                 if phase == "paced":
                     rec["target_met"] = bool(rec.get("cpu_share") is not None and rec["cpu_share"] <= 0.20
                                              and rec.get("ping_p99_ms") is not None and rec["ping_p99_ms"] < 1.0)
@@ -612,6 +615,10 @@ def _main(argv: list[str]) -> int:
         return 0
     if role == "client":
         client, mode, port = argv[1], argv[2], int(argv[3])
+        if len(argv) > 5 and argv[5] != "default":
+            from callcenter.runtime import tune_gc
+
+            tune_gc(argv[5])
         kwargs = {"ping_every": float(argv[4])} if client == "callcenter" and len(argv) > 4 else {}
         print(json.dumps(RUNNERS[client](port, mode, **kwargs), ensure_ascii=False), flush=True)
         return 0

@@ -14,8 +14,15 @@ def _run(args) -> int:
     """Run until SIGINT/SIGTERM; exit 2 with a clear message when the schema is behind."""
     from twisted.internet import defer, reactor
 
+    from callcenter.config import ConfigError
     from callcenter.demo.production import Hotline, SchemaBehind
+    from callcenter.runtime import parse_gc_threshold, tune_gc
 
+    try:
+        gc_threshold = parse_gc_threshold(args.cfg.get("runtime.gc_threshold"))
+    except ConfigError as exc:
+        print(f"callcenter serve: configuration error: {exc}", file=sys.stderr)
+        return 2
     hotline = Hotline(reactor, args.cfg)
     outcome = {"code": 0}
     stopping = []
@@ -40,6 +47,7 @@ def _run(args) -> int:
             outcome["code"] = 1
             reactor.stop()
             return
+        tune_gc(gc_threshold)
         print(f"serving on http://{args.cfg.get('web.host')}:{hotline.web_port.getHost().port}/ "
               f"(AMI {args.cfg.get('ami.host')}:{args.cfg.get('ami.port')})", flush=True)
 

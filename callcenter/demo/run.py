@@ -34,8 +34,14 @@ def run_demo(config, options) -> int:
     from twisted.internet import reactor
 
     from callcenter.demo.world import DemoWorld
+    from callcenter.config import ConfigError
+    from callcenter.runtime import parse_gc_threshold, tune_gc
 
     check(options)
+    try:
+        gc_threshold = parse_gc_threshold(config.get("runtime.gc_threshold"))
+    except ConfigError as exc:
+        raise DemoError(str(exc)) from None
     world = DemoWorld(reactor, config, options)
     outcome = {"code": 0}
     stopping = []
@@ -66,6 +72,7 @@ def run_demo(config, options) -> int:
             outcome["code"] = 1
             reactor.stop()
             return
+        tune_gc(gc_threshold)
         if options.minutes is not None:
             reactor.callLater(options.minutes * 60, shutdown)
 
