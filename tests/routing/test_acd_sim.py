@@ -12,16 +12,16 @@ from twisted.internet import defer, task
 from twisted.internet.endpoints import TCP4ClientEndpoint
 
 from callcenter.ami.client import AMIClient
-from callcenter.ami.events import parse_agi_env
 from callcenter.db import make_engine
 from callcenter.pbxsim.participants import CallerScript
 from callcenter.pbxsim.simulator import PBXSimulator
-from callcenter.routing.acd import CallHandle, QueueController
+from callcenter.routing.acd import QueueController
 from callcenter.routing.agent import AgentState
 from callcenter.routing.policy import Router
 from callcenter.routing.skills import Agent, QueueRules
 from callcenter.routing.store import RoutingStore
 from callcenter.routing.timewarp import ScaledClock
+from tests.routing.sim import hand_over_ivr_callers
 
 SPEED = 5.0
 QUEUE_BY_EXTEN = {"12345": ("hotline-general", "general"), "12399": ("hotline-urgent", "urgent")}
@@ -60,14 +60,8 @@ def test_skills_no_answer_and_abandonment_through_the_simulator(db_url):
     acd.add_listener(lambda kind, data: connected.__setitem__(data["call_id"], data["agent_id"])
                      if kind == "call" and data.get("state") == "connected" else None)
 
-    def ivr(message):  # the IVR's part: hand the caller over by the number they dialled
-        env = parse_agi_env(message.get("Env"))
-        if env.get("agi_arg_1") == "ivr":
-            queue, skill = QUEUE_BY_EXTEN[env["agi_extension"]]
-            acd.enqueue(CallHandle(message.get("Uniqueid"), message.get("Channel"), env.get("agi_callerid", "")),
-                        queue, skill)
-
-    ami.subscribe(ivr, names=("AsyncAGIStart",))
+    # the IVR's part: hand the caller over by the number they dialled
+    hand_over_ivr_callers(ami, acd, queue_for=lambda env: QUEUE_BY_EXTEN[env["agi_extension"]])
     ami.start()
     try:
         yield ami.when_connected()
@@ -120,13 +114,7 @@ def test_callback_in_queue_through_the_simulator(sqlite_url):
     states = []
     acd.add_listener(lambda kind, data: states.append((data["call_id"], data["state"])) if kind == "call" else None)
 
-    def ivr(message):
-        env = parse_agi_env(message.get("Env"))
-        if env.get("agi_arg_1") == "ivr":
-            acd.enqueue(CallHandle(message.get("Uniqueid"), message.get("Channel"), env.get("agi_callerid", "")),
-                        "hotline-general")
-
-    ami.subscribe(ivr, names=("AsyncAGIStart",))
+    hand_over_ivr_callers(ami, acd)
     ami.start()
     try:
         yield ami.when_connected()
@@ -167,11 +155,7 @@ def test_supervisor_barges_into_a_live_call_through_the_simulator():
     spied = []
     ami.subscribe(lambda m: spied.append(m.get("SpyeeChannel")), names=("ChanSpyStart",))
 
-    def ivr(message):
-        if parse_agi_env(message.get("Env")).get("agi_arg_1") == "ivr":
-            acd.enqueue(CallHandle(message.get("Uniqueid"), message.get("Channel")), "hotline-general")
-
-    ami.subscribe(ivr, names=("AsyncAGIStart",))
+    hand_over_ivr_callers(ami, acd)
     ami.start()
     try:
         yield ami.when_connected()
@@ -220,14 +204,7 @@ def test_answer_dropped_before_the_bridge_is_requeued_through_the_simulator(db_u
     ami.subscribe(lambda m: pair.append((m.get("Channel"), m.get("BridgeUniqueid"), m.get("BridgeNumChannels"))),
                   names=("BridgeEnter",))
 
-    def ivr(message):
-        arg = parse_agi_env(message.get("Env")).get("agi_arg_1")
-        agi.append(arg)
-        if arg == "ivr":
-            acd.enqueue(CallHandle(message.get("Uniqueid"), message.get("Channel"), "13800000005"),
-                        "hotline-general")
-
-    ami.subscribe(ivr, names=("AsyncAGIStart",))
+    hand_over_ivr_callers(ami, acd, number="13800000005", steps=agi)
     ami.start()
     try:
         yield ami.when_connected()

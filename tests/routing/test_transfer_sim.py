@@ -5,16 +5,16 @@ import pytest_twisted
 from twisted.internet.endpoints import TCP4ClientEndpoint
 
 from callcenter.ami.client import AMIClient
-from callcenter.ami.events import parse_agi_env
 from callcenter.db import make_engine
 from callcenter.pbxsim.participants import CallerScript
 from callcenter.pbxsim.simulator import PBXSimulator
-from callcenter.routing.acd import CallHandle, QueueController
+from callcenter.routing.acd import QueueController
 from callcenter.routing.agent import AgentState
 from callcenter.routing.policy import Router
 from callcenter.routing.skills import Agent, QueueRules
 from callcenter.routing.store import RoutingStore
 from callcenter.routing.timewarp import ScaledClock
+from tests.routing.sim import hand_over_ivr_callers
 from tests.routing.test_acd_sim import SPEED, wait_until
 
 
@@ -45,14 +45,7 @@ def test_department_phone_dropping_before_the_bridge_returns_the_caller_to_the_q
     ami.subscribe(lambda m: seen.append((m.name, m.get("Channel"), m.get("DestChannel"), m.get("DialStatus"))),
                   names=("DialEnd", "BridgeEnter", "Hangup"))
 
-    def on_agi(message):
-        arg = parse_agi_env(message.get("Env")).get("agi_arg_1")
-        agi.append(arg)
-        if arg == "ivr":
-            acd.enqueue(CallHandle(message.get("Uniqueid"), message.get("Channel"), "13800000007"),
-                        "hotline-general")
-
-    ami.subscribe(on_agi, names=("AsyncAGIStart",))
+    hand_over_ivr_callers(ami, acd, number="13800000007", steps=agi)
     ami.start()
     try:
         yield ami.when_connected()
