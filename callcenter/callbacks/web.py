@@ -246,42 +246,34 @@ def routes(app) -> None:
     async def callbacks_page(request, principal):
         return await page(request, principal)
 
-    @app.route("/callbacks/<job_id>/result", methods=["POST"])
-    @require_role(*ROLES, page=True)
-    async def callbacks_form(request, principal, job_id):
+    async def attempt(request, principal, action, done=b"1"):
+        """Run a form's action: back to the list (303) when it worked, the list with the
+        error shown when the engine refused it (any error with an ``error_id``)."""
         try:
-            await record(principal, job_id, form_arg(request, "answer"), form_arg(request, "note"))
+            await action()
         except Exception as exc:  # noqa: BLE001 - the engine's message is shown on the page
             if not hasattr(exc, "error_id") and not isinstance(exc, ApiError):
                 raise
             code, body = error_payload(exc)
             return await page(request, principal, error=body, status=code)
-        request.redirect(b"/callbacks?done=1")
+        request.redirect(b"/callbacks?done=" + done)
         request.setResponseCode(303)
         return b""
+
+    @app.route("/callbacks/<job_id>/result", methods=["POST"])
+    @require_role(*ROLES, page=True)
+    async def callbacks_form(request, principal, job_id):
+        return await attempt(request, principal, lambda: record(principal, job_id, form_arg(request, "answer"),
+                                                                form_arg(request, "note")))
 
     @app.route("/callbacks/queue/<entry_id>/done", methods=["POST"])
     @require_role(*ROLES, page=True)
     async def queue_done_form(request, principal, entry_id):
-        try:
-            await deps.db(queue_callback_done, deps.engine, _job_id(entry_id, "queue"), deps.now())
-        except ApiError as exc:
-            code, body = error_payload(exc)
-            return await page(request, principal, error=body, status=code)
-        request.redirect(b"/callbacks?done=1")
-        request.setResponseCode(303)
-        return b""
+        return await attempt(request, principal, lambda: deps.db(
+            queue_callback_done, deps.engine, _job_id(entry_id, "queue"), deps.now()))
 
     @app.route("/callbacks/webhooks/<row_id>/retry", methods=["POST"])
     @require_role(*ACT_ON_WEBHOOKS, page=True)
     async def webhook_form(request, principal, row_id):
-        try:
-            await deps.db(outbox.requeue, deps.engine, _job_id(row_id, "webhook"), deps.now())
-        except Exception as exc:  # noqa: BLE001 - the engine's message is shown on the page
-            if not hasattr(exc, "error_id") and not isinstance(exc, ApiError):
-                raise
-            code, body = error_payload(exc)
-            return await page(request, principal, error=body, status=code)
-        request.redirect(b"/callbacks?done=resent")
-        request.setResponseCode(303)
-        return b""
+        return await attempt(request, principal, lambda: deps.db(
+            outbox.requeue, deps.engine, _job_id(row_id, "webhook"), deps.now()), done=b"resent")
