@@ -38,6 +38,21 @@ from callcenter.clock import now_from
 log = logging.getLogger(__name__)
 
 
+def read_coalesce_setting(config) -> float:
+    """``[ami] read_coalesce_ms`` as seconds; a value outside 0-100 ms is a
+    :class:`~callcenter.config.ConfigError` naming the key."""
+    from callcenter.config import ConfigError
+
+    raw = config.get("ami.read_coalesce_ms", 1.0)
+    try:
+        ms = float(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"ami.read_coalesce_ms must be a number of milliseconds, not {raw!r}") from None
+    if not 0 <= ms <= 100:
+        raise ConfigError(f"ami.read_coalesce_ms must be 0 to 100 (ms), not {raw!r}")
+    return ms / 1000
+
+
 class AMIFactory(Factory):
     """Builds one :class:`AMIProtocol` per connection, sharing the client's
     clock and event dispatcher."""
@@ -50,7 +65,7 @@ class AMIFactory(Factory):
     def buildProtocol(self, addr):
         proto = self.protocol(clock=self.client.clock, dispatcher=self.client.dispatcher)
         proto.factory = self
-        for name in ("action_timeout", "ping_interval", "ping_timeout"):
+        for name in ("action_timeout", "ping_interval", "ping_timeout", "read_coalesce"):
             value = self.client.protocol_settings.get(name, ...)
             if value is not ...:
                 setattr(proto, name, value)
@@ -85,6 +100,7 @@ class AMIClient:
         action_timeout: float | None | object = ...,
         ping_interval: float | None | object = ...,
         ping_timeout: float | object = ...,
+        read_coalesce: float | object = ...,
     ) -> None:
         self.endpoint = endpoint
         self.username = username
@@ -94,7 +110,10 @@ class AMIClient:
         self.clock = clock
         self.tracker = tracker
         self.resync_enabled = resync
-        self.protocol_settings = {"action_timeout": action_timeout, "ping_interval": ping_interval, "ping_timeout": ping_timeout}
+        if read_coalesce is not ... and not 0 <= read_coalesce <= 0.1:
+            raise ValueError(f"read_coalesce must be 0 to 0.1 s, not {read_coalesce!r}")
+        self.protocol_settings = {"action_timeout": action_timeout, "ping_interval": ping_interval, "ping_timeout": ping_timeout,
+                                  "read_coalesce": read_coalesce}
         self.dispatcher = EventDispatcher()
         self.protocol: AMIProtocol | None = None
         self.ready = False
@@ -113,7 +132,7 @@ class AMIClient:
         if tracker is not None:
             # Only the events that can change tracking (about two thirds of a
             # busy PBX's stream) reach it; the rest cost one dict lookup.
-            self.dispatcher.subscribe(self._track, names=getattr(tracker, "event_names", None))
+            self.dispatcher.subscribe_frames(self._track, names=getattr(tracker, "event_names", None))
 
     @classmethod
     def from_config(cls, config, reactor, tracker=None, **kw) -> "AMIClient":
@@ -131,6 +150,7 @@ class AMIClient:
             tracker=tracker,
             action_timeout=float(get("ami.action_timeout")),
             ping_interval=float(get("ami.ping_interval")),
+            read_coalesce=read_coalesce_setting(config),
             **kw,
         )
 
@@ -228,13 +248,13 @@ class AMIClient:
         log.info("AMI call tracking resynchronised", extra={"fields": summary})
         return summary
 
-    def _track(self, message) -> None:
+    def _track(self, name: str, frame: bytes) -> None:
         # One datetime per millisecond of reactor time, not one per event.
         seconds = self.clock.seconds()
         if seconds - self._now_at >= 0.001 or seconds < self._now_at:
             self._now_at = seconds
             self._now = now_from(self.clock)
-        self.tracker.apply(message, self._now)
+        self.tracker.apply_frame(name, frame, self._now)
 
     # -- generic actions ----------------------------------------------------
     def _require(self) -> AMIProtocol:

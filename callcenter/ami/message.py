@@ -82,15 +82,18 @@ class Message:
         return self
 
     @classmethod
-    def from_event_frame(cls, frame: bytes) -> "Message":
-        """:meth:`from_frame` for a frame known to start with ``Event: ``."""
+    def from_event_frame(cls, frame: bytes, name: str | None = None) -> "Message":
+        """:meth:`from_frame` for a frame known to start with ``Event: ``
+        (``name``: the event name, when the caller has read it already)."""
         self = _new(cls)
         raw = b"\r\n" + frame
-        end = raw.find(b"\r\n", 9)
+        if name is None:
+            end = raw.find(b"\r\n", 9)
+            name = (raw[9:end] if end > 0 else raw[9:]).decode("utf-8", "replace")
         _set_pairs(self, None)
         _set_index(self, None)
         _set_text(self, None)
-        _set_name(self, (raw[9:end] if end > 0 else raw[9:]).decode("utf-8", "replace"))
+        _set_name(self, name)
         _set_raw(self, raw)
         return self
 

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 _from_event_frame = Message.from_event_frame
 
 _ids = itertools.count(1)
+#: bytes of a frame searched for its first line (``Event: `` + the longest event names)
+_HEAD = 64
 
 
 class ActionResult:
@@ -104,6 +106,16 @@ class AMIProtocol(Protocol):
     ping_interval: float | None = 20.0
     #: a Ping unanswered this long means the peer is gone: drop the connection
     ping_timeout: float = 10.0
+    #: seconds a trickle of events may gather in the socket before the next
+    #: read (0 reads as soon as anything arrives).  A busy PBX writes events
+    #: one by one; reading each handful at once costs a reactor wake-up per
+    #: read, several times the cost of the events themselves.  While an
+    #: action waits for its answer the connection is read at once (the
+    #: answer still comes after the events that arrived before it); events
+    #: wait at most about this long.
+    read_coalesce: float = 0.001
+    #: a read at least this large means events are not trickling: read on
+    coalesce_below = 32 * 1024
 
     def __init__(self, clock=None, dispatcher: EventDispatcher | None = None) -> None:
         self.clock = clock
@@ -123,6 +135,7 @@ class AMIProtocol(Protocol):
         self._lost: list[defer.Deferred] = []
         self._keepalive = None
         self._ping_outstanding = False
+        self._resume = None
         self.events_received = 0
         self.stats = {"malformed": 0, "oversized": 0, "orphans": 0}
 
@@ -139,11 +152,46 @@ class AMIProtocol(Protocol):
 
     def dataReceived(self, data: bytes) -> None:
         self._splitter.feed(data)
+        if (self.read_coalesce and not self._pending and self._resume is None and self.connected
+                and len(data) < self.coalesce_below):
+            self._pause_reading()
+
+    def _pause_reading(self) -> None:
+        transport = self.transport
+        pause = getattr(transport, "pauseProducing", None)
+        if pause is None or getattr(transport, "disconnecting", False):
+            return
+        pause()
+        self._resume = self._clock().callLater(self.read_coalesce, self._resume_reading)
+
+    def _resume_reading(self) -> None:
+        self._resume = None
+        if self.connected and not getattr(self.transport, "disconnecting", False):
+            self.transport.resumeProducing()
+
+    def _read_now(self) -> None:
+        """End a coalescing pause: an answer is awaited.  Reading resumes on
+        the reactor's next turn, once the action has been written (Twisted
+        reads a socket before writing it, so resuming at once would hold the
+        action back behind the gathered events)."""
+        timer = self._resume
+        if timer is not None and timer.active():
+            timer.cancel()
+            self._resume = self._clock().callLater(0, self._resume_reading)
+
+    @property
+    def reading_paused(self) -> bool:
+        """True while reads are held back to let events gather."""
+        return self._resume is not None
 
     def connectionLost(self, reason=None) -> None:
         self.connected = False
         self.logged_in = False
         self._stop_keepalive()
+        if self._resume is not None:
+            if self._resume.active():
+                self._resume.cancel()
+            self._resume = None
         pending, self._pending = self._pending, {}
         self._lists = 0
         detail = reason.getErrorMessage() if reason is not None else "closed"
@@ -199,6 +247,17 @@ class AMIProtocol(Protocol):
         log.warning("AMI frame over the size limit skipped", extra={"fields": {"bytes": size, "limit": self.max_frame_bytes}})
 
     def _frame_received(self, frame: bytes) -> None:
+        # The usual case first: an event while no list is being collected.
+        # Its first line (a short slice, then one split) picks the route; the
+        # dispatcher builds a Message only if a subscriber wants one (the call
+        # tracker reads the bytes).
+        if not self._lists:
+            head = frame[:_HEAD].partition(b"\r\n")[0]
+            if len(head) < _HEAD:
+                self.events_received += 1  # counted before subscribers run, as on the general path
+                if self.dispatcher.dispatch_frame(frame, head):
+                    return
+                self.events_received -= 1  # not an event (a response): the general path below
         if frame.startswith(b"Event: "):
             message = _from_event_frame(frame)
             if self._lists:
@@ -336,6 +395,8 @@ class AMIProtocol(Protocol):
         if timeout is not None:
             entry.timer = self._clock().callLater(timeout, self._timed_out, action_id, timeout)
         self.transport.write(wire)
+        if self._resume is not None:
+            self._read_now()
         return d
 
     @property

@@ -11,6 +11,10 @@ Ping p99 with a keepalive-like Ping every ``--paced-ping-ms`` (default 10 ms,
 500x the production keepalive rate), and once more with one Ping always
 outstanding, which at a sub-millisecond round trip is a flood of several
 thousand Pings a second: reported too, so the cost of the flood is visible.
+The paced run uses the client as configured (reads coalesced, see
+``AMIProtocol.read_coalesce``) and once more reading at once, the other end
+of the CPU/latency trade.  Burst runs are repeated in interleaved rounds
+(``--repeat``) and the ratios use each client's median run.
 
 Our client is measured three ways: ``parse`` (framing + lazy messages, no
 subscriber), ``dispatch`` (one subscriber), ``track`` (the real
@@ -61,6 +65,9 @@ def add_arguments(parser) -> None:
                         help="the paced server sends the events due every N ms in one write (0: as soon as each is due)")
     parser.add_argument("--peers", default="asterisk-ami,panoramisk", help="comma-separated peers ('' for none)")
     parser.add_argument("--peer-tracking", action="store_true", help="also run the peers feeding our CallTracker")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="burst runs per client, in interleaved rounds; ratios use the medians (a shared "
+                             "machine's speed drifts between runs)")
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--gc-threshold", default="50000,20,100",
                         help="collector thresholds set in EVERY client process, ours and the peers' (the value "
@@ -327,14 +334,14 @@ class _Meter:
             "rss_mb_start": round(self.rss[0] / 2**20, 1) if self.rss else None,
             "rss_mb_end": round(self.rss[-1] / 2**20, 1) if self.rss else None,
             "rss_mb_max": round(max(self.rss) / 2**20, 1) if self.rss else None,
-            "rss_mb_every_20k": [round(r / 2**20, 1) for r in self.rss],
+            "rss_mb_samples": [round(r / 2**20, 1) for r in self.rss],
         }
         rec.update(extra)
         return rec
 
 
-def _run_ours(port: int, mode: str, ping_every: float = 0.0) -> dict:
-    from twisted.internet import reactor
+def _run_ours(port: int, mode: str, ping_every: float = 0.0, read_coalesce: float | None = None) -> dict:
+    from twisted.internet import reactor, task
     from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 
     from callcenter.ami.client import AMIClient
@@ -362,18 +369,34 @@ def _run_ours(port: int, mode: str, ping_every: float = 0.0) -> dict:
         proto.send_action("Ping", timeout=None).addCallbacks(pong, lambda f: None)
 
     if mode == "track":
-        client = AMIClient(TCP4ClientEndpoint(reactor, "127.0.0.1", port), USER, SECRET, clock=reactor, tracker=tracker, ping_interval=None)
+        # As in production, the tracker is the only reader of most events: the
+        # meter takes the first event's time once and reads the protocol's
+        # event counter at the end (a per-event counting subscriber would make
+        # the client build a message per event just for the bench), and
+        # samples RSS on a timer.
+        settings = {} if read_coalesce is None else {"read_coalesce": read_coalesce}
+        client = AMIClient(TCP4ClientEndpoint(reactor, "127.0.0.1", port), USER, SECRET, clock=reactor, tracker=tracker,
+                           ping_interval=None, **settings)
 
-        def count(message):
+        def first(name, frame):
             meter.event()
+            started.cancel()
+            sampler.start(0.25, now=False)
 
-        client.subscribe(count)
-        client.subscribe(lambda m: on_end(), names=["BenchEnd"])
+        def finished(message):
+            sampler.stop()
+            meter.events = client.protocol.events_received - 1
+            on_end()
+
+        sampler = task.LoopingCall(lambda: meter.rss.append(meter.proc.memory_info().rss))
+        started = client.dispatcher.subscribe_frames(first)
+        client.subscribe(finished, names=["BenchEnd"])
         client.when_connected().addCallback(pinger)
         client.start()
         reactor.run()
         proto = None
-        extra = {"live_calls": len(tracker.calls), "calls_started": tracker.calls_started, "calls_ended": tracker.calls_ended}
+        extra = {"live_calls": len(tracker.calls), "calls_started": tracker.calls_started, "calls_ended": tracker.calls_ended,
+                 "events_applied": tracker.events_applied, "rss_sampled_every_s": 0.25}
     else:
         proto = AMIProtocol(clock=reactor)
         proto.ping_interval = None
@@ -529,7 +552,7 @@ RUNNERS = {"callcenter": _run_ours, "asterisk-ami": _run_asterisk_ami, "panorami
 
 
 def _one(blob_path: str, client: str, mode: str, rate: float = 0, seconds: float = 0, ping_every: float = 0.0,
-         tick: float = 0.0, gc_threshold: str = "default") -> dict:
+         tick: float = 0.0, gc_threshold: str = "default", read_coalesce: float | None = None) -> dict:
     server = subprocess.Popen(
         [sys.executable, "-m", "callcenter.bench.ami", "serve", blob_path, str(rate), str(seconds), str(tick)],
         stdout=subprocess.PIPE, text=True,
@@ -537,7 +560,8 @@ def _one(blob_path: str, client: str, mode: str, rate: float = 0, seconds: float
     try:
         port = server.stdout.readline().strip()
         result = subprocess.run(
-            [sys.executable, "-m", "callcenter.bench.ami", "client", client, mode, port, str(ping_every), gc_threshold],
+            [sys.executable, "-m", "callcenter.bench.ami", "client", client, mode, port, str(ping_every), gc_threshold,
+             "" if read_coalesce is None else str(read_coalesce)],
             capture_output=True, text=True, timeout=900,
         )
         lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
@@ -550,6 +574,21 @@ def _one(blob_path: str, client: str, mode: str, rate: float = 0, seconds: float
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def _median_of(recs: list) -> dict:
+    """One client's burst runs summed up: the run with the median events/s,
+    with every run's rate beside it (an errored run counts as none)."""
+    ok = [r for r in recs if r.get("events_per_s")]
+    if not ok:
+        return dict(recs[-1], phase="burst-median")
+    ok.sort(key=lambda r: r["events_per_s"])
+    mid = dict(ok[len(ok) // 2])
+    cpu = sorted(r["events_per_cpu_s"] for r in ok if r.get("events_per_cpu_s"))
+    mid.update(phase="burst-median", runs=len(ok), events_per_s_runs=[r["events_per_s"] for r in recs if r.get("events_per_s")],
+               events_per_cpu_s=cpu[len(cpu) // 2] if cpu else None)
+    mid.pop("round", None)
+    return mid
 
 
 def run(args):
@@ -568,11 +607,17 @@ def run(args):
         plan += [(peer, "dispatch") for peer in peers]
         if args.peer_tracking:
             plan += [(peer, "track") for peer in peers]
-        for client, mode in plan:
-            rec = _one(blob_path, client, mode, gc_threshold=args.gc_threshold)
-            rec.update(bench="ami", phase="burst", gc_threshold=args.gc_threshold)
-            results.append(rec)
+        runs: dict[tuple, list] = {}
+        for round_no in range(1, max(1, args.repeat) + 1):
+            for client, mode in plan:
+                rec = _one(blob_path, client, mode, gc_threshold=args.gc_threshold)
+                rec.update(bench="ami", phase="burst", round=round_no, gc_threshold=args.gc_threshold)
+                runs.setdefault((client, mode), []).append(rec)
+                yield rec
+        for (client, mode), recs in runs.items():
+            rec = _median_of(recs)
             yield rec
+            results.append(rec)
         ours = next((r for r in results if r.get("client") == "callcenter" and r.get("mode") == "track" and r.get("events_per_s")), None)
         peer_rates = [r for r in results if r.get("client") != "callcenter" and r.get("mode") == "dispatch" and r.get("events_per_s")]
         if ours and peer_rates:
@@ -597,12 +642,20 @@ def run(args):
                     summary[f"ratio_vs_{r['client']}_both_tracking"] = round(ours["events_per_s"] / r["events_per_s"], 2)
             yield summary
         if args.paced_rate > 0:
-            for phase, every in (("paced", args.paced_ping_ms / 1000), ("paced-ping-flood", 0.0)):
-                rec = _one(blob_path, "callcenter", "track", rate=args.paced_rate, seconds=args.paced_seconds, ping_every=every,
-                           tick=args.paced_tick_ms / 1000, gc_threshold=args.gc_threshold)
-                rec.update(bench="ami", phase=phase, target_events_per_s=args.paced_rate, ping_every_ms=every * 1000 or None,
-                           tick_ms=args.paced_tick_ms, gc_threshold=args.gc_threshold)
-                if phase == "paced":
+            from callcenter.ami.protocol import AMIProtocol
+
+            # "paced" runs the client as configured (reads coalesced, 1 ms);
+            # "paced-read-at-once" is the same without coalescing, the other
+            # end of the CPU/latency trade; then the Ping flood.
+            every = args.paced_ping_ms / 1000
+            for phase, ping, coalesce in (("paced", every, None), ("paced-read-at-once", every, 0.0),
+                                          ("paced-ping-flood", 0.0, None)):
+                rec = _one(blob_path, "callcenter", "track", rate=args.paced_rate, seconds=args.paced_seconds, ping_every=ping,
+                           tick=args.paced_tick_ms / 1000, gc_threshold=args.gc_threshold, read_coalesce=coalesce)
+                rec.update(bench="ami", phase=phase, target_events_per_s=args.paced_rate, ping_every_ms=ping * 1000 or None,
+                           tick_ms=args.paced_tick_ms, gc_threshold=args.gc_threshold,
+                           read_coalesce_ms=1000 * (AMIProtocol.read_coalesce if coalesce is None else coalesce))
+                if phase != "paced-ping-flood":
                     rec["target_met"] = bool(rec.get("cpu_share") is not None and rec["cpu_share"] <= 0.20
                                              and rec.get("ping_p99_ms") is not None and rec["ping_p99_ms"] < 1.0)
                 yield rec
@@ -620,6 +673,8 @@ def _main(argv: list[str]) -> int:
 
             tune_gc(argv[5])
         kwargs = {"ping_every": float(argv[4])} if client == "callcenter" and len(argv) > 4 else {}
+        if client == "callcenter" and len(argv) > 6 and argv[6]:
+            kwargs["read_coalesce"] = float(argv[6])
         print(json.dumps(RUNNERS[client](port, mode, **kwargs), ensure_ascii=False), flush=True)
         return 0
     raise SystemExit(f"unknown role {role!r}")

@@ -20,9 +20,11 @@ and so is the memory of hung-up channels.
 from __future__ import annotations
 
 import logging
+import re
 from collections import deque
 from datetime import datetime, timedelta
 
+from callcenter.ami.message import Message
 from callcenter.calls.model import STATE_UP, Call, Channel, Dtmf, TimelineEntry
 
 log = logging.getLogger(__name__)
@@ -37,32 +39,44 @@ def _needle(key: str) -> bytes:
     return b"\r\n" + key.encode("ascii") + b": "
 
 
-def _fallback(m, raw: bytes, needle: bytes, last: bool):
+def _message(raw: bytes) -> Message:
+    """The slow path's view of an event's bytes (parsed only when needed)."""
+    return Message.from_frame(raw[2:] if raw.startswith(EOL) else raw)
+
+
+def _fallback(raw: bytes, needle: bytes, last: bool):
     """A header not found in Asterisk's spelling: absent, or spelled otherwise."""
     if needle.lower() not in raw.lower():
         return None
     key = needle[2:-2].decode("ascii")
+    m = _message(raw)
     return m.last(key) if last else m.get(key)
 
 
-def _last(m, raw: bytes, needle: bytes):
+def _last(raw: bytes, needle: bytes):
     """The value of the last ``needle`` header (decoded), or None."""
     i = raw.rfind(needle)
     if i < 0:
-        return _fallback(m, raw, needle, True)
+        return _fallback(raw, needle, True)
     i += len(needle)
     j = raw.find(EOL, i)
     return (raw[i:j] if j >= 0 else raw[i:]).decode("utf-8", "replace")
 
 
-def _first(m, raw: bytes, needle: bytes):
+def _first(raw: bytes, needle: bytes):
     """The value of the first ``needle`` header (decoded), or None."""
     i = raw.find(needle)
     if i < 0:
-        return _fallback(m, raw, needle, False)
+        return _fallback(raw, needle, False)
     i += len(needle)
     j = raw.find(EOL, i)
     return (raw[i:j] if j >= 0 else raw[i:]).decode("utf-8", "replace")
+
+
+def _match_from(raw: bytes, pattern, needle: bytes):
+    """``pattern`` matched where the last ``needle`` starts (None if either is missing)."""
+    i = raw.rfind(needle)
+    return pattern.match(raw, i) if i >= 0 else None
 
 
 def _int(value):
@@ -87,8 +101,21 @@ class _Snapshot:
         self.uniqueid = _needle(prefix + "Uniqueid")
         self.block = tuple(_needle(prefix + k) for k in self.FIELDS)
         self.variable = _needle(prefix + "ChanVariable")
+        self.variable_text = self.variable.decode("ascii")
+        # The whole block in Asterisk's layout, read by one C-level match over
+        # the decoded event (a search per header costs more than the match):
+        # Channel … ConnectedLineName, [Language], [AccountCode], Context,
+        # Exten, Priority, Uniqueid, Linkedid, then the ChanVariable lines.
+        p, v = re.escape(prefix), r"([^\r]*)"
+        self.pattern = re.compile(
+            rf"\r\n{p}Channel: {v}\r\n{p}ChannelState: {v}\r\n{p}ChannelStateDesc: {v}\r\n"
+            rf"{p}CallerIDNum: {v}\r\n{p}CallerIDName: {v}\r\n{p}ConnectedLineNum: {v}\r\n{p}ConnectedLineName: {v}\r\n"
+            rf"(?:{p}Language: [^\r]*\r\n)?(?:{p}AccountCode: [^\r]*\r\n)?"
+            rf"{p}Context: {v}\r\n{p}Exten: {v}\r\n{p}Priority: {v}\r\n{p}Uniqueid: {v}\r\n{p}Linkedid: {v}"
+            rf"((?:\r\n{p}ChanVariable: [^\r]*)*)"
+        )
 
-    def read(self, m, raw: bytes) -> list:
+    def read(self, raw: bytes) -> list:
         """The block's values in order (None where absent).  Each search starts
         where the previous header ended, so the snapshot is read about once;
         a header out of Asterisk's order is still found by a fresh search."""
@@ -99,7 +126,7 @@ class _Snapshot:
         for needle in self.block:
             i = find(needle, pos)
             if i < 0:
-                append(_first(m, raw, needle))
+                append(_first(raw, needle))
                 continue
             i += len(needle)
             j = find(EOL, i)
@@ -109,12 +136,12 @@ class _Snapshot:
             pos = j
         return out
 
-    def variables(self, m, raw: bytes) -> list:
+    def variables(self, raw: bytes) -> list:
         """``ChanVariable`` values (``NAME=value``) in wire order."""
         needle = self.variable
         i = raw.find(needle)
         if i < 0:
-            return m.getall(needle[2:-2].decode("ascii")) if needle.lower() in raw.lower() else []
+            return _message(raw).getall(needle[2:-2].decode("ascii")) if needle.lower() in raw.lower() else []
         out = []
         size = len(needle)
         while i >= 0:
@@ -165,6 +192,15 @@ _USEREVENT = _needle("UserEvent")
 _ENV = _needle("Env")
 #: ChannelState values as they appear on the wire (one dict lookup instead of decode + int)
 _STATES = {str(n).encode(): n for n in range(11)}
+#: ... and the three bytes after ``ChannelState: `` (one slice, no search for the line's end)
+_STATE_HEADS = {(str(n) + "\r\n").encode()[:3]: n for n in range(11)}
+_STATE_TEXT = {str(n): n for n in range(11)}
+#: event fields Asterisk writes after the snapshots, in its order (one match from the first of them)
+_QUEUE_POSITION = re.compile(rb"\r\nQueue: ([^\r]*)\r\nPosition: ([^\r]*)")
+_AGENT_FIELDS = re.compile(rb"\r\nQueue: [^\r]*\r\nInterface: ([^\r]*)\r\nMemberName: ([^\r]*)\r\nHoldTime: ([^\r]*)")
+_STATE_DETAIL = re.compile(rb"ChannelStateDesc: ([^\r]*)\r\nCallerIDNum: ([^\r]*)\r\nCallerIDName: ([^\r]*)")
+#: caches of whole wire lines → parsed values, for headers with few distinct values
+_LINE_CACHE_MAX = 4096
 
 
 def _duration(text: str | None) -> float:
@@ -223,6 +259,11 @@ class CallTracker:
         # The VarSet filter compares the variable's wire bytes, before decoding anything.
         self._tracked_raw = frozenset(v.encode("utf-8") for v in self.tracked_variables)
         self._prefixes_raw = tuple(p.encode("utf-8") for p in self.tracked_prefixes)
+        self._varset_lines: dict[bytes, object] = {}
+        self._dtmf_digits: dict[bytes, str] = {}
+        self._hangup_tails: dict[tuple, tuple] = {}
+        self._dtmf_durations: dict[bytes, int] = {}
+        self._dtmf_directions: dict[bytes, str] = {}
         self._handlers = {
             "Newchannel": self._newchannel,
             "Newstate": self._newstate,
@@ -249,6 +290,7 @@ class CallTracker:
             "MixMonitorStop": self._mixmonitor_stop,
             "UserEvent": self._user_event,
         }
+        self._handlers_folded = {k.lower(): v for k, v in self._handlers.items()}
 
     @property
     def event_names(self) -> frozenset:
@@ -294,39 +336,94 @@ class CallTracker:
     # -- feeding --------------------------------------------------------------------
     def apply(self, message, now: datetime) -> Call | None:
         """Fold one event in; returns the call it touched (None if none)."""
-        handler = self._handlers.get(message.name)
+        name = message.name
+        handler = self._handlers.get(name)
         if handler is None:
-            return None
+            handler = self._handlers_folded.get((name or "").lower())
+            if handler is None:
+                return None
         self.events_applied += 1
-        return handler(message, now)
+        return handler(message.raw, now)
+
+    def apply_frame(self, name: str, frame: bytes, now: datetime) -> Call | None:
+        """:meth:`apply` for an event's wire bytes (``Event: …\r\nKey: …``,
+        as the AMI client's frame subscribers get them): no message is built
+        unless a header is spelled unlike Asterisk spells it."""
+        handler = self._handlers.get(name)
+        if handler is None:
+            handler = self._handlers_folded.get(name.lower())
+            if handler is None:
+                return None
+        self.events_applied += 1
+        return handler(frame, now)
 
     def _note(self, call: Call, now: datetime, kind: str, channel: str | None = None, detail: str | None = None) -> None:
         timeline = call.timeline
         if len(timeline) < self.max_timeline:
             timeline.append(_tuple_new(TimelineEntry, (now, kind, channel, detail)))
 
-    def _known(self, raw: bytes) -> Channel | None:
-        """The live channel of the event's (last) ``Uniqueid``, found by its
-        wire bytes; None when unknown or spelled otherwise (callers then take
-        the general path, :meth:`_ensure`)."""
-        i = raw.rfind(_UNIQUEID)
+    def _known(self, raw: bytes, needle: bytes = _UNIQUEID) -> Channel | None:
+        """The live channel of the event's (last) ``Uniqueid`` (or the
+        snapshot's ``needle``), found by its wire bytes; None when unknown or
+        spelled otherwise (callers then take the general path)."""
+        i = raw.rfind(needle)
         if i < 0:
             return None
-        i += 12
+        i += len(needle)
         j = raw.find(EOL, i)
         chan = self._raw_ids.get(raw[i:j] if j >= 0 else raw[i:])
         if chan is not None and self._epoch:
             self._touched[chan.uniqueid] = self._epoch
         return chan
 
-    def _live(self, m, raw: bytes, now: datetime) -> Channel | None:
-        """The channel an event is about (``Uniqueid``), created when first seen."""
-        return self._known(raw) or self._ensure(m, now)
-
-    def _ensure(self, m, now: datetime, snapshot: _Snapshot = _PLAIN) -> Channel | None:
+    def _ensure(self, raw: bytes, now: datetime, snapshot: _Snapshot = _PLAIN) -> Channel | None:
         """The channel a snapshot in the event describes, created when first seen."""
-        raw = m.raw
-        uniqueid = _last(m, raw, snapshot.uniqueid)
+        return self._known(raw, snapshot.uniqueid) or self._create(raw, now, snapshot)
+
+    _live = _ensure
+
+    def _create(self, raw: bytes, now: datetime, snapshot: _Snapshot) -> Channel | None:
+        """The channel of a snapshot not known by its Uniqueid's bytes: read
+        the block in one match, or header by header when it is not laid out
+        as Asterisk lays it out."""
+        match = snapshot.pattern.search(raw.decode("utf-8", "replace"))
+        if match is None:
+            return self._create_by_headers(raw, now, snapshot)
+        (name, state, state_desc, num, cname, cl_num, cl_name, context, exten, priority, uniqueid, linkedid,
+         block) = match.groups()
+        chan = self.channels.get(uniqueid)
+        if chan is not None:
+            if self._epoch:
+                self._touched[uniqueid] = self._epoch
+            return chan
+        if not linkedid or uniqueid in self._gone or uniqueid == "none":
+            return None
+        chan = Channel(uniqueid, linkedid, name, now)
+        number = _STATE_TEXT.get(state)
+        if number is None:
+            number = _int(state)
+        if number is not None:
+            chan.state = number
+            chan.state_desc = state_desc
+            if number == STATE_UP:
+                chan.answered_at = now
+        chan.caller_id_num = num
+        chan.caller_id_name = cname
+        chan.connected_num = cl_num
+        chan.connected_name = cl_name
+        chan.context = context
+        chan.exten = exten
+        chan.priority = int(priority) if priority.isdigit() else _int(priority)
+        if block:
+            variables = chan.variables
+            for item in block.split(snapshot.variable_text)[1:]:
+                key, _, value = item.partition("=")
+                variables[key] = value
+        self._add(chan, now)
+        return chan
+
+    def _create_by_headers(self, raw: bytes, now: datetime, snapshot: _Snapshot) -> Channel | None:
+        uniqueid = _last(raw, snapshot.uniqueid)
         if uniqueid is None:
             return None
         chan = self.channels.get(uniqueid)
@@ -336,12 +433,12 @@ class CallTracker:
             return chan
         if uniqueid in self._gone or uniqueid == "none":
             return None
-        values = snapshot.read(m, raw)
+        values = snapshot.read(raw)
         if not values[10]:  # no Linkedid: not a channel we can place in a call
             return None
         chan = Channel(uniqueid, values[10], values[0] or "", now)
         self._fill(chan, values, now)
-        for item in snapshot.variables(m, raw):
+        for item in snapshot.variables(raw):
             key, _, value = item.partition("=")
             chan.variables[key] = value
         self._add(chan, now)
@@ -395,93 +492,90 @@ class CallTracker:
         return call
 
     # -- handlers ---------------------------------------------------------------------
-    def _newchannel(self, m, now):
-        chan = self._ensure(m, now)
+    def _newchannel(self, raw, now):
+        # A new channel is almost never known already: skip the bytes lookup.
+        chan = self._create(raw, now, _PLAIN)
         return chan.call if chan else None
 
-    def _newstate(self, m, now):
-        raw = m.raw
-        chan = self._known(raw) or self._ensure(m, now)
+    def _newstate(self, raw, now):
+        chan = self._known(raw) or self._create(raw, now, _PLAIN)
         if chan is None:
             return None
         call = chan.call
         i = raw.find(_CHANNELSTATE)
-        if i >= 0:
-            i += 16
-            state = _STATES.get(raw[i:raw.find(EOL, i)])
-            if state is None:
-                state = _int(_first(m, raw, _CHANNELSTATE))
-        else:
-            state = _int(_first(m, raw, _CHANNELSTATE))
+        state = _STATE_HEADS.get(raw[i + 16:i + 19]) if i >= 0 else None
+        if state is None:
+            state = _int(_first(raw, _CHANNELSTATE))
         if state is not None and state != chan.state:
             chan.state = state
-            chan.state_desc = _first(m, raw, _CHANNELSTATEDESC)
-            num = _first(m, raw, _CALLERIDNUM)
-            if num is not None:
-                chan.caller_id_num = num
-            name = _first(m, raw, _CALLERIDNAME)
-            if name is not None:
-                chan.caller_id_name = name
+            # The three headers after ChannelState, in one match where Asterisk puts them.
+            detail = _STATE_DETAIL.match(raw, i + (19 if state < 10 else 20)) if i >= 0 else None
+            if detail is not None:
+                desc, num, name = detail.groups()
+                chan.state_desc = desc.decode("utf-8", "replace")
+                chan.caller_id_num = num.decode("utf-8", "replace")
+                chan.caller_id_name = name.decode("utf-8", "replace")
+            else:
+                chan.state_desc = _first(raw, _CHANNELSTATEDESC)
+                num = _first(raw, _CALLERIDNUM)
+                if num is not None:
+                    chan.caller_id_num = num
+                name = _first(raw, _CALLERIDNAME)
+                if name is not None:
+                    chan.caller_id_name = name
             if state == STATE_UP and chan.answered_at is None:
                 chan.answered_at = now
                 if call is not None:
                     self._note(call, now, "answered", chan.uniqueid)
         return call
 
-    def _callerid(self, m, now):
-        chan = self._ensure(m, now)
+    def _callerid(self, raw, now):
+        chan = self._ensure(raw, now)
         if chan is None:
             return None
-        raw = m.raw
-        chan.caller_id_num = _first(m, raw, _CALLERIDNUM)
-        chan.caller_id_name = _first(m, raw, _CALLERIDNAME)
+        chan.caller_id_num = _first(raw, _CALLERIDNUM)
+        chan.caller_id_name = _first(raw, _CALLERIDNAME)
         return chan.call
 
-    def _connected_line(self, m, now):
-        chan = self._ensure(m, now)
+    def _connected_line(self, raw, now):
+        chan = self._ensure(raw, now)
         if chan is None:
             return None
-        raw = m.raw
-        chan.connected_num = _first(m, raw, _CONNECTEDLINENUM)
-        chan.connected_name = _first(m, raw, _CONNECTEDLINENAME)
+        chan.connected_num = _first(raw, _CONNECTEDLINENUM)
+        chan.connected_name = _first(raw, _CONNECTEDLINENAME)
         return chan.call
 
-    def _newexten(self, m, now):
-        chan = self._ensure(m, now)
+    def _newexten(self, raw, now):
+        chan = self._ensure(raw, now)
         if chan is None:
             return None
-        raw = m.raw
-        chan.context = _first(m, raw, _CONTEXT)
-        chan.exten = _first(m, raw, _EXTEN)
-        chan.priority = _int(_first(m, raw, _PRIORITY))
-        chan.application = _first(m, raw, _APPLICATION)
-        chan.app_data = _first(m, raw, _APPDATA)
+        chan.context = _first(raw, _CONTEXT)
+        chan.exten = _first(raw, _EXTEN)
+        chan.priority = _int(_first(raw, _PRIORITY))
+        chan.application = _first(raw, _APPLICATION)
+        chan.app_data = _first(raw, _APPDATA)
         call = chan.call
         if call is not None and chan.priority == 1:
             self._note(call, now, "dialplan", chan.uniqueid, f"{chan.context},{chan.exten}")
         return call
 
-    def _varset(self, m, now):
+    def _varset(self, raw, now):
         # A third of all events; most set Asterisk's own bookkeeping
         # (BRIDGEPEER, QUEUE*…), dropped on the variable's raw bytes.
-        raw = m.raw
-        i = raw.rfind(_VARIABLE)
-        if i < 0:
-            variable = _fallback(m, raw, _VARIABLE, True)
-            if variable is None:
-                return None
-            key = variable.encode("utf-8")
-        else:
-            i += 12
-            j = raw.find(EOL, i)
-            key = raw[i:j] if j >= 0 else raw[i:]
-        if key not in self._tracked_raw and not key.startswith(self._prefixes_raw):
+        # Asterisk ends a VarSet with "Variable: NAME" and "Value: …": one
+        # split from the tail, and the verdict on the variable's line cached.
+        tail = raw.rsplit(EOL, 2)
+        verdict = self._varset_lines.get(tail[-2]) if len(tail) == 3 else None
+        if verdict is None:
+            verdict = self._varset_verdict(raw, tail)
+        if verdict is False:
             return None
-        variable = key.decode("utf-8", "replace")
-        value = _last(m, raw, _VALUE)
-        chan = self._known(raw) or self._ensure(m, now)
+        variable = verdict
+        last = tail[2] if len(tail) == 3 else b""
+        value = last[7:].decode("utf-8", "replace") if last.startswith(b"Value: ") else _last(raw, _VALUE)
+        chan = self._known(raw) or self._create(raw, now, _PLAIN)
         if chan is None:
-            if _last(m, raw, _UNIQUEID) == "none" and (variable in self.globals or len(self.globals) < self.max_variables):
+            if _last(raw, _UNIQUEID) == "none" and (variable in self.globals or len(self.globals) < self.max_variables):
                 self.globals[variable] = value
             return None
         call = chan.call
@@ -499,21 +593,39 @@ class CallTracker:
                 call.timeline.append(_tuple_new(TimelineEntry, (now, "var", chan.uniqueid, f"{variable}={value}")))
         return call
 
-    def _hangup(self, m, now):
-        raw = m.raw
+    def _varset_verdict(self, raw: bytes, tail: list):
+        """The variable a VarSet sets if it is tracked, else False (cached per wire line)."""
+        line = tail[-2] if len(tail) == 3 else b""
+        if line.startswith(b"Variable: "):
+            key = line[10:]
+        else:
+            variable = _last(raw, _VARIABLE)
+            if variable is None:
+                return False
+            key, line = variable.encode("utf-8"), None
+        verdict = key.decode("utf-8", "replace") if key in self._tracked_raw or key.startswith(self._prefixes_raw) else False
+        if line is not None and len(self._varset_lines) < _LINE_CACHE_MAX:
+            self._varset_lines[line] = verdict
+        return verdict
+
+    def _hangup(self, raw, now):
         chan = self._known(raw)
         if chan is None:
-            chan = self.channels.get(_last(m, raw, _UNIQUEID) or "")
+            chan = self.channels.get(_last(raw, _UNIQUEID) or "")
             if chan is None:
                 return None
         # Asterisk ends a Hangup with Cause and Cause-txt: read them from the tail.
         tail = raw.rsplit(EOL, 2)
-        if len(tail) == 3 and tail[1].startswith(b"Cause: ") and tail[2].startswith(b"Cause-txt: "):
-            chan.cause = _int(tail[1][7:].decode("ascii", "replace"))
-            chan.cause_txt = tail[2][11:].decode("utf-8", "replace")
+        ending = self._hangup_tails.get((tail[1], tail[2])) if len(tail) == 3 else None
+        if ending is None and len(tail) == 3 and tail[1].startswith(b"Cause: ") and tail[2].startswith(b"Cause-txt: "):
+            ending = (_int(tail[1][7:].decode("ascii", "replace")), tail[2][11:].decode("utf-8", "replace"))
+            if len(self._hangup_tails) < _LINE_CACHE_MAX:
+                self._hangup_tails[(tail[1], tail[2])] = ending
+        if ending is not None:
+            chan.cause, chan.cause_txt = ending
         else:
-            chan.cause = _int(_last(m, raw, _CAUSE))
-            chan.cause_txt = _last(m, raw, _CAUSE_TXT)
+            chan.cause = _int(_last(raw, _CAUSE))
+            chan.cause_txt = _last(raw, _CAUSE_TXT)
         return self._end_channel(chan, now)
 
     def _end_channel(self, chan: Channel, now: datetime) -> Call | None:
@@ -572,40 +684,40 @@ class CallTracker:
         for listener in self.on_call_ended:
             listener(call)
 
-    def _dial(self, m, now, kind: str, detail_needle: bytes):
-        dest = self._ensure(m, now, _DEST)
-        chan = self._ensure(m, now)
+    def _dial(self, raw, now, kind: str, detail_needle: bytes):
+        dest = self._ensure(raw, now, _DEST)
+        chan = self._ensure(raw, now)
         call = chan.call if chan is not None else (dest.call if dest else None)
         if call is None:
             return None, None, None
-        detail = _first(m, m.raw, detail_needle)
+        detail = _first(raw, detail_needle)
         self._note(call, now, kind, dest.uniqueid if dest else None, detail)
         return call, dest, detail
 
-    def _dial_begin(self, m, now):
-        return self._dial(m, now, "dial", _DIALSTRING)[0]
+    def _dial_begin(self, raw, now):
+        return self._dial(raw, now, "dial", _DIALSTRING)[0]
 
-    def _dial_end(self, m, now):
-        call, dest, status = self._dial(m, now, "dial_end", _DIALSTATUS)
+    def _dial_end(self, raw, now):
+        call, dest, status = self._dial(raw, now, "dial_end", _DIALSTATUS)
         if call is not None and dest is not None and call.agent_channel == dest.uniqueid and status != "ANSWER":
             call.ringing_agent = None
         return call
 
-    def _bridge_enter(self, m, now):
-        chan = self._live(m, m.raw, now)
+    def _bridge_enter(self, raw, now):
+        chan = self._live(raw, now)
         if chan is None:
             return None
-        chan.bridge_id = _first(m, m.raw, _BRIDGE)
+        chan.bridge_id = _first(raw, _BRIDGE)
         call = chan.call
         if call is not None:
             self._note(call, now, "bridge_enter", chan.uniqueid, chan.bridge_id)
         return call
 
-    def _bridge_leave(self, m, now):
-        chan = self._live(m, m.raw, now)
+    def _bridge_leave(self, raw, now):
+        chan = self._live(raw, now)
         if chan is None:
             return None
-        bridge = _first(m, m.raw, _BRIDGE)
+        bridge = _first(raw, _BRIDGE)
         if chan.bridge_id == bridge:
             chan.bridge_id = None
         call = chan.call
@@ -613,29 +725,47 @@ class CallTracker:
             self._note(call, now, "bridge_leave", chan.uniqueid, bridge)
         return call
 
-    def _dtmf_end(self, m, now):
-        raw = m.raw
-        chan = self._live(m, raw, now)
+    def _dtmf_end(self, raw, now):
+        chan = self._live(raw, now)
         if chan is None:
             return None
         dtmf = chan.dtmf
         if len(dtmf) < self.max_dtmf:
             # Asterisk ends a DTMFEnd with Digit, DurationMs, Direction: read them from the tail.
             tail = raw.rsplit(EOL, 3)
-            if (len(tail) == 4 and tail[1].startswith(b"Digit: ") and tail[2].startswith(b"DurationMs: ")
-                    and tail[3].startswith(b"Direction: ")):
-                digit = tail[1][7:].decode("utf-8", "replace")
-                duration = _int(tail[2][12:].decode("ascii", "replace"))
-                direction = tail[3][11:].decode("ascii", "replace")
+            if len(tail) == 4:
+                digit = self._dtmf_digits.get(tail[1])
+                duration = self._dtmf_durations.get(tail[2])
+                direction = self._dtmf_directions.get(tail[3])
+                if digit is None or duration is None or direction is None:
+                    digit, duration, direction = self._dtmf_tail(tail)
             else:
-                digit = _last(m, raw, _DIGIT) or ""
-                direction = _last(m, raw, _DIRECTION) or ""
-                duration = _int(_last(m, raw, _DURATIONMS))
+                digit = None
+            if digit is None:
+                digit = _last(raw, _DIGIT) or ""
+                direction = _last(raw, _DIRECTION) or ""
+                duration = _int(_last(raw, _DURATIONMS))
             dtmf.append(_tuple_new(Dtmf, (digit, direction, now, duration)))
         return chan.call
 
-    def _agi_start(self, m, now):
-        chan = self._ensure(m, now)
+    def _dtmf_tail(self, tail: list) -> tuple:
+        """Digit, DurationMs and Direction from a DTMFEnd's last three lines
+        (None when not laid out so); each distinct line is cached."""
+        digit_line, duration_line, direction_line = tail[1], tail[2], tail[3]
+        if not (digit_line.startswith(b"Digit: ") and duration_line.startswith(b"DurationMs: ")
+                and direction_line.startswith(b"Direction: ")):
+            return None, None, None
+        digit = digit_line[7:].decode("utf-8", "replace")
+        duration = _int(duration_line[12:].decode("ascii", "replace"))
+        direction = direction_line[11:].decode("ascii", "replace")
+        if duration is not None and len(self._dtmf_durations) < _LINE_CACHE_MAX:
+            self._dtmf_digits[digit_line] = digit
+            self._dtmf_durations[duration_line] = duration
+            self._dtmf_directions[direction_line] = direction
+        return digit, duration, direction
+
+    def _agi_start(self, raw, now):
+        chan = self._ensure(raw, now)
         if chan is None:
             return None
         chan.in_agi = True
@@ -643,7 +773,7 @@ class CallTracker:
         if call is not None:
             from callcenter.ami.events import parse_agi_env
 
-            env = parse_agi_env(_first(m, m.raw, _ENV))
+            env = parse_agi_env(_first(raw, _ENV))
             args = []
             n = 1
             while f"agi_arg_{n}" in env:
@@ -654,8 +784,8 @@ class CallTracker:
             self._note(call, now, "ivr_start", chan.uniqueid, ",".join(args))
         return call
 
-    def _agi_end(self, m, now):
-        chan = self._ensure(m, now)
+    def _agi_end(self, raw, now):
+        chan = self._ensure(raw, now)
         if chan is None:
             return None
         chan.in_agi = False
@@ -665,14 +795,18 @@ class CallTracker:
             self._note(call, now, "ivr_end", chan.uniqueid)
         return call
 
-    def _queue_join(self, m, now):
-        chan = self._live(m, m.raw, now)
+    def _queue_join(self, raw, now):
+        chan = self._live(raw, now)
         call = chan.call if chan else None
         if call is None:
             return None
-        raw = m.raw
-        queue = _first(m, raw, _QUEUE)
-        position = _int(_first(m, raw, _POSITION))
+        fields = _match_from(raw, _QUEUE_POSITION, _QUEUE)
+        if fields is not None:
+            queue = fields.group(1).decode("utf-8", "replace")
+            position = _int(fields.group(2).decode("ascii", "replace"))
+        else:
+            queue = _first(raw, _QUEUE)
+            position = _int(_first(raw, _POSITION))
         if call.queue == queue and call.queue_left_at is None and call.queue_joined_at is not None:
             call.queue_position = position
             return call
@@ -689,89 +823,89 @@ class CallTracker:
         self._note(call, now, "queue_join", chan.uniqueid, queue)
         return call
 
-    def _queue_leave(self, m, now):
-        chan = self._live(m, m.raw, now)
+    def _queue_leave(self, raw, now):
+        chan = self._live(raw, now)
         call = chan.call if chan else None
         if call is None or call.queue_left_at is not None:
             return call
         call.queue_left_at = now
         call.queue_position = None
-        self._note(call, now, "queue_leave", chan.uniqueid, _first(m, m.raw, _QUEUE))
+        self._note(call, now, "queue_leave", chan.uniqueid, _first(raw, _QUEUE))
         return call
 
-    def _queue_abandon(self, m, now):
-        chan = self._live(m, m.raw, now)
+    def _queue_abandon(self, raw, now):
+        chan = self._live(raw, now)
         call = chan.call if chan else None
         if call is None:
             return None
         if call.queue_outcome is None:
             call.queue_outcome = "abandoned"
-        raw = m.raw
-        call.hold_time = _int(_first(m, raw, _HOLDTIME))
-        self._note(call, now, "queue_abandon", chan.uniqueid, _first(m, raw, _QUEUE))
+        call.hold_time = _int(_first(raw, _HOLDTIME))
+        self._note(call, now, "queue_abandon", chan.uniqueid, _first(raw, _QUEUE))
         return call
 
-    def _agent_called(self, m, now):
-        chan = self._ensure(m, now)
-        dest = self._ensure(m, now, _DEST)
+    def _agent_called(self, raw, now):
+        chan = self._ensure(raw, now)
+        dest = self._ensure(raw, now, _DEST)
         call = chan.call if chan else None
         if call is None:
             return None
-        raw = m.raw
-        call.ringing_agent = _first(m, raw, _MEMBERNAME) or _first(m, raw, _INTERFACE)
+        call.ringing_agent = _first(raw, _MEMBERNAME) or _first(raw, _INTERFACE)
         call.agent_channel = dest.uniqueid if dest else None
         self._note(call, now, "agent_called", dest.uniqueid if dest else None, call.ringing_agent)
         return call
 
-    def _agent_noanswer(self, m, now):
-        chan = self._ensure(m, now)
+    def _agent_noanswer(self, raw, now):
+        chan = self._ensure(raw, now)
         call = chan.call if chan else None
         if call is None:
             return None
         call.ringing_agent = None
         call.agent_channel = None
-        self._note(call, now, "agent_no_answer", None, _first(m, m.raw, _MEMBERNAME))
+        self._note(call, now, "agent_no_answer", None, _first(raw, _MEMBERNAME))
         return call
 
-    def _agent_connect(self, m, now):
-        chan = self._ensure(m, now)
-        dest = self._ensure(m, now, _DEST)
+    def _agent_connect(self, raw, now):
+        chan = self._ensure(raw, now)
+        dest = self._ensure(raw, now, _DEST)
         call = chan.call if chan else None
-        raw = m.raw
-        member = _first(m, raw, _MEMBERNAME)
+        fields = _match_from(raw, _AGENT_FIELDS, _QUEUE)
+        if fields is not None:
+            interface, member, hold = (v.decode("utf-8", "replace") for v in fields.groups())
+        else:
+            interface, member, hold = _first(raw, _INTERFACE), _first(raw, _MEMBERNAME), _first(raw, _HOLDTIME)
         if call is None or call.connected_at is not None and call.agent == member:
             return call
         call.agent = member
-        call.agent_interface = _first(m, raw, _INTERFACE)
+        call.agent_interface = interface
         call.agent_channel = dest.uniqueid if dest else call.agent_channel
         call.ringing_agent = None
         call.connected_at = now
-        call.hold_time = _int(_first(m, raw, _HOLDTIME))
+        call.hold_time = _int(hold)
         call.queue_outcome = "connected"
         call.complete_reason = None
         self._note(call, now, "agent_connect", call.agent_channel, call.agent)
         return call
 
-    def _agent_complete(self, m, now):
-        raw = m.raw
-        uniqueid = _first(m, raw, _UNIQUEID)
+    def _agent_complete(self, raw, now):
+        uniqueid = _first(raw, _UNIQUEID)
         chan = self.channels.get(uniqueid) if uniqueid else None
         call = chan.call if chan else None
         if call is None:
             # The caller's channel may already be gone (AgentComplete is held back until hangup).
-            linkedid = _first(m, raw, _LINKEDID)
+            linkedid = _first(raw, _LINKEDID)
             call = self.calls.get(linkedid) or self._ended_ids.get(linkedid)
         if call is None:
             return None
-        reason = _first(m, raw, _REASON)
-        if call.agent == _first(m, raw, _MEMBERNAME) or call.agent is None:
-            call.talk_time = _int(_first(m, raw, _TALKTIME))
+        reason = _first(raw, _REASON)
+        if call.agent == _first(raw, _MEMBERNAME) or call.agent is None:
+            call.talk_time = _int(_first(raw, _TALKTIME))
             call.complete_reason = reason
         self._note(call, now, "agent_complete", None, reason)
         return call
 
-    def _mixmonitor_start(self, m, now):
-        chan = self._ensure(m, now)
+    def _mixmonitor_start(self, raw, now):
+        chan = self._ensure(raw, now)
         if chan is None:
             return None
         chan.recording_active = True
@@ -780,8 +914,8 @@ class CallTracker:
             self._note(call, now, "recording_start", chan.uniqueid)
         return call
 
-    def _mixmonitor_stop(self, m, now):
-        chan = self._ensure(m, now)
+    def _mixmonitor_stop(self, raw, now):
+        chan = self._ensure(raw, now)
         if chan is None:
             return None
         chan.recording_active = False
@@ -790,13 +924,12 @@ class CallTracker:
             self._note(call, now, "recording_stop", chan.uniqueid)
         return call
 
-    def _user_event(self, m, now):
-        raw = m.raw
-        uniqueid = _first(m, raw, _UNIQUEID)
+    def _user_event(self, raw, now):
+        uniqueid = _first(raw, _UNIQUEID)
         chan = self.channels.get(uniqueid) if uniqueid else None
         call = chan.call if chan else None
         if call is not None:
-            self._note(call, now, "user_event", chan.uniqueid, _first(m, raw, _USEREVENT))
+            self._note(call, now, "user_event", chan.uniqueid, _first(raw, _USEREVENT))
         return call
 
     # -- resynchronisation ------------------------------------------------------------
@@ -825,12 +958,12 @@ class CallTracker:
             if chan is None and uniqueid in self._gone:
                 continue
             raw = m.raw
-            values = _PLAIN.read(m, raw)
+            values = _PLAIN.read(raw)
             if chan is None:
                 started = now - timedelta(seconds=_duration(m.get("Duration")))
                 chan = Channel(uniqueid, values[10] or uniqueid, values[0] or "", started)
                 self._fill(chan, values, started)
-                for item in _PLAIN.variables(m, raw):
+                for item in _PLAIN.variables(raw):
                     key, _, value = item.partition("=")
                     chan.variables[key] = value
                 known = chan.linkedid in self.calls
@@ -841,7 +974,7 @@ class CallTracker:
                 added += 1
             else:
                 self._fill(chan, values, now)
-                for item in _PLAIN.variables(m, raw):
+                for item in _PLAIN.variables(raw):
                     key, _, value = item.partition("=")
                     chan.variables[key] = value
                 updated += 1

@@ -18,8 +18,11 @@ def _run(args) -> int:
     from callcenter.demo.production import Hotline, SchemaBehind
     from callcenter.runtime import parse_gc_threshold, tune_gc
 
+    from callcenter.ami.client import read_coalesce_setting
+
     try:
         gc_threshold = parse_gc_threshold(args.cfg.get("runtime.gc_threshold"))
+        read_coalesce_setting(args.cfg)
     except ConfigError as exc:
         print(f"callcenter serve: configuration error: {exc}", file=sys.stderr)
         return 2

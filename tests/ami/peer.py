@@ -23,6 +23,15 @@ class WirePeer:
         self.proto = proto
         self.transport = transport
 
+    @classmethod
+    def greeted(cls, proto) -> "WirePeer":
+        """Connect ``proto`` to a fresh StringTransport and send the greeting."""
+        transport = StringTransport()
+        proto.makeConnection(transport)
+        peer = cls(proto, transport)
+        peer.greet()
+        return peer
+
     def actions(self) -> list[Message]:
         """The actions written since the last call (and forget them)."""
         data = self.transport.value()

@@ -6,6 +6,8 @@ answered in the captures' exact shapes.
 """
 from __future__ import annotations
 
+import pytest
+
 from callcenter.ami.errors import AGIError, AMIActionError, AMIConnectionLost, AMINotConnected
 from callcenter.ami.events import AGIResult, OriginateResponse
 from callcenter.calls import CallTracker
@@ -169,4 +171,21 @@ def test_from_config_uses_the_ami_section():
     assert (host, port) == ("127.0.0.1", 5038)
     assert (client.username, client.auth) == ("hotline", "md5")
     assert client.protocol_settings["ping_interval"] == 20.0 and client.protocol_settings["action_timeout"] == 10.0
+    assert client.protocol_settings["read_coalesce"] == 0.001
     client.stop()
+
+
+def test_read_coalesce_setting_is_checked_and_reaches_the_protocol():
+    """A negative or absurd coalescing window is refused before anything starts; a valid one is set on each protocol."""
+    from twisted.internet.testing import MemoryReactorClock
+
+    from callcenter.ami.client import AMIFactory
+
+    reactor = MemoryReactorClock()
+    with pytest.raises(ValueError, match="read_coalesce"):
+        AMIClient(None, "u", "s", clock=reactor, read_coalesce=-0.001)
+    with pytest.raises(ValueError, match="read_coalesce"):
+        AMIClient(None, "u", "s", clock=reactor, read_coalesce=5)
+    client = AMIClient(None, "u", "s", clock=reactor, read_coalesce=0.0)
+    proto = AMIFactory(client).buildProtocol(None)
+    assert proto.read_coalesce == 0.0

@@ -25,11 +25,7 @@ from tests.ami.peer import WirePeer
 def conn():
     clock = Clock()
     proto = AMIProtocol(clock=clock)
-    transport = StringTransport()
-    proto.makeConnection(transport)
-    peer = WirePeer(proto, transport)
-    peer.greet()
-    return proto, peer, clock
+    return proto, WirePeer.greeted(proto), clock
 
 
 def _result(d):

@@ -43,3 +43,13 @@ def test_serve_refuses_a_bad_threshold_before_starting(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "callcenter.cli", "--config", str(cfg), "serve"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "runtime.gc_threshold" in proc.stderr
+
+
+@pytest.mark.parametrize("value", ["-1", "500", '"fast"'])
+def test_serve_refuses_a_bad_read_coalescing_window_before_starting(tmp_path, value):
+    """`callcenter serve` with ami.read_coalesce_ms outside 0-100 ms (or not a number) exits 2 naming the key."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[ami]\nread_coalesce_ms = {value}\n")
+    proc = subprocess.run([sys.executable, "-m", "callcenter.cli", "--config", str(cfg), "serve"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "ami.read_coalesce_ms" in proc.stderr
