@@ -119,7 +119,7 @@ class Hotline:
         self.web_root = build_web(config, reactor, engine=engine, workorders=self.service, acd=self.acd)
         attach_live_calls(self.web_root, self.tracker, clock=reactor)
         self.web_root.deps.extras["intake"] = IntakeService.from_config(reactor, reactor.getThreadPool(), config,
-                                                                     taxonomy=self.service.taxonomy)
+                                                                     taxonomy=self.service.taxonomy, engine=engine)
         deps = self.web_root.deps
         self.fanout.listeners.append(lambda: deps.extras.get("desk"))
         self.web_port = reactor.listenTCP(int(config.get("web.port")), make_site(self.web_root, config, reactor),

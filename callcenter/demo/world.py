@@ -247,7 +247,7 @@ class DemoWorld:
         deps = self.web_root.deps
         self.fanout.listeners.append(lambda: deps.extras.get("desk"))
         self.web_root.deps.extras["intake"] = IntakeService.from_config(reactor, reactor.getThreadPool(), config,
-                                                                     taxonomy=self.service.taxonomy)
+                                                                     taxonomy=self.service.taxonomy, engine=engine)
         self.web_port = reactor.listenTCP(int(opts.port), make_site(self.web_root, config, reactor),
                                           interface="127.0.0.1")
         self._every(self.department_every, self.departments.tick)

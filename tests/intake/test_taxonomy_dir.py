@@ -115,7 +115,7 @@ def test_a_draft_from_intake_is_accepted_by_the_configured_work_order_service(ta
     pool.start()
     try:
         service = WorkOrderService.from_config(config, engine)
-        intake = IntakeService.from_config(reactor, pool, config)
+        intake = IntakeService.from_config(reactor, pool, config, engine=engine)
         assert service.taxonomy.directory == intake.taxonomy.directory == taxonomy_dir.resolve()
         proposal = yield intake.propose(VENDING)
         order = service.create({"type": proposal.type, "category": proposal.category,
@@ -124,6 +124,12 @@ def test_a_draft_from_intake_is_accepted_by_the_configured_work_order_service(ta
                                 "address": proposal.address.text}, Actor("agent-1", "agent"),
                                datetime.now(timezone.utc))
         assert (order["department"], order["department_name"]["en"]) == ("city-services", "City Services Centre")
+        # With the engine, an agent's correction is stored as training data, checked against the same taxonomy.
+        yield intake.record_correction(VENDING, "department", "city-services", order_id=order["number"])
+        from ticketing.intake.corrections import load_corrections
+
+        stored = load_corrections(db_url)
+        assert [(c.field, c.value) for c in stored] == [("department", "city-services")]
     finally:
         pool.stop()
         engine.dispose()

@@ -30,13 +30,19 @@ class IntakeService:
         self.taxonomy = taxonomy
 
     @classmethod
-    def from_config(cls, reactor, threadpool, config, *, taxonomy=None, corrections=None) -> "IntakeService":
+    def from_config(cls, reactor, threadpool, config, *, taxonomy=None, corrections=None, engine=None) -> "IntakeService":
         """Intake for a deployment: ``[intake] model_path`` and the ``sla.taxonomy_dir`` taxonomy
-        (pass the work-order service's ``taxonomy`` to share the loaded object)."""
+        (pass the work-order service's ``taxonomy`` to share the loaded object).  With the
+        service's ``engine``, agents' corrections of drafts are stored as training data
+        (checked against the same taxonomy)."""
         if taxonomy is None:
             from ticketing.taxonomy import from_config as taxonomy_from_config
 
             taxonomy = taxonomy_from_config(config)
+        if corrections is None and engine is not None:
+            from ticketing.intake.corrections import CorrectionStore
+
+            corrections = CorrectionStore(engine, taxonomy=taxonomy)
         return cls(reactor, threadpool, corrections=corrections, taxonomy=taxonomy,
                    model_path=config.get("intake.model_path") or None)
 
