@@ -74,6 +74,7 @@ work_orders = Table(
 )
 Index("ix_work_orders_department_status", work_orders.c.department, work_orders.c.status)
 Index("ix_work_orders_status", work_orders.c.status)
+Index("ix_work_orders_created_at", work_orders.c.created_at)  # migration ticketing_0003 (reports, Open311 date filters)
 
 work_order_history = Table(
     "work_order_history", metadata,
