@@ -313,6 +313,10 @@ def app_simpstn(sim, ch, data, ext):
 
 # -- Dial ---------------------------------------------------------------------
 
+#: set by Dial, in Asterisk's order: blank when it starts, seconds and milliseconds when a bridge ends
+_DIAL_TIMES = ("ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS")
+
+
 @application("Dial")
 @defer.inlineCallbacks
 def app_dial(sim, ch, data, ext):
@@ -323,6 +327,10 @@ def app_dial(sim, ch, data, ext):
     start = sim.reactor.seconds()
     status = "CHANUNAVAIL"
     callee = None
+    # Asterisk blanks the previous Dial's times first (capture 06), so a dialplan
+    # testing ${ANSWEREDTIME} after this Dial never sees an earlier call's answer.
+    for name in _DIAL_TIMES:
+        sim.set_var(ch, name, "")
     if targets:
         callee = create_leg(sim, ch, targets[0])
     if callee is not None:
@@ -373,8 +381,9 @@ def app_dial(sim, ch, data, ext):
             sim.hangup(ch, 16)
             raise ChannelGone(ch.name)
         now = sim.reactor.seconds()
-        sim.set_var(ch, "ANSWEREDTIME", str(int(now - (callee.answered_at or now))))
-        sim.set_var(ch, "DIALEDTIME", str(int(now - start)))
+        answered, dialed = now - (callee.answered_at or now), now - start
+        for name, value in zip(_DIAL_TIMES, (int(answered), int(answered * 1000), int(dialed), int(dialed * 1000))):
+            sim.set_var(ch, name, str(value))
         if "g" not in options:
             sim.hangup(ch, 16)
             return _stop()

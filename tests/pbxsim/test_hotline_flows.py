@@ -25,6 +25,15 @@ def _agi_channel(peer, arg: str) -> str:
     raise AssertionError(f"no AsyncAGIStart for {arg}: {[e['Env'][-40:] for e in peer.events('AsyncAGIStart')]}")
 
 
+def _in_ivr(sim, clock, **dial):
+    """A logged-in AMI peer and a citizen's call (13900000001) parked in the IVR's AsyncAGI."""
+    peer = Peer(sim, clock)
+    peer.login()
+    caller = sim.dial_in("13900000001", **dial)
+    advance(clock, 0.5)
+    return peer, caller, _agi_channel(peer, "ivr")
+
+
 def test_inbound_call_waits_in_asyncagi(tmp_path):
     """A citizen's call is answered, tagged with HOTLINE_CALLID and parked in AGI(agi:async,ivr)."""
     sim, clock = make(tmp_path)
@@ -109,11 +118,7 @@ def test_connect_to_agent_then_rating(tmp_path):
     """Redirect to hotline-connect: MixMonitor, Dial, bridge; after the agent hangs up, AGI rating."""
     sim, clock = make(tmp_path)
     sim.add_device("PJSIP/1001", answer_after=2.0, talk_seconds=5.0)
-    peer = Peer(sim, clock)
-    peer.login()
-    caller = sim.dial_in("13900000001", script=CallerScript(speech_wav=SPEECH))
-    advance(clock, 0.5)
-    ch = _agi_channel(peer, "ivr")
+    peer, caller, ch = _in_ivr(sim, clock, script=CallerScript(speech_wav=SPEECH))
     _connect(peer, clock, ch, "PJSIP/1001")
     advance(clock, 1.0)
     assert [e["Channel"] for e in peer.events("AsyncAGIEnd")] == [ch]
@@ -141,11 +146,7 @@ def test_unanswered_agent_requeues(tmp_path, behaviour, status):
     """An agent who does not answer (or is busy) sends the caller back to AGI requeue, keeping the call."""
     sim, clock = make(tmp_path)
     sim.add_device("PJSIP/1002", answer_after=behaviour)
-    peer = Peer(sim, clock)
-    peer.login()
-    caller = sim.dial_in("13900000001")
-    advance(clock, 0.5)
-    ch = _agi_channel(peer, "ivr")
+    peer, caller, ch = _in_ivr(sim, clock)
     _connect(peer, clock, ch, "PJSIP/1002", ring_timeout="3")
     advance(clock, 4.0)
     assert [e["DialStatus"] for e in peer.events("DialEnd")] == [status]
@@ -159,11 +160,7 @@ def test_unanswered_agent_requeues(tmp_path, behaviour, status):
 def test_unknown_device_is_chanunavail(tmp_path):
     """Dialling a device the simulator does not know gives DIALSTATUS=CHANUNAVAIL and requeue."""
     sim, clock = make(tmp_path)
-    peer = Peer(sim, clock)
-    peer.login()
-    caller = sim.dial_in("13900000001")
-    advance(clock, 0.5)
-    ch = _agi_channel(peer, "ivr")
+    peer, caller, ch = _in_ivr(sim, clock)
     _connect(peer, clock, ch, "PJSIP/9999")
     advance(clock, 1.0)
     assert caller.variables["DIALSTATUS"] == "CHANUNAVAIL"
@@ -288,11 +285,7 @@ def test_originate_unknown_technology_and_sync(tmp_path):
 def test_mixmonitor_actions_on_a_live_call(tmp_path):
     """MixMonitor / MixMonitorMute / StopMixMonitor answer without Message; a second stop is an error."""
     sim, clock = make(tmp_path)
-    peer = Peer(sim, clock)
-    peer.login()
-    caller = sim.dial_in("13900000001", script=CallerScript(speech_wav=SPEECH))
-    advance(clock, 0.5)
-    ch = _agi_channel(peer, "ivr")
+    peer, caller, ch = _in_ivr(sim, clock, script=CallerScript(speech_wav=SPEECH))
     aid = peer.send("MixMonitor", Channel=ch, File="manual.wav", Options="b")
     assert peer.response(aid) == {"Response": "Success", "ActionID": aid}
     aid = peer.send("MixMonitorMute", Channel=ch, Direction="read", State="1")
@@ -359,11 +352,7 @@ def test_supervisor_listen_whisper_barge(tmp_path, options):
     sim, clock = make(tmp_path)
     sim.add_device("PJSIP/1001", answer_after=1.0)
     sim.add_device("PJSIP/9001", answer_after=0.5)
-    peer = Peer(sim, clock)
-    peer.login()
-    caller = sim.dial_in("13900000001")
-    advance(clock, 0.5)
-    ch = _agi_channel(peer, "ivr")
+    peer, caller, ch = _in_ivr(sim, clock)
     _connect(peer, clock, ch, "PJSIP/1001")
     advance(clock, 2.0)
     agent = peer.events("DialBegin")[0]["DestChannel"]
@@ -384,11 +373,7 @@ def test_supervisor_listen_whisper_barge(tmp_path, options):
 def test_caller_hanging_up_mid_message_keeps_the_partial_recording(tmp_path):
     """RECORD FILE interrupted by the caller's hangup still leaves what was said so far."""
     sim, clock = make(tmp_path)
-    peer = Peer(sim, clock)
-    peer.login()
-    caller = sim.dial_in("13900000001", script=CallerScript(speech_wav=SPEECH, hangup_after=3.0))
-    advance(clock, 0.5)
-    ch = _agi_channel(peer, "ivr")
+    peer, caller, ch = _in_ivr(sim, clock, script=CallerScript(speech_wav=SPEECH, hangup_after=3.0))
     peer.send("AGI", Channel=ch, Command="RECORD FILE msg-2 wav # 60000", CommandID="rec")
     advance(clock, 3.0)
     assert caller.hungup
@@ -401,11 +386,7 @@ def test_caller_leaving_while_agent_rings_stops_the_ringing(tmp_path):
     """A caller who hangs up while the agent's phone rings: DialEnd CANCEL and the agent leg ends at once."""
     sim, clock = make(tmp_path)
     sim.add_device("PJSIP/1001", answer_after=None)
-    peer = Peer(sim, clock)
-    peer.login()
-    caller = sim.dial_in("13900000001")
-    advance(clock, 0.5)
-    ch = _agi_channel(peer, "ivr")
+    peer, caller, ch = _in_ivr(sim, clock)
     _connect(peer, clock, ch, "PJSIP/1001", ring_timeout="20")
     advance(clock, 2.0)
     sim.hangup(caller)
@@ -429,3 +410,24 @@ def test_redirect_while_agent_rings_goes_where_asked(tmp_path):
     advance(clock, 0.5)
     assert [e["DialStatus"] for e in peer.events("DialEnd")] == ["CANCEL"]
     assert len(peer.events("AsyncAGIStart")) == 2 and list(sim.channels) == [ch]
+
+
+def test_a_new_dial_does_not_see_the_previous_answer(tmp_path):
+    """Dial blanks ANSWEREDTIME, ANSWEREDTIME_MS, DIALEDTIME, DIALEDTIME_MS first, as Asterisk does (capture 06):
+    a caller connected again after an answered call, to an agent who does not answer, goes back to the
+    queue (requeue) instead of on to the rating an earlier answer would have sent them to."""
+    sim, clock = make(tmp_path)
+    sim.add_device("PJSIP/1001", answer_after=1.0, talk_seconds=2.0)
+    sim.add_device("PJSIP/1002", answer_after=None)
+    peer, caller, ch = _in_ivr(sim, clock)
+    _connect(peer, clock, ch, "PJSIP/1001")
+    advance(clock, 5.0)
+    assert _agi_channel(peer, "rating") == ch
+    assert caller.variables["ANSWEREDTIME"] != "" and caller.variables["ANSWEREDTIME_MS"].isdigit()
+    _connect(peer, clock, ch, "PJSIP/1002", ring_timeout="3")
+    advance(clock, 4.0)
+    assert _agi_channel(peer, "requeue") == ch
+    assert caller.variables["ANSWEREDTIME"] == "" and caller.variables["DIALSTATUS"] == "NOANSWER"
+    times = ("ANSWEREDTIME", "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS")
+    sets = [(e["Variable"], e["Value"] == "") for e in peer.events("VarSet") if e["Channel"] == ch and e["Variable"] in times]
+    assert sets == [(t, True) for t in times] + [(t, False) for t in times] + [(t, True) for t in times]
