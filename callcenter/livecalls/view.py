@@ -91,7 +91,9 @@ def detail(call, now: datetime, acd_call=None) -> dict:
         "connected_at": _iso(call.connected_at),
         "hangup_cause": call.hangup_cause_txt,
         "recordings": len(call.recordings),
-        "dtmf_count": sum(len(c.dtmf) for c in channels),
+        # The caller's key presses as the hotline received them: a digit passed on
+        # through a bridge or a Local channel pair is one press, not three events.
+        "dtmf_count": len(call.digits),
         "channel_list": [{
             "uniqueid": c.uniqueid,
             "name": scrub(c.name),

@@ -156,10 +156,10 @@ _DETAIL = {"allOf": [_ROW, {"type": "object", "properties": {
     "connected_at": {"type": ["string", "null"], "format": "date-time"},
     "hangup_cause": {"type": ["string", "null"]},
     "recordings": {"type": "integer"},
-    "dtmf_count": {"type": "integer", "description": "key presses; the digits are never exposed"},
+    "dtmf_count": {"type": "integer", "description": "the caller's key presses as the hotline received them; the digits are never exposed"},
     "channel_list": {"type": "array", "items": {"type": "object", "properties": {
         "uniqueid": {"type": "string"}, "name": {"type": "string"}, "state": {"type": ["string", "null"]},
-        "bridge_id": {"type": ["string", "null"]}, "dtmf_count": {"type": "integer"}, "alive": {"type": "boolean"}}}},
+        "bridge_id": {"type": ["string", "null"]}, "dtmf_count": {"type": "integer", "description": "DTMF events on this channel"}, "alive": {"type": "boolean"}}}},
     "timeline": {"type": "array", "items": {"type": "object", "properties": {
         "at": {"type": "string", "format": "date-time"}, "kind": {"type": "string"},
         "channel": {"type": ["string", "null"]}, "detail": {"type": ["string", "null"]}}}}}}]}

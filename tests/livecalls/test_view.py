@@ -67,12 +67,13 @@ def test_survey_callback_hides_the_citizens_number():
 
 
 def test_dtmf_is_a_count_only():
-    """Capture 11: ten DTMF events (5, 3, 7, # in both directions) become dtmf_count 10 and per-channel
-    counts; no field of the detail holds digits."""
+    """Capture 11: the caller pressed 5, 3, 7, # and real Asterisk reported ten DTMF events across the Local
+    channel pair (received and passed on): the call counts 4 key presses, the channels their 10 events;
+    no field of the detail holds digits."""
     tracker = _fed("11-")
     call = tracker.ended[-1]
     body = detail(call, call.ended_at)
-    assert body["dtmf_count"] == 10 and sum(ch["dtmf_count"] for ch in body["channel_list"]) == 10
+    assert body["dtmf_count"] == 4 and sum(ch["dtmf_count"] for ch in body["channel_list"]) == 10
     assert set(body["channel_list"][0]) == {"uniqueid", "name", "state", "bridge_id", "dtmf_count", "alive"}
     assert not {"dtmf", "digits"} & set(body)
     assert all(e["kind"] != "dtmf" for e in body["timeline"])
