@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import pytest_twisted
 from twisted.internet import defer, task
-from twisted.internet.endpoints import TCP4ClientEndpoint
 
-from callcenter.ami.client import AMIClient
-from callcenter.db import make_engine
 from callcenter.pbxsim.participants import CallerScript
-from callcenter.pbxsim.simulator import PBXSimulator
-from callcenter.routing.acd import QueueController
 from callcenter.routing.agent import AgentState
-from callcenter.routing.policy import Router
 from callcenter.routing.skills import Agent, QueueRules
-from callcenter.routing.store import RoutingStore
-from callcenter.routing.timewarp import ScaledClock
-from tests.routing.sim import hand_over_ivr_callers
+from tests.routing.sim import acd_floor, hand_over_ivr_callers
 
-SPEED = 5.0
+#: two agents of the general queue; 1001 is the better skilled, so rings first
+TWO_AGENTS = (Agent("1001", {"general": 90}, device="PJSIP/1001"), Agent("1002", {"general": 60}, device="PJSIP/1002"))
 QUEUE_BY_EXTEN = {"12345": ("hotline-general", "general"), "12399": ("hotline-urgent", "urgent")}
 
 
@@ -42,20 +35,15 @@ def test_skills_no_answer_and_abandonment_through_the_simulator(db_url):
     agent, and a caller who gives up is recorded as abandoned and put on the callback list."""
     from twisted.internet import reactor
 
-    sim = PBXSimulator(reactor, speed=SPEED)
-    port = yield sim.listen(0)
+    floor = yield acd_floor(
+        reactor, db_url=db_url, ring_timeout=6, wrap_up_seconds=2,
+        rules=[QueueRules("hotline-general", "general"), QueueRules("hotline-urgent", "urgent", min_level=60)],
+        agents=[Agent("1001", {"general": 60}, device="PJSIP/1001"), Agent("1002", {"general": 90}, device="PJSIP/1002"),
+                Agent("2001", {"urgent": 80}, device="PJSIP/2001")])
+    sim, ami, acd, store = floor.sim, floor.ami, floor.acd, floor.store
     sim.add_device("PJSIP/1001", answer_after=1.0)
     sim.add_device("PJSIP/1002", answer_after=None)  # rings, never answers
     sim.add_device("PJSIP/2001", answer_after=1.0)
-    clock = ScaledClock(reactor, SPEED)
-    ami = AMIClient(TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port), "hotline", "hotline-secret",
-                    clock=clock, resync=False)
-    store = RoutingStore(make_engine(db_url))
-    router = Router([QueueRules("hotline-general", "general"), QueueRules("hotline-urgent", "urgent", min_level=60)])
-    acd = QueueController(ami, clock, router, store=store, ring_timeout=6, wrap_up_seconds=2)
-    acd.add_agent(Agent("1001", {"general": 60}, device="PJSIP/1001"))
-    acd.add_agent(Agent("1002", {"general": 90}, device="PJSIP/1002"))
-    acd.add_agent(Agent("2001", {"urgent": 80}, device="PJSIP/2001"))
     connected = {}
     acd.add_listener(lambda kind, data: connected.__setitem__(data["call_id"], data["agent_id"])
                      if kind == "call" and data.get("state") == "connected" else None)
@@ -82,9 +70,7 @@ def test_skills_no_answer_and_abandonment_through_the_simulator(db_url):
         yield wait_until(reactor, lambda: all(s.state is AgentState.READY for s in acd.sessions.values()),
                          what="agents back to ready after wrap-up")
     finally:
-        yield acd.stopService()
-        yield ami.stop()
-        yield port.stopListening()
+        yield floor.close()
     outcomes = {(r["call_id"], r["outcome"], r["agent_id"]) for r in store.queue_calls()}
     assert outcomes == {(gone.uniqueid, "abandoned", None), (a.uniqueid, "answered", "1001"),
                         (b.uniqueid, "answered", "2001")}
@@ -100,17 +86,12 @@ def test_callback_in_queue_through_the_simulator(sqlite_url):
     Originates the caller's number into hotline-connect and the citizen is put through to the agent."""
     from twisted.internet import reactor
 
-    sim = PBXSimulator(reactor, speed=SPEED)
-    port = yield sim.listen(0)
+    floor = yield acd_floor(reactor, db_url=sqlite_url, ring_timeout=4, wrap_up_seconds=1,
+                            rules=[QueueRules("hotline-general", "general", max_wait=2, announce_every=1)],
+                            agents=[Agent("1001", {"general": 60}, device="PJSIP/1001")])
+    sim, ami, acd, store = floor.sim, floor.ami, floor.acd, floor.store
     sim.add_device("PJSIP/1001", answer_after=1.0)
     sim.add_pstn("13800000004", "answer", answer_after=1.0, hangup_after=3.0)
-    clock = ScaledClock(reactor, SPEED)
-    ami = AMIClient(TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port), "hotline", "hotline-secret",
-                    clock=clock, resync=False)
-    store = RoutingStore(make_engine(sqlite_url))
-    router = Router([QueueRules("hotline-general", "general", max_wait=2, announce_every=1)])
-    acd = QueueController(ami, clock, router, store=store, ring_timeout=4, wrap_up_seconds=1)
-    acd.add_agent(Agent("1001", {"general": 60}, device="PJSIP/1001"))
     states = []
     acd.add_listener(lambda kind, data: states.append((data["call_id"], data["state"])) if kind == "call" else None)
 
@@ -122,16 +103,14 @@ def test_callback_in_queue_through_the_simulator(sqlite_url):
         acd.agent_login("1001")  # logged in, still paused: the caller has to wait
         waiting = sim.dial_in("13800000004", script=CallerScript(keys=["1"], key_delay=0.3))
         yield wait_until(reactor, lambda: acd.stats["callbacks_booked"] == 1, what="callback booked")
-        assert router.waiting(waiting.uniqueid).callback
+        assert acd.router.waiting(waiting.uniqueid).callback
         yield wait_until(reactor, lambda: sim.find_channel(waiting.name) is None, what="the caller hung up")
         acd.agent_ready("1001")
         yield wait_until(reactor, lambda: (waiting.uniqueid, "connected") in states, timeout=30,
                          what="the callback put through to the agent")
         yield wait_until(reactor, lambda: acd.sessions["1001"].state is AgentState.READY, what="agent ready")
     finally:
-        yield acd.stopService()
-        yield ami.stop()
-        yield port.stopListening()
+        yield floor.close()
     assert [(e.call_id, e.state, e.attempts) for e in store.callbacks(None)] == [(waiting.uniqueid, "done", 1)]
     assert acd.stats["callbacks_placed"] == 1
     store.engine.dispose()
@@ -143,15 +122,10 @@ def test_supervisor_barges_into_a_live_call_through_the_simulator():
     channel: the PBX answers it and reports ChanSpyStart with the agent leg as the spied channel."""
     from twisted.internet import reactor
 
-    sim = PBXSimulator(reactor, speed=SPEED)
-    port = yield sim.listen(0)
+    floor = yield acd_floor(reactor, ring_timeout=6, agents=[Agent("1001", {"general": 60}, device="PJSIP/1001")])
+    sim, ami, acd = floor.sim, floor.ami, floor.acd
     sim.add_device("PJSIP/1001", answer_after=0.5)
     sim.add_device("PJSIP/9001", answer_after=0.5)
-    clock = ScaledClock(reactor, SPEED)
-    ami = AMIClient(TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port), "hotline", "hotline-secret",
-                    clock=clock, resync=False)
-    acd = QueueController(ami, clock, Router([QueueRules("hotline-general", "general")]), ring_timeout=6)
-    acd.add_agent(Agent("1001", {"general": 60}, device="PJSIP/1001"))
     spied = []
     ami.subscribe(lambda m: spied.append(m.get("SpyeeChannel")), names=("ChanSpyStart",))
 
@@ -171,9 +145,7 @@ def test_supervisor_barges_into_a_live_call_through_the_simulator():
         assert spied[0] == agent_leg and agent_leg.startswith("PJSIP/1001-")
         yield wait_until(reactor, lambda: acd.sessions["1001"].state is not AgentState.ON_CALL, what="call end")
     finally:
-        yield acd.stopService()
-        yield ami.stop()
-        yield port.stopListening()
+        yield floor.close()
 
 
 @pytest_twisted.inlineCallbacks
@@ -184,18 +156,10 @@ def test_answer_dropped_before_the_bridge_is_requeued_through_the_simulator(db_u
     the call once the simulator's BridgeEnter pair puts both legs in one bridge."""
     from twisted.internet import reactor
 
-    sim = PBXSimulator(reactor, speed=SPEED)
-    port = yield sim.listen(0)
+    floor = yield acd_floor(reactor, db_url=db_url, ring_timeout=6, wrap_up_seconds=2, agents=TWO_AGENTS)
+    sim, ami, acd, store = floor.sim, floor.ami, floor.acd, floor.store
     sim.add_device("PJSIP/1001", answer_after=0.5, drop_on_answer=True)
     sim.add_device("PJSIP/1002", answer_after=1.0)
-    clock = ScaledClock(reactor, SPEED)
-    ami = AMIClient(TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port), "hotline", "hotline-secret",
-                    clock=clock, resync=False)
-    store = RoutingStore(make_engine(db_url))
-    acd = QueueController(ami, clock, Router([QueueRules("hotline-general", "general")]), store=store,
-                          ring_timeout=6, wrap_up_seconds=2)
-    acd.add_agent(Agent("1001", {"general": 90}, device="PJSIP/1001"))
-    acd.add_agent(Agent("1002", {"general": 60}, device="PJSIP/1002"))
     states, seen, agi, pair = [], [], [], []
     acd.add_listener(lambda kind, data: states.append((data["state"], data.get("agent_id")))
                      if kind == "call" else None)
@@ -221,9 +185,7 @@ def test_answer_dropped_before_the_bridge_is_requeued_through_the_simulator(db_u
         assert ("connected", "1002") in states and "requeue" in agi
         yield wait_until(reactor, lambda: acd.sessions["1002"].state is not AgentState.ON_CALL, what="call end")
     finally:
-        yield acd.stopService()
-        yield ami.stop()
-        yield port.stopListening()
+        yield floor.close()
     first_answer = seen.index(("DialEnd", call.name, "ANSWER"))
     dropped = next(i for i, (name, channel, _) in enumerate(seen) if name == "Hangup" and channel.startswith("PJSIP/1001-"))
     bridged = [channel for name, channel, _ in seen if name == "BridgeEnter"]

@@ -23,7 +23,8 @@ from callcenter.routing.policy import Router
 from callcenter.routing.skills import Agent, QueueRules
 from callcenter.routing.store import RoutingStore
 from callcenter.routing.timewarp import ScaledClock
-from tests.routing.test_acd_sim import SPEED, wait_until
+from tests.routing.sim import SPEED
+from tests.routing.test_acd_sim import wait_until
 
 T0 = datetime(2025, 11, 24, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a working Monday, calling hours
 CITIZEN = "13800000005"
@@ -93,6 +94,19 @@ def book(acd, call_id, number=CITIZEN):
     return acd.request_callback(CallHandle(call_id, "", number), "hotline-general", priority=5)
 
 
+@defer.inlineCallbacks
+def _booked_for_a_busy_citizen(w, call_id: str):
+    """Agent 1001 (answers after 1 s) and the citizen's phone busy; the ACD started, the callback
+    ``call_id`` booked and the agent ready: its first attempt is about to fail."""
+    w.sim.add_device("PJSIP/1001", answer_after=1.0)
+    w.sim.add_pstn(CITIZEN, "busy")
+    acd = yield w.controller(("1001", "PJSIP/1001"))
+    acd.startService()
+    assert (yield book(acd, call_id)) is True
+    acd.agent_ready("1001")
+    return acd
+
+
 @pytest_twisted.inlineCallbacks
 def test_a_failed_callback_is_retried_after_30_minutes_and_connects(db_url):
     """The citizen's phone is busy the first time: the agent is freed, the row stays pending with one
@@ -103,14 +117,8 @@ def test_a_failed_callback_is_retried_after_30_minutes_and_connects(db_url):
 
     w = World(reactor, db_url)
     yield w.listen()
-    w.sim.add_device("PJSIP/1001", answer_after=1.0)
-    w.sim.add_pstn(CITIZEN, "busy")
     try:
-        acd = yield w.controller(("1001", "PJSIP/1001"))
-        acd.startService()
-        booked = yield book(acd, "cb-retry")
-        assert booked is True
-        acd.agent_ready("1001")
+        acd = yield _booked_for_a_busy_citizen(w, "cb-retry")
         yield wait_until(reactor, lambda: w.count("cb-retry", "callback_failed") == 1, what="first attempt failed")
         yield wait_until(reactor, lambda: acd.sessions["1001"].state is AgentState.READY, what="agent freed")
         yield stored(acd)
@@ -141,13 +149,8 @@ def test_three_failed_attempts_make_the_callback_unreachable(db_url):
 
     w = World(reactor, db_url)
     yield w.listen()
-    w.sim.add_device("PJSIP/1001", answer_after=1.0)
-    w.sim.add_pstn(CITIZEN, "busy")
     try:
-        acd = yield w.controller(("1001", "PJSIP/1001"))
-        acd.startService()
-        assert (yield book(acd, "cb-three")) is True
-        acd.agent_ready("1001")
+        acd = yield _booked_for_a_busy_citizen(w, "cb-three")
         yield wait_until(reactor, lambda: w.count("cb-three", "callback_failed") == 1, what="attempt 1")
         yield stored(acd)
         assert acd.store.callbacks()[0].last_reason == "busy"

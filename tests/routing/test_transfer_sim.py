@@ -2,20 +2,11 @@
 from __future__ import annotations
 
 import pytest_twisted
-from twisted.internet.endpoints import TCP4ClientEndpoint
 
-from callcenter.ami.client import AMIClient
-from callcenter.db import make_engine
 from callcenter.pbxsim.participants import CallerScript
-from callcenter.pbxsim.simulator import PBXSimulator
-from callcenter.routing.acd import QueueController
 from callcenter.routing.agent import AgentState
-from callcenter.routing.policy import Router
-from callcenter.routing.skills import Agent, QueueRules
-from callcenter.routing.store import RoutingStore
-from callcenter.routing.timewarp import ScaledClock
-from tests.routing.sim import hand_over_ivr_callers
-from tests.routing.test_acd_sim import SPEED, wait_until
+from tests.routing.sim import acd_floor, hand_over_ivr_callers
+from tests.routing.test_acd_sim import TWO_AGENTS, wait_until
 
 
 @pytest_twisted.inlineCallbacks
@@ -26,19 +17,11 @@ def test_department_phone_dropping_before_the_bridge_returns_the_caller_to_the_q
     where agent 1002 answers them."""
     from twisted.internet import reactor
 
-    sim = PBXSimulator(reactor, speed=SPEED)
-    port = yield sim.listen(0)
+    floor = yield acd_floor(reactor, db_url=db_url, ring_timeout=6, wrap_up_seconds=2, agents=TWO_AGENTS)
+    sim, ami, acd = floor.sim, floor.ami, floor.acd
     sim.add_device("PJSIP/1001", answer_after=0.5)
     sim.add_device("PJSIP/1002", answer_after=0.5)
     sim.add_device("PJSIP/2001", answer_after=0.5, drop_on_answer=True)
-    clock = ScaledClock(reactor, SPEED)
-    ami = AMIClient(TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port), "hotline", "hotline-secret",
-                    clock=clock, resync=False)
-    store = RoutingStore(make_engine(db_url))
-    acd = QueueController(ami, clock, Router([QueueRules("hotline-general", "general")]), store=store,
-                          ring_timeout=6, wrap_up_seconds=2)
-    acd.add_agent(Agent("1001", {"general": 90}, device="PJSIP/1001"))
-    acd.add_agent(Agent("1002", {"general": 60}, device="PJSIP/1002"))
     connected, agi, seen = [], [], []
     acd.add_listener(lambda kind, data: connected.append(data.get("agent_id"))
                      if kind == "call" and data["state"] == "connected" else None)
@@ -63,9 +46,7 @@ def test_department_phone_dropping_before_the_bridge_returns_the_caller_to_the_q
         assert agi.count("requeue") == 1 and call.name in sim.channels
         assert acd.sessions["1002"].state is AgentState.ON_CALL
     finally:
-        yield acd.stopService()
-        yield ami.stop()
-        yield port.stopListening()
+        yield floor.close()
     [answer] = [status for name, _, dest, status in seen if name == "DialEnd" and dest.startswith("PJSIP/2001-")]
     assert answer == "ANSWER"
     bridged = [channel for name, channel, _, _ in seen if name == "BridgeEnter"]
