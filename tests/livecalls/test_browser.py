@@ -15,6 +15,14 @@ from tests.routing.test_acd_sim import wait_until
 from tests.web.conftest import PASSWORD
 from tests.web.test_portal_browser import ARGS, CHROMIUM
 
+# Every `calls` event rebuilds the table, so a row found by one call may be detached by the next (its
+# computed style is then ""). The row is read in one script, between two renders.
+READ_ROW = """id => {
+  const tr = [...document.querySelectorAll("#calls tr")].find(r => r.dataset.linkedid === id);
+  return tr && {phase: tr.dataset.phase, text: tr.innerText,
+                bg: getComputedStyle(tr.querySelector(".phase")).backgroundColor};
+}"""
+
 
 def watch_calls(base: str, linkedid: str, page_ready: threading.Event, seen: dict) -> None:
     """Worker thread: log in as a supervisor, open /supervisor/calls, follow the row, open the call."""
@@ -32,15 +40,15 @@ def watch_calls(base: str, linkedid: str, page_ready: threading.Event, seen: dic
             page.goto(base + "/supervisor/calls")
             page.locator('#calls-status:text-is("实时")').wait_for(timeout=15000)
             row = page.locator(f'#calls tr[data-linkedid="{linkedid}"]')
-            seen["queued_phase"] = row.get_attribute("data-phase")
-            seen["queued_row"] = row.inner_text()
-            seen["queued_bg"] = row.locator(".phase").evaluate("e => getComputedStyle(e).backgroundColor")
+            row.wait_for(timeout=15000)
+            queued = page.evaluate(READ_ROW, linkedid)
+            seen.update(queued_phase=queued["phase"], queued_row=queued["text"], queued_bg=queued["bg"])
             seen["nav"] = page.locator('header nav a[href="/supervisor/calls"]').inner_text()
             page.evaluate("window.__not_reloaded = true")
             page_ready.set()
             page.locator(f'#calls tr[data-linkedid="{linkedid}"][data-phase="talking"]').wait_for(timeout=30000)
-            seen["talking_row"] = row.inner_text()
-            seen["talking_bg"] = row.locator(".phase").evaluate("e => getComputedStyle(e).backgroundColor")
+            talking = page.evaluate(READ_ROW, linkedid)
+            seen.update(talking_row=talking["text"], talking_bg=talking["bg"])
             seen["not_reloaded"] = page.evaluate("window.__not_reloaded === true")
             row.locator("a").click()
             page.locator("#timeline").wait_for(timeout=15000)
@@ -82,3 +90,4 @@ async def test_live_calls_page_follows_a_simulated_call(sqlite_url):
     assert seen["detail_phase"] == "talking" and {"queue_join", "agent_connect"} <= set(seen["kinds"]), seen
     assert NUMBER not in seen["detail_text"] and MASKED in seen["detail_text"], seen
     assert seen["english"] == "Live calls", seen
+    assert "console" not in seen, seen  # no failed load, no CSP violation, no script error
