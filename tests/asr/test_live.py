@@ -79,8 +79,14 @@ def test_calls_beyond_capacity_are_spooled_to_disk_and_transcribed_later(ko_mode
     port = yield listen(reactor, transcriber.open, 0)
     try:
         a, b = "00000000-0000-4000-8000-00000000000a", "00000000-0000-4000-8000-00000000000b"
-        first = stream_wav(reactor, "127.0.0.1", port.getHost().port, a, SHORT_8K, speed=0)
-        yield task.deferLater(reactor, 0.2, lambda: None)  # a is admitted first
+        # a streams in real time, so it holds the one live slot for 3 s whatever the machine's load;
+        # b connects once a is admitted (sent at once, a could be decoded and gone before b arrives).
+        first = stream_wav(reactor, "127.0.0.1", port.getHost().port, a, SHORT_8K, speed=1.0)
+        for _ in range(500):
+            if transcriber.live:
+                break
+            yield task.deferLater(reactor, 0.01, lambda: None)
+        assert transcriber.stats["live"] == 1, "a was never admitted"
         second = stream_wav(reactor, "127.0.0.1", port.getHost().port, b, SHORT_8K, speed=0)
         yield defer.gatherResults([first, second])
         for _ in range(400):
