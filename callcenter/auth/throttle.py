@@ -1,14 +1,24 @@
-"""The log-in throttle: too many failed log-ins lock a user name or a client address for a while.
+"""The log-in throttle: too many failed log-ins lock a user name at an address, a user name, or an address.
 
-After ``max_per_username`` failures for one user name, or ``max_per_address``
-from one client address, inside ``window``, further log-ins (page and token
-endpoint) are refused with 429 *before* the password is looked at: a correct
-password is refused too, and a locked account answers at once rather than
-after a password hash, so the refusal says nothing about the password.  The
-lock lifts when enough of those failures have aged out of the window (after
-five quick failures: one window after the first).  A successful log-in clears
-the user name's failures, not the address's, so an attacker cannot reset their
-address by logging into an account of their own between guesses.
+Three counts run inside ``window``, and reaching any limit refuses further
+log-ins (page and token endpoint) with 429 *before* the password is looked at:
+
+- ``max_per_name_and_address`` (5) failures for one user name from one client
+  address lock that name *from that address*.  This is the lock a guesser
+  meets.  The agent at their own desk can still log in, so nobody can lock a
+  colleague or a supervisor out by typing their name wrong five times.
+- ``max_per_username`` (50) failures for one name from any addresses lock the
+  name everywhere: the ceiling on guessing spread over many addresses.  Each
+  address adds at most five, so it takes ten addresses to reach it.
+- ``max_per_address`` (20) failures from one address over any names lock the
+  address: one client trying many accounts.
+
+A correct password is refused too while locked, and a locked log-in answers at
+once rather than after a password hash, so the refusal says nothing about the
+password.  A lock lifts when enough of its failures have aged out of the window
+(after five quick failures: one window after the first).  A successful log-in
+clears the user name's failures, not the address's, so an attacker cannot reset
+their address by logging into an account of their own between guesses.
 
 Failures are rows in ``login_failures`` rather than process memory because
 sessions and tokens already live in the database and production may run
@@ -23,6 +33,7 @@ reads it from :attr:`LoginThrottle.clock` (the reactor, or a ``task.Clock``).
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterable
@@ -32,12 +43,16 @@ from sqlalchemy import delete, select
 from callcenter.auth.tables import login_failures
 from callcenter.clock import now_from
 
-SCOPES = ("username", "address")
+SCOPES = ("pair", "username", "address")
 
 
 @dataclass(frozen=True)
 class Lockout:
-    """Log-ins for ``key`` (a user name or an address, by ``scope``) are refused until ``until``."""
+    """Log-ins for ``key`` are refused until ``until``.
+
+    ``scope`` says what ``key`` is: ``pair`` (a digest of a user name and an
+    address, see :func:`pair_key`), ``username`` or ``address``.
+    """
 
     scope: str
     key: str
@@ -72,25 +87,40 @@ def username_key(username: str | None) -> str:
     return (username or "").strip().lower()[:40]
 
 
-class LoginThrottle:
-    """Failed log-ins per user name and per client address, in the database."""
+def address_key(address: str | None) -> str:
+    return (address or "unknown")[:64]
 
-    max_per_username = 5
+
+def pair_key(username: str | None, address: str | None) -> str:
+    """One user name at one address, as a fixed-length key (both together can be longer than a key column)."""
+    joined = f"{username_key(username)}\n{address_key(address)}".encode("utf-8")
+    return hashlib.sha256(joined).hexdigest()[:32]
+
+
+class LoginThrottle:
+    """Failed log-ins per user name at an address, per user name and per client address, in the database."""
+
+    max_per_name_and_address = 5
+    max_per_username = 50
     max_per_address = 20
     window = timedelta(minutes=15)
     purge_interval = timedelta(minutes=1)  # delete expired rows at most this often per process
 
-    def __init__(self, engine, clock, *, max_per_username: int | None = None, max_per_address: int | None = None,
+    def __init__(self, engine, clock, *, max_per_name_and_address: int | None = None,
+                 max_per_username: int | None = None, max_per_address: int | None = None,
                  window: timedelta | None = None):
         self.engine = engine
         self.clock = clock
+        if max_per_name_and_address is not None:
+            self.max_per_name_and_address = int(max_per_name_and_address)
         if max_per_username is not None:
             self.max_per_username = int(max_per_username)
         if max_per_address is not None:
             self.max_per_address = int(max_per_address)
         if window is not None:
             self.window = window
-        if self.max_per_username < 1 or self.max_per_address < 1 or self.window <= timedelta(0):
+        if min(self.max_per_name_and_address, self.max_per_username, self.max_per_address) < 1 \
+                or self.window <= timedelta(0):
             raise ValueError("log-in throttle limits and window must be positive")
         self._last_purge: datetime | None = None
 
@@ -98,6 +128,7 @@ class LoginThrottle:
     def from_config(cls, engine, clock, config) -> "LoginThrottle":
         window = config.get("auth.login_window_minutes")
         return cls(engine, clock,
+                   max_per_name_and_address=config.get("auth.login_max_failures_per_name_and_address"),
                    max_per_username=config.get("auth.login_max_failures_per_username"),
                    max_per_address=config.get("auth.login_max_failures_per_address"),
                    window=timedelta(minutes=float(window)) if window is not None else None)
@@ -106,11 +137,12 @@ class LoginThrottle:
         return now_from(self.clock)
 
     def _limits(self, username: str, address: str) -> list[tuple[str, str, int]]:
-        return [("username", username_key(username), self.max_per_username),
-                ("address", (address or "unknown")[:64], self.max_per_address)]
+        return [("pair", pair_key(username, address), self.max_per_name_and_address),
+                ("username", username_key(username), self.max_per_username),
+                ("address", address_key(address), self.max_per_address)]
 
     def check(self, username: str, address: str, now: datetime) -> Lockout | None:
-        """The lock that refuses this log-in (the longer one if both apply), or None to go ahead."""
+        """The lock that refuses this log-in (the longest if several apply), or None to go ahead."""
         now = _utc(now)
         found = None
         with self.engine.connect() as conn:
@@ -135,11 +167,13 @@ class LoginThrottle:
                 self._last_purge = now
         return self.check(username, address, now)
 
-    def record_success(self, username: str) -> None:
-        """A correct password: forget this user name's failures (the address keeps its count)."""
+    def record_success(self, username: str, address: str) -> None:
+        """A correct password: forget this user name's failures, here and from anywhere (the address keeps its count)."""
+        c = login_failures.c
         with self.engine.begin() as conn:
-            conn.execute(delete(login_failures).where(login_failures.c.scope == "username",
-                                                      login_failures.c.key == username_key(username)))
+            conn.execute(delete(login_failures).where(
+                ((c.scope == "username") & (c.key == username_key(username)))
+                | ((c.scope == "pair") & (c.key == pair_key(username, address)))))
 
 
 def _utc(value: datetime) -> datetime:

@@ -232,7 +232,7 @@ def login_throttle(deps) -> LoginThrottle:
 async def _password_check(request, deps, username: str, password: str, via: str):
     """``(user, None)`` for a right password, ``(None, None)`` for a wrong one, ``(None, refusal)`` when throttled.
 
-    A locked user name or address is refused before the password is hashed;
+    A locked user name (here or everywhere) or address is refused before the password is hashed;
     the refusal is the 429 :class:`ApiError` (``auth.throttled``, Retry-After).
     """
     throttle = login_throttle(deps)
@@ -252,7 +252,7 @@ async def _password_check(request, deps, username: str, password: str, via: str)
                 "failures": lock.failures, "until": lock.until.isoformat(), "via": via}})
         return None, None
     LOGINS.labels("ok").inc()
-    await deps.db(throttle.record_success, username)
+    await deps.db(throttle.record_success, username, address)
     return user, None
 
 

@@ -11,7 +11,7 @@ import pytest_twisted
 from sqlalchemy import func, select
 from twisted.internet.task import Clock
 
-from callcenter.auth.throttle import LoginThrottle, Lockout, lockout_until, username_key
+from callcenter.auth.throttle import LoginThrottle, Lockout, lockout_until, pair_key, username_key
 from tests.web.conftest import PASSWORD, start_server, stop_server
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
@@ -71,16 +71,37 @@ def store(db_url):
     engine.dispose()
 
 
-def test_store_locks_a_user_name_and_lifts_when_the_window_passes(store):
-    """Five failures for one name (from different addresses) lock it until the first is 15 min old."""
+def test_store_locks_a_user_name_at_one_address_and_lifts_when_the_window_passes(store):
+    """Five failures for one name from one address lock that name there, whatever its spelling, until the
+    first is 15 min old; the same name from another address, and other names from this one, go ahead."""
     for i in range(4):
-        assert store.record_failure("Alice", f"198.51.100.{i}", at(i)) is None
-    lock = store.record_failure("alice", "198.51.100.9", at(4))
-    assert lock == Lockout("username", "alice", at(0) + WINDOW, 5)
-    assert store.check("ALICE", "203.0.113.1", at(5)) == lock  # any address, any spelling
-    assert store.check("bob", "198.51.100.9", at(5)) is None  # other names are not affected
-    assert store.check("alice", "203.0.113.1", at(0) + WINDOW - timedelta(seconds=1)) is not None
-    assert store.check("alice", "203.0.113.1", at(0) + WINDOW) is None
+        assert store.record_failure("Alice", "198.51.100.9", at(i)) is None
+    lock = store.record_failure("alice ", "198.51.100.9", at(4))
+    assert lock == Lockout("pair", pair_key("alice", "198.51.100.9"), at(0) + WINDOW, 5)
+    assert store.check("ALICE", "198.51.100.9", at(5)) == lock
+    assert store.check("alice", "203.0.113.1", at(5)) is None  # Alice at her own desk is not locked out
+    assert store.check("bob", "198.51.100.9", at(5)) is None  # nor are other names at the guesser's address
+    assert store.check("alice", "198.51.100.9", at(0) + WINDOW - timedelta(seconds=1)) is not None
+    assert store.check("alice", "198.51.100.9", at(0) + WINDOW) is None
+
+
+def test_store_locks_a_user_name_everywhere_when_guesses_come_from_many_addresses(store):
+    """Fifty failures for one name, five from each of ten addresses, lock the name from every address;
+    forty-nine do not (from an address that has not guessed)."""
+    for i in range(49):
+        store.record_failure("alice", f"198.51.100.{i // 5}", at(i))
+    assert store.check("alice", "203.0.113.1", at(49)) is None
+    store.record_failure("alice", "198.51.100.9", at(49))
+    assert store.check("alice", "203.0.113.1", at(50)) == Lockout("username", "alice", at(0) + WINDOW, 50)
+    assert store.check("bob", "203.0.113.1", at(50)) is None
+
+
+def test_pair_keys_are_fixed_length_and_follow_the_user_name_rule():
+    """A long name and a long IPv6 address still fit the key column; spelling of the name does not matter,
+    the address does."""
+    key = pair_key("x" * 500, "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff%eth0" * 3)
+    assert len(key) == 32
+    assert pair_key(" Alice", "192.0.2.1") == pair_key("alice", "192.0.2.1") != pair_key("alice", "192.0.2.10")
 
 
 def test_store_locks_an_address_across_user_names(store):
@@ -98,7 +119,7 @@ def test_success_clears_the_user_name_but_not_the_address(store):
     store.max_per_address = 6
     for i in range(4):
         store.record_failure("carol", "192.0.2.1", at(i))
-    store.record_success("Carol")
+    store.record_success("Carol", "192.0.2.1")
     assert store.record_failure("carol", "192.0.2.1", at(4)) is None
     lock = store.record_failure("carol", "192.0.2.1", at(5))  # the address's sixth failure
     assert lock is not None and lock.scope == "address"
@@ -120,7 +141,7 @@ def test_the_longer_lock_wins_and_old_rows_are_purged(store):
     later = at(100) + WINDOW + timedelta(minutes=5)
     store.record_failure("frank", "192.0.2.99", later)
     with store.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(login_failures)).scalar_one() == 2
+        assert conn.execute(select(func.count()).select_from(login_failures)).scalar_one() == 3  # frank: 3 scopes
 
 
 def test_limits_come_from_configuration():
@@ -128,14 +149,17 @@ def test_limits_come_from_configuration():
     from callcenter.config import load_config
 
     config = load_config(None, environ={}).with_overrides({
-        "auth.login_max_failures_per_username": 3, "auth.login_max_failures_per_address": 7,
-        "auth.login_window_minutes": 2})
+        "auth.login_max_failures_per_name_and_address": 4, "auth.login_max_failures_per_username": 3,
+        "auth.login_max_failures_per_address": 7, "auth.login_window_minutes": 2})
     throttle = LoginThrottle.from_config(None, Clock(), config)
-    assert (throttle.max_per_username, throttle.max_per_address, throttle.window) == (3, 7, timedelta(minutes=2))
+    assert (throttle.max_per_name_and_address, throttle.max_per_username, throttle.max_per_address,
+            throttle.window) == (4, 3, 7, timedelta(minutes=2))
     defaults = LoginThrottle.from_config(None, Clock(), load_config(None, environ={}))
-    assert (defaults.max_per_username, defaults.max_per_address, defaults.window) == (5, 20, WINDOW)
-    with pytest.raises(ValueError):
-        LoginThrottle(None, Clock(), max_per_username=0)
+    assert (defaults.max_per_name_and_address, defaults.max_per_username, defaults.max_per_address,
+            defaults.window) == (5, 50, 20, WINDOW)
+    for bad in ({"max_per_username": 0}, {"max_per_name_and_address": 0}, {"max_per_address": -1}):
+        with pytest.raises(ValueError):
+            LoginThrottle(None, Clock(), **bad)
 
 
 # -- through the real app -------------------------------------------------------------------------
@@ -171,7 +195,7 @@ async def test_sixth_wrong_log_in_is_refused_and_the_right_password_too_until_th
     locked = [r for r in caplog.records if getattr(r, "fields", {}).get("event") == "auth.lockout"]
     assert len(locked) == 1
     assert locked[0].fields["username"] == "agent1" and locked[0].fields["client"] == "127.0.0.1"
-    assert locked[0].fields["scope"] == "username"
+    assert locked[0].fields["scope"] == "pair"
 
     sixth = await _form_login(client, "agent1", "wrong-password")
     assert sixth.status == 429 and sixth.header("retry-after") == "900"
@@ -207,7 +231,7 @@ async def test_token_endpoint_counts_failures_and_a_success_resets_the_name(core
         assert (await _form_login(client, "disp", "nope-nope")).status == 401
     assert (await client.post("/api/v1/tokens", json={"username": "Disp", "password": "nope"})).status == 401
     refused = await client.post("/api/v1/tokens", json={"username": "disp", "password": PASSWORD})
-    assert refused.status == 429 and refused.json["details"]["scope"] == "username"
+    assert refused.status == 429 and refused.json["details"]["scope"] == "pair"
 
 
 @pytest_twisted.ensureDeferred

@@ -116,6 +116,27 @@ async def test_trusted_proxy_forwarded_address_feeds_the_throttle_and_the_log(st
 
 
 @pytest_twisted.ensureDeferred
+async def test_guessing_at_an_agents_name_does_not_lock_the_agent_out_at_their_desk(start, caplog):
+    """Five wrong passwords for agent1 from one address lock agent1 there only (429 with the right password
+    too), while agent1 at their own desk, behind the same proxy, logs in at once."""
+    server = start(**{"web.trusted_proxies": ["127.0.0.1/32"], "auth.login_max_failures_per_address": 20,
+                      "auth.login_max_failures_per_username": 50})
+    server.add_user("agent1", "agent")
+    caplog.set_level(logging.WARNING, logger="callcenter.auth.web")
+    guesser, desk = {"X-Forwarded-For": "203.0.113.66"}, {"X-Forwarded-For": "10.20.0.31"}
+    for _ in range(5):
+        _, resp = await _login(server.client(), "agent1", "wrong-password", headers=guesser)
+        assert resp.status == 401
+    lock = [r.fields for r in caplog.records if getattr(r, "fields", {}).get("event") == "auth.lockout"]
+    assert [(f["scope"], f["username"], f["client"]) for f in lock] == [("pair", "agent1", "203.0.113.66")]
+    _, refused = await _login(server.client(), "agent1", PASSWORD, headers=guesser)
+    assert refused.status == 429
+    at_desk = server.client()
+    _, ok = await _login(at_desk, "agent1", PASSWORD, headers=desk)
+    assert ok.status == 303 and "hotline_session" in at_desk.cookies
+
+
+@pytest_twisted.ensureDeferred
 async def test_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored(start):
     """When the peer is not a configured proxy, a new X-Forwarded-For per attempt does not escape the
     address limit: the peer's own address is counted."""
