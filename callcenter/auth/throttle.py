@@ -18,7 +18,8 @@ once rather than after a password hash, so the refusal says nothing about the
 password.  A lock lifts when enough of its failures have aged out of the window
 (after five quick failures: one window after the first).  A successful log-in
 clears the user name's failures, not the address's, so an attacker cannot reset
-their address by logging into an account of their own between guesses.
+their address by logging into an account of their own between guesses.  An
+operator lifts a name's locks with ``callcenter users unlock NAME``.
 
 Failures are rows in ``login_failures`` rather than process memory because
 sessions and tokens already live in the database and production may run
@@ -92,9 +93,14 @@ def address_key(address: str | None) -> str:
 
 
 def pair_key(username: str | None, address: str | None) -> str:
-    """One user name at one address, as a fixed-length key (both together can be longer than a key column)."""
-    joined = f"{username_key(username)}\n{address_key(address)}".encode("utf-8")
-    return hashlib.sha256(joined).hexdigest()[:32]
+    """One user name at one address: the name, ``|`` and a digest of the address.
+
+    Name and address together can be longer than the key column, so the address
+    is digested; the name stays readable so that all of a name's rows can be
+    found (:meth:`LoginThrottle.unlock`).
+    """
+    digest = hashlib.sha256(address_key(address).encode("utf-8")).hexdigest()[:16]
+    return f"{username_key(username)}|{digest}"
 
 
 class LoginThrottle:
@@ -166,6 +172,16 @@ class LoginThrottle:
                 conn.execute(delete(login_failures).where(login_failures.c.at <= now - self.window))
                 self._last_purge = now
         return self.check(username, address, now)
+
+    def unlock(self, username: str) -> int:
+        """Forget every failure counted against this user name, from any address (an operator's
+        ``callcenter users unlock``); the addresses keep theirs.  Returns how many failures that was."""
+        c, name = login_failures.c, username_key(username)
+        with self.engine.begin() as conn:
+            forgotten = conn.execute(delete(login_failures).where(c.scope == "username", c.key == name)).rowcount
+            conn.execute(delete(login_failures).where(c.scope == "pair",
+                                                      c.key.startswith(name + "|", autoescape=True)))
+        return forgotten
 
     def record_success(self, username: str, address: str) -> None:
         """A correct password: forget this user name's failures, here and from anywhere (the address keeps its count)."""

@@ -1,4 +1,4 @@
-"""`callcenter users add|list|passwd|disable|token`: manage accounts from the shell."""
+"""`callcenter users add|list|passwd|profile|disable|unlock|token`: manage accounts from the shell."""
 from __future__ import annotations
 
 import getpass
@@ -45,6 +45,11 @@ def register(sub) -> None:
     dis = actions.add_parser("disable", help="deactivate a user (ends sessions, revokes tokens)")
     dis.add_argument("username")
     dis.set_defaults(func=_disable)
+
+    unl = actions.add_parser("unlock", help="lift the log-in throttle's locks on a user name (from every "
+                             "address; the addresses keep their counts)")
+    unl.add_argument("username")
+    unl.set_defaults(func=_unlock)
 
     tok = actions.add_parser("token", help="issue an API token (or an Open311 key) for a user")
     tok.add_argument("username")
@@ -154,6 +159,18 @@ def _disable(args) -> int:
     except AuthError as exc:
         return _fail(exc)
     print(f"disabled {args.username}")
+    return 0
+
+
+def _unlock(args) -> int:
+    from callcenter.auth.throttle import LoginThrottle, username_key
+
+    service = _service(args)
+    if service.get_user(username_key(args.username)) is None:  # spelt as the log-in page reads it
+        print(f"callcenter users: user.not_found: no user {args.username!r}", file=sys.stderr)
+        return 2
+    forgotten = LoginThrottle.from_config(service.engine, None, args.cfg).unlock(args.username)
+    print(f"unlocked {args.username} ({forgotten} failed log-ins forgotten)")
     return 0
 
 

@@ -11,6 +11,7 @@ import pytest_twisted
 from sqlalchemy import func, select
 from twisted.internet.task import Clock
 
+from callcenter.auth.tables import login_failures
 from callcenter.auth.throttle import LoginThrottle, Lockout, lockout_until, pair_key, username_key
 from tests.web.conftest import PASSWORD, start_server, stop_server
 
@@ -96,12 +97,63 @@ def test_store_locks_a_user_name_everywhere_when_guesses_come_from_many_addresse
     assert store.check("bob", "203.0.113.1", at(50)) is None
 
 
-def test_pair_keys_are_fixed_length_and_follow_the_user_name_rule():
-    """A long name and a long IPv6 address still fit the key column; spelling of the name does not matter,
-    the address does."""
+def test_pair_keys_fit_the_key_column_and_follow_the_user_name_rule():
+    """A long name and a long IPv6 address still fit the 64-character key; the name stays readable and
+    its spelling does not matter, the address does."""
     key = pair_key("x" * 500, "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff%eth0" * 3)
-    assert len(key) == 32
+    assert len(key) <= 64 and key.startswith("x" * 40 + "|")
     assert pair_key(" Alice", "192.0.2.1") == pair_key("alice", "192.0.2.1") != pair_key("alice", "192.0.2.10")
+
+
+def test_unlock_forgets_a_name_from_every_address_but_not_the_addresses(store):
+    """An operator's unlock lifts the name's locks at each address and everywhere; another name that
+    shares its prefix, and the guessing addresses' own counts, are kept."""
+    store.max_per_username, store.max_per_address = 10, 11
+    for i in range(10):
+        store.record_failure("alice", f"198.51.100.{i // 5}", at(i))
+    for i in range(5):
+        store.record_failure("alice_b", "198.51.100.0", at(10 + i))  # "_" would match any character in LIKE
+    assert store.check("alice", "203.0.113.1", at(20)).scope == "username"
+    assert store.unlock("ALICE") == 10
+    assert store.check("alice", "203.0.113.1", at(20)) is None
+    assert store.check("alice", "198.51.100.1", at(20)) is None
+    assert store.check("alice_b", "203.0.113.1", at(20)) is None  # its own 5 failures, at one address
+    assert store.check("alice_b", "198.51.100.0", at(20)).scope == "pair"
+    assert store.check("carol", "198.51.100.0", at(20)) is None  # 10 from that address (alice, alice_b), under 11
+    store.record_failure("carol", "198.51.100.0", at(21))
+    assert store.check("dave", "198.51.100.0", at(22)).scope == "address"  # the address kept its 10, now 11
+
+
+def test_users_unlock_command_lifts_a_lock_and_refuses_unknown_names(db_url, monkeypatch, capsys):
+    """`callcenter users unlock NAME` lets a locked-out agent log in again and says how many failures it
+    forgot; a name that is not an account is an error (exit 2) and changes nothing."""
+    import callcenter.logs
+    from callcenter.cli import main
+    from callcenter.db import make_engine
+
+    monkeypatch.setattr(callcenter.logs, "setup_logging", lambda *a, **k: None)
+    monkeypatch.setenv("HOTLINE_TEST_PW", PASSWORD)
+    monkeypatch.setenv("CALLCENTER_AUTH_ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("CALLCENTER_AUTH_ARGON2_MEMORY_KIB", "1024")
+    assert main(["users", "--url", db_url, "add", "agent7", "--role", "agent", "--password-env", "HOTLINE_TEST_PW"]) == 0
+    engine = make_engine(db_url)
+    try:
+        throttle = LoginThrottle(engine, Clock())
+        for i in range(5):
+            throttle.record_failure("agent7", "192.0.2.44", at(i))
+        throttle.record_failure("nobody", "192.0.2.44", at(5))
+        assert throttle.check("agent7", "192.0.2.44", at(6)) is not None
+        capsys.readouterr()
+        assert main(["users", "--url", db_url, "unlock", "nobody"]) == 2
+        assert "user.not_found" in capsys.readouterr().err
+        assert main(["users", "--url", db_url, "unlock", "Agent7"]) == 0
+        assert capsys.readouterr().out.strip() == "unlocked Agent7 (5 failed log-ins forgotten)"
+        assert throttle.check("agent7", "192.0.2.44", at(6)) is None
+        with engine.connect() as conn:
+            left = sorted(conn.execute(select(login_failures.c.scope)).scalars())
+        assert left == ["address"] * 6 + ["pair", "username"]  # the address's count, and nobody's own
+    finally:
+        engine.dispose()
 
 
 def test_store_locks_an_address_across_user_names(store):
@@ -129,7 +181,6 @@ def test_success_clears_the_user_name_but_not_the_address(store):
 
 def test_the_longer_lock_wins_and_old_rows_are_purged(store):
     """When name and address are both locked the later end is reported; expired rows are deleted."""
-    from callcenter.auth.tables import login_failures
 
     store.max_per_username, store.max_per_address = 2, 3
     store.record_failure("erin", "192.0.2.5", at(0))
