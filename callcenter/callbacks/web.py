@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from callcenter.auth.web import require_role
 from callcenter.web.app import form_arg, json_api, query_arg, read_json
-from callcenter.web.errors import ApiError, error_payload
+from callcenter.web.errors import ApiError
+from callcenter.web.forms import post_redirect
 from callcenter.workorders.engine import actor_for, unavailable
 
 PREFIX = "/api/v1/callbacks"
@@ -248,17 +249,9 @@ def routes(app) -> None:
 
     async def attempt(request, principal, action, done=b"1"):
         """Run a form's action: back to the list (303) when it worked, the list with the
-        error shown when the engine refused it (any error with an ``error_id``)."""
-        try:
-            await action()
-        except Exception as exc:  # noqa: BLE001 - the engine's message is shown on the page
-            if not hasattr(exc, "error_id") and not isinstance(exc, ApiError):
-                raise
-            code, body = error_payload(exc)
-            return await page(request, principal, error=body, status=code)
-        request.redirect(b"/callbacks?done=" + done)
-        request.setResponseCode(303)
-        return b""
+        error shown when the engine refused it."""
+        return await post_redirect(request, action, done_url=b"/callbacks?done=" + done,
+                                   show_error=lambda body, code: page(request, principal, error=body, status=code))
 
     @app.route("/callbacks/<job_id>/result", methods=["POST"])
     @require_role(*ROLES, page=True)

@@ -23,7 +23,7 @@ from callcenter.auth.web import require_role
 from callcenter.routing.skills import is_device
 from callcenter.wallboard.web import feed_for
 from callcenter.web.app import form_arg, query_arg
-from callcenter.web.errors import error_payload
+from callcenter.web.forms import post_redirect
 from callcenter.web.i18n import CATALOGUE
 
 ROLES = ("supervisor", "admin")
@@ -123,16 +123,8 @@ def routes(app) -> None:
             device=form_arg(request, "device") or principal.user.device or "")
 
     async def attempt(request, principal, action):
-        try:
-            await action()
-        except Exception as exc:  # noqa: BLE001 - domain errors are shown on the page
-            if not hasattr(exc, "error_id"):
-                raise
-            status, body = error_payload(exc)
-            return await render(request, principal, error=body, status=status)
-        request.redirect(b"/supervisor?done=1")
-        request.setResponseCode(303)
-        return b""
+        return await post_redirect(request, action, done_url=b"/supervisor?done=1",
+                                   show_error=lambda body, code: render(request, principal, error=body, status=code))
 
     @app.route("/supervisor", methods=["GET"])
     @require_role(*ROLES, page=True)

@@ -2,7 +2,6 @@
 abandoned list (masked) books a callback, at-risk orders get 催办/督办; CSRF and roles on every POST."""
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest_twisted
@@ -11,11 +10,8 @@ from twisted.internet import defer
 from callcenter.routing.acd import CallHandle
 from tests.routing.test_acd import CALLID, dial, expect_ring, ready
 from tests.wallboard.server import CALLER, eventually, start_floor, stop_floor
-from tests.web.conftest import ORDER, staff_for
+from tests.web.conftest import ORDER, csrf_of, staff_for
 
-
-def _csrf(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
 @pytest_twisted.ensureDeferred
@@ -41,7 +37,7 @@ async def test_spy_buttons_originate_chanspy_and_need_csrf(db_url):
         page = await browser.get("/supervisor")
         assert page.status == 200 and "班长监控台" in page.text
         assert 'data-agent="1001" data-state="on_call"' in page.text and 'id="barge-1001"' in page.text
-        token = _csrf(page.text)
+        token = csrf_of(page.text)
 
         refused = await browser.post("/supervisor/agents/1001/barge", data={"device": "PJSIP/9001"})
         assert refused.status == 403 and pbx.take() == []
@@ -81,7 +77,7 @@ async def test_abandoned_call_is_listed_masked_and_called_back(db_url):
         await browser.login("sup1")
         page = await browser.get("/supervisor")
         assert f'data-call="{CALLID}"' in page.text and "138****1234" in page.text and "13812341234" not in page.text
-        token = _csrf(page.text)
+        token = csrf_of(page.text)
         done = await browser.post(f"/supervisor/abandoned/{CALLID}/callback", data={"csrf_token": token})
         assert done.status == 303
         assert acd.snapshot()["callbacks_waiting"] == 1
@@ -119,7 +115,7 @@ async def test_at_risk_orders_get_remind_and_supervise(db_url):
         await browser.login("sup1")
         page = await browser.get("/supervisor")
         assert f'data-number="{number}"' in page.text and f'id="remind-{number}"' in page.text
-        token = _csrf(page.text)
+        token = csrf_of(page.text)
         assert (await browser.post(f"/supervisor/orders/{number}/remind",
                                    data={"csrf_token": token, "reason": "请尽快处理"})).status == 303
         assert (await browser.post(f"/supervisor/orders/{number}/supervise", data={"csrf_token": token})).status == 303
@@ -157,7 +153,7 @@ async def test_spy_uses_the_profile_device_and_validates_an_override(db_url):
         await browser.login("sup.zhao")
         page = await browser.get("/supervisor")
         assert 'name="device" value="PJSIP/9001"' in page.text and "默认使用账号资料中的话机" in page.text
-        token = _csrf(page.text)
+        token = csrf_of(page.text)
 
         async def spy(device, mode="listen", client=browser, csrf=token):
             posted = defer.ensureDeferred(client.post(f"/supervisor/agents/1001/{mode}",
@@ -182,7 +178,7 @@ async def test_spy_uses_the_profile_device_and_validates_an_override(db_url):
 
         other = server.client()
         await other.login("sup2")
-        other_token = _csrf((await other.get("/supervisor")).text)
+        other_token = csrf_of((await other.get("/supervisor")).text)
         missing = await other.post("/supervisor/agents/1001/listen", data={"device": "", "csrf_token": other_token})
         assert missing.status == 400 and 'data-error-id="supervisor.no_device"' in missing.text
         assert pbx.take() == []

@@ -18,6 +18,13 @@ from twisted.web.client import HTTPConnectionPool
 PASSWORD = "correct-horse-42"
 
 
+def csrf_of(html: str) -> str:
+    """The CSRF token a page's forms carry."""
+    import re
+
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
 def test_config(db_url: str):
     from callcenter.config import load_config
 

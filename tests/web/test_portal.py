@@ -1,11 +1,9 @@
 """/dept portal over HTTP: the queue with SLA colours, CSRF-protected actions, escaping, scoping."""
 from __future__ import annotations
 
-import re
-
 import pytest_twisted
 
-from tests.web.conftest import ORDER, staff_for
+from tests.web.conftest import ORDER, csrf_of, staff_for
 
 
 async def _dispatched(staff, **changes) -> str:
@@ -14,9 +12,6 @@ async def _dispatched(staff, **changes) -> str:
     assert (await staff.dispatcher.post(f"/api/v1/workorders/{number}/dispatch", json={})).status == 200
     return number
 
-
-def _csrf(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
 @pytest_twisted.ensureDeferred
@@ -47,7 +42,7 @@ async def test_actions_need_csrf_and_same_origin_then_change_the_order(web):
     browser = web.client()
     await browser.login("dept1")
     detail = await browser.get(f"/dept/orders/{number}")
-    token = _csrf(detail.text)
+    token = csrf_of(detail.text)
     assert 'id="form-acknowledge"' in detail.text and 'id="form-return"' in detail.text
 
     no_token = await browser.post(f"/dept/orders/{number}/acknowledge", data={"note": "x"})
@@ -82,7 +77,7 @@ async def test_return_with_reason_and_html_is_escaped(web):
     detail = await browser.get(f"/dept/orders/{number}")
     assert "<script>alert" not in detail.text and "&lt;script&gt;alert" in detail.text
     resp = await browser.post(f"/dept/orders/{number}/return",
-                              data={"csrf_token": _csrf(detail.text), "reason_code": "not_our_duty",
+                              data={"csrf_token": csrf_of(detail.text), "reason_code": "not_our_duty",
                                     "reason": "<b>不属本单位</b>"})
     assert resp.status == 303
     order = (await staff.dept.get(f"/api/v1/workorders/{number}")).json

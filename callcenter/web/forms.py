@@ -1,0 +1,20 @@
+"""Page forms that post, then redirect (the post/redirect/get pattern every page shares)."""
+from __future__ import annotations
+
+from callcenter.web.errors import error_payload
+
+
+async def post_redirect(request, action, *, done_url: bytes, show_error):
+    """Run a form's ``action()``: 303 to ``done_url`` when it worked, so a reload does not post
+    again; when it was refused with an error that has an ``error_id`` (a feature's or the API's),
+    ``show_error(body, status)`` renders the page with the message.  Anything else propagates (500)."""
+    try:
+        await action()
+    except Exception as exc:  # noqa: BLE001 - refusals are shown on the page
+        if not hasattr(exc, "error_id"):
+            raise
+        status, body = error_payload(exc)
+        return await show_error(body, status)
+    request.redirect(done_url)
+    request.setResponseCode(303)
+    return b""
