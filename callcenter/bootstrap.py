@@ -36,6 +36,7 @@ FEATURES = (
     "callcenter.search.web",
     "callcenter.reports.web",
     "callcenter.callbacks.web",
+    "callcenter.accounts.web",
 )
 
 

@@ -156,14 +156,19 @@ class AuthService:
             raise AuthError("user.agent_id_taken", f"agent {agent_id!r} already belongs to {other.username!r} / "
                             "该坐席工号已分配给其他账号", field="agent_id")
 
-    def set_password(self, username: str, password: str) -> None:
+    def set_password(self, username: str, password: str, *, end_sessions: bool = False) -> None:
+        """A new password; ``end_sessions`` also signs the user out everywhere (an administrator's
+        reset, when the old password may be known to someone else)."""
         if len(password or "") < 8 or len(password) > 200:
             raise AuthError("user.weak_password", "password: 8-200 characters / 密码须为 8-200 个字符", field="password")
+        password_hash = self.hasher.hash(password)  # before the transaction: it takes a while, on purpose
         with self.engine.begin() as conn:
-            done = conn.execute(update(users).where(users.c.username == username)
-                                .values(password_hash=self.hasher.hash(password))).rowcount
-        if not done:
-            raise AuthError("user.not_found", f"no user {username!r} / 用户不存在", field="username")
+            row = conn.execute(select(users.c.id).where(users.c.username == username)).first()
+            if row is None:
+                raise AuthError("user.not_found", f"no user {username!r} / 用户不存在", field="username")
+            conn.execute(update(users).where(users.c.id == row.id).values(password_hash=password_hash))
+            if end_sessions:
+                conn.execute(delete(web_sessions).where(web_sessions.c.user_id == row.id))
 
     def set_active(self, username: str, active: bool) -> None:
         with self.engine.begin() as conn:

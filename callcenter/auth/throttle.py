@@ -162,6 +162,24 @@ class LoginThrottle:
                     found = Lockout(scope, key, until, limit)
         return found
 
+    def locked_names(self, now: datetime) -> dict[str, datetime]:
+        """The user names a lock refuses now, from some address or from all, each with the end of its
+        longest lock (for the accounts page)."""
+        now, c = _utc(now), login_failures.c
+        limits = {"pair": self.max_per_name_and_address, "username": self.max_per_username}
+        times: dict[tuple[str, str], list[datetime]] = {}
+        with self.engine.connect() as conn:
+            for row in conn.execute(select(c.scope, c.key, c.at).where(c.scope.in_(tuple(limits)),
+                                                                       c.at > now - self.window)):
+                times.setdefault((row.scope, row.key), []).append(_utc(row.at))
+        found: dict[str, datetime] = {}
+        for (scope, key), ats in times.items():
+            until = lockout_until(ats, limits[scope], self.window, now)
+            name = key.rsplit("|", 1)[0] if scope == "pair" else key
+            if until is not None and (name not in found or until > found[name]):
+                found[name] = until
+        return found
+
     def record_failure(self, username: str, address: str, now: datetime) -> Lockout | None:
         """Count a failed log-in; returns the lock it starts, if it was the one too many."""
         now = _utc(now)

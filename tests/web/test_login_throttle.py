@@ -124,6 +124,24 @@ def test_unlock_forgets_a_name_from_every_address_but_not_the_addresses(store):
     assert store.check("dave", "198.51.100.0", at(22)).scope == "address"  # the address kept its 10, now 11
 
 
+def test_locked_names_lists_names_locked_somewhere_or_everywhere_with_the_longest_end(store):
+    """The accounts page's list: a name locked at one address, a name locked everywhere (its longer lock
+    wins), and not a name with fewer failures than a limit or a locked address."""
+    store.max_per_username = 6
+    for i in range(5):
+        store.record_failure("alice", "198.51.100.1", at(i))
+        store.record_failure("bob", "198.51.100.2", at(i))
+    store.record_failure("bob", "198.51.100.3", at(100))  # bob's sixth: locked everywhere until at(0)+W
+    for i in range(4):
+        store.record_failure("carol", "198.51.100.4", at(i))
+    for i in range(20):
+        store.record_failure(f"guess{i}", "203.0.113.9", at(i))  # the address is locked, no name is
+    assert store.locked_names(at(101)) == {"alice": at(0) + WINDOW, "bob": at(0) + WINDOW}
+    store.record_failure("bob", "198.51.100.2", at(200))  # bob's pair lock now ends later
+    assert store.locked_names(at(201))["bob"] == at(1) + WINDOW
+    assert store.locked_names(at(0) + WINDOW + timedelta(seconds=2)) == {}  # failures aged out
+
+
 def test_users_unlock_command_lifts_a_lock_and_refuses_unknown_names(db_url, monkeypatch, capsys):
     """`callcenter users unlock NAME` lets a locked-out agent log in again and says how many failures it
     forgot; a name that is not an account is an error (exit 2) and changes nothing."""

@@ -7,7 +7,8 @@ import pytest_twisted
 
 @pytest.mark.parametrize("role, home, shown, hidden", [
     ("agent", "/agent", ["/agent", "/callbacks", "/wallboard"], ["/supervisor", "/reports", "/dept"]),
-    ("supervisor", "/supervisor", ["/supervisor", "/reports", "/wallboard", "/dept"], ["/agent\""]),
+    ("supervisor", "/supervisor", ["/supervisor", "/reports", "/wallboard", "/dept"], ["/agent\"", "/admin/users"]),
+    ("admin", "/supervisor", ["/supervisor", "/reports", "/admin/users"], ["/agent\""]),
 ])
 @pytest_twisted.ensureDeferred
 async def test_home_page_and_navigation_follow_the_role(web, role, home, shown, hidden):
