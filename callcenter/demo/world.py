@@ -328,6 +328,7 @@ class DemoWorld:
             f"  agent desk {web}/agent    department portal {web}/dept",
             f"  wallboard  {web}/wallboard    supervisor {web}/supervisor",
             f"  API        {web}/api/v1/workorders    metrics {web}/metrics",
+            f"  live calls {web}/supervisor/calls    accounts (admin) {web}/admin/users",
             f"  AMI (PBX simulator) 127.0.0.1:{ami_port}  user hotline / hotline-secret",
             f"  accounts (password {PASSWORD}): " + ", ".join(f"{u} ({r})" for u, r, _, _ in ACCOUNTS),
             f"  time: x{self.options.speed:g}, starts {self.started_at:%Y-%m-%d %H:%M} Asia/Shanghai; "
