@@ -37,6 +37,7 @@ FEATURES = (
     "callcenter.reports.web",
     "callcenter.callbacks.web",
     "callcenter.accounts.web",
+    "callcenter.screening.web",
 )
 
 

@@ -19,3 +19,11 @@ def now_from(clock) -> datetime:
 def seconds_until(clock, when: datetime) -> float:
     """Delay from the clock's now until ``when`` (never negative)."""
     return max(0.0, when.timestamp() - clock.seconds())
+
+
+def stored_utc(value: datetime | None) -> datetime | None:
+    """A datetime read back from the database as aware UTC (SQLite hands back naive datetimes;
+    everything is stored in UTC)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)

@@ -214,12 +214,16 @@ class Engine:
     """Steps calls through one validated :class:`Flow`.
 
     ``is_open(now)`` answers the business-hours branch (backed by the
-    ticketing working calendar when wired); it is the only outside knowledge.
+    ticketing working calendar when wired) and ``is_restricted(caller, now)``
+    the screening branch (backed by the supervisors' list of restricted
+    callers); they are the only outside knowledge, and both answer from memory.
     """
 
-    def __init__(self, flow: Flow, is_open: Callable[[datetime], bool] = lambda now: True):
+    def __init__(self, flow: Flow, is_open: Callable[[datetime], bool] = lambda now: True,
+                 is_restricted: Callable[[str, datetime], bool] = lambda caller, now: False):
         self.flow = flow
         self.is_open = is_open
+        self.is_restricted = is_restricted
 
     def start(self, caller: str, now: datetime, vars: dict[str, str] | None = None) -> tuple[CallState, list]:
         state = CallState(flow=self.flow.name, caller=caller, lang=self.flow.default_language,
@@ -267,6 +271,11 @@ class Engine:
         is_open = bool(self.is_open(s.now))
         s.note(result="open" if is_open else "closed")
         return node.get("open") if is_open else node.get("closed")
+
+    def _enter_screen(self, s, node):
+        restricted = bool(s.caller) and bool(self.is_restricted(s.caller, s.now))
+        s.note(result="restricted" if restricted else "allowed")
+        return node.get("restricted") if restricted else node.get("allowed")
 
     def _enter_outcome(self, s, node):
         s.commands.append(Outcome(node.get("name"), node.get("value")))

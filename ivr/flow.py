@@ -36,6 +36,9 @@ _SPEC: dict[str, dict[str, Any]] = {
         "targets": ("next", "fallback"),
     },
     "hours": {"fields": {"open", "closed"}, "required": {"open", "closed"}, "targets": ("open", "closed")},
+    # the caller's number against the supervisors' list of restricted (nuisance) callers
+    "screen": {"fields": {"allowed", "restricted"}, "required": {"allowed", "restricted"},
+               "targets": ("allowed", "restricted")},
     "language": {
         "fields": {"prompt", "options", "timeout", "retries", "next"},
         "required": {"prompt", "options", "next"},
@@ -173,7 +176,8 @@ def _edges(node: Node) -> Iterator[Edge]:
         yield Edge(node.id, spec["next"], "key", 1)
         yield Edge(node.id, spec["next"], "timeout", 0)
         return
-    labels = {"fallback": "fallback", "next": "next", "open": "open", "closed": "closed", "not_found": "not_found"}
+    labels = {"fallback": "fallback", "next": "next", "open": "open", "closed": "closed", "not_found": "not_found",
+              "allowed": "allowed", "restricted": "restricted"}
     for name in _SPEC[node.kind]["targets"]:
         if name in spec:
             yield Edge(node.id, spec[name], labels[name], 0)

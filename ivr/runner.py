@@ -117,11 +117,12 @@ class IvrRunner:
 
     def __init__(self, ami, library: FlowLibrary, *, clock, sounds_dir: str | Path,
                  recordings_dir: str | Path, is_open: Callable[[datetime], bool] = lambda now: True,
+                 is_restricted: Callable[[str, datetime], bool] = lambda caller, now: False,
                  lookup: Callable | None = None, on_transfer: Callable | None = None,
                  on_message: Callable | None = None, on_callback: Callable | None = None,
                  on_outcome: Callable | None = None, on_finished: Callable | None = None,
                  recognizer: Callable | None = None, tts=None, run_blocking: Callable | None = None,
-                 pbx_sounds_dir: str | None = None):
+                 pbx_sounds_dir: str | None = None, caller_screen=None):
         self.ami = ami
         self.library = library
         self.clock = clock
@@ -131,6 +132,10 @@ class IvrRunner:
         self.pbx_sounds_dir = (pbx_sounds_dir or str(self.sounds_dir)).rstrip("/")
         self.recordings_dir = Path(recordings_dir).resolve()
         self.is_open = is_open
+        # the list behind the flows' ``screen`` nodes (callcenter.screening.CallerScreen): it answers
+        # from memory and is started and stopped with the runner
+        self.caller_screen = caller_screen
+        self.is_restricted = caller_screen.is_restricted if caller_screen is not None else is_restricted
         self.lookup = lookup
         self.on_transfer = on_transfer
         self.on_message = on_message
@@ -147,6 +152,8 @@ class IvrRunner:
     # ----------------------------------------------------------- lifecycle
 
     def start(self) -> None:
+        if self.caller_screen is not None:
+            self.caller_screen.start()
         missing = self.missing_prompts()
         if missing:
             log.error("prompt audio missing; run `callcenter ivr prompts build` (callers hearing nothing go to "
@@ -161,6 +168,8 @@ class IvrRunner:
         return [path for path in wanted if not path.exists()]
 
     def stop(self) -> None:
+        if self.caller_screen is not None:
+            self.caller_screen.stop()
         if self._subscription is not None:
             self._subscription.cancel()
             self._subscription = None
@@ -200,7 +209,7 @@ class IvrRunner:
                         extra={"fields": {"channel": channel, "sessions": len(self.sessions)}})
             self.ami.agi(channel, agi.BREAK, command_id=f"ivr-{call.uniqueid}-full").addErrback(lambda f: None)
             return
-        session = IvrSession(call, flow, Engine(flow, self.is_open))
+        session = IvrSession(call, flow, Engine(flow, self.is_open, self.is_restricted))
         self.sessions[channel] = session
         log.info("IVR session started", extra={"fields": {"channel": channel, "flow": flow.name,
                                                           "caller": call.masked_caller}})

@@ -128,7 +128,9 @@ def build_runner(config, ami, reactor, *, service=None, calendar=None, acd=None,
     draft orders; ``calendar`` the business-hours branch (always open without
     it); ``acd`` (a ``QueueController``) takes transfers and callback requests
     — without it the dialplan's ``IVR_ACTION``/``IVR_QUEUE`` hand-off applies;
-    ``db_engine`` stores every visit's path (:class:`ivr.store.IvrVisitStore`) and,
+    ``db_engine`` stores every visit's path (:class:`ivr.store.IvrVisitStore`),
+    screens callers against the restricted-callers list
+    (:class:`callcenter.screening.service.CallerScreen`, ``runner.caller_screen``) and,
     with ``service``, queues messages for transcription.
     Flows are validated here: a broken flow file stops start-up.
     """
@@ -155,11 +157,14 @@ def build_runner(config, ami, reactor, *, service=None, calendar=None, acd=None,
     on_transfer = on_callback = None
     if acd is not None:
         on_transfer, on_callback = acd_hooks(acd)
-    store = None
+    store = screen = None
     if db_engine is not None:
+        from callcenter.screening.service import CallerScreen, RestrictionList
         from ivr.store import IvrVisitStore
 
         store = IvrVisitStore(db_engine)
+        screen = CallerScreen(RestrictionList(db_engine), reactor, run_blocking)
+        screen.refresh_seconds = float(config.get("ivr.screen_refresh_seconds"))
 
     def finished(call):
         if store is not None:
@@ -175,6 +180,6 @@ def build_runner(config, ami, reactor, *, service=None, calendar=None, acd=None,
         lookup=desk.lookup if desk else None, on_message=desk.on_message if desk else None,
         on_transfer=on_transfer, on_callback=on_callback, on_outcome=on_outcome, on_finished=finished,
         recognizer=recognizer, tts=TextToSpeech(), run_blocking=run_blocking,
-        pbx_sounds_dir=config.get("ivr.pbx_sounds_dir") or None)
+        pbx_sounds_dir=config.get("ivr.pbx_sounds_dir") or None, caller_screen=screen)
     runner.command_grace = float(config.get("ivr.command_timeout"))
     return runner

@@ -36,13 +36,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Iterable
 
 from sqlalchemy import delete, select
 
 from callcenter.auth.tables import login_failures
-from callcenter.clock import now_from
+from callcenter.clock import now_from, stored_utc
 
 SCOPES = ("pair", "username", "address")
 
@@ -149,12 +149,12 @@ class LoginThrottle:
 
     def check(self, username: str, address: str, now: datetime) -> Lockout | None:
         """The lock that refuses this log-in (the longest if several apply), or None to go ahead."""
-        now = _utc(now)
+        now = stored_utc(now)
         found = None
         with self.engine.connect() as conn:
             for scope, key, limit in self._limits(username, address):
                 c = login_failures.c
-                times = [_utc(row.at) for row in conn.execute(
+                times = [stored_utc(row.at) for row in conn.execute(
                     select(c.at).where(c.scope == scope, c.key == key, c.at > now - self.window)
                     .order_by(c.at.desc()).limit(limit))]
                 until = lockout_until(times, limit, self.window, now)
@@ -165,13 +165,13 @@ class LoginThrottle:
     def locked_names(self, now: datetime) -> dict[str, datetime]:
         """The user names a lock refuses now, from some address or from all, each with the end of its
         longest lock (for the accounts page)."""
-        now, c = _utc(now), login_failures.c
+        now, c = stored_utc(now), login_failures.c
         limits = {"pair": self.max_per_name_and_address, "username": self.max_per_username}
         times: dict[tuple[str, str], list[datetime]] = {}
         with self.engine.connect() as conn:
             for row in conn.execute(select(c.scope, c.key, c.at).where(c.scope.in_(tuple(limits)),
                                                                        c.at > now - self.window)):
-                times.setdefault((row.scope, row.key), []).append(_utc(row.at))
+                times.setdefault((row.scope, row.key), []).append(stored_utc(row.at))
         found: dict[str, datetime] = {}
         for (scope, key), ats in times.items():
             until = lockout_until(ats, limits[scope], self.window, now)
@@ -182,7 +182,7 @@ class LoginThrottle:
 
     def record_failure(self, username: str, address: str, now: datetime) -> Lockout | None:
         """Count a failed log-in; returns the lock it starts, if it was the one too many."""
-        now = _utc(now)
+        now = stored_utc(now)
         with self.engine.begin() as conn:
             conn.execute(login_failures.insert(), [{"scope": scope, "key": key, "at": now}
                                                    for scope, key, _ in self._limits(username, address)])
@@ -209,7 +209,3 @@ class LoginThrottle:
                 ((c.scope == "username") & (c.key == username_key(username)))
                 | ((c.scope == "pair") & (c.key == pair_key(username, address)))))
 
-
-def _utc(value: datetime) -> datetime:
-    """Aware UTC (SQLite hands back naive datetimes; they were stored as UTC)."""
-    return value.astimezone(timezone.utc) if value.tzinfo else value.replace(tzinfo=timezone.utc)

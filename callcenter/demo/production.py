@@ -118,6 +118,7 @@ class Hotline:
 
         self.web_root = build_web(config, reactor, engine=engine, workorders=self.service, acd=self.acd)
         attach_live_calls(self.web_root, self.tracker, clock=reactor)
+        self.web_root.deps.extras["caller_screen"] = self.runner.caller_screen
         self.web_root.deps.extras["intake"] = IntakeService.from_config(reactor, reactor.getThreadPool(), config,
                                                                      taxonomy=self.service.taxonomy, engine=engine)
         deps = self.web_root.deps

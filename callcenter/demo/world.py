@@ -244,6 +244,7 @@ class DemoWorld:
             web_config = config.with_overrides({"desk.audiosocket": f"127.0.0.1:{self.speech.audiosocket_port}"})
         self.web_root = build_web(web_config, reactor, engine=engine, workorders=self.service, acd=self.acd)
         attach_live_calls(self.web_root, self.tracker, clock=clock)
+        self.web_root.deps.extras["caller_screen"] = self.runner.caller_screen
         deps = self.web_root.deps
         self.fanout.listeners.append(lambda: deps.extras.get("desk"))
         self.web_root.deps.extras["intake"] = IntakeService.from_config(reactor, reactor.getThreadPool(), config,

@@ -100,7 +100,7 @@ def test_caller_presses_keys_and_reaches_urgent_queue(tmp_path):
         assert ch.variables["IVR_QUEUE"] == "hotline-urgent"
         assert ch.variables["IVR_SKILL"] == "urgent" and ch.variables["IVR_PRIORITY"] == "10"
         assert [(p["node"], p["keys"]) for p in call.path if p["keys"]] == [("language", "1"), ("main_menu", "1")]
-        assert ch.variables["IVR_PATH"] == "welcome>language:1>hours>main_menu:1>urgent_queue"
+        assert ch.variables["IVR_PATH"] == "welcome>language:1>screen>hours>main_menu:1>urgent_queue"
         assert world.runner.sessions == {}
     finally:
         yield world.close()

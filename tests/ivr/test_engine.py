@@ -47,9 +47,11 @@ def test_english_caller_reaches_urgent_queue_in_two_keys(hotline):
     last = batches[2]
     assert last[0] == Play("urgent_transfer", "en")
     assert last[-1] == Transfer("hotline-urgent", "urgent", 10)
-    assert SetVar("IVR_PATH", "welcome>language:2>hours>main_menu:1>urgent_queue") in last
+    assert SetVar("IVR_PATH", "welcome>language:2>screen>hours>main_menu:1>urgent_queue") in last
     assert state.done and state.outcome == "transfer" and state.lang == "en"
-    assert [(p.node, p.keys) for p in state.path][1:4] == [("language", "2"), ("hours", ""), ("main_menu", "1")]
+    assert [(p.node, p.keys) for p in state.path][1:5] == [("language", "2"), ("screen", ""), ("hours", ""),
+                                                            ("main_menu", "1")]
+    assert state.path[2].result == "allowed"
 
 
 def test_language_timeout_defaults_to_chinese(hotline):
@@ -65,7 +67,35 @@ def test_invalid_key_retries_then_falls_back_to_an_agent(hotline):
     assert batches[2] == [Play("invalid_key", "zh"), CollectDigits("main_menu", "zh", 1, 5, "#")]
     assert batches[3] == [Play("no_input", "zh"), CollectDigits("main_menu", "zh", 1, 5, "#")]
     assert batches[4][-1] == Transfer("hotline-general", "general", 0)
-    assert state.path[3].result == "retries_exhausted"
+    assert state.path[4].result == "retries_exhausted"
+
+
+def test_a_restricted_caller_hears_the_notice_and_leaves_a_message_without_reaching_a_queue(hotline):
+    """The screen node asks about the caller's own number: a restricted one is told why and may leave a
+    message (submitted like any other), and no transfer or callback is ever offered; others go on."""
+    asked = []
+
+    def is_restricted(caller, now):
+        asked.append((caller, now))
+        return caller == "13900009999"
+
+    engine = Engine(hotline, is_restricted=is_restricted)
+    state, batches = run(engine, [Digits("1"), Recorded("/rec/r.wav", 9.0)], caller="13900009999")
+    assert asked == [("13900009999", NOW)]
+    assert batches[1] == [Play("restricted_notice", "zh"), Play("leave_message", "zh"),
+                          Record("leave_message-1", 120)]
+    assert batches[2][0] == SubmitMessage("/rec/r.wav", 9.0) and batches[2][-1] == Hangup()
+    assert not any(isinstance(c, (Transfer, RequestCallback)) for batch in batches for c in batch)
+    assert state.path[2].node == "screen" and state.path[2].result == "restricted"
+    other, batches = run(engine, [Digits("1")], caller="13800001234")
+    assert batches[1] == [CollectDigits("main_menu", "zh", 1, 5, "#")] and other.path[2].result == "allowed"
+
+
+def test_a_caller_without_a_number_is_never_restricted(hotline):
+    """Withheld caller ID is not looked up (an empty number must not match anything on the list)."""
+    engine = Engine(hotline, is_restricted=lambda caller, now: True)
+    state, batches = run(engine, [Digits("1")], caller="")
+    assert batches[1] == [CollectDigits("main_menu", "zh", 1, 5, "#")] and state.path[2].result == "allowed"
 
 
 def test_after_hours_goes_to_message_menu(hotline):
@@ -73,7 +103,7 @@ def test_after_hours_goes_to_message_menu(hotline):
     closed = Engine(hotline, is_open=lambda now: False)
     state, batches = run(closed, [Digits("1")])
     assert batches[1] == [CollectDigits("after_hours", "zh", 1, 5, "#")]
-    assert state.path[2].result == "closed"
+    assert state.path[3].result == "closed"
 
 
 def test_after_hours_message_becomes_submitted_recording(hotline):

@@ -134,14 +134,17 @@ def test_hotline_reaches_an_agent_in_two_key_presses():
     """GB/T 33358: from the start, every queue is reachable pressing at most two keys
     during business hours, without relying on timeouts or invalid input."""
     flow = load_flow(FLOWS / "hotline.yaml")
-    chosen = lambda e: e.label.startswith("key") or e.label in ("next", "open")  # noqa: E731
+    chosen = lambda e: e.label.startswith("key") or e.label in ("next", "open", "allowed")  # noqa: E731
     presses = key_presses(flow, chosen)
     transfers = {n for n, node in flow.nodes.items() if node.kind == "transfer"}
     assert transfers == {"urgent_queue", "general_queue"}
     assert all(presses[t] <= 2 for t in transfers), presses
     # and the after-hours branch leads to both a message and a callback
-    closed = key_presses(flow, lambda e: e.label != "open")
+    closed = key_presses(flow, lambda e: e.label not in ("open", "restricted"))
     assert closed["leave_message"] <= 2 and closed["callback"] <= 2
+    # a restricted caller reaches the message, and no queue, whatever the keys and the hours
+    restricted = key_presses(flow, lambda e: e.label != "allowed")
+    assert "leave_message" in restricted and transfers.isdisjoint(restricted) and "callback" not in restricted
 
 
 def test_key_presses_counts_a_deeper_menu():
@@ -152,7 +155,7 @@ def test_key_presses_counts_a_deeper_menu():
         "  urgent_queue:\n", "  extra:\n    kind: menu\n    prompt: no_input\n    options: {1: urgent_queue}\n"
         "    fallback: goodbye\n  urgent_queue:\n", 1).replace("      1: urgent_queue\n", "      1: extra\n", 1)
     deeper = parse_flow(text, "deeper.yaml")
-    chosen = lambda e: e.label.startswith("key") or e.label in ("next", "open")  # noqa: E731
+    chosen = lambda e: e.label.startswith("key") or e.label in ("next", "open", "allowed")  # noqa: E731
     assert key_presses(deeper, chosen)["urgent_queue"] == 3
     assert key_presses(flow, chosen)["urgent_queue"] == 2
 

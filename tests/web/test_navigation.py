@@ -6,8 +6,9 @@ import pytest_twisted
 
 
 @pytest.mark.parametrize("role, home, shown, hidden", [
-    ("agent", "/agent", ["/agent", "/callbacks", "/wallboard"], ["/supervisor", "/reports", "/dept"]),
-    ("supervisor", "/supervisor", ["/supervisor", "/reports", "/wallboard", "/dept"], ["/agent\"", "/admin/users"]),
+    ("agent", "/agent", ["/agent", "/callbacks", "/wallboard"], ["/supervisor", "/reports", "/dept", "/admin/users"]),
+    ("supervisor", "/supervisor", ["/supervisor", "/reports", "/wallboard", "/dept", "/supervisor/restricted"],
+     ["/agent\"", "/admin/users"]),
     ("admin", "/supervisor", ["/supervisor", "/reports", "/admin/users"], ["/agent\""]),
 ])
 @pytest_twisted.ensureDeferred
