@@ -1,5 +1,6 @@
-"""/admin/users in Debian's chromium (Playwright): an administrator adds an agent with the form, the
-list shows it, and the new agent signs in to the desk."""
+"""/admin/users and /supervisor/restricted in Debian's chromium (Playwright): an administrator adds
+an agent with the form, the list shows it, restricts a nuisance number, and the new agent signs in
+to the desk."""
 from __future__ import annotations
 
 import pytest
@@ -38,6 +39,13 @@ def add_an_agent(base: str) -> dict:
             page.wait_for_selector("#done")
             seen["notice"] = page.locator("#done").inner_text()
             seen["row"] = page.locator('tr.account[data-username="wang.fang"]').inner_text()
+            page.click('header nav a[href="/supervisor/restricted"]')
+            page.fill("#restrict-number", "+86 139 0000 9999")
+            page.fill("#restrict-reason", "反复无声来电")
+            page.fill("#restrict-days", "7")
+            page.click("#restrict-submit")
+            page.wait_for_selector("#done")
+            seen["restricted"] = page.locator('tr.restriction[data-state="in_force"]').inner_text()
             seen["admin_console"] = list(seen.get("console", ()))  # the desk has no ACD here: its feed is 503
             page.click("#logout")
             page.goto(base + "/login")
@@ -55,7 +63,8 @@ def add_an_agent(base: str) -> dict:
 @pytest_twisted.ensureDeferred
 async def test_administrator_adds_an_agent_who_then_signs_in(sqlite_url):
     """The header's 账号管理 link opens the page; the form creates 王芳 (agent 1001, PJSIP/1001), the list
-    shows her, and she signs in to /agent; the accounts page's console stays clean (no CSP violation,
+    shows her; the 限制呼入 link's form restricts +86 139 0000 9999 (listed as 13900009999); she signs in
+    to /agent; the accounts page's console stays clean (no CSP violation,
     no failed load, no form warning)."""
     server = start_server(sqlite_url)
     try:
@@ -65,5 +74,6 @@ async def test_administrator_adds_an_agent_who_then_signs_in(sqlite_url):
         await stop_server_async(server)
     assert seen["heading"] == "账号管理" and seen["notice"] == "账号已创建", seen
     assert "王芳" in seen["row"] and "坐席" in seen["row"] and "PJSIP/1001" in seen["row"], seen
+    assert "13900009999" in seen["restricted"] and "反复无声来电" in seen["restricted"], seen
     assert seen["landed"].endswith("/agent"), seen
     assert seen["admin_console"] == [], seen
