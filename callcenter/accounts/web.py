@@ -10,7 +10,7 @@ from callcenter.accounts.service import AccountAdmin
 from callcenter.auth.service import ROLES as ALL_ROLES
 from callcenter.auth.web import login_throttle, require_role
 from callcenter.web.app import form_arg, query_arg
-from callcenter.web.forms import post_redirect
+from callcenter.web.forms import page_forms
 
 ADMINS = ("admin",)
 PAGE = "/admin/users"
@@ -44,9 +44,7 @@ def routes(app) -> None:
                                      typed={k: form_arg(request, k) for k in (
                                          "username", "display_name", "role", "department", "agent_id", "device")})
 
-    def form(request, principal, action, done: str):
-        return post_redirect(request, action, done_url=f"{PAGE}?done={done}".encode("ascii"),
-                             show_error=lambda body, code: page(request, principal, error=body, status=code))
+    form = page_forms(PAGE, page)
 
     @app.route(PAGE, methods=["GET"])
     @require_role(*ADMINS, page=True)

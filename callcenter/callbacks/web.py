@@ -15,7 +15,7 @@ from __future__ import annotations
 from callcenter.auth.web import require_role
 from callcenter.web.app import form_arg, json_api, query_arg, read_json
 from callcenter.web.errors import ApiError
-from callcenter.web.forms import post_redirect
+from callcenter.web.forms import page_forms
 from callcenter.workorders.engine import actor_for, unavailable
 
 PREFIX = "/api/v1/callbacks"
@@ -247,26 +247,23 @@ def routes(app) -> None:
     async def callbacks_page(request, principal):
         return await page(request, principal)
 
-    async def attempt(request, principal, action, done=b"1"):
-        """Run a form's action: back to the list (303) when it worked, the list with the
-        error shown when the engine refused it."""
-        return await post_redirect(request, action, done_url=b"/callbacks?done=" + done,
-                                   show_error=lambda body, code: page(request, principal, error=body, status=code))
+    # each form's action: back to the list (303) when it worked, the list with the error otherwise
+    form = page_forms("/callbacks", page)
 
     @app.route("/callbacks/<job_id>/result", methods=["POST"])
     @require_role(*ROLES, page=True)
     async def callbacks_form(request, principal, job_id):
-        return await attempt(request, principal, lambda: record(principal, job_id, form_arg(request, "answer"),
-                                                                form_arg(request, "note")))
+        return await form(request, principal, lambda: record(principal, job_id, form_arg(request, "answer"),
+                                                             form_arg(request, "note")), "1")
 
     @app.route("/callbacks/queue/<entry_id>/done", methods=["POST"])
     @require_role(*ROLES, page=True)
     async def queue_done_form(request, principal, entry_id):
-        return await attempt(request, principal, lambda: deps.db(
-            queue_callback_done, deps.engine, _job_id(entry_id, "queue"), deps.now()))
+        return await form(request, principal, lambda: deps.db(
+            queue_callback_done, deps.engine, _job_id(entry_id, "queue"), deps.now()), "1")
 
     @app.route("/callbacks/webhooks/<row_id>/retry", methods=["POST"])
     @require_role(*ACT_ON_WEBHOOKS, page=True)
     async def webhook_form(request, principal, row_id):
-        return await attempt(request, principal, lambda: deps.db(
-            outbox.requeue, deps.engine, _job_id(row_id, "webhook"), deps.now()), done=b"resent")
+        return await form(request, principal, lambda: deps.db(
+            outbox.requeue, deps.engine, _job_id(row_id, "webhook"), deps.now()), "resent")

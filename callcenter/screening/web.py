@@ -8,7 +8,7 @@ from pathlib import Path
 from callcenter.auth.web import require_role
 from callcenter.screening.service import RestrictionList, ScreeningError
 from callcenter.web.app import form_arg, query_arg
-from callcenter.web.forms import post_redirect
+from callcenter.web.forms import page_forms
 
 SUPERVISORS = ("supervisor", "admin")
 PAGE = "/supervisor/restricted"
@@ -54,13 +54,14 @@ def routes(app) -> None:
         if screen is not None:
             await screen.refresh()
 
+    page_form = page_forms(PAGE, page)
+
     def form(request, principal, action, done: str):
         async def run():
             await action()
             await changed()
 
-        return post_redirect(request, run, done_url=f"{PAGE}?done={done}".encode("ascii"),
-                             show_error=lambda body, code: page(request, principal, error=body, status=code))
+        return page_form(request, principal, run, done)
 
     @app.route(PAGE, methods=["GET"])
     @require_role(*SUPERVISORS, page=True)

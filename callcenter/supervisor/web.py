@@ -23,7 +23,7 @@ from callcenter.auth.web import require_role
 from callcenter.routing.skills import is_device
 from callcenter.wallboard.web import feed_for
 from callcenter.web.app import form_arg, query_arg
-from callcenter.web.forms import post_redirect
+from callcenter.web.forms import page_forms
 from callcenter.web.i18n import CATALOGUE
 
 ROLES = ("supervisor", "admin")
@@ -122,9 +122,7 @@ def routes(app) -> None:
             done=query_arg(request, "done") or "",
             device=form_arg(request, "device") or principal.user.device or "")
 
-    async def attempt(request, principal, action):
-        return await post_redirect(request, action, done_url=b"/supervisor?done=1",
-                                   show_error=lambda body, code: render(request, principal, error=body, status=code))
+    form = page_forms("/supervisor", render)
 
     @app.route("/supervisor", methods=["GET"])
     @require_role(*ROLES, page=True)
@@ -144,7 +142,7 @@ def routes(app) -> None:
             device = spy_device(form_arg(request, "device"), principal.user.device)
             await controller.supervise(device, agent_id, mode)
 
-        return await attempt(request, principal, action)
+        return await form(request, principal, action, "1")
 
     @app.route("/supervisor/abandoned/<call_id>/callback", methods=["POST"])
     @require_role(*ROLES, page=True)
@@ -164,7 +162,7 @@ def routes(app) -> None:
                                       "已在回拨队列中或无法预约 / already waiting for a callback or refused")
             feed.wallboard.forget_abandoned(call_id)
 
-        return await attempt(request, principal, action)
+        return await form(request, principal, action, "1")
 
     @app.route("/supervisor/orders/<number>/<action_name>", methods=["POST"])
     @require_role(*ROLES, page=True)
@@ -181,4 +179,4 @@ def routes(app) -> None:
             params = {"reason": note} if note else {}
             await deps.db(deps.workorders.perform, number, action_name, params, actor_for(principal.user), deps.now())
 
-        return await attempt(request, principal, action)
+        return await form(request, principal, action, "1")

@@ -18,3 +18,15 @@ async def post_redirect(request, action, *, done_url: bytes, show_error):
     request.redirect(done_url)
     request.setResponseCode(303)
     return b""
+
+
+def page_forms(path: str, render):
+    """The form runner of one page: ``form(request, principal, action, done)`` runs ``action()``,
+    then 303 to ``path?done=<done>``; a refusal is ``render(request, principal, error=…, status=…)``
+    (the page with the message)."""
+
+    def form(request, principal, action, done: str):
+        return post_redirect(request, action, done_url=f"{path}?done={done}".encode("ascii"),
+                             show_error=lambda body, code: render(request, principal, error=body, status=code))
+
+    return form
