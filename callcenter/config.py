@@ -71,6 +71,21 @@ class Config:
             node = node[part]
         return copy.deepcopy(node)
 
+    def number(self, key: str, low: float, high: float, *, unit: str = "", default: float | None = None) -> float:
+        """The setting as a number from ``low`` to ``high``; anything else is a :class:`ConfigError`
+        naming the key (so a service refuses to start instead of failing later)."""
+        raw = self.get(key, default)
+        what = f" ({unit})" if unit else ""
+        if isinstance(raw, bool):
+            raw = str(raw).lower()  # TOML true/false is not a number
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key} must be a number{what}, not {raw!r}") from None
+        if not low <= value <= high:
+            raise ConfigError(f"{key} must be {low:g} to {high:g}{what}, not {raw!r}")
+        return value
+
     def section(self, name: str) -> dict[str, Any]:
         value = self.get(name, {})
         if not isinstance(value, dict):

@@ -120,6 +120,11 @@ def acd_hooks(acd):
     return acd.on_transfer, acd.on_callback
 
 
+def screen_refresh_setting(config) -> float:
+    """``[ivr] screen_refresh_seconds``: how often the restricted-callers list is reloaded (1 s to 1 h)."""
+    return config.number("ivr.screen_refresh_seconds", 1, 3600, unit="seconds", default=10.0)
+
+
 def build_runner(config, ami, reactor, *, service=None, calendar=None, acd=None, db_engine=None,
                  recognizer=None, on_outcome=None, on_finished=None):
     """The IVR as ``serve``/``demo`` run it, from the ``[ivr]`` config section.
@@ -164,7 +169,7 @@ def build_runner(config, ami, reactor, *, service=None, calendar=None, acd=None,
 
         store = IvrVisitStore(db_engine)
         screen = CallerScreen(RestrictionList(db_engine), reactor, run_blocking)
-        screen.refresh_seconds = float(config.get("ivr.screen_refresh_seconds"))
+        screen.refresh_seconds = screen_refresh_setting(config)
 
     def finished(call):
         if store is not None:

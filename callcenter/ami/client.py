@@ -41,16 +41,7 @@ log = logging.getLogger(__name__)
 def read_coalesce_setting(config) -> float:
     """``[ami] read_coalesce_ms`` as seconds; a value outside 0-100 ms is a
     :class:`~callcenter.config.ConfigError` naming the key."""
-    from callcenter.config import ConfigError
-
-    raw = config.get("ami.read_coalesce_ms", 1.0)
-    try:
-        ms = float(raw)
-    except (TypeError, ValueError):
-        raise ConfigError(f"ami.read_coalesce_ms must be a number of milliseconds, not {raw!r}") from None
-    if not 0 <= ms <= 100:
-        raise ConfigError(f"ami.read_coalesce_ms must be 0 to 100 (ms), not {raw!r}")
-    return ms / 1000
+    return config.number("ami.read_coalesce_ms", 0, 100, unit="ms", default=1.0) / 1000
 
 
 class AMIFactory(Factory):

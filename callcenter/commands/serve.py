@@ -19,10 +19,12 @@ def _run(args) -> int:
     from callcenter.runtime import parse_gc_threshold, tune_gc
 
     from callcenter.ami.client import read_coalesce_setting
+    from ivr.services import screen_refresh_setting
 
     try:
         gc_threshold = parse_gc_threshold(args.cfg.get("runtime.gc_threshold"))
         read_coalesce_setting(args.cfg)
+        screen_refresh_setting(args.cfg)
     except ConfigError as exc:
         print(f"callcenter serve: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -32,6 +32,18 @@ def test_bad_config_is_a_clear_error(tmp_path):
         load_config(None, environ={"CALLCENTER_WEB_PORT": "eighty"})
 
 
+def test_number_settings_are_checked_against_their_range_with_the_key_named():
+    """Config.number reads ints, floats and numeric text; text, booleans, missing values without a
+    default and values outside the range are ConfigErrors that name the key and the unit."""
+    cfg = load_config(None, environ={}).with_overrides({"a.n": 5, "a.f": "2.5", "a.t": "soon", "a.b": True})
+    assert cfg.number("a.n", 1, 10) == 5.0 and cfg.number("a.f", 0, 3) == 2.5
+    assert cfg.number("a.missing", 0, 1, default=0.5) == 0.5
+    for key, message in (("a.t", "a.t must be a number (s), not 'soon'"), ("a.b", "a.b must be a number"),
+                         ("a.missing", "a.missing must be a number"), ("a.n", "a.n must be 6 to 9 (s), not 5")):
+        with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            cfg.number(key, 6, 9, unit="s")
+
+
 def test_db_upgrade_command_creates_schema(tmp_path):
     """`callcenter db upgrade` runs the Alembic migrations on the configured database."""
     url = f"sqlite:///{tmp_path / 'cc.sqlite3'}"

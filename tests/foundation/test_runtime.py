@@ -53,3 +53,14 @@ def test_serve_refuses_a_bad_read_coalescing_window_before_starting(tmp_path, va
     proc = subprocess.run([sys.executable, "-m", "callcenter.cli", "--config", str(cfg), "serve"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "ami.read_coalesce_ms" in proc.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "86400", '"often"', "true"])
+def test_serve_refuses_a_bad_screen_refresh_interval_before_starting(tmp_path, value):
+    """`callcenter serve` with ivr.screen_refresh_seconds outside 1-3600 s (or not a number) exits 2 naming
+    the key, before connecting to anything."""
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[ivr]\nscreen_refresh_seconds = {value}\n")
+    proc = subprocess.run([sys.executable, "-m", "callcenter.cli", "--config", str(cfg), "serve"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "ivr.screen_refresh_seconds" in proc.stderr, proc.stderr
