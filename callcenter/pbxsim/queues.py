@@ -342,7 +342,6 @@ class QueueManager:
     def _talk(self, q: Queue, entry: Entry, member: Member, connected):
         sim, ch = self.sim, entry.channel
         callee, ring_started = connected
-        now = sim.reactor.seconds()
         hold = sim.elapsed_seconds(entry.joined)
         ring_time = sim.elapsed_seconds(ring_started)
         sim.chan_event("MusicOnHoldStop", "call", ch)

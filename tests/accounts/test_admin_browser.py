@@ -7,55 +7,41 @@ import pytest
 import pytest_twisted
 from twisted.internet.threads import deferToThread
 
+from tests.browser import chromium_page, sign_in
 from tests.web.conftest import PASSWORD, start_server, stop_server_async
-from tests.web.test_portal_browser import ARGS, CHROMIUM
 
 
 def add_an_agent(base: str) -> dict:
     """Worker thread: root1 opens the accounts page from the header, adds wang.fang, then wang.fang logs in."""
-    from playwright.sync_api import sync_playwright
-
     seen: dict = {}
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            page = browser.new_page()
-            page.on("console", lambda m: seen.setdefault("console", []).append(m.text))
-            page.goto(base + "/login")
-            page.fill("#username", "root1")
-            page.fill("#password", PASSWORD)
-            page.click("#login-submit")
-            page.click('header nav a[href="/admin/users"]')
-            page.wait_for_url(base + "/admin/users")
-            seen["heading"] = page.locator("h1").inner_text()
-            page.fill("#new-username", "wang.fang")
-            page.fill("#new-display-name", "王芳")
-            page.select_option("#new-role", "agent")
-            page.fill("#new-agent-id", "1001")
-            page.fill("#new-device", "PJSIP/1001")
-            page.fill("#new-password", PASSWORD)
-            page.fill("#new-confirm", PASSWORD)
-            page.click("#create-account")
-            page.wait_for_selector("#done")
-            seen["notice"] = page.locator("#done").inner_text()
-            seen["row"] = page.locator('tr.account[data-username="wang.fang"]').inner_text()
-            page.click('header nav a[href="/supervisor/restricted"]')
-            page.fill("#restrict-number", "+86 139 0000 9999")
-            page.fill("#restrict-reason", "反复无声来电")
-            page.fill("#restrict-days", "7")
-            page.click("#restrict-submit")
-            page.wait_for_selector("#done")
-            seen["restricted"] = page.locator('tr.restriction[data-state="in_force"]').inner_text()
-            seen["admin_console"] = list(seen.get("console", ()))  # the desk has no ACD here: its feed is 503
-            page.click("#logout")
-            page.goto(base + "/login")
-            page.fill("#username", "wang.fang")
-            page.fill("#password", PASSWORD)
-            page.click("#login-submit")
-            page.wait_for_url(base + "/agent")
-            seen["landed"] = page.url
-        finally:
-            browser.close()
+    with chromium_page(seen) as page:
+        sign_in(page, base, "root1")
+        page.click('header nav a[href="/admin/users"]')
+        page.wait_for_url(base + "/admin/users")
+        seen["heading"] = page.locator("h1").inner_text()
+        page.fill("#new-username", "wang.fang")
+        page.fill("#new-display-name", "王芳")
+        page.select_option("#new-role", "agent")
+        page.fill("#new-agent-id", "1001")
+        page.fill("#new-device", "PJSIP/1001")
+        page.fill("#new-password", PASSWORD)
+        page.fill("#new-confirm", PASSWORD)
+        page.click("#create-account")
+        page.wait_for_selector("#done")
+        seen["notice"] = page.locator("#done").inner_text()
+        seen["row"] = page.locator('tr.account[data-username="wang.fang"]').inner_text()
+        page.click('header nav a[href="/supervisor/restricted"]')
+        page.fill("#restrict-number", "+86 139 0000 9999")
+        page.fill("#restrict-reason", "反复无声来电")
+        page.fill("#restrict-days", "7")
+        page.click("#restrict-submit")
+        page.wait_for_selector("#done")
+        seen["restricted"] = page.locator('tr.restriction[data-state="in_force"]').inner_text()
+        seen["admin_console"] = list(seen.get("console", ()))  # the desk has no ACD here: its feed is 503
+        page.click("#logout")
+        sign_in(page, base, "wang.fang")
+        page.wait_for_url(base + "/agent")
+        seen["landed"] = page.url
     return seen
 
 

@@ -1,9 +1,7 @@
 """Model manifest, offline installation, verification, and clear errors when a model is missing or bad."""
 from __future__ import annotations
 
-import hashlib
 import zipfile
-from dataclasses import replace
 from pathlib import Path
 
 import pytest

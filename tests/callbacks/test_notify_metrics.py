@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer, threads
+from twisted.internet import defer
 from twisted.web import resource, server
 
 from callcenter.callbacks import jobs

@@ -2,7 +2,7 @@
 retry spacing and the end of attempts — all with explicit instants (a fake clock)."""
 from __future__ import annotations
 
-from datetime import time, timedelta
+from datetime import time
 
 import pytest
 

@@ -15,13 +15,11 @@ from callcenter.bootstrap import FEATURES
 from callcenter.callbacks import jobs, outbox
 from callcenter.callbacks.jobs import ResultRecorder
 from callcenter.routing.store import RoutingStore
+from tests.browser import CHROMIUM, chromium_page, sign_in
 from tests.callbacks.helpers import CALENDAR, MONDAY, SYSTEM, replied_order
-from tests.web.conftest import PASSWORD, BearerClient, start_server, stop_server
+from tests.web.conftest import BearerClient, start_server, stop_server
 from ticketing.callbacks.policy import CallbackPolicy
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-        "--no-first-run", "--disable-component-update", "--disable-sync"]
 CITIZEN, QUEUE_CALLER, ABANDONED, IN_QUEUE = "13900000009", "13700000007", "13600000006", "13500000005"
 
 
@@ -132,28 +130,18 @@ async def test_api_lists_dead_webhooks_and_masks_numbers_by_role(server):
 
 def _drive(base: str, webhook_id: int) -> dict:
     """In a worker thread (the reactor keeps serving): a supervisor resends a dead notification."""
-    from playwright.sync_api import sync_playwright
-
     seen = {}
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            page = browser.new_page()
-            page.goto(base + "/login")
-            page.fill("#username", "boss")
-            page.fill("#password", PASSWORD)
-            page.click("#login-submit")
-            page.wait_for_load_state()
-            page.goto(base + "/callbacks?lang=zh")
-            row = page.locator(f'tr.webhook[data-id="{webhook_id}"]')
-            seen["row"] = row.inner_text()
-            seen["exhausted"] = page.locator("#exhausted").inner_text()
-            row.locator("button").click()
-            page.wait_for_selector("#done")
-            seen["done"] = page.locator("#done").inner_text()
-            seen["rows_after"] = page.locator("tr.webhook").count()
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        sign_in(page, base, "boss")
+        page.wait_for_load_state()
+        page.goto(base + "/callbacks?lang=zh")
+        row = page.locator(f'tr.webhook[data-id="{webhook_id}"]')
+        seen["row"] = row.inner_text()
+        seen["exhausted"] = page.locator("#exhausted").inner_text()
+        row.locator("button").click()
+        page.wait_for_selector("#done")
+        seen["done"] = page.locator("#done").inner_text()
+        seen["rows_after"] = page.locator("tr.webhook").count()
     return seen
 
 

@@ -19,10 +19,9 @@ from sqlalchemy import select
 from twisted.internet.endpoints import TCP4ClientEndpoint
 from twisted.internet.threads import blockingCallFromThread, deferToThread
 
+from tests.browser import CHROMIUM, chromium_page, sign_in
 from tests.desk.helpers import SPEECH
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SPEED = 5.0
 
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM),
@@ -31,45 +30,37 @@ pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM) and not os.path.exist
 
 def run_browser(base: str, password: str, reactor, dial, speak) -> dict:
     """The agent's part, in a real browser; returns what the page showed."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     seen = {}
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(20000)
-            page.goto(base + "/login?next=/agent")
-            page.fill("input[name=username]", "1001")
-            page.fill("input[name=password]", password)
-            page.click("button[type=submit]")
-            page.wait_for_url(base + "/agent")
-            expect(page.locator("#agent-state")).to_have_attribute("data-state", "logged_out")
-            page.click("#btn-login")
-            expect(page.locator("#agent-state")).to_have_attribute("data-state", "paused")
-            page.click("#btn-ready")
-            expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
-            seen["caller_channel"] = blockingCallFromThread(reactor, dial)
-            expect(page.locator("#call-state")).to_have_text("connected")
-            expect(page.locator("#agent-state")).to_have_attribute("data-state", "on_call")
-            seen["number"] = page.locator("#call-number").text_content()
-            seen["call_id"] = page.locator("#call-info").get_attribute("data-call-id")
-            blockingCallFromThread(reactor, speak, seen["call_id"])
-            expect(page.locator("#transcript p.final")).to_have_text(SPEECH)
-            expect(page.locator("#f-category")).to_have_value("illegal-construction")
-            page.select_option("#f-type", "complaint")
-            page.fill("#f-caller_name", "张先生")
-            page.click("#btn-submit")
-            expect(page.locator("#order-result")).to_have_attribute("data-number", re.compile(r"^\d+$"))
-            seen["order"] = page.locator("#order-result").get_attribute("data-number")
-            page.click("#btn-hangup")
-            expect(page.locator("#agent-state")).to_have_attribute("data-state", "wrap_up")
-            page.click("#btn-wrap-up-done")
-            expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
-            page.goto(base + "/agent?lang=en")
-            seen["english"] = page.locator("h1").text_content()
-        finally:
-            browser.close()
+    with chromium_page() as page:
+        page.set_default_timeout(20000)
+        sign_in(page, base, "1001", password, next_path="/agent")
+        page.wait_for_url(base + "/agent")
+        expect(page.locator("#agent-state")).to_have_attribute("data-state", "logged_out")
+        page.click("#btn-login")
+        expect(page.locator("#agent-state")).to_have_attribute("data-state", "paused")
+        page.click("#btn-ready")
+        expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
+        seen["caller_channel"] = blockingCallFromThread(reactor, dial)
+        expect(page.locator("#call-state")).to_have_text("connected")
+        expect(page.locator("#agent-state")).to_have_attribute("data-state", "on_call")
+        seen["number"] = page.locator("#call-number").text_content()
+        seen["call_id"] = page.locator("#call-info").get_attribute("data-call-id")
+        blockingCallFromThread(reactor, speak, seen["call_id"])
+        expect(page.locator("#transcript p.final")).to_have_text(SPEECH)
+        expect(page.locator("#f-category")).to_have_value("illegal-construction")
+        page.select_option("#f-type", "complaint")
+        page.fill("#f-caller_name", "张先生")
+        page.click("#btn-submit")
+        expect(page.locator("#order-result")).to_have_attribute("data-number", re.compile(r"^\d+$"))
+        seen["order"] = page.locator("#order-result").get_attribute("data-number")
+        page.click("#btn-hangup")
+        expect(page.locator("#agent-state")).to_have_attribute("data-state", "wrap_up")
+        page.click("#btn-wrap-up-done")
+        expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
+        page.goto(base + "/agent?lang=en")
+        seen["english"] = page.locator("h1").text_content()
     return seen
 
 

@@ -10,10 +10,9 @@ import pytest_twisted
 from twisted.internet.threads import deferToThread
 
 from callcenter.pbxsim.participants import CallerScript
+from tests.browser import chromium_page, sign_in
 from tests.livecalls.floor import AGENT_IFACE, MASKED, NUMBER, start_floor, stop_floor
 from tests.routing.test_acd_sim import wait_until
-from tests.web.conftest import PASSWORD
-from tests.web.test_portal_browser import ARGS, CHROMIUM
 
 # Every `calls` event rebuilds the table, so a row found by one call may be detached by the next (its
 # computed style is then ""). The row is read in one script, between two renders.
@@ -26,39 +25,28 @@ READ_ROW = """id => {
 
 def watch_calls(base: str, linkedid: str, page_ready: threading.Event, seen: dict) -> None:
     """Worker thread: log in as a supervisor, open /supervisor/calls, follow the row, open the call."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            page = browser.new_page()
-            page.on("console", lambda m: seen.setdefault("console", []).append(m.text))
-            page.goto(base + "/login?next=/supervisor/calls")
-            page.fill("#username", "sup1")
-            page.fill("#password", PASSWORD)
-            page.click("#login-submit")
-            page.goto(base + "/supervisor/calls")
-            page.locator('#calls-status:text-is("实时")').wait_for(timeout=15000)
-            row = page.locator(f'#calls tr[data-linkedid="{linkedid}"]')
-            row.wait_for(timeout=15000)
-            queued = page.evaluate(READ_ROW, linkedid)
-            seen.update(queued_phase=queued["phase"], queued_row=queued["text"], queued_bg=queued["bg"])
-            seen["nav"] = page.locator('header nav a[href="/supervisor/calls"]').inner_text()
-            page.evaluate("window.__not_reloaded = true")
-            page_ready.set()
-            page.locator(f'#calls tr[data-linkedid="{linkedid}"][data-phase="talking"]').wait_for(timeout=30000)
-            talking = page.evaluate(READ_ROW, linkedid)
-            seen.update(talking_row=talking["text"], talking_bg=talking["bg"])
-            seen["not_reloaded"] = page.evaluate("window.__not_reloaded === true")
-            row.locator("a").click()
-            page.locator("#timeline").wait_for(timeout=15000)
-            seen["detail_phase"] = page.locator("#call-phase").get_attribute("data-phase")
-            seen["kinds"] = page.locator("#timeline tbody tr").evaluate_all("rows => rows.map(r => r.dataset.kind)")
-            seen["detail_text"] = page.locator("main").inner_text()
-            page.goto(base + "/supervisor/calls?lang=en")
-            seen["english"] = page.locator("h1").first.inner_text()
-        finally:
-            browser.close()
+    with chromium_page(seen) as page:
+        sign_in(page, base, "sup1", next_path="/supervisor/calls")
+        page.goto(base + "/supervisor/calls")
+        page.locator('#calls-status:text-is("实时")').wait_for(timeout=15000)
+        row = page.locator(f'#calls tr[data-linkedid="{linkedid}"]')
+        row.wait_for(timeout=15000)
+        queued = page.evaluate(READ_ROW, linkedid)
+        seen.update(queued_phase=queued["phase"], queued_row=queued["text"], queued_bg=queued["bg"])
+        seen["nav"] = page.locator('header nav a[href="/supervisor/calls"]').inner_text()
+        page.evaluate("window.__not_reloaded = true")
+        page_ready.set()
+        page.locator(f'#calls tr[data-linkedid="{linkedid}"][data-phase="talking"]').wait_for(timeout=30000)
+        talking = page.evaluate(READ_ROW, linkedid)
+        seen.update(talking_row=talking["text"], talking_bg=talking["bg"])
+        seen["not_reloaded"] = page.evaluate("window.__not_reloaded === true")
+        row.locator("a").click()
+        page.locator("#timeline").wait_for(timeout=15000)
+        seen["detail_phase"] = page.locator("#call-phase").get_attribute("data-phase")
+        seen["kinds"] = page.locator("#timeline tbody tr").evaluate_all("rows => rows.map(r => r.dataset.kind)")
+        seen["detail_text"] = page.locator("main").inner_text()
+        page.goto(base + "/supervisor/calls?lang=en")
+        seen["english"] = page.locator("h1").first.inner_text()
 
 
 @pytest.mark.browser

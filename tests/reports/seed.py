@@ -1,7 +1,7 @@
 """Seeding the read side: queue calls, agent states, ratings and work orders for 2026-11-23 (Beijing)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 from sqlalchemy import insert, update
 

@@ -5,13 +5,10 @@ import pytest
 import pytest_twisted
 from twisted.internet.threads import deferToThread
 
+from tests.browser import chromium_page, sign_in
 from tests.reports.png import colours
 from tests.reports.seed import seed_calls
-from tests.web.conftest import PASSWORD, start_server, stop_server
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-        "--no-first-run", "--disable-component-update", "--disable-sync"]
+from tests.web.conftest import start_server, stop_server
 
 
 @pytest.fixture
@@ -23,31 +20,21 @@ def server(sqlite_url):
 
 def drive_browser(base: str, shot_path) -> dict:
     """Runs in a worker thread (the reactor keeps serving): a supervisor opens the daily queue report."""
-    from playwright.sync_api import sync_playwright
-
     seen = {}
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
-            page.goto(base + "/login?next=/reports")
-            page.fill("#username", "sup1")
-            page.fill("#password", PASSWORD)
-            page.click("#login-submit")
-            page.wait_for_load_state()
-            page.goto(base + "/reports?period=day&date=2026-11-23&by=queue")
-            page.wait_for_selector("svg.chart")
-            seen["heading"] = page.locator("h1").inner_text()
-            seen["charts"] = page.locator("svg.chart").count()
-            seen["bars"] = page.locator("svg.chart rect.bar").count()
-            seen["chart_boxes"] = [page.locator("svg.chart").nth(i).bounding_box()
-                                   for i in range(seen["charts"])]
-            seen["bar_widths"] = page.locator("svg.chart rect.bar").evaluate_all(
-                "els => els.map(e => e.getBBox().width)")
-            page.screenshot(path=str(shot_path), full_page=True)
-            seen["chart_png"] = page.locator("#chart-answer-rate").screenshot()
-        finally:
-            browser.close()
+    with chromium_page(viewport={"width": 1100, "height": 900}) as page:
+        sign_in(page, base, "sup1", next_path="/reports")
+        page.wait_for_load_state()
+        page.goto(base + "/reports?period=day&date=2026-11-23&by=queue")
+        page.wait_for_selector("svg.chart")
+        seen["heading"] = page.locator("h1").inner_text()
+        seen["charts"] = page.locator("svg.chart").count()
+        seen["bars"] = page.locator("svg.chart rect.bar").count()
+        seen["chart_boxes"] = [page.locator("svg.chart").nth(i).bounding_box()
+                               for i in range(seen["charts"])]
+        seen["bar_widths"] = page.locator("svg.chart rect.bar").evaluate_all(
+            "els => els.map(e => e.getBBox().width)")
+        page.screenshot(path=str(shot_path), full_page=True)
+        seen["chart_png"] = page.locator("#chart-answer-rate").screenshot()
     return seen
 
 

@@ -1,7 +1,7 @@
 """The outbox feeds either engine from the main database and survives an index outage."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pytest
 from sqlalchemy import insert

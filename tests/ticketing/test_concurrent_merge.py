@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, select
 
 from callcenter.db import make_engine
 from ticketing.domain.errors import ConcurrentUpdate, DomainError, IllegalTransition

@@ -18,46 +18,35 @@ from callcenter.routing.acd import CallHandle, QueueController
 from callcenter.routing.policy import Router
 from callcenter.routing.skills import Agent, QueueRules
 from callcenter.routing.timewarp import ScaledClock
+from tests.browser import chromium_page, sign_in
 from tests.routing.test_acd_sim import wait_until
-from tests.web.conftest import PASSWORD, WebServer, _release, _ticketing_parts
+from tests.web.conftest import WebServer, _release, _ticketing_parts
 from tests.web.conftest import test_config as web_config
-from tests.web.test_portal_browser import ARGS, CHROMIUM
 
 SPEED = 5.0
 
 
 def watch_wallboard(base: str, page_ready: threading.Event, seen: dict) -> None:
     """Worker thread: log in as a supervisor, open /wallboard, wait for the live numbers to move."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            page = browser.new_page()
-            page.on("console", lambda m: seen.setdefault("console", []).append(m.text))
-            page.goto(base + "/login?next=/wallboard")
-            page.fill("#username", "sup1")
-            page.fill("#password", PASSWORD)
-            page.click("#login-submit")
-            page.goto(base + "/wallboard")
-            page.locator('#wb-status:text-is("实时")').wait_for(timeout=15000)
-            seen["status"] = page.locator("#wb-status").inner_text()
-            seen["before"] = page.locator("#v-totals-offered").inner_text()
-            seen["tile_bg"] = page.locator(".tile").first.evaluate("e => getComputedStyle(e).backgroundColor")
-            page.evaluate("window.__not_reloaded = true")
-            page_ready.set()
-            # selectors, not wait_for_function: the page's CSP (script-src 'self') forbids eval
-            page.locator('#v-totals-answered:text-is("1")').wait_for(timeout=45000)
-            page.locator('#v-totals-abandoned:text-is("1")').wait_for(timeout=45000)
-            seen["offered"] = page.locator("#v-totals-offered").inner_text()
-            seen["connection"] = page.locator("#v-totals-connection_rate").inner_text()
-            seen["connection_class"] = page.locator('[data-tile="totals.connection_rate"]').get_attribute("class")
-            seen["queue_row"] = page.locator('#queues tr[data-queue="hotline-general"]').inner_text()
-            seen["not_reloaded"] = page.evaluate("window.__not_reloaded === true")
-            page.goto(base + "/wallboard?lang=en")
-            seen["english"] = page.locator("h1").first.inner_text()
-        finally:
-            browser.close()
+    with chromium_page(seen) as page:
+        sign_in(page, base, "sup1", next_path="/wallboard")
+        page.goto(base + "/wallboard")
+        page.locator('#wb-status:text-is("实时")').wait_for(timeout=15000)
+        seen["status"] = page.locator("#wb-status").inner_text()
+        seen["before"] = page.locator("#v-totals-offered").inner_text()
+        seen["tile_bg"] = page.locator(".tile").first.evaluate("e => getComputedStyle(e).backgroundColor")
+        page.evaluate("window.__not_reloaded = true")
+        page_ready.set()
+        # selectors, not wait_for_function: the page's CSP (script-src 'self') forbids eval
+        page.locator('#v-totals-answered:text-is("1")').wait_for(timeout=45000)
+        page.locator('#v-totals-abandoned:text-is("1")').wait_for(timeout=45000)
+        seen["offered"] = page.locator("#v-totals-offered").inner_text()
+        seen["connection"] = page.locator("#v-totals-connection_rate").inner_text()
+        seen["connection_class"] = page.locator('[data-tile="totals.connection_rate"]').get_attribute("class")
+        seen["queue_row"] = page.locator('#queues tr[data-queue="hotline-general"]').inner_text()
+        seen["not_reloaded"] = page.evaluate("window.__not_reloaded === true")
+        page.goto(base + "/wallboard?lang=en")
+        seen["english"] = page.locator("h1").first.inner_text()
 
 
 @pytest.mark.browser

@@ -6,47 +6,36 @@ import pytest_twisted
 from sqlalchemy import text
 from twisted.internet.threads import deferToThread
 
+from tests.browser import chromium_page
 from tests.web.conftest import ORDER, PASSWORD, staff_for
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
-        "--no-first-run", "--disable-component-update", "--disable-sync"]
 
 
 def drive_browser(base: str, number: str) -> dict:
     """Runs in a worker thread (the reactor keeps serving): a department clerk's session."""
-    from playwright.sync_api import sync_playwright
-
     seen = {}
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        try:
-            page = browser.new_page()
-            page.on("response", lambda r: seen.setdefault("responses", []).append((r.url, r.status)))
-            page.on("console", lambda m: seen.setdefault("console", []).append(m.text))
-            page.goto(base + "/login")
-            seen["login_zh"] = page.locator("h1").inner_text()
-            page.fill("#username", "dept1")
-            page.fill("#password", PASSWORD)
-            page.click("#login-submit")
-            page.wait_for_url(base + "/dept")
-            row = page.locator(f'tr.order[data-number="{number}"]')
-            seen["sla"] = row.get_attribute("data-sla")
-            seen["chip_colour"] = row.locator(".sla").evaluate("e => getComputedStyle(e).backgroundColor")
-            row.locator("a").click()
-            page.wait_for_selector("#form-acknowledge")
-            page.click("#do-acknowledge")
-            page.wait_for_selector("#done")
-            seen["after_ack"] = page.locator("#order-status").get_attribute("data-status")
-            page.fill("#reply-text", "已现场核查并责令拆除 <b>违建</b>")
-            page.click("#do-reply")
-            page.wait_for_selector("#done")
-            seen["after_reply"] = page.locator("#order-status").get_attribute("data-status")
-            seen["reply_text"] = page.locator("#order-reply").inner_text()
-            page.click("#lang-switch")
-            seen["english_heading"] = page.locator("h2").first.inner_text()
-        finally:
-            browser.close()
+    with chromium_page(seen) as page:
+        page.on("response", lambda r: seen.setdefault("responses", []).append((r.url, r.status)))
+        page.goto(base + "/login")
+        seen["login_zh"] = page.locator("h1").inner_text()
+        page.fill("#username", "dept1")
+        page.fill("#password", PASSWORD)
+        page.click("#login-submit")
+        page.wait_for_url(base + "/dept")
+        row = page.locator(f'tr.order[data-number="{number}"]')
+        seen["sla"] = row.get_attribute("data-sla")
+        seen["chip_colour"] = row.locator(".sla").evaluate("e => getComputedStyle(e).backgroundColor")
+        row.locator("a").click()
+        page.wait_for_selector("#form-acknowledge")
+        page.click("#do-acknowledge")
+        page.wait_for_selector("#done")
+        seen["after_ack"] = page.locator("#order-status").get_attribute("data-status")
+        page.fill("#reply-text", "已现场核查并责令拆除 <b>违建</b>")
+        page.click("#do-reply")
+        page.wait_for_selector("#done")
+        seen["after_reply"] = page.locator("#order-status").get_attribute("data-status")
+        seen["reply_text"] = page.locator("#order-reply").inner_text()
+        page.click("#lang-switch")
+        seen["english_heading"] = page.locator("h2").first.inner_text()
     return seen
 
 
