@@ -1,4 +1,4 @@
-"""Table of the screening feature (migration ``screening_0001_restricted_callers``)."""
+"""Table of the screening feature (migration ``screening_0001_restricted``)."""
 from __future__ import annotations
 
 from sqlalchemy import Column, DateTime, Index, Integer, String, Table

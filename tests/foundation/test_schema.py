@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import importlib
 
-import pytest
-
 #: every module that declares tables on callcenter.db.metadata
 TABLE_MODULES = ("callcenter.asr.jobs", "callcenter.routing.store", "callcenter.auth.tables", "callcenter.search.outbox",
                  "callcenter.callbacks.tables", "callcenter.reports.ratings", "ticketing.persistence.tables",
@@ -33,3 +31,15 @@ def test_migrations_build_exactly_the_declared_schema(db_url):
                   ("add_table", "remove_table", "add_column", "remove_column", "add_index", "remove_index")]
     assert structural == [], structural
     assert {t.name for t in metadata.sorted_tables} >= {"work_orders", "intake_correction", "users"}
+
+
+def test_every_revision_id_fits_alembic_version():
+    """alembic_version.version_num is VARCHAR(32): PostgreSQL refuses a longer revision id at upgrade
+    time, SQLite does not check, so the rule is checked here for every migration file."""
+    from alembic.script import ScriptDirectory
+
+    from callcenter.db import alembic_config
+
+    revisions = list(ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions())
+    assert len(revisions) >= 10
+    assert [r.revision for r in revisions if len(r.revision) > 32] == []

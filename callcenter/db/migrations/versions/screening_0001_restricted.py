@@ -1,13 +1,13 @@
 """Screening: the supervisors' list of restricted (nuisance) callers.
 
-Revision ID: screening_0001_restricted_callers
+Revision ID: screening_0001_restricted
 Revises: 0001_base
 Create Date: 2026-11-23
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "screening_0001_restricted_callers"
+revision = "screening_0001_restricted"
 down_revision = "0001_base"
 branch_labels = None
 depends_on = None
