@@ -49,6 +49,15 @@ class AccountAdmin:
         self.auth.set_active(username, active)
         _audit("account.enable" if active else "account.disable", by, username)
 
+    def set_role(self, by: User, username: str, role: str, department: str = "") -> User:
+        """A new role; an administrator cannot take their own administrator role away (someone must
+        be left to manage accounts)."""
+        if username == by.username and role != by.role:
+            raise AuthError("account.self_role", "不能更改自己的角色 / you cannot change your own role", field="role")
+        user = self.auth.set_role(username, role, department or None)
+        _audit("account.role", by, username, role=user.role, department=user.department)
+        return user
+
     def set_profile(self, by: User, username: str, *, agent_id: str, device: str) -> User:
         user = self.auth.set_profile(username, agent_id=agent_id, device=device)
         _audit("account.profile", by, username, agent_id=user.agent_id, device=user.device)

@@ -14,7 +14,7 @@ from callcenter.web.forms import page_forms
 
 ADMINS = ("admin",)
 PAGE = "/admin/users"
-DONE = ("added", "password", "disabled", "enabled", "unlocked", "profile")
+DONE = ("added", "password", "disabled", "enabled", "unlocked", "profile", "role")
 
 def admin_for(deps) -> AccountAdmin:
     """The app's one :class:`AccountAdmin`, on the app's log-in throttle (so locks shown are the
@@ -90,3 +90,10 @@ def routes(app) -> None:
         return await form(request, principal, lambda: deps.db(
             admin_for(deps).set_profile, principal.user, username, agent_id=form_arg(request, "agent_id"),
             device=form_arg(request, "device")), "profile")
+
+    @app.route(PAGE + "/<username>/role", methods=["POST"])
+    @require_role(*ADMINS, page=True)
+    async def role(request, principal, username):
+        return await form(request, principal, lambda: deps.db(
+            admin_for(deps).set_role, principal.user, username, form_arg(request, "role"),
+            form_arg(request, "department")), "role")

@@ -70,6 +70,11 @@ def _user(row) -> User:
 _UNCHANGED = object()
 
 
+def _check_password(password: str) -> None:
+    if len(password or "") < 8 or len(password) > 200:
+        raise AuthError("user.weak_password", "password: 8-200 characters / 密码须为 8-200 个字符", field="password")
+
+
 def check_profile(agent_id, device) -> tuple[str | None, str | None]:
     """``(agent_id, device)`` cleaned (blank → None), or ``AuthError`` naming the field."""
     from callcenter.routing.skills import is_agent_id, is_device
@@ -106,17 +111,8 @@ class AuthService:
         username = (username or "").strip().lower()
         if not USERNAME.match(username):
             raise AuthError("user.bad_username", "user name: 2-40 of a-z 0-9 _ . - / 用户名格式错误", field="username")
-        if role not in ROLES:
-            raise AuthError("user.bad_role", f"role must be one of {', '.join(ROLES)} / 角色无效", field="role",
-                            allowed=list(ROLES))
-        if len(password or "") < 8 or len(password) > 200:
-            raise AuthError("user.weak_password", "password: 8-200 characters / 密码须为 8-200 个字符", field="password")
-        if role == "department" and not department:
-            raise AuthError("user.department_required", "department staff need a department / 部门用户须指定部门",
-                            field="department")
-        if department and self.department_exists is not None and not self.department_exists(department):
-            raise AuthError("user.unknown_department", f"unknown department {department!r} / 部门不存在",
-                            field="department")
+        self._check_role(role, department)
+        _check_password(password)
         agent_id, device = check_profile(agent_id, device)
         display = (display_name or username).strip()[:80]
         with self.engine.begin() as conn:
@@ -143,6 +139,31 @@ class AuthService:
             row = conn.execute(select(users).where(users.c.id == row.id)).first()
         return _user(row)
 
+    def set_role(self, username: str, role: str, department: str | None = None) -> User:
+        """A new role (and department: required for department staff, checked against the
+        taxonomy, cleared when blank).  The user's web sessions end, so every page is seen anew
+        with the new rights; API tokens follow the account's role on their next use."""
+        self._check_role(role, department)
+        with self.engine.begin() as conn:
+            row = conn.execute(select(users.c.id).where(users.c.username == username)).first()
+            if row is None:
+                raise AuthError("user.not_found", f"no user {username!r} / 用户不存在", field="username")
+            conn.execute(update(users).where(users.c.id == row.id).values(role=role, department=department or None))
+            conn.execute(delete(web_sessions).where(web_sessions.c.user_id == row.id))
+            row = conn.execute(select(users).where(users.c.id == row.id)).first()
+        return _user(row)
+
+    def _check_role(self, role: str, department: str | None) -> None:
+        if role not in ROLES:
+            raise AuthError("user.bad_role", f"role must be one of {', '.join(ROLES)} / 角色无效", field="role",
+                            allowed=list(ROLES))
+        if role == "department" and not department:
+            raise AuthError("user.department_required", "department staff need a department / 部门用户须指定部门",
+                            field="department")
+        if department and self.department_exists is not None and not self.department_exists(department):
+            raise AuthError("user.unknown_department", f"unknown department {department!r} / 部门不存在",
+                            field="department")
+
     @staticmethod
     def _agent_id_free(conn, agent_id: str | None, user_id: int | None) -> None:
         """One account per ACD agent (the unique index backs this up under concurrency)."""
@@ -159,8 +180,7 @@ class AuthService:
     def set_password(self, username: str, password: str, *, end_sessions: bool = False) -> None:
         """A new password; ``end_sessions`` also signs the user out everywhere (an administrator's
         reset, when the old password may be known to someone else)."""
-        if len(password or "") < 8 or len(password) > 200:
-            raise AuthError("user.weak_password", "password: 8-200 characters / 密码须为 8-200 个字符", field="password")
+        _check_password(password)
         password_hash = self.hasher.hash(password)  # before the transaction: it takes a while, on purpose
         with self.engine.begin() as conn:
             row = conn.execute(select(users.c.id).where(users.c.username == username)).first()

@@ -1,4 +1,4 @@
-"""`callcenter users add|list|passwd|profile|disable|unlock|token`: manage accounts from the shell."""
+"""`callcenter users add|list|passwd|role|profile|disable|unlock|token`: manage accounts from the shell."""
 from __future__ import annotations
 
 import getpass
@@ -35,6 +35,12 @@ def register(sub) -> None:
     pw.add_argument("username")
     pw.add_argument("--password-env", metavar="VAR")
     pw.set_defaults(func=_passwd)
+
+    rol = actions.add_parser("role", help="change a user's role (their web sessions end)")
+    rol.add_argument("username")
+    rol.add_argument("--role", required=True, choices=ROLES)
+    rol.add_argument("--department", help="department code (required for role 'department')")
+    rol.set_defaults(func=_role)
 
     prof = actions.add_parser("profile", help="set or clear (\"\") a user's ACD agent id and phone device")
     prof.add_argument("username")
@@ -141,6 +147,15 @@ def _profile(args) -> int:
         return _fail(exc)
     print(f"{user.username}: agent {user.desk_agent}{'' if user.agent_id else ' (user name)'}, "
           f"device {user.device or '-'}")
+    return 0
+
+
+def _role(args) -> int:
+    try:
+        user = _service(args).set_role(args.username, args.role, args.department)
+    except AuthError as exc:
+        return _fail(exc)
+    print(f"{user.username}: {user.role}{', ' + user.department if user.department else ''}")
     return 0
 
 

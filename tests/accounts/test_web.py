@@ -181,3 +181,62 @@ async def test_the_profile_form_sets_and_clears_the_agent_id_and_phone(admin_web
     assert (await _post(admin, "/admin/users/agent1/profile", agent_id="", device="")).status == 303
     user = admin_web.deps.auth.get_user("agent1")
     assert (user.agent_id, user.device) == (None, None)
+
+
+@pytest_twisted.ensureDeferred
+async def test_changing_a_role_signs_the_user_out_and_the_new_role_applies(admin_web):
+    """agent1 made a dispatcher: their session ends, and their next log-in lands on the department queue.
+    Department staff need a known department; an administrator cannot change their own role; refusals
+    change nothing."""
+    admin_web.add_user("agent1", "agent")
+    agent = admin_web.client()
+    await agent.login("agent1")
+    admin = await _admin(admin_web)
+    for fields, error_id in (({"role": "department", "department": ""}, "user.department_required"),
+                             ({"role": "department", "department": "no-such-bureau"}, "user.unknown_department"),
+                             ({"role": "root", "department": ""}, "user.bad_role")):
+        refused = await _post(admin, "/admin/users/agent1/role", **fields)
+        assert refused.status == 400 and f'data-error-id="{error_id}"' in refused.text
+    assert admin_web.deps.auth.get_user("agent1").role == "agent"
+    assert (await agent.get("/api/v1/me")).status == 200
+    done = await _post(admin, "/admin/users/agent1/role", role="dispatcher", department="")
+    assert done.header("location") == "/admin/users?done=role"
+    assert (await agent.get("/api/v1/me")).status == 401
+    assert (await admin_web.client().login("agent1")).header("location") == "/dept"
+    staff = await _post(admin, "/admin/users/agent1/role", role="department", department="water")
+    assert staff.status == 303
+    user = admin_web.deps.auth.get_user("agent1")
+    assert (user.role, user.department) == ("department", "water")
+    own = await _post(admin, "/admin/users/root1/role", role="agent", department="")
+    assert own.status == 400 and 'data-error-id="account.self_role"' in own.text
+    assert admin_web.deps.auth.get_user("root1").role == "admin"
+    assert 'action="/admin/users/root1/role"' not in (await admin.get("/admin/users")).text
+
+
+def test_users_role_command_changes_the_role_and_checks_the_department(db_url, monkeypatch, capsys):
+    """`callcenter users role NAME --role R [--department D]` changes the role (printed); a department
+    role without a known department is an error (exit 2) and changes nothing."""
+    import callcenter.logs
+    from callcenter.cli import main
+    from callcenter.db import make_engine
+
+    monkeypatch.setattr(callcenter.logs, "setup_logging", lambda *a, **k: None)
+    monkeypatch.setenv("HOTLINE_TEST_PW", PASSWORD)
+    monkeypatch.setenv("CALLCENTER_AUTH_ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("CALLCENTER_AUTH_ARGON2_MEMORY_KIB", "1024")
+    base = ["users", "--url", db_url]
+    assert main(base + ["add", "clerk", "--role", "agent", "--password-env", "HOTLINE_TEST_PW"]) == 0
+    capsys.readouterr()
+    assert main(base + ["role", "clerk", "--role", "department"]) == 2
+    assert "user.department_required" in capsys.readouterr().err
+    assert main(base + ["role", "clerk", "--role", "department", "--department", "nowhere"]) == 2
+    assert main(base + ["role", "clerk", "--role", "department", "--department", "water"]) == 0
+    assert capsys.readouterr().out.strip().endswith("clerk: department, water")
+    engine = make_engine(db_url)
+    try:
+        from callcenter.auth.service import AuthService
+
+        user = AuthService(engine, time_cost=1, memory_kib=1024).get_user("clerk")
+        assert (user.role, user.department) == ("department", "water")
+    finally:
+        engine.dispose()
