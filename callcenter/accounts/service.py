@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from callcenter.auth.service import AuthError, AuthService, User
+from callcenter.auth.service import AuthError, AuthService, User, user_not_found
 from callcenter.auth.throttle import LoginThrottle
 
 log = logging.getLogger(__name__)
@@ -58,14 +58,15 @@ class AccountAdmin:
         _audit("account.role", by, username, role=user.role, department=user.department)
         return user
 
-    def set_profile(self, by: User, username: str, *, agent_id: str, device: str) -> User:
-        user = self.auth.set_profile(username, agent_id=agent_id, device=device)
+    def set_profile(self, by: User, username: str, **changes: str) -> User:
+        """``agent_id`` and/or ``device`` ("" clears; one not given stays as it is)."""
+        user = self.auth.set_profile(username, **{k: v for k, v in changes.items() if k in ("agent_id", "device")})
         _audit("account.profile", by, username, agent_id=user.agent_id, device=user.device)
         return user
 
     def unlock(self, by: User, username: str) -> int:
         if self.auth.get_user(username) is None:
-            raise AuthError("user.not_found", f"no user {username!r} / 用户不存在", field="username")
+            raise user_not_found(username)
         forgotten = self.throttle.unlock(username)
         _audit("account.unlock", by, username, failures=forgotten)
         return forgotten

@@ -70,6 +70,10 @@ def _user(row) -> User:
 _UNCHANGED = object()
 
 
+def user_not_found(username: str) -> AuthError:
+    return AuthError("user.not_found", f"no user {username[:40]!r} / 用户不存在", field="username", http_status=404)
+
+
 def _check_password(password: str) -> None:
     if len(password or "") < 8 or len(password) > 200:
         raise AuthError("user.weak_password", "password: 8-200 characters / 密码须为 8-200 个字符", field="password")
@@ -117,7 +121,8 @@ class AuthService:
         display = (display_name or username).strip()[:80]
         with self.engine.begin() as conn:
             if conn.execute(select(users.c.id).where(users.c.username == username)).first():
-                raise AuthError("user.exists", f"user {username!r} already exists / 用户已存在", field="username")
+                raise AuthError("user.exists", f"user {username!r} already exists / 用户已存在", field="username",
+                                http_status=409)
             self._agent_id_free(conn, agent_id, None)
             new_id = conn.execute(users.insert().values(
                 username=username, display_name=display, role=role, department=department or None,
@@ -131,7 +136,7 @@ class AuthService:
         with self.engine.begin() as conn:
             row = conn.execute(select(users).where(users.c.username == username)).first()
             if row is None:
-                raise AuthError("user.not_found", f"no user {username!r} / 用户不存在", field="username")
+                raise user_not_found(username)
             new_agent, new_device = check_profile(row.agent_id if agent_id is _UNCHANGED else agent_id,
                                                   row.device if device is _UNCHANGED else device)
             self._agent_id_free(conn, new_agent, row.id)
@@ -147,7 +152,7 @@ class AuthService:
         with self.engine.begin() as conn:
             row = conn.execute(select(users.c.id).where(users.c.username == username)).first()
             if row is None:
-                raise AuthError("user.not_found", f"no user {username!r} / 用户不存在", field="username")
+                raise user_not_found(username)
             conn.execute(update(users).where(users.c.id == row.id).values(role=role, department=department or None))
             conn.execute(delete(web_sessions).where(web_sessions.c.user_id == row.id))
             row = conn.execute(select(users).where(users.c.id == row.id)).first()
@@ -185,7 +190,7 @@ class AuthService:
         with self.engine.begin() as conn:
             row = conn.execute(select(users.c.id).where(users.c.username == username)).first()
             if row is None:
-                raise AuthError("user.not_found", f"no user {username!r} / 用户不存在", field="username")
+                raise user_not_found(username)
             conn.execute(update(users).where(users.c.id == row.id).values(password_hash=password_hash))
             if end_sessions:
                 conn.execute(delete(web_sessions).where(web_sessions.c.user_id == row.id))
@@ -194,7 +199,7 @@ class AuthService:
         with self.engine.begin() as conn:
             row = conn.execute(select(users.c.id).where(users.c.username == username)).first()
             if row is None:
-                raise AuthError("user.not_found", f"no user {username!r} / 用户不存在", field="username")
+                raise user_not_found(username)
             conn.execute(update(users).where(users.c.id == row.id).values(active=active))
             if not active:
                 conn.execute(delete(web_sessions).where(web_sessions.c.user_id == row.id))

@@ -72,12 +72,12 @@ async def test_admin_adds_an_agent_who_can_then_log_in(admin_web, caplog):
 ])
 @pytest_twisted.ensureDeferred
 async def test_a_refused_add_says_why_keeps_what_was_typed_and_adds_nobody(admin_web, change, error_id):
-    """Each bad field gets a 400 page naming the error; the typed user name stays in the form, the
+    """Each bad field gets a 400 page naming the error (409 for a taken user name); the typed user name stays in the form, the
     passwords do not; no account is added."""
     admin = await _admin(admin_web)
     before = _count(admin_web)
     resp = await _post(admin, "/admin/users", **dict(ADD, **change))
-    assert resp.status == 400 and f'data-error-id="{error_id}"' in resp.text
+    assert resp.status == (409 if error_id == "user.exists" else 400) and f'data-error-id="{error_id}"' in resp.text
     assert PASSWORD not in resp.text
     typed = dict(ADD, **change)["username"]
     assert f'value="{typed}"' in resp.text
@@ -127,7 +127,7 @@ async def test_disabling_ends_the_users_session_and_enabling_lets_them_back(admi
     assert own.status == 400 and 'data-error-id="account.self_disable"' in own.text
     assert admin_web.deps.auth.get_user("root1").active
     missing = await _post(admin, "/admin/users/nobody/enable")
-    assert missing.status == 400 and 'data-error-id="user.not_found"' in missing.text
+    assert missing.status == 404 and 'data-error-id="user.not_found"' in missing.text
 
 
 @pytest_twisted.ensureDeferred
