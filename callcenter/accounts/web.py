@@ -12,7 +12,7 @@ from callcenter.accounts.service import AccountAdmin
 from callcenter.auth.service import ROLES as ALL_ROLES
 from callcenter.auth.web import login_throttle, require_role
 from callcenter.web.app import form_arg, json_api, query_arg, read_json
-from callcenter.web.errors import ApiError
+from callcenter.web.errors import ApiError, error_responses
 from callcenter.web.forms import page_forms
 
 ADMINS = ("admin",)
@@ -23,6 +23,7 @@ CREATE_FIELDS = ("username", "password", "role", "display_name", "department", "
 ACTION_FIELDS = {"disable": (), "enable": (), "unlock": (), "password": ("password",),
                  "role": ("role", "department"), "profile": ("agent_id", "device")}
 DONE = ("added", "password", "disabled", "enabled", "unlocked", "profile", "role")
+
 
 def admin_for(deps) -> AccountAdmin:
     """The app's one :class:`AccountAdmin`, on the app's log-in throttle (so locks shown are the
@@ -55,10 +56,6 @@ def body_fields(request, allowed: tuple[str, ...]) -> dict[str, str]:
     return {key: value or "" for key, value in body.items()}
 
 
-def _error_responses(*codes: int) -> dict:
-    return {str(code): {"description": "error", "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/Error"}}}} for code in codes}
-
 
 ACCOUNT = {"type": "object", "properties": {
     "username": {"type": "string"}, "display_name": {"type": "string"},
@@ -71,14 +68,14 @@ OPENAPI = {
         "get": {"operationId": "listUsers", "summary": "Accounts (administrators) / 账号列表",
                 "responses": {"200": {"description": "every account", "content": {"application/json": {"schema": {
                     "type": "object", "properties": {"items": {"type": "array", "items": ACCOUNT}}}}}},
-                    **_error_responses(401, 403)}},
+                    **error_responses(401, 403)}},
         "post": {"operationId": "createUser", "summary": "Add an account (administrators) / 新增账号",
                  "requestBody": {"required": True, "content": {"application/json": {"schema": {
                      "type": "object", "required": ["username", "password", "role"],
                      "properties": {k: {"type": ["string", "null"]} for k in CREATE_FIELDS},
                      "additionalProperties": False}}}},
                  "responses": {"201": {"description": "the account", "content": {"application/json": {
-                     "schema": ACCOUNT}}}, **_error_responses(400, 401, 403, 409, 422)}},
+                     "schema": ACCOUNT}}}, **error_responses(400, 401, 403, 409, 422)}},
     },
     API + "/{username}/{action}": {"post": {
         "operationId": "changeUser",
@@ -89,7 +86,7 @@ OPENAPI = {
                         "schema": {"type": "string", "enum": list(ACTION_FIELDS)}}],
         "requestBody": {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}},
         "responses": {"200": {"description": "the account after the change", "content": {"application/json": {
-            "schema": ACCOUNT}}}, **_error_responses(400, 401, 403, 404, 422)}}},
+            "schema": ACCOUNT}}}, **error_responses(400, 401, 403, 404, 422)}}},
 }
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from callcenter.auth.web import require_role
 from callcenter.web.app import form_arg, json_api, query_arg, read_json
-from callcenter.web.errors import ApiError
+from callcenter.web.errors import ApiError, error_responses
 from callcenter.web.forms import page_forms
 from callcenter.workorders.engine import actor_for, unavailable
 
@@ -105,10 +105,6 @@ def queue_callback_done(engine, entry_id: int, now) -> None:
                        {"id": entry_id})
 
 
-def _error_responses(*codes: int) -> dict:
-    return {str(code): {"description": "error", "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/Error"}}}} for code in codes}
-
 
 WEBHOOK = {"type": "object", "properties": {
     "id": {"type": "integer"}, "event_id": {"type": "string"}, "kind": {"type": "string"},
@@ -125,14 +121,14 @@ OPENAPI = {
             "type": "string", "enum": ["pending", "sending", "delivered", "dead"]}, "description": "default: dead"}],
         "responses": {"200": {"description": "notifications, latest first", "content": {"application/json": {
             "schema": {"type": "object", "properties": {"items": {"type": "array", "items": WEBHOOK}}}}}},
-            **_error_responses(400, 401, 403)}}},
+            **error_responses(400, 401, 403)}}},
     PREFIX + "/webhooks/{row_id}/retry": {"post": {
         "operationId": "resendCallbackWebhook",
         "summary": "Send a dead notification again, same event id (supervisor, admin) / 重新发送通知",
         "parameters": [{"name": "row_id", "in": "path", "required": True,
                         "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}}],
         "responses": {"200": {"description": "the notification, pending again", "content": {
-            "application/json": {"schema": WEBHOOK}}}, **_error_responses(401, 403, 404, 409)}}},
+            "application/json": {"schema": WEBHOOK}}}, **error_responses(401, 403, 404, 409)}}},
 }
 
 

@@ -14,7 +14,7 @@ from callcenter.auth.web import require_role
 from callcenter.livecalls.feed import LiveCalls
 from callcenter.livecalls.view import PHASES, SUPERVISORS, VIEWERS, valid_linkedid
 from callcenter.web.app import json_api
-from callcenter.web.errors import ApiError
+from callcenter.web.errors import ApiError, error_responses
 from callcenter.web.health import StaticFiles
 from callcenter.web.i18n import CATALOGUE
 from callcenter.web.sse import EventStream
@@ -165,10 +165,6 @@ _DETAIL = {"allOf": [_ROW, {"type": "object", "properties": {
         "channel": {"type": ["string", "null"]}, "detail": {"type": ["string", "null"]}}}}}}]}
 
 
-def _error_responses(*codes: int) -> dict:
-    return {str(code): {"description": "error", "content": {"application/json": {
-        "schema": {"$ref": "#/components/schemas/Error"}}}} for code in codes}
-
 
 OPENAPI = {
     "/api/v1/calls": {"get": {
@@ -179,13 +175,13 @@ OPENAPI = {
             "schema": {"type": "object", "properties": {
                 "at": {"type": "string", "format": "date-time"}, "total": {"type": "integer"},
                 "items": {"type": "array", "items": _ROW}}}}}},
-            **_error_responses(401, 403, 503)}}},
+            **error_responses(401, 403, 503)}}},
     "/api/v1/calls/{linkedid}": {"get": {
         "operationId": "live_call", "summary": "One call (live or recently ended) with its timeline / 通话详情",
         "parameters": [{"name": "linkedid", "in": "path", "required": True,
                         "schema": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}}],
         "responses": {"200": {"description": "the call", "content": {"application/json": {"schema": _DETAIL}}},
-                      **_error_responses(400, 401, 403, 404, 503)}}},
+                      **error_responses(400, 401, 403, 404, 503)}}},
 }
 
 

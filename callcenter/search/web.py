@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from callcenter.auth.web import require_role
 from callcenter.web.app import json_api, query_arg
-from callcenter.web.errors import ApiError
+from callcenter.web.errors import ApiError, error_responses
 
 SEARCHERS = ("agent", "dispatcher", "supervisor", "admin")
 
@@ -36,8 +36,7 @@ OPENAPI = {"get": {
                 "type": "object", "properties": {
                     "kind": {"type": "string"}, "ref": {"type": "string"}, "title": {"type": "string"},
                     "snippet": {"type": "string"}, "score": {"type": "number"}, "extra": {"type": "object"}}}}}}}}},
-        **{str(code): {"description": "error", "content": {"application/json": {
-            "schema": {"$ref": "#/components/schemas/Error"}}}} for code in (400, 401, 403, 503)}}}}
+        **error_responses(400, 401, 403, 503)}}}
 
 
 def routes(app) -> None:

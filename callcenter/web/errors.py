@@ -87,3 +87,9 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
+
+
+def error_responses(*codes: int) -> dict:
+    """OpenAPI ``responses`` entries for these error statuses, each the standard error body."""
+    return {str(code): {"description": "error", "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/Error"}}}} for code in codes}
