@@ -87,7 +87,10 @@ class RequestCallback:
 
 @dataclass(frozen=True)
 class Lookup:
-    order_number: str
+    """Find an order: by the number keyed in, or (``caller``) the caller's latest open one."""
+
+    order_number: str = ""
+    caller: str = ""
 
 
 @dataclass(frozen=True)
@@ -311,6 +314,12 @@ class Engine:
                                           node.get("skill"), node.get("priority")))
 
     def _enter_lookup(self, s, node):
+        if node.get("by") == "caller":
+            if not s.caller:
+                s.note(result="no_caller_id")
+                return node.get("not_found")
+            s.commands.append(Lookup(caller=s.caller))
+            return None
         number = s.vars.get(node.get("var"), "")
         if not number:
             s.note(result="no_number")

@@ -60,9 +60,10 @@ _SPEC: dict[str, dict[str, Any]] = {
         "required": {"prompt", "grammar", "fallback"},
         "targets": ("fallback",),
     },
+    # an order by the number the caller keyed in (``var``), or the caller's latest open one (``by: caller``)
     "lookup": {
-        "fields": {"var", "prompt", "next", "not_found"},
-        "required": {"var", "prompt", "next", "not_found"},
+        "fields": {"var", "by", "prompt", "next", "not_found"},
+        "required": {"prompt", "next", "not_found"},
         "targets": ("next", "not_found"),
     },
     "outcome": {"fields": {"name", "value", "next"}, "required": {"name", "value", "next"}, "targets": ("next",)},
@@ -470,7 +471,14 @@ def _build_node(node_id: str, raw: Any, raw_nodes: dict, prompts: dict[str, Prom
             problem("ivr.flow.bad_field", "var: a variable name", raw, "var", node_id)
             ok = False
     if kind == "lookup":
-        if not _VAR.match(str(raw.get("var", ""))):
+        if ("var" in raw) == ("by" in raw):
+            problem("ivr.flow.bad_field", "lookup: give either var (a keyed-in number) or by: caller", raw,
+                    "var", node_id)
+            ok = False
+        elif "by" in raw and raw["by"] != "caller":
+            problem("ivr.flow.bad_field", "by: only 'caller' (the caller's latest open order)", raw, "by", node_id)
+            ok = False
+        elif "var" in raw and not _VAR.match(str(raw.get("var", ""))):
             problem("ivr.flow.bad_field", "var: a variable name", raw, "var", node_id)
             ok = False
         prompt = prompts.get(raw.get("prompt"))

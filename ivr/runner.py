@@ -118,7 +118,8 @@ class IvrRunner:
     def __init__(self, ami, library: FlowLibrary, *, clock, sounds_dir: str | Path,
                  recordings_dir: str | Path, is_open: Callable[[datetime], bool] = lambda now: True,
                  is_restricted: Callable[[str, datetime], bool] = lambda caller, now: False,
-                 lookup: Callable | None = None, on_transfer: Callable | None = None,
+                 lookup: Callable | None = None, lookup_by_caller: Callable | None = None,
+                 on_transfer: Callable | None = None,
                  on_message: Callable | None = None, on_callback: Callable | None = None,
                  on_outcome: Callable | None = None, on_finished: Callable | None = None,
                  recognizer: Callable | None = None, tts=None, run_blocking: Callable | None = None,
@@ -137,6 +138,7 @@ class IvrRunner:
         self.caller_screen = caller_screen
         self.is_restricted = caller_screen.is_restricted if caller_screen is not None else is_restricted
         self.lookup = lookup
+        self.lookup_by_caller = lookup_by_caller
         self.on_transfer = on_transfer
         self.on_message = on_message
         self.on_callback = on_callback
@@ -360,9 +362,11 @@ class IvrRunner:
                 return Result(ok)
             elif isinstance(command, Lookup):
                 status = None
-                if self.lookup is not None:
+                name, hook, arg = (("lookup_by_caller", self.lookup_by_caller, command.caller) if command.caller
+                                   else ("lookup", self.lookup, command.order_number))
+                if hook is not None:
                     try:
-                        status = yield self._hook("lookup", self.lookup, command.order_number)
+                        status = yield self._hook(name, hook, arg)
                     except Exception:
                         status = None
                 return Result(status)

@@ -86,6 +86,18 @@ class WorkOrderDesk:
                            summary=view.get("summary") or "", reply=view.get("reply") or "",
                            category=category.get("zh") or view.get("category") or "")
 
+    def lookup_by_caller(self, caller: str):
+        """Deferred[OrderStatus | None]: the latest order still open that this number reported."""
+        return self.run_blocking(self._lookup_by_caller, caller, now_from(self.clock))
+
+    def _lookup_by_caller(self, caller: str, now: datetime) -> OrderStatus | None:
+        from callcenter.screening.service import caller_key
+
+        # as the caller ID came, and as the list keys it (+86 13800001234 → 13800001234)
+        phones = sorted({n for n in ((caller or "").strip(), caller_key(caller)) if len(n) >= 5})
+        latest = self.service.latest_open_for_caller(phones, self.actor)
+        return self._lookup(latest, now) if latest else None
+
     def on_message(self, call, recording: str):
         """Register the message as a draft order (受理, not dispatched) for the desk to
         complete once transcribed, and queue the recording for transcription (the
@@ -182,7 +194,8 @@ def build_runner(config, ami, reactor, *, service=None, calendar=None, acd=None,
         ami, library, clock=reactor, sounds_dir=config.get("ivr.sounds_dir"),
         recordings_dir=config.get("ivr.recordings_dir"),
         is_open=working_hours(calendar) if calendar is not None else (lambda now: True),
-        lookup=desk.lookup if desk else None, on_message=desk.on_message if desk else None,
+        lookup=desk.lookup if desk else None, lookup_by_caller=desk.lookup_by_caller if desk else None,
+        on_message=desk.on_message if desk else None,
         on_transfer=on_transfer, on_callback=on_callback, on_outcome=on_outcome, on_finished=finished,
         recognizer=recognizer, tts=TextToSpeech(), run_blocking=run_blocking,
         pbx_sounds_dir=config.get("ivr.pbx_sounds_dir") or None, caller_screen=screen)

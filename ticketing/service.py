@@ -410,6 +410,15 @@ class WorkOrderService:
             order = self._load(uow, number, actor)
         return self.view(order, actor, now)
 
+    def latest_open_for_caller(self, phones: list[str], actor: Actor) -> str | None:
+        """The caller's newest order still open (the IVR reads its status to the number that reported
+        it, with no order number to key in), or None."""
+        self._require(actor, "view")
+        if not phones:
+            return None
+        with self.uow_factory() as uow:
+            return uow.orders.latest_open_for_caller(phones, sorted(OPEN))
+
     def history(self, number: str, actor: Actor) -> list[dict]:
         self._require(actor, "view")
         with self.uow_factory() as uow:

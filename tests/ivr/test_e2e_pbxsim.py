@@ -154,6 +154,36 @@ def test_status_lookup_reads_a_real_work_order(tmp_path, db_url):
 
 
 @pytest_twisted.inlineCallbacks
+def test_a_caller_hears_their_own_open_order_without_keying_its_number(tmp_path, db_url):
+    """A citizen who reported something from 13812345678 presses 1 and 2: the IVR finds their dispatched
+    order by the calling number and reads it back (rendered to audio), then they hang up."""
+    from ticketing.service import Actor
+
+    world = None
+    service, desk = _desk(db_url, None)
+    now = datetime.now(timezone.utc)
+    order = service.create({"type": "complaint", "category": "street-vending", "district": "haishu",
+                            "summary": "占道经营", "caller_phone": "13812345678"}, Actor("a1", "agent"), now)
+    service.perform(order["number"], "dispatch", {}, Actor("d1", "dispatcher"), now)
+    try:
+        from twisted.internet import reactor
+
+        desk.clock = reactor
+        world = yield World.create(tmp_path, is_open=lambda now: True, desk=desk,
+                                   lookup_by_caller=desk.lookup_by_caller)
+        done = world.next_finished()
+        world.sim.dial_in("13812345678", "12345", script=CallerScript(keys=["1", "2", ""], key_delay=0.2))
+        call = yield done
+        steps = {p["node"]: p for p in call.path}
+        assert steps["my_orders"]["result"] == "found:dispatched" and "order_number" not in steps
+        assert call.outcome in ("hangup", "caller_hangup")
+        assert list((tmp_path / "sounds" / "tts" / "zh").glob("*.wav"))  # the read-back was spoken
+    finally:
+        if world is not None:
+            yield world.close()
+
+
+@pytest_twisted.inlineCallbacks
 def test_unknown_order_number_is_said_not_found(tmp_path, db_url):
     """A well-formed number that does not exist takes the not-found branch."""
     world = None

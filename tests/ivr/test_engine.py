@@ -140,28 +140,48 @@ def test_callback_request_keeps_the_callers_number(hotline):
     assert Play("callback_booked", "zh") in batches[3] and state.outcome == "hangup"
 
 
-def test_status_lookup_reads_status_and_deadline(hotline):
-    """Key 2 collects a 13-digit number, looks it up and reads state and deadline back in text."""
+def test_key_2_reads_the_callers_latest_open_order_without_a_number_to_key_in(hotline):
+    """Key 2 first looks up the calling number's latest open order and reads its status and deadline;
+    the caller never needs the 13-digit number. Key 1 then asks for another order's number."""
+    engine = Engine(hotline)
+    order = OrderStatus("2026112300001", "in_progress", datetime(2026, 11, 25, 9, 30, tzinfo=timezone.utc))
+    state, batches = run(engine, [Digits("1"), Digits("2"), Result(order), Digits("1")], caller="13812345678")
+    assert batches[2] == [Lookup(caller="13812345678")]
+    play = batches[3][0]
+    assert play.prompt == "my_latest_order" and play.text == (
+        "您最近反映的工单2 0 2 6 1 1 2 3 0 0 0 0 1，目前状态：正在办理，办理期限：2026年11月25日17点30分。")
+    assert batches[3][1] == CollectDigits("after_lookup", "zh", 1, 5, "#")
+    assert batches[4] == [CollectDigits("order_number", "zh", 13, 10, "#")]
+    assert {p.node: p.result for p in state.path}["my_orders"] == "found:in_progress"
+
+
+def test_status_lookup_by_number_reads_status_and_deadline(hotline):
+    """With no open order for the calling number, key 2 collects a 13-digit number, looks it up and reads
+    state and deadline back in text; a withheld number goes straight to the number entry."""
     engine = Engine(hotline)
     order = OrderStatus("2026112300001", "in_progress", datetime(2026, 11, 25, 9, 30, tzinfo=timezone.utc),
                         summary="联系电话13812345678")
-    state, batches = run(engine, [Digits("1"), Digits("2"), Digits("2026112300001"), Result(order)])
-    assert batches[2] == [CollectDigits("order_number", "zh", 13, 10, "#")]
-    assert batches[3] == [Lookup("2026112300001")]
-    play = batches[4][0]
+    state, batches = run(engine, [Digits("1"), Digits("2"), Result(None), Digits("2026112300001"), Result(order)])
+    assert batches[2] == [Lookup(caller="13800001234")]
+    assert batches[3] == [CollectDigits("order_number", "zh", 13, 10, "#")]
+    assert batches[4] == [Lookup("2026112300001")]
+    play = batches[5][0]
     assert play.prompt == "lookup_result" and play.text == (
         "工单2 0 2 6 1 1 2 3 0 0 0 0 1，目前状态：正在办理，办理期限：2026年11月25日17点30分。")
-    assert batches[4][1] == CollectDigits("after_lookup", "zh", 1, 5, "#")
+    assert batches[5][1] == CollectDigits("after_lookup", "zh", 1, 5, "#")
+    state, batches = run(engine, [Digits("1"), Digits("2")], caller="")
+    assert batches[2] == [CollectDigits("order_number", "zh", 13, 10, "#")]
+    assert {p.node: p.result for p in state.path}["my_orders"] == "no_caller_id"
 
 
 def test_lookup_with_bad_number_reprompts_and_unknown_order_says_so(hotline):
     """A 5-digit entry is rejected before any lookup; an unknown order plays the not-found prompt."""
     engine = Engine(hotline)
-    state, batches = run(engine, [Digits("1"), Digits("2"), Digits("12345"), Digits("2026112300009#"),
+    state, batches = run(engine, [Digits("1"), Digits("2"), Result(None), Digits("12345"), Digits("2026112300009#"),
                                   Result(None)])
-    assert batches[3] == [Play("bad_order_number", "zh"), CollectDigits("order_number", "zh", 13, 10, "#")]
-    assert batches[4] == [Lookup("2026112300009")]
-    assert batches[5][0] == Play("lookup_not_found", "zh")
+    assert batches[4] == [Play("bad_order_number", "zh"), CollectDigits("order_number", "zh", 13, 10, "#")]
+    assert batches[5] == [Lookup("2026112300009")]
+    assert batches[6][0] == Play("lookup_not_found", "zh")
 
 
 def test_speech_grammar_routes_and_falls_back_to_keys(hotline):

@@ -130,6 +130,23 @@ def test_lookup_template_fields_are_checked():
     assert any(p.error_id == "ivr.flow.bad_field" and "phone" in p.message for p in found)
 
 
+@pytest.mark.parametrize("fields, message", [
+    ("    var: n\n    by: caller\n", "either var"),
+    ("", "either var"),
+    ("    by: callee\n", "only 'caller'"),
+])
+def test_a_lookup_names_either_a_keyed_number_or_the_caller(fields, message):
+    """A lookup reads a keyed-in number (var) or the caller's own latest order (by: caller), never both or
+    neither, and `by` knows only the caller."""
+    text = GOOD.replace("2: bye}", "2: look}") + (
+        "  look:\n    kind: lookup\n" + fields + "    prompt: bye\n    next: bye\n    not_found: bye\n")
+    found = problems(text)
+    assert any(p.error_id == "ivr.flow.bad_field" and message in p.message for p in found), found
+    good = GOOD.replace("2: bye}", "2: look}") + (
+        "  look:\n    kind: lookup\n    by: caller\n    prompt: bye\n    next: bye\n    not_found: bye\n")
+    assert parse_flow(textwrap.dedent(good), "t.yaml").node("look").get("by") == "caller"
+
+
 def test_hotline_reaches_an_agent_in_two_key_presses():
     """GB/T 33358: from the start, every queue is reachable pressing at most two keys
     during business hours, without relying on timeouts or invalid input."""

@@ -91,6 +91,37 @@ def test_lookup_and_draft_through_the_service(db_url):
     assert _result(desk.lookup("12ab")) is None
 
 
+def test_lookup_by_caller_finds_the_newest_open_order_of_that_number(db_url):
+    """The calling number's newest order still open is found, however the caller ID writes the number
+    (+86, trunk 0); a closed order, another caller's order and a withheld number give None."""
+    from ticketing.service import Actor
+
+    service = _service(db_url)
+    clock = Clock()
+    t0 = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+    clock.advance(t0.timestamp())
+    desk = WorkOrderDesk(service, clock, run_blocking=_inline, message_category="community-service",
+                         message_district="haishu")
+    agent = Actor("a1", "agent")
+
+    def report(phone, minutes):
+        return service.create({"type": "complaint", "category": "street-vending", "district": "haishu",
+                               "summary": "占道经营", "caller_phone": phone}, agent,
+                              t0 + timedelta(minutes=minutes))["number"]
+
+    report("13812345678", 0)
+    newer = report("13812345678", 5)
+    cancelled = report("13812345678", 10)
+    service.perform(cancelled, "cancel", {"reason": "重复来电 / duplicate"}, Actor("d1", "dispatcher"),
+                    t0 + timedelta(minutes=11))
+    report("13900000000", 15)
+    for caller in ("13812345678", "+86 138 1234 5678", "013812345678"):
+        found = _result(desk.lookup_by_caller(caller))
+        assert isinstance(found, OrderStatus) and found.number == newer, caller
+    assert _result(desk.lookup_by_caller("")) is None
+    assert _result(desk.lookup_by_caller("13700000000")) is None
+
+
 def test_build_runner_from_config_validates_flows(tmp_path):
     """build_runner wires the config's directories and timeout; a broken flows_dir refuses to start."""
     from twisted.internet import reactor

@@ -171,6 +171,13 @@ class WorkOrderRepository:
         row = self.connection.execute(stmt).mappings().first()
         return self._order(row) if row else None
 
+    def latest_open_for_caller(self, phones: Sequence[str], open_statuses: Sequence[str]) -> str | None:
+        """The number of the newest order in an open status that one of these phone numbers reported."""
+        return self.connection.execute(
+            select(work_orders.c.number).where(work_orders.c.caller_phone.in_(list(phones)),
+                                               work_orders.c.status.in_(list(open_statuses)))
+            .order_by(work_orders.c.created_at.desc(), work_orders.c.id.desc()).limit(1)).scalar()
+
     def lock_many(self, numbers: Sequence[str]) -> dict[str, WorkOrder]:
         """Load and lock several orders at once, in ascending id order.
 
