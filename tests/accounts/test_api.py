@@ -5,18 +5,15 @@ from __future__ import annotations
 import pytest
 import pytest_twisted
 
-from tests.web.conftest import PASSWORD, BearerClient, start_server, stop_server
+from tests.web.conftest import PASSWORD, BearerClient, serving
 
 API = "/api/v1/users"
 
 
 @pytest.fixture
 def server(db_url):
-    server = start_server(db_url)
-    server.add_user("root1", "admin")
-    server.add_user("agent9", "agent")
-    yield server
-    stop_server(server)
+    with serving(db_url, root1="admin", agent9="agent") as server:
+        yield server
 
 
 async def _bearer(server, username: str) -> BearerClient:

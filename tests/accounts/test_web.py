@@ -10,7 +10,7 @@ import pytest_twisted
 from sqlalchemy import func, select
 
 from callcenter.auth.tables import users
-from tests.web.conftest import PASSWORD, csrf_of, start_server, stop_server
+from tests.web.conftest import PASSWORD, csrf_of, post_form, serving, signed_in
 
 NEW_PASSWORD = "new-password-77"
 
@@ -18,21 +18,16 @@ NEW_PASSWORD = "new-password-77"
 @pytest.fixture
 def admin_web(db_url):
     """The full web service with one administrator, root1."""
-    server = start_server(db_url)
-    server.add_user("root1", "admin")
-    yield server
-    stop_server(server)
+    with serving(db_url, root1="admin") as server:
+        yield server
 
 
-async def _admin(web):
-    client = web.client()
-    assert (await client.login("root1")).status == 303
-    return client
+def _admin(web):
+    return signed_in(web, "root1")
 
 
-async def _post(client, path: str, **fields):
-    token = csrf_of((await client.get("/admin/users")).text)
-    return await client.post(path, data={"csrf_token": token, **fields})
+def _post(client, path: str, **fields):
+    return post_form(client, "/admin/users", path, **fields)
 
 
 def _count(web) -> int:

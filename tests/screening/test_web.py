@@ -8,29 +8,23 @@ import pytest_twisted
 from twisted.internet import defer
 
 from callcenter.screening.service import CallerScreen, RestrictionList
-from tests.web.conftest import csrf_of, start_server, stop_server
+from tests.web.conftest import csrf_of, post_form, serving, signed_in
 
 PAGE = "/supervisor/restricted"
 
 
 @pytest.fixture
 def server(db_url):
-    server = start_server(db_url)
-    server.add_user("sup1", "supervisor")
-    server.add_user("agent1", "agent")
-    yield server
-    stop_server(server)
+    with serving(db_url, sup1="supervisor", agent1="agent") as server:
+        yield server
 
 
-async def _supervisor(server):
-    client = server.client()
-    assert (await client.login("sup1")).status == 303
-    return client
+def _supervisor(server):
+    return signed_in(server, "sup1")
 
 
-async def _post(client, path: str, **fields):
-    token = csrf_of((await client.get(PAGE)).text)
-    return await client.post(path, data={"csrf_token": token, **fields})
+def _post(client, path: str, **fields):
+    return post_form(client, PAGE, path, **fields)
 
 
 @pytest_twisted.ensureDeferred

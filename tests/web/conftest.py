@@ -6,6 +6,7 @@ tests see exactly what the server answers.
 from __future__ import annotations
 
 import json as jsonlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.cookies import SimpleCookie
@@ -166,6 +167,31 @@ def start_server(db_url: str, features=None) -> WebServer:
     server = WebServer(f"http://127.0.0.1:{port.getHost().port}", root, engine, config)
     server._port = port
     return server
+
+
+@contextmanager
+def serving(db_url: str, **users: str):
+    """The full web service on ``db_url`` with these accounts (user name = role), for a fixture."""
+    server = start_server(db_url)
+    for username, role in users.items():
+        server.add_user(username, role)
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+async def signed_in(server: WebServer, username: str) -> Client:
+    """A browser-like client with ``username``'s session."""
+    client = server.client()
+    assert (await client.login(username)).status == 303
+    return client
+
+
+async def post_form(client: Client, page: str, path: str, **fields) -> Response:
+    """Post a form to ``path`` with the CSRF token of ``page``, as the page's own form would."""
+    token = csrf_of((await client.get(page)).text)
+    return await client.post(path, data={"csrf_token": token, **fields})
 
 
 def stop_server(server: WebServer) -> None:
