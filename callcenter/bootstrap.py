@@ -18,7 +18,7 @@ from callcenter.auth.service import AuthService
 from callcenter.db import default_url, make_engine
 from callcenter.web.app import WebApp, WebDeps
 from callcenter.web.http import HotlineSite
-from callcenter.web.templates import Templates
+from callcenter.web.templates import Templates, local_zone
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,10 @@ def build_web(config, reactor, *, engine=None, pool: ThreadPool | None = None, w
         department_exists=department_exists,
     )
     secret = config.get("web.secret_key") or ""
+    templates = Templates()
+    templates.zone = local_zone(config)
     deps = WebDeps(reactor=reactor, config=config, engine=engine, pool=pool, auth=auth,
-                   templates=Templates(), workorders=workorders,
+                   templates=templates, workorders=workorders,
                    extras={"secret_key": (secret or secrets.token_hex(32)).encode("utf-8"),
                            "own_pool": own_pool, "acd": acd})
     app = WebApp(deps)

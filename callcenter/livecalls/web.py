@@ -15,6 +15,7 @@ from callcenter.livecalls.feed import LiveCalls
 from callcenter.livecalls.view import PHASES, SUPERVISORS, VIEWERS, valid_linkedid
 from callcenter.web.app import json_api
 from callcenter.web.errors import ApiError, error_responses
+from callcenter.web.templates import local_zone
 from callcenter.web.health import StaticFiles
 from callcenter.web.i18n import CATALOGUE
 from callcenter.web.sse import EventStream
@@ -111,8 +112,7 @@ def live_calls_of(deps) -> LiveCalls:
     """The app's one :class:`LiveCalls` (made on first use, stopped with the app)."""
     live = deps.extras.get("live_calls")
     if live is None:
-        tz = deps.config.get("wallboard.timezone") or deps.config.get("calendar.timezone") or "Asia/Shanghai"
-        live = LiveCalls(EventStream(deps.reactor), deps.reactor, tz=tz)
+        live = LiveCalls(EventStream(deps.reactor), deps.reactor, tz=local_zone(deps.config))
         deps.extras["live_calls"] = live
         deps.extras.setdefault("on_close", []).extend([live.stop, live.stream.close])
     return live

@@ -5,8 +5,10 @@ Features add their own template folders with :meth:`Templates.add_directory`.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
 
@@ -16,7 +18,15 @@ HERE = Path(__file__).parent
 LANG_COOKIE = b"hotline_lang"
 
 
+def local_zone(config) -> ZoneInfo:
+    """The hotline's own time zone, for people (``wallboard.timezone``, else ``calendar.timezone``)."""
+    return ZoneInfo(config.get("wallboard.timezone") or config.get("calendar.timezone") or "Asia/Shanghai")
+
+
 class Templates:
+    #: where pages show times (the app sets it from the configuration)
+    zone = ZoneInfo("Asia/Shanghai")
+
     def __init__(self) -> None:
         self._loaders = [FileSystemLoader(str(HERE / "templates"))]
         self.env = Environment(
@@ -26,6 +36,11 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.env.filters["local"] = self.local
+
+    def local(self, value: datetime | None) -> str:
+        """A stored (UTC) time as people here read it: ``2026-11-23 17:05`` in the hotline's zone."""
+        return value.astimezone(self.zone).strftime("%Y-%m-%d %H:%M") if value is not None else ""
 
     def add_directory(self, path: Path) -> None:
         self._loaders.insert(0, FileSystemLoader(str(path)))

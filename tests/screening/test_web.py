@@ -3,6 +3,8 @@ numbers with a reason; refusals say why and change nothing; agents and forged po
 the IVR's screen in the same process follows at once."""
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 import pytest_twisted
 from twisted.internet import defer
@@ -44,6 +46,8 @@ async def test_a_supervisor_restricts_a_number_the_ivr_follows_at_once_and_lifti
     assert "辱骂坐席 &lt;script&gt;" in page and "<script>" not in page.split("<main>")[1]
     assert screen.is_restricted("13900009999", server.deps.now())
     (row,) = RestrictionList(server.engine).listing(server.deps.now())
+    shanghai = row.until.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    assert f"<td>{shanghai}</td>" in page  # the end in the hotline's time zone, not UTC
     lifted = await _post(sup, f"{PAGE}/{row.id}/lift")
     assert lifted.header("location") == PAGE + "?done=lifted"
     assert 'data-state="lifted"' in (await sup.get(PAGE)).text
