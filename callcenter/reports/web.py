@@ -13,6 +13,7 @@ from callcenter.auth.web import require_role
 from callcenter.reports.charts import bar_chart, line_chart
 from callcenter.reports.csvexport import to_csv
 from callcenter.reports.hottopics import Thresholds
+from callcenter.reports.ivr import ivr_report
 from callcenter.reports.queries import CALL_DIMENSIONS, CST, DIMENSIONS, Period, ReportError, hot_topics, report
 from callcenter.web.app import query_arg
 from callcenter.web.errors import error_payload
@@ -68,6 +69,22 @@ TEXT = {
     "reports.hot.baseline": {"zh": "日均基线", "en": "Daily baseline"},
     "reports.hot.increase": {"zh": "增量", "en": "Increase"},
     "reports.hot.surge_note": {"zh": "（阈值可在 [reports] 配置）", "en": "(thresholds in [reports] config)"},
+    "reports.ivr.title": {"zh": "语音导航", "en": "IVR"},
+    "reports.ivr.visits": {"zh": "进入语音导航", "en": "IVR visits"},
+    "reports.ivr.to_queue": {"zh": "转人工排队", "en": "To an agents' queue"},
+    "reports.ivr.served_in_ivr": {"zh": "自助办结", "en": "Served by the menus"},
+    "reports.ivr.hung_up": {"zh": "导航中挂机", "en": "Hung up in the menus"},
+    "reports.ivr.other": {"zh": "其他（故障）", "en": "Other (errors)"},
+    "reports.ivr.containment": {"zh": "自助率", "en": "Served without an agent"},
+    "reports.ivr.status_read_back": {"zh": "工单进度查询", "en": "Order status read back"},
+    "reports.ivr.messages": {"zh": "留言", "en": "Messages left"},
+    "reports.ivr.callbacks": {"zh": "预约回电", "en": "Callbacks booked"},
+    "reports.ivr.restricted": {"zh": "限制呼入来电", "en": "Restricted callers"},
+    "reports.ivr.after_hours": {"zh": "非工作时间来电", "en": "After hours"},
+    "reports.ivr.by_queue": {"zh": "转入队列", "en": "By queue"},
+    "reports.ivr.menu_keys": {"zh": "主菜单按键", "en": "Main-menu keys"},
+    "reports.ivr.by_language": {"zh": "语言", "en": "Language"},
+    "reports.ivr.outcomes": {"zh": "去向", "en": "Where callers went"},
 }
 CATALOGUE.update(TEXT)
 
@@ -101,11 +118,15 @@ def labelled(key: str, known: dict[str, str]) -> str:
     return f"{known[key]} · {key}" if key in known else key
 
 
-def _params(request, deps):
+def _period(request, deps) -> Period:
     kind = query_arg(request, "period") or "day"
     today = deps.now().astimezone(CST).date()
     default = today.isoformat() if kind == "day" else today.strftime("%Y-%m")
-    period = Period.parse(kind, query_arg(request, "date") or default)
+    return Period.parse(kind, query_arg(request, "date") or default)
+
+
+def _params(request, deps):
+    period = _period(request, deps)
     by = query_arg(request, "by") or "queue"
     if by not in DIMENSIONS:
         raise ReportError("reports.bad_dimension", "未知的报表维度 / unknown report dimension", dimension=by[:20],
@@ -205,3 +226,23 @@ def routes(app) -> None:
                                 surges=[t for t in trends if t.surge], thresholds=thresholds,
                                 charts=[trend_chart, rise_chart] if trends else [],
                                 previous=(period.first - timedelta(days=1)).isoformat())
+
+    @app.route("/reports/ivr", methods=["GET"])
+    @require_role(*VIEWERS, page=True)
+    async def ivr_page(request, principal):
+        from callcenter.web.i18n import translate
+        from callcenter.web.templates import language
+
+        try:
+            period = _period(request, deps)
+            figures = await deps.db(ivr_report, deps.engine, period)
+        except ReportError as exc:
+            return refusal(request, principal, exc)
+        lang = language(request)
+        outcomes = [(translate(f"reports.ivr.{k}", lang), getattr(figures, k))
+                    for k in ("to_queue", "served_in_ivr", "hung_up", "other")]
+        charts = [bar_chart(translate("reports.ivr.outcomes", lang), outcomes, css_id="chart-ivr-outcomes"),
+                  bar_chart(translate("reports.ivr.menu_keys", lang), sorted(figures.menu_keys.items()),
+                            css_id="chart-ivr-keys")] if figures.visits else []
+        return templates.render(request, "ivr.html", session=principal.session, period=period, f=figures,
+                                charts=charts)
