@@ -16,7 +16,7 @@ from tests.web.conftest import start_server, stop_server
 
 @pytest.fixture
 def server(sqlite_url):
-    srv = start_server(sqlite_url, features=["callcenter.auth.web", "callcenter.reports.web"])
+    srv = start_server(sqlite_url, features=["callcenter.web.health", "callcenter.auth.web", "callcenter.reports.web"])
     yield srv
     stop_server(srv)
 
