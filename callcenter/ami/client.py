@@ -127,23 +127,24 @@ class AMIClient:
 
     @classmethod
     def from_config(cls, config, reactor, tracker=None, **kw) -> "AMIClient":
-        """Build from the ``[ami]`` config section (host, port, username, secret, auth, …)."""
+        """Build from the ``[ami]`` config section (host, port, username, secret, auth, …).
+
+        Keyword arguments override what the section says (the demo passes ``clock``, a scaled
+        clock, and ``ping_interval=None``); the connection is always made on ``reactor``."""
         from twisted.internet.endpoints import TCP4ClientEndpoint
 
         get = config.get
         endpoint = TCP4ClientEndpoint(reactor, get("ami.host"), int(get("ami.port")), timeout=10)
-        return cls(
-            endpoint,
-            get("ami.username"),
-            get("ami.secret"),
+        settings = dict(
             clock=reactor,
             auth=get("ami.auth") or "md5",
             tracker=tracker,
             action_timeout=float(get("ami.action_timeout")),
             ping_interval=float(get("ami.ping_interval")),
             read_coalesce=read_coalesce_setting(config),
-            **kw,
         )
+        settings.update(kw)
+        return cls(endpoint, get("ami.username"), get("ami.secret"), **settings)
 
     # -- lifecycle --------------------------------------------------------
     def start(self) -> None:
