@@ -13,13 +13,15 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 
 HTTP_REQUESTS = Counter(
     "hotline_http_requests_total",
-    "HTTP requests served, by area (first path segment), method and status.",
-    ["area", "method", "status"],
+    "HTTP requests served, by area (first segment of the route), matched route template "
+    "(``unmatched`` for paths no route serves), method and status.  Labels never come from the raw path, "
+    "so requests for unknown paths cannot grow the exposition.",
+    ["area", "route", "method", "status"],
     registry=REGISTRY,
 )
 HTTP_LATENCY = Histogram(
     "hotline_http_request_seconds",
-    "Time from request received to response finished, by area.",
+    "Time from request received to response finished, by area (first segment of the matched route).",
     ["area"],
     registry=REGISTRY,
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),

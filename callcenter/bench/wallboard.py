@@ -131,7 +131,7 @@ def metrics_render(args) -> dict:
         metrics.HTTP_LATENCY.labels(area).observe(0.01)
         for method in ("GET", "POST"):
             for status in ("200", "303", "400", "403", "404", "500"):
-                metrics.HTTP_REQUESTS.labels(area, method, status).inc()
+                metrics.HTTP_REQUESTS.labels(area, f"/{area}/<path:__rest__>", method, status).inc()
     metrics.ASR_REALTIME_FACTOR.set(0.4)
     times = []
     size = 0

@@ -23,7 +23,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from callcenter.clock import now_from
 from callcenter.web.errors import ApiError, error_payload
-from callcenter.web.http import apply_forwarding, parse_networks
+from callcenter.web.http import UNMATCHED_ROUTE, apply_forwarding, parse_networks
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,19 @@ class HotlineRoot(Resource):
     def render(self, request):
         request.hotline_deps = self.deps
         apply_forwarding(request, self.trusted_proxies)
+        request.hotline_route = self.route_template(request)
         return self._klein.render(request)
+
+    def route_template(self, request) -> str:
+        """The template of the route that serves ``request`` (``/api/v1/workorders/<order_id>``), or
+        ``unmatched``: the metrics label, so its values are bounded by the routes, never by what clients send."""
+        try:
+            path = request.path.decode("utf-8")
+            rule, _ = self.app.klein.url_map.bind("hotline", path_info=path).match(
+                method=request.method.decode("ascii"), return_rule=True)
+        except Exception:  # noqa: BLE001 - not found, wrong method, redirect or undecodable: one label
+            return UNMATCHED_ROUTE
+        return rule.rule
 
 
 def _error_response(request, exc: BaseException) -> bytes:

@@ -184,20 +184,34 @@ class HotlineRequest(Request):
         super().process()
 
     def finish(self):
-        area = _area(self.path)
+        route = getattr(self, "hotline_route", None) or UNMATCHED_ROUTE
         started = getattr(self, "_started", None)
         result = super().finish()
-        HTTP_REQUESTS.labels(area, self.method.decode("ascii", "replace")[:10], str(self.code)).inc()
+        HTTP_REQUESTS.labels(route_area(route), route, metric_method(self.method), str(self.code)).inc()
         if started is not None:
-            HTTP_LATENCY.labels(area).observe(time.monotonic() - started)
+            HTTP_LATENCY.labels(route_area(route)).observe(time.monotonic() - started)
         return result
 
 
-def _area(path: bytes) -> str:
-    """The first path segment, bounded to a known shape (keeps label cardinality low)."""
-    first = path.split(b"?", 1)[0].lstrip(b"/").split(b"/", 1)[0]
-    text = first.decode("ascii", "replace")
-    return text if text.isidentifier() and len(text) <= 20 else "other"
+UNMATCHED_ROUTE = "unmatched"
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def metric_method(method: bytes | None) -> str:
+    """The request method as a metric label: one of the HTTP methods, else ``other`` (bounded)."""
+    text = (method or b"").decode("ascii", "replace").upper()
+    return text if text in KNOWN_METHODS else "other"
+
+
+def route_area(route: str) -> str:
+    """The first segment of a route template (``/api/v1/workorders/<id>`` → ``api``), ``root`` for ``/``.
+
+    Templates come from the router, never from the request, so this is as bounded as the routes.
+    """
+    if route == UNMATCHED_ROUTE:
+        return UNMATCHED_ROUTE
+    first = route.lstrip("/").split("/", 1)[0]
+    return first or "root"
 
 
 class HotlineSite(Site):

@@ -72,7 +72,24 @@ async def test_metrics_exposes_the_shared_registry(core):
     resp = await client.get("/metrics")
     assert resp.status == 200
     assert resp.header("content-type").startswith("text/plain")
-    assert 'hotline_http_requests_total{area="healthz",method="GET",status="200"}' in resp.text
+    assert 'hotline_http_requests_total{area="healthz",method="GET",route="/healthz",status="200"}' in resp.text
+
+
+@pytest_twisted.ensureDeferred
+async def test_metrics_labels_come_from_route_templates_so_junk_paths_do_not_grow_metrics(core):
+    """Many junk paths and methods share the ``unmatched`` route and ``other`` method labels: the exposition
+    stays the same size however many distinct paths clients invent."""
+    client = core.client()
+    await client.get("/junk-0")
+    before = len((await client.get("/metrics")).body)
+    for i in range(1, 60):
+        await client.get(f"/junk-{i}/x{i}")
+        await client.request(f"BREW{i}", f"/api/v1/junk{i}")
+    text = (await client.get("/metrics")).text
+    assert "junk-" not in text and "BREW" not in text
+    assert 'route="unmatched"' in text and 'method="other"' in text
+    # only the counts changed (a few more digits), not the set of series
+    assert len(text.encode()) - before < 400
 
 
 @pytest_twisted.ensureDeferred
