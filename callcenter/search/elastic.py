@@ -7,24 +7,157 @@ Chinese analysis is configurable (``[search] analyzer``):
   the same matches as the embedded index;
 * the name of a server-side analyzer (``ik_max_word``, ``smartcn``, …): the raw
   text is indexed with it and queries are analysed by the server.
+
+Supported servers (README "Search"): **Elasticsearch 8.x and 9.x** and
+**OpenSearch 2.x and 3.x**.  The client is the ``elasticsearch`` package of
+major 8 (``pyproject.toml`` pins ``<9``): it sends ``compatible-with=8`` media
+types, which Elasticsearch 8 speaks natively and 9 through its REST
+compatibility with 8 (a 9.x client sends ``compatible-with=9``, which
+Elasticsearch 8 refuses with HTTP 400 ``media_type_header_exception``).
+OpenSearch refuses every ``compatible-with`` media type and sends no
+``X-Elastic-Product`` header, so :func:`connect` first asks the server what it
+is (``GET /`` in plain JSON) and, for OpenSearch, uses :class:`PlainJsonNode`.
+Anything else (Elasticsearch 7, unknown products) is refused with
+``search.unsupported_version`` naming the supported versions.
 """
 from __future__ import annotations
+
+import base64
+import json
+import threading
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from elastic_transport import HttpHeaders, Urllib3HttpNode
 
 from callcenter.search.documents import Document, Hit, SearchError, check_query, snippet, tokenize
 
 TITLE_BOOST = 3
 
+#: server distributions and the majors this adapter speaks
+SUPPORTED = {"elasticsearch": (8, 9), "opensearch": (2, 3)}
+
+
+def supported_text() -> str:
+    return ", ".join(f"{name} {'/'.join(f'{m}.x' for m in majors)}" for name, majors in SUPPORTED.items())
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What ``GET /`` says the search server is."""
+
+    distribution: str
+    version: str
+
+    @property
+    def major(self) -> int | None:
+        head = self.version.split(".", 1)[0]
+        return int(head) if head.isdigit() else None
+
+    @property
+    def supported(self) -> bool:
+        return self.major in SUPPORTED.get(self.distribution, ())
+
+    def __str__(self) -> str:
+        return f"{self.distribution} {self.version}"
+
+
+def _split_credentials(url: str) -> tuple[str, dict]:
+    """The URL without ``user:password@`` and the Authorization header they make."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return url, {}
+    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    token = base64.b64encode(f"{parts.username}:{parts.password or ''}".encode()).decode()
+    return urlunsplit(parts._replace(netloc=netloc)), {"authorization": f"Basic {token}"}
+
+
+def probe(url: str, timeout: float = 5.0) -> ServerInfo:
+    """Ask the server what it is (plain ``application/json``, which every version accepts)."""
+    import urllib3
+
+    bare, auth = _split_credentials(url)
+    try:
+        response = urllib3.PoolManager(retries=False, timeout=timeout).request(
+            "GET", bare.rstrip("/") + "/", headers={"accept": "application/json", **auth})
+    except Exception as exc:  # noqa: BLE001 - connection errors are many; one stable error out
+        raise SearchError("search.unreachable", "搜索引擎无法连接 / search engine unreachable", http_status=503,
+                          url=bare, reason=type(exc).__name__) from None
+    try:
+        body = json.loads(response.data.decode("utf-8"))
+        version = body["version"]
+    except (ValueError, KeyError, TypeError):
+        raise SearchError("search.unsupported_version", "不是受支持的搜索引擎 / not a supported search engine",
+                          http_status=503, url=bare, status=response.status, supported=supported_text()) from None
+    if response.status != 200 or not isinstance(version, dict):
+        raise SearchError("search.unreachable", "搜索引擎无法连接 / search engine unreachable", http_status=503,
+                          url=bare, status=response.status)
+    return ServerInfo(str(version.get("distribution") or "elasticsearch").lower(), str(version.get("number") or ""))
+
+
+class PlainJsonNode(Urllib3HttpNode):
+    """The transport node for OpenSearch: plain ``application/json`` and
+    ``application/x-ndjson`` media types instead of Elasticsearch's
+    ``compatible-with`` ones (which OpenSearch refuses), and the product tag the
+    Elasticsearch client checks on answers (OpenSearch does not send it)."""
+
+    def perform_request(self, method, target, body=None, headers=None, **kwargs):
+        plain = HttpHeaders(headers or {})
+        for name in ("accept", "content-type"):
+            value = plain.get(name)
+            if value and "compatible-with" in value:
+                plain[name] = "application/x-ndjson" if "ndjson" in value else "application/json"
+        response = super().perform_request(method, target, body=body, headers=plain, **kwargs)
+        if "x-elastic-product" not in response.meta.headers:
+            response.meta.headers["X-Elastic-Product"] = "Elasticsearch"
+        return response
+
+
+def connect(url: str, timeout: float = 5.0, **client_options):
+    """``(client, ServerInfo)`` for the server at ``url``, speaking the media types it
+    accepts; :class:`SearchError` when it is unreachable or not a supported version."""
+    from elasticsearch import Elasticsearch
+
+    info = probe(url, timeout)
+    if not info.supported:
+        raise SearchError("search.unsupported_version", "搜索引擎版本不受支持 / search engine version not supported",
+                          http_status=503, server=str(info), supported=supported_text())
+    if info.distribution == "opensearch":
+        client_options.setdefault("node_class", PlainJsonNode)
+    return Elasticsearch(url, request_timeout=timeout, **client_options), info
+
 
 class ElasticIndex:
-    """One Elasticsearch index holding every kind; ``refresh`` makes writes visible at once (tests, low volume)."""
+    """One Elasticsearch index holding every kind; ``refresh`` makes writes visible at once (tests, low volume).
+
+    Give it a ``client``, or a ``url``: then the client is made by :func:`connect` on first
+    use (and again after a failed attempt), so a search server that is down at start-up
+    or comes back later is picked up without a restart.
+    """
 
     name = "elasticsearch"
 
-    def __init__(self, client, index: str = "hotline", analyzer: str = "jieba", refresh: bool | str = False):
-        self.client = client
+    def __init__(self, client=None, index: str = "hotline", analyzer: str = "jieba", refresh: bool | str = False,
+                 *, url: str | None = None, timeout: float = 5.0, client_options: dict | None = None):
+        if client is None and not url:
+            raise ValueError("ElasticIndex needs a client or a url")
+        self._client = client
+        self.url = url
+        self.timeout = timeout
+        self.client_options = dict(client_options or {})
+        self.server: ServerInfo | None = None
+        self._connecting = threading.Lock()
         self.index = index
         self.analyzer = analyzer
         self.refresh = refresh
+
+    @property
+    def client(self):
+        if self._client is None:
+            with self._connecting:
+                if self._client is None:
+                    self._client, self.server = connect(self.url, self.timeout, **self.client_options)
+        return self._client
 
     def _text_mapping(self) -> dict:
         return {"type": "text", "analyzer": "whitespace" if self.analyzer == "jieba" else self.analyzer}
@@ -82,10 +215,11 @@ class ElasticIndex:
         must = {"multi_match": {"query": text, "fields": [f"title_search^{TITLE_BOOST}", "body_search"],
                                 "type": "cross_fields", "operator": "and"}}
         filters = [{"term": {"kind": kind}}] if kind else []
+        client = self.client  # SearchError (unreachable, unsupported) as it is
         try:
-            if not self.client.indices.exists(index=self.index):
+            if not client.indices.exists(index=self.index):
                 return []
-            result = self.client.search(index=self.index, size=limit,
+            result = client.search(index=self.index, size=limit,
                                         query={"bool": {"must": [must], "filter": filters}})
         except Exception as exc:  # noqa: BLE001 - the transport's errors are many; one stable error out
             raise SearchError("search.engine_failed", "搜索引擎不可用 / search engine unavailable", http_status=503,

@@ -19,13 +19,12 @@ def make_index(config):
 
         return EmbeddedIndex(config.get("search.path", "var/search.sqlite3"))
     if engine == "elasticsearch":
-        from elasticsearch import Elasticsearch
-
         from callcenter.search.elastic import ElasticIndex
 
-        client = Elasticsearch(config.get("search.url") or "http://127.0.0.1:9200",
-                               request_timeout=float(config.get("search.timeout_seconds", 5)))
-        return ElasticIndex(client, index=config.get("search.index", "hotline"),
+        # the client is made on first use, for the server's version (callcenter.search.elastic.connect)
+        return ElasticIndex(url=config.get("search.url") or "http://127.0.0.1:9200",
+                            timeout=float(config.get("search.timeout_seconds", 5)),
+                            index=config.get("search.index", "hotline"),
                             analyzer=config.get("search.analyzer", "jieba"))
     raise SearchError("search.bad_engine", "未知的搜索引擎 / unknown search engine", http_status=500,
                       engine=str(engine)[:40], allowed=["embedded", "elasticsearch"])

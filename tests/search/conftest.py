@@ -1,34 +1,28 @@
 """Both search engines behind one fixture, so one behaviour suite runs on each.
 
-The Elasticsearch adapter talks to ``osmem-server`` (an in-memory
-OpenSearch-compatible server).  It rejects the client's ``compatible-with``
-media types, so the client gets :class:`PlainJsonNode`, which sends plain
-``application/json`` (and ``application/x-ndjson`` for bulk) and tags answers
-with the product header the client checks.
+The Elasticsearch engine is the production adapter exactly as ``serve`` builds
+it (``make_index`` with ``[search] engine = "elasticsearch"``): it asks the
+server what it is and speaks the media types that server accepts.  The server
+is ``osmem-server`` (an in-memory OpenSearch-compatible server, reporting
+OpenSearch 3.x), so these tests exercise the adapter's OpenSearch path; the
+Elasticsearch 8/9 path is checked at the protocol level in ``test_elastic_versions.py``.
 """
 from __future__ import annotations
 
 import pytest
-from elastic_transport import HttpHeaders, Urllib3HttpNode
+
+from callcenter.config import load_config
 
 
-class PlainJsonNode(Urllib3HttpNode):
-    def perform_request(self, method, target, body=None, headers=None, **kwargs):
-        plain = HttpHeaders(headers or {})
-        for name in ("accept", "content-type"):
-            value = plain.get(name)
-            if value and "compatible-with" in value:
-                plain[name] = "application/x-ndjson" if "ndjson" in value else "application/json"
-        response = super().perform_request(method, target, body=body, headers=plain, **kwargs)
-        if "x-elastic-product" not in response.meta.headers:
-            response.meta.headers["X-Elastic-Product"] = "Elasticsearch"
-        return response
+def production_index(url: str, index: str = "hotline-test"):
+    """The index ``serve`` would build for ``url`` (writes visible at once for the tests)."""
+    from callcenter.search.service import make_index
 
-
-def elastic_client(url: str):
-    from elasticsearch import Elasticsearch
-
-    return Elasticsearch(url, node_class=PlainJsonNode, request_timeout=5, max_retries=0)
+    config = load_config(None, environ={"CALLCENTER_SEARCH_ENGINE": "elasticsearch", "CALLCENTER_SEARCH_URL": url,
+                                        "CALLCENTER_SEARCH_INDEX": index})
+    made = make_index(config)
+    made.refresh = True
+    return made
 
 
 @pytest.fixture(params=["embedded", "elasticsearch"])
@@ -41,7 +35,5 @@ def index(request, tmp_path):
         yield idx
         idx.close()
     else:
-        from callcenter.search.elastic import ElasticIndex
-
         clone = request.getfixturevalue("osmem_clone")
-        yield ElasticIndex(elastic_client(clone.url), index="hotline-test", refresh=True)
+        yield production_index(clone.url)

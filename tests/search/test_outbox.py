@@ -10,7 +10,7 @@ from callcenter.db import make_engine
 from callcenter.search.embedded import EmbeddedIndex
 from callcenter.search.outbox import Feeder, Outbox
 from callcenter.search.service import SearchService
-from tests.search.conftest import elastic_client
+from tests.search.conftest import production_index
 from tests.ticketing.helpers import CALENDAR, TAXONOMY, cst, fields
 from ticketing.service import Actor, WorkOrderService
 
@@ -65,15 +65,16 @@ def test_changed_order_is_reindexed_on_the_next_refresh(engine, tmp_path):
 
 def test_elasticsearch_catches_up_after_an_outage(engine, osmem_clone):
     """With the cluster unreachable the outbox keeps every change; once it is back, one drain catches up."""
-    from callcenter.search.elastic import ElasticIndex
+    from callcenter.search.documents import SearchError
 
     _orders(engine)
     Feeder(engine).collect(NOW)
-    down = Outbox(engine, ElasticIndex(elastic_client("http://127.0.0.1:9"), index="hotline-test", refresh=True))
-    with pytest.raises(Exception):
+    down = Outbox(engine, production_index("http://127.0.0.1:9"))
+    with pytest.raises(SearchError) as refused:
         down.drain()
+    assert refused.value.error_id == "search.unreachable"
     assert down.pending() == 2
-    up = ElasticIndex(elastic_client(osmem_clone.url), index="hotline-test", refresh=True)
+    up = production_index(osmem_clone.url)
     assert Outbox(engine, up, batch=1).drain() == 2
     assert down.pending() == 0
     assert len(up.search("噪音")) == 1 and up.count("workorder") == 2
