@@ -38,6 +38,7 @@ FEATURES = (
     "callcenter.callbacks.web",
     "callcenter.accounts.web",
     "callcenter.screening.web",
+    "callcenter.attachments.web",
 )
 
 
@@ -90,7 +91,12 @@ def build_web(config, reactor, *, engine=None, pool: ThreadPool | None = None, w
 
 
 def make_site(root, config, reactor=None) -> HotlineSite:
-    return HotlineSite(root, max_body=int(config.get("auth.max_body_bytes", 256 * 1024)), reactor=reactor)
+    site = HotlineSite(root, max_body=int(config.get("auth.max_body_bytes", 256 * 1024)), reactor=reactor)
+    store = root.deps.extras.get("attachments") if hasattr(root, "deps") else None
+    if store is not None:  # attachment uploads (callcenter.attachments) may be bigger than a form
+        site.upload_paths = list(root.deps.extras.get("upload_paths", ()))
+        site.upload_max_body = store.max_bytes + 4096
+    return site
 
 
 def close_web(root) -> None:

@@ -87,6 +87,7 @@ def demo_config(config, options: DemoOptions):
         "ivr.sounds_dir": str(base / "sounds"),
         "ivr.pbx_sounds_dir": "",
         "ivr.recordings_dir": str(base / "recordings"),
+        "attachments.dir": str(base / "attachments"),
         "asr.spool_dir": str(base / "asr-spool"),
         "routing.agents": agents,
         "web.port": options.port,

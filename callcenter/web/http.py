@@ -145,7 +145,8 @@ class HotlineRequest(Request):
         return bool(self.hotline_https) or super().isSecure()
 
     def gotLength(self, length):
-        limit = self.channel.site.max_body
+        self._body_limit = self.channel.site.body_limit(getattr(self.channel, "_path", b""))
+        limit = self._body_limit
         if length is not None and length > limit:
             self.body_too_large = True
             length = 0
@@ -155,7 +156,7 @@ class HotlineRequest(Request):
         if self.body_too_large:
             return
         self._body_seen += len(data)
-        if self._body_seen > self.channel.site.max_body:
+        if self._body_seen > getattr(self, "_body_limit", self.channel.site.max_body):
             self.body_too_large = True
             self.content.seek(0)
             self.content.truncate()
@@ -169,7 +170,7 @@ class HotlineRequest(Request):
         self.setHeader(b"Server", b"hotline")
         if self.body_too_large:
             self.site = self.channel.site
-            limit = self.site.max_body
+            limit = getattr(self, "_body_limit", self.site.max_body)
             body = json.dumps({
                 "error_id": "http.body_too_large",
                 "message": f"request body exceeds {limit} bytes / 请求内容过大",
@@ -227,4 +228,12 @@ class HotlineSite(Site):
         super().__init__(resource, **kwargs)
         if max_body is not None:
             self.max_body = max_body
+        self.upload_paths: list = []  # compiled byte patterns of upload URLs allowed upload_max_body
+        self.upload_max_body = self.max_body
+
+    def body_limit(self, path: bytes) -> int:
+        """The most body bytes a request to ``path`` may send (uploads may send more)."""
+        if any(p.match(path or b"") for p in self.upload_paths):
+            return max(self.upload_max_body, self.max_body)
+        return self.max_body
         self.noisy = False

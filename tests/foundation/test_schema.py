@@ -6,7 +6,8 @@ import importlib
 #: every module that declares tables on callcenter.db.metadata
 TABLE_MODULES = ("callcenter.asr.jobs", "callcenter.routing.store", "callcenter.auth.tables", "callcenter.search.outbox",
                  "callcenter.callbacks.tables", "callcenter.reports.ratings", "ticketing.persistence.tables",
-                 "ticketing.intake.corrections", "ivr.store", "callcenter.screening.tables")
+                 "ticketing.intake.corrections", "ivr.store", "callcenter.screening.tables",
+                 "callcenter.attachments.store")
 
 
 def test_migrations_build_exactly_the_declared_schema(db_url):

@@ -6,6 +6,7 @@ tests see exactly what the server answers.
 from __future__ import annotations
 
 import json as jsonlib
+import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -35,6 +36,7 @@ def test_config(db_url: str):
         "auth.argon2_time_cost": 1,
         "auth.argon2_memory_kib": 1024,
         "auth.max_body_bytes": 64 * 1024,
+        "attachments.dir": tempfile.mkdtemp(prefix="attachments-"),
     })
 
 
