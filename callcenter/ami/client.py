@@ -56,7 +56,8 @@ class AMIFactory(Factory):
     def buildProtocol(self, addr):
         proto = self.protocol(clock=self.client.clock, dispatcher=self.client.dispatcher)
         proto.factory = self
-        for name in ("action_timeout", "ping_interval", "ping_timeout", "read_coalesce"):
+        for name in ("action_timeout", "ping_interval", "ping_timeout", "read_coalesce", "greeting_timeout",
+                     "login_timeout"):
             value = self.client.protocol_settings.get(name, ...)
             if value is not ...:
                 setattr(proto, name, value)
@@ -92,11 +93,15 @@ class AMIClient:
         ping_interval: float | None | object = ...,
         ping_timeout: float | object = ...,
         read_coalesce: float | object = ...,
+        greeting_timeout: float | None | object = ...,
+        login_timeout: float | object = ...,
+        plain_fallback: bool = False,
     ) -> None:
         self.endpoint = endpoint
         self.username = username
         self._secret = secret
         self.auth = auth
+        self.plain_fallback = plain_fallback
         self.events = events
         self.clock = clock
         self.tracker = tracker
@@ -104,7 +109,8 @@ class AMIClient:
         if read_coalesce is not ... and not 0 <= read_coalesce <= 0.1:
             raise ValueError(f"read_coalesce must be 0 to 0.1 s, not {read_coalesce!r}")
         self.protocol_settings = {"action_timeout": action_timeout, "ping_interval": ping_interval, "ping_timeout": ping_timeout,
-                                  "read_coalesce": read_coalesce}
+                                  "read_coalesce": read_coalesce, "greeting_timeout": greeting_timeout,
+                                  "login_timeout": login_timeout}
         self.dispatcher = EventDispatcher()
         self.protocol: AMIProtocol | None = None
         self.ready = False
@@ -142,6 +148,9 @@ class AMIClient:
             action_timeout=float(get("ami.action_timeout")),
             ping_interval=float(get("ami.ping_interval")),
             read_coalesce=read_coalesce_setting(config),
+            greeting_timeout=config.number("ami.greeting_timeout", 1, 300, unit="s", default=10.0),
+            login_timeout=config.number("ami.login_timeout", 1, 300, unit="s", default=10.0),
+            plain_fallback=bool(get("ami.plain_fallback")),
         )
         settings.update(kw)
         return cls(endpoint, get("ami.username"), get("ami.secret"), **settings)
@@ -181,7 +190,8 @@ class AMIClient:
 
     @defer.inlineCallbacks
     def _session(self, proto: AMIProtocol):
-        yield proto.login(self.username, self._secret, auth=self.auth, events=self.events)
+        yield proto.login(self.username, self._secret, auth=self.auth, events=self.events,
+                          plain_fallback=self.plain_fallback)
         self.login_failures = 0
         self.last_error = None
         log.info("AMI logged in", extra={"fields": {"user": self.username, "ami_version": proto.ami_version}})
@@ -204,9 +214,11 @@ class AMIClient:
             )
         else:
             self.login_failures += 1
-            log.warning("AMI session setup failed", extra={"fields": {"error": str(failure.value)}})
+            log.warning("AMI session setup failed; will retry with backoff",
+                        extra={"fields": {"error": str(failure.value), "failures": self.login_failures,
+                                          "error_id": getattr(failure.value, "error_id", None)}})
         if proto.connected and proto.transport is not None:
-            proto.transport.loseConnection()
+            proto.abort()
 
     def _connection_lost(self, proto: AMIProtocol) -> None:
         if proto is self.protocol:

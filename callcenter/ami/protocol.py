@@ -106,6 +106,11 @@ class AMIProtocol(Protocol):
     ping_interval: float | None = 20.0
     #: a Ping unanswered this long means the peer is gone: drop the connection
     ping_timeout: float = 10.0
+    #: seconds from the TCP connection to the ``Asterisk Call Manager/…`` line; a peer
+    #: that accepts the connection but never greets is dropped (None: wait forever)
+    greeting_timeout: float | None = 10.0
+    #: seconds for each step of the login (Challenge, Login) to be answered
+    login_timeout: float = 10.0
     #: seconds a trickle of events may gather in the socket before the next
     #: read (0 reads as soon as anything arrives).  A busy PBX writes events
     #: one by one; reading each handful at once costs a reactor wake-up per
@@ -136,6 +141,7 @@ class AMIProtocol(Protocol):
         self._keepalive = None
         self._ping_outstanding = False
         self._resume = None
+        self._greeting_timer = None
         self.events_received = 0
         self.stats = {"malformed": 0, "oversized": 0, "orphans": 0}
 
@@ -149,6 +155,26 @@ class AMIProtocol(Protocol):
 
     def connectionMade(self) -> None:
         self.connected = True
+        if self.greeting_timeout is not None and self.greeting is None:
+            self._greeting_timer = self._clock().callLater(self.greeting_timeout, self._no_greeting)
+
+    def _no_greeting(self) -> None:
+        """The peer accepted the connection but said nothing: not an AMI server we can use."""
+        self._greeting_timer = None
+        if self.greeting is not None or not self.connected:
+            return
+        log.warning("no AMI greeting in time; dropping the connection",
+                    extra={"fields": {"error_id": AMITimeout.error_id, "timeout": self.greeting_timeout}})
+        greeted, self._greeted = self._greeted, []
+        for d in greeted:
+            d.errback(AMITimeout("no AMI greeting in time", action="greeting", timeout=self.greeting_timeout))
+        self.abort()
+
+    def abort(self) -> None:
+        """Drop the connection at once (a peer that stopped reading would hold a graceful close)."""
+        transport = self.transport
+        if transport is not None:
+            getattr(transport, "abortConnection", transport.loseConnection)()
 
     def dataReceived(self, data: bytes) -> None:
         self._splitter.feed(data)
@@ -188,6 +214,9 @@ class AMIProtocol(Protocol):
         self.connected = False
         self.logged_in = False
         self._stop_keepalive()
+        if self._greeting_timer is not None and self._greeting_timer.active():
+            self._greeting_timer.cancel()
+        self._greeting_timer = None
         if self._resume is not None:
             if self._resume.active():
                 self._resume.cancel()
@@ -236,6 +265,9 @@ class AMIProtocol(Protocol):
     # -- framing callbacks ----------------------------------------------
     def _greeting_received(self, line: str) -> None:
         self.greeting = line
+        if self._greeting_timer is not None and self._greeting_timer.active():
+            self._greeting_timer.cancel()
+        self._greeting_timer = None
         if not line.startswith("Asterisk Call Manager/"):
             log.warning("unexpected AMI greeting", extra={"fields": {"greeting": line[:120]}})
         greeted, self._greeted = self._greeted, []
@@ -405,29 +437,40 @@ class AMIProtocol(Protocol):
 
     # -- login ----------------------------------------------------------
     @defer.inlineCallbacks
-    def login(self, username: str, secret: str, auth: str = "md5", events: str | bool = "on"):
-        """Log in: MD5 challenge first (the secret never crosses the wire),
-        plain ``Secret`` when the server refuses the challenge or ``auth`` is
-        ``"plain"``.  Fails with :class:`AMILoginError` on bad credentials
-        (Asterisk then closes the connection)."""
+    def login(self, username: str, secret: str, auth: str = "md5", events: str | bool = "on",
+              plain_fallback: bool = False):
+        """Log in: MD5 challenge (the secret never crosses the wire), or a plain
+        ``Secret`` when ``auth`` is ``"plain"``.  When the server refuses the
+        challenge the login fails with :class:`AMILoginError` — the secret is
+        sent in plain text instead only when ``plain_fallback`` is set
+        (``[ami] plain_fallback``).  Fails with :class:`AMILoginError` on bad
+        credentials (Asterisk then closes the connection) and
+        :class:`AMITimeout` when a step is not answered in :attr:`login_timeout`."""
         if isinstance(events, bool):
             events = "on" if events else "off"
+        if auth not in ("md5", "plain"):
+            raise AMILoginError("unknown AMI auth type", auth=auth)
         yield self.when_greeted()
         headers = None
         if auth == "md5":
             try:
-                answer = yield self.send_action("Challenge", [("AuthType", "MD5")])
+                answer = yield self.send_action("Challenge", [("AuthType", "MD5")], timeout=self.login_timeout)
+            except AMIActionError as exc:
+                if not plain_fallback:
+                    self.abort()
+                    raise AMILoginError("AMI server refused the MD5 challenge; the secret is not sent in plain "
+                                        "text unless [ami] plain_fallback = true: " + exc.message,
+                                        username=username, auth=auth) from None
+                log.warning("AMI MD5 challenge refused; plain login as configured ([ami] plain_fallback)",
+                            extra={"fields": {"reason": exc.message}})
+            else:
                 challenge = answer.get("Challenge") or ""
                 key = hashlib.md5((challenge + secret).encode("utf-8")).hexdigest()
                 headers = [("AuthType", "MD5"), ("Username", username), ("Key", key), ("Events", events)]
-            except AMIActionError as exc:
-                log.warning("AMI MD5 challenge refused; using plain login", extra={"fields": {"reason": exc.message}})
-        elif auth != "plain":
-            raise AMILoginError("unknown AMI auth type", auth=auth)
         if headers is None:
             headers = [("Username", username), ("Secret", secret), ("Events", events)]
         try:
-            answer = yield self.send_action("Login", headers)
+            answer = yield self.send_action("Login", headers, timeout=self.login_timeout)
         except AMIActionError as exc:
             if self.transport is not None:
                 self.transport.loseConnection()

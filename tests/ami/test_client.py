@@ -189,3 +189,29 @@ def test_read_coalesce_setting_is_checked_and_reaches_the_protocol():
     client = AMIClient(None, "u", "s", clock=reactor, read_coalesce=0.0)
     proto = AMIFactory(client).buildProtocol(None)
     assert proto.read_coalesce == 0.0
+
+
+def test_silent_pbx_is_reconnected_with_backoff_and_reported():
+    """A PBX that accepts connections but never greets: each attempt is dropped after the greeting
+    timeout, reported (last_error ami.timeout), and retried with a growing delay, never a tight loop."""
+    reactor, client = make(tracker=CallTracker())
+    timeout = 10.0
+    gaps = []
+    for attempt in range(3):
+        link = Link(reactor, client)
+        reactor.advance(timeout)
+        assert link.transport.disconnecting and client.last_error.error_id == "ami.timeout"
+        assert not client.ready
+        link.drop()
+        before = len(reactor.tcpClients)
+        waited = 0.0
+        while len(reactor.tcpClients) == before:
+            reactor.advance(0.5)
+            waited += 0.5
+            assert waited < 120
+        gaps.append(waited)
+    assert gaps == [4.0, 8.0, 16.0]
+    link = Link(reactor, client)
+    link.login()
+    link.resync()
+    assert client.ready and client.login_failures == 0

@@ -57,15 +57,60 @@ def test_md5_login_key_matches_capture_02(conn):
     assert done[0].get("Message") == "Authentication accepted" and proto.logged_in
 
 
-def test_plain_login_fallback_when_challenge_refused(conn):
-    """If the server refuses Challenge, the client logs in with a plain Secret."""
+def test_md5_login_never_falls_back_to_a_plain_secret_by_default(conn):
+    """If the server refuses the MD5 Challenge, the login fails (ami.login_failed) and the connection is
+    dropped; no Login carrying the secret is written."""
     proto, peer, clock = conn
-    done = _result(proto.login("hotline", "hotline-secret", events=False))
+    done = _result(proto.login("hotline", "hotline-secret"))
+    peer.error(peer.last(), "Must specify AuthType")
+    assert done[0].check(AMILoginError) and "plain_fallback" in done[0].value.message
+    assert peer.transport.value() == b"" and b"hotline-secret" not in peer.transport.value()
+    assert peer.transport.disconnecting and not proto.logged_in
+
+
+def test_plain_login_fallback_only_when_configured(conn):
+    """With plain_fallback set, a refused Challenge is followed by a plain Secret login."""
+    proto, peer, clock = conn
+    done = _result(proto.login("hotline", "hotline-secret", events=False, plain_fallback=True))
     peer.error(peer.last(), "Must specify AuthType")
     login = peer.last()
     assert login.name == "Login" and login.get("Secret") == "hotline-secret" and login.get("Events") == "off"
     peer.ok(login, ("Message", "Authentication accepted"))
     assert proto.logged_in and done[0].name == "Success"
+
+
+def test_silent_peer_is_dropped_after_the_greeting_timeout():
+    """A peer that accepts the TCP connection but never greets: the login fails with ami.timeout and the
+    connection is aborted after greeting_timeout, not a moment before."""
+    clock = Clock()
+    proto = AMIProtocol(clock=clock)
+    transport = StringTransport()
+    proto.makeConnection(transport)
+    done = _result(proto.login("hotline", "hotline-secret"))
+    clock.advance(proto.greeting_timeout - 0.1)
+    assert done == [] and not transport.disconnecting
+    clock.advance(0.2)
+    assert done[0].check(AMITimeout) and done[0].value.error_id == "ami.timeout"
+    assert transport.disconnecting and transport.value() == b""
+
+
+def test_greeting_in_time_cancels_the_greeting_timeout(conn):
+    """Once greeted, the greeting timer no longer runs (a long idle session is not dropped by it)."""
+    proto, peer, clock = conn
+    clock.advance(proto.greeting_timeout * 10)
+    assert not peer.transport.disconnecting and clock.getDelayedCalls() == []
+
+
+def test_unanswered_login_times_out(conn):
+    """A server that greets but never answers the Challenge fails the login after login_timeout."""
+    proto, peer, clock = conn
+    proto.login_timeout = 3.0
+    done = _result(proto.login("hotline", "hotline-secret"))
+    assert peer.last().name == "Challenge"
+    clock.advance(2.9)
+    assert done == []
+    clock.advance(0.2)
+    assert done[0].check(AMITimeout)
 
 
 def test_failed_login_is_typed_and_closes(conn):
