@@ -16,7 +16,7 @@ from ticketing.intake.classifier import NaiveBayes, Tokenizer, features
 from ticketing.intake.errors import InvalidText
 from ticketing.intake.gazetteer import Address, Gazetteer
 from ticketing.intake.keywords import (CATEGORY_CUES, DEPARTMENT_CUES, REPAIR_TERMS, TYPE_CUES,
-                                       URGENT_PATTERNS, compile_patterns)
+                                       URGENT_PATTERNS, compile_patterns, urgent_cues)
 from ticketing.intake.normalize import MAX_TEXT_CHARS, clean, detect_lang, prepare
 from ticketing.intake.phonetic import PhoneticLexicon, Repair
 
@@ -70,7 +70,7 @@ class Extractor:
     CATEGORY_CUE_SHARE = 0.5     # category cues also count for their default department
     CATEGORY_OVERRIDE_SCORE = 2.0  # cue score at which the dispatch catalogue may re-route
     URGENT_MODEL_THRESHOLD = 0.85
-    CALM_TYPES = ("praise", "suggestion", "consultation")
+    CALM_TYPES = ("praise", "suggestion")  # a question may tell of a danger happening now
     SUMMARY_CHARS = 60
     ANALYSIS_CACHE = 5000
 
@@ -314,7 +314,7 @@ class Extractor:
 
     def _urgency(self, low: str, feats, type_label: str | None) -> tuple[str, float]:
         # Thanks, suggestions and questions tell of danger past or hypothetical, not happening now.
-        if type_label not in self.CALM_TYPES and any(p.search(low) for p in self._urgent):
+        if type_label not in self.CALM_TYPES and urgent_cues(low, self._urgent):
             return "urgent", 0.9
         alts = self._predict("urgency", feats)
         p_urgent = dict(alts).get("urgent", 0.0)

@@ -35,24 +35,70 @@ TYPE_CUES: dict[str, tuple[str, ...]] = {
     "praise": (r"表扬", r"感谢", r"谢谢", r"辛苦", r"点赞", r"praise", r"thank", r"grateful"),
 }
 
-# Urgent: danger to life or a whole building/area right now.  Each pattern is a regex.
+# Urgent: a present risk to life, safety or basic living (ticketing/taxonomy/scope.md §4).
+# Each pattern is a regex searched in lower-cased text; a match inside a negated, hypothetical
+# or past clause does not count (see :func:`urgent_cues`).
 URGENT_PATTERNS: tuple[str, ...] = (
     r"(煤气|燃气|天然气|液化气)(味|泄漏|漏气|漏)", r"(漏气|冒气|气味很大)", r"闻到.{0,4}(煤气|燃气|气味)",
     r"地下室.{0,10}(气罐|液化气)|(气罐|液化气).{0,10}地下室",
-    r"被困|困在|困人|关着人|电梯.{0,8}(卡|困|关|夹)|卡在.{0,6}(楼|中间)",
-    r"(整栋楼|一整栋|整个小区|整幢|一整片|全部)停电", r"停电.{0,12}(电梯|吸氧|制氧)",
-    r"(积水|进水|淹|漫到|涨上来|洪水|内涝)", r"(爆管|水管爆|管子爆|爆了|喷水)",
+    r"被困|困在|困人|关着人|关在里面|电梯.{0,8}(卡住|卡在|困|关人|夹)|卡在.{0,6}(楼|中间)",
+    r"(整栋|一整栋|整幢|整个小区|全小区|整片|一整片|整个村|全村|整条街|好几栋|几栋楼|整个单元|全部|整个楼)"
+    r".{0,10}(停电|没电|断电|停水|没水|没有水|断水|停暖|没暖气|没有暖气|停气)",
+    r"停电.{0,12}(电梯|吸氧|制氧|呼吸机)",
+    r"(进水|淹了|淹到|被淹|漫到|漫进|涨上来|洪水|内涝|水没到|没过膝盖|熄火)", r"(爆管|水管爆|管子爆|水管.{0,3}爆了|喷水)",
     r"停水.{0,3}(三|几|好几)天|没水喝",
-    r"(着火|起火|火灾|冒烟|冒火花|浓烟)", r"(塌|倒下来|快要倒|坍塌|掉下来|滑坡|裂缝|沉降)",
-    r"很危险|非常危险|太危险", r"红绿灯.{0,6}(坏|不亮|闪)", r"追尾|车祸|撞了",
-    r"(走丢|走失|还没回家|联系不上孩子)", r"(拿了刀|持刀|打架|受伤|晕倒|摔了站不起来|被.{0,4}打了)",
-    r"(诈骗|安全账户|被骗了).{0,12}(转|钱)", r"(危险化学品|危化品|易燃易爆|泄漏|烟花爆竹|储存油品|危险废物|死鱼)",
-    r"校车.{0,12}超载", r"天这么冷",
-    r"(病死猪|禽流感|死了好几十)", r"(传销|关在里面)",
-    r"gas (leak|smell)|smell of gas|smells? of gas", r"\b(stuck|trapped)\b", r"whole building.{0,20}(power|electricity)",
-    r"\bflood(ing|ed)?\b", r"\b(burst|landslide|collapse|injured|flammable)\b", r"\bfire\b(?! lane)", r"\bscam(med)?\b",
-    r"cannot leave|rescue|immediately|right now|very cold",
+    r"(着火|起火|火灾|冒烟|冒火花|打火花|浓烟|爆炸)", r"(塌了|倒下来|快要倒|要倒了|坍塌|掉下来|滑坡|塌陷)",
+    r"(井盖|窨井盖).{0,6}(不见|没了|丢了|被偷|缺|掀开)", r"电线.{0,6}(掉|垂|断|裸露|漏电)|漏电",
+    r"红绿灯.{0,6}(全|都)(坏|不亮|灭)|信号灯.{0,6}(全|都)(坏|不亮|灭)", r"追尾|车祸|撞了",
+    r"(走丢|走失|还没回家|联系不上孩子|找不到(孩子|老人|我爸|我妈|我奶奶|我爷爷))",
+    r"(独居|一个人住).{0,12}(联系不上|摔|晕|不开门|没动静|病倒)",
+    r"(拿了刀|持刀|打架|受伤|晕倒|摔了站不起来|被.{0,4}打了|流血)",
+    r"(诈骗|安全账户|被骗了).{0,12}(转|钱)", r"(危险化学品|危化品|易燃易爆|泄漏|危险废物|死鱼)",
+    r"校车.{0,12}超载", r"(病死猪|禽流感|死了好几十)", r"(传销)",
+    r"gas (leak|smell)|smell(s|ing)? (of )?gas|gas is leaking", r"\b(stuck|trapped)\b",
+    r"(whole|entire) (building|block|estate|community|compound|street|village).{0,30}"
+    r"(power|electricity|water|heating)|no (water|power|electricity|heating).{0,30}(whole|entire) (building|block|estate)",
+    r"\bflood(ing|ed)?\b|water (is )?(coming|pouring) into", r"\b(burst|landslide|collapsed?|collapsing|injured|flammable)\b",
+    r"\bfire\b(?! (lane|exit|door|escape))|\bsmoke\b|\bsparking\b|live wires?", r"\bscam(med)?\b.{0,30}(transfer|money)",
+    r"cannot leave|rescue|right now|very cold|(missing|lost) (child|boy|girl|kid|son|daughter|grandmother|grandfather)",
 )
+
+# A danger word in a clause with one of these is not a present danger (scope.md §4): denied,
+# feared or hypothetical, or already over.
+URGENT_NEGATION_ZH = re.compile(r"(没有|没|并没|不是|不会|无|别|未)[^，,。！？!?；;]{0,4}$")
+URGENT_HYPOTHETICAL_ZH = re.compile(r"(万一|如果|要是|假如|假设|一旦|怕|担心|害怕|担忧|会不会|可能会|容易|以后|将来|"
+                                    r"迟早|防止|预防|避免|以防|上次|上回|之前|以前|去年|已经修好|已经恢复|及时)")
+URGENT_NEGATION_EN = re.compile(r"\b(no|not|never|without|isn't|wasn't|aren't|don't|doesn't|didn't|nobody|no one|"
+                                r"if|in case|what if|worried|afraid|might|could|would|last (week|month|year|time)|"
+                                r"was fixed|prevent|avoid)\b[^.,;!?]{0,30}$")
+_CLAUSE_END = re.compile(r"[，,。！？!?；;]")
+
+
+def urgent_cues(text: str, patterns) -> list[str]:
+    """The urgent patterns' matches in ``text`` that tell of a present danger.
+
+    A match is dropped when its clause (the text between punctuation) has a negation right
+    before it (没有闻到煤气味, no smell of gas), or a hypothetical, feared or past marker anywhere
+    before it in the clause (万一着火, 如果漏气, 上次停电, if there were a fire)."""
+    found = []
+    for pattern in patterns:
+        for m in pattern.finditer(text):
+            start = m.start()
+            clause_start = 0
+            for p in _CLAUSE_END.finditer(text, 0, start):
+                clause_start = p.end()
+            before = text[clause_start:start]
+            if URGENT_NEGATION_ZH.search(before) or URGENT_HYPOTHETICAL_ZH.search(before):
+                continue
+            if URGENT_NEGATION_EN.search(before):
+                continue
+            # 没有人被困 / 没人被关: negation with a subject in between
+            if re.search(r"(没有|没)人.{0,2}$", before):
+                continue
+            found.append(m.group(0))
+            break
+    return found
+
 
 # Category cues, by taxonomy code.  The taxonomy's own zh/en names are cues too.
 CATEGORY_CUES: dict[str, tuple[str, ...]] = {
