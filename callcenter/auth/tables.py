@@ -1,5 +1,5 @@
 """Tables of the auth area (created by migrations ``auth_0001_users``, ``auth_0002_login_failures`` and
-``auth_0003_agent_profile``)."""
+``auth_0003_agent_profile`` and ``auth_0004_known_addresses``)."""
 from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Table
@@ -60,4 +60,15 @@ login_failures = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_login_failures_scope_key_at", "scope", "key", "at"),
     Index("ix_login_failures_at", "at"),
+)
+
+
+# The addresses a user name last logged in from (key: ``pair_key(name, address)``).  A user name
+# locked everywhere by guesses spread over many addresses stays usable from these: an agent is never
+# locked out of their own desk by somebody else's guessing (callcenter.auth.throttle).
+login_known_addresses = Table(
+    "login_known_addresses",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("last_login_at", DateTime(timezone=True), nullable=False),
 )

@@ -28,6 +28,20 @@ would give an attacker N times the guesses by spreading them over the
 processes behind the proxy.  It costs one indexed query per log-in, next to
 an argon2 hash that costs far more.
 
+Counting is atomic: :meth:`LoginThrottle.begin_attempt` checks the limits and
+counts the attempt as a failure in one transaction, serialised per key (a
+PostgreSQL advisory lock; SQLite's ``BEGIN IMMEDIATE``), *before* the password
+is hashed.  A right password then takes its rows back
+(:meth:`LoginThrottle.attempt_succeeded`).  So a burst of parallel guesses is
+counted one by one: the sixth of thirty simultaneous wrong passwords is
+already refused.  A crash between the two steps leaves the attempt counted as
+a failure, the safe side.
+
+The user-name-wide lock does not apply at an address the user name has logged
+in from successfully within ``known_address_days`` (their own desk): guesses
+spread over other addresses cannot lock an agent out of their own desk.  The
+pair and address limits still apply there.
+
 Unknown user names are counted like real ones, so a lock-out does not tell
 which accounts exist.  Time is always passed in as ``now``; the web layer
 reads it from :attr:`LoginThrottle.clock` (the reactor, or a ``task.Clock``).
@@ -35,13 +49,13 @@ reads it from :attr:`LoginThrottle.clock` (the reactor, or a ``task.Clock``).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, text, update
 
-from callcenter.auth.tables import login_failures
+from callcenter.auth.tables import login_failures, login_known_addresses
 from callcenter.clock import now_from, stored_utc
 
 SCOPES = ("pair", "username", "address")
@@ -103,6 +117,20 @@ def pair_key(username: str | None, address: str | None) -> str:
     return f"{username_key(username)}|{digest}"
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """A log-in attempt counted by :meth:`LoginThrottle.begin_attempt`: refused (``lock``) or going ahead,
+    with the ids of the failure rows it wrote (taken back if the password is right)."""
+
+    lock: Lockout | None
+    row_ids: tuple[int, ...] = field(default=())
+
+
+def advisory_key(scope: str, key: str) -> int:
+    """A signed 64-bit number for ``pg_advisory_xact_lock`` from a throttle key."""
+    return int.from_bytes(hashlib.sha256(f"login:{scope}:{key}".encode("utf-8")).digest()[:8], "big", signed=True)
+
+
 class LoginThrottle:
     """Failed log-ins per user name at an address, per user name and per client address, in the database."""
 
@@ -110,11 +138,12 @@ class LoginThrottle:
     max_per_username = 50
     max_per_address = 20
     window = timedelta(minutes=15)
+    known_address_days = 30  # a user name's successful log-in address is exempt from its name-wide lock this long
     purge_interval = timedelta(minutes=1)  # delete expired rows at most this often per process
 
     def __init__(self, engine, clock, *, max_per_name_and_address: int | None = None,
                  max_per_username: int | None = None, max_per_address: int | None = None,
-                 window: timedelta | None = None):
+                 window: timedelta | None = None, known_address_days: float | None = None):
         self.engine = engine
         self.clock = clock
         if max_per_name_and_address is not None:
@@ -125,6 +154,8 @@ class LoginThrottle:
             self.max_per_address = int(max_per_address)
         if window is not None:
             self.window = window
+        if known_address_days is not None:
+            self.known_address_days = float(known_address_days)
         if min(self.max_per_name_and_address, self.max_per_username, self.max_per_address) < 1 \
                 or self.window <= timedelta(0):
             raise ValueError("log-in throttle limits and window must be positive")
@@ -137,7 +168,8 @@ class LoginThrottle:
                    max_per_name_and_address=config.get("auth.login_max_failures_per_name_and_address"),
                    max_per_username=config.get("auth.login_max_failures_per_username"),
                    max_per_address=config.get("auth.login_max_failures_per_address"),
-                   window=timedelta(minutes=float(window)) if window is not None else None)
+                   window=timedelta(minutes=float(window)) if window is not None else None,
+                   known_address_days=config.get("auth.login_known_address_days"))
 
     def now(self) -> datetime:
         return now_from(self.clock)
@@ -150,17 +182,77 @@ class LoginThrottle:
     def check(self, username: str, address: str, now: datetime) -> Lockout | None:
         """The lock that refuses this log-in (the longest if several apply), or None to go ahead."""
         now = stored_utc(now)
-        found = None
         with self.engine.connect() as conn:
-            for scope, key, limit in self._limits(username, address):
-                c = login_failures.c
-                times = [stored_utc(row.at) for row in conn.execute(
-                    select(c.at).where(c.scope == scope, c.key == key, c.at > now - self.window)
-                    .order_by(c.at.desc()).limit(limit))]
-                until = lockout_until(times, limit, self.window, now)
-                if until is not None and (found is None or until > found.until):
-                    found = Lockout(scope, key, until, limit)
+            return self._check(conn, username, address, now)
+
+    def _check(self, conn, username: str, address: str, now: datetime) -> Lockout | None:
+        found = None
+        known = self._known_address(conn, username, address, now)
+        for scope, key, limit in self._limits(username, address):
+            if scope == "username" and known:
+                continue
+            c = login_failures.c
+            times = [stored_utc(row.at) for row in conn.execute(
+                select(c.at).where(c.scope == scope, c.key == key, c.at > now - self.window)
+                .order_by(c.at.desc()).limit(limit))]
+            until = lockout_until(times, limit, self.window, now)
+            if until is not None and (found is None or until > found.until):
+                found = Lockout(scope, key, until, limit)
         return found
+
+    def _known_address(self, conn, username: str, address: str, now: datetime) -> bool:
+        c = login_known_addresses.c
+        return conn.execute(select(c.key).where(
+            c.key == pair_key(username, address),
+            c.last_login_at > now - timedelta(days=self.known_address_days))).first() is not None
+
+    def _serialise(self, conn, username: str, address: str) -> None:
+        """Make check-and-count atomic per key: PostgreSQL advisory locks held to the end of the transaction
+        (in one order, so two attempts never deadlock); SQLite's ``BEGIN IMMEDIATE`` already admits one writer."""
+        if conn.dialect.name != "postgresql":
+            return
+        for number in sorted(advisory_key(scope, key) for scope, key, _ in self._limits(username, address)):
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": number})
+
+    def begin_attempt(self, username: str, address: str, now: datetime) -> Attempt:
+        """Check the limits and, if none refuses, count this attempt as a failure — one atomic step.
+
+        Call it before the password is looked at; on a right password hand the attempt to
+        :meth:`attempt_succeeded`.  A refused attempt writes nothing.
+        """
+        now = stored_utc(now)
+        with self.engine.begin() as conn:
+            self._serialise(conn, username, address)
+            lock = self._check(conn, username, address, now)
+            if lock is not None:
+                return Attempt(lock)
+            ids = tuple(conn.execute(login_failures.insert().values(scope=scope, key=key, at=now)
+                                     .returning(login_failures.c.id)).scalar_one()
+                        for scope, key, _ in self._limits(username, address))
+            self._purge(conn, now)
+        return Attempt(None, ids)
+
+    def attempt_succeeded(self, attempt: Attempt, username: str, address: str, now: datetime) -> None:
+        """The password was right: take back the attempt's rows, clear the user name's failures (here and from
+        anywhere; the address keeps its other failures) and remember this address as the user's own."""
+        now, c, k = stored_utc(now), login_failures.c, login_known_addresses.c
+        key = pair_key(username, address)
+        with self.engine.begin() as conn:
+            if attempt.row_ids:
+                conn.execute(delete(login_failures).where(c.id.in_(attempt.row_ids)))
+            conn.execute(delete(login_failures).where(
+                ((c.scope == "username") & (c.key == username_key(username)))
+                | ((c.scope == "pair") & (c.key == key))))
+            if conn.execute(update(login_known_addresses).where(k.key == key)
+                            .values(last_login_at=now)).rowcount == 0:
+                conn.execute(login_known_addresses.insert().values(key=key, last_login_at=now))
+
+    def _purge(self, conn, now: datetime) -> None:
+        if self._last_purge is None or now - self._last_purge >= self.purge_interval:
+            conn.execute(delete(login_failures).where(login_failures.c.at <= now - self.window))
+            conn.execute(delete(login_known_addresses).where(
+                login_known_addresses.c.last_login_at <= now - timedelta(days=self.known_address_days)))
+            self._last_purge = now
 
     def locked_names(self, now: datetime) -> dict[str, datetime]:
         """The user names a lock refuses now, from some address or from all, each with the end of its
@@ -186,9 +278,7 @@ class LoginThrottle:
         with self.engine.begin() as conn:
             conn.execute(login_failures.insert(), [{"scope": scope, "key": key, "at": now}
                                                    for scope, key, _ in self._limits(username, address)])
-            if self._last_purge is None or now - self._last_purge >= self.purge_interval:
-                conn.execute(delete(login_failures).where(login_failures.c.at <= now - self.window))
-                self._last_purge = now
+            self._purge(conn, now)
         return self.check(username, address, now)
 
     def unlock(self, username: str) -> int:
@@ -200,12 +290,3 @@ class LoginThrottle:
             conn.execute(delete(login_failures).where(c.scope == "pair",
                                                       c.key.startswith(name + "|", autoescape=True)))
         return forgotten
-
-    def record_success(self, username: str, address: str) -> None:
-        """A correct password: forget this user name's failures, here and from anywhere (the address keeps its count)."""
-        c = login_failures.c
-        with self.engine.begin() as conn:
-            conn.execute(delete(login_failures).where(
-                ((c.scope == "username") & (c.key == username_key(username)))
-                | ((c.scope == "pair") & (c.key == pair_key(username, address)))))
-

@@ -238,21 +238,21 @@ async def _password_check(request, deps, username: str, password: str, via: str)
     throttle = login_throttle(deps)
     address = client_address(request)
     now = throttle.now()
-    lock = await deps.db(throttle.check, username, address, now)
-    if lock is not None:
+    attempt = await deps.db(throttle.begin_attempt, username, address, now)
+    if attempt.lock is not None:
         LOGINS.labels("throttled").inc()
-        return None, throttled_error(lock, now)
+        return None, throttled_error(attempt.lock, now)
     user = await deps.db(deps.auth.check_password, username, password)
     if user is None:
         LOGINS.labels("failed").inc()
-        lock = await deps.db(throttle.record_failure, username, address, now)
+        lock = await deps.db(throttle.check, username, address, now)  # the attempt is already counted
         if lock is not None:
             log.warning("log-in locked out after repeated failures", extra={"fields": {
                 "event": "auth.lockout", "scope": lock.scope, "username": _printable(username[:40]), "client": address,
                 "failures": lock.failures, "until": lock.until.isoformat(), "via": via}})
         return None, None
     LOGINS.labels("ok").inc()
-    await deps.db(throttle.record_success, username, address)
+    await deps.db(throttle.attempt_succeeded, attempt, username, address, now)
     return user, None
 
 

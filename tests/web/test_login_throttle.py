@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from twisted.internet.task import Clock
 
 from callcenter.auth.tables import login_failures
-from callcenter.auth.throttle import LoginThrottle, Lockout, lockout_until, pair_key, username_key
+from callcenter.auth.throttle import Attempt, LoginThrottle, Lockout, lockout_until, pair_key, username_key
 from tests.web.conftest import PASSWORD, start_server, stop_server
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
@@ -189,7 +189,7 @@ def test_success_clears_the_user_name_but_not_the_address(store):
     store.max_per_address = 6
     for i in range(4):
         store.record_failure("carol", "192.0.2.1", at(i))
-    store.record_success("Carol", "192.0.2.1")
+    store.attempt_succeeded(Attempt(None), "Carol", "192.0.2.1", at(3))
     assert store.record_failure("carol", "192.0.2.1", at(4)) is None
     lock = store.record_failure("carol", "192.0.2.1", at(5))  # the address's sixth failure
     assert lock is not None and lock.scope == "address"
@@ -229,6 +229,55 @@ def test_limits_come_from_configuration():
     for bad in ({"max_per_username": 0}, {"max_per_name_and_address": 0}, {"max_per_address": -1}):
         with pytest.raises(ValueError):
             LoginThrottle(None, Clock(), **bad)
+
+
+def test_thirty_simultaneous_attempts_are_counted_one_by_one(store):
+    """Check and count are one atomic step: of 30 attempts racing from 30 threads at one name and address,
+    exactly five (the pair limit) go ahead and 25 are refused, on SQLite and PostgreSQL."""
+    import threading
+
+    barrier = threading.Barrier(30)
+    results = []
+
+    def attempt():
+        barrier.wait()
+        results.append(store.begin_attempt("agent1", "203.0.113.7", at(1)))
+
+    threads = [threading.Thread(target=attempt) for _ in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    admitted = [a for a in results if a.lock is None]
+    assert len(results) == 30 and len(admitted) == 5
+    assert {a.lock.scope for a in results if a.lock is not None} == {"pair"}
+
+
+def test_guesses_from_elsewhere_never_lock_a_user_out_of_their_own_desk(store):
+    """After agent1 has logged in at their desk, 50 guesses from ten other addresses lock the name
+    everywhere else, but not at the desk; a new address is refused."""
+    desk = "10.1.2.3"
+    ok = store.begin_attempt("agent1", desk, at(0))
+    store.attempt_succeeded(ok, "agent1", desk, at(0))
+    for i in range(50):
+        store.record_failure("agent1", f"198.51.100.{i // 5}", at(1 + i))
+    assert store.check("agent1", "198.51.100.200", at(60)).scope == "username"
+    assert store.check("agent1", desk, at(60)) is None
+    assert store.begin_attempt("agent1", desk, at(60)).lock is None
+    # the desk's own pair limit still holds there
+    for i in range(4):
+        store.begin_attempt("agent1", desk, at(61 + i))
+    assert store.begin_attempt("agent1", desk, at(70)).lock.scope == "pair"
+
+
+def test_a_right_password_takes_back_its_attempt_rows(store):
+    """A successful attempt leaves no failure behind, not even on the address count."""
+    store.max_per_address = 2
+    for i in range(3):
+        attempt = store.begin_attempt(f"user{i}", "192.0.2.50", at(i))
+        assert attempt.lock is None
+        store.attempt_succeeded(attempt, f"user{i}", "192.0.2.50", at(i))
+    assert store.check("user9", "192.0.2.50", at(5)) is None
 
 
 # -- through the real app -------------------------------------------------------------------------
@@ -310,3 +359,18 @@ async def test_unknown_user_names_are_throttled_like_real_ones(core):
     for _ in range(5):
         assert (await _form_login(client, "nobody", "whatever-1")).status == 401
     assert (await _form_login(client, "nobody", "whatever-1")).status == 429
+
+
+@pytest_twisted.ensureDeferred
+async def test_parallel_wrong_passwords_over_http_get_five_401s_and_the_rest_429(core):
+    """30 wrong passwords sent at once to the token endpoint: exactly five are checked (401), 25 are refused
+    (429) — the throttle cannot be outrun by parallel requests."""
+    from twisted.internet import defer
+
+    core.add_user("agent1", "agent")
+    clients = [core.client() for _ in range(30)]
+    responses = await defer.gatherResults([
+        defer.ensureDeferred(c.post("/api/v1/tokens", json={"username": "agent1", "password": "wrong-password"}))
+        for c in clients])
+    statuses = sorted(r.status for r in responses)
+    assert statuses.count(401) == 5 and statuses.count(429) == 25
