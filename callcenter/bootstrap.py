@@ -39,6 +39,7 @@ FEATURES = (
     "callcenter.accounts.web",
     "callcenter.screening.web",
     "callcenter.attachments.web",
+    "callcenter.sms.web",
 )
 
 
