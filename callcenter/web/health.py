@@ -22,6 +22,15 @@ def version() -> str:
         return "0.0.0+local"
 
 
+def ami_health(ami) -> dict:
+    """The AMI link as /healthz shows it: logged in and resynchronised, else why not."""
+    report = {"connected": bool(ami.ready), "connections": ami.connections}
+    error = getattr(ami, "last_error", None)
+    if not ami.ready and error is not None:
+        report["error_id"] = getattr(error, "error_id", type(error).__name__)
+    return report
+
+
 def _ping(engine) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
@@ -74,7 +83,15 @@ def routes(app) -> None:
                 "version": version()}
         if error:
             body["db"]["error"] = error
-        return json_response(request, body, 200 if db_ok else 503)
+        healthy = db_ok
+        ami = deps.extras.get("ami")
+        if ami is not None:
+            # the process that drives calls: without a logged-in AMI link no call is answered
+            body["ami"] = ami_health(ami)
+            if not body["ami"]["connected"]:
+                healthy = False
+                body["status"] = "degraded"
+        return json_response(request, body, 200 if healthy else 503)
 
     @app.route("/metrics", methods=["GET"])
     def metrics(request):

@@ -30,7 +30,8 @@ def test_compose_file_validates():
         capture_output=True, text=True, timeout=60,
     )
     assert out.returncode == 0, out.stderr
-    assert set(out.stdout.split()) == {"asterisk", "callcenter", "postgres", "elasticsearch", "prometheus", "grafana"}
+    assert set(out.stdout.split()) == {"asterisk", "migrate", "prompts", "callcenter", "postgres", "elasticsearch",
+                                       "prometheus", "grafana"}
 
 
 def test_dialplan_has_the_contexts_the_controller_relies_on():
