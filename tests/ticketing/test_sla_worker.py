@@ -158,3 +158,95 @@ def test_two_workers_on_postgresql_no_duplicate_none_missed(pg_url):
                             .where(work_orders.c.supervised)).scalar_one() == 1000
         assert conn.execute(select(func.count()).select_from(work_order_history)).scalar_one() == 1000
     engine.dispose()
+
+
+def _events(engine, order_number):
+    with engine.connect() as conn:
+        oid = conn.execute(select(work_orders.c.id).where(work_orders.c.number == order_number)).scalar_one()
+        events = [(r.kind, r.phase) for r in conn.execute(
+            select(sla_events.c.kind, sla_events.c.phase).where(sla_events.c.order_id == oid))]
+        automatic = [r for r in conn.execute(
+            select(work_order_history.c.details).where(work_order_history.c.order_id == oid,
+                                                       work_order_history.c.action == "supervise"))
+                     if (r.details or {}).get("automatic")]
+    return events, automatic
+
+
+def test_breach_fires_once_however_often_a_breached_order_is_returned_and_the_return_rejected(service, engine):
+    """Once the acknowledge deadline is breached, three return → reject cycles fire no second warning,
+    breach or automatic 督办 (they fired three times each before)."""
+    n = service.create(fields(), AGENT, NOW)["number"]
+    service.perform(n, "dispatch", {}, DISPATCHER, NOW)
+    claim_due(engine, cst(2026, 11, 23, 16, 0))
+    t = cst(2026, 11, 23, 16, 0)
+    for cycle in range(3):
+        t += timedelta(minutes=10)
+        service.perform(n, "return", {"reason_code": "other", "reason": "?"}, URBAN, t)
+        t += timedelta(minutes=10)
+        service.perform(n, "review-return", {"approve": False}, DISPATCHER, t)
+        claim_due(engine, t + timedelta(minutes=1))
+    claim_due(engine, cst(2026, 11, 24, 10, 0))
+    events, automatic = _events(engine, n)
+    assert sorted(events) == [("acknowledge", "breach"), ("acknowledge", "warning")]
+    assert len(automatic) == 1
+    assert service.get(n, AGENT, now=t)["sla_level"] == "red"  # still overdue after the cycles
+
+
+def test_breach_fires_once_across_await_caller_and_resume(service, engine):
+    """The resolve deadline breached, then the order waits for the caller and resumes twice: one breach."""
+    n = service.create(fields(), AGENT, NOW)["number"]
+    service.perform(n, "dispatch", {}, DISPATCHER, NOW)
+    service.perform(n, "acknowledge", {}, URBAN, NOW + timedelta(minutes=5))
+    t = cst(2026, 12, 7, 10, 0)  # well past the 5-working-day resolve target
+    claim_due(engine, t)
+    for _ in range(2):
+        t += timedelta(hours=1)
+        service.perform(n, "await-caller", {"reason": "需补充地址"}, URBAN, t)
+        t += timedelta(hours=1)
+        service.perform(n, "resume", {}, URBAN, t)
+        claim_due(engine, t + timedelta(minutes=1))
+    events, automatic = _events(engine, n)
+    assert events.count(("resolve", "breach")) == 1 and events.count(("resolve", "warning")) == 1
+    assert len(automatic) == 1
+
+
+ACTION_STEPS = ("advance", "advance", "return-reject", "await-resume", "remind", "acknowledge")
+
+
+@pytest.mark.slow
+def test_each_deadline_fires_its_warning_breach_and_supervision_at_most_once_whatever_the_pauses(engine, service):
+    """Property: for random sequences of time passing, return → reject, await-caller → resume, reminders and
+    acknowledgement, each (deadline, phase) fires at most once and automatic 督办 at most once per breach."""
+    from hypothesis import HealthCheck, given, settings, strategies as st
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.tuples(st.sampled_from(ACTION_STEPS), st.integers(min_value=1, max_value=40)),
+                    min_size=1, max_size=12))
+    def run(steps):
+        t = NOW
+        n = service.create(fields(), AGENT, t)["number"]
+        service.perform(n, "dispatch", {}, DISPATCHER, t)
+        for step, hours in steps:
+            status = service.get(n, AGENT)["status"]
+            t += timedelta(minutes=7)
+            if step == "advance":
+                t += timedelta(hours=hours)
+            elif step == "return-reject" and status in ("dispatched", "acknowledged"):
+                service.perform(n, "return", {"reason_code": "other", "reason": "?"}, URBAN, t)
+                t += timedelta(hours=hours % 5)
+                service.perform(n, "review-return", {"approve": False}, DISPATCHER, t)
+            elif step == "await-resume" and status in ("acknowledged", "in_progress"):
+                service.perform(n, "await-caller", {"reason": "?"}, URBAN, t)
+                t += timedelta(hours=hours % 5)
+                service.perform(n, "resume", {}, URBAN, t)
+            elif step == "remind":
+                service.perform(n, "remind", {}, AGENT, t)
+            elif step == "acknowledge" and status == "dispatched":
+                service.perform(n, "acknowledge", {}, URBAN, t)
+            claim_due(engine, t)
+        claim_due(engine, t + timedelta(days=60))
+        events, automatic = _events(engine, n)
+        assert len(events) == len(set(events)), events
+        assert len(automatic) <= events.count(("acknowledge", "breach")) + events.count(("resolve", "breach"))
+
+    run()

@@ -3,6 +3,14 @@
 Each deadline keeps its due and warning instants; while the order is in a
 paused status the remaining (working) time is frozen and the instants are
 cleared, so a returned order does not burn the department's time.
+
+An instant that had already passed when the order was paused keeps its
+original value across the pause: resuming an overdue order does not move its
+breach (or warning) to "now".  The SLA timer of that instant is stored under
+the same ``(kind, phase, due_at)`` key, which already fired, so a warning, a
+breach and its automatic 督办 fire once per deadline however often the order
+is paused and resumed.  Only a new deadline (restarted, or extended) arms them
+again.
 """
 from __future__ import annotations
 
@@ -53,6 +61,8 @@ class Deadline:
     warn_remaining: float | None = None
     extended: int = 0
     provisional: bool = False  # reaches a year without holiday data (Mon–Fri rule)
+    passed_due_at: datetime | None = None  # while paused: the due instant, if it had passed at the pause
+    passed_warn_at: datetime | None = None  # while paused: the warning instant, if it had passed at the pause
 
     @property
     def paused(self) -> bool:
@@ -89,27 +99,32 @@ class Deadline:
             warn_at=None,
             remaining=self._left(self.due_at, now, cal),
             warn_remaining=self._left(self.warn_at, now, cal),
+            passed_due_at=self.due_at if self.due_at <= now else None,
+            passed_warn_at=self.warn_at if self.warn_at <= now else None,
         )
 
     def resume(self, now: datetime, cal: WorkingCalendar) -> "Deadline":
         if not self.paused:
             return self
-        due_at = self._after(now, self.remaining, cal)
+        due_at = self.passed_due_at or self._after(now, self.remaining, cal)
         return replace(
             self,
             due_at=due_at,
-            warn_at=self._after(now, self.warn_remaining, cal),
+            warn_at=self.passed_warn_at or self._after(now, self.warn_remaining, cal),
             remaining=None,
             warn_remaining=None,
+            passed_due_at=None,
+            passed_warn_at=None,
             provisional=self.working and cal.touches_unknown(now, due_at),
         )
 
     def extend(self, duration: Duration, cal: WorkingCalendar) -> "Deadline":
         """Move the deadline (and its warning) later by ``duration``."""
         seconds = duration.seconds(cal)
-        if self.paused:
+        if self.paused:  # a new deadline: its instants are computed afresh on resume
             return replace(self, remaining=self.remaining + seconds,
-                           warn_remaining=self.warn_remaining + seconds, extended=self.extended + 1)
+                           warn_remaining=self.warn_remaining + seconds, extended=self.extended + 1,
+                           passed_due_at=None, passed_warn_at=None)
         if duration.working == self.working:
             due, warn = self._after(self.due_at, seconds, cal), self._after(self.warn_at, seconds, cal)
         else:
@@ -134,6 +149,7 @@ class Deadline:
             "due_at": iso(self.due_at), "warn_at": iso(self.warn_at), "remaining": self.remaining,
             "warn_remaining": self.warn_remaining, "extended": self.extended,
             "provisional": self.provisional,
+            "passed_due_at": iso(self.passed_due_at), "passed_warn_at": iso(self.passed_warn_at),
         }
 
     @classmethod
@@ -144,4 +160,5 @@ class Deadline:
             due_at=parse(data["due_at"]), warn_at=parse(data["warn_at"]), remaining=data.get("remaining"),
             warn_remaining=data.get("warn_remaining"), extended=data.get("extended", 0),
             provisional=data.get("provisional", False),
+            passed_due_at=parse(data.get("passed_due_at")), passed_warn_at=parse(data.get("passed_warn_at")),
         )
