@@ -1,4 +1,4 @@
-"""`callcenter serve --config FILE`: the production process (Asterisk over AMI, web, workers)."""
+"""`callcenter serve --config FILE`: the production process — :class:`callcenter.app.Hotline` on the real reactor against Asterisk."""
 from __future__ import annotations
 
 import signal
@@ -15,7 +15,7 @@ def _run(args) -> int:
     from twisted.internet import defer, reactor
 
     from callcenter.config import ConfigError
-    from callcenter.demo.production import Hotline, SchemaBehind
+    from callcenter.app import Hotline, SchemaBehind
     from callcenter.runtime import parse_gc_threshold, tune_gc
 
     from callcenter.ami.client import read_coalesce_setting

@@ -3,10 +3,9 @@
 :class:`DemoWorld` starts, on SQLite under ``var/demo/``:
 
 - the PBX simulator on a loopback AMI port (the dialplan of docker/asterisk),
-- the AMI client, the IVR runner, the ACD (with its store and metrics), the
-  SLA worker, the web UI/API/metrics — the same builders ``serve`` uses,
-- the satisfaction-callback worker and survey hook (``build_callbacks``, as in
-  ``serve``), dialing on the scaled clock and calling the same day,
+- every service of the hotline, built by the composition root :class:`callcenter.app.Hotline`
+  exactly as ``serve`` builds them (AMI client, IVR, ACD, SLA worker, satisfaction callbacks,
+  transcription, web UI/API/metrics), on the scaled clock — callbacks call the same day,
 - the simulated world (:mod:`callcenter.demo.actors`): callers arriving on a
   daily curve, agent phones, departments; each caller's phone (a PSTN number of
   the simulator) answers the callback with its planned key, or never.
@@ -91,6 +90,8 @@ def demo_config(config, options: DemoOptions):
         "asr.spool_dir": str(base / "asr-spool"),
         "routing.agents": agents,
         "web.port": options.port,
+        "web.host": "127.0.0.1",
+        "asr.audiosocket_port": 0,      # with --speech: any free port (the desk is told which)
         "auth.argon2_time_cost": 1,
         "auth.argon2_memory_kib": 8192,
         "sla.worker_interval": 60.0,
@@ -147,24 +148,16 @@ class DemoWorld:
     # -- start -----------------------------------------------------------------
     @defer.inlineCallbacks
     def start(self):
-        from twisted.internet.endpoints import TCP4ClientEndpoint
         from twisted.internet.threads import deferToThread
 
-        from callcenter.ami.client import AMIClient
-        from callcenter.bootstrap import build_web, make_site
-        from callcenter.calls import CallTracker
-        from callcenter.db import default_url, make_engine, upgrade
-        from callcenter.livecalls import attach as attach_live_calls
+        from callcenter.app import Hotline
+        from callcenter.demo.actors import AgentDesk, Departments
+        from callcenter.demo.population import UTTERANCES
+        from callcenter.demo.speech import make_voices
         from callcenter.pbxsim.simulator import PBXSimulator
-        from callcenter.routing.acd import controller_from_config
-        from callcenter.routing.metrics import register_metrics
-        from callcenter.routing.store import RoutingStore
         from callcenter.routing.timewarp import ScaledClock
-        from ivr.services import build_runner
-        from ticketing.service import WorkOrderService
-        from ticketing.sla_worker import SlaWorker
 
-        opts, reactor, config = self.options, self.reactor, self.config
+        opts, reactor = self.options, self.reactor
         base = opts.directory.resolve()
         base.mkdir(parents=True, exist_ok=True)
         db_file = base / "demo.sqlite3"
@@ -178,25 +171,44 @@ class DemoWorld:
         for sub in ("sounds", "recordings", "spool"):
             (base / sub).mkdir(exist_ok=True)
         reactor.suggestThreadPoolSize(6)
-        url = default_url(config)
-        yield deferToThread(upgrade, url, "heads")
-        self.engine = engine = make_engine(url)
-        self.service = yield deferToThread(WorkOrderService.from_config, config, engine)
-        yield deferToThread(self._accounts, engine)
 
-        real_now = now_from(reactor)
-        self.started_at = start_of_demo(self.service.calendar, real_now)
-        self.clock = clock = ScaledClock(reactor, opts.speed, start=self.started_at.timestamp())
         self.sim = PBXSimulator(reactor, speed=opts.speed, spool_dir=base / "spool")
         # the simulator's channels are stamped with reactor time; its timers run at ``speed``
         self.ami_port = yield self.sim.listen(opts.ami_port)
         ami_port = self.ami_port.getHost().port
-        # tracked as in serve: resynced on every (re)connect, stamped on the scaled clock
-        self.tracker = CallTracker()
-        self.ami = AMIClient(TCP4ClientEndpoint(reactor, "127.0.0.1", ami_port), "hotline", "hotline-secret",
-                             clock=clock, ping_interval=None, tracker=self.tracker)
-        self.acd = controller_from_config(config, self.ami, clock, store=RoutingStore(engine), calendar=self.service.calendar)
-        register_metrics(self.acd)
+        self.config = self.config.with_overrides({"ami.host": "127.0.0.1", "ami.port": ami_port,
+                                                  "ami.username": "hotline", "ami.secret": "hotline-secret"})
+        self.voices = {}
+        self.speech_note = "off (callers press keys; --speech makes them speak)"
+        if opts.speech:
+            self.voices = yield deferToThread(make_voices, base / "voices", [u[0] for u in UTTERANCES])
+            if not self.voices:
+                self.speech_note = "off: espeak-ng and sox are needed to render callers' voices"
+        # the same services serve runs (callcenter.app), on the scaled clock, without AMI keep-alive pings
+        self.hotline = hotline = Hotline(reactor, self.config, migrate=True, ami_options={"ping_interval": None},
+                                         on_outcome=(self._count_survey,), on_finished=self._ivr_finished,
+                                         speech=bool(self.voices), desk_audiosocket=True)
+        yield hotline.open()
+        self.engine, self.service = hotline.engine, hotline.workorders
+        yield deferToThread(self._accounts, self.engine)
+        self.started_at = start_of_demo(self.service.calendar, now_from(reactor))
+        self.clock = hotline.clock = ScaledClock(reactor, opts.speed, start=self.started_at.timestamp())
+        yield hotline.start()
+        # hang the simulated calls up while the IVR and ACD still listen, so every call is accounted for
+        hotline.before_stopping("ivr", self._hang_up_everyone)
+        self.tracker, self.ami, self.acd, self.runner = hotline.tracker, hotline.ami, hotline.acd, hotline.runner
+        self.callbacks, self.sla, self.fanout, self.speech = hotline.callbacks, hotline.sla, hotline.fanout, hotline.speech
+        self.web_root, self.web_port = hotline.web_root, hotline.web_port
+        if self.speech is not None:
+            model = self.speech.model
+            self.speech_note = (f"{model.name} ({model.language}) via AudioSocket 127.0.0.1:"
+                                f"{self.speech.audiosocket_port}"
+                                + ("" if model.language.startswith("zh") else
+                                   f" — this model recognises {model.language}, not the callers' Mandarin: "
+                                   "the transcripts show the path works, not accuracy"))
+        elif self.voices:
+            self.speech_note = "off: no speech model installed (callcenter models install NAME)"
+
         self.acd.add_listener(self._on_acd)
         for user, ext in HUMAN_DEVICES.items():
             self.sim.add_device(f"PJSIP/{ext}", answer_after=2.0)
@@ -205,53 +217,13 @@ class DemoWorld:
             if agent not in HUMAN_DEVICES:
                 self.sim.add_device(f"PJSIP/{agent}", answer_after=self.rnd.uniform(1.0, 3.0))
                 self.bots.append(agent)
-
-        from callcenter.demo.actors import AgentDesk, Departments
-
-        self.desk = AgentDesk(reactor, clock, self.service, self.stats, plans=self.plans, rnd=self.rnd,
+        self.desk = AgentDesk(reactor, self.clock, self.service, self.stats, plans=self.plans, rnd=self.rnd,
                               phones=self.phones, heard=lambda cid: self.fanout.heard.pop(cid, None))
-        self.departments = Departments(reactor, clock, self.service, self.stats, seed=opts.seed)
-        from callcenter.callbacks.rating import RatingHook, acd_lookup, outcome_hooks
-        from callcenter.callbacks.service import build_callbacks
-
-        pool = reactor.getThreadPool()
-        # the real callback worker, on the scaled clock (its ticks, retries and timestamps)
-        self.callbacks, survey = build_callbacks(config, engine=engine, workorders=self.service, ami=self.ami,
-                                                 reactor=clock, pool=pool)
-        ratings = RatingHook(engine, reactor=reactor, pool=pool, agent_of=acd_lookup(self.acd),
-                             now=lambda: now_from(clock))
-        self.runner = build_runner(config, self.ami, clock, service=self.service, calendar=self.service.calendar,
-                                   acd=self.acd, db_engine=engine,
-                                   on_outcome=outcome_hooks(survey.on_outcome, ratings.on_outcome,
-                                                            self._count_survey),
-                                   on_finished=self._ivr_finished)
-        self.ami.start()
+        self.departments = Departments(reactor, self.clock, self.service, self.stats, seed=opts.seed)
         yield self.ami.when_connected()
-        self.runner.start()
-        self.acd.startService()
         for agent in self.bots:
             self.acd.agent_login(agent)
             self.acd.agent_ready(agent)
-        self.sla = SlaWorker.from_config(config, clock, engine, self.service, reactor.getThreadPool(),
-                                         reactor=reactor)
-        self.sla.startService()
-        self.callbacks.startService()
-
-        from ticketing.intake.service import IntakeService
-
-        yield self._start_speech(base)
-        web_config = config
-        if self.speech is not None:
-            web_config = config.with_overrides({"desk.audiosocket": f"127.0.0.1:{self.speech.audiosocket_port}"})
-        self.web_root = build_web(web_config, reactor, engine=engine, workorders=self.service, acd=self.acd)
-        attach_live_calls(self.web_root, self.tracker, clock=clock)
-        self.web_root.deps.extras["caller_screen"] = self.runner.caller_screen
-        deps = self.web_root.deps
-        self.fanout.listeners.append(lambda: deps.extras.get("desk"))
-        self.web_root.deps.extras["intake"] = IntakeService.from_config(reactor, reactor.getThreadPool(), config,
-                                                                     taxonomy=self.service.taxonomy, engine=engine)
-        self.web_port = reactor.listenTCP(int(opts.port), make_site(self.web_root, config, reactor),
-                                          interface="127.0.0.1")
         self._every(self.department_every, self.departments.tick)
         self._schedule_arrival()
         self.wall_started = reactor.seconds()
@@ -262,36 +234,11 @@ class DemoWorld:
         self._loops.append(progress)
 
     @defer.inlineCallbacks
-    def _start_speech(self, base: Path):
-        """With ``--speech``: render callers' voices and start live ASR on the installed model."""
-        from twisted.internet.threads import deferToThread
-
-        from callcenter.asr.jobs import TranscriptionQueue
-        from callcenter.demo.population import UTTERANCES
-        from callcenter.demo.speech import SpeechFanout, make_voices
-
-        self.speech = None
-        self.voices = {}
-        self.fanout = SpeechFanout(self.clock, TranscriptionQueue(self.engine))
-        self.speech_note = "off (callers press keys; --speech makes them speak)"
-        if not self.options.speech:
-            return
-        self.voices = yield deferToThread(make_voices, base / "voices", [u[0] for u in UTTERANCES])
-        if not self.voices:
-            self.speech_note = "off: espeak-ng and sox are needed to render callers' voices"
-            return
-        from callcenter.asr.service import start_speech
-
-        self.speech = yield start_speech(self.reactor, self.config, self.fanout, port=0)
-        if self.speech is None:
-            self.speech_note = "off: no speech model installed (callcenter models install NAME)"
-            return
-        model = self.speech.model
-        self.speech_note = (f"{model.name} ({model.language}) via AudioSocket 127.0.0.1:"
-                            f"{self.speech.audiosocket_port}"
-                            + ("" if model.language.startswith("zh") else
-                               f" — this model recognises {model.language}, not the callers' Mandarin: "
-                               "the transcripts show the path works, not accuracy"))
+    def _hang_up_everyone(self):
+        for ch in list(self.sim.channels.values()):
+            if not ch.hungup:
+                self.sim.hangup(ch, 16)
+        yield task.deferLater(self.reactor, 0.2, lambda: None)
 
     def _listen(self, call_id: str) -> None:
         """Spy on a simulated agent's caller into our AudioSocket server (the desk does this for people)."""
@@ -420,6 +367,10 @@ class DemoWorld:
     @defer.inlineCallbacks
     def stop(self):
         """Stop arrivals, let in-flight steps finish and be stored, then close everything."""
+        from twisted.internet.threads import deferToThread
+
+        from callcenter.demo.summary import summarize
+
         self.stopping = True
         if self._arrival is not None and self._arrival.active():
             self._arrival.cancel()
@@ -428,26 +379,10 @@ class DemoWorld:
                 loop.stop()
         for actor in (self.desk, self.departments):
             yield actor.drain()
-        yield self.callbacks.stopService()
-        yield self.sla.stopService()
-        for ch in list(self.sim.channels.values()):
-            if not ch.hungup:
-                self.sim.hangup(ch, 16)
-        yield task.deferLater(self.reactor, 0.2, lambda: None)
-        yield self.acd.stopService()
-        self.runner.stop()
-        yield self.ami.stop()
-        if self.speech is not None:
-            yield self.speech.stop()
+        result = {}
+        # the summary reads the database once every service has stopped, before it is closed
+        self.hotline.before_stopping("database", lambda: deferToThread(summarize, self.engine, self).addCallback(
+            result.update))
+        yield self.hotline.stop()
         yield self.ami_port.stopListening()
-        yield self.web_port.stopListening()
-        from callcenter.bootstrap import close_web
-
-        close_web(self.web_root)
-        from callcenter.demo.summary import summarize
-
-        from twisted.internet.threads import deferToThread
-
-        result = yield deferToThread(summarize, self.engine, self)
-        self.engine.dispose()
         return result

@@ -97,7 +97,7 @@ def test_demo_starts_the_clock_at_nine_on_a_working_day():
 def test_schema_check_on_migrated_database(db_url):
     """A database at every head is up to date (SQLite and PostgreSQL)."""
     from callcenter.db import make_engine
-    from callcenter.demo.production import missing_migrations
+    from callcenter.app import missing_migrations
 
     engine = make_engine(db_url)
     try:

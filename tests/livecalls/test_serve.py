@@ -18,7 +18,7 @@ async def test_serve_tracks_calls_and_serves_them(sqlite_url, tmp_path):
 
     from twisted.internet import reactor
 
-    from callcenter.demo.production import Hotline
+    from callcenter.app import Hotline
     from callcenter.pbxsim.simulator import PBXSimulator
 
     sim = PBXSimulator(reactor, speed=5.0, spool_dir=tmp_path / "spool")

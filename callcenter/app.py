@@ -1,0 +1,375 @@
+"""The composition root: the ONE place that builds the hotline's services from configuration and a clock.
+
+``callcenter serve`` runs :class:`Hotline` on the real reactor against Asterisk's AMI
+(:mod:`callcenter.commands.serve`); ``callcenter demo`` runs the very same :class:`Hotline`
+against the PBX simulator, on a :class:`~callcenter.routing.timewarp.ScaledClock`, with
+synthetic callers, agents and departments around it (:mod:`callcenter.demo.world`).
+Nothing else wires services together; ``tests/demo/test_app.py`` checks that serve and demo
+build the same set.
+
+Extension point — adding a service (SMS outbox, attachments, dispatcher console, failover …)
+------------------------------------------------------------------------------------------------
+1. Write a step ``def _sms(h: Hotline) -> Part`` below, next to the others.  Build the service
+   from ``h.config``; give it ``h.clock`` for timers and timestamps (a ScaledClock in the demo)
+   and ``h.reactor`` for sockets and threads; use what earlier steps built (``h.engine``,
+   ``h.workorders``, ``h.ami``, ``h.acd`` …, or ``h.parts["name"].service``).  A step may return
+   a Deferred that fires with its :class:`Part`.
+2. Return ``Part("sms", service)``: a Twisted service (``startService``/``stopService``) is
+   started and stopped for you; anything else says how with ``start=`` / ``stop=`` callables
+   (each may return a Deferred).  ``Part(name, None)`` records a service switched off by
+   configuration (it is still "built", so serve and demo list the same names).
+3. Add ``("sms", _sms)`` to :data:`SERVICES` after the steps it needs.
+
+Every step is built in :data:`SERVICES` order, then every part is started in that order, and
+:meth:`Hotline.stop` stops them in reverse (so a part stops before what it depends on).  Web
+pages and APIs are not services: a feature adds its routes to
+:data:`callcenter.bootstrap.FEATURES` and reads what it needs from ``deps.extras`` (the ``web``
+step puts the ACD, caller screen and intake there).
+
+The demo's differences are options, not a second wiring: ``migrate`` (the demo upgrades its own
+SQLite database; serve refuses a schema behind the migrations), ``ami_options`` (the scaled clock,
+no keep-alive pings), ``on_outcome``/``on_finished`` (progress counters), ``speech`` (only with
+``--speech``), ``desk_audiosocket`` (the desk streams to whatever port the speech service got),
+and :meth:`Hotline.before_stopping` (the demo hangs up its simulated calls before the IVR stops).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from twisted.internet import defer
+
+log = logging.getLogger(__name__)
+
+
+class SchemaBehind(Exception):
+    """The database lacks migrations this code needs."""
+
+    error_id = "serve.schema_behind"
+
+    def __init__(self, missing: list[str]):
+        self.missing = missing
+        super().__init__(
+            "数据库结构落后于当前版本，请先运行 `callcenter db upgrade` / the database schema is behind this "
+            f"version's migrations ({len(missing)} missing: {', '.join(missing[:5])}); run `callcenter db upgrade`")
+
+
+def missing_migrations(engine) -> list[str]:
+    """Revisions the code has that the database has not applied (empty: up to date)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from callcenter.db import alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config(str(engine.url)))
+    with engine.connect() as conn:
+        applied = set(MigrationContext.configure(conn).get_current_heads())
+    wanted = set()
+    for head in script.get_heads():
+        wanted.update(rev.revision for rev in script.iterate_revisions(head, "base"))
+    done = set()
+    for rev in applied:
+        done.update(r.revision for r in script.iterate_revisions(rev, "base"))
+    return sorted(wanted - done)
+
+
+@dataclass
+class Part:
+    """One built service of the process and how to start and stop it (None: nothing to do)."""
+
+    name: str
+    service: Any
+    start: Callable[[], Any] | None = None
+    stop: Callable[[], Any] | None = None
+
+    def __post_init__(self):
+        if self.start is None and hasattr(self.service, "startService"):
+            self.start = self.service.startService
+        if self.stop is None and hasattr(self.service, "stopService"):
+            self.stop = self.service.stopService
+
+
+# -- the steps, in build/start order -------------------------------------------------------------
+
+@defer.inlineCallbacks
+def _database(h: "Hotline"):
+    from twisted.internet.threads import deferToThread
+
+    from callcenter.db import default_url, make_engine, upgrade
+
+    url = default_url(h.config)
+    if h.migrate:
+        yield deferToThread(upgrade, url, "heads")
+    h.engine = engine = make_engine(url)
+    if not h.migrate:
+        missing = yield deferToThread(missing_migrations, engine)
+        if missing:
+            engine.dispose()
+            raise SchemaBehind(missing)
+    return Part("database", engine, stop=engine.dispose)
+
+
+@defer.inlineCallbacks
+def _workorders(h: "Hotline"):
+    from twisted.internet.threads import deferToThread
+
+    from ticketing.service import WorkOrderService
+
+    h.workorders = yield deferToThread(WorkOrderService.from_config, h.config, h.engine)
+    return Part("workorders", h.workorders)
+
+
+def _tracker(h: "Hotline") -> Part:
+    from callcenter.calls import CallTracker
+
+    # the one "what is this call doing" of the process: fed and resynced by the AMI client
+    h.tracker = CallTracker()
+    return Part("tracker", h.tracker)
+
+
+def _ami(h: "Hotline") -> Part:
+    from callcenter.ami.client import AMIClient
+
+    options = {"clock": h.clock, **h.ami_options}
+    h.ami = AMIClient.from_config(h.config, h.reactor, tracker=h.tracker, **options)
+    return Part("ami", h.ami, start=h.ami.start, stop=h.ami.stop)
+
+
+def _acd(h: "Hotline") -> Part:
+    from callcenter.routing.acd import controller_from_config
+    from callcenter.routing.metrics import register_metrics
+    from callcenter.routing.store import RoutingStore
+
+    h.acd = controller_from_config(h.config, h.ami, h.clock, store=RoutingStore(h.engine),
+                                   calendar=h.workorders.calendar)
+    collector = register_metrics(h.acd)
+
+    @defer.inlineCallbacks
+    def stop():
+        from callcenter.metrics import REGISTRY
+
+        try:
+            yield h.acd.stopService()
+        finally:
+            REGISTRY.unregister(collector)   # the next hotline of this process registers its own
+
+    return Part("acd", h.acd, start=h.acd.startService, stop=stop)
+
+
+def _transcriptions(h: "Hotline") -> Part:
+    from callcenter.asr.jobs import TranscriptionQueue
+
+    # recorded messages, callback comments and live streams wait here for the transcription worker
+    h.transcriptions = TranscriptionQueue(h.engine)
+    return Part("transcriptions", h.transcriptions)
+
+
+def _survey(h: "Hotline") -> Part:
+    """Satisfaction callbacks: the worker that dials citizens back (started by the
+    ``satisfaction_callbacks`` step) and the IVR hook that records their answers."""
+    from callcenter.callbacks.service import build_callbacks
+
+    h.callbacks, h.survey = build_callbacks(h.config, engine=h.engine, workorders=h.workorders, ami=h.ami,
+                                            reactor=h.clock, pool=h.reactor.getThreadPool(),
+                                            transcriptions=h.transcriptions)
+    return Part("survey", h.survey)
+
+
+def _ratings(h: "Hotline") -> Part:
+    from callcenter.callbacks.rating import RatingHook, acd_lookup
+    from callcenter.clock import now_from
+
+    h.ratings = RatingHook(h.engine, reactor=h.reactor, pool=h.reactor.getThreadPool(),
+                           agent_of=acd_lookup(h.acd), now=lambda: now_from(h.clock))
+    return Part("ratings", h.ratings)
+
+
+def _ivr(h: "Hotline") -> Part:
+    from callcenter.callbacks.rating import outcome_hooks
+    from ivr.services import build_runner
+
+    h.runner = build_runner(h.config, h.ami, h.clock, service=h.workorders, calendar=h.workorders.calendar,
+                            acd=h.acd, db_engine=h.engine,
+                            on_outcome=outcome_hooks(h.survey.on_outcome, h.ratings.on_outcome, *h.on_outcome),
+                            on_finished=h.on_finished)
+    return Part("ivr", h.runner, start=h.runner.start, stop=h.runner.stop)
+
+
+def _satisfaction_callbacks(h: "Hotline") -> Part:
+    # built with the survey hook; started after the IVR so answers have somewhere to go,
+    # stopped before it so no new callback dials while the IVR winds down
+    return Part("satisfaction_callbacks", h.callbacks)
+
+
+def _sla(h: "Hotline") -> Part:
+    from ticketing.sla_worker import SlaWorker
+
+    h.sla = SlaWorker.from_config(h.config, h.clock, h.engine, h.workorders, h.reactor.getThreadPool(),
+                                  reactor=h.reactor)
+    return Part("sla", h.sla)
+
+
+@defer.inlineCallbacks
+def _speech(h: "Hotline"):
+    from callcenter.asr.fanout import SpeechFanout
+    from callcenter.asr.service import start_speech
+
+    # live transcripts go to the agent desk (it asks Asterisk to stream the caller) and are stored
+    h.fanout = SpeechFanout(h.clock, h.transcriptions)
+    h.speech = None
+    if h.speech_enabled:
+        h.speech = yield start_speech(h.reactor, h.config, h.fanout)
+    return Part("speech", h.speech, stop=h.speech.stop if h.speech is not None else None)
+
+
+def _transcriber(h: "Hotline") -> Part:
+    h.transcriber = None
+    if h.speech is None:
+        return Part("transcriber", None)
+    from callcenter.asr.jobs import TranscriptionWorker
+
+    h.transcriber = TranscriptionWorker(h.reactor, h.transcriptions, h.speech.model, h.speech.pool,
+                                        worker_id=f"hotline-{id(h):x}")
+    return Part("transcriber", h.transcriber, start=h.transcriber.start, stop=h.transcriber.stop)
+
+
+def _web(h: "Hotline") -> Part:
+    from callcenter.bootstrap import build_web, close_web, make_site
+    from callcenter.livecalls import attach as attach_live_calls
+    from ticketing.intake.service import IntakeService
+
+    config = h.config
+    if h.desk_audiosocket and h.speech is not None:
+        host = config.get("asr.audiosocket_host") or "127.0.0.1"
+        config = config.with_overrides({"desk.audiosocket": f"{host}:{h.speech.audiosocket_port}"})
+    h.web_root = root = build_web(config, h.reactor, engine=h.engine, workorders=h.workorders, acd=h.acd)
+    attach_live_calls(root, h.tracker, clock=h.clock)
+    deps = root.deps
+    deps.extras["caller_screen"] = h.runner.caller_screen
+    deps.extras["intake"] = IntakeService.from_config(h.reactor, h.reactor.getThreadPool(), h.config,
+                                                      taxonomy=h.workorders.taxonomy, engine=h.engine)
+    h.fanout.listeners.append(lambda: deps.extras.get("desk"))
+
+    def listen():
+        h.web_port = h.reactor.listenTCP(int(h.config.get("web.port")), make_site(root, h.config, h.reactor),
+                                         interface=h.config.get("web.host") or "127.0.0.1")
+
+    @defer.inlineCallbacks
+    def stop():
+        if h.web_port is not None:
+            yield h.web_port.stopListening()
+        close_web(root)
+
+    return Part("web", root, start=listen, stop=stop)
+
+
+#: opened by :meth:`Hotline.open` (the demo needs the work orders' calendar to set its clock)
+FOUNDATION = (
+    ("database", _database),
+    ("workorders", _workorders),
+)
+
+#: every other service of a running hotline, in build and start order (stopped in reverse)
+SERVICES = (
+    ("tracker", _tracker),
+    ("ami", _ami),
+    ("acd", _acd),
+    ("transcriptions", _transcriptions),
+    ("survey", _survey),
+    ("ratings", _ratings),
+    ("ivr", _ivr),
+    ("satisfaction_callbacks", _satisfaction_callbacks),
+    ("sla", _sla),
+    ("speech", _speech),
+    ("transcriber", _transcriber),
+    ("web", _web),
+)
+
+
+class Hotline:
+    """Every service of one hotline process: ``open()`` (optional), ``start()``, then ``stop()``.
+
+    ``clock`` (default ``reactor``) drives timers and timestamps; it may be replaced after
+    :meth:`open` and before :meth:`start` (the demo's clock starts at 09:00 of a working day,
+    which needs the calendar).  Built services are in :attr:`parts` (name → :class:`Part`) and,
+    for the usual ones, attributes (``ami``, ``acd``, ``runner``, ``web_root``, ``web_port`` …).
+    """
+
+    def __init__(self, reactor, config, *, clock=None, migrate: bool = False, ami_options: dict | None = None,
+                 on_outcome=(), on_finished=None, speech: bool = True, desk_audiosocket: bool = False):
+        self.reactor = reactor
+        self.config = config
+        self.clock = clock if clock is not None else reactor
+        self.migrate = migrate
+        self.ami_options = dict(ami_options or {})
+        self.on_outcome = tuple(on_outcome)
+        self.on_finished = on_finished
+        self.speech_enabled = speech
+        self.desk_audiosocket = desk_audiosocket
+        self.parts: dict[str, Part] = {}
+        self.speech = None
+        self.transcriber = None
+        self.web_port = None
+        self._started: list[Part] = []
+        self._before_stopping: dict[str, list[Callable[[], Any]]] = {}
+
+    @property
+    def service(self):
+        """The work-order service (``workorders``; the older name)."""
+        return self.workorders
+
+    def before_stopping(self, name: str, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` (may return a Deferred) just before part ``name`` is stopped."""
+        self._before_stopping.setdefault(name, []).append(fn)
+
+    @defer.inlineCallbacks
+    def _build(self, steps):
+        for name, step in steps:
+            if name in self.parts:
+                continue
+            part = yield defer.maybeDeferred(step, self)
+            assert part.name == name, f"step {name!r} built part {part.name!r}"
+            self.parts[name] = part
+
+    @defer.inlineCallbacks
+    def open(self):
+        """The database (migrated or checked) and the work-order service."""
+        yield self._build(FOUNDATION)
+        return self
+
+    @defer.inlineCallbacks
+    def start(self):
+        """Build every service, then start them in order; on failure stop what started."""
+        yield self.open()
+        try:
+            yield self._build(SERVICES)
+            for part in self.parts.values():
+                if part.start is not None:
+                    yield defer.maybeDeferred(part.start)
+                self._started.append(part)
+        except Exception:
+            yield self.stop()
+            raise
+        log.info("hotline serving", extra={"fields": {
+            "web": f"{self.config.get('web.host')}:{self.web_port.getHost().port}",
+            "ami": f"{self.config.get('ami.host')}:{self.config.get('ami.port')}",
+            "speech": self.speech.model.name if self.speech else None}})
+        return self
+
+    @defer.inlineCallbacks
+    def stop(self):
+        """Stop taking work, let in-flight work finish, then close connections (reverse start order)."""
+        started = {p.name for p in self._started}
+        for part in reversed(list(self.parts.values())):
+            for fn in self._before_stopping.pop(part.name, ()):
+                yield defer.maybeDeferred(fn)
+            # a part with no start of its own is live once built (the database, a listening speech port)
+            if part.stop is None or (part.start is not None and part.name not in started):
+                continue
+            try:
+                yield defer.maybeDeferred(part.stop)
+            except Exception:
+                log.exception("stopping a service failed", extra={"fields": {"service": part.name}})
+        self._started.clear()
+        self.parts.clear()
