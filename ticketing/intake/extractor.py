@@ -107,7 +107,11 @@ class Extractor:
         han = [w for w in cue_words if re.fullmatch(r"[\u4e00-\u9fff]{2,8}", w)]
         han = sorted(han, key=lambda w: (-len(w), w))  # a fixed order: training must be reproducible
         self.tokenizer = Tokenizer([*gazetteer.terms(), *han])
-        self.lexicon = PhoneticLexicon([*gazetteer.terms(), *REPAIR_TERMS], is_common=self.tokenizer.is_common)
+        # Sound repair towards named places only (not the thousands of village and community
+        # names, nor two-character bare names: too many ordinary phrases sound like one of them).
+        heard_as = [t for t in gazetteer.terms(("district", "subdistrict", "town", "road", "landmark")) if len(t) >= 3
+                    or t in gazetteer.by_name]
+        self.lexicon = PhoneticLexicon([*heard_as, *REPAIR_TERMS], is_common=self.tokenizer.is_common)
         self._analysed: dict = {}
 
     @staticmethod

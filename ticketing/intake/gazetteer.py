@@ -1,10 +1,15 @@
-"""Ningbo gazetteer: districts, subdistricts/towns, major roads and landmarks.
+"""Ningbo gazetteer: districts, subdistricts/towns, roads, landmarks, communities, villages.
 
 Finds the places a caller names, in Chinese (exactly, or by sound when the
-recogniser misheard them: 海树区 → 海曙区) and in English (pinyin names such
-as "Tiantong South Road", and the English names in the data), and resolves
-them to a district and a structured address.  Pure: rows come in, matches
-come out; reading the shipped TSV is :func:`ticketing.intake.resources`' job.
+recogniser misheard them: 海树区 → 海曙区; bare town names said without
+街道/镇/乡: 集士港, 横街这边) and in English (pinyin names such as "Tiantong
+South Road", the English names in the data, and misspellings or split
+syllables of them: "Yin Zhou", "Tianyi Sqaure"), and resolves them to a
+district and a structured address.  Districts, subdistricts and towns come
+from the taxonomy (``ticketing/taxonomy/districts.yaml``, the one place list,
+see :func:`places_from_taxonomy`); the finer places from rows (the shipped
+``gazetteer.tsv``).  Pure: data comes in, matches come out; reading files is
+:func:`ticketing.intake.resources`' job.
 """
 from __future__ import annotations
 
@@ -15,14 +20,23 @@ from typing import Iterable, Mapping
 from pypinyin import lazy_pinyin
 
 from ticketing.intake.errors import DataError
-from ticketing.intake.phonetic import PhoneticLexicon
 
-KINDS = ("district", "subdistrict", "town", "road", "landmark")
+KINDS = ("district", "subdistrict", "town", "road", "landmark", "community", "village")
+ADMIN_KINDS = ("district", "subdistrict", "town")   # from the taxonomy, never from gazetteer rows
 DISTRICTS = ("haishu", "jiangbei", "zhenhai", "beilun", "yinzhou",
              "fenghua", "yuyao", "cixi", "ninghai", "xiangshan")
 # How strongly naming a place of each kind pins down the district.
-KIND_WEIGHT = {"district": 1.0, "subdistrict": 0.95, "town": 0.95, "landmark": 0.85, "road": 0.8}
+KIND_WEIGHT = {"district": 1.0, "subdistrict": 0.95, "town": 0.95, "landmark": 0.85, "road": 0.8,
+               "community": 0.9, "village": 0.9}
 FUZZY_FACTOR = 0.85
+BARE_FACTOR = 0.85   # a two-character bare name (横街, 古林) said without 街道/镇: weaker evidence
+# A two-character bare name is taken as a place only next to words that say "a place here":
+# 横街这边, 在古林, 住在南门那块, 白云的 ... (南门 alone may be a school's south gate).
+_BARE_AFTER = re.compile(r"(这边|那边|那里|这里|那儿|这儿|那块|这块|附近|一带|片区|地区|街上|镇上|乡下|村|社区|小区|的|这|那|人)")
+_BARE_BEFORE = re.compile(r"(在|住|是|到|去|来自|我们|咱们|我家|家住|位于)$")
+# A bare name that is also an ordinary word (南门, 江口, 新桥, 桥头) needs more: 南门这边, 新桥那块.
+_BARE_AFTER_STRONG = re.compile(r"(这边|那边|那里|这里|那儿|这儿|那块|这块|一带|片区|地区|街上|镇上|乡下)")
+_BARE_BEFORE_STRONG = re.compile(r"(住在|家住|来自|位于|我们|咱们)$")
 
 _ROAD_SUFFIXES = (("步行街", "pedestrian street"), ("大道", "avenue"), ("大街", "street"),
                   ("路", "road"), ("街", "street"))
@@ -37,6 +51,8 @@ class Place:
     districts: tuple[str, ...]
     aliases: tuple[str, ...] = ()
     english: tuple[str, ...] = ()
+    subdistrict: str | None = None   # the taxonomy code of the 街道/镇 it is in (or is)
+    bare: tuple[str, ...] = ()       # two-character bare names, taken only with place context
 
 
 @dataclass(frozen=True)
@@ -46,6 +62,31 @@ class PlaceMatch:
     start: int
     end: int
     fuzzy: bool = False
+    bare: bool = False
+
+
+def _bare_name(name: str) -> str:
+    for suffix in ("街道", "镇", "乡"):
+        if name.endswith(suffix) and len(name) - len(suffix) >= 2:
+            return name[: -len(suffix)]
+    return name
+
+
+def places_from_taxonomy(taxonomy) -> list[Place]:
+    """The taxonomy's districts, subdistricts and towns as places, with their aliases: the
+    bare names (海曙, 集士港), old names and English names of ``districts.yaml``."""
+    out = []
+    for d in taxonomy.districts.values():
+        han = tuple(a for a in d.aliases if not a.isascii())
+        eng = (d.en, *(a for a in d.aliases if a.isascii()))
+        out.append(Place("district", d.zh, (d.code,), han, eng))
+        for s in d.subdistricts.values():
+            han = tuple(a for a in s.aliases if not a.isascii())
+            eng = (s.en, *(a for a in s.aliases if a.isascii()))
+            bare = _bare_name(s.zh)
+            weak = (bare,) if len(bare) == 2 and bare in han else ()
+            out.append(Place(s.kind, s.zh, (d.code,), han, eng, s.code, weak))
+    return out
 
 
 @dataclass
@@ -85,6 +126,29 @@ class Resolution:
     address: Address
     matches: list[PlaceMatch] = field(default_factory=list)
     scores: dict[str, float] = field(default_factory=dict)
+
+
+def _weight(m: PlaceMatch) -> float:
+    return KIND_WEIGHT[m.place.kind] * (FUZZY_FACTOR if m.fuzzy else 1.0) * (BARE_FACTOR if m.bare else 1.0)
+
+
+def _within(a: str, b: str, budget: int) -> bool:
+    """Damerau-Levenshtein distance of ``a`` and ``b`` is at most ``budget`` (small strings)."""
+    if abs(len(a) - len(b)) > budget:
+        return False
+    prev2 = None
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if prev2 is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        if min(cur) > budget:
+            return False
+        prev2, prev = prev, cur
+    return prev[-1] <= budget
 
 
 def _pinyin(text: str) -> str:
@@ -133,39 +197,67 @@ _EN_HOUSE = re.compile(r"\b(?:no\.?\s*)?(\d{1,5})\s*,?\s*$", re.I)
 class Gazetteer:
     """Place lookup over a fixed set of rows (loaded once, then read-only)."""
 
-    def __init__(self, places: Iterable[Place]):
+    def __init__(self, places: Iterable[Place], common_words: Iterable[str] = ()):
+        """``common_words``: bare names that are also ordinary words, taken only with strong place context."""
         self.places = list(places)
+        self._common = frozenset(common_words)
         self._surface: dict[str, tuple[Place, bool]] = {}
         english: dict[str, Place] = {}
         for place in self.places:
             for surface in (place.name, *place.aliases):
-                self._surface.setdefault(surface, (place, False))
+                known = self._surface.get(surface)
+                if known is None:
+                    self._surface[surface] = (place, surface in place.bare)
+                elif known[0].kind in ("community", "village") and place.kind == known[0].kind \
+                        and not set(place.districts) <= set(known[0].districts):
+                    # one name, villages in several districts: the name says less about where
+                    merged = Place(known[0].kind, known[0].name, known[0].districts + place.districts)
+                    self._surface[surface] = (merged, False)
             for eng in (*place.english, *_english_names(place.kind, place.name, place.aliases)):
                 english.setdefault(eng.lower(), place)
         self._surfaces = sorted(self._surface, key=lambda s: (-len(s), s))
         self._english = english
         alternation = "|".join(re.escape(e) for e in sorted(english, key=len, reverse=True))
         self._english_re = re.compile(rf"(?<![a-z])(?:{alternation})(?![a-z])", re.I) if english else None
-        self.lexicon = PhoneticLexicon(self._surfaces)
+        # English repair: names without spaces and case ("yinzhou", "tianyisquare") for
+        # split syllables and one- or two-letter misspellings of what a caller said.
+        self._english_squashed: dict[str, Place] = {}
+        for eng, place in english.items():
+            key = re.sub(r"[^a-z0-9]", "", eng)
+            if len(key) >= 5:
+                self._english_squashed.setdefault(key, place)
+        self._english_by_len: dict[int, list[str]] = {}
+        for key in self._english_squashed:
+            self._english_by_len.setdefault(len(key), []).append(key)
         self.by_name = {p.name: p for p in self.places}
+        self._subdistrict_names = {(p.districts[0], p.subdistrict): p.name for p in self.places
+                                   if p.kind in ("subdistrict", "town") and p.subdistrict}
 
     @classmethod
-    def from_rows(cls, rows: Iterable[Mapping[str, str]]) -> "Gazetteer":
-        places = []
+    def from_rows(cls, rows: Iterable[Mapping[str, str]], admin: Iterable[Place] = (),
+                  common_words: Iterable[str] = ()) -> "Gazetteer":
+        """``admin``: the districts and towns (:func:`places_from_taxonomy`); ``rows``: roads,
+        landmarks, communities and villages (a row of an administrative kind is refused: the
+        taxonomy is the one list of those)."""
+        places = list(admin)
         for i, row in enumerate(rows, 1):
             kind = (row.get("kind") or "").strip()
             name = (row.get("name") or "").strip()
             districts = tuple(d for d in (row.get("district") or "").split("|") if d)
-            if kind not in KINDS or not name or not districts or not set(districts) <= set(DISTRICTS):
-                raise DataError(f"地名库第 {i} 行无效 / gazetteer row {i}: needs a known kind, a name and known districts",
+            if kind not in KINDS or kind in ADMIN_KINDS or not name or not districts \
+                    or not set(districts) <= set(DISTRICTS):
+                raise DataError(f"地名库第 {i} 行无效 / gazetteer row {i}: needs a kind (road, landmark, community, "
+                                "village; districts and towns are in the taxonomy), a name and known districts",
                                 {"row": i, "kind": kind, "name": name, "district": row.get("district")})
             split = lambda v: tuple(x.strip() for x in (v or "").split("|") if x.strip())  # noqa: E731
-            places.append(Place(kind, name, districts, split(row.get("aliases")), split(row.get("en"))))
-        return cls(places)
+            places.append(Place(kind, name, districts, split(row.get("aliases")), split(row.get("en")),
+                                (row.get("subdistrict") or "").strip() or None))
+        return cls(places, common_words)
 
-    def terms(self) -> list[str]:
-        """Every Chinese surface form, for the tokenizer's dictionary."""
-        return list(self._surfaces)
+    def terms(self, kinds: Iterable[str] = KINDS) -> list[str]:
+        """Chinese surface forms of places of ``kinds``, for the tokenizer's dictionary and sound repair."""
+        kinds = set(kinds)
+        return [s for s in self._surfaces if self._surface[s][0].kind in kinds]
 
     def find(self, text: str) -> list[PlaceMatch]:
         """Places named in ``text`` (already repaired), non-overlapping, longest first."""
@@ -175,12 +267,12 @@ class Gazetteer:
             start = text.find(surface)
             while start != -1:
                 end = start + len(surface)
-                if not any(taken[start:end]):
-                    place, _ = self._surface[surface]
-                    found.append(PlaceMatch(place, surface, start, end))
+                place, bare = self._surface[surface]
+                if not any(taken[start:end]) and (not bare or self._bare_in_context(text, start, end)):
+                    found.append(PlaceMatch(place, surface, start, end, bare=bare))
                     for k in range(start, end):
                         taken[k] = True
-                start = text.find(surface, end)
+                start = text.find(surface, start + 1)
         if self._english_re is not None:
             for m in self._english_re.finditer(text):
                 if any(taken[m.start():m.end()]):
@@ -189,18 +281,74 @@ class Gazetteer:
                 found.append(PlaceMatch(place, m.group(0), m.start(), m.end()))
                 for k in range(m.start(), m.end()):
                     taken[k] = True
+        if self._english_squashed and re.search(r"[a-z]{3}", text, re.I):
+            found += self._english_fuzzy(text, taken)
         found.sort(key=lambda m: m.start)
         return found
+
+    def _bare_in_context(self, text: str, start: int, end: int) -> bool:
+        before = text[max(0, start - 4):start]
+        if text[start:end] in self._common:
+            return bool(_BARE_AFTER_STRONG.match(text, end) or _BARE_BEFORE_STRONG.search(before))
+        return bool(_BARE_AFTER.match(text, end) or _BARE_BEFORE.search(before))
+
+    _EN_WORD = re.compile(r"[A-Za-z]+")
+    _EN_COMMON = frozenset("the and near road street our my in on at of from with there this that have has was "
+                           "is are for not but been please some someone".split())
+
+    def _english_fuzzy(self, text: str, taken: list[bool]) -> list[PlaceMatch]:
+        """English place names heard with split syllables ("Yin Zhou", "Tian Yi Square") or
+        misspelt by one letter in five ("Tianyi Sqaure", "Haishoo"): windows of 1-3 words,
+        squashed, matched against the squashed names by edit distance."""
+        words = [m for m in self._EN_WORD.finditer(text)]
+        out = []
+        i = 0
+        while i < len(words):
+            hit = None
+            for n in (3, 2, 1):
+                if i + n > len(words):
+                    continue
+                span = words[i:i + n]
+                if any(taken[w.start():w.end()].count(True) for w in span):
+                    continue
+                if n == 1 and span[0].group(0).lower() in self._EN_COMMON:
+                    continue
+                key = "".join(w.group(0).lower() for w in span)
+                if len(key) < 5:
+                    continue
+                place = self._english_squashed.get(key)
+                if place is None:
+                    budget = 1 if len(key) < 10 else 2
+                    for length in range(len(key) - budget, len(key) + budget + 1):
+                        for cand in self._english_by_len.get(length, ()):
+                            if cand[0] == key[0] and _within(key, cand, budget):
+                                place = self._english_squashed[cand]
+                                break
+                        if place is not None:
+                            break
+                if place is not None:
+                    hit = (place, span)
+                    break
+            if hit is None:
+                i += 1
+                continue
+            place, span = hit
+            start, end = span[0].start(), span[-1].end()
+            out.append(PlaceMatch(place, text[start:end], start, end, fuzzy=True))
+            for k in range(start, end):
+                taken[k] = True
+            i += len(span)
+        return out
 
     def resolve(self, text: str, repaired_spans: Iterable[tuple[int, int]] = ()) -> Resolution:
         """District and address from the places named in ``text``."""
         spans = list(repaired_spans)
         matches = self.find(text)
         matches = [PlaceMatch(m.place, m.surface, m.start, m.end,
-                              any(s < m.end and m.start < e for s, e in spans)) for m in matches]
+                              m.fuzzy or any(s < m.end and m.start < e for s, e in spans), m.bare) for m in matches]
         scores: dict[str, float] = {}
         for m in matches:
-            weight = KIND_WEIGHT[m.place.kind] * (FUZZY_FACTOR if m.fuzzy else 1.0)
+            weight = _weight(m)
             share = weight / len(m.place.districts)
             for d in m.place.districts:
                 scores[d] = scores.get(d, 0.0) + share
@@ -209,8 +357,7 @@ class Gazetteer:
         if scores:
             district = max(scores, key=lambda d: (scores[d], -DISTRICTS.index(d)))
             total = sum(scores.values())
-            best_single = max(KIND_WEIGHT[m.place.kind] * (FUZZY_FACTOR if m.fuzzy else 1.0)
-                              / len(m.place.districts) for m in matches if district in m.place.districts)
+            best_single = max(_weight(m) / len(m.place.districts) for m in matches if district in m.place.districts)
             confidence = round(min(0.99, best_single * (scores[district] / total)), 3)
         address.district = district
         for m in matches:
@@ -223,8 +370,16 @@ class Gazetteer:
                 address.house_number = self._house_after(text, m.start, m.end)
             elif m.place.kind == "landmark" and not address.landmark:
                 address.landmark = m.place.name
+            elif m.place.kind in ("community", "village") and not address.community:
+                address.community = m.place.name
+        if address.subdistrict is None and district is not None:
+            for m in matches:  # a village or community says which town it is in
+                name = self._subdistrict_names.get((district, m.place.subdistrict))
+                if name:
+                    address.subdistrict = name
+                    break
         community, community_end = self._community(text)
-        address.community = community
+        address.community = address.community or community
         if address.house_number is None:
             address.house_number = self._house_anywhere(text, community_end)
         if address.road is None:

@@ -33,8 +33,17 @@ def read_tsv(path: str | Path) -> list[dict[str, str]]:
         raise DataError(f"{path}: {exc.message}", {**exc.details, "path": str(path)}) from None
 
 
-def load_gazetteer(path: str | Path | None = None) -> Gazetteer:
-    return Gazetteer.from_rows(read_tsv(path or GAZETTEER_PATH))
+def load_gazetteer(path: str | Path | None = None, taxonomy=None) -> Gazetteer:
+    """The places: the taxonomy's districts and towns (the shipped ``districts.yaml`` when
+    ``taxonomy`` is None: the one list) and the roads, landmarks, communities and villages of
+    ``gazetteer.tsv``."""
+    from ticketing.intake.classifier import Tokenizer
+    from ticketing.intake.gazetteer import places_from_taxonomy
+
+    admin = places_from_taxonomy(taxonomy or load_taxonomy())
+    words = Tokenizer()
+    common = [b for p in admin for b in p.bare if words.is_common(b)]
+    return Gazetteer.from_rows(read_tsv(path or GAZETTEER_PATH), admin, common)
 
 
 def load_examples(path: str | Path | None = None) -> list[Example]:
@@ -82,8 +91,8 @@ def build_extractor(model_path: str | Path | None = None, *, model: dict | None 
                     taxonomy=None) -> Extractor:
     """An extractor over the shipped gazetteer and ``taxonomy`` (the shipped one when None);
     trains in memory if no model file exists yet."""
-    gazetteer = load_gazetteer()
     shipped = load_taxonomy()
+    gazetteer = load_gazetteer(taxonomy=shipped)
     taxonomy = taxonomy if taxonomy is not None else shipped
     if model is None:
         model = load_model(model_path)

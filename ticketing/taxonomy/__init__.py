@@ -48,9 +48,20 @@ class Category:
 
 @dataclass(frozen=True)
 class Subdistrict:
+    """A 街道, 镇 or 乡.  ``aliases``: what callers say besides the full name (the bare name,
+    old names, English); ``adcode``: the Ministry of Civil Affairs code; ``former``: no longer
+    an administrative unit, still named by callers and old orders."""
+
     code: str
     zh: str
     en: str
+    aliases: tuple[str, ...] = ()
+    adcode: str | None = None
+    former: bool = False
+
+    @property
+    def kind(self) -> str:
+        return "subdistrict" if self.zh.endswith("街道") else "town"
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,7 @@ class District:
     zh: str
     en: str
     subdistricts: dict[str, Subdistrict] = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
 
 
 class Taxonomy:
@@ -104,6 +116,13 @@ def _names(file: str, path: str, node: Any) -> tuple[str, str]:
     if not isinstance(node, dict) or not isinstance(node.get("zh"), str) or not isinstance(node.get("en"), str):
         raise _fail(file, path, "needs zh and en names")
     return node["zh"], node["en"]
+
+
+def _aliases(file: str, path: str, node: dict) -> tuple[str, ...]:
+    aliases = node.get("aliases") or []
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
+        raise _fail(file, f"{path}.aliases", "aliases must be a list of names")
+    return tuple(a.strip() for a in aliases)
 
 
 def _sla(file: str, path: str, node: Any) -> dict[str, SlaTargets]:
@@ -171,10 +190,14 @@ def load_taxonomy(directory: str | Path | None = None) -> Taxonomy:
         zh, en = _names("districts.yaml", f"districts.{code}", node)
         subs = {}
         for scode, snode in (node.get("subdistricts") or {}).items():
-            subs[scode] = Subdistrict(scode, *_names("districts.yaml", f"districts.{code}.subdistricts.{scode}", snode))
+            spath = f"districts.{code}.subdistricts.{scode}"
+            subs[scode] = Subdistrict(scode, *_names("districts.yaml", spath, snode),
+                                      aliases=_aliases("districts.yaml", spath, snode),
+                                      adcode=str(snode["adcode"]) if snode.get("adcode") else None,
+                                      former=bool(snode.get("former", False)))
         if not subs:
             raise _fail("districts.yaml", f"districts.{code}", "no subdistricts")
-        districts[code] = District(code, zh, en, subs)
+        districts[code] = District(code, zh, en, subs, _aliases("districts.yaml", f"districts.{code}", node))
 
     rules: dict[tuple[str, str], str] = {}
     for i, rule in enumerate(_read(directory, "dispatch.yaml", "rules") or []):
