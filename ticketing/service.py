@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from ticketing.domain.errors import DuplicateSubmission, Forbidden, NotFound, ValidationFailed
-from ticketing.domain.lifecycle import ACTIONS, OPEN, STATUSES
+from ticketing.domain.lifecycle import ACTIONS, CO_STATES, OPEN, STATUSES
 from ticketing.domain.sla import DEFAULT_WARNING_SHARE, SlaContext
 from ticketing.domain.workorder import (
     CHANNELS, ORDER_TYPES, URGENCIES, HistoryEntry, WorkOrder, validate_params,
@@ -43,10 +43,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     "review-return": DESK_LEADS, "review-extension": DESK_LEADS,
     "remind": DESK, "supervise": {"supervisor", "admin"}, "callback-result": DESK,
     "close": DESK_LEADS, "reopen": DESK_LEADS, "merge": DESK_LEADS, "cancel": DESK_LEADS,
+    "co-acknowledge": DEPARTMENT, "co-reply": DEPARTMENT, "release-co": DESK_LEADS,
+    "sub-dispatch": DEPARTMENT | DESK_LEADS,
 }.items()}
 assert ACTIONS <= set(PERMISSIONS)
 PHONE_VISIBLE = frozenset({"agent", "dispatcher", "supervisor", "admin"})
-LEAD_ONLY = frozenset(a for a, roles in PERMISSIONS.items() if roles == DEPARTMENT)
+# Department actions of the co-handling departments (on their own part), and of the lead only.
+CO_ONLY = frozenset({"co-acknowledge", "co-reply"})
+LEAD_ONLY = frozenset(a for a, roles in PERMISSIONS.items() if roles == DEPARTMENT) - CO_ONLY | {"sub-dispatch"}
+TWO_LEVEL_DEFAULT = ("subdistrict-office",)
 
 _PHONE = re.compile(r"^\+?[0-9][0-9 \-]{2,19}$")
 # field → (type, required, limit: max length, allowed values or None)
@@ -96,7 +101,7 @@ class WorkOrderService:
     """Create, read and act on work orders; every call is one transaction."""
 
     def __init__(self, engine_or_uow_factory: Engine | Callable[[], SqlAlchemyUnitOfWork], taxonomy, calendar,
-                 *, warning_share: float = DEFAULT_WARNING_SHARE):
+                 *, warning_share: float = DEFAULT_WARNING_SHARE, two_level: Iterable[str] = TWO_LEVEL_DEFAULT):
         if isinstance(engine_or_uow_factory, Engine):
             engine = engine_or_uow_factory
             self.uow_factory = lambda: SqlAlchemyUnitOfWork(engine)
@@ -107,6 +112,11 @@ class WorkOrderService:
         self.taxonomy = taxonomy
         self.calendar = calendar
         self.warning_share = warning_share
+        # 二级派单: departments that hand orders on to a sub-unit (the order's district's subdistricts)
+        self.two_level = frozenset(two_level)
+        unknown = sorted(self.two_level - set(taxonomy.departments))
+        if unknown:
+            raise ValidationFailed("二级派单单位未知 / unknown two-level departments", {"two_level": unknown})
         self._subscribers: list[Callable[[list[dict]], None]] = []
 
     @classmethod
@@ -118,7 +128,8 @@ class WorkOrderService:
 
         taxonomy = taxonomies.from_config(config)
         calendar = load_calendar(engine, config.section("calendar"))
-        return cls(engine, taxonomy, calendar, warning_share=float(config.get("sla.warning_share", DEFAULT_WARNING_SHARE)))
+        return cls(engine, taxonomy, calendar, warning_share=float(config.get("sla.warning_share", DEFAULT_WARNING_SHARE)),
+                   two_level=config.get("dispatch.two_level_departments", TWO_LEVEL_DEFAULT))
 
     # -- notifications ----------------------------------------------------------
     def subscribe(self, callback: Callable[[list[dict]], None]) -> None:
@@ -203,8 +214,17 @@ class WorkOrderService:
                 "extended": d.extended, "level": d.level(now), "provisional": d.provisional,
             }
         nxt = order.next_deadline
-        allowed = [a for a in order.allowed_actions() if actor.role in PERMISSIONS[a]
-                   and not (a in LEAD_ONLY and actor.role == "department" and actor.department != order.department)]
+        allowed = [a for a in order.allowed_actions() if actor.role in PERMISSIONS[a] and self._may(order, actor, a)]
+        co_parts = []
+        for code in order.co_departments:
+            part = order.co_parts.get(code) or {"state": "assigned"}
+            node = self.taxonomy.departments.get(code)
+            co_parts.append({"department": code, "department_name": names(node), "state": part["state"],
+                             "state_name": dict(zip(("zh", "en"), CO_STATES[part["state"]])),
+                             "reply": part.get("reply"), "reason": part.get("reason"), "at": part.get("at")})
+        sub = None
+        if order.sub_unit and district:
+            sub = district.subdistricts.get(order.sub_unit)
         return {
             "number": order.number, "status": order.status, "status_name": {"zh": status.zh, "en": status.en},
             "status_kind": status.kind, "sla_paused": status.sla_paused,
@@ -218,13 +238,40 @@ class WorkOrderService:
             "department": order.department, "department_name": names(dept),
             "co_departments": list(order.co_departments),
             "supervised": order.supervised, "reminders": order.reminders, "reopen_count": order.reopen_count,
-            "merged_into": order.merged_into, "reply": order.reply, "satisfaction": order.satisfaction,
+            "merged_into": order.merged_into, "reply": self.full_reply(order), "lead_reply": order.reply,
+            "co_parts": co_parts, "co_pending": order.co_pending, "sub_unit": order.sub_unit,
+            "sub_unit_name": names(sub), "two_level": order.department in self.two_level,
+            "satisfaction": order.satisfaction,
             "pending": order.pending, "deadlines": deadlines,
             "next_deadline": nxt.due_at.isoformat() if nxt else None, "sla_level": order.sla_level(now),
             "created_at": order.created_at.isoformat(),
             "updated_at": order.updated_at.isoformat() if order.updated_at else None,
             "allowed_actions": allowed,
         }
+
+    def _may(self, order: WorkOrder, actor: Actor, action: str) -> bool:
+        """Beyond the role table: a department acts as the lead or on its own co-handling part."""
+        if action == "sub-dispatch" and order.department not in self.two_level:
+            return False
+        if actor.role != "department":
+            return True
+        if action in CO_ONLY:
+            state = (order.co_parts.get(actor.department) or {}).get("state")
+            return actor.department in order.co_departments and state in (
+                ("assigned",) if action == "co-acknowledge" else ("assigned", "acknowledged"))
+        return action not in LEAD_ONLY or actor.department == order.department
+
+    def full_reply(self, order: WorkOrder) -> str | None:
+        """The reply the citizen gets: the lead's text followed by each co-handler's answered part."""
+        if order.reply is None:
+            return None
+        parts = []
+        for code in order.co_departments:
+            part = order.co_parts.get(code) or {}
+            if part.get("state") == "answered" and part.get("reply"):
+                node = self.taxonomy.departments.get(code)
+                parts.append(f"【协办·{node.zh if node else code}】{part['reply']}")
+        return "\n".join([order.reply, *parts])
 
     @staticmethod
     def history_view(entry: HistoryEntry) -> dict[str, Any]:
@@ -375,6 +422,11 @@ class WorkOrderService:
                                    {"action": f"expected one of {sorted(ACTIONS)}"}, error_id="unknown_action")
         self._require(actor, action)
         now = self._now(now)
+        if action in CO_ONLY and actor.role == "department" and isinstance(params, dict):
+            params = dict(params)
+            if params.setdefault("department", actor.department) != actor.department:
+                raise Forbidden("只能处理本单位的协办部分 / a department answers only its own co-handling part",
+                                {"action": action, "department": actor.department})
         params = validate_params(action, params if params is not None else {})
         for key in ("department",):
             if params.get(key):
@@ -390,6 +442,8 @@ class WorkOrderService:
             if action in LEAD_ONLY and actor.role == "department" and actor.department != order.department:
                 raise Forbidden("仅主办单位可执行此操作 / only the lead department may do this",
                                 {"action": action, "department": actor.department})
+            if action == "sub-dispatch":
+                self._check_sub_unit(order, params["sub_unit"])
             # Checked on the locked rows: when a concurrent merge of the same pair won,
             # the order is already merged (perform refuses) or the target is (absorb refuses).
             events = order.perform(action, params, actor=actor.user_id, role=actor.role, now=now,
@@ -401,6 +455,15 @@ class WorkOrderService:
             uow.commit()
         self.publish([{"event": e.name, "number": e.number, "at": e.at.isoformat(), **e.data} for e in events])
         return self.view(order, actor, now)
+
+    def _check_sub_unit(self, order: WorkOrder, sub_unit: str) -> None:
+        if order.department not in self.two_level:
+            raise ValidationFailed("主办单位没有下级单位 / the lead department has no sub-units to hand to",
+                                   {"department": order.department}, error_id="sub_dispatch.not_two_level")
+        if sub_unit not in self.taxonomy.district(order.district).subdistricts:
+            raise ValidationFailed("下级单位不属于工单所在区县 / the sub-unit is not in the order's district",
+                                   {"sub_unit": sub_unit, "district": order.district},
+                                   error_id="sub_dispatch.unknown_sub_unit")
 
     # -- queries ----------------------------------------------------------------------
     def get(self, number: str, actor: Actor, *, now: datetime | None = None) -> dict:

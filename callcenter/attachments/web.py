@@ -9,14 +9,17 @@ read and add; everyone else gets the same 404 as for a missing order.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from callcenter.attachments.store import AttachmentError, AttachmentStore
 from callcenter.auth.web import require_role
 from callcenter.web.app import json_api, query_arg
 from callcenter.web.errors import error_responses
 from callcenter.web.files import send_file
+from callcenter.web.health import StaticFiles
 from callcenter.workorders.engine import actor_for, unavailable
 
+HERE = Path(__file__).parent
 PREFIX = "/api/v1/workorders/<number>/attachments"
 UPLOAD_PATH = re.compile(rb"^/api/v1/workorders/[0-9]{1,20}/attachments/?(\?.*)?$")
 WRITERS = ("agent", "dispatcher", "department", "supervisor", "admin")
@@ -31,7 +34,7 @@ OPENAPI = {
                                              "application/pdf": {}}},
                  "responses": {"201": {"description": "stored"},
                                **error_responses(401, 403, 404, 409, 413, 415, 422)}}},
-    "/api/v1/workorders/{number}/attachments/{id}": {
+    "/api/v1/workorders/{number}/attachments/{attachment_id}": {
         "get": {"operationId": "get_attachment", "summary": "The file (byte ranges allowed) / 附件内容",
                 "responses": {"200": {"description": "the file"}, "206": {"description": "part of it"},
                               **error_responses(401, 404, 416)}}},
@@ -52,6 +55,8 @@ def routes(app) -> None:
     deps.extras.setdefault("openapi_paths", {}).update(OPENAPI)
     deps.extras.setdefault("upload_paths", []).append(UPLOAD_PATH)
     store = store_of(deps)
+    deps.templates.add_directory(HERE / "templates")
+    app.mount("attachments/assets", StaticFiles(HERE / "static"))
 
     async def visible(principal, number) -> dict:
         svc = deps.workorders

@@ -38,8 +38,10 @@ class Templates:
         )
         self.env.filters["local"] = self.local
 
-    def local(self, value: datetime | None) -> str:
+    def local(self, value: datetime | str | None) -> str:
         """A stored (UTC) time as people here read it: ``2026-11-23 17:05`` in the hotline's zone."""
+        if isinstance(value, str):  # the JSON views' ISO times
+            value = datetime.fromisoformat(value) if value else None
         return value.astimezone(self.zone).strftime("%Y-%m-%d %H:%M") if value is not None else ""
 
     def add_directory(self, path: Path) -> None:

@@ -9,10 +9,29 @@ from __future__ import annotations
 from callcenter.auth.web import require_role
 from callcenter.web.app import form_arg, query_arg
 from callcenter.web.errors import error_payload
+from callcenter.web.i18n import CATALOGUE
 from callcenter.workorders.engine import actor_for, unavailable
 
 VIEWERS = ("department", "dispatcher", "supervisor", "admin")
-PORTAL_ACTIONS = ("acknowledge", "start", "return", "extend", "reply")
+PORTAL_ACTIONS = ("acknowledge", "start", "return", "extend", "reply", "co-acknowledge", "co-reply", "sub-dispatch")
+
+TEXT = {
+    "dept.co-acknowledge": {"zh": "协办签收", "en": "Acknowledge our part"},
+    "dept.co-reply": {"zh": "提交协办意见", "en": "Answer our part"},
+    "dept.co_reply.text": {"zh": "本单位协办意见", "en": "Our department's part"},
+    "dept.co_parts": {"zh": "协办单位", "en": "Co-handling departments"},
+    "dept.co_state": {"zh": "协办状态", "en": "State"},
+    "dept.co_answer": {"zh": "协办意见", "en": "Their part"},
+    "dept.co_pending": {"zh": "以下协办单位答复(或被派单员解除)后才能回复市民", "en": "The reply to the citizen waits for "
+                        "these co-handling departments to answer (or be released by the dispatcher)"},
+    "dept.lead": {"zh": "主办单位", "en": "Lead department"},
+    "dept.sub_unit": {"zh": "承办下级单位", "en": "Sub-unit"},
+    "dept.sub-dispatch": {"zh": "二级派单", "en": "Hand to a sub-unit"},
+    "dept.attachments": {"zh": "附件", "en": "Attachments"},
+    "dept.attach": {"zh": "上传照片或 PDF", "en": "Attach a photo or PDF"},
+    "dept.no_attachments": {"zh": "暂无附件", "en": "No attachments"},
+}
+CATALOGUE.update(TEXT)
 MAX_EXTENSION_DAYS = 30
 
 
@@ -35,8 +54,10 @@ def params_from_form(action: str, request) -> dict:
             raise FormError("portal.bad_days", f"延期天数须为 1-{MAX_EXTENSION_DAYS} / extra days must be "
                                                f"1-{MAX_EXTENSION_DAYS}")
         return {"duration": f"{int(raw)} working days", "reason": form_arg(request, "reason")}
-    if action == "reply":
+    if action in ("reply", "co-reply"):
         return {"reply": form_arg(request, "reply")}
+    if action == "sub-dispatch":
+        return {"sub_unit": form_arg(request, "sub_unit")}
     note = form_arg(request, "note")
     return {"note": note} if note else {}
 
@@ -60,11 +81,17 @@ def routes(app) -> None:
         actor = actor_for(principal.user)
         order = await deps.db(svc.get, number, actor, now=deps.now())
         history = await deps.db(svc.history, number, actor)
+        from callcenter.attachments.web import store_of
+
+        attachments = await deps.db(store_of(deps).list, number)
+        district = svc.taxonomy.districts.get(order["district"])
+        sub_units = sorted(district.subdistricts.values(), key=lambda d: d.code) if district else []
         return templates.render(
             request, "dept_order.html", status=status, session=principal.session, order=order, history=history,
             actions=[a for a in PORTAL_ACTIONS if a in order["allowed_actions"]],
             reasons=[(code, names) for code, names in RETURN_REASONS.items()],
-            done=query_arg(request, "done") in PORTAL_ACTIONS, error=error, max_days=MAX_EXTENSION_DAYS)
+            done=query_arg(request, "done") in PORTAL_ACTIONS, error=error, max_days=MAX_EXTENSION_DAYS,
+            attachments=attachments, sub_units=sub_units)
 
     def refusal(request, principal, exc, status=None):
         code, body = error_payload(exc)

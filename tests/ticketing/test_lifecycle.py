@@ -23,7 +23,10 @@ SAMPLE_PARAMS = {
     "reply": {"reply": "已处理 / handled"},
     "close": {}, "reopen": {"reason": "市民不满意"}, "remind": {}, "supervise": {"reason": "领导督办"},
     "merge": {"into": "2026112399999"}, "cancel": {"reason": "来电人撤回"},
+    "co-acknowledge": {"department": "transport"}, "co-reply": {"department": "transport", "reply": "已配合处理"},
+    "release-co": {"department": "transport", "reason": "无需协办"}, "sub-dispatch": {"sub_unit": "yuehu"},
 }
+CO_ACTIONS = ("co-acknowledge", "co-reply", "release-co")
 
 
 def params_for(t) -> dict:
@@ -63,6 +66,8 @@ ILLEGAL = sorted({(t.action, t.outcome, s) for t in TRANSITIONS for s in STATUSE
 def test_every_legal_transition(transition, source):
     """Each (action, source) row of the table reaches its target and appends one audit entry."""
     order = order_in(source)
+    if transition.action in CO_ACTIONS:  # a co-handler whose part is still open
+        order.co_departments, order.co_parts = ["transport"], {"transport": {"state": "assigned"}}
     events = order.perform(transition.action, params_for(transition), actor="u9", role="supervisor",
                            now=NOW + timedelta(hours=1), sla=sla_for())
     assert order.status == (transition.target or source)
@@ -195,6 +200,8 @@ def test_full_path_reply_callback_reopen_close():
     order.perform("dispatch", {"co_departments": ["transport"]}, actor="d", role="dispatcher", now=NOW, sla=sla)
     assert order.co_departments == ["transport"]
     order.perform("acknowledge", {}, actor="h", role="department", now=NOW, sla=sla)
+    order.perform("co-reply", {"department": "transport", "reply": "已配合"}, actor="t", role="department",
+                  now=NOW, sla=sla)  # the lead replies once its co-handler has answered
     order.perform("reply", {"reply": "已清理"}, actor="h", role="department", now=NOW, sla=sla)
     assert set(order.deadlines) == {"callback"}
     order.perform("callback-result", {"outcome": "dissatisfied", "satisfaction": 1}, actor="a", role="agent",

@@ -47,6 +47,18 @@ IN_DEPARTMENT = frozenset(
     {"dispatched", "acknowledged", "in_progress", "extension_requested", "awaiting_caller", "return_requested"}
 )
 
+# Where co-handling departments work on their parts (the lead has the order).
+CO_HANDLING = frozenset({"dispatched", "acknowledged", "in_progress", "extension_requested", "awaiting_caller"})
+
+# A co-handler's part: assigned → acknowledged → answered, or released by the dispatcher.
+CO_STATES: dict[str, tuple[str, str]] = {
+    "assigned": ("待签收", "awaiting acknowledgement"),
+    "acknowledged": ("已签收", "acknowledged"),
+    "answered": ("已答复", "answered"),
+    "released": ("已解除", "released"),
+}
+CO_DONE = frozenset({"answered", "released"})
+
 
 @dataclass(frozen=True)
 class Transition:
@@ -86,6 +98,13 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("merge", None, {"registered", "dispatched", "acknowledged", "in_progress", "return_requested", "reopened"},
        "merged", "合并", "merge"),
     _t("cancel", None, {"registered", "dispatched", "return_requested", "reopened"}, "cancelled", "撤单", "cancel"),
+    # 协办: each co-handling department acknowledges and answers its part while the lead works;
+    # the dispatcher may release one from it.  None of these moves the order.
+    _t("co-acknowledge", None, CO_HANDLING, None, "协办签收", "co-handler acknowledges"),
+    _t("co-reply", None, CO_HANDLING, None, "协办答复", "co-handler replies its part"),
+    _t("release-co", None, CO_HANDLING | {"return_requested"}, None, "解除协办", "release a co-handler"),
+    # 二级派单: a two-level department hands the order to one of its sub-units (街道 / 社区).
+    _t("sub-dispatch", None, {"dispatched", "acknowledged", "in_progress"}, None, "二级派单", "hand to a sub-unit"),
 )
 
 TRANSITION_TABLE: dict[tuple[str, str | None], Transition] = {(t.action, t.outcome): t for t in TRANSITIONS}

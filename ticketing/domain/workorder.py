@@ -11,7 +11,7 @@ from typing import Any
 from ticketing.domain.durations import parse_duration
 from ticketing.domain.errors import IllegalTransition, ValidationFailed
 from ticketing.domain.lifecycle import (
-    ACTIONS, OUTCOME_PARAMS, RETURN_REASONS, STATUSES, TRANSITION_TABLE, Transition,
+    ACTIONS, CO_DONE, OUTCOME_PARAMS, RETURN_REASONS, STATUSES, TRANSITION_TABLE, Transition,
 )
 from ticketing.domain.sla import Deadline, SlaContext
 
@@ -43,6 +43,10 @@ ACTION_PARAMS: dict[str, dict[str, tuple]] = {
     "supervise": {"reason": _TEXT},
     "merge": {"into": (str, True, 32), "reason": _TEXT},
     "cancel": {"reason": (str, True, MAX_TEXT)},
+    "co-acknowledge": {"department": (str, True, 64), "note": _TEXT},
+    "co-reply": {"department": (str, True, 64), "reply": (str, True, MAX_TEXT)},
+    "release-co": {"department": (str, True, 64), "reason": (str, True, MAX_TEXT)},
+    "sub-dispatch": {"sub_unit": (str, True, 32), "note": _TEXT},
 }
 assert set(ACTION_PARAMS) == ACTIONS
 
@@ -118,6 +122,8 @@ class WorkOrder:
     call_ids: list[str] = field(default_factory=list)
     department: str | None = None  # 主办 (lead)
     co_departments: list[str] = field(default_factory=list)  # 协办
+    co_parts: dict[str, dict[str, Any]] = field(default_factory=dict)  # 协办 department → its part (CO_STATES)
+    sub_unit: str | None = None  # 二级派单: the lead department's sub-unit (a subdistrict code)
     status: str = "registered"
     supervised: bool = False
     reminders: int = 0
@@ -191,7 +197,7 @@ class WorkOrder:
         events: list[DomainEvent] = []
         saved = {k: v for k, v in vars(self).items() if k not in ("history", "new_history")}
         saved.update(pending=copy.deepcopy(self.pending), deadlines=dict(self.deadlines),
-                     co_departments=list(self.co_departments))
+                     co_departments=list(self.co_departments), co_parts=copy.deepcopy(self.co_parts))
         try:
             details = handler(params, now, sla, events) or {}
             target = transition.target or self.status
@@ -253,6 +259,8 @@ class WorkOrder:
             raise ValidationFailed("协办单位不能与主办单位相同 / a co-handling department cannot be the lead",
                                    {"co_departments": self.department})
         self.co_departments = co
+        self.co_parts = {d: {"state": "assigned", "at": now.isoformat()} for d in co}
+        self.sub_unit = None
         self._meet(("acknowledge", "resolve", "callback"), now, [])
         self._start(("acknowledge", "resolve"), now, sla, events)
         return {"department": self.department, "co_departments": co}
@@ -310,7 +318,55 @@ class WorkOrder:
     def _on_resume(self, params, now, sla, events):
         return None
 
+    @property
+    def co_pending(self) -> list[str]:
+        """Co-handling departments that have neither answered nor been released (the lead cannot reply yet)."""
+        return [d for d in self.co_departments if self.co_parts.get(d, {}).get("state") not in CO_DONE]
+
+    def _co_part(self, department: str) -> dict[str, Any]:
+        if department not in self.co_departments:
+            raise ValidationFailed("该单位不是本工单的协办单位 / not a co-handling department of this order",
+                                   {"department": department}, error_id="co_handling.not_co_department")
+        return self.co_parts.setdefault(department, {"state": "assigned"})
+
+    def _co_open(self, department: str, action: str) -> dict[str, Any]:
+        part = self._co_part(department)
+        if part["state"] in CO_DONE:
+            raise IllegalTransition(f"协办部分已{'答复' if part['state'] == 'answered' else '解除'} / this co-handling "
+                                    f"part is already {part['state']}",
+                                    {"department": department, "state": part["state"], "action": action},
+                                    error_id="co_handling.part_closed")
+        return part
+
+    def _on_co_acknowledge(self, params, now, sla, events):
+        part = self._co_open(params["department"], "co-acknowledge")
+        if part["state"] != "assigned":
+            raise IllegalTransition("协办部分已签收 / this co-handling part is already acknowledged",
+                                    {"department": params["department"], "state": part["state"]},
+                                    error_id="co_handling.part_closed")
+        part.update(state="acknowledged", at=now.isoformat())
+        return {"department": params["department"]}
+
+    def _on_co_reply(self, params, now, sla, events):
+        part = self._co_open(params["department"], "co-reply")
+        part.update(state="answered", reply=params["reply"], at=now.isoformat())
+        events.append(DomainEvent("co_answered", self.number, now, {"department": params["department"]}))
+        return {"department": params["department"]}
+
+    def _on_release_co(self, params, now, sla, events):
+        part = self._co_open(params["department"], "release-co")
+        part.update(state="released", reason=params["reason"], at=now.isoformat())
+        return {"department": params["department"]}
+
+    def _on_sub_dispatch(self, params, now, sla, events):
+        self.sub_unit = params["sub_unit"]
+        return {"sub_unit": params["sub_unit"], "department": self.department}
+
     def _on_reply(self, params, now, sla, events):
+        if self.co_pending:
+            raise IllegalTransition("协办单位尚未全部答复 / co-handling departments have not all answered (or been "
+                                    "released by the dispatcher)", {"pending": self.co_pending},
+                                    error_id="co_handling.pending")
         self.reply = params["reply"]
         self._meet(("acknowledge", "resolve"), now, events)
         self._start(("callback",), now, sla, events)

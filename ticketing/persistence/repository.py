@@ -24,7 +24,8 @@ from ticketing.persistence.tables import (
 
 _FIELDS = (
     "number", "type", "category", "district", "subdistrict", "address", "urgency", "channel", "caller_name",
-    "caller_phone", "summary", "description", "call_ids", "department", "co_departments", "status", "supervised",
+    "caller_phone", "summary", "description", "call_ids", "department", "co_departments", "co_parts", "sub_unit",
+    "status", "supervised",
     "reminders", "reopen_count", "merged_into", "reply", "satisfaction", "pending", "created_at", "updated_at",
 )
 _MUTABLE = tuple(f for f in _FIELDS if f not in ("number", "created_at"))
@@ -203,6 +204,7 @@ class WorkOrderRepository:
         data["call_ids"] = list(data["call_ids"] or [])
         data["co_departments"] = list(data["co_departments"] or [])
         data["pending"] = dict(data["pending"] or {})
+        data["co_parts"] = dict(data["co_parts"] or {})
         data["deadlines"] = {k: Deadline.from_dict(v) for k, v in (row["deadlines"] or {}).items()}
         return WorkOrder(id=row["id"], version=row["version"], **data)
 

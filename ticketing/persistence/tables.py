@@ -58,6 +58,8 @@ work_orders = Table(
     Column("call_ids", JSON, nullable=False),
     Column("department", String(64)),
     Column("co_departments", JSON, nullable=False),
+    Column("co_parts", JSON, nullable=False),  # migration ticketing_0004 (协办 parts)
+    Column("sub_unit", String(32)),             # migration ticketing_0004 (二级派单)
     Column("status", String(32), nullable=False),
     Column("supervised", Boolean, nullable=False),
     Column("reminders", Integer, nullable=False),
