@@ -162,6 +162,19 @@ def release(engine, callback_id: str, now: datetime) -> bool:
         return bool(res.rowcount)
 
 
+def requeue_unknown(engine, callback_id: str, now: datetime, due_at: datetime) -> bool:
+    """A stale attempt whose outcome never became known (the worker or its AMI link died after the claim):
+    scheduled again for ``due_at`` without using up one of the citizen's attempts.  An attempt counts only
+    when its result is known — a failure reason, or answered (``last_reason`` 4) and then silent — so
+    restarts cannot make a citizen "unreachable".  False when the attempt has a known outcome."""
+    with engine.begin() as conn:
+        res = conn.execute(update(callback_jobs).where(
+            J.callback_id == callback_id, J.state == "dialing", J.last_reason.is_(None)).values(
+            state="scheduled", attempts=J.attempts - 1, callback_id=None, claimed_by=None, claimed_at=None,
+            due_at=due_at, updated_at=now))
+        return bool(res.rowcount)
+
+
 def mark_answered(engine, callback_id: str, now: datetime) -> None:
     with engine.begin() as conn:
         conn.execute(update(callback_jobs).where(J.callback_id == callback_id, J.state == "dialing")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from datetime import timedelta
 from typing import Callable
 
 from twisted.application.service import Service
@@ -115,7 +116,13 @@ class CallbackWorker(Service):
         self._ticks += 1
         jobs.schedule_replied(self.engine, now, self.policy, self.calendar)
         for callback_id in jobs.expire_stale(self.engine, now, self.lease):
-            self._failed_sync(callback_id, None, now)
+            retry_at = self.policy.next_calling_time(now + timedelta(seconds=self.policy.retry_spacing[0]),
+                                                     self.calendar)
+            if jobs.requeue_unknown(self.engine, callback_id, now, retry_at):
+                log.warning("callback %s: outcome never known (worker or AMI lost); scheduled again without "
+                            "counting the attempt", callback_id)
+            else:
+                self._failed_sync(callback_id, None, now)
         return jobs.claim_due(self.engine, now, self.worker_id, self.batch)
 
     def _dial_all(self, claimed: list[dict]) -> defer.Deferred:

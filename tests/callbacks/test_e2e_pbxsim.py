@@ -220,3 +220,31 @@ def test_running_service_dials_and_stops_cleanly(tmp_path, db_url):
         if rig.worker.running:
             yield rig.worker.stopService()
         yield rig.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_crashes_before_any_result_never_use_up_the_citizens_attempts(tmp_path, db_url):
+    """Three workers in a row die after claiming the job and before any result is known (nothing was
+    recorded): each time a fresh worker finds the stale claim after the lease and schedules it again
+    without counting an attempt, so the citizen is not made "unreachable" by restarts; the fourth
+    worker's call is answered and recorded as attempt 1."""
+    rig = yield Rig.create(tmp_path, db_url)
+    try:
+        number = yield threads.deferToThread(replied_order, rig.service)
+        yield threads.deferToThread(jobs.schedule_replied, rig.engine, rig.now(), rig.policy, CALENDAR)
+        for crash in range(3):
+            claimed = yield threads.deferToThread(jobs.claim_due, rig.engine, rig.now(), f"dead-{crash}")
+            assert [j["order_number"] for j in claimed] == [number]   # the worker dies right here
+            rig.now.at += timedelta(hours=2)                          # past the lease
+            yield rig.worker.tick()                                   # a live worker settles the stale claim
+            (job,) = rig.job(number)
+            assert job["state"] == "scheduled" and job["attempts"] == 0, job
+            assert job["due_at"] > rig.now()                           # not re-rung at once
+            rig.now.at = job["due_at"]
+        assert len(rig.calls_to("13800000001")) == 0
+        rig.sim.add_pstn("13800000001", "answer", answer_after=0.5, digits="1", digit_after=1.0)
+        yield rig.worker.tick()
+        yield rig.until(lambda: rig.job(number)[0]["state"] == "done")
+        assert rig.job(number)[0]["attempts"] == 1
+    finally:
+        yield rig.close()
