@@ -41,7 +41,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     "acknowledge": DEPARTMENT, "start": DEPARTMENT, "return": DEPARTMENT, "extend": DEPARTMENT,
     "await-caller": DEPARTMENT, "resume": DEPARTMENT, "reply": DEPARTMENT,
     "review-return": DESK_LEADS, "review-extension": DESK_LEADS,
-    "remind": DESK, "supervise": {"supervisor", "admin"}, "callback-result": DESK,
+    "remind": DESK, "supervise": {"supervisor", "dispatcher", "admin"}, "callback-result": DESK,
+    "respond-supervision": DEPARTMENT,
     "close": DESK_LEADS, "reopen": DESK_LEADS, "merge": DESK_LEADS, "cancel": DESK_LEADS,
     "co-acknowledge": DEPARTMENT, "co-reply": DEPARTMENT, "release-co": DESK_LEADS,
     "sub-dispatch": DEPARTMENT | DESK_LEADS,
@@ -334,7 +335,8 @@ class WorkOrderService:
         return clean
 
     # -- commands -------------------------------------------------------------------
-    def _new_orders(self, uow, batch: list[dict], actor: Actor, now: datetime, dispatch: bool) -> list[WorkOrder]:
+    def _new_orders(self, uow, batch: list[dict], actor: Actor, now: datetime, dispatch: bool,
+                    then: Callable[[WorkOrder], None] | None = None) -> list[WorkOrder]:
         numbers = uow.orders.allocate_numbers(self._day(now), len(batch))
         orders = []
         for number, fields in zip(numbers, batch):
@@ -346,16 +348,33 @@ class WorkOrderService:
                               sla=self.sla_context(order))
             else:
                 order.co_departments = co
+            if then is not None:
+                then(order)
             orders.append(order)
         uow.orders.add_many(orders)
         return orders
 
-    def create(self, fields: dict, actor: Actor, now: datetime, idempotency_key: str | None = None) -> dict:
+    def create(self, fields: dict, actor: Actor, now: datetime, idempotency_key: str | None = None, *,
+               then: tuple[str, dict, Actor] | None = None) -> dict:
         """Register one order (受理).  With an idempotency key, a repeated submission
-        returns the first order (``"replayed": True``) and never creates a second."""
+        returns the first order (``"replayed": True``) and never creates a second.
+
+        ``then`` = ``(action, params, actor)``: a first action (the desk's 直派 dispatch, or resolve-on-call)
+        applied in the same transaction, so a crash can never leave a desk order registered but undispatched.
+        """
         self._require(actor, "create")
         now = self._now(now)
         clean = self.validate_fields(fields)
+        events: list = []
+        follow = None
+        if then is not None:
+            action, params, by = then
+            self._require(by, action)
+            params = validate_params(action, params if params is not None else {})
+
+            def follow(order: WorkOrder) -> None:
+                events.extend(order.perform(action, params, actor=by.user_id, role=by.role, now=now,
+                                            sla=self.sla_context(order)))
         if idempotency_key is not None and (not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= 128
                                             or _has_nul(idempotency_key)):
             raise ValidationFailed("幂等键无效 / invalid idempotency key", {"idempotency_key": "1-128 characters"})
@@ -368,7 +387,7 @@ class WorkOrderService:
             with self.uow_factory() as uow:
                 if idempotency_key is not None:
                     uow.orders.claim_idempotency_key(idempotency_key, fingerprint, now)
-                [order] = self._new_orders(uow, [clean], actor, now, dispatch=False)
+                [order] = self._new_orders(uow, [clean], actor, now, dispatch=False, then=follow)
                 if idempotency_key is not None:
                     uow.orders.bind_idempotency_key(idempotency_key, order.id)
                 uow.commit()
@@ -379,6 +398,7 @@ class WorkOrderService:
             if replay is None:
                 raise
             return replay
+        self.publish([{"event": e.name, "number": e.number, "at": e.at.isoformat(), **e.data} for e in events])
         return dict(self.view(order, actor, now), replayed=False)
 
     def _replay(self, key: str, fingerprint: str, actor: Actor, now: datetime) -> dict | None:

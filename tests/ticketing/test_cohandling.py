@@ -3,6 +3,8 @@ acknowledge and answer their own part, the lead cannot reply until each has answ
 the citizen's reply carries the parts; refusals carry error ids and change nothing."""
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from callcenter.db import make_engine
@@ -117,3 +119,26 @@ def test_two_level_dispatch_hands_to_a_subdistrict_of_the_orders_district(servic
     with pytest.raises(ValidationFailed) as flat:
         service.perform(one_level, "sub-dispatch", {"sub_unit": "yuehu"}, DISPATCHER, NOW)
     assert flat.value.error_id == "sub_dispatch.not_two_level"
+
+
+def test_supervision_with_a_response_deadline_waits_for_the_leads_answer(service):
+    number = dispatched(service)
+    view = service.perform(number, "supervise", {"reason": "群众反映强烈", "respond_within": "1 working day"},
+                           DISPATCHER, NOW)
+    request = view["pending"]["supervision"]
+    assert view["supervised"] is True
+    assert datetime.fromisoformat(request["due_at"]) == cst(2026, 11, 24, 10, 0)
+    assert "respond-supervision" in service.get(number, URBAN, now=NOW)["allowed_actions"]
+    same = unchanged(service, number, "respond")
+    with pytest.raises(Forbidden):  # a co-handler does not answer for the lead
+        service.perform(number, "respond-supervision", {"response": "x"}, TRANSPORT, NOW)
+    with pytest.raises(ValidationFailed):
+        service.perform(number, "supervise", {"respond_within": "soon"}, DISPATCHER, NOW)
+    assert same() is True
+    later = cst(2026, 11, 24, 11, 0)
+    view = service.perform(number, "respond-supervision", {"response": "已增派执法力量"}, URBAN, later)
+    assert view["pending"]["supervision"]["response"] == "已增派执法力量"
+    assert view["pending"]["supervision"]["late"] is True
+    with pytest.raises(IllegalTransition) as again:
+        service.perform(number, "respond-supervision", {"response": "再答"}, URBAN, later)
+    assert again.value.error_id == "supervision.no_request"

@@ -25,6 +25,7 @@ SAMPLE_PARAMS = {
     "merge": {"into": "2026112399999"}, "cancel": {"reason": "来电人撤回"},
     "co-acknowledge": {"department": "transport"}, "co-reply": {"department": "transport", "reply": "已配合处理"},
     "release-co": {"department": "transport", "reason": "无需协办"}, "sub-dispatch": {"sub_unit": "yuehu"},
+    "respond-supervision": {"response": "已于当日整改完毕"},
 }
 CO_ACTIONS = ("co-acknowledge", "co-reply", "release-co")
 
@@ -68,6 +69,8 @@ def test_every_legal_transition(transition, source):
     order = order_in(source)
     if transition.action in CO_ACTIONS:  # a co-handler whose part is still open
         order.co_departments, order.co_parts = ["transport"], {"transport": {"state": "assigned"}}
+    if transition.action == "respond-supervision":  # a 督办 awaiting its response
+        order.pending["supervision"] = {"due_at": (NOW + timedelta(days=1)).isoformat()}
     events = order.perform(transition.action, params_for(transition), actor="u9", role="supervisor",
                            now=NOW + timedelta(hours=1), sla=sla_for())
     assert order.status == (transition.target or source)

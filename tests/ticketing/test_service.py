@@ -104,7 +104,7 @@ def test_permissions_are_enforced(service):
     with pytest.raises(Forbidden):
         service.perform(n, "dispatch", {}, AGENT, NOW)
     with pytest.raises(Forbidden):
-        service.perform(n, "supervise", {}, DISPATCHER, NOW)
+        service.perform(n, "supervise", {}, AGENT, NOW)
     with pytest.raises(Forbidden):
         service.create(fields(), URBAN, NOW)
     with pytest.raises(Forbidden):
@@ -113,7 +113,7 @@ def test_permissions_are_enforced(service):
         service.get(n, Actor("x", "department", None))
     assert service.get(n, AGENT)["status"] == "registered"
     assert service.get(n, AGENT)["allowed_actions"] == ["resolve-on-call"]
-    assert service.get(n, DISPATCHER)["allowed_actions"] == ["cancel", "dispatch", "merge", "resolve-on-call"]
+    assert service.get(n, DISPATCHER)["allowed_actions"] == ["cancel", "dispatch", "merge", "resolve-on-call", "supervise"]
 
 
 def test_department_scope_and_masking(service):

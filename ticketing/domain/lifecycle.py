@@ -95,6 +95,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("reopen", None, {"replied", "callback_pending", "closed"}, "reopened", "重办", "reopen"),
     _t("remind", None, IN_DEPARTMENT | {"reopened"}, None, "催办", "remind"),
     _t("supervise", None, OPEN, None, "督办", "supervise"),
+    _t("respond-supervision", None, OPEN, None, "督办答复", "respond to supervision"),
     _t("merge", None, {"registered", "dispatched", "acknowledged", "in_progress", "return_requested", "reopened"},
        "merged", "合并", "merge"),
     _t("cancel", None, {"registered", "dispatched", "return_requested", "reopened"}, "cancelled", "撤单", "cancel"),

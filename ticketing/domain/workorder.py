@@ -40,7 +40,8 @@ ACTION_PARAMS: dict[str, dict[str, tuple]] = {
     "close": {"reason": _TEXT},
     "reopen": {"reason": (str, True, MAX_TEXT)},
     "remind": {"reason": _TEXT},
-    "supervise": {"reason": _TEXT},
+    "supervise": {"reason": _TEXT, "respond_within": (str, False, 64)},
+    "respond-supervision": {"response": (str, True, MAX_TEXT)},
     "merge": {"into": (str, True, 32), "reason": _TEXT},
     "cancel": {"reason": (str, True, MAX_TEXT)},
     "co-acknowledge": {"department": (str, True, 64), "note": _TEXT},
@@ -398,7 +399,24 @@ class WorkOrder:
 
     def _on_supervise(self, params, now, sla, events):
         self.supervised = True
-        events.append(DomainEvent("supervised", self.number, now))
+        details = {}
+        if params.get("respond_within"):  # 督办 asking the lead department for a written response by a deadline
+            duration = parse_duration(params["respond_within"])
+            due = duration.after(now, sla.calendar)
+            self.pending["supervision"] = {"reason": params.get("reason"), "respond_within": str(duration),
+                                           "due_at": due.isoformat(), "at": now.isoformat()}
+            details = {"respond_within": str(duration), "due_at": due.isoformat()}
+        events.append(DomainEvent("supervised", self.number, now, details))
+        return details
+
+    def _on_respond_supervision(self, params, now, sla, events):
+        request = self.pending.get("supervision")
+        if not request or request.get("response"):
+            raise IllegalTransition("没有待答复的督办 / no supervision is awaiting a response",
+                                    {"number": self.number}, error_id="supervision.no_request")
+        late = now > datetime.fromisoformat(request["due_at"])
+        request.update(response=params["response"], answered_at=now.isoformat(), late=late)
+        return {"late": late}
 
     def _on_merge(self, params, now, sla, events):
         if params["into"] == self.number:
