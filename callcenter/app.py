@@ -247,6 +247,7 @@ def _web(h: "Hotline") -> Part:
     attach_live_calls(root, h.tracker, clock=h.clock)
     deps = root.deps
     deps.extras["caller_screen"] = h.runner.caller_screen
+    deps.extras["ami"] = h.ami  # /healthz: degraded while the AMI link is down
     deps.extras["intake"] = IntakeService.from_config(h.reactor, h.reactor.getThreadPool(), h.config,
                                                       taxonomy=h.workorders.taxonomy, engine=h.engine)
     h.fanout.listeners.append(lambda: deps.extras.get("desk"))

@@ -1,6 +1,14 @@
-"""`callcenter serve --config FILE`: the production process — :class:`callcenter.app.Hotline` on the real reactor against Asterisk."""
+"""`callcenter serve --config FILE`: the production process — :class:`callcenter.app.Hotline` on the real reactor against Asterisk.
+
+Before starting it runs every check of `callcenter check` (:mod:`callcenter.preflight`) and
+refuses to start (exit 2) on a failed one, except a PBX or search engine that is not answering
+yet (it reconnects to those).  With ``[failover] enabled`` on PostgreSQL it first waits to be
+the leader (:mod:`callcenter.failover.leadership`): a standby prints ``standby`` and starts the
+hotline only when the leader is gone; a leader that loses its lock exits 3 at once (fencing).
+"""
 from __future__ import annotations
 
+import os
 import signal
 import sys
 
@@ -28,18 +36,39 @@ def _run(args) -> int:
     except ConfigError as exc:
         print(f"callcenter serve: configuration error: {exc}", file=sys.stderr)
         return 2
+    from callcenter.preflight import blocking_failures, report, run_checks
+
     hotline = Hotline(reactor, args.cfg)
     outcome = {"code": 0}
     stopping = []
+    leadership = _leadership(args.cfg, reactor)
 
     def shutdown(*_):
         if not stopping:
             stopping.append(True)
-            hotline.stop().addErrback(lambda f: print(f"callcenter serve: stop failed: {f.getErrorMessage()}",
-                                                      file=sys.stderr)).addBoth(lambda _: reactor.stop())
+            d = hotline.stop() if hotline.parts else defer.succeed(None)
+            if leadership is not None:
+                d.addBoth(lambda _: leadership.stop())
+            d.addErrback(lambda f: print(f"callcenter serve: stop failed: {f.getErrorMessage()}",
+                                         file=sys.stderr)).addBoth(lambda _: reactor.stop())
 
     @defer.inlineCallbacks
     def main():
+        results = yield run_checks(args.cfg, reactor)
+        report(results, sys.stderr)
+        refused = blocking_failures(results)
+        if refused:
+            print(f"callcenter serve: refusing to start / 无法启动: {', '.join(r.name for r in refused)} "
+                  "check(s) failed; the FAIL lines above name the fix", file=sys.stderr)
+            outcome["code"] = 2
+            reactor.stop()
+            return
+        if leadership is not None:
+            print(f"standby: waiting for leadership of group {leadership.group!r} / 备用：等待接管", flush=True)
+            yield _elected(leadership)
+            if stopping:
+                return
+            print("leader: starting the hotline / 主用：接管呼叫", flush=True)
         try:
             yield hotline.start()
         except SchemaBehind as exc:
@@ -59,8 +88,39 @@ def _run(args) -> int:
     def on_signal(signum, frame):
         reactor.callFromThread(shutdown)
 
+    def fence():
+        # Another process may lead now: stop driving calls at once, as if killed; the PBX keeps the
+        # calls and the new leader adopts them.  The supervisor restarts this one as a standby.
+        print("callcenter serve: lost leadership; exiting (fenced) / 失去主用身份，退出", file=sys.stderr, flush=True)
+        os._exit(3)
+
+    if leadership is not None:
+        leadership.on_lost = fence
     reactor.callWhenRunning(main)
     reactor.callWhenRunning(lambda: signal.signal(signal.SIGINT, on_signal))
     reactor.callWhenRunning(lambda: signal.signal(signal.SIGTERM, on_signal))
     reactor.run(installSignalHandlers=False)
     return outcome["code"]
+
+
+def _leadership(config, reactor):
+    """The leadership campaign when ``[failover] enabled`` (PostgreSQL only), else None."""
+    if not config.get("failover.enabled"):
+        return None
+    from callcenter.db import default_url
+    from callcenter.failover.leadership import Leadership
+
+    leadership = Leadership(reactor, default_url(config), group=str(config.get("failover.group") or "default"),
+                            name=config.get("failover.name") or f"{os.uname().nodename}:{os.getpid()}")
+    leadership.poll_interval = config.number("failover.poll_seconds", 0.1, 10, unit="s", default=1.0)
+    leadership.check_interval = config.number("failover.check_seconds", 0.5, 30, unit="s", default=2.0)
+    return leadership
+
+
+def _elected(leadership):
+    from twisted.internet import defer
+
+    d = defer.Deferred()
+    leadership.on_elected = lambda: d.callback(None)
+    leadership.start()
+    return d

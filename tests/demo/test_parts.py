@@ -139,24 +139,29 @@ def _line_with(proc, marker: str, limit: float = 60.0) -> str:
     raise AssertionError(f"no line with {marker!r}")
 
 
-def test_serve_connects_to_the_pbx_serves_web_and_stops_on_sigint(sqlite_url):
+def test_serve_connects_to_the_pbx_serves_web_and_stops_on_sigint(sqlite_url, tmp_path):
     """`callcenter serve` against the PBX simulator (standing in for Asterisk) logs in over AMI,
     serves /healthz and /metrics with the ACD's figures, and exits 0 on SIGINT."""
     import re
     import signal
     import urllib.request
 
+    from tests.deploy.test_readme_commands import _healthy
+
     env = dict(os.environ)
     pbx = _spawn(["pbxsim", "--port", "0", "--device", "PJSIP/1001=1"], env)
     serve = None
     try:
         ami_port = re.search(r"listening on 127\.0\.0\.1:(\d+)", _line_with(pbx, "listening on")).group(1)
+        # what `callcenter check` (run by serve) wants: a real session key, rendered prompts, no missing model
         env.update(CALLCENTER_DATABASE_URL=sqlite_url, CALLCENTER_AMI_PORT=ami_port, CALLCENTER_WEB_PORT="0",
-                   CALLCENTER_ASR_MODEL="no-such-model", CALLCENTER_ASR_AUDIOSOCKET_PORT="0")
+                   CALLCENTER_ASR_MODEL="off", CALLCENTER_ASR_AUDIOSOCKET_PORT="0",
+                   CALLCENTER_WEB_SECRET_KEY="9e1d" * 16, CALLCENTER_IVR_SOUNDS_DIR=str(tmp_path / "prompts"))
+        subprocess.run([sys.executable, "-m", "callcenter.cli", "ivr", "prompts", "build"], env=env, check=True,
+                       capture_output=True, timeout=300)
         serve = _spawn(["serve"], env)
         web = re.search(r"(http://127\.0\.0\.1:\d+)/", _line_with(serve, "serving on", 120)).group(1)
-        with urllib.request.urlopen(f"{web}/healthz", timeout=20) as resp:
-            assert resp.status == 200
+        assert _healthy(f"{web}/healthz")["ami"]["connected"] is True
         with urllib.request.urlopen(f"{web}/metrics", timeout=20) as resp:
             metrics = resp.read().decode()
         assert "hotline_agents" in metrics and "hotline_queue_waiting" in metrics
