@@ -22,7 +22,7 @@ from typing import Any, Callable
 from sqlalchemy import select
 
 from callcenter.clock import now_from
-from callcenter.calls.model import mask_number
+from callcenter.personal_data import mask_phone
 from callcenter.routing.agent import PAUSE_REASONS, AgentState
 from callcenter.web.sse import EventStream
 
@@ -70,7 +70,7 @@ class LiveCall:
         end = self.answered_at or now
         waited = (end - self.enqueued_at).total_seconds() if self.enqueued_at else None
         return {"call_id": self.call_id, "state": self.state, "queue": self.queue,
-                "number": self.number if show_number else mask_number(self.number),
+                "number": self.number if show_number else mask_phone(self.number),
                 "waited_seconds": round(waited, 1) if waited is not None else None,
                 "answered_at": self.answered_at.isoformat() if self.answered_at else None,
                 "transcript": list(self.transcript), "partial": self.partial, "draft": self.draft,
@@ -355,7 +355,7 @@ class DeskService:
 
                 path = [{"node": s.get("node"), "keys": s.get("keys"), "result": s.get("result")}
                         for s in json.loads(row.path)]
-        return {"number": number if show_number else mask_number(number), "orders": orders, "calls": calls,
+        return {"number": number if show_number else mask_phone(number), "orders": orders, "calls": calls,
                 "ivr_path": path}
 
     # -- submitting -------------------------------------------------------------------------
@@ -395,17 +395,15 @@ class DeskService:
                 raise DeskError("desk.not_a_consultation", "只有咨询类可当场办结 / only consultations are resolved "
                                 "on the call", field="type")
         now = self.now()
-        order = svc.create(fields, actor, now, idempotency_key=f"desk:{call.call_id}" if call else None)
-        if order.get("replayed"):
-            return order
+        then = None
         if resolve_reply is not None:
-            order = svc.perform(order["number"], "resolve-on-call", {"reply": resolve_reply.strip()}, actor, now)
+            then = ("resolve-on-call", {"reply": resolve_reply.strip()}, actor)
         elif self.agent_dispatch:
             # 12345 practice: the desk dispatches directly (直派); recorded under the agent's name.
-            dispatcher = Actor(user_id=actor.user_id, role="dispatcher")
-            order = svc.perform(order["number"], "dispatch", {"note": "坐席直派 / dispatched from the desk"},
-                                dispatcher, now)
-        return order
+            then = ("dispatch", {"note": "坐席直派 / dispatched from the desk"},
+                    Actor(user_id=actor.user_id, role="dispatcher"))
+        # registered and dispatched (or resolved) in one transaction: a crash leaves neither or both
+        return svc.create(fields, actor, now, idempotency_key=f"desk:{call.call_id}" if call else None, then=then)
 
     def corrections(self, call: LiveCall, fields: dict) -> list[tuple[str, str]]:
         """(field, value) the agent changed from the speech draft: training data for intake."""

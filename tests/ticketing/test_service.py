@@ -373,3 +373,22 @@ def test_from_config_reads_sla_and_calendar_settings(engine):
     n = service.create(fields(), AGENT, NOW)["number"]
     o = service.perform(n, "dispatch", {}, DISPATCHER, NOW)
     assert o["deadlines"]["acknowledge"]["warn_at"] == cst(2026, 11, 23, 12, 0).astimezone(timezone.utc).isoformat()
+
+
+def test_create_with_a_first_action_commits_both_or_neither(service, engine):
+    """The desk's create-and-dispatch is one transaction: with a first action that succeeds the order is stored
+    already dispatched (one sequence of history entries); with one that fails inside the transaction
+    (acknowledge before dispatch) nothing is stored — no order, no history, no idempotency key."""
+    order = service.create(fields(), AGENT, NOW, idempotency_key="desk:call-1",
+                           then=("dispatch", {"note": "坐席直派"}, DISPATCHER))
+    assert order["status"] == "dispatched" and order["department"] == "urban-management"
+    assert [h["action"] for h in service.history(order["number"], AGENT)] == ["create", "dispatch"]
+
+    def count(table):
+        with engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+    before = (count(work_orders), count(work_order_history), count(idempotency_keys))
+    with pytest.raises(IllegalTransition):
+        service.create(fields(), AGENT, NOW, idempotency_key="desk:call-2", then=("acknowledge", {}, URBAN))
+    assert (count(work_orders), count(work_order_history), count(idempotency_keys)) == before
