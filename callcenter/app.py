@@ -243,7 +243,8 @@ def _web(h: "Hotline") -> Part:
     if h.desk_audiosocket and h.speech is not None:
         host = config.get("asr.audiosocket_host") or "127.0.0.1"
         config = config.with_overrides({"desk.audiosocket": f"{host}:{h.speech.audiosocket_port}"})
-    h.web_root = root = build_web(config, h.reactor, engine=h.engine, workorders=h.workorders, acd=h.acd)
+    h.web_root = root = build_web(config, h.reactor, engine=h.engine, workorders=h.workorders, acd=h.acd,
+                                       clock=h.clock)
     attach_live_calls(root, h.tracker, clock=h.clock)
     deps = root.deps
     deps.extras["caller_screen"] = h.runner.caller_screen

@@ -54,12 +54,13 @@ def build_workorder_service(engine, config):
 
 
 def build_web(config, reactor, *, engine=None, pool: ThreadPool | None = None, workorders=None,
-              features=None, acd=None):
+              features=None, acd=None, clock=None):
     """The root resource of the web service (``.app`` is the WebApp, ``.deps`` its dependencies).
 
     The caller owns the lifecycle: ``close_web(root)`` stops the pool it made.
     ``acd`` (a :class:`~callcenter.routing.acd.QueueController`) feeds the wallboard and
-    the supervisor page; without it they show work-order figures only.
+    the supervisor page; without it they show work-order figures only.  ``clock`` (default
+    ``reactor``) is the time pages show and judge by (the demo passes its ScaledClock).
     """
     engine = engine or make_engine(default_url(config))
     own_pool = pool is None
@@ -81,7 +82,7 @@ def build_web(config, reactor, *, engine=None, pool: ThreadPool | None = None, w
     secret = config.get("web.secret_key") or ""
     templates = Templates()
     templates.zone = local_zone(config)
-    deps = WebDeps(reactor=reactor, config=config, engine=engine, pool=pool, auth=auth,
+    deps = WebDeps(reactor=reactor, clock=clock, config=config, engine=engine, pool=pool, auth=auth,
                    templates=templates, workorders=workorders,
                    extras={"secret_key": (secret or secrets.token_hex(32)).encode("utf-8"),
                            "own_pool": own_pool, "acd": acd})

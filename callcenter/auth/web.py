@@ -116,7 +116,7 @@ async def authenticate(request, *, kinds=("api",)) -> Principal | None:
         scheme, _, token = header.partition(b" ")
         if scheme.lower() != b"bearer" or not token.strip():
             raise ApiError(401, "auth.bad_authorization", "Authorization must be 'Bearer <token>' / 认证头格式错误")
-        user = await deps.db(deps.auth.user_for_token, token.strip().decode("ascii", "replace"), deps.now(),
+        user = await deps.db(deps.auth.user_for_token, token.strip().decode("ascii", "replace"), deps.wall_now(),
                              kinds=kinds)
         if user is None:
             raise ApiError(401, "auth.invalid_token", "invalid, expired or revoked token / 令牌无效或已过期")
@@ -125,7 +125,7 @@ async def authenticate(request, *, kinds=("api",)) -> Principal | None:
         raw = request.getCookie(SESSION_COOKIE)
         sid = unsign(_secret(request), raw.decode("ascii", "replace")) if raw else None
         if sid:
-            session = await deps.db(deps.auth.session, sid, deps.now(), _idle(request))
+            session = await deps.db(deps.auth.session, sid, deps.wall_now(), _idle(request))
             if session is not None:
                 principal = Principal(session.user, "session", session.csrf_token, sid)
     request._hotline_principal = principal
@@ -315,7 +315,7 @@ def routes(app) -> None:
                               throttled_minutes=refusal.details["retry_after_minutes"])
         if user is None:
             return login_page(request, failed=True, username=username, status=401)
-        sid, _session = await deps.db(deps.auth.open_session, user, deps.now())
+        sid, _session = await deps.db(deps.auth.open_session, user, deps.wall_now())
         set_session_cookie(request, sign(_secret(request), sid))
         request.addCookie(LOGIN_CSRF_COOKIE, b"", path=b"/login", max_age=b"0")
         request.redirect(safe_next(form_arg(request, "next"), HOME_BY_ROLE.get(user.role, "/")).encode())
@@ -354,9 +354,9 @@ def routes(app) -> None:
             raise ApiError(401, "auth.invalid_credentials", "wrong user name or password / 用户名或密码错误")
         days = float(deps.config.get("auth.token_days", 90))
         lifetime = timedelta(days=days)
-        token = await deps.db(deps.auth.issue_token, user, deps.now(), name=name, lifetime=lifetime)
+        token = await deps.db(deps.auth.issue_token, user, deps.wall_now(), name=name, lifetime=lifetime)
         return 201, {"token": token, "token_type": "Bearer",
-                     "expires_at": (deps.now() + lifetime).isoformat(), "user": user_json(user)}
+                     "expires_at": (deps.wall_now() + lifetime).isoformat(), "user": user_json(user)}
 
     @app.route("/api/v1/me", methods=["GET"])
     @json_api

@@ -42,7 +42,7 @@ def desk_of(deps) -> DeskService:
     if acd is None:
         raise ApiError(503, "desk.no_acd", "坐席服务未连接话务系统 / the desk is not connected to the ACD")
     desk = deps.extras["desk"] = DeskService(
-        acd, deps.reactor, db=deps.db, engine=deps.engine, workorders=deps.workorders,
+        acd, deps.clock, db=deps.db, engine=deps.engine, workorders=deps.workorders,
         intake=deps.extras.get("intake"),
         agent_dispatch=bool(deps.config.get("desk.agent_dispatch", True)),
         audiosocket=str(deps.config.get("desk.audiosocket", "") or ""))

@@ -42,12 +42,25 @@ class WebDeps:
     templates: Any
     workorders: Any = None
     extras: dict[str, Any] = field(default_factory=dict)
+    #: the process's clock for everything people see (SLA colours, waits, report dates): the demo's
+    #: ScaledClock there, else the reactor; sockets and threads stay on ``reactor``
+    clock: Any = None
+
+    def __post_init__(self):
+        if self.clock is None:
+            self.clock = self.reactor
 
     def db(self, fn: Callable, *args, **kwargs):
         """Run blocking database work in the pool; a Deferred of its result."""
         return deferToThreadPool(self.reactor, self.pool, fn, *args, **kwargs)
 
     def now(self):
+        """The process's current instant (aware UTC) on :attr:`clock`."""
+        return now_from(self.clock)
+
+    def wall_now(self):
+        """Real time, whatever :attr:`clock` says: sessions, tokens and log-in locks are about real people
+        (a demo at 60× must not end a session after 30 real seconds)."""
         return now_from(self.reactor)
 
 

@@ -153,7 +153,7 @@ def _ticketing_parts(config):
     return _TICKETING["taxonomy"], _TICKETING["calendar"]
 
 
-def start_server(db_url: str, features=None) -> WebServer:
+def start_server(db_url: str, features=None, clock=None) -> WebServer:
     from twisted.internet import reactor
 
     from callcenter.bootstrap import build_web, make_site
@@ -164,7 +164,7 @@ def start_server(db_url: str, features=None) -> WebServer:
     engine = make_engine(db_url)
     taxonomy, calendar = _ticketing_parts(config)
     service = WorkOrderService(engine, taxonomy, calendar)
-    root = build_web(config, reactor, engine=engine, features=features, workorders=service)
+    root = build_web(config, reactor, engine=engine, features=features, workorders=service, clock=clock)
     port = reactor.listenTCP(0, make_site(root, config), interface="127.0.0.1")
     server = WebServer(f"http://127.0.0.1:{port.getHost().port}", root, engine, config)
     server._port = port
