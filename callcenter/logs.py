@@ -3,6 +3,8 @@ log events forwarded into it so every component logs through one pipe.
 
 Log calls pass fields in ``extra={"fields": {...}}``; the JSON formatter puts
 them at the top level and the text formatter appends them as ``key=value``.
+The handler masks phone numbers in messages, fields and tracebacks
+(:class:`callcenter.personal_data.MaskingFilter`).
 """
 from __future__ import annotations
 
@@ -23,8 +25,8 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
         }
         out.update(getattr(record, "fields", {}) or {})
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            out["exc"] = record.exc_text or self.formatException(record.exc_info)
         return json.dumps(out, ensure_ascii=False, default=str)
 
 
@@ -62,6 +64,10 @@ def setup_logging(level: str | None = "INFO", fmt: str | None = "text", stream=N
         root.removeHandler(handler)
     handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    # the personal-data policy: no citizen's number reaches a log line whole
+    from callcenter.personal_data import MaskingFilter
+
+    handler.addFilter(MaskingFilter())
     root.addHandler(handler)
     root.setLevel((level or "INFO").upper())
     _bridge_twisted()

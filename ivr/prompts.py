@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
+from callcenter.personal_data import mask_phone, mask_text  # noqa: F401 (mask_phone: ivr.runner)
+
 # Work-order status words (the ticketing lifecycle's codes); unknown codes are
 # read as a neutral "being handled" rather than leaking an internal code.
 STATUS_WORDS: dict[str, dict[str, str]] = {
@@ -37,8 +39,6 @@ STATUS_WORDS: dict[str, dict[str, str]] = {
 _UNKNOWN_STATUS = {"zh": "正在处理", "en": "being handled"}
 _NO_DEADLINE = {"zh": "暂无", "en": "not set"}
 
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
-_LANDLINE = re.compile(r"(?<!\d)(0\d{2,3}-?)(\d{3,4})(\d{4})(?!\d)")
 
 MAX_READ_CHARS = 200  # a read-back longer than this is cut: the caller needs the gist, not an essay
 
@@ -54,11 +54,6 @@ class OrderStatus:
     reply: str = ""
     category: str = ""
 
-
-def mask_phone(text: str) -> str:
-    """138****1234 for mobiles, 0574-***1234 style for landlines."""
-    text = _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
-    return _LANDLINE.sub(lambda m: f"{m.group(1)}{'*' * len(m.group(2))}{m.group(3)}", text)
 
 
 def spaced_digits(number: str) -> str:
@@ -80,7 +75,7 @@ def format_deadline(deadline: datetime | None, lang: str, tz: str) -> str:
 
 
 def _clip(text: str) -> str:
-    text = " ".join(mask_phone(text or "").split())
+    text = " ".join(mask_text(text or "").split())
     return text if len(text) <= MAX_READ_CHARS else text[:MAX_READ_CHARS] + "…"
 
 

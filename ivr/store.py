@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import Column, DateTime, Index, Integer, String, Table, Text, func, insert, select
 
 from callcenter.db import metadata
-from ivr.prompts import mask_phone
+from callcenter.personal_data import mask_phone
 
 ivr_visits = Table(
     "ivr_visits",

@@ -48,8 +48,11 @@ class User:
 
     @property
     def sees_phone_numbers(self) -> bool:
-        """Agents, dispatchers, supervisors and admins call people back; departments see masked numbers."""
-        return self.role in ("agent", "dispatcher", "supervisor", "admin")
+        """Agents, dispatchers, supervisors and admins call people back; departments see masked numbers
+        (:mod:`callcenter.personal_data`)."""
+        from callcenter.personal_data import PAGE, PHONE, sees_whole
+
+        return sees_whole(PHONE, self.role, PAGE)
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,10 @@ ACT_ON_WEBHOOKS = ("supervisor", "admin")   # may send a dead notification again
 
 
 def _phone(phone: str | None, role: str) -> str | None:
-    from ticketing.service import mask_phone
+    """Whole for those who dial from this list (agents, dispatchers), masked for the rest."""
+    from callcenter.personal_data import WORKLIST, phone_for
 
-    return phone if role in DIALLERS else mask_phone(phone)
+    return phone_for(phone, role, WORKLIST)
 
 
 def _iso(value):

@@ -3,7 +3,7 @@
 Use :class:`CallTracker` (fed by :class:`callcenter.ami.client.AMIClient`)
 and read :class:`Call` / :class:`Channel`; see :mod:`.tracker`.
 """
-from callcenter.calls.model import Call, Channel, Dtmf, TimelineEntry, mask_number
+from callcenter.calls.model import Call, Channel, Dtmf, TimelineEntry
 from callcenter.calls.tracker import CallTracker
 
-__all__ = ["Call", "CallTracker", "Channel", "Dtmf", "TimelineEntry", "mask_number"]
+__all__ = ["Call", "CallTracker", "Channel", "Dtmf", "TimelineEntry"]

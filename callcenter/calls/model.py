@@ -14,19 +14,6 @@ from typing import NamedTuple
 STATE_DOWN, STATE_RING, STATE_RINGING, STATE_UP, STATE_BUSY = 0, 4, 5, 6, 7
 
 
-def mask_number(number: str | None) -> str | None:
-    """Hide the middle of a phone number for roles that do not need it: ``138****1234``."""
-    if not number:
-        return number
-    digits = number.strip()
-    if len(digits) >= 11:
-        return digits[:3] + "****" + digits[-4:]
-    if len(digits) >= 7:
-        return digits[:2] + "*" * (len(digits) - 4) + digits[-2:]
-    if len(digits) > 2:
-        return "*" * (len(digits) - 2) + digits[-2:]
-    return "*" * len(digits)
-
 
 class TimelineEntry(NamedTuple):
     """One thing that happened to a call (``kind`` is a short stable name).
@@ -169,7 +156,9 @@ class Call:
 
     @property
     def caller_number_masked(self) -> str | None:
-        return mask_number(self.caller_number)
+        from callcenter.personal_data import mask_phone
+
+        return mask_phone(self.caller_number)
 
     @property
     def caller_name(self) -> str | None:

@@ -3,8 +3,9 @@
 The tracker knows the PBX's side (channels, bridges, Asterisk queues); the
 hotline's own ACD keeps callers in AsyncAGI, so for the calls it routes the
 queue, agent, wait and routing state come from its entry (matched on
-``HOTLINE_CALLID``).  Numbers are masked here, once, for every consumer: the
-caller's, and any phone-like digit run in channel names and timeline details
+``HOTLINE_CALLID``).  Numbers are masked here, once, for every consumer (the
+:data:`~callcenter.personal_data.LIVE` channel of the personal-data policy: nobody sees
+them whole): the caller's, and any phone number in channel names and timeline entries
 (a callback's ``Local/138…@hotline-pstn`` leg carries the citizen's number).
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from callcenter.calls.model import mask_number
+from callcenter.personal_data import mask_text
 
 #: roles that see every live call; agents see the calls they are on
 SUPERVISORS = ("supervisor", "admin")
@@ -20,17 +21,7 @@ VIEWERS = SUPERVISORS + ("agent",)
 #: phases in the order a call goes through them (the page's legend and colours)
 PHASES = ("dialing", "ivr", "queued", "ringing", "talking", "answered", "ended")
 
-# 7..15 digits standing alone or after "/", ":" or "@": not a Uniqueid ("1700000000.12") or
-# a channel sequence ("trunk-00000001"), which are neighbours of "." and "-".
-_PHONE = re.compile(r"(?<![\w.+\-])\+?\d{7,15}(?![\w.\-])")
 _LINKEDID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-
-
-def scrub(text: str | None) -> str | None:
-    """``text`` with phone-like digit runs masked (``Local/138****0001@hotline-pstn``)."""
-    if not text:
-        return text
-    return _PHONE.sub(lambda m: mask_number(m.group(0)) or "", text)
 
 
 def valid_linkedid(value: str) -> bool:
@@ -96,13 +87,13 @@ def detail(call, now: datetime, acd_call=None) -> dict:
         "dtmf_count": len(call.digits),
         "channel_list": [{
             "uniqueid": c.uniqueid,
-            "name": scrub(c.name),
+            "name": mask_text(c.name),
             "state": c.state_desc,
             "bridge_id": c.bridge_id,
             "dtmf_count": len(c.dtmf),
             "alive": c.hung_up_at is None,
         } for c in channels],
-        "timeline": [{"at": _iso(e.at), "kind": e.kind, "channel": e.channel, "detail": scrub(e.detail)}
+        "timeline": [{"at": _iso(e.at), "kind": e.kind, "channel": mask_text(e.channel), "detail": mask_text(e.detail)}
                      for e in call.timeline],
     })
     return body

@@ -113,12 +113,6 @@ def _entry(r) -> CallbackEntry:
                          _utc(r.next_attempt_at), r.last_reason, r.priority, r.skill)
 
 
-def mask_number(number: str) -> str:
-    """138****1234 for roles that need not see the whole number."""
-    if len(number) <= 7:
-        return "*" * len(number)
-    return number[:3] + "*" * (len(number) - 7) + number[-4:]
-
 
 class RoutingStore:
     """Synchronous repository; run its methods off the reactor thread."""

@@ -68,9 +68,10 @@ class SupervisorError(HotlineError):
 
 
 def mask(number: str) -> str:
-    from ticketing.service import mask_phone
+    """An abandoned caller's number on the supervisor's wallboard panel (read over a shoulder)."""
+    from callcenter.personal_data import LIVE, phone_for
 
-    return mask_phone(number) or ""
+    return phone_for(number, None, LIVE) or ""
 
 
 def spy_device(typed: str, profile: str | None) -> str:

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from callcenter.ami.message import Message, parse_message
-from callcenter.calls import CallTracker, mask_number
+from callcenter.calls import CallTracker
 from tests.ami.captures import capture_paths, load
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
@@ -142,15 +142,6 @@ def test_memory_bounded_for_many_calls():
         t.apply(Message([("Event", "Hangup")] + base + [("Cause", "16"), ("Cause-txt", "Normal Clearing")]), T0)
     assert not t.calls and not t.channels and len(t.ended) == t.keep_ended
     assert len(t._gone) <= t.keep_gone and t.calls_started == t.calls_ended == 20_000
-
-
-@pytest.mark.parametrize(
-    "number,masked",
-    [("13812341234", "138****1234"), ("+8613812341234", "+86****1234"), ("12345", "***45"), ("", ""), (None, None), ("88123456", "88****56")],
-)
-def test_mask_number(number, masked):
-    """Phone numbers are masked for roles that do not need them."""
-    assert mask_number(number) == masked
 
 
 def test_only_hotline_variables_are_kept():

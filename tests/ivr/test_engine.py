@@ -12,7 +12,8 @@ from ivr.engine import (
     Recorded, RequestCallback, Result, SetVar, Speech, SubmitMessage, Timeout, Transfer,
 )
 from ivr.flow import load_flow
-from ivr.prompts import OrderStatus, mask_phone, match_grammar
+from callcenter.personal_data import mask_text
+from ivr.prompts import OrderStatus, match_grammar
 
 FLOWS = Path(__file__).resolve().parents[2] / "ivr" / "flows"
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)  # 10:00 in Beijing, a Monday
@@ -252,7 +253,7 @@ def test_rating_flow_one_key():
 
 def test_mask_and_grammar_helpers():
     """Phone masking keeps 3+4 digits; an ambiguous utterance matches nothing."""
-    assert mask_phone("call 13812341234 or 0574-87654321") == "call 138****1234 or 0574-****4321"
+    assert mask_text("call 13812341234 or 0574-87654321") == "call 138****1234 or 0574-****4321"
     grammar = {"a": ("停水",), "b": ("人工",)}
     assert match_grammar("停水了", grammar) == "a"
     assert match_grammar("停水了转人工", grammar) is None

@@ -12,7 +12,8 @@ from twisted.internet import task
 from callcenter.ami.message import parse_message
 from callcenter.calls import CallTracker
 from callcenter.livecalls.feed import LiveCalls
-from callcenter.livecalls.view import detail, scrub, summary, valid_linkedid, visible_to
+from callcenter.livecalls.view import detail, summary, valid_linkedid, visible_to
+from callcenter.personal_data import mask_text
 from callcenter.routing.acd import CallState, QueuedCall
 from callcenter.routing.skills import Caller
 from tests.ami.captures import capture_paths, load
@@ -44,12 +45,12 @@ def _fed(prefix) -> CallTracker:
 def test_scrub_masks_phone_numbers_but_not_ids():
     """Numbers in channel names and dial strings are masked; Uniqueids, channel sequence numbers, bridge
     ids and agent extensions are left readable."""
-    assert scrub("Local/13800000001@hotline-pstn-0000000d;1") == "Local/138****0001@hotline-pstn-0000000d;1"
-    assert scrub("13800000001@hotline-pstn") == "138****0001@hotline-pstn"
-    assert scrub("+8613800000001") == "+86****0001"
+    assert mask_text("Local/13800000001@hotline-pstn-0000000d;1") == "Local/138****0001@hotline-pstn-0000000d;1"
+    assert mask_text("13800000001@hotline-pstn") == "138****0001@hotline-pstn"
+    assert mask_text("+8613800000001") == "138****0001"
     for kept in ("1795421344.17", "PJSIP/trunk-00000001", "73c16376-3d6e-4d4d-ac63-9c99eddc7d3a", "PJSIP/1001",
                  "2008", "hotline-in,12345", "WO-20261123-0001", None, ""):
-        assert scrub(kept) == kept
+        assert mask_text(kept) == kept
     assert valid_linkedid("1795421344.17") and not valid_linkedid("a b") and not valid_linkedid("x" * 65)
 
 

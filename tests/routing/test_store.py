@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 from callcenter.db import make_engine
 from callcenter.routing.agent import AgentSession
-from callcenter.routing.store import RoutingStore, mask_number
+from callcenter.routing.store import RoutingStore
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
 
@@ -46,9 +46,3 @@ def test_queue_calls_keep_wait_and_outcome(db_url):
     [row] = store.queue_calls("general")
     assert row["wait_seconds"] == 12 and row["agent_id"] == "1001"
     store.engine.dispose()
-
-
-def test_mask_number():
-    """Phone numbers are masked like 138****1234."""
-    assert mask_number("13812341234") == "138****1234"
-    assert mask_number("12345") == "*****"

@@ -1,0 +1,182 @@
+"""The personal-data policy: who sees a citizen's phone number, name and address whole, and where.
+
+One table (:data:`WHOLE`) says, for each kind of personal data and each channel it leaves the
+service by, which roles see it whole; everyone else — and every channel not listed — gets it
+masked by the one masking rule of its kind:
+
+=========  ==================================================================================
+phone      ``138****5678`` (mobiles keep the carrier prefix and the last four digits; other
+           numbers keep the last four: ``87654321`` → ``****4321``, ``0574-87654321`` →
+           ``0574-****4321``; a ``+86``/``0086`` prefix is dropped; up to four digits → all ``*``)
+name       the first character of each word: ``张三丰`` → ``张**``, ``John Smith`` → ``J*** S****``
+address    every digit hidden (house, building, unit and flat numbers): ``中山西路138号3幢501室`` →
+           ``中山西路***号*幢***室`` — the street stays, the door does not
+text       free text (summaries, channel names, dial strings, log lines): every phone number in it
+           masked, nothing else touched (ids such as ``1700000000.12``, ``WO-20261123-0001``,
+           ``PJSIP/trunk-00000001`` stay readable)
+=========  ==================================================================================
+
+Channels: :data:`PAGE` (staff pages), :data:`API` (the JSON API), :data:`EXPORT` (CSV and
+other downloads), :data:`WORKLIST` (lists people dial from: the callbacks page), :data:`LIVE`
+(live-call monitors and wallboards, read over a shoulder), :data:`PUBLIC` (the citizen portal
+and the public Open311 view), :data:`LOG` and :data:`METRIC` (nobody, ever).
+
+Use :func:`show` (or :func:`phone_for` …) where a value leaves the service, :func:`mask_text` on
+free text, and :class:`MaskingFilter` on log handlers (:func:`callcenter.logs.setup_logging`
+installs it, so no full citizen number reaches a log line).
+"""
+from __future__ import annotations
+
+import logging
+import re
+
+PHONE, NAME, ADDRESS = "phone", "name", "address"
+PAGE, API, EXPORT, WORKLIST, LIVE, PUBLIC, LOG, METRIC = (
+    "page", "api", "export", "worklist", "live", "public", "log", "metric")
+CHANNELS = (PAGE, API, EXPORT, WORKLIST, LIVE, PUBLIC, LOG, METRIC)
+
+#: staff who call citizens or supervise those who do
+CALLING_STAFF = frozenset({"agent", "dispatcher", "supervisor", "admin"})
+#: those who dial citizens back by hand from a list
+DIALLERS = frozenset({"agent", "dispatcher"})
+#: every signed-in staff role (departments handle the orders, so they see names and addresses)
+STAFF = CALLING_STAFF | {"department"}
+
+#: (kind, channel) → the roles that see the value whole; anything missing here is masked for all
+WHOLE: dict[tuple[str, str], frozenset] = {
+    (PHONE, PAGE): CALLING_STAFF,
+    (PHONE, API): CALLING_STAFF,
+    (PHONE, EXPORT): CALLING_STAFF,
+    (PHONE, WORKLIST): DIALLERS,
+    (NAME, PAGE): STAFF,
+    (NAME, API): STAFF,
+    (NAME, EXPORT): STAFF,
+    (NAME, WORKLIST): STAFF,
+    (ADDRESS, PAGE): STAFF,
+    (ADDRESS, API): STAFF,
+    (ADDRESS, EXPORT): STAFF,
+    (ADDRESS, WORKLIST): STAFF,
+}
+
+
+def sees_whole(kind: str, role: str | None, channel: str = PAGE) -> bool:
+    """Whether ``role`` sees ``kind`` whole on ``channel`` (never for an unknown channel or no role)."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown personal-data channel {channel!r}")
+    return role is not None and role in WHOLE.get((kind, channel), ())
+
+
+# -- the masking rules ---------------------------------------------------------------------------
+
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_LANDLINE = re.compile(r"(0\d{2,3})-(\d{7,8})")
+
+
+def mask_phone(number: str | None) -> str | None:
+    """The one masked form of a phone number (see the module's table); None and "" stay as they are."""
+    if not number:
+        return number
+    text = str(number).strip()
+    landline = _LANDLINE.fullmatch(text)
+    if landline:
+        return f"{landline.group(1)}-{_keep_last(landline.group(2), 4)}"
+    digits = re.sub(r"\D", "", text)
+    for prefix in ("0086", "86"):
+        if digits.startswith(prefix) and _MOBILE.fullmatch(digits[len(prefix):]):
+            digits = digits[len(prefix):]
+            break
+    if _MOBILE.fullmatch(digits) or len(digits) > 11:
+        return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+    if len(digits) <= 4:
+        return "*" * len(digits)
+    return _keep_last(digits, 4 if len(digits) >= 7 else 2)
+
+
+def _keep_last(digits: str, keep: int) -> str:
+    return "*" * (len(digits) - keep) + digits[-keep:]
+
+
+def mask_name(name: str | None) -> str | None:
+    """The first character of each word, the rest as ``*`` (张** / J*** S****)."""
+    if not name:
+        return name
+    return " ".join(word[:1] + "*" * (len(word) - 1) for word in str(name).split())
+
+
+def mask_address(address: str | None) -> str | None:
+    """The address with every digit (full-width too) hidden: the street stays, the door does not."""
+    if not address:
+        return address
+    return re.sub(r"\d", "*", str(address))
+
+
+# 7-15 digits (optionally after "+"), or an area code and number (0574-87654321), standing alone or
+# after "/", ":", "@" or a CJK character: not a Uniqueid ("1700000000.12"), a channel sequence
+# ("trunk-00000001") or a work-order number ("WO-20261123-0001"), whose digits neighbour "." or "-".
+_IN_TEXT = re.compile(r"(?<![0-9A-Za-z_.+\-])(?:0\d{2,3}-\d{7,8}|\+?\d{7,15})(?![0-9A-Za-z_.\-])")
+
+
+def mask_text(text: str | None) -> str | None:
+    """``text`` with every phone number in it masked (``Local/138****0001@hotline-pstn``)."""
+    if not text:
+        return text
+    return _IN_TEXT.sub(lambda m: mask_phone(m.group(0)) or "", text)
+
+
+_MASKERS = {PHONE: mask_phone, NAME: mask_name, ADDRESS: mask_address}
+
+
+def show(kind: str, value, *, role: str | None, channel: str = PAGE):
+    """``value`` as ``role`` may see it on ``channel``: whole, or masked by the rule of its kind."""
+    if sees_whole(kind, role, channel):
+        return value
+    return _MASKERS[kind](value)
+
+
+def phone_for(number, role: str | None, channel: str = PAGE):
+    return show(PHONE, number, role=role, channel=channel)
+
+
+def name_for(name, role: str | None, channel: str = PAGE):
+    return show(NAME, name, role=role, channel=channel)
+
+
+def address_for(address, role: str | None, channel: str = PAGE):
+    return show(ADDRESS, address, role=role, channel=channel)
+
+
+# -- logs ------------------------------------------------------------------------------------------
+
+def _masked(value):
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_masked(v) for v in value)
+    return value
+
+
+class MaskingFilter(logging.Filter):
+    """A handler filter: the message, its ``fields`` and any traceback with phone numbers masked.
+
+    Installed on the service's log handler by :func:`callcenter.logs.setup_logging`, so a module
+    logging a channel (``Local/13800000001@hotline-pstn``) or a dial string writes
+    ``Local/138****0001@hotline-pstn``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:            # a broken format string: keep what there is, masked
+            message = str(record.msg)
+        record.msg, record.args = mask_text(message), None
+        fields = getattr(record, "fields", None)
+        if fields:
+            record.fields = _masked(dict(fields))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_text(record.stack_info)
+        return True
