@@ -10,6 +10,7 @@ hour-long recording never sits in memory at once.
 from __future__ import annotations
 
 import os
+import struct
 import sys
 import wave
 from array import array
@@ -52,6 +53,45 @@ def target_rate_for(rate: int) -> int:
     return 8000 if rate < 12000 else 16000
 
 
+WAVE_FORMAT_PCM = 0x0001
+WAVE_FORMAT_EXTENSIBLE = 0xFFFE
+#: The tail every standard WAVE sub-format GUID shares (the first two bytes are the format code).
+_GUID_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
+
+
+class _PcmReader(wave.Wave_read):
+    """``wave``'s reader, also taking WAVE_FORMAT_EXTENSIBLE whose sub-format is PCM.
+
+    Recorders (Audacity, ffmpeg, some PBX exports) write 16-bit mono PCM in the
+    "extensible" header; Python 3.11's ``wave`` refuses it as ``unknown format: 65534``.
+    """
+
+    def _read_fmt_chunk(self, chunk):
+        try:
+            tag, self._nchannels, self._framerate, _rate, _align = struct.unpack_from("<HHLLH", chunk.read(14))
+            bits = struct.unpack_from("<H", chunk.read(2))[0]
+        except struct.error:
+            raise EOFError from None
+        if tag == WAVE_FORMAT_EXTENSIBLE:
+            try:
+                _size, _valid, _mask = struct.unpack_from("<HHL", chunk.read(8))
+                guid = chunk.read(16)
+            except struct.error:
+                raise EOFError from None
+            if len(guid) != 16 or guid[2:] != _GUID_TAIL or struct.unpack_from("<H", guid)[0] != WAVE_FORMAT_PCM:
+                raise wave.Error(f"unknown format: extensible sub-format {guid[:2].hex() or 'missing'}")
+        elif tag != WAVE_FORMAT_PCM:
+            raise wave.Error(f"unknown format: {tag}")
+        self._sampwidth = (bits + 7) // 8
+        if not self._sampwidth:
+            raise wave.Error("bad sample width")
+        if not self._nchannels:
+            raise wave.Error("bad # of channels")
+        self._framesize = self._nchannels * self._sampwidth
+        self._comptype = "NONE"
+        self._compname = "not compressed"
+
+
 def _fail(error_id: str, message: str, path: str, **details) -> AudioError:
     return AudioError(message, error_id=error_id, path=path, **details)
 
@@ -82,7 +122,7 @@ class _open:
             self.fh.close()
             raise _fail("asr.audio_empty", f"音频文件为空 / audio file is empty (0 bytes): {self.name}", self.name)
         try:
-            reader = wave.open(self.fh, "rb")
+            reader = _PcmReader(self.fh)
         except EOFError:
             self.fh.close()
             raise _fail("asr.audio_truncated", f"WAV 文件头不完整 / WAV header is truncated: {self.name}", self.name) from None

@@ -51,7 +51,7 @@ def start_speech(reactor, config, subscriber, port: int | None = None):
     Fires with a :class:`SpeechService`, or ``None`` when no usable model is installed.
     """
     try:
-        model = yield deferToThread(load_model, None, config)
+        model = yield deferToThread(load_model, None, config, "live")
     except ModelError as exc:
         log.error("speech recognition disabled: %s", exc, extra={"fields": {"error_id": exc.error_id}})
         return None

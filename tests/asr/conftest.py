@@ -98,3 +98,15 @@ def run_cli(argv: list[str]) -> int:
         for handler in logging.getLogger().handlers:
             if type(handler) is logging.StreamHandler:
                 handler.setStream(sys.__stderr__)
+
+
+@pytest.fixture(scope="session")
+def whisper_model():
+    """The real Whisper base model (from its PyPI data packages, installed into asr_models/ by
+    ``callcenter models install whisper-base`` — done here when a fresh checkout lacks it)."""
+    from callcenter.asr import models
+
+    st = models.status(models.spec_for("whisper-base"))
+    if not st.verified:
+        models.install("whisper-base")
+    return models.load_model("whisper-base")

