@@ -39,7 +39,10 @@ FEATURES = (
     "callcenter.accounts.web",
     "callcenter.screening.web",
     "callcenter.attachments.web",
+    "callcenter.recordings.web",
+    "callcenter.dispatch.web",
     "callcenter.sms.web",
+    "callcenter.citizen.web",
 )
 
 
@@ -82,6 +85,7 @@ def build_web(config, reactor, *, engine=None, pool: ThreadPool | None = None, w
     secret = config.get("web.secret_key") or ""
     templates = Templates()
     templates.zone = local_zone(config)
+    templates.names.taxonomy = getattr(workorders, "taxonomy", None)
     deps = WebDeps(reactor=reactor, clock=clock, config=config, engine=engine, pool=pool, auth=auth,
                    templates=templates, workorders=workorders,
                    extras={"secret_key": (secret or secrets.token_hex(32)).encode("utf-8"),
@@ -93,7 +97,9 @@ def build_web(config, reactor, *, engine=None, pool: ThreadPool | None = None, w
 
 
 def make_site(root, config, reactor=None) -> HotlineSite:
-    site = HotlineSite(root, max_body=int(config.get("auth.max_body_bytes", 256 * 1024)), reactor=reactor)
+    site = HotlineSite(root, max_body=int(config.get("auth.max_body_bytes", 256 * 1024)), reactor=reactor,
+                       request_read_seconds=config.get("web.request_read_seconds"),
+                       idle_seconds=config.get("web.idle_seconds"), max_connections=config.get("web.max_connections"))
     store = root.deps.extras.get("attachments") if hasattr(root, "deps") else None
     if store is not None:  # attachment uploads (callcenter.attachments) may be bigger than a form
         site.upload_paths = list(root.deps.extras.get("upload_paths", ()))

@@ -17,6 +17,7 @@ import json
 import time
 from typing import Iterable
 
+from twisted.web.http import HTTPChannel, _GenericHTTPChannelProtocol
 from twisted.web.server import Request, Site
 
 from callcenter.config import ConfigError
@@ -215,25 +216,110 @@ def route_area(route: str) -> str:
     return first or "root"
 
 
+class HotlineChannel(HTTPChannel):
+    """An HTTP channel that gives a client ``site.request_read_seconds`` to send a whole request.
+
+    Twisted's own time-out is an *idle* time-out, reset by every byte: a client
+    sending a header line every few seconds (or a body byte by byte) would hold
+    the connection for hours.  Here the clock starts at the first byte of a
+    request and stops when its body is complete; past it the client gets a 408
+    and the connection is closed (aborted if it will not close).  Once the
+    request is being handled (a long page, a server-sent-event stream) no read
+    deadline applies.
+    """
+
+    _read_deadline = None
+
+    def connectionMade(self):
+        super().connectionMade()
+        self.site.connection_opened()
+
+    def dataReceived(self, data):
+        if self._read_deadline is None and not self._handlingRequest:
+            self._read_deadline = self.callLater(self.site.request_read_seconds, self._read_too_slow)
+        super().dataReceived(data)
+
+    def allContentReceived(self):
+        self._cancel_read_deadline()
+        super().allContentReceived()
+
+    def connectionLost(self, reason):
+        self._cancel_read_deadline()
+        self.site.connection_closed()
+        super().connectionLost(reason)
+
+    def _cancel_read_deadline(self):
+        if self._read_deadline is not None:
+            if self._read_deadline.active():
+                self._read_deadline.cancel()
+            self._read_deadline = None
+
+    def _read_too_slow(self):
+        self._read_deadline = None
+        body = json.dumps({"error_id": "http.request_timeout",
+                           "message": "request not received in time / 请求接收超时",
+                           "details": {"seconds": self.site.request_read_seconds}}).encode()
+        self.transport.write(b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json; charset=utf-8\r\n"
+                             b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        self.timeoutConnection()
+
+
 class HotlineSite(Site):
-    """A Site with the request limits as attributes (set from configuration)."""
+    """A Site with the request limits as attributes (set from configuration).
+
+    - ``max_body``: larger request bodies get 413 (see :class:`HotlineRequest`); uploads to
+      ``upload_paths`` may send up to ``upload_max_body``;
+    - ``request_read_seconds``: a whole request (headers and body) must arrive within this (408 otherwise);
+    - ``idle_seconds``: a kept-alive connection with no request in flight is closed after this;
+    - ``max_connections``: connections beyond this are closed at once, so slow or idle clients cannot use
+      up the process's file descriptors.
+    """
 
     requestFactory = HotlineRequest
     max_body = 256 * 1024
+    request_read_seconds = 20.0
+    idle_seconds = 60.0
+    max_connections = 2000
     displayTracebacks = False
 
-    def __init__(self, resource, *, max_body: int | None = None, reactor=None, **kwargs):
+    def __init__(self, resource, *, max_body: int | None = None, reactor=None,
+                 request_read_seconds: float | None = None, idle_seconds: float | None = None,
+                 max_connections: int | None = None, **kwargs):
         if reactor is not None:
             kwargs["reactor"] = reactor
         super().__init__(resource, **kwargs)
         if max_body is not None:
             self.max_body = max_body
+        if request_read_seconds is not None:
+            self.request_read_seconds = float(request_read_seconds)
+        if idle_seconds is not None:
+            self.idle_seconds = float(idle_seconds)
+        if max_connections is not None:
+            self.max_connections = int(max_connections)
+        self.timeOut = self.idle_seconds
         self.upload_paths: list = []  # compiled byte patterns of upload URLs allowed upload_max_body
         self.upload_max_body = self.max_body
+        self.open_connections = 0
+        self.refused_connections = 0
+        self.noisy = False
 
     def body_limit(self, path: bytes) -> int:
         """The most body bytes a request to ``path`` may send (uploads may send more)."""
         if any(p.match(path or b"") for p in self.upload_paths):
             return max(self.upload_max_body, self.max_body)
         return self.max_body
-        self.noisy = False
+
+    def protocol(self):
+        return _GenericHTTPChannelProtocol(HotlineChannel())
+
+    def buildProtocol(self, addr):
+        if self.open_connections >= self.max_connections:
+            self.refused_connections += 1
+            return None  # the reactor closes the socket at once
+        return super().buildProtocol(addr)
+
+    def connection_opened(self) -> None:
+        self.open_connections += 1
+
+    def connection_closed(self) -> None:
+        self.open_connections -= 1
