@@ -24,15 +24,15 @@ STATIC = Path(__file__).parent / "static"
 TEXT = {
     "wb.title": {"zh": "热线实时大屏", "en": "Hotline live wallboard"},
     "wb.waiting": {"zh": "排队等待", "en": "Waiting"},
-    "wb.longest": {"zh": "最长等待(秒)", "en": "Longest wait (s)"},
+    "wb.longest": {"zh": "最长等待", "en": "Longest wait"},
     "wb.offered": {"zh": "今日呼入", "en": "Offered today"},
     "wb.answered": {"zh": "今日接通", "en": "Answered today"},
     "wb.abandoned": {"zh": "今日放弃", "en": "Abandoned today"},
     "wb.connection": {"zh": "人工接通率", "en": "Connection rate"},
     "wb.sl15": {"zh": "15秒接通率", "en": "Answered ≤ 15 s"},
     "wb.sl80": {"zh": "服务水平 80/20", "en": "Service level 80/20"},
-    "wb.asa": {"zh": "平均应答(秒)", "en": "ASA (s)"},
-    "wb.aht": {"zh": "平均处理(秒)", "en": "AHT (s)"},
+    "wb.asa": {"zh": "平均应答时长", "en": "Average answer time"},
+    "wb.aht": {"zh": "平均处理时长", "en": "Average handling time"},
     "wb.abandon_rate": {"zh": "放弃率", "en": "Abandonment"},
     "wb.callbacks": {"zh": "待回拨", "en": "Callbacks pending"},
     "wb.queue": {"zh": "队列", "en": "Queue"},
@@ -49,12 +49,16 @@ TEXT = {
     "wb.updated": {"zh": "更新于", "en": "Updated"},
     "wb.live": {"zh": "实时", "en": "Live"},
     "wb.offline": {"zh": "连接中断，正在重连", "en": "Disconnected, reconnecting"},
-    "state.ready": {"zh": "空闲", "en": "Ready"},
-    "state.ringing": {"zh": "振铃", "en": "Ringing"},
-    "state.on_call": {"zh": "通话中", "en": "On call"},
-    "state.wrap_up": {"zh": "话后整理", "en": "Wrap-up"},
-    "state.paused": {"zh": "小休", "en": "Paused"},
-    "state.logged_out": {"zh": "未登录", "en": "Logged out"},
+    "wb.calls": {"zh": "话务", "en": "Calls"},
+    "wb.legend": {"zh": "颜色说明", "en": "Colour key"},
+    "wb.legend.green": {"zh": "达标", "en": "On target"},
+    "wb.legend.amber": {"zh": "接近警戒", "en": "Watch"},
+    "wb.legend.red": {"zh": "超出警戒", "en": "Act now"},
+    "wb.legend.connection": {"zh": "接通率", "en": "Connection rate"},
+    "wb.legend.sl": {"zh": "服务水平", "en": "Service level"},
+    "wb.legend.abandon": {"zh": "放弃率", "en": "Abandonment"},
+    "wb.legend.wait": {"zh": "最长等待", "en": "Longest wait"},
+    "wb.none": {"zh": "无", "en": "none"},
 }
 CATALOGUE.update(TEXT)
 
@@ -78,7 +82,7 @@ def feed_for(app) -> WallboardFeed:
         wallboard = Wallboard(Thresholds.from_section(section))
         acd = deps.extras.get("acd")
         feed = WallboardFeed(wallboard, EventStream(deps.reactor), deps.reactor, acd=acd,
-                             time_source=getattr(acd, "clock", None), call_from_thread=deps.reactor.callFromThread,
+                             time_source=deps.clock, call_from_thread=deps.reactor.callFromThread,
                              engine=deps.engine if deps.workorders is not None else None, db_runner=deps.db,
                              workorders=deps.workorders, callbacks_source=deps.extras.get("callbacks_pending")
                              or _callback_jobs_counter(deps.engine))
@@ -100,7 +104,8 @@ def routes(app) -> None:
     @app.route("/wallboard", methods=["GET"])
     @require_role(*VIEWERS, page=True)
     async def page(request, principal):
-        return deps.templates.render(request, "wallboard.html", session=principal.session, snap=feed.current())
+        return deps.templates.render(request, "wallboard.html", session=principal.session, snap=feed.current(),
+                                     limits=feed.wallboard.thresholds)
 
     app.mount("wallboard/assets", StaticFiles(STATIC))
 

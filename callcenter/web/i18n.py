@@ -24,6 +24,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "nav.logout": {"zh": "退出", "en": "Log out"},
     "nav.login": {"zh": "登录", "en": "Log in"},
     "nav.signed_in_as": {"zh": "当前用户", "en": "Signed in as"},
+    "nav.skip": {"zh": "跳到正文", "en": "Skip to content"},
+    "nav.label": {"zh": "主导航", "en": "Main navigation"},
     "login.title": {"zh": "登录", "en": "Log in"},
     "login.username": {"zh": "用户名", "en": "User name"},
     "login.password": {"zh": "密码", "en": "Password"},

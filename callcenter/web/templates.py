@@ -10,9 +10,10 @@ from pathlib import Path
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, pass_context
 
 from callcenter.web.i18n import pick_language, translate
+from callcenter.web.names import Names
 
 HERE = Path(__file__).parent
 LANG_COOKIE = b"hotline_lang"
@@ -36,13 +37,43 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        #: code → name (the app gives it the taxonomy)
+        self.names = Names()
+        # the one set of filters every page uses to show times, durations and codes
         self.env.filters["local"] = self.local
+        self.env.filters["local_seconds"] = self.local_seconds
+        self.env.filters["hm"] = self.hour_minute
+        self.env.filters["duration"] = pass_context(lambda ctx, value: duration(value, ctx.get("lang", "zh")))
+        self.env.filters["name"] = pass_context(
+            lambda ctx, code, kind: self.names.name(kind, code, ctx.get("lang", "zh")))
+        # for scripts that render the JSON APIs' codes: {kind: {code: name}} in the page's language
+        self.env.globals["code_names"] = pass_context(
+            lambda ctx, *kinds: {k: self.names.table(k, self.names.all_codes(k), ctx.get("lang", "zh"))
+                                 for k in kinds})
+
+    def _aware(self, value: datetime | str | None) -> datetime | None:
+        if isinstance(value, str):  # the JSON views' ISO times
+            value = datetime.fromisoformat(value) if value else None
+        if value is not None and value.tzinfo is None:  # stored naive UTC (SQLite)
+            from datetime import timezone
+
+            value = value.replace(tzinfo=timezone.utc)
+        return value
 
     def local(self, value: datetime | str | None) -> str:
         """A stored (UTC) time as people here read it: ``2026-11-23 17:05`` in the hotline's zone."""
-        if isinstance(value, str):  # the JSON views' ISO times
-            value = datetime.fromisoformat(value) if value else None
+        value = self._aware(value)
         return value.astimezone(self.zone).strftime("%Y-%m-%d %H:%M") if value is not None else ""
+
+    def local_seconds(self, value: datetime | str | None) -> str:
+        """A live time to the second, in the hotline's zone: ``17:05:09``."""
+        value = self._aware(value)
+        return value.astimezone(self.zone).strftime("%H:%M:%S") if value is not None else ""
+
+    def hour_minute(self, value: datetime | str | None) -> str:
+        """Today's time in the hotline's zone, to the minute: ``17:05``."""
+        value = self._aware(value)
+        return value.astimezone(self.zone).strftime("%H:%M") if value is not None else ""
 
     def add_directory(self, path: Path) -> None:
         self._loaders.insert(0, FileSystemLoader(str(path)))
@@ -59,12 +90,33 @@ class Templates:
             t=lambda key: translate(key, lang),
             csrf_token=getattr(session, "csrf_token", ""),
             lang_switch_url=path + "?" + urlencode({"lang": other}),
+            request_path=path,
             **context,
         )
         request.setResponseCode(status)
         request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
         request.setHeader(b"Cache-Control", b"no-store")
         return page.encode("utf-8")
+
+
+def duration(seconds, lang: str = "zh") -> str:
+    """A span of time as people say it: ``1 分 20 秒`` / ``1 min 20 s``, ``2 小时 5 分`` / ``2 h 5 min``
+    ('' for none; whole seconds, rounded)."""
+    if seconds is None or seconds == "":
+        return ""
+    total = int(round(float(seconds)))
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    units = ("小时", "分", "秒") if lang == "zh" else ("h", "min", "s")
+    if h:
+        parts = [(h, units[0]), (m, units[1])]
+    elif m:
+        parts = [(m, units[1]), (s, units[2])] if s else [(m, units[1])]
+    else:
+        parts = [(s, units[2])]
+    return sign + " ".join(f"{n} {u}" for n, u in parts)
 
 
 def language(request) -> str:

@@ -104,9 +104,9 @@ async def test_wallboard_numbers_change_as_simulated_calls_arrive(sqlite_url):
         await web_port.stopListening()
         _release(server)
     assert seen["status"] == "实时" and seen["before"] == "0", seen
-    assert seen["tile_bg"] == "rgb(27, 38, 59)", seen  # the stylesheet loaded under the CSP
+    assert seen["tile_bg"] == "rgb(22, 38, 58)", seen  # the stylesheet loaded under the CSP
     assert seen["offered"] == "2" and seen["connection"] == "50.0%", seen
     assert "red" in seen["connection_class"].split(), seen
-    assert seen["queue_row"].split()[:1] == ["hotline-general"] and seen["not_reloaded"] is True, seen
+    assert seen["queue_row"].split()[:1] == ["综合服务"] and seen["not_reloaded"] is True, seen
     assert seen["english"] == "Hotline live wallboard", seen
     await defer.succeed(None)
