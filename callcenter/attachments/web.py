@@ -38,6 +38,9 @@ OPENAPI = {
         "get": {"operationId": "get_attachment", "summary": "The file (byte ranges allowed) / 附件内容",
                 "responses": {"200": {"description": "the file"}, "206": {"description": "part of it"},
                               **error_responses(401, 404, 416)}}},
+    "/api/v1/workorders/{number}/attachments/{attachment_id}/thumbnail": {
+        "get": {"operationId": "get_attachment_thumbnail", "summary": "A photo's PNG thumbnail / 附件缩略图",
+                "responses": {"200": {"description": "image/png"}, **error_responses(401, 404)}}},
 }
 
 

@@ -1,0 +1,1 @@
+"""The call recordings of a work order, for playing on its page (:mod:`.web`)."""
