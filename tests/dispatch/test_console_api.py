@@ -178,3 +178,28 @@ async def test_console_pages_are_for_dispatchers_in_both_languages(web):
     agent = await signed_in(web, "agent9")
     assert (await agent.get("/dispatch")).status == 403
     assert (await client.get("/dispatch?bucket=nope")).status == 400
+
+
+@pytest_twisted.ensureDeferred
+async def test_console_pages_show_names_not_codes_and_local_times(web):
+    """Every pile and a full workspace (with pending return, co-handling and history), in zh and en: no raw
+    code and no ISO time in the visible text (tests/web/human.py's rules)."""
+    from tests.web.human import code_words, raw_findings, visible_text
+
+    staff = await staff_for(web)
+    number = await new_order(staff)
+    await staff.dispatcher.post(f"/api/v1/workorders/{number}/dispatch",
+                                json={"co_departments": [staff.other_department]})
+    await staff.dept.post(f"/api/v1/workorders/{number}/return", json={"reason_code": "not_our_duty", "reason": "不属本局"})
+    await new_order(staff)
+    web.add_user("disp9", "dispatcher")
+    client = await signed_in(web, "disp9")
+    codes = code_words(web.deps.templates.names)
+    problems = []
+    paths = [f"/dispatch?bucket={b}" for b in ("new", "needs_dispatcher", "returned", "due")]
+    for path in paths + [f"/dispatch/orders/{number}?x=1"]:
+        for lang in ("zh", "en"):
+            page = await client.get(f"{path}&lang={lang}")
+            assert page.status == 200, path
+            problems += [f"{path} {lang}: {p}" for p in raw_findings(visible_text(page.text), lang, codes)]
+    assert problems == []
