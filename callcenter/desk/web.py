@@ -17,7 +17,7 @@ from pathlib import Path
 from callcenter.auth.web import require_role
 from callcenter.desk.service import AGENT_PAUSE_REASONS, DeskError, DeskService
 from callcenter.desk.text import DESK_TEXT
-from callcenter.knowledge import LEVELS, default_knowledge
+from callcenter.knowledge import LEVEL_NAMES, LEVELS, default_knowledge
 from callcenter.web.app import json_api, query_arg, read_json
 from callcenter.web.errors import ApiError
 from callcenter.web.health import StaticFiles
@@ -50,6 +50,11 @@ def desk_of(deps) -> DeskService:
     return desk
 
 
+def _clock_rate(deps) -> float:
+    """Hotline seconds per real second (a ScaledClock's speed; 1 on the real reactor)."""
+    return float(getattr(deps.clock, "speed", 1.0))
+
+
 def routes(app) -> None:
     deps = app.deps
     CATALOGUE.update(DESK_TEXT)
@@ -80,7 +85,8 @@ def routes(app) -> None:
             request, "agent.html", session=principal.session, screen=screen,
             pause_reasons=[(r, screen["pause_reasons"][r]) for r in AGENT_PAUSE_REASONS],
             taxonomy=deps.workorders.taxonomy if deps.workorders is not None else None,
-            levels=LEVELS, lines=[e for e in default_knowledge().entries if e.line])
+            levels=LEVELS, level_names=LEVEL_NAMES, lines=[e for e in default_knowledge().entries if e.line],
+            clock_now=deps.now().isoformat(), clock_rate=_clock_rate(deps))
 
     @app.route("/agent/events", methods=["GET"])
     @require_role(*DESK_ROLES, stream=True)
@@ -98,6 +104,8 @@ def routes(app) -> None:
         if call is not None and deps.engine is not None:
             out["history"] = await deps.db(desk.history, call.call_id, call.number,
                                            show_number=principal.user.sees_phone_numbers)
+        # the page's live timers run on the hotline clock (the demo's runs faster than the wall)
+        out["clock"] = {"now": deps.now().isoformat(), "rate": _clock_rate(deps)}
         return out
 
     @app.route("/agent/api/state", methods=["POST"])

@@ -14,6 +14,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "site.lang_switch": {"zh": "English", "en": "中文"},
     "nav.dept": {"zh": "部门工单", "en": "Department queue"},
     "nav.agent": {"zh": "坐席工作台", "en": "Agent desk"},
+    "nav.dispatch": {"zh": "派单台", "en": "Dispatch"},
     "nav.callbacks": {"zh": "回访", "en": "Callbacks"},
     "nav.wallboard": {"zh": "大屏", "en": "Wallboard"},
     "nav.supervisor": {"zh": "班长席", "en": "Supervisor"},

@@ -43,7 +43,7 @@ def run_browser(base: str, password: str, reactor, dial, speak) -> dict:
         page.click("#btn-ready")
         expect(page.locator("#agent-state")).to_have_attribute("data-state", "ready")
         seen["caller_channel"] = blockingCallFromThread(reactor, dial)
-        expect(page.locator("#call-state")).to_have_text("connected")
+        expect(page.locator("#call-state")).to_have_attribute("data-state", "connected")
         expect(page.locator("#agent-state")).to_have_attribute("data-state", "on_call")
         seen["number"] = page.locator("#call-number").text_content()
         seen["call_id"] = page.locator("#call-info").get_attribute("data-call-id")
