@@ -7,7 +7,7 @@ from pathlib import Path
 
 from callcenter.auth.web import require_role
 from callcenter.screening.service import RestrictionList, ScreeningError
-from callcenter.web.app import form_arg, query_arg
+from callcenter.web.app import ascii_int, form_arg, query_arg
 from callcenter.web.forms import page_forms
 
 SUPERVISORS = ("supervisor", "admin")
@@ -23,13 +23,13 @@ def restrictions_for(deps) -> RestrictionList:
 
 
 def _days(raw: str) -> int:
-    if not raw.strip().isdigit() or len(raw.strip()) > 3:
+    if ascii_int(raw.strip(), max_digits=3) is None:
         raise ScreeningError("screening.bad_days", "期限须为 1-90 天 / the restriction lasts 1-90 days", field="days")
-    return int(raw)
+    return int(raw.strip())
 
 
 def _id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 12:
+    if ascii_int(raw) is None:
         raise ScreeningError("screening.not_found", "没有这条有效的限制 / no such restriction in force",
                              http_status=404, id=raw[:16])
     return int(raw)

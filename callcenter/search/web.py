@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from callcenter.auth.web import require_role
-from callcenter.web.app import json_api, query_arg
+from callcenter.web.app import ascii_int, json_api, query_arg
 from callcenter.web.errors import ApiError, error_responses
 
 SEARCHERS = ("agent", "dispatcher", "supervisor", "admin")
@@ -48,9 +48,10 @@ def routes(app) -> None:
     @require_role(*SEARCHERS)
     async def search(request, principal):
         raw_limit = query_arg(request, "limit") or "10"
-        if not raw_limit.isdigit():
+        limit = ascii_int(raw_limit, max_digits=6)
+        if limit is None:
             raise ApiError(400, "search.bad_limit", "条数须为数字 / limit must be a number", {"limit": raw_limit[:20]})
         service = build_service(deps)
         hits = await deps.db(service.search, query_arg(request, "q") or "", query_arg(request, "kind") or None,
-                             int(raw_limit), deps.now())
+                             limit, deps.now())
         return {"items": [h.as_dict() for h in hits], "engine": service.index.name}

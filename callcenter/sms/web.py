@@ -12,7 +12,7 @@ import hmac
 import logging
 
 from callcenter.sms import outbox, policy
-from callcenter.web.app import query_arg
+from callcenter.web.app import ascii_int, query_arg
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def routes(app) -> None:
     @app.route("/sms/dlr", methods=["GET", "POST"])
     async def delivery_report(request):
         raw_id, token, raw_type = query_arg(request, "id"), query_arg(request, "token"), query_arg(request, "type")
-        if not (raw_id or "").isdigit() or len(raw_id) > 12 or not (raw_type or "").isdigit() or not token:
+        if ascii_int(raw_id) is None or ascii_int(raw_type, max_digits=3) is None or not token:
             return _text(request, 400, "sms.bad_report: id, token and type are required")
         state = await deps.db(outbox.report, deps.engine, int(raw_id), token, int(raw_type), deps.now())
         if state is None:

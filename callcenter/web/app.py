@@ -137,6 +137,10 @@ class HotlineRoot(Resource):
         request.hotline_deps = self.deps
         apply_forwarding(request, self.trusted_proxies)
         request.hotline_route = self.route_template(request)
+        try:
+            check_request_text(request)
+        except ApiError as exc:
+            return _error_response(request, exc)
         return self._klein.render(request)
 
     def route_template(self, request) -> str:
@@ -204,26 +208,149 @@ def read_json(request, *, max_depth: int = 8) -> dict:
     if not raw.strip():
         raise ApiError(400, "http.malformed_json", "request body is empty / 请求体为空", {})
     try:
-        value = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "http.malformed_json", "body is not UTF-8 / 请求体不是 UTF-8 编码", {}) from None
+    if _nesting(text) > max_depth:  # measured on the text: a deep enough document would exhaust the parser
+        raise ApiError(400, "http.json_too_deep", "JSON nested too deeply / JSON 嵌套过深", {"max_depth": max_depth})
+    try:
+        value = json.loads(text, parse_int=_json_int, parse_float=_json_float, parse_constant=_json_constant)
     except json.JSONDecodeError as exc:
         raise ApiError(400, "http.malformed_json", "malformed JSON / JSON 格式错误",
                        {"line": exc.lineno, "column": exc.colno, "reason": exc.msg}) from None
     if not isinstance(value, dict):
         raise ApiError(400, "http.json_not_object", "body must be a JSON object / 请求体须为 JSON 对象",
                        {"got": type(value).__name__})
-    if _depth(value) > max_depth:
-        raise ApiError(400, "http.json_too_deep", "JSON nested too deeply / JSON 嵌套过深", {"max_depth": max_depth})
+    _check_json_text(value)
     return value
 
 
-def _depth(value: Any, level: int = 1) -> int:
-    if isinstance(value, dict):
-        return max([level] + [_depth(v, level + 1) for v in value.values()])
-    if isinstance(value, list):
-        return max([level] + [_depth(v, level + 1) for v in value])
-    return level
+# -- one place for text that no handler should ever see ----------------------------------------------
+# NUL (PostgreSQL cannot store it), other control characters, lone surrogates (not encodable), text
+# that is not UTF-8, integers beyond 64 bits and JSON nested beyond reason all get a 400 here, before
+# any handler or database sees them: the path and query string of every request (HotlineRoot), urlencoded
+# form bodies, and JSON bodies (read_json).
+
+MAX_JSON_INT = 2 ** 63 - 1
+_BAD_CHARS = frozenset(chr(c) for c in range(32) if chr(c) not in "\t\n\r") | {"\x7f"}
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` is not acceptable text ('control character', 'lone surrogate'), or None."""
+    if not value.isprintable():  # fast path: most text is printable
+        if any(ch in _BAD_CHARS for ch in value):
+            return "control character"
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        return "lone surrogate"
+    return None
+
+
+def _invalid_text(where: str, reason: str) -> ApiError:
+    return ApiError(400, "http.invalid_text", "text contains characters that are not allowed / 内容含有非法字符",
+                    {"where": where[:80], "reason": reason})
+
+
+def _json_int(text: str) -> int:
+    if len(text.lstrip("-")) > 19 or abs(int(text)) > MAX_JSON_INT:
+        raise ApiError(400, "http.number_too_large", "number too large / 数值过大", {"max": MAX_JSON_INT})
+    return int(text)
+
+
+def _json_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ApiError(400, "http.number_too_large", "number too large / 数值过大", {"max": MAX_JSON_INT})
+    return value
+
+
+def _json_constant(name: str):
+    raise ApiError(400, "http.malformed_json", "malformed JSON / JSON 格式错误", {"reason": f"{name} is not JSON"})
+
+
+def _nesting(text: str) -> int:
+    """The deepest nesting of brackets outside strings (a cheap pre-check before parsing)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _check_json_text(value: Any, where: str = "body") -> None:
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem:
+            raise _invalid_text(where, problem)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            problem = text_problem(key)
+            if problem:
+                raise _invalid_text(where, problem)
+            _check_json_text(item, f"{where}.{key[:30]}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_json_text(item, f"{where}[{i}]")
+
+
+def check_request_text(request) -> None:
+    """Refuse (400) a request whose path, query string or urlencoded form is not clean UTF-8 text.
+
+    Multipart bodies (uploads) carry binary files: only their query string is checked here; their text
+    fields go through :func:`query_arg` like every other parameter.
+    """
+    from urllib.parse import unquote_to_bytes
+
+    path = unquote_to_bytes(request.path or b"")
+    try:
+        decoded = path.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "http.bad_encoding", "the address is not UTF-8 / 地址编码错误", {"where": "path"}) from None
+    problem = text_problem(decoded)
+    if problem:
+        raise _invalid_text("path", problem)
+    ctype = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
+    if ctype == b"multipart/form-data":
+        args = {}
+        query = (request.uri or b"").partition(b"?")[2]
+        if query:
+            from urllib.parse import parse_qs
+
+            args = parse_qs(query, keep_blank_values=True)
+    else:
+        args = request.args or {}
+    for key, values in args.items():
+        for raw in (key, *values):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ApiError(400, "http.bad_encoding", "a parameter is not UTF-8 / 参数编码错误",
+                               {"where": key.decode("utf-8", "replace")[:40]}) from None
+            problem = text_problem(text)
+            if problem:
+                raise _invalid_text(key.decode("utf-8", "replace")[:40], problem)
+
+
+def ascii_int(raw: str | None, *, max_digits: int = 12) -> int | None:
+    """``raw`` as a non-negative integer when it is 1..max_digits ASCII digits, else None.
+
+    ``str.isdigit`` is true for "²" and "١٢", which ``int`` then refuses or reads as a number nobody typed:
+    every numeric id and count from a request is read through this."""
+    if raw is None or not raw.isascii() or not raw.isdigit() or not 0 < len(raw) <= max_digits:
+        return None
+    return int(raw)
 
 
 def query_arg(request, name: str) -> str | None:
@@ -232,9 +359,13 @@ def query_arg(request, name: str) -> str | None:
     if not values:
         return None
     try:
-        return values[0].decode("utf-8")
+        text = values[0].decode("utf-8")
     except UnicodeDecodeError:
         raise ApiError(400, "http.bad_query", "query parameter is not UTF-8 / 查询参数编码错误", {"param": name}) from None
+    problem = text_problem(text)
+    if problem:
+        raise _invalid_text(name, problem)
+    return text
 
 
 def form_arg(request, name: str) -> str:

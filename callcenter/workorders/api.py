@@ -8,7 +8,7 @@ back as the standard JSON error with their own status.
 from __future__ import annotations
 
 from callcenter.auth.web import require_role
-from callcenter.web.app import json_api, query_arg, read_json
+from callcenter.web.app import ascii_int, json_api, query_arg, read_json
 from callcenter.web.errors import ApiError
 from callcenter.workorders.engine import actor_for, unavailable
 
@@ -20,10 +20,9 @@ def int_arg(request, name: str, default: int, *, low: int, high: int) -> int:
     raw = query_arg(request, name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
+    value = ascii_int(raw.removeprefix("-"), max_digits=18)
+    if value is not None and raw.startswith("-"):
+        value = -value
     if value is None or not low <= value <= high:
         raise ApiError(400, "request.invalid_query", f"{name} must be an integer {low}..{high} / 查询参数无效",
                        {"param": name, "min": low, "max": high})

@@ -7,7 +7,7 @@ dispatchers, supervisors and admins may look at any department's queue.
 from __future__ import annotations
 
 from callcenter.auth.web import require_role
-from callcenter.web.app import form_arg, query_arg
+from callcenter.web.app import ascii_int, form_arg, query_arg
 from callcenter.web.errors import error_payload
 from callcenter.web.i18n import CATALOGUE
 from callcenter.workorders.engine import actor_for, unavailable
@@ -50,7 +50,7 @@ def params_from_form(action: str, request) -> dict:
         return {"reason_code": form_arg(request, "reason_code"), "reason": form_arg(request, "reason")}
     if action == "extend":
         raw = form_arg(request, "days").strip()
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_EXTENSION_DAYS:
+        if ascii_int(raw, max_digits=3) is None or not 1 <= int(raw) <= MAX_EXTENSION_DAYS:
             raise FormError("portal.bad_days", f"延期天数须为 1-{MAX_EXTENSION_DAYS} / extra days must be "
                                                f"1-{MAX_EXTENSION_DAYS}")
         return {"duration": f"{int(raw)} working days", "reason": form_arg(request, "reason")}
