@@ -235,6 +235,26 @@ class Engine:
         self._enter(s, self.flow.start)
         return s.freeze(state), s.commands
 
+    #: nodes a caller can be put back at when a controller lost them: those waiting for the caller
+    RESUMABLE = frozenset({"menu", "language", "collect", "speech"})
+
+    def resume(self, state: CallState | None, caller: str, now: datetime, vars: dict[str, str] | None = None,
+               node_id: str | None = None, lang: str | None = None) -> tuple[CallState, list]:
+        """Put a caller back in the flow after the controller lost them (a dropped AMI link, a
+        controller that died): at ``node_id`` if it waits for input — its prompt is played again,
+        "repeat the current menu" — else at the flow's start.  ``state`` (the visit so far, when
+        this process still has it) keeps the path; otherwise a fresh state in ``lang``."""
+        if state is None:
+            state = CallState(flow=self.flow.name, caller=caller, lang=lang or self.flow.default_language,
+                              vars=dict(vars or {}))
+        else:
+            state = replace(state, done=False, outcome=None, vars={**state.vars, **(vars or {})})
+        node = self.flow.nodes.get(node_id) if node_id else None
+        target = node_id if node is not None and node.kind in self.RESUMABLE else self.flow.start
+        s = _Step(state, now)
+        self._enter(s, target)
+        return s.freeze(state), s.commands
+
     def step(self, state: CallState, event: Any, now: datetime) -> tuple[CallState, list]:
         if state.done:
             return state, []

@@ -97,6 +97,10 @@ class IvrSession:
         self.state: CallState | None = None
         self.closed = False
         self.seq = itertools.count(1)
+        self.checkpoint = ""
+        #: distinguishes an adopted session's CommandIDs from those of the session before it (whose
+        #: last command may still answer after the reconnect)
+        self.tag = ""
 
 
 def _blocking_inline(fn, *args):
@@ -148,6 +152,10 @@ class IvrRunner:
         self.tts = tts
         self.run_blocking = run_blocking or _blocking_inline
         self.sessions: dict[str, IvrSession] = {}
+        #: sessions whose AMI link dropped while the caller was still in the PBX: adopted again after
+        #: the reconnect (:meth:`adopt`), or ended when the channel is gone (:meth:`settle_orphans`)
+        self.orphans: dict[str, IvrSession] = {}
+        self._adoptions = 0
         self.finished = 0
         self._subscription = None
 
@@ -220,14 +228,19 @@ class IvrRunner:
     # ------------------------------------------------------------- the loop
 
     @defer.inlineCallbacks
-    def _run(self, session: IvrSession):
+    def _run(self, session: IvrSession, resume: tuple | None = None):
         call = session.call
         try:
             for name in session.flow.channel_vars:
                 result = yield self._agi(session, agi.get_full_variable(name), self.command_grace)
                 if result.code == 200 and result.result == "1" and result.data:
                     call.vars[name] = result.data
-            state, commands = session.engine.start(call.caller, now_from(self.clock), dict(call.vars))
+            if resume is not None:
+                node, lang = resume
+                state, commands = session.engine.resume(session.state, call.caller, now_from(self.clock),
+                                                        dict(call.vars), node, lang)
+            else:
+                state, commands = session.engine.start(call.caller, now_from(self.clock), dict(call.vars))
             session.state = state
             call.lang = state.lang
             while True:
@@ -242,12 +255,93 @@ class IvrRunner:
                 if state.done and not commands:
                     break
         except _Gone as gone:
+            if gone.outcome == "lost" and not session.closed:
+                self._orphan(session)  # the caller is still in the PBX: adopted again after the reconnect
+                return
             if session.state is not None:
                 session.state, _ = session.engine.step(session.state, HangupSeen(), now_from(self.clock))
             call.outcome = call.outcome if call.outcome not in (None, "transfer", "hangup") else gone.outcome
             if gone.outcome in ("vanished", "lost"):
                 call.outcome = gone.outcome
         self._finish(session)
+
+    # ------------------------------------------------------- re-adoption
+
+    #: channel variable holding where a caller waits for input: ``flow|node|lang`` (set by AMI Setvar, so
+    #: it belongs to the channel and any later controller can read it)
+    CHECKPOINT = "HOTLINE_IVR"
+
+    #: write the checkpoint (``build_runner`` turns it on for serve and demo; the capture tests
+    #: replay Asterisk's exact AGI exchange, which has no Setvar in it)
+    checkpoints = False
+
+    def _checkpoint(self, session: IvrSession) -> None:
+        if not self.checkpoints:
+            return
+        state = session.state
+        if state is None or state.node is None:
+            return
+        value = f"{session.flow.name}|{state.node}|{state.lang}"
+        if session.checkpoint == value:
+            return
+        session.checkpoint = value
+        self.ami.setvar(self.CHECKPOINT, value, channel=session.call.channel).addErrback(lambda f: None)
+
+    def _orphan(self, session: IvrSession) -> None:
+        if self.sessions.get(session.call.channel) is session:
+            del self.sessions[session.call.channel]
+        self.orphans[session.call.channel] = session
+        log.warning("IVR session lost its AMI link; kept for re-adoption",
+                    extra={"fields": {"channel": session.call.channel, "node": session.state.node
+                                      if session.state else None}})
+
+    def adopt(self, channel: str, *, flow: str, uniqueid: str = "", linkedid: str = "", caller: str = "",
+              caller_name: str = "", checkpoint: str = "") -> bool:
+        """Drive a caller parked in ``AGI(agi:async,<flow>)`` that no session of ours drives — after an
+        AMI reconnect, or one a previous controller left — from the safe node of ``checkpoint``
+        (``flow|node|lang``: the input node they were at, its prompt again), else the flow's start.
+        Returns False when the channel already has a session or the flow is not ours."""
+        if channel in self.sessions:
+            return False
+        old = self.orphans.pop(channel, None)
+        flow_obj = self.library.get(flow)
+        if flow_obj is None:
+            if old is not None:
+                self.orphans[channel] = old
+            return False
+        node, lang = None, None
+        parts = checkpoint.split("|") if checkpoint else []
+        if len(parts) == 3 and parts[0] == flow:
+            node, lang = parts[1], parts[2]
+        if old is not None and old.flow.name == flow:
+            call, state = old.call, old.state
+        else:
+            caller = caller if re.fullmatch(r"\+?[0-9*#]{1,32}", caller or "") else ""
+            call = IvrCall(channel=channel, uniqueid=uniqueid, linkedid=linkedid, caller=caller,
+                           caller_name=caller_name, flow=flow, started_at=now_from(self.clock),
+                           lang=lang or flow_obj.default_language)
+            state = None
+        session = IvrSession(call, flow_obj, Engine(flow_obj, self.is_open, self.is_restricted))
+        session.state = state
+        self._adoptions += 1
+        session.tag = f"-r{self._adoptions}"
+        self.sessions[channel] = session
+        log.info("IVR session adopted", extra={"fields": {"channel": channel, "flow": flow, "node": node,
+                                                          "caller": call.masked_caller}})
+        self._run(session, resume=(node, lang)).addErrback(self._crashed, session)
+        return True
+
+    def settle_orphans(self, live_channels) -> int:
+        """End the kept sessions whose channel is gone (the caller hung up while the link was down)."""
+        ended = 0
+        for channel, session in list(self.orphans.items()):
+            if channel not in live_channels:
+                del self.orphans[channel]
+                self.sessions[channel] = session
+                session.call.outcome = "caller_hangup"
+                self._finish(session)
+                ended += 1
+        return ended
 
     def _crashed(self, failure, session: IvrSession) -> None:
         """A bug, not the caller: end the session and let the dialplan queue the caller."""
@@ -300,7 +394,7 @@ class IvrRunner:
 
         if session.closed:
             raise _Gone("caller_hangup")
-        command_id = f"ivr-{session.call.uniqueid or 'x'}-{next(session.seq)}"
+        command_id = f"ivr-{session.call.uniqueid or 'x'}{session.tag}-{next(session.seq)}"
         try:
             result = yield self.ami.agi(session.call.channel, command, command_id=command_id, timeout=timeout)
         except AGIError:
@@ -331,6 +425,7 @@ class IvrRunner:
                 if agi.failure(result):
                     return agi.failure(result)
             elif isinstance(command, CollectDigits):
+                self._checkpoint(session)
                 sound = yield self._sound(session, Play(command.prompt, command.lang))
                 result = yield self._agi(session, agi.get_data(sound, command.timeout, command.max_digits),
                                          self.max_prompt_seconds + command.timeout + grace)
@@ -371,6 +466,7 @@ class IvrRunner:
                         status = None
                 return Result(status)
             elif isinstance(command, Speech):
+                self._checkpoint(session)
                 sound = yield self._sound(session, Play(command.prompt, command.lang))
                 result = yield self._agi(session, agi.stream_file(sound), self.max_prompt_seconds + grace)
                 if agi.failure(result):

@@ -200,4 +200,5 @@ def build_runner(config, ami, reactor, *, service=None, calendar=None, acd=None,
         recognizer=recognizer, tts=TextToSpeech(), run_blocking=run_blocking,
         pbx_sounds_dir=config.get("ivr.pbx_sounds_dir") or None, caller_screen=screen)
     runner.command_grace = float(config.get("ivr.command_timeout"))
+    runner.checkpoints = True  # where each caller waits, on their channel, for re-adoption (callcenter.failover)
     return runner

@@ -121,6 +121,7 @@ class AMIClient:
         self._now = None
         self._base_policy = retry_policy or backoffPolicy(initialDelay=1.0, maxDelay=60.0, factor=2.0)
         self._waiters: list[defer.Deferred] = []
+        self._ready_listeners: list = []
         self._agi: dict[str, tuple[defer.Deferred, str, object]] = {}
         self._originates: dict[str, tuple[defer.Deferred, object]] = {}
         self._service = ClientService(endpoint, AMIFactory(self), retryPolicy=self._retry_delay, clock=clock)
@@ -176,6 +177,11 @@ class AMIClient:
         self._waiters.append(d)
         return d
 
+    def add_ready_listener(self, listener) -> None:
+        """``listener(proto)`` after every login and resynchronisation (the first and each reconnect):
+        the moment to adopt calls that went on in the PBX while nobody drove them."""
+        self._ready_listeners.append(listener)
+
     def _retry_delay(self, attempt: int) -> float:
         delay = self._base_policy(attempt + self.login_failures)
         log.info("AMI reconnect scheduled", extra={"fields": {"attempt": attempt, "login_failures": self.login_failures, "delay": round(delay, 3)}})
@@ -203,6 +209,11 @@ class AMIClient:
         waiters, self._waiters = self._waiters, []
         for d in waiters:
             d.callback(proto)
+        for listener in list(self._ready_listeners):
+            try:
+                listener(proto)
+            except Exception:
+                log.exception("AMI ready listener failed")
 
     def _session_failed(self, failure, proto: AMIProtocol) -> None:
         self.last_error = failure.value
