@@ -307,7 +307,15 @@ class AMIProtocol(Protocol):
             self._odd_frame(frame)
 
     def _odd_frame(self, frame: bytes) -> None:
-        """A frame not in Asterisk's own spelling: parse strictly, or skip it."""
+        """A frame not in Asterisk's own spelling: parse strictly, or skip it.
+
+        A stray blank line before a frame (an odd number of CRLF pairs from a peer or proxy) leaves the
+        frame starting with CRLF: it is read again without them rather than lost."""
+        if frame.startswith(b"\r\n"):
+            stripped = frame.lstrip(b"\r\n")
+            if stripped:
+                self._frame_received(stripped)
+            return
         try:
             message = parse_message(frame)
         except AMIParseError as exc:
