@@ -398,7 +398,8 @@ class WorkOrderService:
             if replay is None:
                 raise
             return replay
-        self.publish([{"event": e.name, "number": e.number, "at": e.at.isoformat(), **e.data} for e in events])
+        self.publish([{"event": "created", "number": order.number, "at": now.isoformat()},
+                      *({"event": e.name, "number": e.number, "at": e.at.isoformat(), **e.data} for e in events)])
         return dict(self.view(order, actor, now), replayed=False)
 
     def _replay(self, key: str, fingerprint: str, actor: Actor, now: datetime) -> dict | None:
@@ -433,6 +434,7 @@ class WorkOrderService:
         with self.uow_factory() as uow:
             orders = self._new_orders(uow, clean, actor, now, dispatch)
             uow.commit()
+        self.publish([{"event": "created", "number": o.number, "at": now.isoformat()} for o in orders])
         return [self.view(o, actor, now) for o in orders]
 
     def perform(self, number: str, action: str, params: dict, actor: Actor, now: datetime) -> dict:
