@@ -41,6 +41,7 @@ FEATURES = (
     "callcenter.attachments.web",
     "callcenter.recordings.web",
     "callcenter.dispatch.web",
+    "callcenter.appraisal.web",
     "callcenter.sms.web",
     "callcenter.citizen.web",
 )
