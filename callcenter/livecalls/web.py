@@ -41,7 +41,7 @@ TEXT = {
     "calls.started": {"zh": "开始", "en": "Started"},
     "calls.caller": {"zh": "来电号码", "en": "Caller"},
     "calls.queue": {"zh": "队列", "en": "Queue"},
-    "calls.waited": {"zh": "等待(秒)", "en": "Waited (s)"},
+    "calls.waited": {"zh": "等待时长", "en": "Waited"},
     "calls.agent": {"zh": "坐席", "en": "Agent"},
     "calls.acd": {"zh": "排队状态", "en": "Routing"},
     "calls.recording": {"zh": "录音", "en": "Recording"},

@@ -100,22 +100,24 @@ def display(column: str, value) -> str:
 
 
 def names(taxonomy, lang: str) -> dict[str, str]:
-    """Codes (departments, categories, districts, subdistricts) to names in ``lang``, for labels."""
+    """Codes a report row may carry (departments, categories, districts and subdistricts, queues) to their
+    names in ``lang`` — from :class:`callcenter.web.names.Names`, the pages' one code→name table."""
+    from callcenter.web.names import Names
+
+    table = Names(taxonomy)
     out: dict[str, str] = {}
-    if taxonomy is None:
-        return out
-    for group in (taxonomy.departments, taxonomy.categories, taxonomy.districts):
-        for code, item in group.items():
-            out[code] = getattr(item, lang, None) or item.zh
-    for district in taxonomy.districts.values():
-        for code, sub in district.subdistricts.items():
-            out.setdefault(code, getattr(sub, lang, None) or sub.zh)
+    for kind in ("queue", "department", "category", "district"):
+        out.update(table.table(kind, table.all_codes(kind), lang))
+    if taxonomy is not None:
+        for district in taxonomy.districts.values():
+            for code, sub in district.subdistricts.items():
+                out.setdefault(code, getattr(sub, lang, None) or sub.zh)
     return out
 
 
 def labelled(key: str, known: dict[str, str]) -> str:
-    """``停水 · water-outage`` for a known code, the key itself otherwise."""
-    return f"{known[key]} · {key}" if key in known else key
+    """``停水`` for a known code (people read names, not codes), the key itself otherwise."""
+    return known.get(key, key)
 
 
 def _period(request, deps) -> Period:

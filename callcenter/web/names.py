@@ -33,6 +33,10 @@ TEXT = {
     "outcome.error": {"zh": "系统错误", "en": "System error"},
     "outcome.transferred": {"zh": "已转接", "en": "Transferred"},
     "outcome.completed": {"zh": "已完成", "en": "Completed"},
+    # history entries that are not lifecycle transitions
+    "action.create": {"zh": "受理登记", "en": "Registered"},
+    "action.merged-from": {"zh": "合并来单", "en": "Merged in"},
+    "action.transcribed": {"zh": "录音转写", "en": "Recording transcribed"},
     # user roles
     "role.agent": {"zh": "话务员", "en": "Agent"},
     "role.dispatcher": {"zh": "派单员", "en": "Dispatcher"},
@@ -96,7 +100,8 @@ class Names:
             for t in TRANSITIONS:
                 if t.action == code:
                     return t.zh, t.en[:1].upper() + t.en[1:]
-            return None
+            entry = CATALOGUE.get(f"action.{code}")
+            return (entry["zh"], entry["en"]) if entry else None
         if kind == "reason":
             from callcenter.routing.agent import PAUSE_REASONS
 
@@ -152,7 +157,7 @@ class Names:
         if kind == "action":
             from ticketing.domain.lifecycle import TRANSITIONS
 
-            return sorted({t.action for t in TRANSITIONS})
+            return sorted({t.action for t in TRANSITIONS} | {k[7:] for k in CATALOGUE if k.startswith("action.")})
         if kind == "co_state":
             from ticketing.domain.lifecycle import CO_STATES
 

@@ -71,9 +71,9 @@ async def test_live_calls_page_follows_a_simulated_call(sqlite_url):
     finally:
         await stop_floor(floor)
     assert seen["queued_phase"] == "queued" and MASKED in seen["queued_row"], seen
-    assert NUMBER not in seen["queued_row"] and "hotline-general" in seen["queued_row"], seen
+    assert NUMBER not in seen["queued_row"] and "综合服务" in seen["queued_row"], seen
     assert seen["queued_bg"] == "rgb(249, 168, 37)" and seen["nav"] == "实时通话", seen  # CSS loaded under the CSP
-    assert "agent1" in seen["talking_row"] and seen["talking_bg"] == "rgb(46, 125, 50)", seen
+    assert "agent1" in seen["talking_row"] and seen["talking_bg"] == "rgb(27, 94, 32)", seen
     assert seen["not_reloaded"] is True, seen
     assert seen["detail_phase"] == "talking" and {"queue_join", "agent_connect"} <= set(seen["kinds"]), seen
     assert NUMBER not in seen["detail_text"] and MASKED in seen["detail_text"], seen

@@ -22,8 +22,8 @@
       cell(tr, "").appendChild(badge);
       cell(tr, c.started_local);
       cell(tr, c.caller).className = "caller";
-      cell(tr, c.queue);
-      cell(tr, c.waited_seconds === null ? "" : Math.round(c.waited_seconds));
+      cell(tr, window.Human.name("queue", c.queue));
+      cell(tr, c.waited_seconds === null ? "" : window.Human.duration(c.waited_seconds));
       cell(tr, c.agent);
       cell(tr, c.acd_state ? say("acd." + c.acd_state, c.acd_state) : "");
       cell(tr, c.recording_active ? say("calls.yes") : say("calls.no"));

@@ -29,7 +29,7 @@
     var badge = tile.querySelector(".level");
     if (!colour) { if (badge) { badge.remove(); } return; }
     tile.classList.add(colour);
-    if (!badge) { badge = document.createElement("span"); badge.className = "level"; tile.appendChild(badge); }
+    if (!badge) { badge = document.createElement("span"); badge.className = "level"; tile.querySelector(".k").appendChild(badge); }
     badge.textContent = legend[colour] || "";
   }
   function render(snap) {
