@@ -287,6 +287,9 @@ def routes(app) -> None:
     @app.route("/", methods=["GET"])
     async def home(request):
         principal = await authenticate(request)
+        citizen_home = deps.extras.get("citizen_home")
+        if principal is None and citizen_home is not None:
+            return await citizen_home(request)  # the citizen portal (callcenter.citizen) lives at the root
         if principal is None:
             request.redirect(b"/login")
         else:
