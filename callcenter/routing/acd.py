@@ -29,99 +29,47 @@ a guarded UPDATE, so two ACDs on one database never dial the same row twice.
 
 Supervisors listen, whisper or barge with an Originate of their device into
 ``ChanSpy`` on the agent's channel.
+
+:class:`QueueController` is one object built from rooms, one job each; this module keeps the
+service's life, the agents, taking callers in, the clock tick and the AMI event dispatch:
+
+- :mod:`callcenter.routing.queued` — the calls it holds (``CallHandle``, ``QueuedCall``, ``CallState``)
+- :mod:`callcenter.routing.hold` — hold music, position/wait announcements, the callback offer
+- :mod:`callcenter.routing.offers` — ringing an agent, the answer, the bridge, a failed ring's requeue
+- :mod:`callcenter.routing.queue_callbacks` — in-queue callbacks: booking, placing, retrying
+- :mod:`callcenter.routing.transfers` — transfer, hang up, listen/whisper/barge from the desk
+- :mod:`callcenter.routing.resync` — settling missed ends after a reconnect (CoreShowChannels)
+- :mod:`callcenter.routing.metrics` — live figures (``snapshot``) and their Prometheus view
 """
 from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
-from enum import Enum
+from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
 from twisted.application.service import Service
 from twisted.internet import defer, task
 
-from callcenter.ami.errors import AMIActionError
 from callcenter.clock import now_from
 from callcenter.routing.agent import AgentSession, AgentState, AgentStateChange
-from callcenter.routing.announce import announcement, prompt_file
 from callcenter.routing.errors import RoutingError
+from callcenter.routing.hold import Hold
+from callcenter.routing.metrics import Figures
+from callcenter.routing.offers import Offers
 from callcenter.routing.policy import Match, OfferCallback, Overflow, Router
+from callcenter.routing.queue_callbacks import QueueCallbacks
+from callcenter.routing.queued import CallHandle, CallState, QueuedCall, callid_of, handle_from
+from callcenter.routing.resync import Resync
 from callcenter.routing.skills import Agent, Caller, PriorityRules, QueueRules, check_name, is_elderly
+from callcenter.routing.transfers import Transfers
+
+__all__ = ["CallHandle", "CallState", "QueueController", "QueuedCall", "controller_from_config"]
 
 log = logging.getLogger(__name__)
 
-SPY_OPTIONS = {"listen": "q", "whisper": "qw", "barge": "qB"}
-NO_ANSWER_STATUSES = {"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION", "DONTCALL", "TORTURE", "INVALIDARGS"}
 
-
-class CallState(str, Enum):
-    WAITING = "waiting"              # on hold in AsyncAGI, in the router
-    RINGING = "ringing"              # redirected to hotline-connect, agent's phone rings
-    ANSWERED = "answered"            # DialEnd ANSWER: the agent picked up, the bridge is not there yet
-    RETURNING = "returning"          # ring failed; waiting for the requeue AGI to start
-    CONNECTED = "connected"
-    CALLBACK_WAIT = "callback_wait"  # hung up, place kept in the router
-    CALLBACK_DIALING = "callback_dialing"
-    ENDED = "ended"
-
-
-@dataclass(frozen=True)
-class CallHandle:
-    """What the IVR hands over: the call id (``HOTLINE_CALLID``), the channel
-    waiting in AsyncAGI, the caller's number and language."""
-
-    call_id: str
-    channel: str
-    number: str = ""
-    language: str = "zh"
-
-
-@dataclass(eq=False)
-class QueuedCall:
-    caller: Caller
-    channel: str | None
-    language: str = "zh"
-    state: CallState = CallState.WAITING
-    agent_id: str = ""
-    agent_channel: str = ""
-    answered_at: datetime | None = None
-    offer_callback: bool = False
-    hold_token: object = None
-    announced: bool = False
-    caller_bridge: str = ""          # BridgeUniqueid the caller's channel entered
-    agent_bridge: str = ""           # BridgeUniqueid the agent's channel entered
-    callback_seen: int = 0           # queue_callbacks.attempts when this ACD queued the callback (claim guard)
-    callback_at_once: bool = False   # booked while an agent was free: placed without waiting in the queue
-
-    @property
-    def call_id(self) -> str:
-        return self.caller.call_id
-
-
-def handle_from(call) -> CallHandle:
-    """A :class:`CallHandle` from a handle or an IVR call (``uniqueid`` is ``HOTLINE_CALLID``)."""
-    if isinstance(call, CallHandle):
-        return call
-    call_id = getattr(call, "call_id", None) or (getattr(call, "vars", {}) or {}).get("HOTLINE_CALLID") \
-        or getattr(call, "uniqueid", "")
-    number = getattr(call, "number", None) or getattr(call, "caller", "") or ""
-    if not number.isdigit():
-        number = ""  # <unknown>, anonymous: no callback possible
-    return CallHandle(call_id, getattr(call, "channel", ""), number,
-                      getattr(call, "language", None) or getattr(call, "lang", "zh") or "zh")
-
-
-def _callid_of(message) -> str | None:
-    for value in message.getall("ChanVariable"):
-        name, _, val = value.partition("=")
-        if name == "HOTLINE_CALLID" and val:
-            return val
-    return None
-
-
-class QueueController(Service):
+class QueueController(Hold, Offers, QueueCallbacks, Transfers, Resync, Figures, Service):
     """The ACD service: one per AMI connection (see module docs).
 
     ``ami`` is an :class:`callcenter.ami.client.AMIClient` (``subscribe``,
@@ -336,21 +284,12 @@ class QueueController(Service):
         if session.wrap_up_due(self._now()):
             self._apply(session.ready(self._now()))
 
-    def _ring_lost(self, agent_id: str, call_id: str) -> None:
-        """No DialEnd long after the ring timeout: free the agent, do not strand them."""
-        self._timers.pop(agent_id, None)
-        session = self.sessions[agent_id]
-        qc = self.calls.get(call_id)
-        if qc is not None and qc.state is CallState.CALLBACK_DIALING and session.call_id == call_id:
-            # The citizen's phone rings first (up to callback_timeout): wait on.
-            self._timers[agent_id] = self.clock.callLater(
-                self.ring_timeout + self.ring_grace, self._ring_lost, agent_id, call_id)
-            return
-        if session.state is AgentState.RINGING and session.call_id == call_id:
-            log.warning("ring never ended; agent freed", extra={"fields": {"agent": agent_id, "call": call_id}})
-            self._apply(session.cancel(self._now()))
-
     # -- callers -----------------------------------------------------------
+
+    def current_call(self, agent_id: str) -> QueuedCall | None:
+        """The call the agent is ringing for, talking on or wrapping up (for the desk)."""
+        session = self.session(agent_id)
+        return self.calls.get(session.call_id) if session.call_id else None
 
     def enqueue(self, call, queue: str, skill: str | None = None, priority: int = 0) -> QueuedCall:
         """Take a caller from the IVR (``call``: a :class:`CallHandle` or anything
@@ -418,308 +357,6 @@ class QueueController(Service):
         """Take over an :class:`ivr.runner.IvrCall` still in its AsyncAGI session."""
         return self.enqueue(handle_from(call), queue, skill, priority or 0)
 
-    def on_callback(self, call, number: str, queue: str, skill: str | None = None,
-                    priority: int = 0) -> defer.Deferred:
-        """The IVR's "call me back" menu: keep a place in ``queue`` for ``number``."""
-        return self.request_callback(handle_from(call), queue, skill, priority or 0, number=number)
-
-    def request_callback(self, call, queue: str, skill: str | None = None, priority: int = 0,
-                         number: str | None = None) -> defer.Deferred:
-        """The IVR's "call me back": the caller leaves now and keeps a place in
-        ``queue``; fires True when booked, False for a number already waiting."""
-        rules = self.router.queue(queue)
-        if call.call_id in self.calls and self.calls[call.call_id].state is not CallState.ENDED:
-            return defer.fail(RoutingError("routing.already_queued", "call is already queued / 来电已在队列中",
-                                           call=call.call_id))
-        now = self._now()
-        number = number or getattr(call, "number", "")
-        caller = Caller(call.call_id, queue, skill or rules.skill, self._priority(number, priority, now), now,
-                        number=number)
-        self._remember(number, now)
-        if self.router.callback_pending_for(number):
-            return defer.succeed(False)
-        qc = QueuedCall(caller, None, getattr(call, "language", "zh") or "zh", state=CallState.CALLBACK_WAIT)
-        self.calls[caller.call_id] = qc
-        match = self.router.enqueue(caller, now)
-        if match is not None:
-            # An agent is free right now: still a callback, placed at once — stored first (the
-            # store runs in order), so a failed placement is retried like any other.
-            caller.callback = True
-            qc.callback_at_once = True
-            self.stats["callbacks_booked"] += 1
-            self._db("add_callback", call_id=caller.call_id, number=caller.number, queue=caller.queue,
-                     reason="requested", now=now, priority=caller.priority, skill=caller.skill)
-            self._connect(match)
-            return defer.succeed(True)
-        return self._book_callback(qc)
-
-    def _book_callback(self, qc: QueuedCall) -> defer.Deferred:
-        caller = qc.caller
-        try:
-            self.router.keep_place_for_callback(caller.call_id, caller.number)
-        except RoutingError as exc:
-            if qc.channel is None:
-                self.router.abandon(caller.call_id)
-                self.calls.pop(caller.call_id, None)
-            log.info("callback refused", extra={"fields": {"call": caller.call_id, "error_id": exc.error_id}})
-            return defer.succeed(False)
-        qc.state = CallState.CALLBACK_WAIT
-        now = self._now()
-
-        def stored(added):
-            if added is False:
-                if qc.state is not CallState.CALLBACK_WAIT:
-                    return False  # already being called back: nothing to undo
-                self.router.release_callback(caller.call_id)
-                if qc.channel is None:
-                    self.router.abandon(caller.call_id)
-                    self.calls.pop(caller.call_id, None)
-                else:
-                    qc.state = CallState.WAITING
-                return False
-            self.stats["callbacks_booked"] += 1
-            self._db("record_queue_call", call_id=caller.call_id, queue=caller.queue, skill=caller.skill,
-                     priority=caller.priority, number=caller.number, enqueued_at=caller.enqueued_at,
-                     left_at=now, outcome="callback")
-            self._emit("call", call_id=caller.call_id, state="callback_booked", queue=caller.queue)
-            return True
-
-        d = self._db("add_callback", call_id=caller.call_id, number=caller.number, queue=caller.queue,
-                     reason="requested", now=now, priority=caller.priority, skill=caller.skill)
-        d.addErrback(lambda failure: False)  # not stored: not booked (logged by _db)
-        return d.addCallback(stored)
-
-    def waiting(self, queue: str | None = None) -> int:
-        return self.router.waiting_count(queue)
-
-    def current_call(self, agent_id: str) -> QueuedCall | None:
-        """The call the agent is ringing for, talking on or wrapping up (for the desk)."""
-        session = self.session(agent_id)
-        return self.calls.get(session.call_id) if session.call_id else None
-
-    def snapshot(self) -> dict:
-        """Live figures for wallboards: per queue waiting and longest wait, agents by state."""
-        now = self._now()
-        by_state: dict[str, int] = {state.value: 0 for state in AgentState}
-        for session in self.sessions.values():
-            by_state[session.state.value] += 1
-        return {
-            "queues": {name: {"waiting": self.router.waiting_count(name),
-                              "longest_wait": round(self.router.longest_wait(name, now), 1)}
-                       for name in self.router.queue_names()},
-            "agents": by_state,
-            "callbacks_waiting": sum(1 for qc in self.calls.values() if qc.state is CallState.CALLBACK_WAIT),
-            "stats": dict(self.stats),
-        }
-
-    # -- putting a caller through --------------------------------------------
-
-    def _connect(self, match: Match) -> None:
-        caller, agent = match.caller, match.agent
-        qc = self.calls.get(caller.call_id)
-        if qc is None:  # defensive: a router entry without a call
-            self.router.agent_ready(agent.agent_id, self._now())
-            return
-        qc.agent_id = agent.agent_id
-        qc.hold_token = None
-        was_callback = caller.callback
-        qc.state = CallState.CALLBACK_DIALING if was_callback else CallState.RINGING
-        self._apply(self.sessions[agent.agent_id].offer(self._now(), caller.call_id))
-        self._emit("call", call_id=caller.call_id, state=qc.state.value, agent_id=agent.agent_id)
-        if was_callback:
-            self._place_callback(qc, agent)
-        else:
-            self._ring(qc, agent)
-
-    @defer.inlineCallbacks
-    def _ring(self, qc: QueuedCall, agent: Agent):
-        channel = qc.channel
-        try:
-            yield self.ami.setvar("AGENT_DEVICE", agent.device, channel=channel)
-            yield self.ami.setvar("RING_TIMEOUT", str(int(self.ring_timeout)), channel=channel)
-            yield self.ami.redirect(channel, "hotline-connect", "s", 1)
-        except Exception as exc:
-            # Usually the caller hung up just as their agent was picked.
-            level = logging.INFO if isinstance(exc, AMIActionError) else logging.WARNING
-            log.log(level, "could not ring agent", extra={"fields": {
-                "call": qc.call_id, "agent": agent.agent_id, "error": str(exc)}})
-            session = self.sessions[agent.agent_id]
-            if session.state is AgentState.RINGING and session.call_id == qc.call_id:
-                self._apply(session.cancel(self._now()))
-            if qc.state is CallState.RINGING:
-                self._caller_gone(qc)
-
-    @defer.inlineCallbacks
-    def _place_callback(self, qc: QueuedCall, agent: Agent):
-        caller = qc.caller
-        now = self._now()
-        entry, unstored = None, False
-        if self.store is not None:
-            # Claim this attempt first: a person may have called the citizen from /callbacks, or
-            # another ACD on this database may hold the row; then we must not dial.
-            lease = now + timedelta(seconds=self.callback_timeout + self.ring_timeout + self.ring_grace + 60)
-            try:
-                entry = yield self._db("claim_callback", caller.call_id, qc.callback_seen, now, lease)
-            except Exception:
-                entry = None  # logged by _db
-            if entry is None and qc.callback_at_once:
-                # Not stored because the number already had a pending row (e.g. an earlier
-                # abandoned call, listed on /callbacks): dialled once anyway, as it was booked.
-                try:
-                    unstored = (yield self._db("callback_of", caller.call_id)) is None
-                except Exception:
-                    unstored = False  # logged by _db; not dialled
-            if entry is None and not unstored:
-                log.info("callback not claimed; not dialled", extra={"fields": {"call": caller.call_id}})
-                self._free_callback_agent(qc, agent)
-                self._emit("call", call_id=caller.call_id, state="callback_dropped")
-                return
-        self.stats["callbacks_placed"] += 1
-        reason = 0
-        try:
-            response = yield self.ami.originate(
-                self.pstn_dial.format(number=caller.number), context="hotline-connect", exten="s",
-                timeout=self.callback_timeout, caller_id=self.caller_id,
-                variables={"HOTLINE_CALLID": caller.call_id, "AGENT_DEVICE": agent.device,
-                           "RING_TIMEOUT": str(int(self.ring_timeout))})
-            answered = bool(response.answered)
-            reason = response.reason or 0
-        except Exception as exc:
-            log.warning("callback originate failed", extra={"fields": {"call": caller.call_id, "error": str(exc)}})
-            answered = False
-        if answered:
-            if entry is not None:
-                self._db("set_callback_state", entry.id, "done", self._now())
-            if qc.state is CallState.CALLBACK_DIALING:
-                qc.state = CallState.RINGING
-            return
-        # Not reached: the agent is freed (not their miss); the policy says when to try again.
-        self._free_callback_agent(qc, agent)
-        data = {"at": str(now)}
-        if entry is not None:
-            from ticketing.callbacks.policy import REASONS
-            from ticketing.domain.errors import ValidationFailed
-
-            later = self._now()
-            try:
-                decision = self.callback_policy.after_attempt(entry.attempts, reason, later, self.calendar)
-                retry_at = decision.at if decision.kind == "retry" else None
-            except ValidationFailed as exc:  # no calling time in the calendar's next 60 days
-                log.warning("callback retry not scheduled", extra={"fields": {"call": caller.call_id,
-                                                                             "error_id": exc.error_id}})
-                retry_at = None
-            self._db("callback_attempt_failed", entry.id, entry.attempts, REASONS.get(reason, str(reason)),
-                     later, retry_at)
-            if retry_at is not None:
-                self._callback_retries[caller.call_id] = replace(entry, next_attempt_at=retry_at)
-                data["next_attempt_at"] = retry_at.isoformat()
-            else:
-                data["unreachable"] = True
-        self._emit("call", call_id=caller.call_id, state="callback_failed", **data)
-
-    def _free_callback_agent(self, qc: QueuedCall, agent: Agent) -> None:
-        session = self.sessions[agent.agent_id]
-        if session.state is AgentState.RINGING and session.call_id == qc.call_id:
-            self._apply(session.cancel(self._now()))
-        qc.state = CallState.ENDED
-        if self.calls.get(qc.call_id) is qc:
-            self.calls.pop(qc.call_id, None)
-
-    @property
-    def calendar(self):
-        """The working calendar of the calling hours (package holidays unless one was given)."""
-        if self._calendar is None:
-            from ticketing.calendar_data import build_calendar
-
-            self._calendar = build_calendar({})
-        return self._calendar
-
-    def reload_callbacks(self) -> defer.Deferred:
-        """Pending in-queue callbacks from the store (after a restart): due ones are queued now,
-        later ones when their ``next_attempt_at`` comes (checked every tick on ``clock``)."""
-        def load(entries):
-            for entry in entries or ():
-                live = self.calls.get(entry.call_id)
-                if live is None or live.state is CallState.ENDED:
-                    self._callback_retries.setdefault(entry.call_id, entry)
-            self._release_due_callbacks(self._now())
-            return len(entries or ())
-
-        d = self._db("dialable_callbacks").addCallback(load)
-        d.addErrback(lambda failure: 0)  # logged by _db; rows stay for the next start
-        return d
-
-    def _release_due_callbacks(self, now: datetime) -> None:
-        """A due callback goes back into its queue, with its priority, for the next free agent."""
-        for call_id, entry in list(self._callback_retries.items()):
-            if (entry.next_attempt_at or entry.created_at) > now:
-                continue
-            if self.router.callback_pending_for(entry.number):
-                continue  # this number is being called back now: try again on a later tick
-            del self._callback_retries[call_id]
-            live = self.calls.get(call_id)
-            if live is not None and live.state is not CallState.ENDED:
-                continue  # already queued or dialling here
-            queue = entry.queue if entry.queue in self.router.queue_names() else self.default_queue
-            rules = self.router.queue(queue)
-            caller = Caller(call_id, queue, entry.skill or rules.skill, entry.priority, now, number=entry.number)
-            caller.callback = True
-            qc = QueuedCall(caller, None, state=CallState.CALLBACK_WAIT, callback_seen=entry.attempts)
-            self.calls[call_id] = qc
-            self._emit("call", call_id=call_id, state="callback_due", queue=queue)
-            match = self.router.enqueue(caller, now)
-            if match is not None:
-                self._connect(match)
-            else:
-                self.router.keep_place_for_callback(call_id, entry.number)
-
-    # -- holding ---------------------------------------------------------------
-
-    def _start_hold(self, qc: QueuedCall) -> None:
-        if qc.channel is None:
-            return
-        token = qc.hold_token = object()
-        self._hold(qc, token)
-
-    @defer.inlineCallbacks
-    def _hold(self, qc: QueuedCall, token):
-        """Announcements and hold music until the call leaves the queue."""
-        def holding():
-            return qc.hold_token is token and qc.state is CallState.WAITING
-
-        rules = self.router.queue(qc.caller.queue)
-        try:
-            while holding():
-                commands = announcement(self.router.position(qc.call_id), self.router.estimated_wait(qc.call_id),
-                                        first=not qc.announced, lang=qc.language, sounds_dir=self.sounds_dir)
-                qc.announced = True
-                for command in commands:
-                    if not holding():
-                        return
-                    yield self.ami.agi(qc.channel, command)
-                if holding() and qc.offer_callback and qc.caller.number:
-                    qc.offer_callback = False
-                    result = yield self.ami.agi(qc.channel, f"GET DATA {self._prompt('queue_callback_offer', qc)} 5000 1")
-                    if holding() and (result.result or "").strip() == "1":
-                        booked = yield self._book_callback(qc)
-                        prompt = "queue_callback_booked" if booked else "queue_callback_exists"
-                        yield self.ami.agi(qc.channel, f'STREAM FILE {self._prompt(prompt, qc)} ""')
-                        if booked:
-                            channel, qc.channel = qc.channel, None
-                            self._by_channel.pop(channel, None)
-                            yield self.ami.agi(channel, "HANGUP")
-                            return
-                if not holding():
-                    return
-                rules = self.router.queue(qc.caller.queue)
-                yield self.ami.agi(qc.channel, f"EXEC MusicOnHold {self.moh_class},{int(rules.announce_every)}")
-        except Exception as exc:
-            # The channel left AsyncAGI (redirected to an agent) or hung up.
-            log.debug("hold ended", extra={"fields": {"call": qc.call_id, "reason": str(exc)}})
-
-    def _prompt(self, name: str, qc: QueuedCall) -> str:
-        return prompt_file(name, qc.language, self.sounds_dir)
-
     # -- time ----------------------------------------------------------------
 
     def _tick(self) -> None:
@@ -751,7 +388,7 @@ class QueueController(Service):
         qc = self._by_channel.get(message.get("Channel"))
         if qc is not None:
             return qc
-        call_id = _callid_of(message)
+        call_id = callid_of(message)
         return self.calls.get(call_id) if call_id else None
 
     def _on_event(self, message) -> None:
@@ -779,151 +416,6 @@ class QueueController(Service):
             self._agi_start(message)
         elif name == "FullyBooted":
             self.resync()  # a (re)connected session: events may have been missed meanwhile
-
-    def _dial_end(self, qc: QueuedCall, status: str) -> None:
-        session = self.sessions.get(qc.agent_id)
-        now = self._now()
-        if session is None or session.state is not AgentState.RINGING or session.call_id != qc.call_id:
-            return
-        if status == "ANSWER":
-            # Picked up, not yet talking: connected only once BridgeEnter puts both legs together.
-            qc.state = CallState.ANSWERED
-            timer = self._timers.pop(qc.agent_id, None)
-            if timer is not None and timer.active():
-                timer.cancel()
-            self._timers[qc.agent_id] = self.clock.callLater(
-                self.bridge_timeout, self._bridge_overdue, qc.agent_id, qc.call_id)
-            self._emit("call", call_id=qc.call_id, state="answered", agent_id=qc.agent_id)
-            if qc.caller_bridge and qc.caller_bridge == qc.agent_bridge:
-                self._connected(qc)  # BridgeEnter came first (events of one bridge may interleave)
-        elif status == "CANCEL":
-            self._apply(session.cancel(now))   # the caller hung up while it rang
-        else:
-            self.stats["no_answer"] += 1
-            qc.caller.declined_by.add(qc.agent_id)
-            qc.caller.callback = False  # the citizen is on the line now
-            qc.state = CallState.RETURNING
-            if qc.agent_channel:
-                self._by_agent_channel.pop(qc.agent_channel, None)
-                qc.agent_channel = ""
-            self._apply(session.no_answer(now))
-
-    def _bridge_enter(self, message) -> None:
-        """Connected when the caller's and the agent's channels are in one bridge, both inside."""
-        channel = message.get("Channel")
-        qc = self._by_agent_channel.get(channel) or self._by_channel.get(channel)
-        if qc is None or qc.state not in (CallState.RINGING, CallState.CALLBACK_DIALING, CallState.ANSWERED):
-            return
-        bridge = message.get("BridgeUniqueid") or ""
-        if channel == qc.agent_channel:
-            qc.agent_bridge = bridge
-        elif channel == qc.channel:
-            qc.caller_bridge = bridge
-        else:
-            return
-        try:
-            inside = int(message.get("BridgeNumChannels") or 0)
-        except ValueError:
-            inside = 0
-        # BridgeNumChannels >= 2: the leg that entered first has not left again meanwhile.
-        if bridge and qc.caller_bridge == qc.agent_bridge and inside >= 2 and qc.state is CallState.ANSWERED:
-            self._connected(qc)
-
-    def _connected(self, qc: QueuedCall) -> None:
-        """Caller and agent talk: the agent is on the call, the caller was answered."""
-        session = self.sessions.get(qc.agent_id)
-        now = self._now()
-        if session is None or session.state is not AgentState.RINGING or session.call_id != qc.call_id:
-            return
-        qc.state = CallState.CONNECTED
-        qc.answered_at = now
-        self.stats["answered"] += 1
-        self._apply(session.answer(now))
-        c = qc.caller
-        if not c.callback:
-            self._db("record_queue_call", call_id=c.call_id, queue=c.queue, skill=c.skill,
-                     priority=c.priority, number=c.number, enqueued_at=c.enqueued_at, left_at=now,
-                     outcome="answered", agent_id=qc.agent_id)
-        if c.number:
-            # Served now: an earlier abandoned call from this number needs no callback.
-            self._db("resolve_callbacks", c.number, now)
-        self._emit("call", call_id=c.call_id, state="connected", agent_id=qc.agent_id)
-
-    def _bridge_failed(self, qc: QueuedCall) -> None:
-        """The agent's leg ended after DialEnd ANSWER but before the bridge: nobody talked.
-
-        Counted as the agent's miss (a phone that answers and drops would
-        otherwise take caller after caller); the caller comes back through
-        the requeue AGI with their place, as after a ring-out.
-        """
-        self.stats["bridge_failed"] += 1
-        log.warning("agent leg ended before the bridge", extra={"fields": {"call": qc.call_id,
-                                                                            "agent": qc.agent_id}})
-        session = self.sessions.get(qc.agent_id)
-        now = self._now()
-        qc.caller.declined_by.add(qc.agent_id)
-        qc.caller.callback = False  # the citizen is on the line now
-        qc.state = CallState.RETURNING
-        if qc.agent_channel:
-            self._by_agent_channel.pop(qc.agent_channel, None)
-            qc.agent_channel = ""
-        qc.caller_bridge = qc.agent_bridge = ""
-        self._emit("call", call_id=qc.call_id, state="bridge_failed", agent_id=qc.agent_id)
-        if session is not None and session.state is AgentState.RINGING and session.call_id == qc.call_id:
-            self._apply(session.no_answer(now))
-
-    def _bridge_overdue(self, agent_id: str, call_id: str) -> None:
-        """Answered long ago, yet neither BridgeEnter nor Hangup: ask Asterisk (events may have been lost)."""
-        self._timers.pop(agent_id, None)
-        qc = self.calls.get(call_id)
-        if qc is not None and qc.state is CallState.ANSWERED and qc.agent_id == agent_id:
-            log.warning("no bridge after the answer; asking Asterisk", extra={"fields": {"call": call_id,
-                                                                                        "agent": agent_id}})
-            # Asked again later if both legs are still up but unbridged (settling cancels this timer).
-            self._timers[agent_id] = self.clock.callLater(
-                self.bridge_timeout, self._bridge_overdue, agent_id, call_id)
-            self.resync()
-
-    def _agi_start(self, message) -> None:
-        from callcenter.ami.events import parse_agi_env
-
-        env = parse_agi_env(message.get("Env"))
-        if env.get("agi_arg_1") != "requeue":
-            return
-        channel = message.get("Channel")
-        qc = self._call_for(message)
-        now = self._now()
-        if qc is None or qc.state not in (CallState.RETURNING, CallState.RINGING, CallState.ANSWERED):
-            # Back from a failed transfer, or a call we do not know (restart):
-            # a new entry in the default queue, identified by HOTLINE_CALLID.
-            call_id = _callid_of(message) or message.get("Uniqueid")
-            if not call_id or (qc is not None and qc.state is CallState.WAITING):
-                return
-            number = env.get("agi_callerid", "")
-            handle = CallHandle(call_id, channel, number if number.isdigit() else "",
-                                env.get("agi_language", "zh") or "zh")
-            self.calls.pop(call_id, None)
-            self.enqueue(handle, self.default_queue)
-            return
-        if qc.channel != channel:
-            self._by_channel.pop(qc.channel, None)
-            qc.channel = channel
-            self._by_channel[channel] = qc
-        if qc.state is CallState.RINGING:
-            # The requeue came before DialEnd: count the agent's miss now.
-            self._dial_end(qc, "NOANSWER")
-        elif qc.state is CallState.ANSWERED:
-            # Back from hotline-connect unbridged before we saw the agent's leg end.
-            self._bridge_failed(qc)
-        previous = qc.agent_id
-        qc.agent_id = ""
-        qc.state = CallState.WAITING
-        self._emit("call", call_id=qc.call_id, state="requeued", declined_by=previous)
-        match = self.router.requeue(qc.caller, now, declined_by=previous or None)
-        if match is not None:
-            self._connect(match)
-        else:
-            self._start_hold(qc)
 
     def _on_hangup(self, message) -> None:
         channel = message.get("Channel")
@@ -980,99 +472,9 @@ class QueueController(Service):
             self._db("add_callback", call_id=c.call_id, number=c.number, queue=c.queue, reason="abandoned", now=now)
         self._emit("call", call_id=c.call_id, state="abandoned", queue=c.queue)
 
-    # -- after a reconnect ------------------------------------------------------
 
-    @defer.inlineCallbacks
-    def resync(self):
-        """Ask Asterisk which channels exist and settle calls whose end we missed."""
-        try:
-            result = yield self.ami.send("CoreShowChannels")
-        except Exception as exc:
-            log.warning("ACD resync failed", extra={"fields": {"error": str(exc)}})
-            return None
-        live = {m.get("Channel"): m.get("BridgeId") or "" for m in result.events}
-        return self.reconcile(live)
 
-    def reconcile(self, live) -> int:
-        """Treat calls and agent legs missing from ``live`` (channel names, or channel → BridgeId
-        as CoreShowChannels reports) as hung up; an answered call whose two legs share a bridge is
-        connected.  Returns how many calls were settled."""
-        settled = 0
-        now = self._now()
-        bridges = live if isinstance(live, dict) else {}
-        for qc in list(self.calls.values()):
-            if qc.state is CallState.ANSWERED:
-                if qc.channel not in live:
-                    self._by_channel.pop(qc.channel, None)
-                    self._caller_gone(qc)
-                elif qc.agent_channel not in live:
-                    self._bridge_failed(qc)
-                elif bridges.get(qc.channel) and bridges.get(qc.channel) == bridges.get(qc.agent_channel):
-                    qc.caller_bridge = qc.agent_bridge = bridges[qc.channel]
-                    self._connected(qc)
-                else:
-                    continue
-                settled += 1
-                continue
-            if qc.agent_channel and qc.agent_channel not in live and qc.state is CallState.CONNECTED:
-                self._by_agent_channel.pop(qc.agent_channel, None)
-                self._agent_leg_ended(qc, now)
-                settled += 1
-            if qc.channel is None or qc.channel in live:
-                continue
-            if qc.state in (CallState.WAITING, CallState.RINGING, CallState.RETURNING):
-                self._by_channel.pop(qc.channel, None)
-                self._caller_gone(qc)
-                settled += 1
-            elif qc.state in (CallState.CONNECTED, CallState.ENDED):
-                self._by_channel.pop(qc.channel, None)
-                self._agent_leg_ended(qc, now)
-                self.calls.pop(qc.call_id, None)
-                settled += 1
-        if settled:
-            log.info("ACD resynchronised", extra={"fields": {"settled": settled}})
-        return settled
 
-    # -- supervisors and the desk ------------------------------------------------
-
-    def supervise(self, supervisor_device: str, agent_id: str, mode: str) -> defer.Deferred:
-        """Listen, whisper or barge on the agent's current call (ChanSpy via Originate)."""
-        check_name("device", supervisor_device)
-        if mode not in SPY_OPTIONS:
-            return defer.fail(RoutingError("routing.bad_spy_mode", "mode is listen, whisper or barge / "
-                                           "模式须为监听、耳语或强插", mode=mode))
-        session = self.session(agent_id)
-        qc = self.calls.get(session.call_id) if session.call_id else None
-        if session.state is not AgentState.ON_CALL or qc is None or not qc.agent_channel:
-            return defer.fail(RoutingError("routing.not_on_call", "agent is not on a call / 坐席当前没有通话",
-                                           agent=agent_id))
-        return self.ami.originate(supervisor_device, application="ChanSpy",
-                                  data=f"{qc.agent_channel},{SPY_OPTIONS[mode]}", timeout=30,
-                                  caller_id=self.caller_id)
-
-    def transfer(self, agent_id: str, line: str) -> defer.Deferred:
-        """Move the agent's caller to a department line (``hotline-transfer,<line>,1``)."""
-        if not line.isdigit() or len(line) > 12:
-            return defer.fail(RoutingError("routing.bad_line", "a line is digits / 转接号码须为数字", line=line))
-        session = self.session(agent_id)
-        qc = self.calls.get(session.call_id) if session.call_id else None
-        if session.state is not AgentState.ON_CALL or qc is None or not qc.channel:
-            return defer.fail(RoutingError("routing.not_on_call", "agent is not on a call / 坐席当前没有通话",
-                                           agent=agent_id))
-        return self.ami.redirect(qc.channel, "hotline-transfer", line, 1)
-
-    def hang_up(self, agent_id: str) -> defer.Deferred:
-        """End the agent's current call from the desk (the caller's channel is hung up)."""
-        session = self.session(agent_id)
-        qc = self.calls.get(session.call_id) if session.call_id else None
-        if session.state is not AgentState.ON_CALL or qc is None or not qc.channel:
-            return defer.fail(RoutingError("routing.not_on_call", "agent is not on a call / 坐席当前没有通话",
-                                           agent=agent_id))
-        return self.ami.hangup(qc.channel)
-
-    def callback_list(self) -> defer.Deferred:
-        """Pending callbacks (oldest first) from the store."""
-        return self._db("callbacks")
 
 
 def queues_from_config(section: dict) -> list[QueueRules]:

@@ -1,4 +1,5 @@
-"""Prometheus view of the ACD, read from :meth:`QueueController.snapshot` at scrape time.
+"""The ACD's figures: :class:`Figures` (``snapshot``, a part of the queue controller) and their
+Prometheus view, read from :meth:`QueueController.snapshot` at scrape time.
 
 A collector rather than gauges updated on every change: the numbers are
 computed only when Prometheus asks, and cannot drift from the controller.
@@ -8,6 +9,9 @@ one registry; ``unregister`` when the controller stops.
 from __future__ import annotations
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+from callcenter.routing.agent import AgentState
+from callcenter.routing.queued import CallState
 
 OUTCOMES = ("answered", "abandoned", "no_answer", "bridge_failed", "callbacks_booked", "callbacks_placed",
             "overflows")
@@ -45,3 +49,25 @@ def register_metrics(acd, registry=None) -> AcdCollector:
     collector = AcdCollector(acd)
     registry.register(collector)
     return collector
+
+
+class Figures:
+    """Live figures for wallboards and /metrics (a part of the queue controller)."""
+
+    def waiting(self, queue: str | None = None) -> int:
+        return self.router.waiting_count(queue)
+
+    def snapshot(self) -> dict:
+        """Live figures for wallboards: per queue waiting and longest wait, agents by state."""
+        now = self._now()
+        by_state: dict[str, int] = {state.value: 0 for state in AgentState}
+        for session in self.sessions.values():
+            by_state[session.state.value] += 1
+        return {
+            "queues": {name: {"waiting": self.router.waiting_count(name),
+                              "longest_wait": round(self.router.longest_wait(name, now), 1)}
+                       for name in self.router.queue_names()},
+            "agents": by_state,
+            "callbacks_waiting": sum(1 for qc in self.calls.values() if qc.state is CallState.CALLBACK_WAIT),
+            "stats": dict(self.stats),
+        }
