@@ -196,6 +196,16 @@ def _ivr(h: "Hotline") -> Part:
     return Part("ivr", h.runner, start=h.runner.start, stop=h.runner.stop)
 
 
+def _adoption(h: "Hotline") -> Part:
+    """After every AMI login: adopt callers parked in AsyncAGI that nobody drives (a dropped link,
+    or a controller that died) — IVR callers at their menu, queued callers in their place."""
+    from callcenter.failover.adoption import CallAdoption
+
+    h.adoption = CallAdoption(h.ami, h.runner, h.acd, clock=h.clock)
+    h.adoption.start()  # listening from the build on, so the very first login is not missed
+    return Part("adoption", h.adoption, stop=h.adoption.stop)
+
+
 def _satisfaction_callbacks(h: "Hotline") -> Part:
     # built with the survey hook; started after the IVR so answers have somewhere to go,
     # stopped before it so no new callback dials while the IVR winds down
@@ -281,6 +291,7 @@ SERVICES = (
     ("survey", _survey),
     ("ratings", _ratings),
     ("ivr", _ivr),
+    ("adoption", _adoption),
     ("satisfaction_callbacks", _satisfaction_callbacks),
     ("sla", _sla),
     ("speech", _speech),

@@ -88,6 +88,7 @@ class AMIClient:
         events: str = "on",
         tracker=None,
         retry_policy=None,
+        reconnect_policy=None,
         resync: bool = True,
         action_timeout: float | None | object = ...,
         ping_interval: float | None | object = ...,
@@ -120,6 +121,9 @@ class AMIClient:
         self._now_at = float("-inf")
         self._now = None
         self._base_policy = retry_policy or backoffPolicy(initialDelay=1.0, maxDelay=60.0, factor=2.0)
+        #: after a connection that was refused or dropped (not a failed login or a silent PBX) retry
+        #: soon and keep retrying every couple of seconds: callers wait in the PBX meanwhile
+        self._reconnect_policy = reconnect_policy or backoffPolicy(initialDelay=0.5, maxDelay=2.0, factor=1.5)
         self._waiters: list[defer.Deferred] = []
         self._ready_listeners: list = []
         self._agi: dict[str, tuple[defer.Deferred, str, object]] = {}
@@ -183,7 +187,10 @@ class AMIClient:
         self._ready_listeners.append(listener)
 
     def _retry_delay(self, attempt: int) -> float:
-        delay = self._base_policy(attempt + self.login_failures)
+        if self.login_failures:
+            delay = self._base_policy(attempt + self.login_failures)
+        else:
+            delay = self._reconnect_policy(attempt)
         log.info("AMI reconnect scheduled", extra={"fields": {"attempt": attempt, "login_failures": self.login_failures, "delay": round(delay, 3)}})
         return delay
 
