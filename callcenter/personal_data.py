@@ -180,3 +180,29 @@ class MaskingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = mask_text(record.stack_info)
         return True
+
+
+# -- public text (the public Open311 view) ----------------------------------------------------------
+
+# a number before a door marker: 88号, 3幢, 2单元, 501室, 12弄, 7楼, 5栋, 甲3号; "No. 12", "Room 501", "Flat 3B", "#12"
+_DOOR = re.compile(r"[0-9０-９]+(?:[-－][0-9０-９]+)*(?=\s*(?:号|號|幢|栋|棟|单元|單元|室|弄|楼|樓|层|層|户|戶))"
+                   r"|(?i:\b(?:no\.?|room|rm\.?|flat|apt\.?|unit|house|#)\s*)[0-9][0-9A-Za-z\-]*")
+# a name introduced as one: 我叫张三 / 我是李四 / 联系人王五 / 姓名：赵六 / my name is John Smith
+_INTRODUCED = re.compile(r"(?:我叫|我是|本人|联系人|姓名|名字叫|户主)[:：\s]*([\u4e00-\u9fff]{2,3})"
+                         r"|(?i:my name is|name:|contact:?)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)")
+
+
+def redact_public(text: str | None, names=()) -> str | None:
+    """Free text fit for anyone to read (the public Open311 view): phone numbers masked, the
+    given ``names`` (the caller's) and names introduced as such masked, house, building and flat
+    numbers hidden.  The street and the matter stay readable."""
+    if not text:
+        return text
+    out = mask_text(str(text))
+    for name in sorted({n.strip() for n in names if n and n.strip()}, key=len, reverse=True):
+        out = out.replace(name, mask_name(name))
+    out = _INTRODUCED.sub(lambda m: m.group(0).replace(m.group(1) or m.group(2), mask_name(m.group(1) or m.group(2))),
+                          out)
+    return _DOOR.sub(lambda m: re.sub(r"[0-9０-９A-Za-z]", "*", m.group(0)) if m.group(0)[:1].isdigit()
+                     else re.sub(r"(?<=\s)[0-9][0-9A-Za-z\-]*$|(?<=#)[0-9][0-9A-Za-z\-]*$",
+                                 lambda d: "*" * len(d.group(0)), m.group(0)), out)
