@@ -220,6 +220,14 @@ def _sla(h: "Hotline") -> Part:
     return Part("sla", h.sla)
 
 
+def _surge(h: "Hotline") -> Part:
+    """突增预警: hot-topic surges as Prometheus gauges, for the HotlineHotTopicSurge alert."""
+    from callcenter.reports.surge import SurgeMonitor
+
+    h.surge = SurgeMonitor.from_config(h.config, h.engine, h.clock, h.reactor.getThreadPool(), reactor=h.reactor)
+    return Part("surge", h.surge, start=h.surge.start, stop=h.surge.stop)
+
+
 @defer.inlineCallbacks
 def _speech(h: "Hotline"):
     from callcenter.asr.fanout import SpeechFanout
@@ -294,6 +302,7 @@ SERVICES = (
     ("adoption", _adoption),
     ("satisfaction_callbacks", _satisfaction_callbacks),
     ("sla", _sla),
+    ("surge", _surge),
     ("speech", _speech),
     ("transcriber", _transcriber),
     ("web", _web),

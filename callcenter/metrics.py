@@ -60,6 +60,11 @@ WORKORDERS_OPEN = Gauge(
 WORKORDERS_AT_RISK = Gauge(
     "hotline_workorders_sla_at_risk", "Open work orders by SLA level (yellow: warned, red: overdue).",
     ["level"], registry=REGISTRY)
+HOT_TOPIC_SURGE = Gauge(
+    "hotline_hot_topic_surge", "Work orders today in a category or place that is surging (突增预警; "
+    "[reports] surge_* thresholds); the series exists only while it surges.", ["dimension", "key"], registry=REGISTRY)
+HOT_TOPIC_SURGES = Gauge(
+    "hotline_hot_topic_surges", "Categories and places surging today.", registry=REGISTRY)
 WORKORDERS_SLA_BREACHES = Counter(
     "hotline_workorders_sla_breaches_total", "SLA breaches fired by the SLA worker, by deadline kind.",
     ["kind"], registry=REGISTRY)
