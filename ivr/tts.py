@@ -44,13 +44,21 @@ class TextToSpeech:
             raise TtsError("prompt text must be one non-empty line", {"text": text[:80]})
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="ivr-tts-") as tmp:
-            raw = Path(tmp) / "raw.wav"
-            staged = out.with_name(f".{out.name}.{os.getpid()}.tmp.wav")
-            self._run([self.espeak, "-v", VOICES[lang], "-s", str(self.speed), "-w", str(raw), "--", text])
-            self._run([self.sox, str(raw), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", "-e", "signed-integer",
-                       str(staged)])
+        # one staging file per render (not per process): two threads rendering the same text (two
+        # callers hearing the same read-back) each write their own, and the last rename wins whole
+        fd, name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp.wav", dir=out.parent)
+        os.close(fd)
+        staged = Path(name)
+        try:
+            with tempfile.TemporaryDirectory(prefix="ivr-tts-") as tmp:
+                raw = Path(tmp) / "raw.wav"
+                self._run([self.espeak, "-v", VOICES[lang], "-s", str(self.speed), "-w", str(raw), "--", text])
+                self._run([self.sox, str(raw), "-r", str(SAMPLE_RATE), "-c", "1", "-b", "16", "-e",
+                           "signed-integer", str(staged)])
+            os.chmod(staged, 0o644)      # mkstemp makes it 0600; Asterisk reads it as another user
             os.replace(staged, out)
+        finally:
+            staged.unlink(missing_ok=True)
         return out
 
     def _run(self, argv: list[str]) -> None:
