@@ -23,8 +23,26 @@ log = logging.getLogger(__name__)
 _ORDER_NUMBER = re.compile(r"^\d{8,20}$")
 
 
-def working_hours(calendar) -> Callable[[datetime], bool]:
-    """``is_open(now)``: a working day of the calendar and inside one of its periods.
+def answer_periods(value) -> list[tuple]:
+    """``ivr.answer_hours`` (``["08:00-20:00"]``) as (start, end) times; empty: none configured."""
+    from datetime import time as dtime
+
+    periods = []
+    for item in value or ():
+        try:
+            start, end = (dtime.fromisoformat(part.strip()) for part in str(item).split("-", 1))
+        except ValueError:
+            raise ValueError(f"ivr.answer_hours: {item!r} is not HH:MM-HH:MM") from None
+        if not start < end:
+            raise ValueError(f"ivr.answer_hours: {item!r} ends before it starts")
+        periods.append((start, end))
+    return periods
+
+
+def working_hours(calendar, periods=None) -> Callable[[datetime], bool]:
+    """``is_open(now)``: a working day of the calendar and inside one of its periods — or, with
+    ``periods`` (``ivr.answer_hours``), inside one of those: a hotline may answer through the
+    departments' lunch break and into the evening while the SLA clock keeps the calendar's hours.
 
     A date beyond the calendar's holiday data is treated as Monday–Friday
     rather than closing the hotline by surprise.
@@ -40,7 +58,7 @@ def working_hours(calendar) -> Callable[[datetime], bool]:
         if not workday:
             return False
         moment = local.time()
-        return any(start <= moment < end for start, end in calendar.periods)
+        return any(start <= moment < end for start, end in (periods or calendar.periods))
 
     return is_open
 
@@ -193,7 +211,8 @@ def build_runner(config, ami, reactor, *, service=None, calendar=None, acd=None,
     runner = IvrRunner(
         ami, library, clock=reactor, sounds_dir=config.get("ivr.sounds_dir"),
         recordings_dir=config.get("ivr.recordings_dir"),
-        is_open=working_hours(calendar) if calendar is not None else (lambda now: True),
+        is_open=(working_hours(calendar, answer_periods(config.get("ivr.answer_hours")))
+                 if calendar is not None else (lambda now: True)),
         lookup=desk.lookup if desk else None, lookup_by_caller=desk.lookup_by_caller if desk else None,
         on_message=desk.on_message if desk else None,
         on_transfer=on_transfer, on_callback=on_callback, on_outcome=on_outcome, on_finished=finished,

@@ -86,6 +86,9 @@ def demo_config(config, options: DemoOptions):
         "ivr.sounds_dir": str(base / "sounds"),
         "ivr.pbx_sounds_dir": "",
         "ivr.recordings_dir": str(base / "recordings"),
+        # agents answer 08:00-21:00 (through the departments' lunch break), so a demo left running keeps
+        # answering across its noon; the SLA clock still keeps the [calendar] working hours
+        "ivr.answer_hours": ["08:00-21:00"],
         "attachments.dir": str(base / "attachments"),
         "asr.spool_dir": str(base / "asr-spool"),
         "routing.agents": agents,
@@ -139,6 +142,7 @@ class DemoWorld:
         self.plans: dict = {}
         self.phones: dict[str, str] = {}
         self.enqueued: dict[str, float] = {}   # calls waiting now → when they were queued
+        self.patience: dict = {}   # calls waiting now → when the caller gives up (a DelayedCall)
         self.ivr_outcomes: Counter = Counter()
         self.stopping = False
         self._loops: list[task.LoopingCall] = []
@@ -309,7 +313,9 @@ class DemoWorld:
         plan = plan_caller(self.rnd, self.seq, lookup_number=lookup)
         self.sim.add_pstn(plan.number, behaviour=plan.survey_behaviour, answer_after=3.0,
                           digits=plan.survey_key, digit_after=25.0, hangup_after=90.0)
-        script = CallerScript(keys=list(plan.keys), key_delay=0.6, patience=plan.patience,
+        # patience runs from joining the agents' queue (``_on_acd``), not from the answer: the IVR's
+        # welcome and menus do not use it up
+        script = CallerScript(keys=list(plan.keys), key_delay=0.6, patience=None,
                               hangup_after=plan.hangup_after, talk_seconds=plan.talk_seconds,
                               speech_wav=self.voices.get(plan.utterance))
         ch = self.sim.dial_in(plan.number, plan.exten, script=script)
@@ -325,7 +331,15 @@ class DemoWorld:
             if cid not in self.enqueued:
                 self.enqueued[cid] = self.clock.seconds()
                 self.stats["queued"] += 1
-        elif state == "connected" and cid in self.enqueued:
+                plan = self.plans.get(cid)
+                if plan is not None and plan.patience is not None and cid not in self.patience:
+                    self.patience[cid] = self.clock.callLater(plan.patience, self._impatient, cid)
+            return
+        if state in ("connected", "abandoned", "callback_booked", "ended"):
+            timer = self.patience.pop(cid, None)
+            if timer is not None and timer.active():
+                timer.cancel()
+        if state == "connected" and cid in self.enqueued:
             # counters, not per-call records: memory stays flat however long the demo runs
             wait = self.clock.seconds() - self.enqueued.pop(cid)
             self.stats["answered"] += 1
@@ -341,6 +355,15 @@ class DemoWorld:
             self.stats["callback_booked"] += 1
         elif state == "ended" and data.get("agent_id") in self.bots:
             self.desk.call_ended(cid, data["agent_id"])
+
+    def _impatient(self, cid: str) -> None:
+        """The caller has waited in the queue as long as they would: they hang up (an abandoned call)."""
+        self.patience.pop(cid, None)
+        if self.stopping or cid not in self.enqueued:
+            return
+        ch = next((c for c in self.sim.channels.values() if c.uniqueid == cid and not c.hungup), None)
+        if ch is not None:
+            self.sim.hangup(ch, 16)
 
     def _count_survey(self, call, name: str, value) -> None:
         """Progress counter of survey answers (the results themselves are stored by the survey hook)."""
@@ -374,6 +397,10 @@ class DemoWorld:
         self.stopping = True
         if self._arrival is not None and self._arrival.active():
             self._arrival.cancel()
+        for timer in self.patience.values():
+            if timer.active():
+                timer.cancel()
+        self.patience.clear()
         for loop in self._loops:
             if loop.running:
                 loop.stop()
