@@ -42,6 +42,7 @@ FEATURES = (
     "callcenter.recordings.web",
     "callcenter.dispatch.web",
     "callcenter.appraisal.web",
+    "callcenter.knowledge.web",
     "callcenter.sms.web",
     "callcenter.citizen.web",
 )

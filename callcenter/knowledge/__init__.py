@@ -87,12 +87,17 @@ class KnowledgeBase:
     """Entries in memory with a bigram/word index."""
 
     def __init__(self, entries):
-        self.entries = list(entries)
-        ids = [e.id for e in self.entries]
+        self.replace(entries)
+
+    def replace(self, entries) -> None:
+        """Swap in a new set of entries (supervisors' edits), in place, so every holder sees them at once."""
+        entries = list(entries)
+        ids = [e.id for e in entries]
         if len(ids) != len(set(ids)):
             raise KnowledgeError("knowledge.duplicate_id", "知识条目 id 重复 / duplicate entry ids")
-        self._index = [(e, terms(" ".join(e.tags)), terms(e.title["zh"] + " " + e.title["en"]),
-                        terms(e.body["zh"] + " " + e.body["en"])) for e in self.entries]
+        index = [(e, terms(" ".join(e.tags)), terms(e.title["zh"] + " " + e.title["en"]),
+                  terms(e.body["zh"] + " " + e.body["en"])) for e in entries]
+        self.entries, self._index = entries, index
 
     @classmethod
     def load(cls, path: Path | str = DATA) -> "KnowledgeBase":
