@@ -54,6 +54,8 @@ class WallboardFeed:
     def start(self) -> None:
         if self.acd is not None:
             self.acd.add_listener(self.on_acd)
+            if self.engine is not None:
+                self.restore_today()
         if self.workorders is not None and hasattr(self.workorders, "subscribe"):
             self.workorders.subscribe(self.on_workorder_events)
         for interval, fn in ((self.live_interval, self._changed), (self.refresh_seconds, self.refresh)):
@@ -90,6 +92,26 @@ class WallboardFeed:
                                                metrics.CALL_WAIT_SECONDS.labels(queue))
         children[0].inc()
         children[1].observe(wait)
+
+    def restore_today(self) -> defer.Deferred:
+        """Fold today's stored queue calls (before now) into the board: "today" survives a restart.
+        Calls finishing from now on arrive as ACD events, so none is counted twice."""
+        now = now_from(self.time_source)
+        d = self.db_runner(self._read_queue_calls, self.wallboard.day_start(now), now)
+        d.addCallback(self.wallboard.restore, now)
+        d.addCallback(lambda _: self._changed())
+        d.addErrback(lambda f: log.error("wallboard: today's queue calls not restored: %s", f.getErrorMessage()))
+        return d
+
+    def _read_queue_calls(self, day_start, now) -> list[dict]:
+        from sqlalchemy import select
+
+        from callcenter.routing.store import queue_calls as qc
+
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(
+                select(qc.c.call_id, qc.c.queue, qc.c.number, qc.c.left_at, qc.c.outcome, qc.c.wait_seconds)
+                .where(qc.c.left_at >= day_start, qc.c.left_at < now).order_by(qc.c.left_at)).mappings()]
 
     # -- work orders ---------------------------------------------------------------------
     def on_workorder_events(self, events: list[dict]) -> None:

@@ -271,6 +271,34 @@ class Wallboard:
                 self.queues[queue].wrap_total += max(0.0, (now - since).total_seconds())
         return None
 
+    def restore(self, rows, now: datetime) -> None:
+        """Today's queue figures from the stored queue calls (``queue_calls`` rows left before ``now``),
+        so a restarted process shows the day so far rather than zero.  Talk and wrap-up times are not
+        stored per call: the average handling time counts the calls after the restart only."""
+        self._roll(now)
+        for row in rows:
+            if row["outcome"] == "overflow":   # the call went on in another queue: counted there
+                continue
+            q = self._queue(row["queue"])
+            q.offered += 1
+            wait = max(0.0, float(row["wait_seconds"] or 0.0))
+            if row["outcome"] == "answered":
+                q.answered += 1
+                q.wait_answered_total += wait
+                q.answered_in_target += wait <= self.thresholds.answer_within_seconds
+                q.answered_in_sl80 += wait <= self.thresholds.sl80_seconds
+            elif row["outcome"] == "abandoned":
+                q.abandoned += 1
+                left = row["left_at"] if row["left_at"].tzinfo else row["left_at"].replace(tzinfo=UTC)
+                self.abandoned_calls.append({"call_id": row["call_id"], "queue": row["queue"],
+                                             "at": left.astimezone(UTC).isoformat(), "waited_seconds": round(wait, 1),
+                                             "number": row["number"] or ""})
+            elif row["outcome"] == "callback":
+                q.callbacks_booked += 1
+        self.abandoned_calls.sort(key=lambda c: c["at"], reverse=True)
+        del self.abandoned_calls[MAX_ABANDONED_LIST:]
+        self.version += 1
+
     def forget_abandoned(self, call_id: str) -> None:
         """A supervisor has called this caller back: take them off the list."""
         self.abandoned_calls = [c for c in self.abandoned_calls if c["call_id"] != call_id]
