@@ -1,10 +1,12 @@
-"""A multinomial naive Bayes text classifier in pure Python, and features.
+"""Text classifiers in pure Python (a linear model and naive Bayes), and features.
 
-Features are jieba words plus Han character bigrams (robust to segmentation
-and recognition slips) for Chinese, words and word bigrams for English.
-Place names are masked before featurising so a department is never learnt
-from where its examples happened to be.  The model is a plain dict, saved
-as JSON: readable, diffable, no pickle.
+Features are jieba words plus Han character uni-, bi- and trigrams (robust to
+segmentation and recognition slips) for Chinese, words, word bigrams and
+character 4-grams for English, plus the hand-written cues the extractor finds
+(``cue:`` features).  Place names are masked before featurising so a
+department is never learnt from where its examples happened to be.  Models
+are plain dicts, saved as JSON: readable, diffable, no pickle.  Training the
+linear model uses scikit-learn; using it needs nothing but this module.
 """
 from __future__ import annotations
 
@@ -59,6 +61,8 @@ def features(text: str, lang: str, tokenizer: Tokenizer) -> list[str]:
         content = [w for w in words if w not in EN_STOP]
         feats.update("w:" + w for w in content)
         feats.update(f"b:{a}_{b}" for a, b in zip(words, words[1:]))
+        padded = " " + " ".join(words) + " "
+        feats.update("e:" + padded[i:i + 4] for i in range(len(padded) - 3))
         return sorted(feats)
     for w in tokenizer.words(text):
         if w in ZH_STOP or not _HAN_RUN.fullmatch(w):
@@ -68,7 +72,112 @@ def features(text: str, lang: str, tokenizer: Tokenizer) -> list[str]:
         feats.add("w:" + w)
     for run in _HAN_RUN.findall(text):
         feats.update("c:" + run[i:i + 2] for i in range(len(run) - 1))
+        feats.update("t:" + run[i:i + 3] for i in range(len(run) - 2))
+        feats.update("u:" + ch for ch in run)
     return sorted(feats)
+
+
+class LinearModel:
+    """Multinomial logistic regression over binary features: a weight per (feature, class),
+    scores summed in plain Python (a few hundred dict look-ups per text), then a softmax at
+    the calibrated temperature."""
+
+    kind = "linear"
+
+    def __init__(self, model: dict):
+        self.classes: list[str] = list(model["classes"])
+        self.intercept: list[float] = [float(b) for b in model["intercept"]]
+        self.temperature = float(model.get("temperature", 1.0))
+        self.weights: dict[str, list[list]] = model["weights"]  # feature → [[class index, weight], ...]
+        self.meta = dict(model.get("meta", {}))
+
+    @classmethod
+    def train(cls, rows: Sequence[tuple[Sequence[str], str, float]], *, C: float = 4.0, prune: float = 0.04,
+              temperature: float = 1.0) -> "LinearModel":
+        """``rows`` are (features, label, weight).  Weights below ``prune`` are dropped (the file
+        stays small; accuracy does not move).  Deterministic: same rows, same model."""
+        from sklearn.feature_extraction import DictVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        vec = DictVectorizer(sort=True)
+        X = vec.fit_transform([{f: 1.0 for f in feats} for feats, _label, _w in rows])
+        y = [label for _feats, label, _w in rows]
+        sample_weight = [w for _feats, _label, w in rows]
+        classes = sorted(set(y))
+        if len(classes) < 2:
+            return cls({"classes": classes, "intercept": [0.0] * len(classes), "weights": {}, "temperature": temperature})
+        clf = LogisticRegression(C=C, max_iter=1000, tol=1e-4)
+        clf.fit(X, y, sample_weight=sample_weight)
+        coef = clf.coef_
+        order = [list(clf.classes_).index(c) for c in classes]
+        if coef.shape[0] == 1:  # two classes: sklearn keeps one row (the second class's log-odds)
+            coef = [[-v / 2 for v in coef[0]], [v / 2 for v in coef[0]]]
+            intercept = [-clf.intercept_[0] / 2, clf.intercept_[0] / 2]
+        else:
+            coef = [list(row) for row in coef]
+            intercept = list(clf.intercept_)
+        names = vec.get_feature_names_out()
+        weights: dict[str, list[list]] = {}
+        for j, name in enumerate(names):
+            ws = [[k, round(float(coef[order[k]][j]), 3)] for k in range(len(classes))
+                  if abs(coef[order[k]][j]) >= prune]
+            if ws:
+                weights[str(name)] = ws
+        return cls({"classes": classes, "intercept": [round(float(intercept[o]), 4) for o in order],
+                    "weights": weights, "temperature": temperature})
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "classes": self.classes, "intercept": self.intercept,
+                "temperature": self.temperature, "weights": self.weights, "meta": self.meta}
+
+    def log_scores(self, feats: Iterable[str]) -> dict[str, float]:
+        scores = list(self.intercept)
+        for f in set(feats):
+            for k, w in self.weights.get(f, ()):
+                scores[k] += w
+        return dict(zip(self.classes, scores))
+
+    def predict(self, feats: Iterable[str], boosts: dict[str, float] | None = None) -> list[tuple[str, float]]:
+        """Labels with calibrated probabilities, best first; ``boosts`` add log-odds."""
+        scores = self.log_scores(feats)
+        for label, boost in (boosts or {}).items():
+            if label in scores:
+                scores[label] += boost
+        return softmax(scores, self.temperature)
+
+
+def fit_temperature(score_rows: Sequence[tuple[dict[str, float], str]]) -> float:
+    """The softmax temperature that minimises the log-loss of held-out (scores, truth) pairs:
+    probabilities that mean what they say (calibration by temperature scaling)."""
+    if not score_rows:
+        return 1.0
+
+    def nll(t: float) -> float:
+        total = 0.0
+        for scores, truth in score_rows:
+            probs = dict(softmax(scores, t))
+            total -= math.log(max(probs.get(truth, 0.0), 1e-9))
+        return total / len(score_rows)
+
+    lo, hi = 0.2, 8.0  # golden-section search on log-loss (unimodal in t)
+    g = (math.sqrt(5) - 1) / 2
+    a, b = hi - g * (hi - lo), lo + g * (hi - lo)
+    fa, fb = nll(a), nll(b)
+    for _ in range(40):
+        if fa < fb:
+            hi, b, fb = b, a, fa
+            a = hi - g * (hi - lo)
+            fa = nll(a)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + g * (hi - lo)
+            fb = nll(b)
+    return round((lo + hi) / 2, 3)
+
+
+def load_classifier(model: dict):
+    """A classifier object from its dict: ``kind`` linear or (the default, older files) naive Bayes."""
+    return LinearModel(model) if model.get("kind") == "linear" else NaiveBayes(model)
 
 
 class NaiveBayes:
@@ -83,6 +192,7 @@ class NaiveBayes:
     """
 
     MIN_WEIGHT = 0.05
+    kind = "nb"
 
     def __init__(self, model: dict):
         self.alpha = float(model["alpha"])

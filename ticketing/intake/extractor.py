@@ -12,7 +12,8 @@ import copy
 import re
 from dataclasses import dataclass, field
 
-from ticketing.intake.classifier import NaiveBayes, Tokenizer, features
+from callcenter.personal_data import mask_text
+from ticketing.intake.classifier import Tokenizer, features, load_classifier
 from ticketing.intake.errors import InvalidText
 from ticketing.intake.gazetteer import Address, Gazetteer
 from ticketing.intake.keywords import (CATEGORY_CUES, DEPARTMENT_CUES, REPAIR_TERMS, TYPE_CUES,
@@ -41,6 +42,9 @@ class Proposal:
     alternatives: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     repairs: list[Repair] = field(default_factory=list)
     subdistrict_code: str | None = None
+    # True when the department is too uncertain to dispatch automatically: the dispatcher
+    # console shows these first and a person chooses (threshold calibrated out of fold).
+    needs_dispatcher: bool = False
 
     def work_order_fields(self) -> dict:
         """The draft as fields for ``WorkOrderService.create``; unknown ones are left for the agent to fill."""
@@ -59,6 +63,7 @@ class Proposal:
             "confidence": dict(self.confidence), "text": self.text,
             "alternatives": {k: [[label, round(p, 3)] for label, p in v] for k, v in self.alternatives.items()},
             "repairs": [{"heard": r.heard, "term": r.term, "start": r.start} for r in self.repairs],
+            "needs_dispatcher": self.needs_dispatcher,
         }
 
 
@@ -69,7 +74,8 @@ class Extractor:
     DEPARTMENT_CUE_BOOST = 3.0   # log-odds added per unit of department cue weight (at most 3 units)
     CATEGORY_CUE_SHARE = 0.5     # category cues also count for their default department
     CATEGORY_OVERRIDE_SCORE = 2.0  # cue score at which the dispatch catalogue may re-route
-    URGENT_MODEL_THRESHOLD = 0.85
+    URGENT_MODEL_THRESHOLD = 0.85       # naive Bayes models; a linear model carries its own (meta)
+    NEEDS_DISPATCHER_BELOW = 0.5        # department confidence, when the model does not carry its own
     CALM_TYPES = ("praise", "suggestion")  # a question may tell of a danger happening now
     SUMMARY_CHARS = 60
     ANALYSIS_CACHE = 5000
@@ -81,7 +87,7 @@ class Extractor:
         self.gazetteer = gazetteer
         self.taxonomy = taxonomy
         self.model_info = dict((model or {}).get("meta", {}))
-        self.models = {f: NaiveBayes(m) for f, m in (model or {}).get("fields", {}).items()}
+        self.models = {f: load_classifier(m) for f, m in (model or {}).get("fields", {}).items()}
         self._urgent = compile_patterns(URGENT_PATTERNS)
         self._type_cues = {t: compile_patterns(cues) for t, cues in TYPE_CUES.items()}
         self._dept_cues = {d: tuple(_cue(c) for c in cues) for d, cues in DEPARTMENT_CUES.items()}
@@ -153,7 +159,7 @@ class Extractor:
         """The same data with other trained models; shares the loaded lexicon, tokenizer and cache."""
         other = copy.copy(self)
         other.model_info = dict((model or {}).get("meta", {}))
-        other.models = {f: NaiveBayes(m) for f, m in (model or {}).get("fields", {}).items()}
+        other.models = {f: load_classifier(m) for f, m in (model or {}).get("fields", {}).items()}
         return other
 
     def analyse(self, text: str, lang: str | None = None):
@@ -183,8 +189,24 @@ class Extractor:
         for m in where.matches:
             for k in range(m.start, m.end):
                 masked[k] = " "
-        feats = features("".join(masked), lang, self.tokenizer)
+        feats = features("".join(masked), lang, self.tokenizer) + self._cue_features(norm.lower())
         return norm, lang, lang_conf, repairs, where, feats
+
+    def _cue_features(self, low: str) -> list[str]:
+        """The hand-written cues as features the classifier weighs (from the static cue tables
+        only, so a deployment's own taxonomy does not change what the model sees): ordinal
+        levels per department and type, and whether a present danger is told."""
+        out = []
+        topic = mask_locatives(low)
+        for label, cues in self._dept_cues.items():
+            weight = sum(w for match, w in cues if match(topic))
+            out += [f"cue:d:{label}:{level}" for level in (0.5, 1, 2, 3) if weight >= level]
+        for label, cues in self._type_cues.items():
+            hits = sum(1 for c in cues if c.search(low))
+            out += [f"cue:t:{label}:{level}" for level in (1, 2, 3) if hits >= level]
+        if urgent_cues(low, self._urgent):
+            out.append("cue:urgent")
+        return out
 
     def propose(self, text: str, lang: str | None = None) -> Proposal:
         norm, lang, lang_conf, repairs, where, feats = self.analyse(text, lang)
@@ -233,12 +255,16 @@ class Extractor:
         }
         if district is None:
             confidence["district"] = 0.0
+        dept_model = self.models.get("department")
+        below = getattr(dept_model, "meta", {}).get("needs_dispatcher_below", self.NEEDS_DISPATCHER_BELOW)
+        needs_dispatcher = department is None or dept_conf < below
         return Proposal(lang=lang, type=type_label, category=category, department=department,
                         district=district, address=addr, urgency=urgency, summary=summary,
                         confidence=confidence, text=norm,
                         alternatives={"type": type_alts[:3], "department": dept_alts[:3]},
                         repairs=list(repairs),
-                        subdistrict_code=self._subdistrict_codes.get((district, addr.subdistrict)))
+                        subdistrict_code=self._subdistrict_codes.get((district, addr.subdistrict)),
+                        needs_dispatcher=needs_dispatcher)
 
     # -- fields ----------------------------------------------------------------------
 
@@ -249,7 +275,9 @@ class Extractor:
                 best = max(boosts, key=boosts.get)
                 return [(best, 0.5)]
             return []
-        return model.predict(feats, boosts)
+        if model.kind == "linear":  # it learnt the cues' weight from the cue features
+            return model.predict(feats)
+        return model.predict([f for f in feats if not f.startswith("cue:")], boosts)
 
     def _type_boosts(self, low: str) -> dict[str, float]:
         boosts = {}
@@ -322,7 +350,9 @@ class Extractor:
             return "urgent", 0.9
         alts = self._predict("urgency", feats)
         p_urgent = dict(alts).get("urgent", 0.0)
-        if p_urgent >= self.URGENT_MODEL_THRESHOLD:
+        model = self.models.get("urgency")
+        threshold = getattr(model, "meta", {}).get("urgent_threshold", self.URGENT_MODEL_THRESHOLD)
+        if type_label not in self.CALM_TYPES and p_urgent >= threshold:
             return "urgent", p_urgent
         return "normal", round(max(0.5, 1.0 - p_urgent), 3)
 
@@ -379,17 +409,10 @@ _REQUEST = re.compile(r"(能不能|麻烦|请|帮|赶紧|快|投诉|举报|建�
 _CLAUSE = re.compile(r"[^,，。！？!?；;]+")
 
 
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
-
-
-def mask_phones(text: str) -> str:
-    """Mobile numbers as 138****1234: a summary is read by departments that do not need them."""
-    return _PHONE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
-
 
 def summarise(text: str, lang: str, limit: int = 60) -> str:
     """The caller's request in a line: fillers and self-introductions dropped, the ask kept, phones masked."""
-    text = mask_phones(text)
+    text = mask_text(text)   # callcenter.personal_data: a summary is read by departments
     if lang == "en":
         sentences = re.split(r"(?<=[.!?])\s+", text.strip())
         out = []

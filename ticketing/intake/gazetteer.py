@@ -183,6 +183,9 @@ def _english_names(kind: str, name: str, aliases: tuple[str, ...]) -> list[str]:
                     direction = " " + _DIRECTIONS[base[-1]]
                     base = base[:-1]
                 names.append(f"{_pinyin(base)}{direction} {english}")
+                if direction:  # said in pinyin too: "Rili Zhong Road", "Tiantongnan Road"
+                    names.append(f"{_pinyin(base)} {_pinyin(name[len(base):-len(suffix)])} {english}")
+                    names.append(f"{_pinyin(name[:-len(suffix)])} {english}")
                 break
     return names
 

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).with_name("data")
 GAZETTEER_PATH = DATA_DIR / "gazetteer.tsv"
 LABELED_PATH = DATA_DIR / "labeled.tsv"
+SYNTHETIC_PATH = DATA_DIR / "synthetic.tsv"   # composed from the scope policy (ticketing.intake.synth)
 MODEL_PATH = DATA_DIR / "model.json"
 
 
@@ -47,11 +48,22 @@ def load_gazetteer(path: str | Path | None = None, taxonomy=None) -> Gazetteer:
 
 
 def load_examples(path: str | Path | None = None) -> list[Example]:
-    rows = read_tsv(path or LABELED_PATH)
+    """The labeled rows of ``path``; by default the shipped training data: the hand-written
+    ``labeled.tsv`` and the policy-composed ``synthetic.tsv``."""
+    if path is None:
+        return load_examples(LABELED_PATH) + load_examples(SYNTHETIC_PATH)
+    rows = read_tsv(path)
     try:
         return examples_from_rows(rows)
     except DataError as exc:
-        raise DataError(f"{path or LABELED_PATH}: {exc.message}", exc.details) from None
+        raise DataError(f"{path}: {exc.message}", exc.details) from None
+
+
+def held_back_sets() -> dict[str, list[Example]]:
+    """The held-back split by source: ``hand-written`` (labeled.tsv) and ``synthetic`` (whole
+    situations of synthetic.tsv never trained on in any phrasing)."""
+    return {"hand-written": split(load_examples(LABELED_PATH))[1],
+            "synthetic": split(load_examples(SYNTHETIC_PATH))[1]}
 
 
 def load_model(path: str | Path | None = None) -> dict | None:

@@ -1,0 +1,246 @@
+"""Training utterances composed from the scope policy's lexicon (reproducible, seeded).
+
+    python -m ticketing.intake.synth > ticketing/intake/data/synthetic.tsv
+
+Each situation of :data:`~ticketing.intake.synth_lexicon.LEXICON` is said several ways: with a
+request-type frame (help, complaint, report, consultation, suggestion, praise), a place said
+the ways callers say it (district + 街道, a bare town name with 这边, a village, a road with a
+house number, a landmark, or nothing), openers, fillers, Ningbo dialect words, recognition
+errors (homophone swaps, lost punctuation, a misheard place), two-topic calls (the main topic
+decides, scope.md §1) and negated or hypothetical mentions of a danger (not urgent, §4).
+
+The id's trailing number is the situation's group: the fixed held-back rule of
+:mod:`ticketing.intake.dataset` (number divisible by 5) then holds back whole situations, so
+the held-back figure measures phrasings of situations never trained on, not a reworded copy.
+"""
+from __future__ import annotations
+
+import random
+import re
+import sys
+from collections import defaultdict
+
+from pypinyin import Style, lazy_pinyin
+
+from ticketing.intake.synth_lexicon import (DIALECT, DURATIONS, EN_FRAMES, EN_IDEAS, EN_OPENERS, EN_PRAISE_DEEDS, FILLERS,
+                                            LEXICON, OPENERS, PRAISE_DEEDS, STAFF_COMPLAINTS, TYPE_FRAMES)
+
+SEED = 18
+
+
+class Places:
+    """Ways a caller names where: from the one place list (taxonomy + gazetteer rows)."""
+
+    def __init__(self, rng: random.Random):
+        from ticketing.intake.resources import GAZETTEER_PATH, read_tsv
+        from ticketing.taxonomy import load_taxonomy
+
+        self.rng = rng
+        self.taxonomy = load_taxonomy()
+        self.rows = [r for r in read_tsv(GAZETTEER_PATH) if "|" not in r["district"]]
+        self.by_kind = defaultdict(list)
+        for r in self.rows:
+            self.by_kind[r["kind"]].append(r)
+
+    def pick(self, lang: str) -> tuple[str, str | None]:
+        """(phrase, district code or None)."""
+        rng = self.rng
+        roll = rng.random()
+        d = rng.choice(list(self.taxonomy.districts.values()))
+        sub = rng.choice(list(d.subdistricts.values()))
+        bare = sub.zh[:-2] if sub.zh.endswith("街道") else sub.zh[:-1]
+        if lang == "en":
+            if roll < 0.3:
+                return "", None
+            if roll < 0.5:
+                return rng.choice([f" in {d.en.split()[0]}", f" in {d.en}", f" in {sub.en}"]), d.code
+            if roll < 0.75:
+                r = rng.choice(self.by_kind["landmark"])
+                if r.get("en"):
+                    return f" near {r['en'].split('|')[0]}", r["district"]
+                return f" in {d.en.split()[0]}", d.code
+            r = rng.choice(self.by_kind["road"])
+            py = "".join(lazy_pinyin(re.sub(r"(路|街|大道)$", "", r["name"]))).capitalize()
+            return f" on {py} Road", r["district"]
+        if roll < 0.28:
+            return "", None
+        if roll < 0.42:
+            return rng.choice([f"{d.zh}{sub.zh}的", f"我是{d.zh}{sub.zh}的，", f"{d.zh}{sub.zh}这边，", f"我住在{d.zh}{sub.zh}，"]), d.code
+        if roll < 0.56:
+            if len(bare) >= 2:
+                return rng.choice([f"我是{bare}这边的，", f"{bare}那边，", f"我们{bare}这边", f"住在{bare}那块的，", f"在{bare}这里",
+                                   f"{sub.zh}的，"]), d.code
+            return f"{sub.zh}的，", d.code
+        if roll < 0.64:
+            return rng.choice([f"{d.zh}的，", f"我们{d.zh[:2]}这边", f"{d.zh}这里"]), d.code
+        if roll < 0.76:
+            r = rng.choice(self.by_kind["village"] + self.by_kind["community"])
+            return rng.choice([f"我们{r['name']}的", f"{r['name']}这边，", f"我是{r['name']}的，"]), r["district"]
+        if roll < 0.9:
+            r = rng.choice(self.by_kind["road"])
+            num = rng.choice(["", f"{rng.randint(1, 900)}号", f"{rng.randint(1, 300)}弄", ""])
+            return rng.choice([f"{r['name']}{num}这里，", f"在{r['name']}{num}，", f"{r['name']}上"]), r["district"]
+        r = rng.choice(self.by_kind["landmark"])
+        return rng.choice([f"{r['name']}附近", f"{r['name']}旁边那个小区，", f"就在{r['name']}边上，"]), r["district"]
+
+
+class Noise:
+    """Recognition errors: homophone swaps and lost punctuation."""
+
+    def __init__(self, rng: random.Random, texts):
+        self.rng = rng
+        self.by_sound = defaultdict(list)
+        seen = set()
+        for text in texts:
+            for ch in text:
+                if "\u4e00" <= ch <= "\u9fff" and ch not in seen:
+                    seen.add(ch)
+                    self.by_sound[lazy_pinyin(ch, style=Style.NORMAL)[0]].append(ch)
+
+    def homophones(self, text: str, n: int) -> str:
+        chars = list(text)
+        idx = [i for i, c in enumerate(chars) if "\u4e00" <= c <= "\u9fff"]
+        self.rng.shuffle(idx)
+        for i in idx[:n]:
+            options = [c for c in self.by_sound[lazy_pinyin(chars[i], style=Style.NORMAL)[0]] if c != chars[i]]
+            if options:
+                chars[i] = self.rng.choice(sorted(options))
+        return "".join(chars)
+
+    def spoken(self, text: str) -> str:
+        rng = self.rng
+        if rng.random() < 0.25:
+            text = re.sub(r"[，。？！,]", rng.choice(["", " "]), text)
+        if rng.random() < 0.3:
+            text = self.homophones(text, rng.randint(1, 2))
+        if rng.random() < 0.15:
+            for a, b in DIALECT:
+                if a in text and rng.random() < 0.6:
+                    text = text.replace(a, b, 1)
+        return text
+
+
+def _zh(rng, noise, places, situation: str, frame: str, *, extra: str = "", when: bool = False) -> tuple[str, str | None]:
+    place, district = places.pick("zh")
+    duration = rng.choice(DURATIONS) if when else ""
+    core = situation + (("，" + duration) if duration else "")
+    if rng.random() < 0.25:
+        core = rng.choice(FILLERS) + core
+    body = frame.format(x=core)
+    if place:
+        if rng.random() < 0.5 or "{x}" not in frame:
+            body = place + body
+        else:
+            body = body.replace(core, place + core, 1) if core in body else place + body
+    text = rng.choice(OPENERS) + body + extra
+    if district and rng.random() < 0.12:  # the place itself misheard: the district stays the truth
+        text = noise.homophones(text, 1)
+    return noise.spoken(text), district
+
+
+def _en(rng, places, situation: str, frame: str) -> tuple[str, str | None]:
+    place, district = places.pick("en")
+    body = frame.format(x=situation + place)
+    text = rng.choice(EN_OPENERS) + body
+    if rng.random() < 0.2:  # a word or two misheard
+        text = text.replace(" the ", " a ", 1).replace("ing ", "in ", 1)
+    return text[0].upper() + text[1:], district
+
+
+def generate(seed: int = SEED) -> list[dict]:
+    rng = random.Random(seed)
+    places = Places(rng)
+    all_text = [p for lex in LEXICON.values() for v in lex.values() for p in v]
+    noise = Noise(rng, all_text + list(OPENERS) + list(FILLERS) + list(DURATIONS))
+    rows: list[dict] = []
+    group = 0
+
+    def add(text, type_, dept, district, urgency, lang="zh"):
+        rows.append({"id": f"sy{len(rows):05d}g{group}", "lang": lang, "text": text, "type": type_, "department": dept,
+                     "district": district or "", "urgency": urgency})
+
+    departments = list(LEXICON)
+    for dept, lex in LEXICON.items():
+        for kind in ("faults", "violations", "questions", "ideas", "urgent"):
+            for situation in lex[kind]:
+                group += 1
+                if kind == "faults":
+                    plan = [("help", 3), ("complaint", 3)]
+                elif kind == "violations":
+                    plan = [("report", 3), ("complaint", 1)]
+                elif kind == "questions":
+                    plan = [("consultation", 4)]
+                elif kind == "ideas":
+                    plan = [("suggestion", 4)]
+                else:
+                    plan = [("help", 4)]
+                for type_, n in plan:
+                    for _ in range(n):
+                        frame = rng.choice(TYPE_FRAMES[type_])
+                        if kind == "questions" and rng.random() < 0.3:
+                            frame = "{x}"
+                            situation_text = situation + rng.choice(["", "？", "呢", "啊"])
+                        else:
+                            situation_text = situation
+                        text, district = _zh(rng, noise, places, situation_text, frame,
+                                             when=kind in ("faults", "violations", "urgent"))
+                        add(text, type_, dept, district, "urgent" if kind == "urgent" else "normal")
+                if kind == "urgent":
+                    # the same danger feared, denied or past: normal (scope.md §4)
+                    for pattern, type_ in (("万一{x}怎么办", "consultation"), ("我担心以后会{x}，建议提前检查一下", "suggestion"),
+                                           ("上次{x}，已经处理好了，想问一下以后怎么预防", "consultation")):
+                        text, district = _zh(rng, noise, places, pattern.format(x=situation), "{x}")
+                        add(text, type_, dept, district, "normal")
+                if kind == "faults" and rng.random() < 0.35:
+                    # two topics: the main one decides; a question for another department follows
+                    other = LEXICON[rng.choice([d for d in departments if d != dept])]["questions"]
+                    if other:
+                        frame = rng.choice(TYPE_FRAMES["help"])
+                        text, district = _zh(rng, noise, places, situation, frame,
+                                             extra=rng.choice(["。还有，顺便问一下", "，另外我还想问下", "，对了，"]) + rng.choice(other))
+                        add(text, "help", dept, district, "normal")
+        # staff: praise and complaints about the department's own service (scope.md §1.3-4)
+        for staff in lex["staff"]:
+            group += 1
+            for _ in range(4):
+                frame = rng.choice(TYPE_FRAMES["praise"])
+                place, district = places.pick("zh")
+                text = rng.choice(OPENERS) + place + frame.format(s=staff, y=rng.choice(PRAISE_DEEDS))
+                add(noise.spoken(text), "praise", dept, district, "normal")
+            for _ in range(2):
+                frame = rng.choice(TYPE_FRAMES["complaint"])
+                text, district = _zh(rng, noise, places, f"{staff}{rng.choice(STAFF_COMPLAINTS)}", frame)
+                add(text, "complaint", dept, district, "normal")
+        # the English desk
+        for kind, plan in (("en_faults", ("help", "complaint")), ("en_violations", ("report", "report")),
+                           ("en_questions", ("consultation", "consultation")), ("en_urgent", ("help", "help"))):
+            for situation in lex[kind]:
+                group += 1
+                for type_ in (*plan, plan[0]):
+                    text, district = _en(rng, places, situation, rng.choice(EN_FRAMES[type_]))
+                    add(text, type_, dept, district, "urgent" if kind == "en_urgent" else "normal", "en")
+        group += 1
+        staff = rng.choice(lex["staff"])
+        en_staff = {"health": "the doctors", "education": "my son's teacher", "water": "the water company repair team",
+                    "power": "the power company engineers", "gas": "the gas company engineer",
+                    "public-security": "the police officers", "transport": "the bus driver"}.get(dept)
+        if en_staff:
+            text, district = _en(rng, places, "", rng.choice(EN_FRAMES["praise"]).replace("{s}", en_staff)
+                                 .replace("{y}", rng.choice(EN_PRAISE_DEEDS)))
+            add(text.replace(",  ", ", "), "praise", dept, district, "normal", "en")
+    return rows
+
+
+def main() -> None:
+    rows = generate()
+    out = sys.stdout
+    out.write("# Composed by `python -m ticketing.intake.synth` from ticketing/intake/synth_lexicon.py (seed "
+              f"{SEED}); do not edit by hand.\n")
+    out.write("id\tlang\ttext\ttype\tdepartment\tdistrict\turgency\n")
+    for r in rows:
+        out.write("\t".join(r[c].replace("\t", " ") for c in ("id", "lang", "text", "type", "department", "district",
+                                                                "urgency")) + "\n")
+
+
+if __name__ == "__main__":
+    main()
