@@ -201,7 +201,10 @@ def _adoption(h: "Hotline") -> Part:
     or a controller that died) — IVR callers at their menu, queued callers in their place."""
     from callcenter.failover.adoption import CallAdoption
 
-    h.adoption = CallAdoption(h.ami, h.runner, h.acd, clock=h.clock)
+    from callcenter.failover.queue import QueueAdoption
+
+    h.adoption = CallAdoption(h.ami, h.runner, h.acd, clock=h.clock,
+                              queue=QueueAdoption(h.acd, h.ami, engine=h.engine))
     h.adoption.start()  # listening from the build on, so the very first login is not missed
     return Part("adoption", h.adoption, stop=h.adoption.stop)
 

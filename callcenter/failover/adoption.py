@@ -15,8 +15,8 @@ each one parked in AsyncAGI that no session of this process drives:
 * kept IVR sessions whose channel is gone end as ``caller_hangup``.
 
 Callers ringing an agent or talking to one are in the dialplan (``Dial``), not in AsyncAGI;
-the ACD re-attaches them to their agents (:meth:`QueueController.adopt_live`, when it has it)
-so an agent on a call is never offered a second one.  Everything here reads the PBX; nothing
+:class:`~callcenter.failover.queue.QueueAdoption` re-attaches them to their agents (after
+restoring the agents' states from the database) so an agent on a call is never offered a second one.  Everything here reads the PBX; nothing
 is dialled, so a satisfaction or queue callback already placed is never placed again.
 """
 from __future__ import annotations
@@ -60,10 +60,11 @@ def _agi_arg(data: str) -> str | None:
 class CallAdoption:
     """Listens to the AMI client's logins; adopts what is parked and undriven."""
 
-    def __init__(self, ami, runner, acd=None, *, clock):
+    def __init__(self, ami, runner, acd=None, *, clock, queue=None):
         self.ami = ami
         self.runner = runner
         self.acd = acd
+        self.queue = queue  # callcenter.failover.queue.QueueAdoption (the ACD's side), optional
         self.clock = clock
         self.rounds = 0
         self.last: dict = {}
@@ -81,12 +82,6 @@ class CallAdoption:
         self.adopt().addErrback(lambda f: log.error("adoption failed", extra={"fields": {
             "error": f.getErrorMessage()}}))
 
-    def _acd_knows(self, channel: str) -> bool:
-        if self.acd is None:
-            return False
-        known = getattr(self.acd, "_by_channel", {})
-        return channel in known
-
     @defer.inlineCallbacks
     def _getvar(self, name: str, channel: str):
         try:
@@ -102,41 +97,42 @@ class CallAdoption:
             return None
         self._busy = True
         started = self.clock.seconds()
-        summary = {"ivr": 0, "queue": 0, "settled": 0, "live": 0}
+        summary = {"ivr": 0, "queue": 0, "settled": 0, "live": 0, "agents": 0}
+        queue = self.queue
         try:
             result = yield self.ami.send("CoreShowChannels")
             channels = {m.get("Channel"): m for m in result.events if m.get("Channel")}
             summary["settled"] = self.runner.settle_orphans(channels) if self.runner is not None else 0
-            if self.acd is not None and hasattr(self.acd, "adopt_live"):
-                summary["live"] = self.acd.adopt_live(list(channels.values()))
+            if queue is not None:
+                summary["agents"] = yield queue.restore_agents()
+                summary["live"] = queue.adopt_live(list(channels.values()))
+                queue.ready_restored()
+            parked = []
             for name, m in channels.items():
                 arg = _agi_arg(m.get("ApplicationData") or "") if (m.get("Application") or "").lower() == "agi" \
                     else None
-                if arg is None:
-                    continue
-                if self.runner is not None and name in self.runner.sessions:
-                    continue
-                if self._acd_knows(name):
+                if arg is None or self._driven(name):
                     continue
                 queued = None
-                if self.acd is not None and arg in ("ivr", "requeue") and hasattr(self.acd, "adopt_waiting"):
+                if queue is not None and arg in ("ivr", "requeue"):
                     queued = parse_queue_checkpoint((yield self._getvar(QUEUE_CHECKPOINT, name)))
-                if queued is not None:
-                    queue, skill, priority, joined_at = queued
-                    if self.acd.adopt_waiting(m, queue, skill, priority, joined_at):
-                        summary["queue"] += 1
-                    continue
-                if self.runner is None or self.runner.library.get(arg) is None:
+                parked.append((name, m, arg, queued))
+            # queued callers first, in the order they joined: each gets their own place back
+            for name, m, arg, queued in sorted((p for p in parked if p[3] is not None), key=lambda p: p[3][3]):
+                if not self._driven(name) and queue.adopt_waiting(m, *queued):
+                    summary["queue"] += 1
+            for name, m, arg, queued in parked:
+                if queued is not None or self.runner is None or self.runner.library.get(arg) is None:
                     continue
                 checkpoint = (yield self._getvar(IVR_CHECKPOINT, name)) or ""
-                if name in self.runner.sessions:  # its AsyncAGIStart arrived while we asked
+                if self._driven(name):  # its AsyncAGIStart arrived while we asked
                     continue
                 if self.runner.adopt(name, flow=arg, uniqueid=m.get("Uniqueid") or "",
                                      linkedid=m.get("Linkedid") or "", caller=m.get("CallerIDNum") or "",
                                      caller_name=m.get("CallerIDName") or "", checkpoint=checkpoint):
                     summary["ivr"] += 1
-            if self.acd is not None and hasattr(self.acd, "resume_holds"):
-                summary["holds"] = self.acd.resume_holds(set(channels))
+            if queue is not None:
+                summary["holds"] = queue.resume_holds(set(channels))
         finally:
             self._busy = False
         summary["seconds"] = round(self.clock.seconds() - started, 3)
@@ -144,3 +140,8 @@ class CallAdoption:
         self.last = summary
         log.info("calls adopted after the AMI login", extra={"fields": summary})
         return summary
+
+    def _driven(self, channel: str) -> bool:
+        if self.runner is not None and channel in self.runner.sessions:
+            return True
+        return self.acd is not None and channel in getattr(self.acd, "_by_channel", {})

@@ -291,9 +291,11 @@ class QueueController(Hold, Offers, QueueCallbacks, Transfers, Resync, Figures, 
         session = self.session(agent_id)
         return self.calls.get(session.call_id) if session.call_id else None
 
-    def enqueue(self, call, queue: str, skill: str | None = None, priority: int = 0) -> QueuedCall:
+    def enqueue(self, call, queue: str, skill: str | None = None, priority: int = 0,
+                joined_at: datetime | None = None) -> QueuedCall:
         """Take a caller from the IVR (``call``: a :class:`CallHandle` or anything
-        with ``call_id``, ``channel``, ``number``, ``language``)."""
+        with ``call_id``, ``channel``, ``number``, ``language``).  ``joined_at``: when the
+        caller first joined (a caller adopted after a controller change keeps their place)."""
         rules = self.router.queue(queue)
         if call.call_id in self.calls and self.calls[call.call_id].state is not CallState.ENDED:
             raise RoutingError("routing.already_queued", "call is already queued / 来电已在队列中",
@@ -301,8 +303,9 @@ class QueueController(Hold, Offers, QueueCallbacks, Transfers, Resync, Figures, 
         check_name("channel", call.channel)
         now = self._now()
         number = getattr(call, "number", "") or ""
-        caller = Caller(call.call_id, queue, skill or rules.skill, self._priority(number, priority, now), now,
-                        number=number)
+        # an adopted caller's priority already has its points (it is what the checkpoint recorded)
+        points = priority if joined_at is not None else self._priority(number, priority, now)
+        caller = Caller(call.call_id, queue, skill or rules.skill, points, joined_at or now, number=number)
         self._remember(number, now)
         qc = QueuedCall(caller, call.channel, getattr(call, "language", "zh") or "zh")
         self.calls[caller.call_id] = qc

@@ -94,7 +94,9 @@ async def test_a_7_second_ami_cut_strands_nobody(sqlite_url, rendered_prompts, t
         for i, device in enumerate(AGENTS):
             hotline.acd.agent_login(f"a{i}")
             hotline.acd.agent_ready(f"a{i}")
-        await _sleep(reactor, 4.0)
+        acd = hotline.acd
+        await _until(reactor, lambda: acd.waiting() >= 2 and len([q for q in acd.calls.values()
+                                                                   if q.state.value == "connected"]) == 2, 90.0)
         # three more callers still in the welcome and language prompts when the link drops
         for i in range(5, 8):
             callers.append(sim.dial_in(f"1380000{i:04d}", script=CallerScript(keys=["1", "0"], key_delay=3.0)))
@@ -129,7 +131,7 @@ async def test_a_7_second_ami_cut_strands_nobody(sqlite_url, rendered_prompts, t
             assert call.outcome == "transfer", (ch.name, call.outcome, [(c.channel, c.outcome, [p["node"] for p in c.path]) for c in finished])
             assert ch.name in hotline.acd._by_channel or any(
                 qc.channel == ch.name for qc in hotline.acd.calls.values()), f"{ch.name} is not in the ACD"
-        assert hotline.adoption.last["ivr"] >= 1
+        assert hotline.adoption.last["ivr"] >= 1 and hotline.adoption.last["holds"] >= 1, hotline.adoption.last
     finally:
         for ch in list(sim.channels.values()):
             if not ch.hungup:
