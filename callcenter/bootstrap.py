@@ -43,6 +43,7 @@ FEATURES = (
     "callcenter.dispatch.web",
     "callcenter.appraisal.web",
     "callcenter.knowledge.web",
+    "callcenter.analysis.web",
     "callcenter.sms.web",
     "callcenter.citizen.web",
 )

@@ -66,7 +66,7 @@ CATALOGUE.update(TEXT)
 
 OPENAPI = {"/api/v1/appraisal": {"get": {
     "operationId": "appraisal", "summary": "A month's department appraisal (and agents, for supervisors) / 部门考核",
-    "parameters": [{"name": "month", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}}],
+    "parameters": [{"name": "month", "in": "query", "schema": {"type": "string", "pattern": "^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"}}],
     "responses": {"200": {"description": "departments ranked, weights, agents"}, **error_responses(400, 401, 403)}}}}
 
 
@@ -88,10 +88,13 @@ def month_of(request, deps) -> Period:
     if not raw:
         today = deps.now().astimezone(CST).date()
         return Period("month", today.replace(day=1))
-    if len(raw) != 7:
+    try:
+        if len(raw) != 7 or raw[4] != "-":
+            raise ReportError("reports.bad_date", "bad month")
+        return Period.parse("month", raw)
+    except ReportError:
         raise ReportError("appraisal.bad_month", "月份格式为 2026-11 / month must look like 2026-11",
-                          month=raw[:20])
-    return Period.parse("month", raw)
+                          month=raw[:20]) from None
 
 
 def routes(app) -> None:
