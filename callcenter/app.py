@@ -244,14 +244,36 @@ def _speech(h: "Hotline"):
     return Part("speech", h.speech, stop=h.speech.stop if h.speech is not None else None)
 
 
+@defer.inlineCallbacks
+def _speech_intake(h: "Hotline"):
+    """Whisper + intake: the IVR's describe node (key 9), voice messages filling their drafts, and
+    agent-call recordings queued for transcription when the call ends."""
+    from callcenter.asr.service import start_speech_intake
+
+    h.speech_intake = None
+    if h.speech_enabled:
+        h.speech_intake = yield start_speech_intake(
+            h.reactor, h.clock, h.config, pool=h.speech.pool if h.speech is not None else None,
+            transcriptions=h.transcriptions, workorders=h.workorders)
+    si = h.speech_intake
+    if si is None:
+        return Part("speech_intake", None)
+    h.runner.understand = si.understand
+    h.tracker.on_call_ended.append(lambda call: si.on_call_ended(call.linkedid, list(call.recordings)))
+    return Part("speech_intake", si, stop=si.stop)
+
+
 def _transcriber(h: "Hotline") -> Part:
     h.transcriber = None
-    if h.speech is None:
+    si = h.speech_intake
+    if h.speech is None and si is None:
         return Part("transcriber", None)
     from callcenter.asr.jobs import TranscriptionWorker
 
-    h.transcriber = TranscriptionWorker(h.reactor, h.transcriptions, h.speech.model, h.speech.pool,
-                                        worker_id=f"hotline-{id(h):x}")
+    # recordings and voice messages: the batch model (Whisper when installed), else the live one
+    model, pool = (si.batch_model, si.pool) if si is not None else (h.speech.model, h.speech.pool)
+    h.transcriber = TranscriptionWorker(h.reactor, h.transcriptions, model, pool, worker_id=f"hotline-{id(h):x}",
+                                        on_done=si.transcribed if si is not None else None)
     return Part("transcriber", h.transcriber, start=h.transcriber.start, stop=h.transcriber.stop)
 
 
@@ -270,6 +292,7 @@ def _web(h: "Hotline") -> Part:
     deps = root.deps
     deps.extras["caller_screen"] = h.runner.caller_screen
     deps.extras["ami"] = h.ami  # /healthz: degraded while the AMI link is down
+    deps.extras["speech_intake"] = h.speech_intake  # the desk shows what a caller told the IVR
     deps.extras["intake"] = IntakeService.from_config(h.reactor, h.reactor.getThreadPool(), h.config,
                                                       taxonomy=h.workorders.taxonomy, engine=h.engine)
     h.fanout.listeners.append(lambda: deps.extras.get("desk"))
@@ -307,6 +330,7 @@ SERVICES = (
     ("sla", _sla),
     ("surge", _surge),
     ("speech", _speech),
+    ("speech_intake", _speech_intake),
     ("transcriber", _transcriber),
     ("web", _web),
 )
@@ -334,6 +358,7 @@ class Hotline:
         self.desk_audiosocket = desk_audiosocket
         self.parts: dict[str, Part] = {}
         self.speech = None
+        self.speech_intake = None
         self.transcriber = None
         self.web_port = None
         self._started: list[Part] = []

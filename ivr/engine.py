@@ -67,6 +67,7 @@ class Transfer:
 class Record:
     name: str
     max_seconds: int
+    silence: int = 0  # seconds of quiet that end the recording (0: the runner's default)
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,15 @@ class Speech:
     lang: str
     words: tuple[str, ...]
     timeout: float
+
+
+@dataclass(frozen=True)
+class Understand:
+    """Transcribe what the caller said and propose a work order; the answer is a ``Result`` whose
+    value is a dict (``understood``, ``urgency``, ``department`` …) or None (no recogniser)."""
+
+    recording: str
+    lang: str
 
 
 @dataclass(frozen=True)
@@ -324,6 +334,11 @@ class Engine:
         words = tuple(w for ws in node.get("grammar").values() for w in ws)
         s.commands.append(Speech(node.get("prompt"), s.lang, words, node.get("timeout")))
 
+    def _enter_describe(self, s, node):
+        s.commands.append(Play(node.get("prompt"), s.lang))
+        s.record_seq += 1
+        s.commands.append(Record(f"{node.id}-{s.record_seq}", node.get("max_seconds"), node.get("silence")))
+
     def _enter_message(self, s, node):
         s.commands.append(Play(node.get("prompt"), s.lang))
         s.record_seq += 1
@@ -351,7 +366,9 @@ class Engine:
             s.commands.append(Play(node.get("prompt"), s.lang))
         s.note(result=f"queue:{node.get('queue')}")
         self._finish(s, "transfer")
-        s.commands.append(Transfer(node.get("queue"), node.get("skill"), node.get("priority")))
+        # a department skill chosen from what the caller said (``describe``) wins over the node's
+        skill = s.vars.pop("speech_skill", None) or node.get("skill")
+        s.commands.append(Transfer(node.get("queue"), skill, node.get("priority")))
 
     def _enter_hangup(self, s, node):
         if node.get("prompt"):
@@ -431,6 +448,29 @@ class Engine:
         if text is None:  # no recogniser, or silence: go straight to keys
             return self._enter(s, node.get("fallback"))
         return self._retry(s, node, "invalid_prompt", node.get("fallback"))
+
+    def _on_describe(self, s, node, event):
+        self._expect(event, (Recorded, Result))
+        if isinstance(event, Recorded):
+            if event.hung_up:
+                s.note(result="caller_hangup")
+                s.done, s.outcome = True, "caller_hangup"
+                return None
+            if event.seconds <= 0:
+                s.note(result="no_speech")
+                return self._enter(s, node.get("fallback"))
+            s.commands.append(Understand(event.path, s.lang))
+            return None  # stays here until the understanding comes back
+        heard = event.value if isinstance(event.value, dict) else None
+        if not heard or not heard.get("understood"):
+            s.note(result="not_understood" if heard else "no_recognizer")
+            return self._enter(s, node.get("fallback"))
+        urgent = heard.get("urgency") == "urgent"
+        skill = node.get("skills", {}).get(heard.get("department") or "")
+        if skill:
+            s.vars["speech_skill"] = skill
+        s.note(result="heard:" + ("urgent" if urgent else heard.get("department") or "general"))
+        return self._enter(s, node.get("urgent") or node.get("next") if urgent else node.get("next"))
 
     def _on_message(self, s, node, event):
         self._expect(event, (Recorded,))

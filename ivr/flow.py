@@ -60,6 +60,14 @@ _SPEC: dict[str, dict[str, Any]] = {
         "required": {"prompt", "grammar", "fallback"},
         "targets": ("fallback",),
     },
+    # the caller says what the problem is: recorded (silence ends it), transcribed, intake proposes the
+    # order; urgent → ``urgent``, else ``next`` (``skills``: department → skill for the transfer);
+    # not understood / no recogniser → ``fallback`` (the key menu)
+    "describe": {
+        "fields": {"prompt", "max_seconds", "silence", "urgent", "next", "fallback", "skills"},
+        "required": {"prompt", "next", "fallback"},
+        "targets": ("next", "urgent", "fallback"),
+    },
     # an order by the number the caller keyed in (``var``), or the caller's latest open one (``by: caller``)
     "lookup": {
         "fields": {"var", "by", "prompt", "next", "not_found"},
@@ -177,7 +185,7 @@ def _edges(node: Node) -> Iterator[Edge]:
         yield Edge(node.id, spec["next"], "key", 1)
         yield Edge(node.id, spec["next"], "timeout", 0)
         return
-    labels = {"fallback": "fallback", "next": "next", "open": "open", "closed": "closed", "not_found": "not_found",
+    labels = {"fallback": "fallback", "next": "next", "urgent": "urgent", "open": "open", "closed": "closed", "not_found": "not_found",
               "allowed": "allowed", "restricted": "restricted"}
     for name in _SPEC[node.kind]["targets"]:
         if name in spec:
@@ -496,6 +504,18 @@ def _build_node(node_id: str, raw: Any, raw_nodes: dict, prompts: dict[str, Prom
             problem("ivr.flow.bad_field", "skill: a skill name", raw, "skill", node_id)
             ok = False
         spec["priority"] = _int_field(raw, "priority", 0, 100, 0, node_id, problem)
+    if kind == "describe":
+        spec["max_seconds"] = _int_field(raw, "max_seconds", 5, 120, 30, node_id, problem)
+        spec["silence"] = _int_field(raw, "silence", 1, 10, 2, node_id, problem)
+        skills = raw.get("skills", {})
+        if not isinstance(skills, dict) or not all(
+                isinstance(k, str) and _QUEUE.match(k) and isinstance(v, str) and _QUEUE.match(v)
+                for k, v in skills.items()):
+            problem("ivr.flow.bad_field", "skills: a mapping of department code to skill name", raw, "skills",
+                    node_id)
+            ok = False
+        else:
+            spec["skills"] = dict(skills)
     if kind == "message":
         spec["max_seconds"] = _int_field(raw, "max_seconds", 5, 600, 120, node_id, problem)
         if "outcome" in raw and not _NAME.match(str(raw["outcome"])):

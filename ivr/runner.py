@@ -34,7 +34,7 @@ from callcenter.clock import now_from
 from ivr import agi
 from ivr.engine import (
     CallState, CollectDigits, Engine, Failure, Hangup, HangupSeen, Lookup, Outcome, Play, Record, Recorded,
-    RequestCallback, Result, SetVar, Speech, SubmitMessage, Transfer,
+    RequestCallback, Result, SetVar, Speech, SubmitMessage, Transfer, Understand,
 )
 from ivr.flow import Flow
 from ivr.library import FlowLibrary
@@ -118,6 +118,9 @@ class IvrRunner:
     max_sessions = 2000
     #: seconds of silence that end a recorded message
     record_silence = 5
+    #: ``understand(call, recording, lang) -> Deferred[dict | None]`` for ``describe`` nodes: transcribe
+    #: and propose a work order (:class:`callcenter.asr.intake.SpeechIntake`); None: callers use keys
+    understand: Callable | None = None
 
     def __init__(self, ami, library: FlowLibrary, *, clock, sounds_dir: str | Path,
                  recordings_dir: str | Path, is_open: Callable[[datetime], bool] = lambda now: True,
@@ -437,6 +440,16 @@ class IvrRunner:
             elif isinstance(command, Record):
                 event = yield self._record(session, command)
                 return event
+            elif isinstance(command, Understand):
+                heard = None
+                if self.understand is not None:
+                    try:
+                        heard = yield self._hook("understand", self.understand, session.call, command.recording,
+                                                 command.lang)
+                    except Exception:
+                        log.exception("understanding the caller failed; falling back to keys")
+                        heard = None
+                return Result(heard if isinstance(heard, dict) else None)
             elif isinstance(command, SubmitMessage):
                 # Awaited, so "your message is saved" is only said once it is; a failure is logged.
                 if self.on_message is not None:
@@ -523,7 +536,8 @@ class IvrRunner:
         base = self.recordings_dir / f"ivr-{safe_id}-{command.name}"
         started = self.clock.seconds()
         try:
-            result = yield self._agi(session, agi.record_file(str(base), command.max_seconds, self.record_silence),
+            result = yield self._agi(session, agi.record_file(str(base), command.max_seconds,
+                                                                     command.silence or self.record_silence),
                                      command.max_seconds + self.command_grace)
         except _Gone as gone:
             if gone.outcome != "caller_hangup":

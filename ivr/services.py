@@ -23,6 +23,12 @@ log = logging.getLogger(__name__)
 _ORDER_NUMBER = re.compile(r"^\d{8,20}$")
 
 
+def message_key(call_id: str, recording: str) -> str:
+    """The idempotency key of the draft order a message left in the IVR registers: one per call and
+    recording, so a replay never doubles it and its transcript finds it again."""
+    return f"ivr-message:{call_id}:{recording}"[-128:]
+
+
 def answer_periods(value) -> list[tuple]:
     """``ivr.answer_hours`` (``["08:00-20:00"]``) as (start, end) times; empty: none configured."""
     from datetime import time as dtime
@@ -135,7 +141,7 @@ class WorkOrderDesk:
         if call.caller:
             fields["caller_phone"] = call.caller
         order = self.service.create(fields, self.actor, now,
-                                    idempotency_key=f"ivr-message:{call.uniqueid}:{recording}"[-128:])
+                                    idempotency_key=message_key(call.uniqueid, recording))
         self.drafts.append(order["number"])
         if self.transcriptions is not None and not order.get("replayed"):
             self.transcriptions.enqueue(recording, now, call_id=call.uniqueid or None)

@@ -478,6 +478,33 @@ class WorkOrderService:
         self.publish([{"event": e.name, "number": e.number, "at": e.at.isoformat(), **e.data} for e in events])
         return self.view(order, actor, now)
 
+    def fill_from_transcript(self, idempotency_key: str, fields: dict, actor: Actor, now: datetime, *,
+                             transcript_id: int | None = None) -> str | None:
+        """The draft registered under ``idempotency_key`` (a message left in the IVR) takes intake's
+        fields from its transcript, checked like a new order's; None when no such order exists.
+        An order already dispatched keeps what the dispatcher decided (IllegalTransition)."""
+        self._require(actor, "create")
+        now = self._now(now)
+        with self.uow_factory() as uow:
+            row = uow.orders.idempotency_key(idempotency_key)
+            if row is None or row["order_id"] is None:
+                return None
+            number = uow.orders.get_by_id(row["order_id"]).number
+            order = self._load(uow, number, actor, for_update=True)
+            current = {name: getattr(order, name) for name in CREATE_FIELDS if getattr(order, name, None) is not None}
+            proposed = {k: v for k, v in fields.items() if k in WorkOrder.TRANSCRIPT_FIELDS}
+            if "district" in proposed and "subdistrict" not in proposed:
+                current.pop("subdistrict", None)  # the old one belongs to the old district
+            if "category" in proposed and "department" not in proposed:
+                current.pop("department", None)  # routed again from the new category
+            clean = self.validate_fields({**current, **proposed})
+            order.fill_from_transcript({k: clean.get(k) for k in WorkOrder.TRANSCRIPT_FIELDS if k in clean},
+                                       actor=actor.user_id, role=actor.role, now=now, transcript_id=transcript_id)
+            uow.orders.save(order)
+            uow.commit()
+        self.publish([{"event": "transcribed", "number": number, "at": now.isoformat()}])
+        return number
+
     def _check_sub_unit(self, order: WorkOrder, sub_unit: str) -> None:
         if order.department not in self.two_level:
             raise ValidationFailed("主办单位没有下级单位 / the lead department has no sub-units to hand to",

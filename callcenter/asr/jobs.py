@@ -193,22 +193,32 @@ class TranscriptionQueue:
                 sa.select(t.c.status, sa.func.count()).group_by(t.c.status))}
 
 
-def process_one(queue: TranscriptionQueue, model, worker_id: str, now_fn) -> int | None:
-    """Claim one job, transcribe it, store the result (blocking).  Returns the job id, or None if idle."""
+def process_one(queue: TranscriptionQueue, model, worker_id: str, now_fn, on_done=None,
+                language: str | None = None) -> int | None:
+    """Claim one job, transcribe it, store the result (blocking).  Returns the job id, or None if idle.
+
+    ``on_done(job, transcript, transcript_id)`` runs after the transcript is stored (a voice
+    message's draft order is filled from it); its failure is logged, the transcript stays.
+    ``language``: forced on Whisper (None: the likelier of Mandarin and English)."""
     from callcenter.asr.batch import transcribe_file
 
     job = queue.claim(worker_id, now_fn())
     if job is None:
         return None
     try:
-        transcript = transcribe_file(job.recording_path, model)
+        transcript = transcribe_file(job.recording_path, model, language=language)
     except Exception as exc:
         status = queue.fail(job, exc, now_fn())
         level = logging.WARNING if isinstance(exc, AsrError) else logging.ERROR
         log.log(level, "transcription job failed", exc_info=not isinstance(exc, AsrError),
                 extra={"fields": {"job": job.id, "status": status, "error": str(exc)}})
         return job.id
-    queue.complete(job, transcript, now_fn())
+    stored = queue.complete(job, transcript, now_fn())
+    if stored is not None and on_done is not None:
+        try:
+            on_done(job, transcript, stored)
+        except Exception:
+            log.exception("after-transcription step failed", extra={"fields": {"job": job.id}})
     return job.id
 
 
@@ -217,20 +227,23 @@ class TranscriptionWorker:
 
     poll_interval = 2.0
 
-    def __init__(self, reactor, queue: TranscriptionQueue, model, pool, worker_id: str):
+    def __init__(self, reactor, queue: TranscriptionQueue, model, pool, worker_id: str, on_done=None):
         self.reactor = reactor
         self.queue = queue
         self.model = model
         self.pool = pool
         self.worker_id = worker_id
+        self.on_done = on_done  # (job, transcript, transcript_id), in the decode thread
         self.processed = 0
         self._loop = None
         self._busy = False
 
-    def start(self):
+    def start(self) -> None:
+        """Poll from now on (returns at once: the loop's own Deferred fires only when it stops)."""
         self._loop = LoopingCall(self.tick)
         self._loop.clock = self.reactor
-        return self._loop.start(self.poll_interval, now=True)
+        self._loop.start(self.poll_interval, now=True).addErrback(
+            lambda f: log.error("transcription worker stopped: %s", f.getErrorMessage()))
 
     def stop(self) -> None:
         if self._loop is not None and self._loop.running:
@@ -245,7 +258,7 @@ class TranscriptionWorker:
         try:
             while True:
                 job_id = yield self.pool.run(process_one, self.queue, self.model, self.worker_id,
-                                             lambda: now_from(self.reactor))
+                                             lambda: now_from(self.reactor), self.on_done)
                 if job_id is None:
                     break
                 self.processed += 1

@@ -75,3 +75,44 @@ def start_speech(reactor, config, subscriber, port: int | None = None):
     log.info("speech recognition ready", extra={"fields": {
         "model": model.name, "audiosocket_port": listening.getHost().port, "recovered_spool": recovered}})
     return SpeechService(model, pool, transcriber, listening)
+
+
+def _warm(model) -> None:
+    """One second of silence through the model, so the first caller does not pay its first-run cost."""
+    if model.engine == "whisper":
+        import numpy as np
+
+        model.whisper.transcribe_samples(np.zeros(16000, dtype=np.float32), "zh", name=model.name)
+
+
+@inlineCallbacks
+def start_speech_intake(reactor, clock, config, *, pool: DecodePool | None = None, transcriptions=None,
+                        workorders=None):
+    """The utterance/batch recogniser (Whisper when installed) with intake, for the IVR's describe
+    node, voice messages and call recordings.  Decodes in ``pool`` (the live service's) or a pool
+    of its own.  Fires with a :class:`~callcenter.asr.intake.SpeechIntake`, or ``None`` when no
+    model is installed for utterances (callers then use the key menu)."""
+    from callcenter.asr.intake import SpeechIntake
+    from ticketing.intake.service import IntakeService
+
+    try:
+        model = yield deferToThread(load_model, None, config, "utterance")
+        batch = yield deferToThread(load_model, None, config, "batch")
+    except ModelError as exc:
+        log.error("spoken descriptions and recording transcription disabled: %s", exc,
+                  extra={"fields": {"error_id": exc.error_id}})
+        return None
+    own = pool is None
+    if own:
+        pool = DecodePool(reactor, int(config.get("asr.pool_size", 2)), name="asr-utterance")
+        pool.start()
+    intake = IntakeService.from_config(reactor, reactor.getThreadPool(), config,
+                                       taxonomy=workorders.taxonomy if workorders is not None else None)
+    speech = SpeechIntake(reactor, clock, model, pool, intake, transcriptions=transcriptions, workorders=workorders,
+                          min_confidence=float(config.get("asr.utterance_min_confidence", 0.45)))
+    speech.batch_model = batch
+    speech.own_pool = own
+    yield pool.run(_warm, model)
+    yield intake.start()
+    log.info("spoken descriptions ready", extra={"fields": {"model": model.name, "batch_model": batch.name}})
+    return speech

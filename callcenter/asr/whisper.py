@@ -203,7 +203,7 @@ class WhisperRecognizer:
             if seg.no_speech_prob > 0.8 and seg.avg_logprob < -1.0:
                 continue  # Whisper's hallucination on silence
             text = clean_text(seg.text, lang)
-            if not text:
+            if not text or _echoes(text, prompt):
                 continue
             word_list = []
             for w in (seg.words or []):
@@ -228,6 +228,17 @@ class WhisperRecognizer:
             return LANGUAGES[0]
         scores = dict(probs)
         return max(LANGUAGES, key=lambda lang: scores.get(lang, 0.0))
+
+
+def _echoes(text: str, prompt: str | None) -> bool:
+    """Whisper repeats its initial prompt when it hears nothing it knows (measured on espeak-ng's
+    Mandarin voice: "以下是普通的句子。"): such a segment is not the caller's words."""
+    if not prompt:
+        return False
+    import difflib
+
+    a, b = (re.sub(r"\W", "", x) for x in (text, prompt))
+    return bool(a) and difflib.SequenceMatcher(None, a, b).ratio() >= 0.75
 
 
 def confidence(transcript: Transcript) -> float:

@@ -1,6 +1,13 @@
-"""Speech: real-time factor per stream, pipeline overhead, end-of-speech latency, streams per core.
+"""Speech: accuracy per model and sample rate, real-time factor, latency, streams per core.
 
-Phases (JSON line each):
+Phases (JSON line each), for every model given (``--model a,b``; default: every verified one):
+- ``accuracy``: CER (Mandarin) and WER (English) against ``REFERENCES.tsv`` per
+  set (real / synthetic) and sample rate (16 kHz, 8 kHz), normalised as
+  :mod:`callcenter.asr.scoring` writes down; RTF as process CPU seconds per
+  audio second (one decoding thread, ``[asr] whisper_threads`` cores) and wall;
+- ``draft``: end of a ~10 s utterance → draft order fields (transcription +
+  intake's proposal), wall clock, per language;
+Vosk models only (streaming):
 - ``raw``: plain vosk (warm recogniser, 100 ms chunks + PartialResult, and 4000-frame chunks) at 8 kHz;
 - ``pipeline``: the same audio through ``StreamDecoder`` — overhead over raw, CPU time;
 - ``two_streams``: two streams decoded at once in two threads sharing one Model;
@@ -29,7 +36,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--calls", type=int, default=2, help="latency: concurrent real-time calls (2 threads)")
     parser.add_argument("--max-streams", type=int, default=3, help="capacity probe: up to N calls per core")
     parser.add_argument("--rounds", type=int, default=4, help="repetitions for raw vs pipeline (best of)")
-    parser.add_argument("--phases", default="raw,pipeline,two_streams,latency,capacity")
+    parser.add_argument("--phases", default="accuracy,draft,raw,pipeline,two_streams,latency,capacity")
+    parser.add_argument("--verbose", action="store_true", help="accuracy: one line per clip with the text heard")
 
 
 def _clips(folder: Path, count: int) -> list[tuple[str, bytes]]:
@@ -69,14 +77,112 @@ def _pipeline(model, pcm: bytes, live: bool = True) -> float:
     return time.thread_time() - started
 
 
-def run(args):
-    from callcenter.asr.models import load_model
+STREAMING_PHASES = {"raw", "pipeline", "two_streams", "latency", "capacity"}
 
+
+def _references(audio: Path) -> list[dict]:
+    import csv
+
+    with open(audio / "REFERENCES.tsv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    return [r for r in rows if (audio / r["file"]).is_file()]
+
+
+def accuracy(model, audio: Path, verbose: bool = False):
+    """CER/WER and RTF per set and sample rate (see module docs); JSON-able dicts."""
+    from callcenter.asr.batch import transcribe_file
+    from callcenter.asr.scoring import error_rate, errors
+
+    groups: dict[tuple[str, int, str], list] = {}
+    for row in _references(audio):
+        kind = "real" if row["kind"].startswith("real") else "synthetic"
+        groups.setdefault((kind, int(row["rate_hz"]), row["lang"]), []).append(row)
+    for (kind, rate, lang), rows in sorted(groups.items(), key=lambda kv: (kv[0][0], -kv[0][1], kv[0][2])):
+        pairs, audio_s, cpu_s, wall_s = [], 0.0, 0.0, 0.0
+        for row in rows:
+            cpu, wall = time.process_time(), time.perf_counter()
+            transcript = transcribe_file(audio / row["file"], model, language=lang, words=False)
+            cpu_s += time.process_time() - cpu
+            wall_s += time.perf_counter() - wall
+            audio_s += transcript.duration
+            pairs.append((row["reference"], transcript.text))
+            if verbose:
+                edits, n = errors(row["reference"], transcript.text, lang)
+                yield {"bench": "asr", "phase": "clip", "model": model.name, "file": row["file"],
+                       "error_rate": round(edits / n, 3) if n else None, "heard": transcript.text}
+        rate_name = "cer" if lang == "zh" else "wer"
+        yield {"bench": "asr", "phase": "accuracy", "model": model.name, "set": kind, "rate_hz": rate,
+               "lang": lang, "clips": len(rows), "audio_s": round(audio_s, 1),
+               rate_name: round(error_rate(pairs, lang), 4),
+               "rtf_cpu": round(cpu_s / audio_s, 3), "rtf_wall": round(wall_s / audio_s, 3),
+               "target": ({"cer": 0.12} if lang == "zh" else {"wer": 0.10}) if kind == "real" and rate == 8000
+               else None}
+
+
+def draft_latency(model, audio: Path):
+    """End of a ~10 s utterance → draft order fields: transcribe, then intake's proposal (warm)."""
+    import tempfile
+
+    from callcenter.asr.audio import write_wav
+    from callcenter.asr.batch import transcribe_file
+    from ticketing.intake.resources import default_extractor
+
+    extractor = default_extractor()
+    extractor.propose("中山路的路灯坏了", "zh")  # loaded and warm, as in the running service
+    utterances = {
+        "zh": ["real_8k/zh_aishell_BAC009S0764W0121_8k.wav", "real_8k/zh_funasr_asr_example_8k.wav"],
+        "en": ["real_8k/en_jfk_8k.wav"],
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-asr-") as tmp:
+        for lang, files in utterances.items():
+            pcm = b"".join(read_pcm(audio / f)[1] for f in files if (audio / f).is_file())
+            if not pcm:
+                continue
+            wav = write_wav(Path(tmp) / f"utterance-{lang}.wav", pcm, 8000)
+            runs = []
+            for _ in range(3):
+                started = time.perf_counter()
+                transcript = transcribe_file(wav, model, language=lang, words=False, use="utterance")
+                heard = time.perf_counter()
+                proposal = extractor.propose(transcript.text or "-", lang)
+                runs.append((heard - started, time.perf_counter() - started))
+            best = min(runs, key=lambda r: r[1])
+            yield {"bench": "asr", "phase": "draft", "model": model.name, "lang": lang,
+                   "utterance_s": round(len(pcm) / 16000, 2), "transcribe_s": round(best[0], 3),
+                   "to_draft_s": round(best[1], 3), "runs_s": [round(r[1], 3) for r in runs],
+                   "category": proposal.category, "target_s": 3.0}
+
+
+def _models(args):
+    from callcenter.asr.models import list_models, load_model
+
+    if args.model:
+        return [load_model(name) for name in args.model.split(",") if name]
+    return [load_model(st.spec.name) for st in list_models() if st.verified]
+
+
+def run(args):
     import logging
 
     logging.getLogger("twisted").setLevel(logging.WARNING)
     phases = set(args.phases.split(","))
-    model = load_model(args.model)
+    audio = Path(args.audio)
+    vosk_models = []
+    for model in _models(args):
+        yield {"bench": "asr", "phase": "model", "model": model.name, "engine": model.engine,
+               "load_s": round(model.load_seconds, 2), "cpus": os.cpu_count(), "loadavg": os.getloadavg()[0],
+               "whisper_threads": getattr(model.whisper, "cpu_threads", None)}
+        if "accuracy" in phases:
+            yield from accuracy(model, audio, args.verbose)
+        if "draft" in phases:
+            yield from draft_latency(model, audio)
+        if model.streaming:
+            vosk_models.append(model)
+    if vosk_models and phases & STREAMING_PHASES:
+        yield from _streaming(vosk_models[0], args, phases)
+
+
+def _streaming(model, args, phases):
     clips = _clips(Path(args.audio), args.clips)
     seconds = sum(len(p) for _, p in clips) / 16000
     yield {"bench": "asr", "phase": "setup", "model": model.name, "load_s": round(model.load_seconds, 2),

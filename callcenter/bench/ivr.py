@@ -49,6 +49,9 @@ def _event_for(command, rnd: random.Random):
         return Result(OrderStatus(command.order_number, "in_progress", T0 + timedelta(days=3)))
     if name in ("RequestCallback",):
         return Result(True)
+    if name == "Understand":
+        return Result(rnd.choice([{"understood": True, "urgency": "urgent"}, {"understood": True, "urgency": "normal"},
+                                  {"understood": False}, None]))
     if name == "Speech":
         return Result(rnd.choice(["停水了", "查询工单", "", "人工服务"]) or None)
     return None

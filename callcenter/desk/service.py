@@ -106,6 +106,8 @@ class DeskService:
         self.streams: dict[str, EventStream] = {}
         self.calls: dict[str, LiveCall] = {}
         self.speech: dict[str, str] = {}   # AudioSocket uuid -> call id
+        #: what callers told the IVR (callcenter.asr.intake.SpeechIntake): transcript + draft on ringing
+        self.ivr_speech = None
         self._ended: list[str] = []
         acd.add_listener(self._on_acd)
 
@@ -227,6 +229,11 @@ class DeskService:
             self._forget(stale)  # a ring whose end we never heard; ended calls stay for their order
         call = LiveCall(call_id, agent_id, qc.caller.number, qc.caller.queue, qc.caller.enqueued_at)
         self.calls[call_id] = call
+        told = self.ivr_speech.prefill(call_id) if self.ivr_speech is not None else None
+        if told:
+            # the caller described the problem in the IVR: the agent starts from their words and the draft
+            call.transcript = [told["transcript"][:2000]]
+            call.draft = dict(told["draft"])
         self._push(agent_id, "ringing", call.view(show_number=True, now=self.now()))
 
     def _forget(self, call: LiveCall) -> None:

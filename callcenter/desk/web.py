@@ -37,6 +37,8 @@ def desk_of(deps) -> DeskService:
     if desk is not None:
         if desk.intake is None:
             desk.intake = deps.extras.get("intake")  # speech intake may be wired after the web app
+        if desk.ivr_speech is None:
+            desk.ivr_speech = deps.extras.get("speech_intake")
         return desk
     acd = deps.extras.get("acd")
     if acd is None:
@@ -46,6 +48,7 @@ def desk_of(deps) -> DeskService:
         intake=deps.extras.get("intake"),
         agent_dispatch=bool(deps.config.get("desk.agent_dispatch", True)),
         audiosocket=str(deps.config.get("desk.audiosocket", "") or ""))
+    desk.ivr_speech = deps.extras.get("speech_intake")
     deps.extras.setdefault("on_close", []).append(desk.close)
     return desk
 

@@ -9,7 +9,7 @@ import pytest
 
 from ivr.engine import (
     CollectDigits, Digits, Engine, Failure, Hangup, HangupSeen, IvrError, Lookup, Outcome, Play, Record,
-    Recorded, RequestCallback, Result, SetVar, Speech, SubmitMessage, Timeout, Transfer,
+    Recorded, RequestCallback, Result, SetVar, SubmitMessage, Timeout, Transfer, Understand,
 )
 from ivr.flow import load_flow
 from callcenter.personal_data import mask_text
@@ -185,14 +185,46 @@ def test_lookup_with_bad_number_reprompts_and_unknown_order_says_so(hotline):
     assert batches[6][0] == Play("lookup_not_found", "zh")
 
 
-def test_speech_grammar_routes_and_falls_back_to_keys(hotline):
-    """Key 9 asks for speech; "我家停水了" routes to the urgent queue; no recogniser falls back to the key menu."""
+def test_describe_node_records_then_routes_what_the_caller_said(hotline):
+    """Key 9 records the caller's description (silence ends it), asks for it to be understood in the
+    caller's language, and routes by the proposal: urgent → the urgent queue, else the general one."""
     engine = Engine(hotline)
-    state, batches = run(engine, [Digits("1"), Digits("9"), Result("我家停水了")])
-    assert isinstance(batches[2][0], Speech) and "停水" in batches[2][0].words
-    assert batches[3][-1] == Transfer("hotline-urgent", "urgent", 10)
-    state, batches = run(engine, [Digits("1"), Digits("9"), Result(None)])
-    assert batches[3] == [CollectDigits("main_menu", "zh", 1, 5, "#")]
+    state, batches = run(engine, [Digits("1"), Digits("9"), Recorded("/r/d.wav", 6.0)])
+    assert batches[2] == [Play("describe_problem", "zh"), Record("describe-1", 30, 2)]
+    assert batches[3] == [Understand("/r/d.wav", "zh")] and state.node == "describe"
+    state, cmds = engine.step(state, Result({"understood": True, "urgency": "urgent", "department": "water"}), NOW)
+    assert cmds[-1] == Transfer("hotline-urgent", "urgent", 10)
+    assert state.path[-2].node == "describe" and state.path[-2].result == "heard:urgent"
+    state, batches = run(engine, [Digits("2"), Digits("9"), Recorded("/r/e.wav", 4.0),
+                                  Result({"understood": True, "urgency": "normal", "department": "housing"})])
+    assert batches[3] == [Understand("/r/e.wav", "en")]
+    assert batches[4][-1] == Transfer("hotline-general", "general", 0)
+
+
+def test_describe_node_falls_back_to_keys_when_not_understood(hotline):
+    """Low confidence, no recogniser or nothing said: back to the key menu; a hang-up ends the call."""
+    engine = Engine(hotline)
+    menu = CollectDigits("main_menu", "zh", 1, 5, "#")
+    for answer in ({"understood": False, "text": "嗯", "confidence": 0.2}, None):
+        state, batches = run(engine, [Digits("1"), Digits("9"), Recorded("/r/d.wav", 3.0), Result(answer)])
+        assert batches[4][-1] == menu
+        assert state.path[-2].result == ("not_understood" if answer else "no_recognizer")
+    state, batches = run(engine, [Digits("1"), Digits("9"), Recorded("/r/d.wav", 0.0)])
+    assert batches[3][-1] == menu and state.path[-2].result == "no_speech"
+    state, _ = run(engine, [Digits("1"), Digits("9"), Recorded("/r/d.wav", 2.0, hung_up=True)])
+    assert state.done and state.outcome == "caller_hangup"
+
+
+def test_describe_node_department_skill_overrides_the_transfer_skill(hotline):
+    """A describe node's skills map sends a water complaint to agents with the water skill."""
+    nodes = dict(hotline.nodes)
+    describe = nodes["describe"]
+    nodes["describe"] = replace(describe, spec={**describe.spec, "skills": {"water": "topic:water"}})
+    engine = Engine(replace(hotline, nodes=nodes))
+    state, batches = run(engine, [Digits("1"), Digits("9"), Recorded("/r/d.wav", 6.0),
+                                  Result({"understood": True, "urgency": "normal", "department": "water"})])
+    assert batches[4][-1] == Transfer("hotline-general", "topic:water", 0)
+    assert "speech_skill" not in state.vars
 
 
 def test_hangup_mid_flow_ends_without_commands(hotline):

@@ -232,6 +232,30 @@ class WorkOrder:
         self._record(HistoryEntry(now, actor, role, "merged-from", self.status, self.status, reason,
                                   {"number": duplicate.number, "call_ids": list(duplicate.call_ids)}))
 
+    #: what a voice message's transcript may fill in on its draft
+    TRANSCRIPT_FIELDS = ("type", "category", "district", "subdistrict", "address", "urgency", "summary",
+                         "description", "department")
+
+    def fill_from_transcript(self, fields: dict[str, Any], *, actor: str, role: str, now: datetime,
+                             transcript_id: int | None = None) -> list[str]:
+        """A voice message's draft (受理, not yet dispatched) takes the fields intake proposed from its
+        transcript; the history entry marks it for a dispatcher's review.  Returns the fields changed."""
+        if self.status != "registered":
+            raise IllegalTransition(
+                f"工单状态“{STATUSES[self.status].zh}”不能再按转写补全 / "
+                f"cannot fill an order that is {STATUSES[self.status].en} from a transcript",
+                {"number": self.number, "status": self.status, "action": "transcribed"})
+        changed = []
+        for name in self.TRANSCRIPT_FIELDS:
+            if name in fields and fields[name] != getattr(self, name):
+                setattr(self, name, fields[name])
+                changed.append(name)
+        self.updated_at = now
+        self._record(HistoryEntry(now, actor, role, "transcribed", self.status, self.status,
+                                  "语音留言已转写，待派单员审核 / voice message transcribed: for dispatcher review",
+                                  {"fields": changed, "transcript_id": transcript_id}))
+        return changed
+
     def _record(self, entry: HistoryEntry) -> None:
         self.history.append(entry)
         self.new_history.append(entry)

@@ -1,0 +1,184 @@
+"""Callers' words become work orders, end to end through the composition root (callcenter.app)
+over the PBX simulator with the real Whisper model: the IVR's describe node (key 9), voice
+messages left after hours, and agent-call recordings queued at hang-up."""
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+import pytest_twisted
+from twisted.internet import defer, task
+
+from tests.web.conftest import test_config as web_config
+
+pytestmark = pytest.mark.skipif(not (shutil.which("espeak-ng") and shutil.which("sox")),
+                                reason="bin/test installs espeak-ng and sox (callers' voices)")
+
+TZ = ZoneInfo("Asia/Shanghai")
+GAS_LEAK = "There is a gas leak in my building on Zhongshan Road. Please send someone right away."
+PIPE_BURST = "The water pipe in my kitchen burst this evening and water is everywhere. Please send someone."
+
+
+def voice(tmp_path, text: str):
+    """An English caller's voice as the PBX would record it: espeak-ng rendered to 8 kHz mono."""
+    from ivr.tts import TextToSpeech
+
+    return TextToSpeech(speed=140).render(text, "en", tmp_path / f"voice-{abs(hash(text))}.wav")
+
+
+@defer.inlineCallbacks
+def start_hotline(tmp_path, db_url, sounds, *, clock=None):
+    from twisted.internet import reactor
+
+    from callcenter.app import Hotline
+    from callcenter.pbxsim.simulator import PBXSimulator
+
+    sim = PBXSimulator(reactor, speed=4.0, spool_dir=tmp_path / "spool", sounds_dir=sounds)
+    port = yield sim.listen(0)
+    config = web_config(db_url).with_overrides({
+        "ami.port": port.getHost().port, "ami.host": "127.0.0.1", "web.port": 0,
+        "ivr.sounds_dir": str(sounds / "hotline"), "ivr.pbx_sounds_dir": "hotline",
+        "ivr.recordings_dir": str(tmp_path / "recordings"),
+        "asr.live": "no-such-model",        # no live desk stream: this test is about utterances
+        "asr.utterance": "whisper-base", "asr.batch": "whisper-base",
+        "asr.audiosocket_port": 0, "asr.spool_dir": str(tmp_path / "asr-spool"),
+    })
+    hotline = Hotline(reactor, config, migrate=True, ami_options={"ping_interval": None}, clock=clock)
+    finished = []
+    hotline.on_finished = finished.append
+    yield hotline.start()
+    yield hotline.ami.when_connected()
+    return sim, port, hotline, finished
+
+
+@defer.inlineCallbacks
+def stop_hotline(sim, port, hotline):
+    for ch in list(sim.channels.values()):
+        if not ch.hungup:
+            sim.hangup(ch, 16)
+    yield hotline.stop()
+    yield port.stopListening()
+
+
+@defer.inlineCallbacks
+def until(predicate, timeout: float = 60.0):
+    from twisted.internet import reactor
+
+    waited = 0.0
+    while not predicate():
+        if waited > timeout:
+            raise AssertionError("condition not met in time")
+        yield task.deferLater(reactor, 0.1, lambda: None)
+        waited += 0.1
+
+
+@pytest_twisted.inlineCallbacks
+def test_caller_describing_a_gas_leak_goes_to_the_urgent_queue_with_a_draft(whisper_model, sqlite_url, tmp_path, pbx_sounds):
+    """Key 2 (English) then 9: the caller's words are recorded, transcribed by Whisper and proposed
+    by intake as an urgent gas leak; the call is queued on hotline-urgent, the transcript is stored
+    under the call id and the desk's prefill holds the transcript and the draft."""
+    sim, port, hotline, finished = yield start_hotline(tmp_path, sqlite_url, pbx_sounds)
+    try:
+        from callcenter.asr.jobs import TranscriptionQueue
+        from callcenter.desk.web import desk_of
+        from callcenter.pbxsim.participants import CallerScript
+
+        assert hotline.speech_intake is not None and hotline.runner.understand is not None
+        sim.dial_in("13800002222", "12345", script=CallerScript(
+            keys=["2", "9"], key_delay=0.3, patience=60, speech_wav=voice(tmp_path, GAS_LEAK)))
+        yield until(lambda: finished)
+        call = finished[0]
+        describe = [p for p in call.path if p["node"] == "describe"][-1]
+        assert describe["result"] == "heard:urgent"
+        assert call.outcome == "transfer" and call.queue == "hotline-urgent"
+        told = hotline.speech_intake.prefill(call.call_id)
+        assert "gas" in told["transcript"].lower()
+        assert told["draft"]["urgency"] == "urgent" and told["draft"]["category"] == "gas-leak"
+        stored = yield defer.maybeDeferred(lambda: TranscriptionQueue(hotline.engine).transcripts_for(call.call_id))
+        assert [t["model"] for t in stored] == ["whisper-base"] and "gas" in stored[0]["text"].lower()
+        assert desk_of(hotline.web_root.deps).ivr_speech is hotline.speech_intake
+    finally:
+        yield stop_hotline(sim, port, hotline)
+
+
+@pytest_twisted.inlineCallbacks
+def test_silence_after_key_9_falls_back_to_the_key_menu(whisper_model, sqlite_url, tmp_path, pbx_sounds):
+    """A caller who says nothing at the describe node hears the main menu again and can press keys."""
+    sim, port, hotline, finished = yield start_hotline(tmp_path, sqlite_url, pbx_sounds)
+    try:
+        from callcenter.asr.audio import write_wav
+        from callcenter.pbxsim.participants import CallerScript
+
+        quiet = write_wav(tmp_path / "quiet.wav", b"\x00\x00" * 8000 * 3, 8000)
+        sim.dial_in("13800003333", "12345", script=CallerScript(
+            keys=["1", "9", "0"], key_delay=0.3, patience=60, speech_wav=quiet))
+        yield until(lambda: finished)
+        call = finished[0]
+        nodes = [(p["node"], p["result"]) for p in call.path]
+        assert ("describe", "not_understood") in nodes or ("describe", "no_speech") in nodes
+        assert nodes[-2][0] == "main_menu" and call.queue == "hotline-general"
+    finally:
+        yield stop_hotline(sim, port, hotline)
+
+
+@pytest_twisted.inlineCallbacks
+def test_after_hours_message_fills_its_draft_for_dispatcher_review(whisper_model, sqlite_url, tmp_path, pbx_sounds):
+    """At 22:00 a caller (English) leaves a message: the draft order is registered at once, the
+    transcription worker transcribes it, intake fills category and urgency, the transcript goes into
+    the description, the summary and history mark it for a dispatcher's review; it stays undispatched."""
+    from twisted.internet import reactor
+
+    from callcenter.routing.timewarp import ScaledClock
+
+    night = datetime(2026, 12, 7, 22, 0, tzinfo=TZ)  # a Monday evening: closed
+    clock = ScaledClock(reactor, 1.0, start=night.timestamp())
+    sim, port, hotline, finished = yield start_hotline(tmp_path, sqlite_url, pbx_sounds, clock=clock)
+    try:
+        from callcenter.asr.intake import REVIEW_MARK
+        from callcenter.pbxsim.participants import CallerScript
+        from ticketing.service import Actor
+
+        sim.dial_in("13800004444", "12345", script=CallerScript(
+            keys=["2", "1"], key_delay=0.3, speech_wav=voice(tmp_path, PIPE_BURST)))
+        yield until(lambda: finished)
+        call = finished[0]
+        assert "leave_message" in [p["node"] for p in call.path]
+        actor = Actor("dispatcher-1", "dispatcher")
+        svc = hotline.workorders
+
+        def draft():
+            page = svc.list(actor, limit=5)
+            return [o for o in page["items"] if call.call_id in (svc.get(o["number"], actor).get("call_ids") or [])]
+
+        yield until(lambda: hotline.speech_intake.stats["messages_filled"] == 1, timeout=90)
+        [order] = yield defer.maybeDeferred(draft)
+        order = svc.get(order["number"], actor)
+        assert order["status"] == "registered"
+        assert order["summary"].startswith(REVIEW_MARK)
+        assert order["category"] == "water-pipe-leak"
+        assert "water" in order["description"].lower() and "recording: " in order["description"]
+        history = svc.history(order["number"], actor)
+        assert [h["action"] for h in history][-1] == "transcribed"
+    finally:
+        yield stop_hotline(sim, port, hotline)
+
+
+@pytest_twisted.inlineCallbacks
+def test_agent_call_recordings_are_queued_for_transcription_when_the_call_ends(whisper_model, sqlite_url,
+                                                                               tmp_path, pbx_sounds):
+    """A finished call's MixMonitor recordings become transcription jobs under the call id."""
+    sim, port, hotline, finished = yield start_hotline(tmp_path, sqlite_url, pbx_sounds)
+    try:
+        from callcenter.calls.model import Call
+
+        call = Call("1700000000.42", datetime.now(TZ))
+        call.recordings.append(str(tmp_path / "1700000000.42.wav"))
+        for listener in hotline.tracker.on_call_ended:
+            listener(call)
+        yield until(lambda: hotline.speech_intake.stats["recordings_queued"] == 1)
+        jobs = hotline.transcriptions.counts()
+        assert sum(jobs.values()) == 1
+    finally:
+        yield stop_hotline(sim, port, hotline)
