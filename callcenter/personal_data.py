@@ -11,9 +11,9 @@ phone      ``138****5678`` (mobiles keep the carrier prefix and the last four di
 name       the first character of each word: ``张三丰`` → ``张**``, ``John Smith`` → ``J*** S****``
 address    every digit hidden (house, building, unit and flat numbers): ``中山西路138号3幢501室`` →
            ``中山西路***号*幢***室`` — the street stays, the door does not
-text       free text (summaries, channel names, dial strings, log lines): every phone number in it
-           masked, nothing else touched (ids such as ``1700000000.12``, ``WO-20261123-0001``,
-           ``PJSIP/trunk-00000001`` stay readable)
+text       free text (summaries, channel names, dial strings, log lines): every phone-shaped
+           number in it masked, nothing else touched (work-order numbers ``2026112300001``, ids
+           such as ``1700000000.12``, ``WO-20261123-0001``, ``PJSIP/trunk-00000001`` stay readable)
 =========  ==================================================================================
 
 Channels: :data:`PAGE` (staff pages), :data:`API` (the JSON API), :data:`EXPORT` (CSV and
@@ -110,10 +110,13 @@ def mask_address(address: str | None) -> str | None:
     return re.sub(r"\d", "*", str(address))
 
 
-# 7-15 digits (optionally after "+"), or an area code and number (0574-87654321), standing alone or
-# after "/", ":", "@" or a CJK character: not a Uniqueid ("1700000000.12"), a channel sequence
-# ("trunk-00000001") or a work-order number ("WO-20261123-0001"), whose digits neighbour "." or "-".
-_IN_TEXT = re.compile(r"(?<![0-9A-Za-z_.+\-])(?:0\d{2,3}-\d{7,8}|\+?\d{7,15})(?![0-9A-Za-z_.\-])")
+# Phone-shaped numbers only: a mobile (1[3-9] and nine digits, maybe after 86/0086), a number with an
+# area code (0574-87654321, 057487654321), a local number (seven or eight digits not starting with 0
+# or 1), or anything after "+" — standing alone or after "/", ":", "@" or a CJK character.  Not a
+# work-order number (2026112300001), a Uniqueid (1700000000.12), a channel sequence
+# (trunk-00000001) or WO-20261123-0001, whose digits neighbour "." or "-" or have another shape.
+_IN_TEXT = re.compile(r"(?<![0-9A-Za-z_.+\-])(?:0\d{2,3}-\d{7,8}|\+\d{7,15}|(?:0086|86)?1[3-9]\d{9}|0\d{9,11}"
+                      r"|[2-9]\d{6,7})(?![0-9A-Za-z_.\-])")
 
 
 def mask_text(text: str | None) -> str | None:

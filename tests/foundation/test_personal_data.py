@@ -60,8 +60,10 @@ def test_numbers_in_text_are_masked_but_ids_stay_readable():
     assert mask_text("Local/13800000001@hotline-pstn-0000000d;1") == "Local/138****0001@hotline-pstn-0000000d;1"
     assert mask_text("来电13800000001反映") == "来电138****0001反映"
     assert mask_text("call 13812341234 or 0574-87654321") == "call 138****1234 or 0574-****4321"
+    assert mask_text("+8613800000001 / 008613800000001 / 057487654321") == "138****0001 / 138****0001 / 057*****4321"
     for kept in ("1795421344.17", "PJSIP/trunk-00000001", "73c16376-3d6e-4d4d-ac63-9c99eddc7d3a", "PJSIP/1001",
-                 "hotline-in,12345", "WO-20261123-0001", "2026-11-23 09:00", None, ""):
+                 "hotline-in,12345", "WO-20261123-0001", "2026-11-23 09:00", "order 2026112300001",
+                 "1733500000", None, ""):
         assert mask_text(kept) == kept
 
 
