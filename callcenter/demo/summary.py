@@ -36,6 +36,19 @@ def stored_traces(engine) -> dict:
         }
 
 
+def _sms_counts(engine) -> dict:
+    """Messages to citizens by state (delivered, sent, pending, suppressed …) and by kind."""
+    from sqlalchemy import func, select
+
+    from callcenter.sms import outbox
+    from callcenter.sms.tables import sms_messages
+
+    with engine.connect() as conn:
+        kinds = {k: n for k, n in conn.execute(select(sms_messages.c.kind, func.count())
+                                               .group_by(sms_messages.c.kind))}
+    return {"by_state": outbox.counts(engine), "by_kind": kinds}
+
+
 def summarize(engine, world) -> dict:
     """The end-of-run summary (one JSON-able dict)."""
     traces = stored_traces(engine)
@@ -73,6 +86,10 @@ def summarize(engine, world) -> dict:
         "sla_warnings": traces["sla_events"].get("warning", 0),
         "callbacks": dict(callbacks, dialled=traces["callbacks_dialled"], jobs=traces["callback_jobs"]),
         "satisfaction": round(callbacks["satisfied"] / answered_cb, 3) if answered_cb else None,
+        "citizens_web": {"reports": s["web_reports"], "photos": s["web_photos"], "tracked": s["web_tracked"],
+                         "rated_online": s["web_rated"], "refused": s["web_refused"] + s["web_rating_refused"],
+                         "no_code": s["web_no_code"], "errors": s["web_errors"]},
+        "sms": _sms_counts(engine),
         "errors": s["errors"],
         "error_kinds": {k[6:]: n for k, n in s.items() if k.startswith("error:")},
         "retried_conflicts": s["retried_conflicts"],

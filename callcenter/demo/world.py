@@ -188,6 +188,17 @@ class DemoWorld:
             self.voices = yield deferToThread(make_voices, base / "voices", [u[0] for u in UTTERANCES])
             if not self.voices:
                 self.speech_note = "off: espeak-ng and sox are needed to render callers' voices"
+        # citizens' handsets: Kannel with its fake SMSC, reached by the hotline's SMS outbox
+        from callcenter.demo.citizens import start_gateway
+
+        if not opts.port:
+            from callcenter.sms.gateway import _free_port
+
+            self.config = self.config.with_overrides({"web.port": _free_port()})
+        self.gateway, sms = yield deferToThread(start_gateway, int(self.config.get("web.port")))
+        self.sms_note = sms if self.gateway is None else f"Kannel (fake SMSC) {self.gateway.sendsms_url}"
+        if self.gateway is not None:
+            self.config = self.config.with_overrides(sms)
         # the same services serve runs (callcenter.app), on the scaled clock, without AMI keep-alive pings
         self.hotline = hotline = Hotline(reactor, self.config, migrate=True, ami_options={"ping_interval": None},
                                          on_outcome=(self._count_survey,), on_finished=self._ivr_finished,
@@ -229,6 +240,13 @@ class DemoWorld:
             self.acd.agent_login(agent)
             self.acd.agent_ready(agent)
         self._every(self.department_every, self.departments.tick)
+        self.citizens = None
+        if self.gateway is not None:  # residents who use the portal instead of the phone
+            from callcenter.demo.citizens import WebCitizens
+
+            self.citizens = WebCitizens(reactor, self.clock, f"http://127.0.0.1:{self.config.get('web.port')}",
+                                        self.gateway.phone, self.service, self.stats, self.rnd)
+            self._every(WebCitizens.every, self.citizens.tick)
         self._schedule_arrival()
         self.wall_started = reactor.seconds()
         self._announce(ami_port)
@@ -288,6 +306,7 @@ class DemoWorld:
             f"{self.options.rate:g} calls/h at peak factor 1; {len(self.bots)} simulated agents; "
             f"browser agents ring on PJSIP/{', PJSIP/'.join(HUMAN_DEVICES.values())}",
             f"  speech: {self.speech_note}",
+            f"  citizens   portal {web}/  (report, track, rate; codes by SMS)  SMS: {self.sms_note}",
             "  Ctrl-C stops (in-flight work is finished and stored first)" if self.options.minutes is None
             else f"  runs {self.options.minutes:g} minutes, then prints a summary",
         ]
@@ -404,12 +423,15 @@ class DemoWorld:
         for loop in self._loops:
             if loop.running:
                 loop.stop()
-        for actor in (self.desk, self.departments):
-            yield actor.drain()
+        for actor in (self.desk, self.departments, self.citizens):
+            if actor is not None:
+                yield actor.drain()
         result = {}
         # the summary reads the database once every service has stopped, before it is closed
         self.hotline.before_stopping("database", lambda: deferToThread(summarize, self.engine, self).addCallback(
             result.update))
         yield self.hotline.stop()
         yield self.ami_port.stopListening()
+        if self.gateway is not None:
+            yield deferToThread(self.gateway.stop)
         return result

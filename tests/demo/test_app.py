@@ -29,7 +29,9 @@ async def test_serve_and_demo_build_the_same_services(sqlite_url, tmp_path):
     sim_port = await sim.listen(0)
     config = web_config(sqlite_url).with_overrides({
         "ami.port": sim_port.getHost().port, "web.port": 0, "asr.model": "no-such-model",
-        "asr.audiosocket_port": 0})
+        "asr.audiosocket_port": 0,
+        # the demo runs its SMS through Kannel; serve's SMS is on too, pointed at a gateway that is not there
+        "sms.enabled": True, "sms.sendsms_url": "http://127.0.0.1:9/cgi-bin/sendsms", "sms.callback_url": "http://127.0.0.1:9"})
     serve = Hotline(reactor, config)
     world = DemoWorld(reactor, web_config(sqlite_url), DemoOptions(port=0, agents=2, rate=1.0,
                                                                    directory=tmp_path / "demo"), out=lambda *a, **k: None)
