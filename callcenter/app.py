@@ -277,6 +277,15 @@ def _transcriber(h: "Hotline") -> Part:
     return Part("transcriber", h.transcriber, start=h.transcriber.start, stop=h.transcriber.stop)
 
 
+def _sms(h: "Hotline") -> Part:
+    """SMS to citizens through Kannel (``[sms]``): order accepted / replied / closed and the
+    portal's codes, from the outbox; None while ``sms.enabled`` is off."""
+    from callcenter.sms.service import build_sms
+
+    h.sms = build_sms(h.config, engine=h.engine, clock=h.clock, reactor=h.reactor, pool=h.reactor.getThreadPool())
+    return Part("sms", h.sms)
+
+
 def _web(h: "Hotline") -> Part:
     from callcenter.bootstrap import build_web, close_web, make_site
     from callcenter.livecalls import attach as attach_live_calls
@@ -329,6 +338,7 @@ SERVICES = (
     ("satisfaction_callbacks", _satisfaction_callbacks),
     ("sla", _sla),
     ("surge", _surge),
+    ("sms", _sms),
     ("speech", _speech),
     ("speech_intake", _speech_intake),
     ("transcriber", _transcriber),
@@ -361,6 +371,7 @@ class Hotline:
         self.speech_intake = None
         self.transcriber = None
         self.web_port = None
+        self.sms = None
         self._started: list[Part] = []
         self._before_stopping: dict[str, list[Callable[[], Any]]] = {}
 
