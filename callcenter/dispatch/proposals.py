@@ -1,7 +1,7 @@
 """Intake's proposal for an order already registered: what the caller said, read again by
 :mod:`ticketing.intake`, to show the dispatcher where the words point and how sure intake is.
 
-The text is the order's summary and description plus the transcripts of its
+The text is the order's summary, description and address plus the transcripts of its
 calls (an IVR message is only a recording until it is transcribed).  A
 proposal is kept per (order, version), so the inbox does not re-read an
 unchanged order.  "Needs a dispatcher" means intake is unsure of the
@@ -13,6 +13,7 @@ import threading
 from typing import Any, Callable
 
 from ticketing.domain.workorder import WorkOrder
+from ticketing.intake.errors import InvalidText
 
 DEFAULT_THRESHOLD = 0.6
 
@@ -40,7 +41,7 @@ class Proposals:
             return self._extractor
 
     def text_of(self, order: WorkOrder) -> str:
-        parts = [order.summary or "", order.description or ""]
+        parts = [order.summary or "", order.description or "", order.address or ""]
         parts.extend(self.transcripts(list(order.call_ids)))
         return "\n".join(p for p in parts if p).strip()
 
@@ -51,7 +52,10 @@ class Proposals:
         if cached is not None:
             return cached
         text = self.text_of(order)
-        proposal = self.extractor().propose(text[:4000]) if text else None
+        try:
+            proposal = self.extractor().propose(text[:4000]) if text else None
+        except InvalidText:  # punctuation only, or nothing intake can read: a person decides (never a 400 inbox)
+            proposal = None
         result = self._judge(order, proposal, text)
         if len(self._cache) >= self.max_cached:
             self._cache.clear()

@@ -92,6 +92,9 @@ TEXT = {
     "disp.address": {"zh": "地址", "en": "Address"},
     "disp.urgency": {"zh": "紧急程度", "en": "Urgency"},
     "disp.into": {"zh": "目标工单号", "en": "Target order"},
+    "disp.within.4h": {"zh": "4个工作小时", "en": "4 working hours"},
+    "disp.within.1d": {"zh": "1个工作日", "en": "1 working day"},
+    "disp.within.3d": {"zh": "3个工作日", "en": "3 working days"},
     "disp.urgency.normal": {"zh": "一般", "en": "Normal"},
     "disp.urgency.urgent": {"zh": "紧急", "en": "Urgent"},
     "nav.dispatch": {"zh": "派单台", "en": "Dispatch"},
@@ -126,8 +129,8 @@ OPENAPI = {
         "responses": {"200": {"description": "the workspace"}, **error_responses(401, 403, 404)}}},
     "/api/v1/dispatch/orders/{number}/merge-preview": {"get": {
         "operationId": "dispatch_merge_preview", "summary": "What merging this order into another would do / 合并预览",
-        "parameters": [{"name": "into", "in": "query", "required": True, "schema": {"type": "string"}}],
-        "responses": {"200": {"description": "the preview"}, **error_responses(400, 401, 403, 404, 409)}}},
+        "parameters": [{"name": "into", "in": "query", "required": True, "schema": {"type": "string", "minLength": 1}}],
+        "responses": {"200": {"description": "the preview"}, **error_responses(400, 401, 403, 404, 409, 422)}}},
     "/api/v1/dispatch/bulk-dispatch": {"post": {
         "operationId": "dispatch_bulk", "summary": "Dispatch several new orders, each to its proposed department "
                                                    "or to the one given / 批量派单",
@@ -255,7 +258,7 @@ class Console:
         svc = self.deps.workorders
         if into == number:
             raise DispatchError("dispatch.merge_self", "不能合并到自身 / cannot merge an order into itself",
-                                http_status=400, into=into)
+                                http_status=422, into=into)
         mine, target = svc.get(number, actor, now=now), svc.get(into, actor, now=now)
         return merge_preview(mine, target)
 

@@ -83,7 +83,7 @@ async def test_workspace_proposes_finds_the_duplicate_and_previews_the_merge(web
     got = await staff.dispatcher.get(f"/api/v1/dispatch/orders/{duplicate}/merge-preview?into={first}")
     assert got.status == 200 and got.json["into"] == first
     self_merge = await staff.dispatcher.get(f"/api/v1/dispatch/orders/{duplicate}/merge-preview?into={duplicate}")
-    assert self_merge.status == 400 and self_merge.json["error_id"] == "dispatch.merge_self"
+    assert self_merge.status == 422 and self_merge.json["error_id"] == "dispatch.merge_self"
     missing = await staff.dispatcher.get(f"/api/v1/dispatch/orders/{duplicate}/merge-preview")
     assert missing.status == 400 and missing.json["error_id"] == "dispatch.merge_target_required"
     assert (await staff.dispatcher.get("/api/v1/dispatch/orders/20990101999")).status == 404
