@@ -50,6 +50,10 @@ class CollectDigits:
     terminator: str = "#"
 
 
+#: the channel variable that carries the caller's language from the main flow to the later ones
+LANGUAGE_VAR = "HOTLINE_LANG"
+
+
 @dataclass(frozen=True)
 class SetVar:
     name: str
@@ -239,8 +243,11 @@ class Engine:
         self.is_restricted = is_restricted
 
     def start(self, caller: str, now: datetime, vars: dict[str, str] | None = None) -> tuple[CallState, list]:
-        state = CallState(flow=self.flow.name, caller=caller, lang=self.flow.default_language,
-                          vars=dict(vars or {}))
+        # a caller who chose a language earlier in the call (the rating after an agent) or whose
+        # request was made in one (the satisfaction callback) hears this flow in it: HOTLINE_LANG
+        chosen = (vars or {}).get(LANGUAGE_VAR)
+        lang = chosen if chosen in self.flow.languages else self.flow.default_language
+        state = CallState(flow=self.flow.name, caller=caller, lang=lang, vars=dict(vars or {}))
         s = _Step(state, now)
         self._enter(s, self.flow.start)
         return s.freeze(state), s.commands
@@ -417,6 +424,8 @@ class Engine:
         if keys and keys[0] in node.options:
             s.lang = node.options[keys[0]]
             s.note(result=s.lang)
+            if s.lang != self.flow.default_language:  # the rating flow later on this channel reads it
+                s.commands.append(SetVar(LANGUAGE_VAR, s.lang))
             return self._enter(s, node.get("next"))
         s.note(result="timeout" if not keys else "invalid")
         s.attempts += 1

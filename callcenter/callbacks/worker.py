@@ -29,6 +29,24 @@ log = logging.getLogger(__name__)
 _DIALLABLE = re.compile(r"^\+?[0-9]{3,20}$")
 
 
+def request_language(engine, order_number: str, phone: str) -> str:
+    """The language the citizen made the request in: of the latest main-flow IVR visit among the order's
+    calls, else of the latest visit from ``phone``; "zh" when neither is known (web, SMS, Open311)."""
+    from sqlalchemy import select
+
+    from ivr.store import ivr_visits as v
+    from ticketing.persistence.tables import work_orders as w
+
+    with engine.connect() as conn:
+        call_ids = conn.execute(select(w.c.call_ids).where(w.c.number == order_number)).scalar() or []
+        for where in ([v.c.call_id.in_(list(call_ids))] if call_ids else []) + ([v.c.caller == phone] if phone else []):
+            lang = conn.execute(select(v.c.lang).where(where, v.c.flow == "hotline")
+                                .order_by(v.c.ended_at.desc()).limit(1)).scalar()
+            if lang:
+                return lang
+    return "zh"
+
+
 class CallbackWorker(Service):
     """Claims and dials callbacks; ``recorder`` is a :class:`~callcenter.callbacks.jobs.ResultRecorder`."""
 
@@ -123,7 +141,10 @@ class CallbackWorker(Service):
                             "counting the attempt", callback_id)
             else:
                 self._failed_sync(callback_id, None, now)
-        return jobs.claim_due(self.engine, now, self.worker_id, self.batch)
+        claimed = jobs.claim_due(self.engine, now, self.worker_id, self.batch)
+        for job in claimed:   # the survey speaks the language the request was made in
+            job["lang"] = request_language(self.engine, job["order_number"], job["phone"])
+        return claimed
 
     def _dial_all(self, claimed: list[dict]) -> defer.Deferred:
         if self._loop is not None and not self.running:  # stopped while claiming: hand the jobs back
@@ -137,7 +158,8 @@ class CallbackWorker(Service):
             return self.blocking(self._failed_sync, job["callback_id"], 0, self.now())
         d = self.ami.originate(self.dial_string.format(number=number), context=self.context, exten="s",
                                caller_id=self.caller_id, timeout=self.ring_timeout,
-                               variables={"WORKORDER": job["order_number"], "CALLBACK_ID": job["callback_id"]})
+                               variables={"WORKORDER": job["order_number"], "CALLBACK_ID": job["callback_id"],
+                                          "HOTLINE_LANG": job.get("lang") or "zh"})
         self.in_flight.add(d)
 
         def placed(response):

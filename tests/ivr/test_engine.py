@@ -44,7 +44,7 @@ def test_greeting_then_language_menu(hotline):
 def test_english_caller_reaches_urgent_queue_in_two_keys(hotline):
     """Keys 2 (English) then 1 (urgent fault) transfer to the urgent queue with skill and priority."""
     state, batches = run(Engine(hotline), [Digits("2"), Digits("1")])
-    assert batches[1] == [CollectDigits("main_menu", "en", 1, 5, "#")]
+    assert batches[1] == [SetVar("HOTLINE_LANG", "en"), CollectDigits("main_menu", "en", 1, 5, "#")]
     last = batches[2]
     assert last[0] == Play("urgent_transfer", "en")
     assert last[-1] == Transfer("hotline-urgent", "urgent", 10)
