@@ -8,6 +8,7 @@ read and add; everyone else gets the same 404 as for a missing order.
 """
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from callcenter.web.files import send_file
 from callcenter.web.health import StaticFiles
 from callcenter.workorders.engine import actor_for, unavailable
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 PREFIX = "/api/v1/workorders/<number>/attachments"
 UPLOAD_PATH = re.compile(rb"^/api/v1/workorders/[0-9]{1,20}/attachments/?(\?.*)?$")
@@ -101,6 +103,9 @@ def routes(app) -> None:
             return _error_response(request, exc)
         if thumbnail:
             return await send_file(request, deps, path, "image/png")
+        log.info("attachment read", extra={"fields": {"event": "attachment.read", "by": principal.user.username,
+                                                      "role": principal.user.role, "order": number,
+                                                      "attachment": meta["id"]}})
         return await send_file(request, deps, path, meta["media_type"], filename=meta["filename"])
 
     @app.route(PREFIX + "/<attachment_id>", methods=["GET"])

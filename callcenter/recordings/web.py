@@ -7,6 +7,8 @@ the transcript only through the order's own fields, and get 403 here.
 """
 from __future__ import annotations
 
+import logging
+
 from callcenter.auth.web import require_role
 from callcenter.recordings.store import RecordingIndex, roots_from_config
 from callcenter.web.app import _error_response, json_api
@@ -14,6 +16,7 @@ from callcenter.web.errors import error_responses
 from callcenter.web.files import send_file
 from callcenter.workorders.engine import actor_for, unavailable
 
+log = logging.getLogger(__name__)
 LISTENERS = ("agent", "dispatcher", "supervisor", "admin")
 PREFIX = "/api/v1/workorders/<number>/recordings"
 
@@ -68,4 +71,9 @@ def routes(app) -> None:
             path, media_type = await deps.db(index.file, order["call_ids"], position)
         except Exception as exc:  # noqa: BLE001 - refusals are the API's JSON errors
             return _error_response(request, exc)
+        if not request.getHeader(b"range") or request.getHeader(b"range").startswith(b"bytes=0-"):
+            # a read of the caller's voice is audited once per playback (the seeks that follow are not)
+            log.info("recording played", extra={"fields": {"event": "recording.play", "by": principal.user.username,
+                                                           "role": principal.user.role, "order": number,
+                                                           "recording": position}})
         return await send_file(request, deps, path, media_type)

@@ -203,3 +203,28 @@ async def test_console_pages_show_names_not_codes_and_local_times(web):
             assert page.status == 200, path
             problems += [f"{path} {lang}: {p}" for p in raw_findings(visible_text(page.text), lang, codes)]
     assert problems == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_playing_a_recording_is_audited_once_per_playback(web, tmp_path, caplog):
+    import logging
+
+    from callcenter.asr.jobs import transcription_jobs
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    web.deps.extras["recordings"].roots.append(spool.resolve())
+    write_wav(spool / "call-2.wav")
+    staff = await staff_for(web)
+    number = await new_order(staff, call_ids=["1703.2"])
+    with web.engine.begin() as conn:
+        conn.execute(insert(transcription_jobs).values(recording_path=str(spool / "call-2.wav"), call_id="1703.2",
+                                                       status="queued", attempts=0, max_attempts=3,
+                                                       created_at=datetime(2026, 12, 7, 1, 0)))
+    url = f"/api/v1/workorders/{number}/recordings/0"
+    with caplog.at_level(logging.INFO, logger="callcenter.recordings.web"):
+        await staff.dispatcher.get(url, headers={"Range": "bytes=0-"})
+        await staff.dispatcher.get(url, headers={"Range": "bytes=4000-"})  # a seek
+    events = [r.fields for r in caplog.records if getattr(r, "fields", {}).get("event") == "recording.play"]
+    assert events == [{"event": "recording.play", "by": "disp1", "role": "dispatcher", "order": number,
+                       "recording": 0}]
