@@ -31,7 +31,7 @@ def test_compose_file_validates():
     )
     assert out.returncode == 0, out.stderr
     assert set(out.stdout.split()) == {"asterisk", "migrate", "prompts", "callcenter", "postgres", "elasticsearch",
-                                       "prometheus", "grafana"}
+                                       "prometheus", "grafana", "kannel"}
 
 
 def test_dialplan_has_the_contexts_the_controller_relies_on():
@@ -58,3 +58,14 @@ def test_example_config_loads():
     for section in cfg.as_dict():
         assert section in defaults.as_dict(), f"unknown section [{section}] in docker/callcenter.toml"
     assert cfg.get("database.url").startswith("postgresql")
+
+
+def test_kannel_config_hands_replies_and_reports_back_to_the_service():
+    """docker/kannel/kannel.conf: a sendsms account, delivery reports kept, and citizens' replies (TD/STOP)
+    posted to the service's /sms/mo with its token — never answered; boxes log at warning level."""
+    text = (DOCKER / "kannel" / "kannel.conf").read_text(encoding="utf-8")
+    groups = re.findall(r"^group = ([\w-]+)", text, re.M)
+    assert {"core", "smsc", "smsbox", "sendsms-user", "sms-service"} <= set(groups)
+    assert "dlr-storage = internal" in text and "max-messages = 0" in text
+    assert re.search(r'get-url = "http://callcenter:8080/sms/mo\?token=[^&]+&from=%p&to=%P&text=%a"', text)
+    assert set(re.findall(r"^log-level = (\d)", text, re.M)) == {"2"}
