@@ -39,6 +39,7 @@ from ivr.engine import (
 from ivr.flow import Flow
 from ivr.library import FlowLibrary
 from ivr.prompts import dynamic_sound_name, mask_phone, prompt_sound_name
+from ivr.sounds import check_pbx_sounds_dir
 
 log = logging.getLogger(__name__)
 
@@ -135,9 +136,9 @@ class IvrRunner:
         self.library = library
         self.clock = clock
         self.sounds_dir = Path(sounds_dir).resolve()
-        # Where Asterisk sees ``sounds_dir`` (absolute, or relative to its own
-        # sounds directory, e.g. "hotline" for a volume mounted at sounds/hotline).
-        self.pbx_sounds_dir = (pbx_sounds_dir or str(self.sounds_dir)).rstrip("/")
+        # ``sounds_dir`` as Asterisk names it: relative to its own sounds directory
+        # ("hotline" for a volume mounted at sounds/hotline), never this process's path.
+        self.pbx_sounds_dir = check_pbx_sounds_dir(pbx_sounds_dir)
         self.recordings_dir = Path(recordings_dir).resolve()
         self.is_open = is_open
         # the list behind the flows' ``screen`` nodes (callcenter.screening.CallerScreen): it answers

@@ -101,3 +101,26 @@ def pg_url(request) -> str:
     url = request.getfixturevalue("_pg_database")
     _truncate_pg(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def _rendered_sounds(tmp_path_factory) -> Path:
+    """Every hotline sound rendered once per session by the production renderer (espeak-ng + sox)."""
+    from ivr.sounds import build_sounds
+
+    out = tmp_path_factory.mktemp("hotline-sounds")
+    build_sounds(out)
+    return out
+
+
+@pytest.fixture
+def pbx_sounds(_rendered_sounds, tmp_path) -> Path:
+    """Asterisk's sounds directory for the PBX simulator (``PBXSimulator(sounds_dir=...)``) with every
+    hotline sound in ``hotline/`` (``ivr.pbx_sounds_dir``); ``pbx_sounds / "hotline"`` is the controller's
+    ``ivr.sounds_dir``.  Hard links to the session's rendering: a test may add or delete files, and
+    replaces (unlink, then write) rather than rewrites one."""
+    import shutil
+
+    root = tmp_path / "asterisk-sounds"
+    shutil.copytree(_rendered_sounds, root / "hotline", copy_function=os.link)
+    return root

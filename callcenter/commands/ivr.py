@@ -18,7 +18,9 @@ def register(sub) -> None:
     prompts = actions.add_parser("prompts", help="prompt audio")
     prompt_actions = prompts.add_subparsers(dest="prompts_action", metavar="ACTION")
     prompt_actions.required = True
-    build = prompt_actions.add_parser("build", help="render every prompt to 8 kHz WAV (espeak-ng + sox)")
+    build = prompt_actions.add_parser(
+        "build", help="render every sound the hotline plays (flow prompts, queue announcements, rating, survey) "
+                      "to 8 kHz WAV (espeak-ng + sox)")
     build.add_argument("--out", metavar="DIR", help="output directory (default: ivr.sounds_dir)")
     build.add_argument("--flows-dir", metavar="DIR", help="flow directory (default: ivr.flows_dir or shipped)")
     build.add_argument("--force", action="store_true", help="render again even if unchanged")
@@ -54,8 +56,8 @@ def _check(args) -> int:
 def _build(args) -> int:
     from ivr.flow import FlowError
     from ivr.library import FlowLibrary
-    from ivr.prompts import catalogue
-    from ivr.tts import TtsError, build_prompts
+    from ivr.sounds import build_sounds
+    from ivr.tts import TtsError
 
     flows_dir = args.flows_dir or args.cfg.get("ivr.flows_dir") or None
     out = Path(args.out or args.cfg.get("ivr.sounds_dir"))
@@ -67,7 +69,7 @@ def _build(args) -> int:
         print("refusing to build prompts for broken flows / 流程有误，未生成提示音", file=sys.stderr)
         return 1
     try:
-        results = build_prompts(catalogue(library.flows.values()), out, force=args.force)
+        results = build_sounds(out, library.flows.values(), force=args.force)
     except TtsError as exc:
         print(f"{exc.error_id}: {exc}", file=sys.stderr)
         return 1

@@ -101,7 +101,7 @@ def plan_caller(rnd: random.Random, seq: int, *, patience_mean: float = 120.0, t
     if choice == "lookup":
         keys.append((lookup_number or "0000000000000") + "#")
         keys.append("")      # hears the status, then no further choice
-        hangup_after = 40.0
+        hangup_after = 150.0  # hears the whole read-back and the closing menu (real prompt lengths), then the goodbye
     elif choice == "hangup":
         hangup_after = rnd.uniform(2.0, 6.0)
     return CallerPlan(

@@ -83,8 +83,9 @@ def demo_config(config, options: DemoOptions):
         "database.url": f"sqlite:///{base / 'demo.sqlite3'}",
         "search.engine": "embedded",
         "search.path": str(base / "search.sqlite3"),
-        "ivr.sounds_dir": str(base / "sounds"),
-        "ivr.pbx_sounds_dir": "",
+        # the simulator's Asterisk plays from base/asterisk-sounds; the prompts are its hotline/ (as in compose)
+        "ivr.sounds_dir": str(base / "asterisk-sounds" / "hotline"),
+        "ivr.pbx_sounds_dir": "hotline",
         "ivr.recordings_dir": str(base / "recordings"),
         # agents answer 08:00-21:00 (through the departments' lunch break), so a demo left running keeps
         # answering across its noon; the SLA clock still keeps the [calendar] working hours
@@ -172,11 +173,15 @@ class DemoWorld:
                     shutil.rmtree(path)
                 elif path.exists():
                     path.unlink()
-        for sub in ("sounds", "recordings", "spool"):
-            (base / sub).mkdir(exist_ok=True)
+        for sub in ("asterisk-sounds/hotline", "recordings", "spool"):
+            (base / sub).mkdir(parents=True, exist_ok=True)
         reactor.suggestThreadPoolSize(6)
+        # every sound the hotline plays, as `callcenter ivr prompts build` renders them (unchanged ones are kept);
+        # the simulator, like Asterisk, ends a caller's AGI session on a sound that does not exist
+        from ivr.sounds import build_sounds
 
-        self.sim = PBXSimulator(reactor, speed=opts.speed, spool_dir=base / "spool")
+        yield deferToThread(build_sounds, base / "asterisk-sounds" / "hotline")
+        self.sim = PBXSimulator(reactor, speed=opts.speed, spool_dir=base / "spool", sounds_dir=base / "asterisk-sounds")
         # the simulator's channels are stamped with reactor time; its timers run at ``speed``
         self.ami_port = yield self.sim.listen(opts.ami_port)
         ami_port = self.ami_port.getHost().port
@@ -331,7 +336,7 @@ class DemoWorld:
         lookup = next(iter(self.phones), None)
         plan = plan_caller(self.rnd, self.seq, lookup_number=lookup)
         self.sim.add_pstn(plan.number, behaviour=plan.survey_behaviour, answer_after=3.0,
-                          digits=plan.survey_key, digit_after=25.0, hangup_after=90.0)
+                          digits=plan.survey_key, digit_after=3.0, hangup_after=60.0)
         # patience runs from joining the agents' queue (``_on_acd``), not from the answer: the IVR's
         # welcome and menus do not use it up
         script = CallerScript(keys=list(plan.keys), key_delay=0.6, patience=None,

@@ -89,16 +89,23 @@ def run_async_agi(sim, ch, data: str):
             sim._agi_seq += 1
             internal = str(100000000 + (sim._agi_seq * 7919) % 900000000)
             sim.chan_event("AGIExecStart", "agi", ch, [("CommandId", internal), ("Command", command)])
-            code, result = yield execute(sim, ch, command)
+            outcome = yield execute(sim, ch, command)
+            code, result = outcome
+            failed = isinstance(outcome, CommandFailed)
+            # RESULT_FAILURE (res_agi.c): AGIExecEnd says ResultCode -1 / Failure, the reply line
+            # still reaches the client, and then the AsyncAGI session ends (AGISTATUS=FAILURE).
             sim.chan_event("AGIExecEnd", "agi", ch, [
-                ("CommandId", internal), ("Command", command), ("ResultCode", str(code)),
-                ("Result", "Success" if code == 200 else result),
+                ("CommandId", internal), ("Command", command), ("ResultCode", "-1" if failed else str(code)),
+                ("Result", "Failure" if failed else "Success" if code == 200 else result),
             ])
-            line = f"{code} {result}\n" if code == 200 else f"{code} {result}\n"
+            line = f"{code} {result}\n"
             pairs = [("Result", uri_encode(line))]
             if command_id is not None:
                 pairs.append(("CommandId", command_id))
             sim.chan_event("AsyncAGIExec", "agi", ch, pairs)
+            if failed:
+                status = "FAILURE"
+                break
             verb = " ".join(tokenize(command)[:2]).upper()
             if verb == "ASYNCAGI BREAK":
                 break
@@ -118,6 +125,13 @@ def run_async_agi(sim, ch, data: str):
     sim.chan_event("AsyncAGIEnd", "agi", ch)
     sim.set_var(ch, "AGISTATUS", status)
     return None
+
+
+class CommandFailed(tuple):
+    """A command whose handler returned RESULT_FAILURE: its reply is sent, then res_agi ends the session."""
+
+    def __new__(cls, code: int, text: str):
+        return super().__new__(cls, (code, text))
 
 
 def tokenize(command: str) -> list[str]:
@@ -181,7 +195,10 @@ def execute(sim, ch, command: str):
     if head2 == "STREAM FILE":
         if len(words) < 4:
             return USAGE
-        seconds = sim.prompt_seconds.get(words[2], sim.default_prompt_seconds)
+        seconds = sim.sound_seconds(ch, words[2])
+        if seconds is None:
+            # handle_streamfile: "200 result=-1 endpos=0" and RESULT_FAILURE (the session ends)
+            return CommandFailed(200, "result=-1 endpos=0")
         escape = words[3]
         started = sim.reactor.seconds()
         got = yield sim.sleep(ch, seconds, dtmf=bool(escape))
@@ -198,6 +215,8 @@ def execute(sim, ch, command: str):
             return USAGE
         timeout = float(words[3]) / 1000 if len(words) > 3 and words[3].lstrip("-").isdigit() and int(words[3]) > 0 else 6.0
         max_digits = int(words[4]) if len(words) > 4 and words[4].isdigit() else 1024
+        if words[2] and sim.sound_seconds(ch, words[2]) is None:
+            return 200, "result=-1"  # ast_app_getdata_full: the prompt did not open; the session goes on
         digits, timed_out = yield collect_digits(sim, ch, [words[2]], max_digits, timeout)
         if timed_out:
             return 200, f"result={digits} (timeout)"

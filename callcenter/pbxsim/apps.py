@@ -136,7 +136,11 @@ def app_playback(sim, ch, data, ext):
     files = split_args(data)[0].split("&")
     answer(sim, ch)
     for f in files:
-        seconds = sim.prompt_seconds.get(f, sim.default_prompt_seconds)
+        seconds = sim.sound_seconds(ch, f)
+        if seconds is None:
+            # app_playback: a warning, PLAYBACKSTATUS=FAILED, and the dialplan goes on
+            sim.set_var(ch, "PLAYBACKSTATUS", "FAILED")
+            return None
         play_to_listeners(sim, ch, seconds)
         yield sim.sleep(ch, seconds)
     sim.set_var(ch, "PLAYBACKSTATUS", "SUCCESS")
@@ -183,7 +187,8 @@ def collect_digits(sim, ch, prompts, max_digits: int, timeout: float, terminator
     for prompt in prompts:
         if not prompt:
             continue
-        got = yield sim.sleep(ch, sim.prompt_seconds.get(prompt, sim.default_prompt_seconds), dtmf=True)
+        seconds = sim.sound_seconds(ch, prompt)
+        got = yield sim.sleep(ch, sim.default_prompt_seconds if seconds is None else seconds, dtmf=True)
         if got is not None:
             if got == terminator:
                 return digits, False
@@ -303,10 +308,13 @@ def app_simpstn(sim, ch, data, ext):
         return None
     yield sim.sleep(ch, entry.answer_after)
     answer(sim, ch)
-    if entry.digits:
-        yield sim.sleep(ch, entry.digit_after)
-        if ch.peer is not None and not ch.peer.hungup:
-            yield sim.send_dtmf(ch, ch.peer, entry.digits)
+    if entry.digits and ch.peer is not None:
+        from callcenter.pbxsim.participants import ListeningPhone
+
+        # the citizen listens and presses the key once the menu asks (PBXSimulator.prompt_keys)
+        ch.peer.participant = ListeningPhone(ch, entry.digits, entry.digit_after, entry.hangup_after)
+        yield sim.sleep(ch, None)
+        return None
     yield sim.sleep(ch, entry.hangup_after)
     return None
 
@@ -469,16 +477,16 @@ def local_pair(sim, exten: str, context: str, *, caller=(UNKNOWN, UNKNOWN), link
     one.appdata = one.last_data = "(Outgoing Line)"
     sim.chan_event("Newexten", "dialplan", one, [("Extension", one.exten), ("Application", one.application),
                                                   ("AppData", one.appdata)])
-    for name, value in reversed(variables):
-        sim.set_var(one, name, value)
+    for var, value in reversed(variables):
+        sim.set_var(one, var, value)
     if parent is not None:
         sim.inherit_into(parent, one)
     num, name = caller
     if num != UNKNOWN or name != UNKNOWN:
         sim.set_callerid(one, num, name)
         sim.set_connected(one, num, name)
-    for name, value in variables:
-        sim.set_var(two, name, value)
+    for var, value in variables:   # not ``name``: that is the caller ID name used below
+        sim.set_var(two, var, value)
     if parent is not None:
         sim.inherit_into(parent, two)
     if num != UNKNOWN or name != UNKNOWN:

@@ -301,7 +301,8 @@ exten => _X.,1,NoOp(hotline call ${CALLERID(num)} -> ${EXTEN})
  same => n,Set(CDR(userfield)=${HOTLINE_CALLID})
  same => n,AGI(agi:async,ivr)
  same => n,GotoIf($["${IVR_ACTION}" = "hangup"]?bye)
- same => n,AGI(agi:async,requeue)
+ same => n(queued),AGI(agi:async,requeue)
+ same => n,GotoIf($["${AGISTATUS}" = "FAILURE"]?queued)
  same => n(bye),Hangup()
 
 [hotline-connect]
@@ -309,7 +310,8 @@ exten => s,1,ExecIf($["${HOTLINE_RECORDING}" = ""]?MixMonitor(${HOTLINE_CALLID}.
  same => n,Set(HOTLINE_RECORDING=${HOTLINE_CALLID}.wav)
  same => n,Dial(${AGENT_DEVICE},${IF($["${RING_TIMEOUT}" = ""]?${HOTLINE_RING_TIMEOUT}:${RING_TIMEOUT})},g)
  same => n,GotoIf($["${ANSWEREDTIME}" != ""]?answered)
- same => n,AGI(agi:async,requeue)
+ same => n(requeue),AGI(agi:async,requeue)
+ same => n,GotoIf($["${AGISTATUS}" = "FAILURE"]?requeue)
  same => n,Hangup()
  same => n(answered),AGI(agi:async,rating)
  same => n,Hangup()
@@ -318,7 +320,8 @@ exten => s,1,ExecIf($["${HOTLINE_RECORDING}" = ""]?MixMonitor(${HOTLINE_CALLID}.
 exten => _X.,1,Set(HOTLINE_TRANSFER=${EXTEN})
  same => n,Dial(PJSIP/${EXTEN},30,g)
  same => n,GotoIf($["${ANSWEREDTIME}" != ""]?done)
- same => n,AGI(agi:async,requeue)
+ same => n(requeue),AGI(agi:async,requeue)
+ same => n,GotoIf($["${AGISTATUS}" = "FAILURE"]?requeue)
  same => n(done),Hangup()
 
 [hotline-survey]

@@ -100,7 +100,12 @@ PSTN_BEHAVIOURS = ("answer", "noanswer", "busy", "congestion")
 
 @dataclass
 class PSTNNumber:
-    """A citizen's phone reached by an outbound callback (``Local/<n>@hotline-pstn``)."""
+    """A citizen's phone reached by an outbound callback (``Local/<n>@hotline-pstn``).
+
+    ``digits`` are pressed ``digit_after`` seconds into the first menu that asks the citizen for
+    keys (a person listens to the menu, whatever came before it: intro and read-back lengths
+    depend on the rendered prompts); the phone hangs up ``hangup_after`` seconds later.
+    """
 
     number: str
     behaviour: str = "answer"
@@ -115,3 +120,14 @@ class PSTNNumber:
         if self.behaviour not in PSTN_BEHAVIOURS:
             raise ScriptError("behaviour is answer, noanswer, busy or congestion", behaviour=self.behaviour)
         _check_digits(self.digits, "digits")
+
+
+@dataclass(eq=False)
+class ListeningPhone:
+    """The party on the far end of a channel that presses ``digits`` once, ``delay`` seconds after
+    a menu starts asking for keys (set on the channel running the menu by ``SimPSTN``)."""
+
+    phone: object            # the citizen's channel: the DTMF comes from it
+    digits: str
+    delay: float
+    hangup_after: float

@@ -15,6 +15,7 @@ import os
 import random
 import tempfile
 import wave
+from importlib import resources
 from pathlib import Path
 
 from twisted.internet import defer
@@ -22,7 +23,7 @@ from twisted.internet import defer
 from callcenter.pbxsim import apps as _apps
 from callcenter.pbxsim.dialplan import Dialplan, LAB_QUEUES, hotline_dialplan, lab_dialplan, substitute
 from callcenter.pbxsim.model import CAUSE_TEXT, UNKNOWN, Bridge, Channel, ChannelGone, Redirected
-from callcenter.pbxsim.participants import CallerScript, Device, PSTNNumber, ScriptError
+from callcenter.pbxsim.participants import CallerScript, Device, ListeningPhone, PSTNNumber, ScriptError
 from callcenter.pbxsim.queues import QueueManager
 from callcenter.pbxsim.server import encode
 
@@ -56,15 +57,26 @@ class PBXSimulator:
     #: ended channels kept in ``calls_log`` (a long demo must not grow without bound)
     calls_log_limit = 10_000
     prompt_seconds = {"beep": 3404 / 8000, "hello-world": 1.36, "auth-thankyou": 0.9}
+    #: Asterisk's core sounds (asterisk-core-sounds-en, listed in core-sounds.txt), present on an install
+    #: with them: played without a file.  Any other sound must exist as a file, or playing it fails
+    #: exactly as on Asterisk (see :meth:`sound_seconds`).
+    core_sounds = frozenset(
+        line for line in resources.files("callcenter.pbxsim").joinpath("core-sounds.txt").read_text("utf-8").splitlines()
+        if not line.startswith("#"))
+    #: file formats Asterisk can play here (format_wav, format_gsm, format_pcm, format_sln, format_g722)
+    sound_formats = ("wav", "WAV", "wav16", "gsm", "sln", "sln16", "ulaw", "alaw", "g722")
 
     def __init__(self, reactor, *, users=None, spool_dir=None, speed: float = 1.0,
-                 dialplan: str | Dialplan = "hotline", queues=None) -> None:
+                 dialplan: str | Dialplan = "hotline", queues=None, sounds_dir=None) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.reactor = reactor
         self.speed = float(speed)
         self.users = dict(users or {"hotline": "hotline-secret"})
         self.spool_dir = Path(spool_dir) if spool_dir else Path(tempfile.mkdtemp(prefix="pbxsim-spool-"))
+        # Asterisk's sounds directory (``<astdatadir>/sounds``): relative sound names are looked up here.
+        # None: only the core sounds exist, as on an Asterisk with nothing added.
+        self.sounds_dir = Path(sounds_dir) if sounds_dir else None
         if isinstance(dialplan, Dialplan):
             self.dialplan = dialplan
         elif dialplan == "lab":
@@ -105,6 +117,51 @@ class PBXSimulator:
     def new_challenge(self) -> str:
         """A fresh MD5 login challenge (Asterisk uses a random number)."""
         return str(random.randint(100000000, 999999999))
+
+    # -- sounds ----------------------------------------------------------------
+    def sound_file(self, ch: Channel, name: str) -> Path | None:
+        """The file Asterisk would open for sound ``name`` on ``ch`` (None: "does not exist in any format").
+
+        As ``ast_openstream``: an absolute name is taken as it is; a relative one is looked
+        up in ``<sounds>/<language>/``, then ``<sounds>/``, then ``<sounds>/en/``; the name
+        carries no extension and every known format is tried.
+        """
+        if not name or "\0" in name:
+            return None
+        path = Path(name)
+        if path.is_absolute():
+            candidates = [path]
+        elif self.sounds_dir is None or ".." in path.parts:
+            return None
+        else:
+            lang = ch.language or "en"
+            candidates = [self.sounds_dir / lang / name, self.sounds_dir / name]
+            if lang != "en":
+                candidates.append(self.sounds_dir / "en" / name)
+        for base in candidates:
+            for fmt in self.sound_formats:
+                found = base.with_name(f"{base.name}.{fmt}")
+                if found.is_file():
+                    return found
+        return None
+
+    def sound_seconds(self, ch: Channel, name: str) -> float | None:
+        """How long sound ``name`` plays on ``ch``; None when Asterisk would not find it."""
+        if name in self.prompt_seconds:
+            return self.prompt_seconds[name]
+        if name in self.core_sounds:
+            return self.default_prompt_seconds
+        found = self.sound_file(ch, name)
+        if found is None:
+            log.warning("File %s does not exist in any format", name)  # Asterisk's own words (file.c)
+            return None
+        if found.suffix.lower() == ".wav":
+            try:
+                with wave.open(str(found), "rb") as w:
+                    return w.getnframes() / float(w.getframerate() or 8000)
+            except (wave.Error, EOFError, OSError):
+                return None  # Asterisk cannot open a broken file either
+        return self.default_prompt_seconds
 
     # -- serving -------------------------------------------------------------
     def listen(self, port: int = 0, interface: str = "127.0.0.1"):
@@ -539,6 +596,16 @@ class PBXSimulator:
     def prompt_keys(self, ch: Channel) -> None:
         """A prompt reads digits: a scripted caller answers with its next keys."""
         script = ch.participant
+        if isinstance(script, ListeningPhone) and script.digits:
+            digits, script.digits, phone = script.digits, "", script.phone
+
+            def press():
+                if not ch.hungup and not phone.hungup:
+                    self.send_dtmf(phone, ch, digits)
+                    self.later(script.hangup_after, lambda: None if phone.hungup else self.hangup(phone, 16))
+
+            self.later(script.delay, press)
+            return
         if isinstance(script, CallerScript) and script.keys:
             keys = script.keys.pop(0)
             if keys:

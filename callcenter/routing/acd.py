@@ -89,7 +89,8 @@ class QueueController(Hold, Offers, QueueCallbacks, Transfers, Resync, Figures, 
                  ring_timeout: float = 15.0, wrap_up_seconds: float = 15.0, max_missed: int = 2,
                  moh_class: str = "default", tick_interval: float = 1.0, callback_timeout: float = 30.0,
                  default_queue: str = "hotline-general", caller_id: str = "12345",
-                 sounds_dir: str | None = None, priority_rules: PriorityRules | None = None,
+                 sounds_dir: str = "hotline", prompts_dir: str | None = None,
+                 priority_rules: PriorityRules | None = None,
                  elderly_numbers: Iterable[str] = (), callback_policy=None, calendar=None) -> None:
         self.ami = ami
         self.clock = clock
@@ -103,7 +104,10 @@ class QueueController(Hold, Offers, QueueCallbacks, Transfers, Resync, Figures, 
         self.callback_timeout = callback_timeout
         self.default_queue = default_queue
         self.caller_id = caller_id
+        # the prompts as Asterisk names them (ivr.pbx_sounds_dir, relative to its sounds directory)
+        # and as this process sees them (ivr.sounds_dir: a prompt whose file is missing is not played)
         self.sounds_dir = sounds_dir
+        self.prompts_dir = prompts_dir
         self.priority_rules = priority_rules or PriorityRules()
         self.elderly_numbers = frozenset(elderly_numbers)
         from ticketing.callbacks.policy import CallbackPolicy
@@ -498,19 +502,11 @@ def agents_from_config(items: list[dict]) -> list[Agent]:
     return out
 
 
-def _absolute(path: str | None) -> str | None:
-    """Asterisk plays our prompts by absolute path (the IVR's sounds directory)."""
-    if not path:
-        return None
-    from pathlib import Path
-
-    return str(Path(path).resolve())
-
-
 def controller_from_config(config, ami, clock, *, store=None, db_runner=None, calendar=None) -> QueueController:
     """Build the ACD from the ``[routing]`` config section; in-queue callbacks are retried on the
     ``[callbacks]`` policy and the ``[calendar]`` working calendar (or ``calendar``, e.g. the work
     order service's, which includes the database's overrides)."""
+    from ivr.sounds import check_pbx_sounds_dir
     from ticketing.calendar_data import build_calendar
     from ticketing.callbacks.policy import CallbackPolicy
 
@@ -525,7 +521,8 @@ def controller_from_config(config, ami, clock, *, store=None, db_runner=None, ca
         moh_class=section.get("moh_class", "default"),
         callback_timeout=float(section.get("callback_timeout", 30)),
         default_queue=section.get("default_queue", "hotline-general"),
-        sounds_dir=_absolute(config.get("ivr.sounds_dir")),
+        sounds_dir=check_pbx_sounds_dir(config.get("ivr.pbx_sounds_dir")),
+        prompts_dir=config.get("ivr.sounds_dir") or None,
         elderly_numbers=section.get("elderly_numbers", ()),
         callback_policy=CallbackPolicy.from_config(config.section("callbacks")),
         calendar=calendar if calendar is not None else build_calendar(config.section("calendar")),

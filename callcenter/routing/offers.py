@@ -188,11 +188,16 @@ class Offers:
         channel = message.get("Channel")
         qc = self._call_for(message)
         now = self._now()
+        if qc is not None and qc.state is CallState.WAITING and channel:
+            # A waiting caller's session started again (a prompt failed and res_agi ended the
+            # session, or the dialplan came back here): hold goes on in the new session.
+            self._resume_hold(qc, channel)
+            return
         if qc is None or qc.state not in (CallState.RETURNING, CallState.RINGING, CallState.ANSWERED):
             # Back from a failed transfer, or a call we do not know (restart):
             # a new entry in the default queue, identified by HOTLINE_CALLID.
             call_id = callid_of(message) or message.get("Uniqueid")
-            if not call_id or (qc is not None and qc.state is CallState.WAITING):
+            if not call_id:
                 return
             number = env.get("agi_callerid", "")
             handle = CallHandle(call_id, channel, number if number.isdigit() else "",

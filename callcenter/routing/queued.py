@@ -4,7 +4,7 @@ Shared by the rooms of the queue controller (:mod:`callcenter.routing.acd`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 
@@ -49,6 +49,7 @@ class QueuedCall:
     agent_bridge: str = ""           # BridgeUniqueid the agent's channel entered
     callback_seen: int = 0           # queue_callbacks.attempts when this ACD queued the callback (claim guard)
     callback_at_once: bool = False   # booked while an agent was free: placed without waiting in the queue
+    failed_sounds: set = field(default_factory=set)  # hold prompts that did not play: music only for them
 
     @property
     def call_id(self) -> str:

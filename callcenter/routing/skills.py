@@ -27,6 +27,18 @@ _NAME = re.compile(r"[A-Za-z0-9_.:@/+-]{1,64}")
 _DEVICE = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9_.@+:-][A-Za-z0-9_.@+:/-]{0,63}")
 
 
+# A channel name as Asterisk gives it: technology/resource, where the resource may hold
+# anything printable -- Local/100@hotline-in-0000001a;2, PJSIP/trunk-00000003,
+# IAX2/127.0.0.1:4569-12345, AudioSocket/127.0.0.1:9092-<uuid>, a <ZOMBIE> suffix.
+# Control characters (CR, LF: AMI header injection), spaces and DEL are refused.
+_CHANNEL = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,31}/[\x21-\x7e\u00a0-\U0010ffff]{1,200}")
+
+
+def is_channel(value: Any) -> bool:
+    """True for an Asterisk channel name (``Local/…;2``, ``PJSIP/…``, ``IAX2/…``), never with control characters."""
+    return isinstance(value, str) and _CHANNEL.fullmatch(value) is not None
+
+
 def is_device(value: Any) -> bool:
     """True for a channel ``technology/resource`` such as ``PJSIP/9001`` (nothing else)."""
     return isinstance(value, str) and _DEVICE.fullmatch(value) is not None
@@ -38,8 +50,12 @@ def is_agent_id(value: Any) -> bool:
 
 
 def check_name(kind: str, value: Any) -> str:
-    """``value`` if it is a safe identifier, else a ``routing.bad_name`` error."""
-    if not isinstance(value, str) or not _NAME.fullmatch(value):  # fullmatch: "$" would allow a final "\n"
+    """``value`` if it is a safe identifier, else a ``routing.bad_name`` error.
+
+    ``kind`` "channel" takes any Asterisk channel name (:func:`is_channel`).
+    """
+    pattern = _CHANNEL if kind == "channel" else _NAME
+    if not isinstance(value, str) or not pattern.fullmatch(value):  # fullmatch: "$" would allow a final "\n"
         raise RoutingError("routing.bad_name", f"invalid {kind} / 无效的{kind}", kind=kind, value=value)
     return value
 

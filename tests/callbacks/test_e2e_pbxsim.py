@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 import pytest_twisted
 from twisted.internet import defer, threads
 
@@ -30,6 +31,12 @@ class FakeNow:
         return self.at
 
 
+@pytest.fixture(autouse=True)
+def _sounds(pbx_sounds):
+    """The hotline's sounds where the simulator's Asterisk looks (tmp_path/asterisk-sounds/hotline)."""
+    return pbx_sounds
+
+
 class Rig:
     """Simulator + IVR runner + callback worker wired as the service does."""
 
@@ -44,7 +51,8 @@ class Rig:
         self.engine, self.service, self.recorder, self.notes = world(db_url)
         self.now = FakeNow(TUESDAY_9)
         self.policy = policy or CallbackPolicy()
-        self.sim = PBXSimulator(reactor, speed=2.5, spool_dir=tmp_path / "spool")
+        self.sim = PBXSimulator(reactor, speed=2.5, spool_dir=tmp_path / "spool",
+                                sounds_dir=tmp_path / "asterisk-sounds")
         self.port = yield self.sim.listen(0)
         self.ivr_ami = yield self.connect()
         self.finished = []
@@ -52,7 +60,7 @@ class Rig:
                              message_category="community-service", message_district="haishu")
         self.hook = SurveyHook(self.recorder, reactor=reactor, pool=self.pool, now=self.now)
         self.runner = IvrRunner(
-            self.ivr_ami, FlowLibrary(), clock=reactor, sounds_dir=tmp_path / "sounds",
+            self.ivr_ami, FlowLibrary(), clock=reactor, sounds_dir=tmp_path / "asterisk-sounds" / "hotline",
             recordings_dir=tmp_path / "recordings", is_open=lambda now: True, lookup=desk.lookup,
             on_outcome=self.hook.on_outcome, on_finished=self.finished.append, tts=TextToSpeech(),
             run_blocking=lambda fn, *a: threads.deferToThread(fn, *a))

@@ -67,14 +67,21 @@ def test_check_missing_file_fails(tmp_path):
 
 
 def test_prompts_build_renders_8khz_mono_and_skips_unchanged(tmp_path):
-    """Text prompts become 8 kHz mono 16-bit WAVs per language; templates and sound names are not
-    rendered; a second build renders nothing; a broken flow directory builds nothing."""
+    """Text prompts become 8 kHz mono 16-bit WAVs per language -- the flow's and the queue
+    announcements the ACD plays; templates and sound names are not rendered; a second build renders
+    nothing; a broken flow directory builds nothing."""
+    from callcenter.routing.announce import prompt_entries
+
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "tiny.yaml").write_text(TINY, "utf-8")
     out = tmp_path / "sounds"
     r = cli("ivr", "prompts", "build", "--flows-dir", str(flows), "--out", str(out))
-    assert r.code == 0 and "2 rendered" in r.out, r.err
+    assert r.code == 0 and f"{2 + len(prompt_entries())} rendered" in r.out, r.err
+    for name in ("tiny/{lang}/hello", "queue/{lang}/queue_all_busy", "queue/{lang}/queue_callback_offer"):
+        for lang in ("zh", "en"):
+            with wave.open(str(out / f"{name.format(lang=lang)}.wav")) as w:
+                assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)
     for lang in ("zh", "en"):
         with wave.open(str(out / "tiny" / lang / "hello.wav")) as w:
             assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (8000, 1, 2)

@@ -25,6 +25,13 @@ from ivr.tts import TextToSpeech
 SPEED = 20.0  # the scripted world runs 20x faster than the reactor's clock
 
 
+@pytest.fixture(autouse=True)
+def _sounds(pbx_sounds):
+    """Every hotline sound rendered where the simulator's Asterisk looks (tmp_path/asterisk-sounds/hotline):
+    the simulator, like Asterisk, ends the AGI session on a sound that does not exist."""
+    return pbx_sounds
+
+
 class World:
     """Simulator + AMI client + IVR runner, wired like the service does."""
 
@@ -36,7 +43,8 @@ class World:
 
         self = cls()
         self.reactor = reactor
-        self.sim = PBXSimulator(reactor, speed=speed, spool_dir=tmp_path / "spool")
+        self.sim = PBXSimulator(reactor, speed=speed, spool_dir=tmp_path / "spool",
+                                sounds_dir=tmp_path / "asterisk-sounds")
         self.port = yield self.sim.listen(0)
         endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", self.port.getHost().port)
         self.client = AMIClient(endpoint, "hotline", "hotline-secret", clock=reactor, resync=False,
@@ -46,7 +54,7 @@ class World:
         self.finished = []
         self._waiting = []
         self.runner = IvrRunner(
-            self.client, FlowLibrary(), clock=reactor, sounds_dir=tmp_path / "sounds",
+            self.client, FlowLibrary(), clock=reactor, sounds_dir=tmp_path / "asterisk-sounds" / "hotline",
             recordings_dir=tmp_path / "recordings", is_open=is_open,
             lookup=desk.lookup if desk else None, on_message=desk.on_message if desk else None,
             on_finished=self._finished, tts=TextToSpeech(),
@@ -146,7 +154,7 @@ def test_status_lookup_reads_a_real_work_order(tmp_path, db_url):
         assert steps["lookup"]["result"] == "found:dispatched"
         assert call.vars["order_number"] == order["number"] and call.outcome == "hangup"
         assert ch.variables["IVR_ACTION"] == "hangup"
-        tts = list((tmp_path / "sounds" / "tts" / "zh").glob("*.wav"))
+        tts = list((tmp_path / "asterisk-sounds" / "hotline" / "tts" / "zh").glob("*.wav"))
         assert len(tts) == 1  # the read-back was rendered to audio for this call
     finally:
         if world is not None:
@@ -177,7 +185,7 @@ def test_a_caller_hears_their_own_open_order_without_keying_its_number(tmp_path,
         steps = {p["node"]: p for p in call.path}
         assert steps["my_orders"]["result"] == "found:dispatched" and "order_number" not in steps
         assert call.outcome in ("hangup", "caller_hangup")
-        assert list((tmp_path / "sounds" / "tts" / "zh").glob("*.wav"))  # the read-back was spoken
+        assert list((tmp_path / "asterisk-sounds" / "hotline" / "tts" / "zh").glob("*.wav"))  # the read-back was spoken
     finally:
         if world is not None:
             yield world.close()
@@ -243,7 +251,7 @@ def test_caller_hanging_up_mid_menu_frees_the_session(tmp_path):
     try:
         done = world.next_finished()
         world.sim.dial_in("13800001236", "12345",
-                          script=CallerScript(keys=["1", ""], key_delay=0.2, hangup_after=10.0))
+                          script=CallerScript(keys=["1", ""], key_delay=0.2, hangup_after=30.0))
         call = yield done
         assert call.outcome == "caller_hangup" and world.runner.sessions == {}
         assert call.path[-1]["node"] == "main_menu"
@@ -259,7 +267,8 @@ def test_satisfaction_callback_survey_reports_the_key(tmp_path):
     world = yield World.create(tmp_path, is_open=lambda now: True, speed=2.5,
                                on_outcome=lambda call, name, value: outcomes.append((call.vars, name, value)))
     try:
-        world.sim.add_pstn("13800000001", "answer", answer_after=0.5, digits="3", digit_after=5.0)  # inside the rating menu
+        world.sim.add_pstn("13800000001", "answer", answer_after=0.5, digits="3", digit_after=5.0,
+                           hangup_after=60.0)  # 5 s into the rating menu
         done = world.next_finished()
         answered = yield world.client.originate("Local/13800000001@hotline-pstn", context="hotline-survey",
                                                 exten="s", timeout=10,
@@ -287,8 +296,8 @@ def test_service_wiring_stores_each_visit(tmp_path, db_url):
 
     world = yield World.create(tmp_path, is_open=lambda now: True)
     world.runner.stop()  # replaced by the runner build_runner makes
-    cfg = load_config(None, environ={}).with_overrides({"ivr.sounds_dir": str(tmp_path / "s"),
-                                                         "ivr.recordings_dir": str(tmp_path / "r")})
+    cfg = load_config(None, environ={}).with_overrides({
+        "ivr.sounds_dir": str(tmp_path / "asterisk-sounds" / "hotline"), "ivr.recordings_dir": str(tmp_path / "r")})
     engine = make_engine(db_url)
     done = world.next_finished()
     runner = build_runner(cfg, world.client, reactor, db_engine=engine, on_finished=world._finished)
@@ -329,7 +338,8 @@ class AcdWorld:
 
         self = cls()
         self.reactor = reactor
-        self.sim = PBXSimulator(reactor, speed=SPEED, spool_dir=tmp_path / "spool")
+        self.sim = PBXSimulator(reactor, speed=SPEED, spool_dir=tmp_path / "spool",
+                                sounds_dir=tmp_path / "asterisk-sounds")
         self.port = yield self.sim.listen(0)
         self.sim.add_device("PJSIP/1001", answer_after=1.0, talk_seconds=2.0)
         clock = ScaledClock(reactor, SPEED)
@@ -337,13 +347,14 @@ class AcdWorld:
                              "hotline-secret", clock=clock, resync=False)
         self.acd = QueueController(self.ami, clock, Router([QueueRules("hotline-general", "general"),
                                                            QueueRules("hotline-urgent", "urgent")]),
-                                   ring_timeout=4, wrap_up_seconds=2)
+                                   ring_timeout=4, wrap_up_seconds=2, sounds_dir="hotline")
         self.acd.add_agent(Agent("1001", {"general": 80}, device="PJSIP/1001"))
         self.connected, self.finished, self.outcomes = [], [], []
         self.acd.add_listener(lambda kind, data: self.connected.append(data["agent_id"])
                               if kind == "call" and data.get("state") == "connected" else None)
         on_transfer, on_callback = acd_hooks(self.acd)
-        self.runner = IvrRunner(self.ami, FlowLibrary(), clock=clock, sounds_dir=tmp_path / "snd",
+        self.runner = IvrRunner(self.ami, FlowLibrary(), clock=clock,
+                                sounds_dir=tmp_path / "asterisk-sounds" / "hotline",
                                 recordings_dir=tmp_path / "rec", is_open=is_open, on_transfer=on_transfer,
                                 on_callback=on_callback, on_finished=self.finished.append,
                                 on_outcome=lambda call, name, value: self.outcomes.append((call.flow, name, value)))

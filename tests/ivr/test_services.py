@@ -134,9 +134,12 @@ def test_build_runner_from_config_validates_flows(tmp_path):
                                                          "ivr.command_timeout": 33.0})
     runner = build_runner(cfg, None, reactor)  # the AMI client is only used from start()
     assert runner.command_grace == 33.0 and runner.sounds_dir == (tmp_path / "s").resolve()
-    assert runner.pbx_sounds_dir == str((tmp_path / "s").resolve())
-    docker = build_runner(cfg.with_overrides({"ivr.pbx_sounds_dir": "hotline"}), None, reactor)
-    assert docker.pbx_sounds_dir == "hotline" and docker.sounds_dir == runner.sounds_dir
+    # Asterisk's name for the prompts (relative to its sounds dir), never this process's path
+    assert runner.pbx_sounds_dir == "hotline"
+    other = build_runner(cfg.with_overrides({"ivr.pbx_sounds_dir": "custom/prompts"}), None, reactor)
+    assert other.pbx_sounds_dir == "custom/prompts" and other.sounds_dir == runner.sounds_dir
+    with pytest.raises(ValueError, match="pbx_sounds_dir"):
+        build_runner(cfg.with_overrides({"ivr.pbx_sounds_dir": str(tmp_path / "s")}), None, reactor)
     assert runner.library.get("ivr").name == "hotline" and runner.is_open(datetime.now(timezone.utc))
     (tmp_path / "flows").mkdir()
     (tmp_path / "flows" / "x.yaml").write_text("name: x\nnodes: {}\n", "utf-8")

@@ -76,10 +76,10 @@ class Peer:
         raise AssertionError(f"AGI {command!r} did not finish")
 
 
-def make(tmp_path, *, speed: float = 1.0, dialplan: str = "hotline", start: float = 1795421285.0):
+def make(tmp_path, *, speed: float = 1.0, dialplan: str = "hotline", start: float = 1795421285.0, sounds_dir=None):
     clock = task.Clock()
     clock.advance(start)
-    sim = PBXSimulator(clock, spool_dir=tmp_path / "spool", speed=speed, dialplan=dialplan)
+    sim = PBXSimulator(clock, spool_dir=tmp_path / "spool", speed=speed, dialplan=dialplan, sounds_dir=sounds_dir)
     return sim, clock
 
 

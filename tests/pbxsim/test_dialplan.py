@@ -48,8 +48,8 @@ def test_labels_and_priorities():
     """'n' counts on from the previous priority; labels resolve to their priority."""
     plan = hotline_dialplan()
     ext = plan.find("hotline-connect", "s")
-    assert [s.priority for s in ext.steps] == list(range(1, 9))
-    assert ext.label("answered") == 7
+    assert [s.priority for s in ext.steps] == list(range(1, 10))
+    assert ext.label("answered") == 8 and ext.label("requeue") == 5
 
 
 def test_substitution_and_expressions():

@@ -62,10 +62,10 @@ def test_agi_commands_and_scripted_keys(tmp_path):
     ch = _agi_channel(peer, "ivr")
     assert peer.agi(ch, "ANSWER") == "200 result=0"
     assert peer.agi(ch, "GET FULL VARIABLE ${CALLERID(num)}") == "200 result=1 (13900000001)"
-    assert peer.agi(ch, "GET DATA hotline/welcome 5000 4") == "200 result=12"
+    assert peer.agi(ch, "GET DATA vm-enter-num-to-call 5000 4") == "200 result=12"
     assert peer.agi(ch, "WAIT FOR DIGIT 5000") == "200 result=57"
     assert peer.agi(ch, "WAIT FOR DIGIT 1000") == "200 result=0"
-    assert peer.agi(ch, "GET DATA hotline/menu 1000 2") == "200 result= (timeout)"
+    assert peer.agi(ch, "GET DATA vm-enter-num-to-call 1000 2") == "200 result= (timeout)"
     assert peer.agi(ch, 'STREAM FILE beep ""') == "200 result=0 endpos=3404"
     assert peer.agi(ch, "SET VARIABLE IVR_LANG zh") == "200 result=1"
     assert peer.agi(ch, "GET VARIABLE IVR_LANG") == "200 result=1 (zh)"

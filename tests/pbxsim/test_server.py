@@ -180,7 +180,7 @@ def test_setvar_getvar_global_and_command(tmp_path):
     aid = peer.send("Command", Command="dialplan show hotline-connect")
     out = [v for k, v in [m for m in peer.read_all() if dict(m).get("ActionID") == aid][0] if k == "Output"]
     assert out[0] == "[ Context 'hotline-connect' created by 'pbx_config' ]"
-    assert out[-1].startswith("-= 1 extension (8 priorities)")
+    assert out[-1].startswith("-= 1 extension (9 priorities)")
 
 
 def test_queue_member_actions(tmp_path):

@@ -83,7 +83,7 @@ def test_our_ami_client_drives_a_call(tmp_path):
         caller = sim.dial_in("13900000001", caller_name="张三", script=CallerScript(keys=["3"]))
         yield _wait(reactor, lambda: starts, what="AsyncAGIStart")
         assert starts[0].get("CallerIDName") == "张三"
-        result = yield client.agi(caller.name, "GET DATA hotline/menu 3000 1")
+        result = yield client.agi(caller.name, "GET DATA vm-enter-num-to-call 3000 1")
         assert (result.code, result.result) == (200, "3")
         response = yield client.originate("Local/13800000001@hotline-pstn", context="hotline-survey", exten="s",
                                           caller_id='"12345" <12345>', timeout=5, variables={"WORKORDER": "WO-7"})

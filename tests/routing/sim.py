@@ -1,6 +1,10 @@
 """Helpers for the ACD tests over the PBX simulator."""
 from __future__ import annotations
 
+import functools
+import tempfile
+from pathlib import Path
+
 from twisted.internet import defer
 from twisted.internet.endpoints import TCP4ClientEndpoint
 
@@ -31,17 +35,30 @@ class AcdFloor:
         yield self.port.stopListening()
 
 
+@functools.lru_cache(maxsize=None)
+def rendered_sounds() -> Path:
+    """Asterisk's sounds directory with every hotline sound in ``hotline/``, rendered once per test
+    process by the production renderer: the simulator, like Asterisk, ends the AGI session of a
+    caller sent a sound that does not exist."""
+    from ivr.sounds import build_sounds
+
+    root = Path(tempfile.mkdtemp(prefix="acd-sounds-"))
+    build_sounds(root / "hotline")
+    return root
+
+
 @defer.inlineCallbacks
-def acd_floor(reactor, *, db_url=None, rules=None, agents=(), **controller):
+def acd_floor(reactor, *, db_url=None, rules=None, agents=(), pbx_sounds=None, **controller):
     """Start the simulator, and build (not start) the AMI client and the controller with ``agents``,
     the queue ``rules`` (default: hotline-general for the general skill), a RoutingStore on ``db_url``
     (none without) and ``controller`` settings such as ``ring_timeout``."""
-    sim = PBXSimulator(reactor, speed=SPEED)
+    sim = PBXSimulator(reactor, speed=SPEED, sounds_dir=pbx_sounds or rendered_sounds())
     port = yield sim.listen(0)
     clock = ScaledClock(reactor, SPEED)
     ami = AMIClient(TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port), "hotline", "hotline-secret",
                     clock=clock, resync=False)
     store = RoutingStore(make_engine(db_url)) if db_url else None
+    controller.setdefault("sounds_dir", "hotline")
     acd = QueueController(ami, clock, Router(rules or [QueueRules("hotline-general", "general")]), store=store,
                           **controller)
     for agent in agents:

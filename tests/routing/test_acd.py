@@ -92,7 +92,7 @@ def test_waiting_caller_hears_position_and_music_then_gets_the_freed_agent():
     acd.agent_login("1001")  # staffed but paused
     acd.enqueue(CallHandle(CALLID, CALLER, "13800000001"), "hotline-general")
     first = pbx.take_one("AGI")
-    assert first["Command"] == 'STREAM FILE queue/zh/queue_all_busy ""'
+    assert first["Command"] == 'STREAM FILE hotline/queue/zh/queue_all_busy ""'
     pbx.respond(first, Message="Added AGI command to queue")
     pbx.agi_exec(first, "0", " endpos=3404")
     moh = pbx.take_one("AGI")
@@ -125,10 +125,10 @@ def test_announcement_gives_position_and_estimated_wait():
         if action["Command"].startswith("EXEC MusicOnHold"):
             break
         pbx.agi_exec(action)
-    assert heard == ['STREAM FILE queue/zh/queue_all_busy ""', 'STREAM FILE queue/zh/queue_position ""',
-                     'SAY NUMBER 2 ""', 'STREAM FILE queue/zh/queue_position_unit ""',
-                     'STREAM FILE queue/zh/queue_wait ""', 'SAY NUMBER 9 ""',
-                     'STREAM FILE queue/zh/queue_wait_minutes ""', "EXEC MusicOnHold default,30"]
+    assert heard == ['STREAM FILE hotline/queue/zh/queue_all_busy ""', 'STREAM FILE hotline/queue/zh/queue_position ""',
+                     'SAY NUMBER 2 ""', 'STREAM FILE hotline/queue/zh/queue_position_unit ""',
+                     'STREAM FILE hotline/queue/zh/queue_wait ""', 'SAY NUMBER 9 ""',
+                     'STREAM FILE hotline/queue/zh/queue_wait_minutes ""', "EXEC MusicOnHold default,30"]
 
 
 def test_no_answer_moves_to_next_agent_and_misses_pause(db_url):
@@ -203,11 +203,11 @@ def test_callback_in_queue_keeps_place_and_is_placed_when_turn_comes(db_url):
     pbx.clock.advance(61)  # the tick marks the offer; it is made when the music chunk ends
     pbx.agi_exec(moh)
     offer = pbx.take_one("AGI")
-    assert offer["Command"] == "GET DATA queue/zh/queue_callback_offer 5000 1"
+    assert offer["Command"] == "GET DATA hotline/queue/zh/queue_callback_offer 5000 1"
     pbx.respond(offer)
     pbx.agi_exec(offer, "1")
     booked = pbx.take_one("AGI")
-    assert booked["Command"] == 'STREAM FILE queue/zh/queue_callback_booked ""'
+    assert booked["Command"] == 'STREAM FILE hotline/queue/zh/queue_callback_booked ""'
     pbx.respond(booked)
     pbx.agi_exec(booked)
     bye = pbx.take_one("AGI")

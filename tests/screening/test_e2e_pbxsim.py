@@ -11,7 +11,7 @@ from twisted.internet import task
 from callcenter.db import make_engine
 from callcenter.pbxsim.participants import CallerScript
 from callcenter.screening.service import RestrictionList
-from tests.ivr.test_e2e_pbxsim import World, _desk
+from tests.ivr.test_e2e_pbxsim import World, _desk, _sounds  # noqa: F401 (_sounds: autouse fixture)
 from ticketing.persistence.tables import work_orders
 
 NUISANCE, CITIZEN = "13900009999", "13800001234"
@@ -34,7 +34,7 @@ def test_restricted_caller_leaves_a_message_and_never_reaches_a_queue_while_othe
     service, _ = _desk(db_url, reactor)
     world = yield World.create(tmp_path, is_open=lambda now: True)
     world.runner.stop()  # replaced by the runner build_runner makes
-    cfg = load_config(None, environ={}).with_overrides({"ivr.sounds_dir": str(tmp_path / "s"),
+    cfg = load_config(None, environ={}).with_overrides({"ivr.sounds_dir": str(tmp_path / "asterisk-sounds" / "hotline"),
                                                          "ivr.recordings_dir": str(tmp_path / "recordings")})
     runner = build_runner(cfg, world.client, reactor, service=service, db_engine=engine, on_finished=world._finished)
     runner.start()
