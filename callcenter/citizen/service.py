@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from datetime import datetime, timedelta
 from sqlalchemy import func, insert, select, update
@@ -27,6 +28,7 @@ from callcenter.sms import outbox, policy
 from ticketing.service import Actor
 
 C = citizen_codes.c
+_TICKET = re.compile(r"[A-Za-z0-9_-]{16,40}")
 R = citizen_reports.c
 PORTAL_ACTOR = Actor("citizen:web", "agent")         # files orders and records online ratings
 READER = Actor("citizen:web", "supervisor")           # reads an order the citizen proved is theirs
@@ -122,7 +124,7 @@ class CitizenPortal:
         wrong = None
         with self.engine.begin() as conn:
             row = conn.execute(select(citizen_codes).where(C.ticket == ticket, C.purpose == purpose)
-                               .with_for_update()).first() if ticket else None
+                               .with_for_update()).first() if _TICKET.fullmatch(ticket or "") else None
             if row is None or _aware(row.expires_at) <= now:
                 raise PortalError("citizen.code_expired", "验证码已失效，请重新获取 / the code has expired; ask for a "
                                   "new one", http_status=410)
@@ -181,7 +183,8 @@ class CitizenPortal:
 
     def draft(self, ticket: str, now: datetime) -> dict:
         with self.engine.connect() as conn:
-            row = conn.execute(select(citizen_codes).where(C.ticket == ticket, C.purpose == "report")).first()
+            row = conn.execute(select(citizen_codes).where(C.ticket == ticket, C.purpose == "report")).first() \
+                if _TICKET.fullmatch(ticket or "") else None
         if row is None or _aware(row.expires_at) <= now:
             raise PortalError("citizen.code_expired", "页面已过期，请重新填写 / this form expired; please start again",
                               http_status=410)
@@ -294,7 +297,7 @@ class CitizenPortal:
 
         if answer not in ANSWERS:
             raise PortalError("citizen.invalid_rating", "请选择评价 / choose a rating", http_status=400)
-        comment = " ".join((comment or "").split())[:300]
+        comment = " ".join((comment or "").replace("\0", " ").split())[:300]
         view = self.order_for(number, phone, now)
         if view["status"] != "replied":
             raise PortalError("citizen.already_rated", "该答复已评价或暂不能评价 / this reply is already rated or "

@@ -54,6 +54,27 @@ def portal_of(deps) -> CitizenPortal:
     return portal
 
 
+def _guarded(handler):
+    """Bad input the handler did not expect (a form field that is not UTF-8 …) becomes the error
+    page with its 4xx and error id, never a 500."""
+    import functools
+
+    @functools.wraps(handler)
+    async def wrapper(request, *args, **kwargs):
+        try:
+            result = handler(request, *args, **kwargs)
+            if hasattr(result, "__await__"):
+                result = await result
+            return result
+        except Exception as exc:  # noqa: BLE001 - refusals with an error id are pages
+            if not hasattr(exc, "error_id"):
+                raise
+            status, body = error_payload(exc)
+            return request.hotline_deps.templates.render(request, "error.html", status=status,
+                                                          message_key="cz.error", detail=body["error_id"], back="/")
+    return wrapper
+
+
 def _refusal(exc: BaseException) -> dict:
     status, body = error_payload(exc)
     return dict(body, status=status)
@@ -106,10 +127,12 @@ def routes(app) -> None:
                       values=values or {}, bad=bad)
 
     @app.route("/report", methods=["GET"])
+    @_guarded
     def report_page(request):
         return report_form(request)
 
     @app.route("/report", methods=["POST"])
+    @_guarded
     async def report_submit(request):
         portal = portal_of(deps)
         values = {k: form_arg(request, k) for k in ("text", "place", "address", "phone")}
@@ -136,6 +159,7 @@ def routes(app) -> None:
                       masked=draft["phone"][:3] + "****" + draft["phone"][-4:], max_photos=MAX_PHOTOS)
 
     @app.route("/report/confirm", methods=["POST"])
+    @_guarded
     async def report_confirm(request):
         portal = portal_of(deps)
         ticket = form_arg(request, "ticket")
@@ -177,11 +201,13 @@ def routes(app) -> None:
                       notice=notice)
 
     @app.route("/track", methods=["GET"])
+    @_guarded
     def track_page(request):
         number = query_arg(request, "number") or ""
         return track_form(request, number=number if number.isdigit() and len(number) <= 20 else "")
 
     @app.route("/track", methods=["POST"])
+    @_guarded
     async def track_submit(request):
         portal = portal_of(deps)
         number = form_arg(request, "number").strip()
@@ -195,6 +221,7 @@ def routes(app) -> None:
         return track_form(request, number=number, ticket=ticket, notice="cz.track_sent")
 
     @app.route("/track/verify", methods=["POST"])
+    @_guarded
     async def track_verify(request):
         portal = portal_of(deps)
         ticket = form_arg(request, "ticket")
@@ -223,12 +250,14 @@ def routes(app) -> None:
                       new=bool(query_arg(request, "new")), rated=query_arg(request, "rated") or "")
 
     @app.route("/track/<number>", methods=["GET"])
+    @_guarded
     async def track_order(request, number):
         if not number.isdigit() or len(number) > 20:
             return track_form(request, status=404)
         return await order_page(request, number)
 
     @app.route("/track/<number>/rate", methods=["POST"])
+    @_guarded
     async def track_rate(request, number):
         phone = proven(request, number) if number.isdigit() and len(number) <= 20 else None
         if phone is None:

@@ -2,6 +2,7 @@
 rate online (the phone callback is cancelled), and the limits."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 import pytest
@@ -174,3 +175,19 @@ async def test_online_rating_is_the_callback_result_and_a_second_rating_is_refus
     assert again.status == 409 and "citizen.already_rated" in again.text
     assert 'id="rate-form"' not in (await client.get(f"/track/{number}")).text
     assert svc.get(number, Actor("t", "supervisor"))["status"] == "closed"
+
+
+@pytest_twisted.ensureDeferred
+async def test_nul_and_broken_utf8_in_portal_forms_get_a_4xx_page_and_change_nothing(site):
+    client = site.client()
+    nul = await client.post("/report", data={"text": TEXT + "\x00", "place": "haishu", "address": "", "phone": PHONE})
+    assert nul.status == 400 and re.search(r"(citizen|http)\.\w+", nul.text)
+    broken = await client.post("/report", body=b"text=%FF%FE&place=haishu&phone=13812345678",
+                               headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert broken.status == 400 and re.search(r"http\.\w+", broken.text)
+    for path, fields in (("/report/confirm", {"ticket": "\x00" * 20, "code": "123456", "category": "road-damage"}),
+                         ("/track/verify", {"ticket": "a\x00" * 10, "number": "1", "code": "123456"}),
+                         ("/track", {"number": "1\x00", "phone": PHONE})):
+        resp = await client.post(path, data=fields)
+        assert 400 <= resp.status < 500, (path, resp.status, resp.text[-300:])
+    assert orders(site) == []
