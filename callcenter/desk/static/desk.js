@@ -49,6 +49,7 @@
   function showState(state, reason) {
     var el = $("agent-state");
     el.setAttribute("data-state", state);
+    root.setAttribute("data-agent-state", state);
     el.textContent = text.states[state] || state;
     $("agent-reason").textContent = state === "paused" ? H.name("reason", reason) : "";
   }
