@@ -35,6 +35,9 @@ def routes(app) -> None:
         state = await deps.db(outbox.report, deps.engine, int(raw_id), token, int(raw_type), deps.now())
         if state is None:
             return _text(request, 404, "sms.unknown_message")
+        from callcenter.sms.metrics import SMS_REPORTS
+
+        SMS_REPORTS.labels(state).inc()
         log.info("sms %s: delivery report %s → %s", raw_id, raw_type, state)
         return _text(request, 200, state)
 
@@ -49,7 +52,10 @@ def routes(app) -> None:
         if sender is None or word is None:
             return _text(request, 200, "")  # nothing to act on; max-messages = 0, so no reply goes out
         if word in policy.OPT_OUT_WORDS:
-            await deps.db(outbox.opt_out, deps.engine, sender, word, deps.now())
+            if await deps.db(outbox.opt_out, deps.engine, sender, word, deps.now()):
+                from callcenter.sms.metrics import SMS_OPT_OUTS
+
+                SMS_OPT_OUTS.inc()
             log.info("sms: a number opted out (%s)", word)
         else:
             await deps.db(outbox.opt_in, deps.engine, sender)

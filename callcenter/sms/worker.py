@@ -92,6 +92,9 @@ class SmsDelivery(Service):
         rows, counts = outbox.claim_due(self.engine, now, self.worker_id, limit=self.batch, lease=self.lease,
                                         max_attempts=self.max_attempts)
         if counts["suppressed"]:
+            from callcenter.sms.metrics import SMS_SUPPRESSED
+
+            SMS_SUPPRESSED.inc(counts["suppressed"])
             log.info("sms: %d notification(s) not sent (numbers opted out)", counts["suppressed"])
         return rows
 
@@ -105,12 +108,16 @@ class SmsDelivery(Service):
         return d
 
     def _settle(self, row: dict, outcome, now) -> str | None:
+        from callcenter.sms.metrics import SMS_ATTEMPTS
+
         if outcome.ok:
+            SMS_ATTEMPTS.labels(row["kind"], "sent").inc()
             return "sent" if outbox.accepted(self.engine, row, now) else None
         retry_at = None
         if outcome.retry and row["attempts"] < self.max_attempts:
             retry_at = now + timedelta(seconds=self.delay(row["attempts"]))
         state = outbox.failed(self.engine, row, outcome.error, now, retry_at=retry_at)
+        SMS_ATTEMPTS.labels(row["kind"], state or "lost").inc()
         level = logging.ERROR if state == "dead" else logging.WARNING
         log.log(level, "sms %s (%s) attempt %d failed (%s): %s", row["id"], row["kind"], row["attempts"],
                 state, outcome.error.replace(row["phone"], "***"))

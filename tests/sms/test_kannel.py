@@ -37,6 +37,9 @@ async def test_a_message_reaches_the_handset_and_its_delivery_report_marks_it_de
     assert found.group(1) == "482913"
     await until(lambda: row(rig, message_id)["state"] == "delivered")
     assert row(rig, message_id)["dlr_status"] in (outbox.DLR_DELIVERED, outbox.DLR_SMSC_OK)
+    metrics = (await rig.server.client().get("/metrics")).text
+    assert 'hotline_sms_attempts_total{kind="code",result="sent"}' in metrics
+    assert 'hotline_sms_reports_total{state="delivered"}' in metrics and PHONE not in metrics
 
 
 @pytest_twisted.ensureDeferred

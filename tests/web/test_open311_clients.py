@@ -205,3 +205,25 @@ async def test_the_public_view_hides_numbers_names_and_doors_but_staff_read_ever
     assert "请物业清理" not in json.dumps(public, ensure_ascii=False)
     staff = (await client.get(f"{BASE}/requests/{number}.json?api_key={key}")).json[0]
     assert staff["description"] == summary + "\n请物业清理，晚上回电" and staff["address"] == "中山西路88号3幢501室"
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_request_filed_over_open311_is_stamped_with_the_process_clock(web):
+    """The demo runs on a scaled clock: what Open311 files carries that clock's time, not the wall's."""
+    from twisted.internet import task
+
+    from callcenter.clock import now_from
+
+    clock = task.Clock()
+    clock.advance(datetime(2026, 3, 2, 1, 30, tzinfo=timezone.utc).timestamp())  # 09:30 in Shanghai
+    web.deps.clock = clock
+    key = _key(web)
+    posted = await web.client(origin=False).post(f"{BASE}/requests.json", headers=FORM, data={
+        "api_key": key, "service_code": "road-damage", "attribute[district]": "haishu", "lat": "29.87",
+        "long": "121.55", "description": "路面塌陷"})
+    number = posted.json[0]["service_request_id"]
+    from ticketing.service import Actor
+
+    order = web.deps.workorders.get(number, Actor("t", "supervisor"))
+    assert datetime.fromisoformat(order["created_at"]) == now_from(clock)
+    assert number.startswith("20260302")
