@@ -12,7 +12,7 @@ from sqlalchemy import select
 from twisted.internet.threads import deferToThread
 
 from callcenter.callbacks.tables import callback_jobs
-from tests.browser import chromium_page
+from tests.browser import accessibility_violations, chromium_page
 from tests.citizen.helpers import photo_png
 from tests.sms.conftest import make_rig
 
@@ -66,15 +66,20 @@ def journey(rig, photo: str) -> dict:
     seen: dict = {}
     base, phone = rig.server.base, rig.gateway.phone
     with chromium_page(seen, viewport={"width": 390, "height": 844}) as page:  # a phone's screen
-        page.goto(base + "/")
+        page.goto(base + "/?lang=en")
+        seen["english"] = page.locator("h1").inner_text()
+        page.goto(base + "/?lang=zh")
         seen["staff_link"] = page.locator("#cz-staff").get_attribute("href")
+        seen["axe"] = accessibility_violations(page)
         page.click("#cz-report")
+        seen["axe"] += accessibility_violations(page)
         page.fill("#text", TEXT)
         page.select_option("#place", "haishu")
         page.fill("#address", "中山西路88号")
         page.fill("#phone", PHONE)
         page.click("#report-next")
         page.wait_for_selector("#confirm-form")
+        seen["axe"] += accessibility_violations(page)
         code = phone.wait_for(PHONE, r"验证码(\d{6})").group(1)
         if not page.locator("#category option[selected]").count():
             page.select_option("#category", "road-damage")
@@ -109,6 +114,7 @@ def journey(rig, photo: str) -> dict:
         page.goto(link)
         page.wait_for_selector("#rate-form")
         seen["reply"] = page.locator("#reply").inner_text()
+        seen["axe"] += accessibility_violations(page)
         page.check("#answer-satisfied")
         page.fill("#comment", "处理及时")
         page.click("#rate-submit")
@@ -127,7 +133,8 @@ async def test_a_citizen_submits_tracks_and_rates_online_through_sms_codes_in_ch
     seen = await deferToThread(journey, rig, str(photo))
 
     number = seen["number"]
-    assert seen["staff_link"] == "/login"
+    assert seen["staff_link"] == "/login" and seen["english"] == "12345 Citizen requests"
+    assert seen["axe"] == []
     assert seen["sms_number"] == number
     assert seen["rating_link"] == f"{rig.server.base}/track/{number}?rate=1"
     assert seen["timeline"] == ["registered", "dispatched", "acknowledged", "replied"]
