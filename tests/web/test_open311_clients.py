@@ -227,3 +227,37 @@ async def test_a_request_filed_over_open311_is_stamped_with_the_process_clock(we
     order = web.deps.workorders.get(number, Actor("t", "supervisor"))
     assert datetime.fromisoformat(order["created_at"]) == now_from(clock)
     assert number.startswith("20260302")
+
+
+SPEC_REQUEST_FIELDS = ["service_request_id", "status", "status_notes", "service_name", "service_code", "description",
+                       "agency_responsible", "service_notice", "requested_datetime", "updated_datetime",
+                       "expected_datetime", "address", "address_id", "zipcode", "lat", "long", "media_url"]
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_specs_post_example_files_and_reads_back_in_the_specs_shape(web):
+    """GeoReport v2's own POST example (with this jurisdiction's service code and required district)."""
+    key = _key(web)
+    client = web.client(origin=False)
+    example = {"api_key": key, "service_code": "road-damage", "lat": "37.76524078", "long": "-122.4212043",
+               "address_string": "1234 5th street", "email": "smit222@sfgov.edu", "device_id": "tt222111",
+               "account_id": "123456", "first_name": "john", "last_name": "smith", "phone": "111111111",
+               "description": "A large sinkhole is destroying the street", "media_url": "http://farm3.static.flickr.com/2002/2212426634_5ed477a060.jpg",
+               "attribute[district]": "haishu"}
+    posted = await client.post(f"{BASE}/requests.xml", data=example, headers=FORM)
+    assert posted.status == 201, posted.body
+    created = ET.fromstring(posted.body)
+    assert created.tag == "service_requests" and [c.tag for c in created.find("request")] == [
+        "service_request_id", "service_notice", "account_id"]
+    assert created.findtext("request/account_id") == "123456"
+    number = created.findtext("request/service_request_id")
+    read = ET.fromstring((await client.get(f"{BASE}/requests/{number}.xml?api_key={key}")).body)
+    request = read.find("request")
+    assert [c.tag for c in request] == SPEC_REQUEST_FIELDS
+    assert request.findtext("lat") == "37.76524078" and request.findtext("long") == "-122.4212043"
+    assert request.findtext("description") == "A large sinkhole is destroying the street"
+    assert request.findtext("media_url") == example["media_url"]
+    assert request.findtext("address") == "1234 5th street"
+    public = (await client.get(f"{BASE}/requests/{number}.json")).json[0]
+    assert public["address"] == "**** *th street" and "smith" not in json.dumps(public)
+    assert "smit222" not in json.dumps(public) and "111111111" not in json.dumps(public)
