@@ -114,6 +114,9 @@ class Call:
     hold_time: int | None = None
     talk_time: int | None = None
     complete_reason: str | None = None
+    #: each agent this call was connected to through a queue: [queue, member, interface, connected_at,
+    #: talk_time or None] (a held-back AgentComplete may carry no channel at all: it is matched here)
+    agent_legs: list | None = None
     ivr_active: bool = False
     ivr_args: tuple = ()
     transfers: int = 0

@@ -217,6 +217,14 @@ def _duration(text: str | None) -> float:
     return float(seconds)
 
 
+def _find_leg(call, queue, member, interface):
+    """The newest still-open agent leg of ``call`` for this queue and member (None if none)."""
+    for leg in reversed(call.agent_legs or ()):
+        if leg[4] is None and leg[0] == queue and (leg[1] == member or leg[2] == interface):
+            return leg
+    return None
+
+
 class CallTracker:
     """The single place the service asks "what is this call doing"."""
 
@@ -828,8 +836,15 @@ class CallTracker:
         call = chan.call if chan else None
         if call is None or call.queue_left_at is not None:
             return call
+        left_from = call.queue_position
         call.queue_left_at = now
         call.queue_position = None
+        if left_from is not None:
+            # everyone behind the caller who left moves up one place
+            for other in self.calls.values():
+                if (other is not call and other.queue == call.queue and other.queue_left_at is None
+                        and other.queue_position is not None and other.queue_position > left_from):
+                    other.queue_position -= 1
         self._note(call, now, "queue_leave", chan.uniqueid, _first(raw, _QUEUE))
         return call
 
@@ -881,6 +896,9 @@ class CallTracker:
         call.agent_channel = dest.uniqueid if dest else call.agent_channel
         call.ringing_agent = None
         call.connected_at = now
+        if call.agent_legs is None:
+            call.agent_legs = []
+        call.agent_legs.append([_first(raw, _QUEUE) or call.queue, member, interface, now, None])
         call.hold_time = _int(hold)
         call.queue_outcome = "connected"
         call.complete_reason = None
@@ -891,18 +909,45 @@ class CallTracker:
         uniqueid = _first(raw, _UNIQUEID)
         chan = self.channels.get(uniqueid) if uniqueid else None
         call = chan.call if chan else None
-        if call is None:
+        queue, member, interface = _first(raw, _QUEUE), _first(raw, _MEMBERNAME), _first(raw, _INTERFACE)
+        talk = _int(_first(raw, _TALKTIME))
+        if call is None and uniqueid:
             # The caller's channel may already be gone (AgentComplete is held back until hangup).
             linkedid = _first(raw, _LINKEDID)
             call = self.calls.get(linkedid) or self._ended_ids.get(linkedid)
+        leg = None
+        if call is None and not uniqueid:
+            # After a Redirect out of a queue the held-back AgentComplete can come with no channel
+            # fields at all: it belongs to the call connected to this member through this queue.
+            call, leg = self._open_leg(queue, member, interface, now, talk)
+        elif call is not None:
+            leg = _find_leg(call, queue, member, interface)
         if call is None:
             return None
         reason = _first(raw, _REASON)
-        if call.agent == _first(raw, _MEMBERNAME) or call.agent is None:
-            call.talk_time = _int(_first(raw, _TALKTIME))
+        if leg is not None:
+            leg[4] = talk
+        if call.agent == member or call.agent is None or (leg is not None and leg is call.agent_legs[-1]):
+            call.talk_time = talk
             call.complete_reason = reason
         self._note(call, now, "agent_complete", None, reason)
         return call
+
+    def _open_leg(self, queue, member, interface, now, talk):
+        """The call whose open leg with ``member`` of ``queue`` fits an AgentComplete at ``now`` that
+        reports ``talk`` seconds: the latest connected such leg not yet completed, live or ended."""
+        best = None
+        for call in list(self.calls.values()) + list(self._ended_ids.values()):
+            for leg in call.agent_legs or ():
+                if leg[4] is not None or leg[0] != queue or (leg[1] != member and leg[2] != interface):
+                    continue
+                if leg[3] > now:
+                    continue
+                # the talk time runs from the connect to this event (whole seconds, truncated)
+                drift = abs((now - leg[3]).total_seconds() - (talk or 0))
+                if best is None or drift < best[0]:
+                    best = (drift, call, leg)
+        return (best[1], best[2]) if best is not None else (None, None)
 
     def _mixmonitor_start(self, raw, now):
         chan = self._ensure(raw, now)

@@ -232,7 +232,7 @@ class QueueManager:
     def _abandon(self, q: Queue, entry: Entry) -> None:
         position = q.entries.index(entry) + 1 if entry in q.entries else 1
         q.abandoned += 1
-        hold = self.sim.elapsed_seconds(entry.joined)
+        hold = self.sim.whole_seconds(entry.joined)
         self.sim.chan_event("QueueCallerAbandon", "agent", entry.channel, [
             ("Queue", q.name), ("Position", str(position)), ("OriginalPosition", str(entry.original_position)),
             ("HoldTime", str(hold))])
@@ -308,7 +308,9 @@ class QueueManager:
 
         def ringing():
             sim.chan_event("DialState", "call", ch, [("DialStatus", "RINGING")], dest=callee)
-            self._set_status(member, 6)
+            # the member's device state: a ringing Local channel is "in use" (2) [capture 13],
+            # a phone (PJSIP/IAX2) "ringing" (6)
+            self._set_status(member, 2 if member.interface.startswith("Local/") else 6)
 
         callee.on_ringing = ringing
         started = sim.reactor.seconds()
@@ -326,15 +328,23 @@ class QueueManager:
         sim._cancel_waiter(ch)
         if outcome == "answer":
             sim.chan_event("DialEnd", "call", ch, [("DialStatus", "ANSWER")], dest=callee)
-            self._set_status(member, 2, in_call=True)
+            if member.status != 2:   # QueueMemberStatus follows device state changes only
+                self._set_status(member, 2, in_call=True)
+            else:
+                member.in_call = True
             return (callee, started)
         status = {"busy": "BUSY", "congestion": "CONGESTION"}.get(outcome, "NOANSWER")
-        sim.chan_event("DialEnd", "call", ch, [("DialStatus", status)], dest=callee)
-        sim.hangup(callee, 0)
         if outcome == "noanswer":
+            # app_queue [capture 13]: AgentRingNoAnswer, DialEnd NOANSWER, then the ring is cancelled
+            # (DialEnd CANCEL), the member's channel hangs up and only then its status returns to 1
             sim.chan_event("AgentRingNoAnswer", "agent", ch,
                            pairs + [("RingTime", str(int((sim.reactor.seconds() - started) * sim.speed * 1000)))],
                            dest=callee)
+            sim.chan_event("DialEnd", "call", ch, [("DialStatus", status)], dest=callee)
+            sim.chan_event("DialEnd", "call", ch, [("DialStatus", "CANCEL")], dest=callee)
+        else:
+            sim.chan_event("DialEnd", "call", ch, [("DialStatus", status)], dest=callee)
+        sim.hangup(callee, 0)
         self._set_status(member, 1)
         return None
 
@@ -342,8 +352,8 @@ class QueueManager:
     def _talk(self, q: Queue, entry: Entry, member: Member, connected):
         sim, ch = self.sim, entry.channel
         callee, ring_started = connected
-        hold = sim.elapsed_seconds(entry.joined)
-        ring_time = sim.elapsed_seconds(ring_started)
+        hold = sim.whole_seconds(entry.joined)
+        ring_time = sim.whole_seconds(ring_started)
         sim.chan_event("MusicOnHoldStop", "call", ch)
         self._leave(q, entry)
         pairs = [("Queue", q.name), ("Interface", member.interface), ("MemberName", member.name)]
@@ -354,7 +364,7 @@ class QueueManager:
         talk_start = sim.reactor.seconds()
 
         def complete(reason: str):
-            talk = sim.elapsed_seconds(talk_start)
+            talk = sim.whole_seconds(talk_start)
             q.completed += 1
             q.talktime = talk
             q.holdtime = hold

@@ -214,6 +214,11 @@ class PBXSimulator:
         """Whole simulated seconds from ``since`` to now (``speed`` scales reactor time)."""
         return int((self.reactor.seconds() - since) * self.speed)
 
+    def whole_seconds(self, since: float) -> int:
+        """``time(NULL) - start`` as app_queue counts hold and talk time: the difference of the two
+        instants' whole seconds (a talk from 11.9 to 18.1 is 7 s, from 11.1 to 17.9 is 6 s)."""
+        return int(self.reactor.seconds() * self.speed) - int(since * self.speed)
+
     def sleep(self, ch: Channel, seconds: float | None, dtmf: bool = False):
         """Wait on ``ch``: fires None after ``seconds`` (never if None), a digit
         if ``dtmf`` and one arrives, or whatever ``wake`` passes; fails with

@@ -54,11 +54,26 @@ def _base(name: str) -> str:
     return (m.group(1) + name[m.end():]) if m else name
 
 
+def epoch_fraction(capture: Capture) -> float:
+    """The fraction of a second on the PBX's clock at the capture's t=0, from the first security
+    event's ``EventTV`` (millisecond resolution) and the record's ``t``; 0.0 without one."""
+    from datetime import datetime
+
+    for r in capture.records:
+        if r["type"] == "data" and r["dir"] == "S" and "EventTV: " in r.get("data", ""):
+            tv = r["data"].split("EventTV: ", 1)[1].split("\r\n", 1)[0]
+            at = datetime.strptime(tv, "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+            return (at - r["t"]) % 1.0
+    return 0.0
+
+
 class Replay:
     def __init__(self, capture: Capture, *, spool_dir, setup=None, audiosocket=None, helper=()) -> None:
         self.capture = capture
         self.clock = task.Clock()
-        self.clock.advance(CAPTURE_EPOCH)
+        # The capture PBX's wall clock had a fraction of a second at t=0; app_queue counts hold and
+        # talk time as differences of whole wall-clock seconds, so the replay starts at the same fraction.
+        self.clock.advance(CAPTURE_EPOCH + epoch_fraction(capture))
         self.sim = PBXSimulator(self.clock, spool_dir=spool_dir, dialplan="lab")
         if audiosocket is not None:
             self.sim.tcp_connector = audiosocket
