@@ -111,6 +111,25 @@ def test_every_roles_pages_read_as_words_in_a_real_browser(demo_web):
     assert problems == [], "\n".join(problems)
 
 
+def test_citizen_pages_read_as_words_for_a_visitor(demo_web):
+    """The public portal (no account), zh and en: no console error, raw code, ISO time or serious
+    accessibility violation; screenshots kept."""
+    codes = _names()
+    problems: list[str] = []
+    console: list[str] = []
+    with chromium_page(viewport={"width": 390, "height": 844}) as page:   # a phone
+        page.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+        for path in ("/", "/report", "/track"):
+            for lang in ("zh", "en"):
+                response = page.goto(demo_web + path + f"?lang={lang}")
+                if response is None or response.status != 200:
+                    problems.append(f"visitor {path} {lang}: HTTP {response and response.status}")
+                    continue
+                slug = re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "home"
+                _check(page, f"visitor-{slug}-{lang}", lang, codes, console, problems)
+    assert problems == [], "\n".join(problems)
+
+
 def test_agent_desk_is_a_workstation_at_1366x768(demo_web):
     """agent1 goes ready with F2, a demo call rings and connects; with the call on screen the call panel,
     live talk timer, transcript, draft form and history tabs are all visible and the page does not scroll."""
