@@ -147,9 +147,17 @@ class SpeechIntake:
         fields = {k: v for k, v in proposal.work_order_fields().items() if k in self.FIELDS and v}
         fields["summary"] = (REVIEW_MARK + (proposal.summary or text))[:200]
         fields["description"] = (f"{text}\n\n录音 / recording: {job.recording_path}")[:4000]
+        from ticketing.domain.errors import IllegalTransition
+
         actor = Actor(WorkOrderDesk.actor_id, "agent")
-        number = self.workorders.fill_from_transcript(key, fields, actor, now_from(self.clock),
-                                                      transcript_id=transcript_id)
+        try:
+            number = self.workorders.fill_from_transcript(key, fields, actor, now_from(self.clock),
+                                                          transcript_id=transcript_id)
+        except IllegalTransition:
+            # a dispatcher took the draft on before the transcript came: their decision stands
+            log.info("voice message already handled; its transcript is kept on the call",
+                     extra={"fields": {"job": job.id, "call": job.call_id}})
+            return None
         if number is not None:
             self.stats["messages_filled"] += 1
             log.info("voice message transcribed into its draft", extra={"fields": {"order": number, "job": job.id}})

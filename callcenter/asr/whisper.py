@@ -113,8 +113,12 @@ class WhisperRecognizer:
 
     #: Beam search: measured here, beam 5 is what brings Mandarin CER under 10 % on 8 kHz clips.
     beam_size = 5
-    #: Utterances below this mean confidence are "not understood" (the IVR falls back to keys).
-    min_confidence = 0.45
+    #: Sampling fallbacks when beam search loops (fewer than faster-whisper's six: on audio it cannot
+    #: understand each retry costs a whole decode, and a caller is waiting).
+    temperatures = (0.0, 0.4, 0.8)
+    #: Cap on tokens per 30 s window: speech runs at ~4-6 tokens/s; a hallucinated loop is cut short.
+    tokens_per_second = 10
+    max_tokens = 220
 
     def __init__(self, model, path: Path, *, compute_type: str, cpu_threads: int, workers: int,
                  hotwords: dict[str, str] | None = None):
@@ -190,7 +194,8 @@ class WhisperRecognizer:
         try:
             segments, info = self.model.transcribe(
                 audio, language=language, beam_size=self.beam_size, initial_prompt=prompt or None,
-                hotwords=self.hotwords.get(language) or None,
+                hotwords=self.hotwords.get(language) or None, temperature=self.temperatures,
+                max_new_tokens=min(self.max_tokens, int(self.tokens_per_second * min(duration, 30.0)) + 20),
                 condition_on_previous_text=False, word_timestamps=words, vad_filter=vad,
                 without_timestamps=not words,
             )

@@ -29,6 +29,15 @@ UTTERANCES = (
     ("小区停电了，整栋楼都没电", "power-outage", "jiangbei"),
 )
 
+#: what English callers say when they describe the problem by voice (``--speech``)
+SPOKEN_EN = (
+    ("There is a gas leak in my building on Zhongshan Road. Please send someone right away.", "gas-leak",
+     "haishu"),
+    ("The street light outside my house on Baisha Road has been broken for a week.", "road-damage", "jiangbei"),
+    ("The water pipe in our kitchen burst and water is everywhere. Please send someone.", "water-pipe-leak",
+     "yinzhou"),
+)
+
 #: IVR key scripts (hotline.yaml): language 1 = 中文, 2 = English; then the main menu
 IVR_CHOICES = (
     ("urgent", ("1", "1"), 0.15),      # urgent water/power/gas fault → urgent queue
@@ -91,10 +100,18 @@ def _pick(rnd: random.Random, table):
 
 
 def plan_caller(rnd: random.Random, seq: int, *, patience_mean: float = 120.0, talk_mean: float = 90.0,
-                lookup_number: str | None = None) -> CallerPlan:
-    """The plan of the ``seq``-th caller (numbers are unique per run: 139 + 8 digits)."""
+                lookup_number: str | None = None, speech: bool = False) -> CallerPlan:
+    """The plan of the ``seq``-th caller (numbers are unique per run: 139 + 8 digits).
+
+    With ``speech``, half the callers with a new request press 9 and say it instead (``describe``):
+    the IVR transcribes them and routes by what they said; a caller it does not understand hears
+    the main menu again and presses 3."""
     choice, keys, _ = _pick(rnd, IVR_CHOICES)
     text, category, district = UTTERANCES[rnd.randrange(len(UTTERANCES))]
+    if speech and choice in ("new", "english") and rnd.random() < 0.5:
+        if choice == "english":
+            text, category, district = SPOKEN_EN[rnd.randrange(len(SPOKEN_EN))]
+        choice, keys = "describe", (keys[0], "9", "3")
     behaviour, key, _ = _pick(rnd, SURVEY_ANSWERS)
     keys = list(keys)
     hangup_after = None

@@ -17,7 +17,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
-def make_voices(directory: Path, texts) -> dict[str, Path]:
+def make_voices(directory: Path, texts, voice: str = "cmn") -> dict[str, Path]:
     """``text → WAV`` for every text espeak-ng and sox can render (cached by content); {} without them."""
     if not (shutil.which("espeak-ng") and shutil.which("sox")):
         return {}
@@ -28,7 +28,7 @@ def make_voices(directory: Path, texts) -> dict[str, Path]:
         if not target.exists():
             raw = target.with_suffix(".raw.wav")
             try:
-                subprocess.run(["espeak-ng", "-v", "cmn", "-s", "150", "-w", str(raw), text], check=True,
+                subprocess.run(["espeak-ng", "-v", voice, "-s", "150", "-w", str(raw), text], check=True,
                                capture_output=True, timeout=60)
                 subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer",
                                 str(target)], check=True, capture_output=True, timeout=60)

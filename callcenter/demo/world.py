@@ -157,7 +157,7 @@ class DemoWorld:
 
         from callcenter.app import Hotline
         from callcenter.demo.actors import AgentDesk, Departments
-        from callcenter.demo.population import UTTERANCES
+        from callcenter.demo.population import SPOKEN_EN, UTTERANCES
         from callcenter.demo.speech import make_voices
         from callcenter.pbxsim.simulator import PBXSimulator
         from callcenter.routing.timewarp import ScaledClock
@@ -191,6 +191,9 @@ class DemoWorld:
         self.speech_note = "off (callers press keys; --speech makes them speak)"
         if opts.speech:
             self.voices = yield deferToThread(make_voices, base / "voices", [u[0] for u in UTTERANCES])
+            if self.voices:  # English callers describing their problem at key 9
+                english = yield deferToThread(make_voices, base / "voices", [u[0] for u in SPOKEN_EN], "en-us")
+                self.voices.update(english)
             if not self.voices:
                 self.speech_note = "off: espeak-ng and sox are needed to render callers' voices"
         # citizens' handsets: Kannel with its fake SMSC, reached by the hotline's SMS outbox
@@ -227,7 +230,12 @@ class DemoWorld:
                                    f" — this model recognises {model.language}, not the callers' Mandarin: "
                                    "the transcripts show the path works, not accuracy"))
         elif self.voices:
-            self.speech_note = "off: no speech model installed (callcenter models install NAME)"
+            self.speech_note = "live desk transcript off: no streaming (Vosk) model installed"
+        if hotline.speech_intake is not None:
+            self.speech_note += (f"; key 9 (describe the problem), messages and recordings: "
+                                 f"{hotline.speech_intake.model.name} (Whisper, Mandarin/English)")
+        elif self.voices:
+            self.speech_note += "; key 9 off: callcenter models install whisper-base"
 
         self.acd.add_listener(self._on_acd)
         for user, ext in HUMAN_DEVICES.items():
@@ -334,7 +342,7 @@ class DemoWorld:
             return
         self.seq += 1
         lookup = next(iter(self.phones), None)
-        plan = plan_caller(self.rnd, self.seq, lookup_number=lookup)
+        plan = plan_caller(self.rnd, self.seq, lookup_number=lookup, speech=bool(self.voices))
         self.sim.add_pstn(plan.number, behaviour=plan.survey_behaviour, answer_after=3.0,
                           digits=plan.survey_key, digit_after=3.0, hangup_after=60.0)
         # patience runs from joining the agents' queue (``_on_acd``), not from the answer: the IVR's

@@ -182,3 +182,35 @@ def test_agent_call_recordings_are_queued_for_transcription_when_the_call_ends(w
         assert sum(jobs.values()) == 1
     finally:
         yield stop_hotline(sim, port, hotline)
+
+
+def test_a_dispatched_order_is_not_refilled_from_a_late_transcript(sqlite_url):
+    """The transcript of a message whose draft a dispatcher already dispatched changes nothing (409-type
+    error); an unknown message key finds no order; a registered draft takes the fields and a history entry."""
+    from ticketing.calendar_data import build_calendar
+    from ticketing.domain.errors import IllegalTransition
+    from ticketing.service import Actor, WorkOrderService
+    from ticketing.taxonomy import load_taxonomy
+    from callcenter.db import make_engine
+    from ivr.services import message_key
+
+    svc = WorkOrderService(make_engine(sqlite_url), load_taxonomy(), build_calendar({}))
+    now = datetime(2026, 12, 7, 22, 0, tzinfo=TZ)
+    ivr, dispatcher = Actor("ivr", "agent"), Actor("d-1", "dispatcher")
+    placeholder = {"type": "help", "category": "community-service", "district": "haishu",
+                   "summary": "热线非工作时间留言（待转写）", "channel": "phone"}
+    filled = {"category": "water-pipe-leak", "urgency": "urgent", "summary": "【语音留言·待审核】水管爆裂",
+              "description": "厨房水管爆了"}
+    first = svc.create(dict(placeholder), ivr, now, idempotency_key=message_key("c-1", "/r/a.wav"))
+    assert svc.fill_from_transcript(message_key("c-1", "/r/a.wav"), filled, ivr, now, transcript_id=7) \
+        == first["number"]
+    order = svc.get(first["number"], dispatcher)
+    assert (order["category"], order["urgency"], order["status"]) == ("water-pipe-leak", "urgent", "registered")
+    entry = svc.history(first["number"], dispatcher)[-1]
+    assert entry["action"] == "transcribed"
+    second = svc.create(dict(placeholder), ivr, now, idempotency_key=message_key("c-2", "/r/b.wav"))
+    svc.perform(second["number"], "dispatch", {}, dispatcher, now)
+    with pytest.raises(IllegalTransition):
+        svc.fill_from_transcript(message_key("c-2", "/r/b.wav"), filled, ivr, now)
+    assert svc.get(second["number"], dispatcher)["category"] == "community-service"
+    assert svc.fill_from_transcript(message_key("c-9", "/r/none.wav"), filled, ivr, now) is None
