@@ -127,7 +127,7 @@ def check_database(config) -> Check:
     try:
         from callcenter.app import missing_migrations
     except ImportError:  # until the composition root lands
-        from callcenter.demo.production import missing_migrations
+        from callcenter.app import missing_migrations
     from callcenter.db import default_url, make_engine
 
     url = default_url(config)
