@@ -103,6 +103,8 @@ def run_async_agi(sim, ch, data: str):
             if command_id is not None:
                 pairs.append(("CommandId", command_id))
             sim.chan_event("AsyncAGIExec", "agi", ch, pairs)
+            if failed and ch.hungup:
+                raise ChannelGone(ch.name)   # the caller hung up while it played
             if failed:
                 status = "FAILURE"
                 break
@@ -201,10 +203,14 @@ def execute(sim, ch, command: str):
             return CommandFailed(200, "result=-1 endpos=0")
         escape = words[3]
         started = sim.reactor.seconds()
-        got = yield sim.sleep(ch, seconds, dtmf=bool(escape))
-        while got is not None and got not in escape:
-            left = seconds - (sim.reactor.seconds() - started) * sim.speed
-            got = yield sim.sleep(ch, max(0.0, left), dtmf=True)
+        try:
+            got = yield sim.sleep(ch, seconds, dtmf=bool(escape))
+            while got is not None and got not in escape:
+                left = seconds - (sim.reactor.seconds() - started) * sim.speed
+                got = yield sim.sleep(ch, max(0.0, left), dtmf=True)
+        except ChannelGone:
+            # hung up mid-way: "200 result=-1 endpos=<samples played>", then the session ends [h03]
+            return CommandFailed(200, f"result=-1 endpos={int((sim.reactor.seconds() - started) * sim.speed * 8000)}")
         sim.set_var(ch, "PLAYBACKSTATUS", "SUCCESS")
         if got is not None:
             played = int((sim.reactor.seconds() - started) * sim.speed * 8000)

@@ -188,8 +188,14 @@ class PBXSimulator:
         return entry
 
     def dial_in(self, caller_num: str, exten: str = "12345", caller_name: str | None = None,
-                script: CallerScript | None = None, context: str = "hotline-in") -> Channel:
-        """A citizen calls ``exten``: an inbound trunk channel runs ``context``."""
+                script: CallerScript | None = None, context: str = "hotline-in", tech: str = "PJSIP") -> Channel:
+        """A citizen calls ``exten``: an inbound trunk channel runs ``context``.
+
+        ``tech``: the trunk's channel driver, named as Asterisk names it -- ``PJSIP/trunk-0000001a``
+        or ``IAX2/citizens-trunk-878`` (the user name, then the call number).
+        """
+        if tech not in ("PJSIP", "IAX2"):
+            raise ScriptError("tech is PJSIP or IAX2", tech=tech)
         for value in (caller_num, exten, caller_name or ""):
             if any(c in value for c in "\r\n"):
                 raise ScriptError("caller data must not contain CR or LF")
@@ -198,8 +204,9 @@ class PBXSimulator:
         if self.dialplan.find(context, exten) is None:
             raise ScriptError("no such extension in the dialplan", context=context, exten=exten)
         script = script or CallerScript()
-        ch = self.new_channel(f"PJSIP/trunk-{self._next_chan():08x}", context, exten, state=4,
-                              tech="PJSIP", caller=(caller_num, caller_name or UNKNOWN))
+        seq = self._next_chan()
+        name = f"PJSIP/trunk-{seq:08x}" if tech == "PJSIP" else f"IAX2/citizens-trunk-{2 + seq % 32766}"
+        ch = self.new_channel(name, context, exten, state=4, tech=tech, caller=(caller_num, caller_name or UNKNOWN))
         ch.participant = script
         ch.dnid = exten
         ch.connected_num, ch.connected_name = caller_num, caller_name or UNKNOWN

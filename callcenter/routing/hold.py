@@ -99,8 +99,10 @@ class Hold:
                         return
                     result = yield self.ami.agi(qc.channel, command)
                     if sound is not None and (result.result or "").strip() == "-1":
-                        # res_agi ends this AsyncAGI session now; the next one resumes the hold
-                        self._playback_failed(qc, sound, "Asterisk could not play it (STREAM FILE result=-1)")
+                        # res_agi ends this AsyncAGI session now.  endpos=0: the file did not open (the
+                        # next session resumes the hold, without it); endpos>0: the caller hung up mid-way.
+                        if not result.endpos:
+                            self._playback_failed(qc, sound, "Asterisk could not play it (STREAM FILE result=-1)")
                         return
                 offer = self._prompt("queue_callback_offer", qc)
                 if holding() and qc.offer_callback and qc.caller.number and self._playable(offer, qc):

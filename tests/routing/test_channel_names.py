@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import pytest_twisted
-from twisted.internet import defer, task
+from twisted.internet import task
 
 from callcenter.routing.errors import RoutingError
 from callcenter.routing.skills import Agent, check_name, is_channel
@@ -69,5 +69,34 @@ def test_a_caller_on_a_local_channel_is_queued_and_reaches_an_agent():
         qc = acd.calls[call_id]
         assert qc.channel.startswith("Local/12345@hotline-in-") and qc.channel.endswith(";2")
         assert qc.caller.number == "13900000001"
+    finally:
+        yield floor.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_caller_over_an_iax2_trunk_is_queued_and_reaches_an_agent():
+    """The trunk variation of the real-Asterisk run: IAX2/citizens-trunk-<n> callers are queued too."""
+    from twisted.internet import reactor
+
+    floor = yield acd_floor(reactor, ring_timeout=6, wrap_up_seconds=2,
+                            agents=[Agent("1001", {"general": 80}, device="PJSIP/1001")])
+    sim, ami, acd = floor.sim, floor.ami, floor.acd
+    sim.add_device("PJSIP/1001", answer_after=1.0, talk_seconds=2.0)
+    connected = []
+    acd.add_listener(lambda kind, data: connected.append(data["call_id"])
+                     if kind == "call" and data.get("state") == "connected" else None)
+    hand_over_ivr_callers(ami, acd)
+    ami.start()
+    try:
+        yield ami.when_connected()
+        acd.startService()
+        acd.agent_login("1001")
+        acd.agent_ready("1001")
+        caller = sim.dial_in("13900000001", tech="IAX2")
+        assert caller.name.startswith("IAX2/citizens-trunk-")
+        deadline = reactor.seconds() + 20
+        while not connected and reactor.seconds() < deadline:
+            yield task.deferLater(reactor, 0.05, lambda: None)
+        assert connected == [caller.uniqueid] and acd.calls[caller.uniqueid].channel == caller.name
     finally:
         yield floor.close()
