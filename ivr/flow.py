@@ -434,7 +434,12 @@ def _build_node(node_id: str, raw: Any, raw_nodes: dict, prompts: dict[str, Prom
             ok = False
     for key in _PROMPT_FIELDS:
         if key in raw:
-            if raw[key] not in prompts:
+            if not isinstance(raw[key], str):
+                # written inline ({zh: …}) or as a list: texts belong under prompts:, nodes name them
+                problem("ivr.flow.bad_field", f"{key}: the id of a prompt under prompts: (not inline texts "
+                        f"or a list) / 请填写 prompts 中的提示音编号", raw, key, node_id)
+                ok = False
+            elif raw[key] not in prompts:
                 problem("ivr.flow.missing_prompt", f"{key}: no prompt {raw[key]!r}", raw, key, node_id)
                 ok = False
             else:
@@ -489,7 +494,7 @@ def _build_node(node_id: str, raw: Any, raw_nodes: dict, prompts: dict[str, Prom
         elif "var" in raw and not _VAR.match(str(raw.get("var", ""))):
             problem("ivr.flow.bad_field", "var: a variable name", raw, "var", node_id)
             ok = False
-        prompt = prompts.get(raw.get("prompt"))
+        prompt = prompts.get(raw["prompt"]) if isinstance(raw.get("prompt"), str) else None
         for text in (prompt.texts.values() if prompt else ()):
             unknown = set(_PLACEHOLDER.findall(text)) - LOOKUP_FIELDS
             if unknown:

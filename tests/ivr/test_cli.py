@@ -111,3 +111,16 @@ def test_runner_reports_prompts_missing_until_built(tmp_path):
     assert sorted(p.name for p in runner.missing_prompts()) == ["hello.wav", "hello.wav"]
     assert cli("ivr", "prompts", "build", "--flows-dir", str(flows), "--out", str(tmp_path / "snd")).code == 0
     assert runner.missing_prompts() == []
+
+
+def test_check_reports_an_inline_or_list_prompt_instead_of_crashing(tmp_path):
+    """A node whose prompt is written inline ({zh: …}) or as a list is reported as ivr.flow.bad_field with
+    its line, exit 1 — no TypeError traceback."""
+    inline = tmp_path / "inline.yaml"
+    inline.write_text(TINY.replace("    prompt: hello\n", "    prompt: {zh: 您好, en: Hello}\n"), "utf-8")
+    listed = tmp_path / "listed.yaml"
+    listed.write_text(TINY.replace("    prompt: look\n", "    prompt: [look, hello]\n"), "utf-8")
+    for path, line, node in ((inline, 14, "menu"), (listed, 20, "lookup")):
+        r = cli("ivr", "check", str(path))
+        assert r.code == 1 and "Traceback" not in r.err and "TypeError" not in r.err, r.err
+        assert f"{path}:{line}: [{node}] ivr.flow.bad_field: prompt:" in r.err, r.err
