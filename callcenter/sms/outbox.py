@@ -16,7 +16,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import String, and_, cast, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from callcenter.callbacks.jobs import claimable
@@ -25,7 +25,7 @@ from callcenter.sms.tables import sms_messages, sms_optouts
 from ticketing.persistence.tables import work_orders
 
 M = sms_messages.c
-STATES = ("pending", "sending", "sent", "delivered", "failed", "dead", "suppressed")
+STATES = ("pending", "sending", "sent", "delivered", "failed", "dead", "suppressed", "no_mobile")
 # Kannel delivery-report types (dlr-mask bits)
 DLR_DELIVERED, DLR_FAILED, DLR_BUFFERED, DLR_SMSC_OK, DLR_SMSC_REJECT = 1, 2, 4, 8, 16
 DLR_MASK = 31
@@ -41,16 +41,18 @@ def _row(r) -> dict[str, Any]:
 
 def enqueue(conn, *, kind: str, phone: str, lang: str, body: str, now: datetime, quiet: policy.QuietHours,
             order_number: str | None = None, dedupe_key: str | None = None) -> int | None:
-    """Store one message; its id, or None when ``dedupe_key`` was already used (or no mobile)."""
+    """Store one message; its id, or None when ``dedupe_key`` was already used.  A number that
+    is not a mobile gets no message: None, or — with a ``dedupe_key`` — a ``no_mobile`` row, so
+    the order is not looked at again."""
     number = policy.mobile(phone)
-    if number is None:
+    if number is None and dedupe_key is None:
         return None
     if kind not in policy.KINDS or lang not in policy.LANGS:
         raise policy.SmsRuleError(f"unknown kind {kind!r} or language {lang!r}")
     urgent = kind in policy.URGENT_KINDS
-    values = dict(kind=kind, phone=number, lang=lang, body=body, urgent=urgent, order_number=order_number,
-                  dedupe_key=dedupe_key, token=secrets.token_hex(8), state="pending", attempts=0,
-                  next_at=quiet.release(now, urgent), created_at=now, updated_at=now)
+    values = dict(kind=kind, phone=number or "", lang=lang, body=body, urgent=urgent, order_number=order_number,
+                  dedupe_key=dedupe_key, token=secrets.token_hex(8), state="pending" if number else "no_mobile",
+                  attempts=0, next_at=quiet.release(now, urgent), created_at=now, updated_at=now)
     stmt = _insert(conn, sms_messages).values(**values)
     if dedupe_key is not None:
         stmt = stmt.on_conflict_do_nothing(index_elements=["dedupe_key"])
@@ -193,36 +195,44 @@ def _lang_of(conn, numbers: set[str]) -> dict[str, str]:
     return found
 
 
+def _owed(kind: str, since: datetime, limit: int):
+    """Orders that owe their citizen a ``kind`` message and have no row for it yet (the
+    dedupe key, computed in SQL, joins them to the outbox)."""
+    W = work_orders.c
+    if kind == "accepted":
+        key = W.number + literal(":accepted")
+        where = (W.created_at >= since, W.status.notin_(("resolved_on_call", "merged", "cancelled")))
+    else:
+        key = W.number + literal(f":{kind}:") + cast(W.reopen_count, String)
+        where = (W.status == kind, W.updated_at >= since)
+    return (select(W.number, W.caller_phone, W.reply, W.reopen_count)
+            .select_from(work_orders.outerjoin(sms_messages, M.dedupe_key == key))
+            .where(M.id.is_(None), W.caller_phone.is_not(None), *where)
+            .order_by(W.updated_at).limit(limit))
+
+
 def sweep(engine, now: datetime, *, window: timedelta, link, quiet: policy.QuietHours,
           sign: tuple[str, str] = ("12345热线", "12345 Hotline"), limit: int = 500) -> int:
     """Enqueue the messages orders owe their citizens: accepted (new orders), replied (the
     department's answer, per round) and closed — for orders changed within ``window`` whose
-    caller gave a mobile number.  ``link(kind, number)`` is the citizen's page for it.
-    Returns how many messages were added."""
-    W = work_orders.c
+    caller gave a number (a landline gets a ``no_mobile`` row instead).  ``link(kind, number)``
+    is the citizen's page for it.  Returns how many messages were added."""
     since = now - window
     added = 0
     with engine.begin() as conn:
-        rows = conn.execute(select(W.number, W.status, W.caller_phone, W.reply, W.reopen_count, W.created_at,
-                                   W.channel)
-                            .where(W.caller_phone.is_not(None), or_(W.created_at >= since, W.updated_at >= since))
-                            .order_by(W.updated_at).limit(limit)).all()
-        langs = _lang_of(conn, {r.number for r in rows})
-        for r in rows:
-            if policy.mobile(r.caller_phone) is None:
-                continue
-            lang = langs.get(r.number, "zh")
-            wanted = []
-            if r.created_at >= since and r.status not in ("resolved_on_call", "merged", "cancelled"):
-                wanted.append(("accepted", f"{r.number}:accepted", {"link": link("accepted", r.number)}))
-            if r.status == "replied":
-                wanted.append(("replied", f"{r.number}:replied:{r.reopen_count}",
-                               {"summary": r.reply or "", "link": link("replied", r.number)}))
-            if r.status == "closed":
-                wanted.append(("closed", f"{r.number}:closed:{r.reopen_count}", {}))
-            for kind, key, data in wanted:
+        for kind in ("accepted", "replied", "closed"):
+            rows = conn.execute(_owed(kind, since, limit)).all()
+            langs = _lang_of(conn, {r.number for r in rows})
+            for r in rows:
+                lang = langs.get(r.number, "zh")
+                data = {}
+                if kind in ("accepted", "replied"):
+                    data["link"] = link(kind, r.number)
+                if kind == "replied":
+                    data["summary"] = r.reply or ""
+                key = f"{r.number}:accepted" if kind == "accepted" else f"{r.number}:{kind}:{r.reopen_count}"
                 body = policy.render(kind, lang, sign=sign[0], sign_en=sign[1], number=r.number, **data)
                 if enqueue(conn, kind=kind, phone=r.caller_phone, lang=lang, body=body, now=now, quiet=quiet,
-                           order_number=r.number, dedupe_key=key) is not None:
+                           order_number=r.number, dedupe_key=key) is not None and policy.mobile(r.caller_phone):
                     added += 1
     return added
