@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from callcenter.personal_data import API, phone_for
 from ticketing.domain.errors import DuplicateSubmission, Forbidden, NotFound, ValidationFailed
 from ticketing.domain.lifecycle import ACTIONS, CO_STATES, OPEN, STATUSES
 from ticketing.domain.sla import DEFAULT_WARNING_SHARE, SlaContext
@@ -48,7 +49,6 @@ PERMISSIONS: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in {
     "sub-dispatch": DEPARTMENT | DESK_LEADS,
 }.items()}
 assert ACTIONS <= set(PERMISSIONS)
-PHONE_VISIBLE = frozenset({"agent", "dispatcher", "supervisor", "admin"})
 # Department actions of the co-handling departments (on their own part), and of the lead only.
 CO_ONLY = frozenset({"co-acknowledge", "co-reply"})
 LEAD_ONLY = frozenset(a for a, roles in PERMISSIONS.items() if roles == DEPARTMENT) - CO_ONLY | {"sub-dispatch"}
@@ -83,15 +83,6 @@ class Actor:
     role: str
     department: str | None = None
 
-
-def mask_phone(phone: str | None) -> str | None:
-    """138****1234: keep the first three and last four digits."""
-    if not phone:
-        return phone
-    digits = re.sub(r"\D", "", phone)
-    if len(digits) <= 7:
-        return "*" * max(len(digits) - 2, 0) + digits[-2:]
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
 
 
 def _has_nul(value: Any) -> bool:
@@ -234,7 +225,7 @@ class WorkOrderService:
             "district": order.district, "district_name": names(district),
             "subdistrict": order.subdistrict, "subdistrict_name": names(sub), "address": order.address,
             "urgency": order.urgency, "channel": order.channel, "caller_name": order.caller_name,
-            "caller_phone": order.caller_phone if actor.role in PHONE_VISIBLE else mask_phone(order.caller_phone),
+            "caller_phone": phone_for(order.caller_phone, actor.role, API),
             "summary": order.summary, "description": order.description, "call_ids": list(order.call_ids),
             "department": order.department, "department_name": names(dept),
             "co_departments": list(order.co_departments),
