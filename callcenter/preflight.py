@@ -150,23 +150,22 @@ def check_database(config) -> Check:
 
 
 def missing_prompt_files(config) -> list[Path]:
-    """Rendered prompt files the IVR flows need but ``[ivr] sounds_dir`` lacks."""
-    from ivr.library import FlowLibrary
-    from ivr.prompts import catalogue
+    """Every sound the hotline can play (flow prompts, queue announcements, rating, survey) that
+    ``[ivr] sounds_dir`` lacks (:func:`ivr.sounds.missing_sounds_for`)."""
+    from ivr.sounds import missing_sounds_for
 
-    library = FlowLibrary(config.get("ivr.flows_dir") or None)
     sounds = Path(config.get("ivr.sounds_dir"))
-    wanted = (sounds / f"{entry.name}.wav" for entry in catalogue(library.flows.values()))
-    return [path for path in wanted if not path.exists()]
+    return [sounds / f"{name}.wav" for name in missing_sounds_for(config)]
 
 
 def check_prompts(config) -> Check:
     sounds = config.get("ivr.sounds_dir")
     missing = missing_prompt_files(config)
     if missing:
-        return _fail("prompts", f"{len(missing)} IVR prompt(s) not rendered in {sounds} (first: {missing[0]})",
-                     f"callcenter ivr prompts build --out {sounds}")
-    return _ok("prompts", f"every IVR prompt rendered in {sounds}")
+        names = ", ".join(str(p.relative_to(sounds)) for p in missing[:8]) + (" …" if len(missing) > 8 else "")
+        return _fail("prompts", f"{len(missing)} sound(s) not rendered in {sounds}: {names} (on Asterisk a "
+                     "missing sound ends the caller's AGI session)", f"callcenter ivr prompts build --out {sounds}")
+    return _ok("prompts", f"every sound the hotline plays is rendered in {sounds}")
 
 
 @defer.inlineCallbacks

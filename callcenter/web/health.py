@@ -91,6 +91,14 @@ def routes(app) -> None:
             if not body["ami"]["connected"]:
                 healthy = False
                 body["status"] = "degraded"
+            # every sound the controller may play must exist, or Asterisk ends the caller's AGI session
+            from ivr.sounds import missing_sounds_for
+
+            missing = await deps.db(missing_sounds_for, deps.config)
+            body["sounds"] = {"missing": len(missing), "names": missing[:20]}
+            if missing:
+                healthy = False
+                body["status"] = "degraded"
         return json_response(request, body, 200 if healthy else 503)
 
     @app.route("/metrics", methods=["GET"])

@@ -17,11 +17,12 @@ def core(sqlite_url):
 
 
 @pytest_twisted.ensureDeferred
-async def test_healthz_is_degraded_while_the_pbx_never_greets_and_ok_once_logged_in(core):
+async def test_healthz_is_degraded_while_the_pbx_never_greets_and_ok_once_logged_in(core, pbx_sounds):
     """A PBX that accepts the connection but stays silent: /healthz answers 503 "degraded" with the AMI
     link down and ami.timeout as the reason; after a later login and resync it answers 200 "ok"."""
     reactor, ami = make(tracker=CallTracker())
     core.root.deps.extras["ami"] = ami
+    core.root.deps.config = core.root.deps.config.with_overrides({"ivr.sounds_dir": str(pbx_sounds / "hotline")})
     link = Link(reactor, ami)
     reactor.advance(10.0)  # the greeting time-out
     resp = await core.client().get("/healthz")
@@ -35,3 +36,20 @@ async def test_healthz_is_degraded_while_the_pbx_never_greets_and_ok_once_logged
     link.resync()
     resp = await core.client().get("/healthz")
     assert resp.status == 200 and resp.json["status"] == "ok" and resp.json["ami"]["connected"] is True
+
+
+@pytest_twisted.ensureDeferred
+async def test_healthz_is_degraded_and_names_the_sounds_asterisk_could_not_play(core, pbx_sounds):
+    """With the AMI link up, a sound the controller may play missing from ivr.sounds_dir makes the
+    process degraded (on Asterisk that prompt would end the caller's AGI session): 503, named."""
+    reactor, ami = make(tracker=CallTracker())
+    core.root.deps.extras["ami"] = ami
+    core.root.deps.config = core.root.deps.config.with_overrides({"ivr.sounds_dir": str(pbx_sounds / "hotline")})
+    link = Link(reactor, ami)
+    link.login()
+    link.resync()
+    (pbx_sounds / "hotline" / "queue" / "zh" / "queue_wait.wav").unlink()
+    resp = await core.client().get("/healthz")
+    assert resp.status == 503 and resp.json["status"] == "degraded"
+    assert resp.json["sounds"] == {"missing": 1, "names": ["queue/zh/queue_wait"]}
+    assert resp.json["ami"]["connected"] is True

@@ -50,3 +50,16 @@ def test_pbx_sounds_dir_must_be_relative_to_asterisks_sounds_directory(value):
 def test_sounds_are_named_as_asterisk_sees_them():
     assert check_pbx_sounds_dir("") == "hotline" and check_pbx_sounds_dir("custom/prompts/") == "custom/prompts"
     assert pbx_sound("hotline", "queue/zh/queue_wait") == "hotline/queue/zh/queue_wait"
+
+
+def test_the_start_up_check_refuses_naming_the_missing_queue_announcement(pbx_sounds):
+    """`callcenter check` and `serve` (which runs it first) fail on any sound the hotline may play,
+    queue announcements included, and name them."""
+    from callcenter.preflight import check_prompts
+
+    cfg = load_config(None, environ={}).with_overrides({"ivr.sounds_dir": str(pbx_sounds / "hotline")})
+    assert not check_prompts(cfg).failed
+    (pbx_sounds / "hotline" / "queue" / "en" / "queue_callback_offer.wav").unlink()
+    result = check_prompts(cfg)
+    assert result.failed and "queue/en/queue_callback_offer.wav" in result.detail
+    assert "callcenter ivr prompts build" in result.fix
