@@ -17,6 +17,7 @@ from pathlib import Path
 from callcenter.auth.web import same_origin, sign, unsign
 from callcenter.citizen.service import ANSWERS, CitizenPortal, PortalError
 from callcenter.citizen.text import TEXT
+from callcenter.personal_data import mask_phone
 from callcenter.web.app import form_arg, query_arg
 from callcenter.web.errors import error_payload
 from callcenter.web.http import client_address
@@ -156,7 +157,7 @@ def routes(app) -> None:
                 groups.setdefault((cat.group_zh, cat.group_en), []).append(cat)
         return render(request, "citizen_confirm.html", status=status, ticket=ticket, draft=draft,
                       suggested=[tax.categories[c] for c in suggested], groups=groups, error=error,
-                      masked=draft["phone"][:3] + "****" + draft["phone"][-4:], max_photos=MAX_PHOTOS)
+                      masked=mask_phone(draft["phone"]), max_photos=MAX_PHOTOS)
 
     @app.route("/report/confirm", methods=["POST"])
     @_guarded
