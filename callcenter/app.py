@@ -271,7 +271,7 @@ def _transcriber(h: "Hotline") -> Part:
     from callcenter.asr.jobs import TranscriptionWorker
 
     # recordings and voice messages: the batch model (Whisper when installed), else the live one
-    model, pool = (si.batch_model, si.pool) if si is not None else (h.speech.model, h.speech.pool)
+    model, pool = (si.batch_model, si.batch_pool) if si is not None else (h.speech.model, h.speech.pool)
     h.transcriber = TranscriptionWorker(h.reactor, h.transcriptions, model, pool, worker_id=f"hotline-{id(h):x}",
                                         on_done=si.transcribed if si is not None else None)
     return Part("transcriber", h.transcriber, start=h.transcriber.start, stop=h.transcriber.stop)

@@ -50,6 +50,7 @@ class SpeechIntake:
         self.db_pool = db_pool or reactor.getThreadPool()
         self.drafts: OrderedDict[str, dict] = OrderedDict()
         self.batch_model = model      # recordings and messages (``[asr] batch``); set by start_speech_intake
+        self.batch_pool = pool        # where recordings decode (the live pool when there is one)
         self.own_pool = False
         self.stats = {"understood": 0, "not_understood": 0, "failed": 0, "messages_filled": 0,
                       "recordings_queued": 0, "last_latency_s": None}

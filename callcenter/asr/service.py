@@ -89,8 +89,8 @@ def _warm(model) -> None:
 def start_speech_intake(reactor, clock, config, *, pool: DecodePool | None = None, transcriptions=None,
                         workorders=None):
     """The utterance/batch recogniser (Whisper when installed) with intake, for the IVR's describe
-    node, voice messages and call recordings.  Decodes in ``pool`` (the live service's) or a pool
-    of its own.  Fires with a :class:`~callcenter.asr.intake.SpeechIntake`, or ``None`` when no
+    node, voice messages and call recordings.  Utterances decode in a pool of their own (a caller is
+    waiting); recordings in ``pool`` (the live service's) when given.  Fires with a :class:`~callcenter.asr.intake.SpeechIntake`, or ``None`` when no
     model is installed for utterances (callers then use the key menu)."""
     from callcenter.asr.intake import SpeechIntake
     from ticketing.intake.service import IntakeService
@@ -102,17 +102,19 @@ def start_speech_intake(reactor, clock, config, *, pool: DecodePool | None = Non
         log.error("spoken descriptions and recording transcription disabled: %s", exc,
                   extra={"fields": {"error_id": exc.error_id}})
         return None
-    own = pool is None
-    if own:
-        pool = DecodePool(reactor, int(config.get("asr.pool_size", 2)), name="asr-utterance")
-        pool.start()
+    # Callers waiting in the IVR never queue behind live streams, spooled calls or recordings:
+    # utterances have a thread of their own; recordings decode in the live pool when there is one.
+    utterances = DecodePool(reactor, int(config.get("asr.utterance_threads", 1)), name="asr-utterance")
+    utterances.start()
+    batch_pool = pool or utterances
     intake = IntakeService.from_config(reactor, reactor.getThreadPool(), config,
                                        taxonomy=workorders.taxonomy if workorders is not None else None)
-    speech = SpeechIntake(reactor, clock, model, pool, intake, transcriptions=transcriptions, workorders=workorders,
+    speech = SpeechIntake(reactor, clock, model, utterances, intake, transcriptions=transcriptions,
+                          workorders=workorders,
                           min_confidence=float(config.get("asr.utterance_min_confidence", 0.45)))
-    speech.batch_model = batch
-    speech.own_pool = own
-    yield pool.run(_warm, model)
+    speech.batch_model, speech.batch_pool = batch, batch_pool
+    speech.own_pool = True
+    yield utterances.run(_warm, model)
     yield intake.start()
     log.info("spoken descriptions ready", extra={"fields": {"model": model.name, "batch_model": batch.name}})
     return speech

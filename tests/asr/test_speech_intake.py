@@ -214,3 +214,27 @@ def test_a_dispatched_order_is_not_refilled_from_a_late_transcript(sqlite_url):
         svc.fill_from_transcript(message_key("c-2", "/r/b.wav"), filled, ivr, now)
     assert svc.get(second["number"], dispatcher)["category"] == "community-service"
     assert svc.fill_from_transcript(message_key("c-9", "/r/none.wav"), filled, ivr, now) is None
+
+
+def test_the_desk_rings_with_what_the_caller_told_the_ivr():
+    """A call the IVR understood rings on the agent's desk with the caller's words as the transcript
+    and intake's draft prefilled (the real DeskService over the real ACD driven by AMI bytes)."""
+    from twisted.internet import defer as _defer
+
+    from callcenter.asr.intake import SpeechIntake
+    from callcenter.desk.service import DeskService
+    from tests.desk.helpers import CALLID, Listener, make_acd, ring_and_answer
+
+    pbx, acd = make_acd()
+    told = SpeechIntake(None, pbx.clock, None, None, None, db_pool=object())
+    told.drafts[CALLID] = {"transcript": "我家楼下的水管爆了", "confidence": 0.8,
+                           "draft": {"category": "water-pipe-leak", "urgency": "urgent", "district": "haishu"}}
+    desk = DeskService(acd, pbx.clock, db=_defer.maybeDeferred)
+    desk.ivr_speech = told
+    screen = Listener(desk.stream_for("1001"))
+    desk.change_state("1001", "login")
+    desk.change_state("1001", "ready")
+    ring_and_answer(pbx, acd)
+    ringing = dict(screen.events())["ringing"]
+    assert ringing["transcript"] == ["我家楼下的水管爆了"]
+    assert ringing["draft"]["category"] == "water-pipe-leak" and ringing["draft"]["urgency"] == "urgent"
