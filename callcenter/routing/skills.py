@@ -44,6 +44,16 @@ def is_device(value: Any) -> bool:
     return isinstance(value, str) and _DEVICE.fullmatch(value) is not None
 
 
+_DESK_PHONE = re.compile(r"(PJSIP|SIP|IAX2)/[A-Za-z0-9_.+-]{1,64}")
+
+
+def is_desk_phone(value: Any) -> bool:
+    """True for one of the centre's own phones: ``PJSIP/9001`` — an endpoint, never a dial string through a
+    context or trunk (``Local/…@hotline-pstn``, ``PJSIP/139…@trunk``, ``IAX2/trunk/…``), which would make
+    the PBX call an outside number."""
+    return isinstance(value, str) and _DESK_PHONE.fullmatch(value) is not None
+
+
 def is_agent_id(value: Any) -> bool:
     """True for an identifier the ACD accepts as an agent id."""
     return isinstance(value, str) and _NAME.fullmatch(value) is not None

@@ -3,8 +3,10 @@
 * agents live (state, reason, time in state) with listen / whisper / barge —
   an AMI ``Originate`` of the supervisor's phone into ``ChanSpy`` on the
   agent's channel, done by the ACD (:meth:`QueueController.supervise`).  The
-  phone is the ``device`` of the supervisor's profile; the form's field
-  overrides it and must be a plain ``technology/resource`` (PJSIP/9001);
+  phone is always the supervisor's own registered ``device`` (set by an
+  administrator on the accounts page) and must be one of the centre's phones
+  (``PJSIP/9001``): a live call is never sent to a number typed in a form or
+  to a dial string that reaches outside (``Local/…@hotline-pstn``);
 * queue details from the wallboard projection;
 * today's abandoned calls (numbers masked) with a callback action that books
   the caller into the ACD's callback queue (the number stays server-side);
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from callcenter.errors import HotlineError
 from callcenter.auth.web import require_role
-from callcenter.routing.skills import is_device
+from callcenter.routing.skills import is_desk_phone
 from callcenter.wallboard.web import feed_for
 from callcenter.web.app import form_arg, query_arg
 from callcenter.web.forms import page_forms
@@ -39,7 +41,9 @@ TEXT = {
     "sup.reason": {"zh": "原因", "en": "Reason"},
     "sup.in_state": {"zh": "持续时长", "en": "Time in state"},
     "sup.device": {"zh": "我的话机", "en": "My phone"},
-    "sup.device_hint": {"zh": "默认使用账号资料中的话机，可在此临时更换", "en": "Your profile's phone by default; type another to override"},
+    "sup.device_hint": {"zh": "监听、耳语、强插只呼叫您账号登记的话机（管理员在账号页设置）",
+                        "en": "Listen, whisper and barge call only the phone registered to your account (set by an "
+                              "administrator on the accounts page)"},
     "sup.listen": {"zh": "监听", "en": "Listen"},
     "sup.whisper": {"zh": "耳语", "en": "Whisper"},
     "sup.barge": {"zh": "强插", "en": "Barge"},
@@ -74,19 +78,17 @@ def mask(number: str) -> str:
     return phone_for(number, None, LIVE) or ""
 
 
-def spy_device(typed: str, profile: str | None) -> str:
-    """The phone to listen from: what the form says, else the profile's device.
-
-    Only a plain channel ``technology/resource`` goes to Originate; CR/LF, ',',
-    '&', '$' or anything else is refused (spaces around it are forgiven).
-    """
-    device = (typed or "").strip(" \t") or (profile or "")
+def spy_device(profile: str | None) -> str:
+    """The phone to listen from: the supervisor's own registered device, and only if it is one of the
+    centre's phones (:func:`~callcenter.routing.skills.is_desk_phone`)."""
+    device = profile or ""
     if not device:
-        raise SupervisorError("supervisor.no_device", "请填写您的话机，或请管理员在账号资料中设置 / enter your phone "
-                              "(e.g. PJSIP/9001) or have it set in your profile")
-    if not is_device(device):
-        raise SupervisorError("supervisor.bad_device", "话机格式无效，须为“技术/号码”，如 PJSIP/9001 / invalid phone: "
-                              "technology/resource such as PJSIP/9001", device=device[:40])
+        raise SupervisorError("supervisor.no_device", "您的账号没有登记话机，请管理员在账号页设置 / your account has no "
+                              "registered phone; an administrator sets it on the accounts page", http_status=422)
+    if not is_desk_phone(device):
+        raise SupervisorError("supervisor.bad_device", "登记的话机不是本中心的话机（如 PJSIP/9001），不能用于监听 / "
+                              "your registered phone is not one of the centre's phones (such as PJSIP/9001)",
+                              http_status=422, device=device[:40])
     return device
 
 
@@ -121,7 +123,7 @@ def routes(app) -> None:
             agents=feed.agent_rows(), abandoned=abandoned, orders=await at_risk(principal),
             has_acd=deps.extras.get("acd") is not None, modes=SPY_MODES, error=error,
             done=query_arg(request, "done") or "",
-            device=form_arg(request, "device") or principal.user.device or "")
+            device=principal.user.device or "")
 
     form = page_forms("/supervisor", render)
 
@@ -140,7 +142,7 @@ def routes(app) -> None:
             controller = acd()
             if agent_id not in controller.sessions:
                 raise SupervisorError("supervisor.unknown_agent", "无此坐席 / no such agent", agent=agent_id[:20])
-            device = spy_device(form_arg(request, "device"), principal.user.device)
+            device = spy_device(principal.user.device)
             await controller.supervise(device, agent_id, mode)
 
         return await form(request, principal, action, "1")

@@ -2,7 +2,7 @@
 abandoned list (masked) books a callback, at-risk orders get 催办/督办; CSRF and roles on every POST."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest_twisted
 from twisted.internet import defer
@@ -10,7 +10,7 @@ from twisted.internet import defer
 from callcenter.routing.acd import CallHandle
 from tests.routing.test_acd import CALLID, dial, expect_ring, ready
 from tests.wallboard.server import CALLER, eventually, start_floor, stop_floor
-from tests.web.conftest import ORDER, csrf_of, staff_for
+from tests.web.conftest import ORDER, PASSWORD, csrf_of, staff_for
 
 
 
@@ -21,7 +21,7 @@ async def test_spy_buttons_originate_chanspy_and_need_csrf(db_url):
     floor = start_floor(db_url)
     try:
         server, pbx, acd = floor.server, floor.pbx, floor.acd
-        server.add_user("sup1", "supervisor")
+        server.deps.auth.add_user("sup1", PASSWORD, "supervisor", datetime.now(timezone.utc), device="PJSIP/9001")
         server.add_user("agent1", "agent")
         ready(acd, "1001")
         acd.enqueue(CallHandle(CALLID, CALLER, "13812341234"), "hotline-general")
@@ -44,9 +44,6 @@ async def test_spy_buttons_originate_chanspy_and_need_csrf(db_url):
         bad_mode = await browser.post("/supervisor/agents/1001/eavesdrop",
                                       data={"device": "PJSIP/9001", "csrf_token": token})
         assert bad_mode.status == 400 and "supervisor.bad_mode" in bad_mode.text and pbx.take() == []
-        bad_device = await browser.post("/supervisor/agents/1001/listen",
-                                        data={"device": "PJSIP/9001\r\nAction: Hangup", "csrf_token": token})
-        assert bad_device.status == 400 and pbx.take() == []
 
         posted = defer.ensureDeferred(browser.post("/supervisor/agents/1001/barge",
                                                    data={"device": "PJSIP/9001", "csrf_token": token}))
@@ -131,18 +128,17 @@ async def test_at_risk_orders_get_remind_and_supervise(db_url):
 
 
 @pytest_twisted.ensureDeferred
-async def test_spy_uses_the_profile_device_and_validates_an_override(db_url):
-    """A supervisor whose profile has PJSIP/9001 listens without typing it (the page shows it); a typed
-    device overrides it; a typed device with CR/LF or extra ChanSpy arguments is refused with a zh/en
-    supervisor.bad_device error and nothing reaches the PBX; with no device anywhere: supervisor.no_device."""
-    from datetime import datetime, timezone
-
-    from tests.web.conftest import PASSWORD
-
+async def test_spying_calls_only_the_supervisors_own_registered_phone(db_url):
+    """Listen/whisper/barge always call the supervisor's registered phone (PJSIP/9001): a phone typed into the
+    form is ignored; a registered dial string that would reach outside (Local/<number>@hotline-pstn, a trunk)
+    is refused with supervisor.bad_device, none at all with supervisor.no_device; nothing reaches the PBX."""
     floor = start_floor(db_url)
     try:
         server, pbx, acd = floor.server, floor.pbx, floor.acd
-        server.deps.auth.add_user("sup.zhao", PASSWORD, "supervisor", datetime.now(timezone.utc), device="PJSIP/9001")
+        auth, now = server.deps.auth, datetime.now(timezone.utc)
+        auth.add_user("sup.zhao", PASSWORD, "supervisor", now, device="PJSIP/9001")
+        auth.add_user("sup.out", PASSWORD, "supervisor", now, device="Local/13800000009@hotline-pstn")
+        auth.add_user("sup.trunk", PASSWORD, "supervisor", now, device="PJSIP/13800000009@trunk")
         server.add_user("sup2", "supervisor")
         ready(acd, "1001")
         acd.enqueue(CallHandle(CALLID, CALLER, "13812341234"), "hotline-general")
@@ -152,12 +148,12 @@ async def test_spy_uses_the_profile_device_and_validates_an_override(db_url):
         browser = server.client()
         await browser.login("sup.zhao")
         page = await browser.get("/supervisor")
-        assert 'name="device" value="PJSIP/9001"' in page.text and "默认使用账号资料中的话机" in page.text
+        assert "PJSIP/9001" in page.text and 'name="device"' not in page.text and "账号登记的话机" in page.text
         token = csrf_of(page.text)
 
-        async def spy(device, mode="listen", client=browser, csrf=token):
-            posted = defer.ensureDeferred(client.post(f"/supervisor/agents/1001/{mode}",
-                                                      data={"device": device, "csrf_token": csrf}))
+        async def spy(device, mode="listen"):
+            posted = defer.ensureDeferred(browser.post(f"/supervisor/agents/1001/{mode}",
+                                                       data={"device": device, "csrf_token": token}))
             sent = await eventually(lambda: pbx.take() or None)
             [originate] = sent
             pbx.respond(originate, Message="Originate successfully queued")
@@ -167,20 +163,16 @@ async def test_spy_uses_the_profile_device_and_validates_an_override(db_url):
 
         first = await spy("")
         assert (first["Channel"], first["Data"]) == ("PJSIP/9001", "PJSIP/1001-00000002,q")
-        second = await spy("  PJSIP/9002 ", mode="whisper")
-        assert (second["Channel"], second["Data"]) == ("PJSIP/9002", "PJSIP/1001-00000002,qw")
+        typed = await spy("Local/13900000000@hotline-pstn", mode="whisper")   # the form cannot choose the phone
+        assert (typed["Channel"], typed["Data"]) == ("PJSIP/9001", "PJSIP/1001-00000002,qw")
 
-        for bad in ("PJSIP/9002\r\nAction: Hangup", "PJSIP/9002,qB", "PJSIP/9002&PJSIP/1001", "9002"):
-            refused = await browser.post("/supervisor/agents/1001/barge", data={"device": bad, "csrf_token": token})
-            assert refused.status == 400 and 'data-error-id="supervisor.bad_device"' in refused.text
-            assert "话机格式无效" in refused.text and "technology/resource" in refused.text
-        assert pbx.take() == []
-
-        other = server.client()
-        await other.login("sup2")
-        other_token = csrf_of((await other.get("/supervisor")).text)
-        missing = await other.post("/supervisor/agents/1001/listen", data={"device": "", "csrf_token": other_token})
-        assert missing.status == 400 and 'data-error-id="supervisor.no_device"' in missing.text
+        for user, error_id in (("sup.out", "supervisor.bad_device"), ("sup.trunk", "supervisor.bad_device"),
+                               ("sup2", "supervisor.no_device")):
+            other = server.client()
+            await other.login(user)
+            other_token = csrf_of((await other.get("/supervisor")).text)
+            refused = await other.post("/supervisor/agents/1001/listen", data={"csrf_token": other_token})
+            assert refused.status == 422 and f'data-error-id="{error_id}"' in refused.text, user
         assert pbx.take() == []
     finally:
         await stop_floor(floor)
