@@ -32,7 +32,7 @@ def test_misheard_streetlight_report_is_fully_extracted(extractor):
     p = extractor.propose("喂你好，我们这边路等坏掉了，就是海树区南门街到中山西路三百二十号门口，晚上黑乎乎的，麻烦你们派人来修一下")
     assert p.lang == "zh"
     assert p.department == "urban-management"
-    assert p.type == "help"
+    assert p.type == "report"  # a public fault seen (scope.md §1.5)
     assert p.district == "haishu"
     assert p.address.subdistrict == "南门街道"
     assert p.address.road == "中山西路"
@@ -63,11 +63,12 @@ def test_district_from_town_landmark_or_old_name(extractor):
     assert p.district is None and p.confidence["district"] == 0.0
 
 
-def test_english_gas_smell_is_urgent_help_for_the_gas_company(extractor):
-    """English text: language detected, pinyin road name resolved, gas smell urgent, routed to gas."""
+def test_english_gas_smell_is_an_urgent_report_for_the_gas_company(extractor):
+    """English text: language detected, pinyin road name resolved, gas smell urgent, routed to gas; smelt in
+    a stairwell (a public place) it is a report (scope.md §1.5)."""
     p = extractor.propose("There is a strong smell of gas in the stairwell of 12 Tiantong South Road, please come quickly")
     assert p.lang == "en"
-    assert (p.department, p.type, p.urgency) == ("gas", "help", "urgent")
+    assert (p.department, p.type, p.urgency) == ("gas", "report", "urgent")
     assert p.category == "gas-leak"
     assert p.district == "yinzhou"
     assert p.address.road == "天童南路" and p.address.house_number == "No. 12"
@@ -86,7 +87,7 @@ def test_english_without_place_has_no_district(extractor):
     ("喂，我们整栋楼都停电了，电梯里还关着人", "power"),
     ("我被困在电梯里了，电梯卡在十二楼", "market-regulation"),
     ("楼道里有一股很浓的煤气味，不知道哪家漏气了", "gas"),
-    ("下大雨马路上积水太深了，车子都熄火了", "water"),
+    ("下大雨马路上积水太深了，车子都熄火了", "urban-management"),
 ])
 def test_danger_now_is_urgent(extractor, text, department):
     """Gas smell, people trapped, whole-building outage, flooding: urgent, to the right department."""

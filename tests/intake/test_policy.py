@@ -78,3 +78,46 @@ def test_one_household_short_outage_is_not_urgent(extractor):
     """One household's short inconvenience is normal; the whole building is urgent."""
     assert extractor.propose("我家停水两个小时了，想问一下什么时候来水").urgency == "normal"
     assert extractor.propose("我们整栋楼停水两个小时了，想问一下什么时候来水").urgency == "urgent"
+
+
+@pytest.mark.parametrize("text, department, urgency", [
+    # two topics: the main one decides (a question for another department follows)
+    ("我们小区门口的路灯坏了一个礼拜了，麻烦派人修一下，对了顺便问一下社保卡丢了怎么补", "urban-management", "normal"),
+    # a complaint about a department's own service goes to that department
+    ("我要投诉医保窗口的工作人员，态度很差，让我跑了三趟都没办好", "medical-insurance", "normal"),
+    ("派出所户籍窗口的民警办事推三阻四，我要投诉", "public-security", "normal"),
+    # people trapped in a residential lift vs a broken lift the property company does not fix
+    ("救命，我们被困在小区电梯里了，电梯卡在八楼不动了", "market-regulation", "urgent"),
+    ("我们楼的电梯坏了一个礼拜了，物业一直不修，老人上下楼太难了", "housing", "normal"),
+    # road/underpass flooding: ponding is drainage; people in the water need rescue
+    ("下了一夜雨，桥洞下面积水很深，车子都绕着走", "urban-management", "normal"),
+    ("下穿隧道里水涨得很快，有辆车困在里面，人还在车上", "emergency-management", "urgent"),
+    # illegal building: urban-management in town; building on farmland is natural resources
+    ("我要举报，隔壁楼顶在偷偷加盖一层，违章建筑", "urban-management", "normal"),
+    ("村里有人占用基本农田建厂房，我要举报", "natural-resources", "normal"),
+    # fake goods
+    ("商场里有家店在卖假冒的名牌包，我要举报", "market-regulation", "normal"),
+    # wage arrears on a building site are labour inspection, not housing
+    ("我在工地上干了大半年，包工头拖欠工钱不给，十几个人都没拿到", "human-resources", "normal"),
+    # praise for staff goes to their department
+    ("我要表扬燃气公司的维修师傅，半夜来帮我们修好了，非常感谢", "gas", "normal"),
+    ("想表扬一下交警大队的民警，上次下大雨在路口指挥交通，辛苦了", "traffic-police", "normal"),
+])
+def test_hard_cases_follow_the_scope_policy(extractor, text, department, urgency):
+    """Each hard case of scope.md §3 is dispatched and graded as the policy says."""
+    p = extractor.propose(text)
+    assert (p.department, p.urgency) == (department, urgency), (text, p.department, p.urgency, p.type)
+
+
+@pytest.mark.parametrize("text, type_", [
+    ("我要投诉，楼下饭店油烟天天往我家窗户里灌，说了好几次都不改", "complaint"),
+    ("路边那排路灯晚上都不亮，你们派人看一下", "report"),
+    ("救命，我被困在电梯里了", "help"),
+    ("请问一下居住证怎么办理，要带什么材料", "consultation"),
+    ("我建议在学校门口装个红绿灯", "suggestion"),
+    ("谢谢你们供电所的师傅，冒雨来抢修", "praise"),
+])
+def test_request_types_follow_the_policy(extractor, text, type_):
+    """Types per scope.md §1.5: a blamed grievance is a complaint, a public fault seen is a report, a person
+    needing help now is help."""
+    assert extractor.propose(text).type == type_, text

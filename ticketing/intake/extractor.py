@@ -215,7 +215,14 @@ class Extractor:
         type_alts = self._predict("type", feats, self._type_boosts(low))
         topic = mask_locatives(low)  # 公交站旁边的路灯 is about the light, not the bus stop
         cat_scores = self._category_scores(topic)
-        dept_alts = self._predict("department", feats, self._department_boosts(topic))
+        main = self._main_topic(norm, lang)
+        if main is not None:  # two topics: the first request decides (scope.md §1.1)
+            feats_main = self.analyse(main, lang)[-1]
+            topic = mask_locatives(main.lower())
+            cat_scores = self._category_scores(topic)
+            dept_alts = self._predict("department", feats_main, self._department_boosts(topic))
+        else:
+            dept_alts = self._predict("department", feats, self._department_boosts(topic))
         district = where.district
         if self._districts is not None and district not in self._districts:
             district = None
@@ -267,6 +274,23 @@ class Extractor:
                         needs_dispatcher=needs_dispatcher)
 
     # -- fields ----------------------------------------------------------------------
+
+    _SECOND_TOPIC = re.compile(r"(顺便(问|说|反映)|另外(我)?(还)?(想|要)?(问|说|反映)|还有个事|还有一件事|还有一个事|还有，|对了，|"
+                               r"by the way|also,? (i|can i) (want|would like) to ask|another question)", re.I)
+    _MAIN_SAID = re.compile(r"(主要是|最主要|主要想|主要的事|mainly|the main thing)", re.I)
+
+    def _main_topic(self, norm: str, lang: str) -> str | None:
+        """The first request of a two-topic call, when a second topic is tacked on ("顺便问一下…",
+        "by the way …") and the caller does not call the second one the main one, and it tells
+        of no present danger (a danger always becomes the main topic)."""
+        m = self._SECOND_TOPIC.search(norm)
+        if m is None or m.start() < 6:
+            return None
+        first, second = norm[:m.start()], norm[m.start():]
+        if self._MAIN_SAID.search(second) or (urgent_cues(second.lower(), self._urgent)
+                                              and not urgent_cues(first.lower(), self._urgent)):
+            return None
+        return first
 
     def _predict(self, name: str, feats, boosts=None) -> list[tuple[str, float]]:
         model = self.models.get(name)

@@ -107,6 +107,8 @@ CATEGORY_CUES: dict[str, tuple[str, ...]] = {
     "garbage-collection": ("垃圾桶", "清运", "没人收垃圾", "垃圾没人", "建筑垃圾", "装修垃圾", "rubbish"),
     "outdoor-advertising": ("广告牌", "店招", "招牌", "户外广告", "advertis"),
     "cooking-fumes": ("油烟", "cooking oil", "cooking fumes"),
+    "street-facilities": ("路灯", "井盖", "窨井", "栏杆", "street light", "manhole"),
+    "drainage": ("积水", "排水", "下水道", "雨水井", "倒灌", "内涝", "污水井", "waterlogged", "drains", "underpass"),
     "property-management": ("物业", "业委会", "物业费", "property management"),
     "housing-maintenance": ("维修基金", "外墙", "墙体开裂", "楼顶漏水", "渗水", "房屋鉴定", "漏水"),
     "old-community-renovation": ("老旧小区改造", "加装电梯", "老小区改造"),
@@ -161,7 +163,7 @@ def compile_patterns(patterns) -> list[re.Pattern]:
 
 # Department cues: words that, in a Ningbo hotline call, point at one handling department.
 DEPARTMENT_CUES: dict[str, tuple[str, ...]] = {
-    "urban-management": ("城管", "路灯", "摊贩", "占道", "违章建筑", "违建", "加盖", "搭建", "窨井盖", "井盖", "垃圾桶",
+    "urban-management": ("城管", "积水", "排水", "下水道", "污水井", "雨水井", "倒灌", "内涝", "市政管网", "反上来", "路灯", "摊贩", "占道", "违章建筑", "违建", "加盖", "搭建", "窨井盖", "井盖", "垃圾桶",
                          "环卫", "建筑垃圾", "装修垃圾", "乱倒", "广告牌", "店招", "招牌", "绿化带", "公共厕所", "厕所",
                          "油烟", "焚烧垃圾", "共享单车", "空调外机", "树倒", "人行道", "street light", "vendors",
                          "sidewalk", "illegal extension", "rubbish", "toilet", "billboard"),
@@ -203,8 +205,8 @@ DEPARTMENT_CUES: dict[str, tuple[str, ...]] = {
     "civil-affairs": ("民政", "高龄补贴", "低保", "养老院", "流浪", "救助", "结婚登记", "离婚", "婚姻登记", "公墓", "墓",
                       "殡仪馆", "丧事", "残疾人", "留守儿童", "孤寡老人", "独居", "社会组织", "募捐", "慈善", "地名",
                       "门牌", "居家养老", "老年食堂", "homeless", "nursing home", "old age allowance", "elderly"),
-    "water": ("停水", "自来水", "水管", "爆管", "水压", "水质", "水费", "水表", "下水道", "污水井", "积水", "进水", "排水",
-              "二次供水", "水箱", "消防栓", "阶梯水价", "漏水", "水位", "没水", "总管", "市政管网", "反上来", "running water", "tap water", "water pipe",
+    "water": ("停水", "自来水", "水管", "爆管", "水压", "水质", "水费", "水表",
+              "二次供水", "水箱", "消防栓", "阶梯水价", "漏水", "水位", "没水", "总管", "running water", "tap water", "water pipe",
               "water"),
     "power": ("停电", "电费", "电表", "电压", "电线", "电线杆", "变压器", "供电", "充电桩", "峰谷电", "光伏", "并网", "来电",
               "偷电", "电缆", "计划停电", "power", "electricity", "charging point"),

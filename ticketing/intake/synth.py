@@ -27,6 +27,29 @@ from ticketing.intake.synth_lexicon import (DIALECT, DURATIONS, EN_FRAMES, EN_ID
 
 SEED = 18
 
+# Request type of a situation said without blame (tests/intake/blind/SCOPE.md §4, adopted in
+# scope.md §1.5): a public fault or hazard seen is a report; a problem in the caller's own home
+# or person that needs someone now is help; otherwise the caller is affected and wants it put
+# right: a complaint.
+_PUBLIC = re.compile(r"(路灯|井盖|窨井|垃圾|公厕|厕所|绿化|地砖|树|站牌|站台|路面|坑|桥面|红绿灯|信号灯|消防栓|积水|电线|变压器|"
+                     r"变电箱|电表箱|下水道|雨水井|涵洞|健身器材|充电桩|烟囱|河|扬尘|粉尘|黑烟|公路|栏杆|广告牌|马路|路口|楼道|"
+                     r"streets?|light|manhole|rubbish|bins|toilet|pothole|traffic|chimney|river|drains|road|junction|"
+                     r"hydrant|tree|stairwell|pavement|sidewalk)", re.I)
+_PERSONAL = re.compile(r"(我|家|困|关着人|关人|老人|孩子|小孩|奶奶|被骗|走丢|联系不上|里面|出不来|跳楼|头晕|my |our |we |i |"
+                       r"stuck|trapped|people inside|old people)", re.I)
+
+
+def plain_type(situation: str, kind: str) -> str:
+    if re.search(r"(停水|停电|停气|没水|没电|一滴水|no water|no power|lost power)", situation, re.I):
+        return "help"  # the caller's own home without water or power
+    if kind == "urgent":
+        return "help" if _PERSONAL.search(situation) else "report"
+    if _PUBLIC.search(situation) and not re.search(r"(物业|不管|不修)", situation):
+        return "report"
+    if re.search(r"^(家里|我家)|(家里|my flat|my home|at home)", situation):
+        return "help"
+    return "complaint"
+
 
 class Places:
     """Ways a caller names where: from the one place list (taxonomy + gazetteer rows)."""
@@ -165,7 +188,7 @@ def generate(seed: int = SEED) -> list[dict]:
             for situation in lex[kind]:
                 group += 1
                 if kind == "faults":
-                    plan = [("help", 3), ("complaint", 3)]
+                    plan = [("plain", 3), ("complaint", 3)]
                 elif kind == "violations":
                     plan = [("report", 3), ("complaint", 1)]
                 elif kind == "questions":
@@ -173,10 +196,14 @@ def generate(seed: int = SEED) -> list[dict]:
                 elif kind == "ideas":
                     plan = [("suggestion", 4)]
                 else:
-                    plan = [("help", 4)]
+                    plan = [("plain", 4)]
                 for type_, n in plan:
+                    if type_ == "plain":  # said without blame: what it is decides (report/help/complaint)
+                        type_, frames = plain_type(situation, kind), TYPE_FRAMES["help"]
+                    else:
+                        frames = TYPE_FRAMES[type_]
                     for _ in range(n):
-                        frame = rng.choice(TYPE_FRAMES[type_])
+                        frame = rng.choice(frames)
                         if kind == "questions" and rng.random() < 0.3:
                             frame = "{x}"
                             situation_text = situation + rng.choice(["", "？", "呢", "啊"])
@@ -198,7 +225,7 @@ def generate(seed: int = SEED) -> list[dict]:
                         frame = rng.choice(TYPE_FRAMES["help"])
                         text, district = _zh(rng, noise, places, situation, frame,
                                              extra=rng.choice(["。还有，顺便问一下", "，另外我还想问下", "，对了，"]) + rng.choice(other))
-                        add(text, "help", dept, district, "normal")
+                        add(text, plain_type(situation, kind), dept, district, "normal")
         # staff: praise and complaints about the department's own service (scope.md §1.3-4)
         for staff in lex["staff"]:
             group += 1
@@ -212,12 +239,15 @@ def generate(seed: int = SEED) -> list[dict]:
                 text, district = _zh(rng, noise, places, f"{staff}{rng.choice(STAFF_COMPLAINTS)}", frame)
                 add(text, "complaint", dept, district, "normal")
         # the English desk
-        for kind, plan in (("en_faults", ("help", "complaint")), ("en_violations", ("report", "report")),
-                           ("en_questions", ("consultation", "consultation")), ("en_urgent", ("help", "help"))):
+        for kind, plan in (("en_faults", ("plain", "complaint")), ("en_violations", ("report", "report")),
+                           ("en_questions", ("consultation", "consultation")), ("en_urgent", ("plain", "plain"))):
             for situation in lex[kind]:
                 group += 1
                 for type_ in (*plan, plan[0]):
-                    text, district = _en(rng, places, situation, rng.choice(EN_FRAMES[type_]))
+                    frames = EN_FRAMES["help" if type_ == "plain" else type_]
+                    if type_ == "plain":
+                        type_ = plain_type(situation, "urgent" if kind == "en_urgent" else "faults")
+                    text, district = _en(rng, places, situation, rng.choice(frames))
                     add(text, type_, dept, district, "urgent" if kind == "en_urgent" else "normal", "en")
         group += 1
         staff = rng.choice(lex["staff"])
