@@ -1,5 +1,6 @@
 # Shared set-up for bin/callcenter and bin/test: a project-local virtual
-# environment, reinstalled only when pyproject.toml changes.  Sourced, not run.
+# environment at the versions of constraints.txt, reinstalled only when
+# pyproject.toml or constraints.txt change or an extra is missing.  Sourced, not run.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 PY="${PYTHON:-python3}"
@@ -30,18 +31,30 @@ apt_install() {
     fi
 }
 
-ensure_venv() {  # $1: extras ("" or "dev")
+ensure_venv() {  # $1: extras ("" or "dev" or "dev,speech")
     ensure_python
-    local extras="$1" stamp want
+    local extras="$1" stamp want have spec
     [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV" || die "could not create $VENV (Debian: apt-get install python3-venv)"
-    want="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -c1-16)-$extras"
+    # The stamp says which pyproject.toml + constraints.txt the venv was built from and with which
+    # extras.  A venv with more extras than asked for is fine (bin/callcenter after bin/test does
+    # not reinstall); a rebuild keeps the extras it had, so the two never undo each other.
+    want="$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" | sha256sum | cut -c1-16)"
     stamp="$VENV/.installed"
-    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-        echo "installing Python dependencies into .venv ..." >&2
-        "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-        local spec="$ROOT"
-        [ -n "$extras" ] && spec="$ROOT[$extras]"
-        "$VENV/bin/python" -m pip install -q -e "$spec" || die "pip install failed"
-        echo "$want" > "$stamp"
+    read -r have have_extras < "$stamp" 2>/dev/null || { have=""; have_extras=""; }
+    extras="$(merge_extras "$extras" "$have_extras")"
+    if [ "$have" = "$want" ] && [ "$extras" = "$(merge_extras "" "$have_extras")" ]; then
+        return 0
     fi
+    echo "installing Python dependencies into .venv ..." >&2
+    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+    spec="$ROOT"
+    [ -n "$extras" ] && spec="$ROOT[$extras]"
+    "$VENV/bin/python" -m pip install -q -c "$ROOT/constraints.txt" -e "$spec" || die "pip install failed"
+    echo "$want ${extras:--}" > "$stamp"
+}
+
+# merge_extras A B: the union of two comma-separated extras lists, sorted ("" when both are empty;
+# "-" in a stamp means none).
+merge_extras() {
+    printf '%s\n' "$1" "$2" | tr ',' '\n' | grep -v '^-\?$' | sort -u | paste -sd, -
 }
