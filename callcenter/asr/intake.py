@@ -77,6 +77,9 @@ class SpeechIntake:
             return {"understood": False, "text": "", "confidence": 0.0, "error": getattr(exc, "error_id", "asr.decode")}
         text, conf = transcript.text.strip(), confidence(transcript)
         heard = {"understood": False, "text": text, "confidence": conf, "lang": lang}
+        call_id = getattr(call, "call_id", "") or ""
+        if text and call_id:
+            self._store(transcript, call_id, recording)  # kept with the call, understood or not
         if not text or conf < self.min_confidence:
             self.stats["not_understood"] += 1
             return heard
@@ -90,12 +93,10 @@ class SpeechIntake:
         heard.update(understood=True, urgency=proposal.urgency, department=proposal.department,
                      category=proposal.category, type=proposal.type,
                      draft=dict(fields, confidence=dict(proposal.confidence)))
-        call_id = getattr(call, "call_id", "") or ""
         if call_id:
             self.drafts[call_id] = {"transcript": text, "draft": heard["draft"], "confidence": conf}
             while len(self.drafts) > self.max_drafts:
                 self.drafts.popitem(last=False)
-            self._store(transcript, call_id, recording)
         self.stats["understood"] += 1
         self.stats["last_latency_s"] = round(time.perf_counter() - started, 3)
         return heard

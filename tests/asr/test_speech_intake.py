@@ -238,3 +238,29 @@ def test_the_desk_rings_with_what_the_caller_told_the_ivr():
     ringing = dict(screen.events())["ringing"]
     assert ringing["transcript"] == ["我家楼下的水管爆了"]
     assert ringing["draft"]["category"] == "water-pipe-leak" and ringing["draft"]["urgency"] == "urgent"
+
+
+@pytest_twisted.inlineCallbacks
+def test_mandarin_caller_is_transcribed_in_simplified_chinese_at_the_describe_node(whisper_model, sqlite_url,
+                                                                                   tmp_path, pbx_sounds):
+    """Key 1 (中文) then 9, a real 8 kHz Mandarin recording as the caller's voice: the transcript stored
+    under the call id is simplified Chinese within 20 % CER of the reference, decoded as zh."""
+    from callcenter.asr.jobs import TranscriptionQueue
+    from callcenter.asr.scoring import error_rate
+    from callcenter.asr.whisper import to_simplified
+    from callcenter.pbxsim.participants import CallerScript
+    from tests.asr.conftest import AUDIO
+
+    sim, port, hotline, finished = yield start_hotline(tmp_path, sqlite_url, pbx_sounds)
+    try:
+        sim.dial_in("13800005555", "12345", script=CallerScript(
+            keys=["1", "9", "0"], key_delay=0.3, patience=60,
+            speech_wav=AUDIO / "real_8k" / "zh_funasr_asr_example_8k.wav"))
+        yield until(lambda: finished)
+        call = finished[0]
+        assert "describe" in [p["node"] for p in call.path] and call.outcome == "transfer"
+        [stored] = TranscriptionQueue(hotline.engine).transcripts_for(call.call_id)
+        assert stored["language"] == "zh" and to_simplified(stored["text"]) == stored["text"]
+        assert error_rate([("欢迎大家来体验达摩院推出的语音识别模型", stored["text"])], "zh") <= 0.2
+    finally:
+        yield stop_hotline(sim, port, hotline)
