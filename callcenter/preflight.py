@@ -124,10 +124,7 @@ def check_secrets(config) -> Check:
 def check_database(config) -> Check:
     from sqlalchemy import text
 
-    try:
-        from callcenter.app import missing_migrations
-    except ImportError:  # until the composition root lands
-        from callcenter.app import missing_migrations
+    from callcenter.app import missing_migrations
     from callcenter.db import default_url, make_engine
 
     url = default_url(config)
