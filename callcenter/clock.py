@@ -16,11 +16,6 @@ def now_from(clock) -> datetime:
     return datetime.fromtimestamp(clock.seconds(), tz=UTC)
 
 
-def seconds_until(clock, when: datetime) -> float:
-    """Delay from the clock's now until ``when`` (never negative)."""
-    return max(0.0, when.timestamp() - clock.seconds())
-
-
 def stored_utc(value: datetime | None) -> datetime | None:
     """A datetime read back from the database as aware UTC (SQLite hands back naive datetimes;
     everything is stored in UTC)."""

@@ -179,8 +179,6 @@ def generate(n: int, seed: int = 12345) -> bytes:
 
 
 # -- the replay server (subprocess) ----------------------------------------------------
-def _frames_of(data: bytes) -> list[bytes]:
-    return [f for f in data.split(b"\r\n\r\n") if f]
 
 
 def _answer(action: bytes) -> bytes:

@@ -27,10 +27,6 @@ metadata = MetaData(naming_convention=NAMING)
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
-
-
 def make_engine(url: str, **kwargs) -> Engine:
     """An engine with the settings each backend needs to be safe under load.
 

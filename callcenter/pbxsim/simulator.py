@@ -217,10 +217,6 @@ class PBXSimulator:
     def later(self, seconds: float, fn, *args):
         return self.reactor.callLater(max(0.0, seconds) / self.speed, fn, *args)
 
-    def elapsed_seconds(self, since: float) -> int:
-        """Whole simulated seconds from ``since`` to now (``speed`` scales reactor time)."""
-        return int((self.reactor.seconds() - since) * self.speed)
-
     def whole_seconds(self, since: float) -> int:
         """``time(NULL) - start`` as app_queue counts hold and talk time: the difference of the two
         instants' whole seconds (a talk from 11.9 to 18.1 is 7 s, from 11.1 to 17.9 is 6 s)."""

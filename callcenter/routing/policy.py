@@ -163,9 +163,6 @@ class Router:
     def agents(self) -> list[Agent]:
         return list(self._agents.values())
 
-    def is_ready(self, agent_id: str) -> bool:
-        return agent_id in self._ready_since
-
     def ready_count(self) -> int:
         return len(self._ready_since)
 

@@ -226,6 +226,3 @@ class QueueCallbacks:
             else:
                 self.router.keep_place_for_callback(call_id, entry.number)
 
-    def callback_list(self) -> defer.Deferred:
-        """Pending callbacks (oldest first) from the store."""
-        return self._db("callbacks")

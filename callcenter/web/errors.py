@@ -38,10 +38,6 @@ class ApiError(Exception):
         self.headers = dict(headers or {})  # e.g. Retry-After on a 429
 
 
-def bad_request(error_id: str, message: str, **details) -> ApiError:
-    return ApiError(400, error_id, message, details)
-
-
 def unauthorized(message: str = "authentication required / 需要登录") -> ApiError:
     return ApiError(401, "auth.required", message)
 

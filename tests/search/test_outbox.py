@@ -78,23 +78,3 @@ def test_elasticsearch_catches_up_after_an_outage(engine, osmem_clone):
     assert Outbox(engine, up, batch=1).drain() == 2
     assert down.pending() == 0
     assert len(up.search("噪音")) == 1 and up.count("workorder") == 2
-
-
-def test_knowledge_interface_served_by_the_index(tmp_path):
-    """``IndexedKnowledge.search`` keeps the knowledge base's interface, levels and argument checks."""
-    from callcenter.knowledge import KnowledgeError, default_knowledge
-    from callcenter.search.knowledge import IndexedKnowledge
-    from callcenter.search.outbox import knowledge_document
-
-    kb = default_knowledge()
-    index = EmbeddedIndex(tmp_path / "s.sqlite3")
-    index.upsert([knowledge_document(e) for e in kb.entries])
-    adapter = IndexedKnowledge(kb, index)
-    word = kb.entries[0].title["zh"][:2]
-    found = adapter.search(word)
-    assert found and all({"id", "level", "title", "body"} <= set(e) for e in found)
-    level = kb.entries[0].level
-    assert all(e["level"] == level for e in adapter.search(word, level=level))
-    with pytest.raises(KnowledgeError):
-        adapter.search(word, level="secret")
-    index.close()

@@ -61,8 +61,6 @@ class WorkingCalendar:
         )
 
     # -- days -------------------------------------------------------------
-    def is_known(self, day: date) -> bool:
-        return day.year in self.known_years
 
     def touches_unknown(self, start: datetime, end: datetime | None) -> bool:
         """True when [start, end] reaches a year without holiday data (a provisional answer)."""
