@@ -116,6 +116,8 @@ class WhisperRecognizer:
     #: Sampling fallbacks when beam search loops (fewer than faster-whisper's six: on audio it cannot
     #: understand each retry costs a whole decode, and a caller is waiting).
     temperatures = (0.0, 0.4, 0.8)
+    #: Text compressing better than this (gzip ratio) repeats itself: confidence is halved.
+    max_compression = 2.0
     #: Cap on tokens per 30 s window: speech runs at ~4-6 tokens/s; a hallucinated loop is cut short.
     tokens_per_second = 10
     max_tokens = 220
@@ -217,6 +219,8 @@ class WhisperRecognizer:
                     word_list.append((token, round(float(w.start), 3), round(float(w.end), 3),
                                       round(float(w.probability), 3)))
             conf = math.exp(min(0.0, seg.avg_logprob)) * (1.0 - seg.no_speech_prob)
+            if seg.compression_ratio > self.max_compression:
+                conf *= 0.5  # a looping hallucination ("这4K,这4K,…") is not the caller's words
             if not word_list:
                 word_list = [(text, round(float(seg.start), 3), round(float(seg.end), 3), round(conf, 3))]
             out.append(Segment(text=text, words=word_list, start=float(seg.start), end=float(seg.end), live=False))
