@@ -9,6 +9,7 @@ from a thread pool.
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from sqlalchemy import JSON, Column, DateTime, Integer, String, Table, and_, delete, insert, or_, select, update
@@ -43,6 +44,37 @@ def enqueue_upsert(conn, document: Document, now: datetime) -> None:
 
 def enqueue_delete(conn, kind: str, ref: str, now: datetime) -> None:
     conn.execute(insert(search_outbox).values(op="delete", kind=kind, ref=ref, document=None, created_at=now))
+
+
+#: advisory-lock key of the feed-and-drain round (``hashtext('hotline-search-outbox')`` would do; a constant is plainer)
+OUTBOX_LOCK = 0x5EA4C0B0
+
+
+@contextmanager
+def exclusive_round(engine):
+    """Yields True when this process may feed and drain now, False when another one is doing it.
+
+    Several service processes share one database and, with Elasticsearch, one index.  Two drainers
+    reading the same outbox could apply an older version of a document after a newer one (one read
+    its batch before the newer row was queued), and two feeders would queue every change twice; so
+    on PostgreSQL one round runs at a time, held by a session advisory lock (the others skip the
+    round and catch up on their next one).  SQLite is one host: ``BEGIN IMMEDIATE`` already
+    serialises writers, and the service's own lock serialises its threads.
+    """
+    if engine.dialect.name != "postgresql":
+        yield True
+        return
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": OUTBOX_LOCK}).scalar())
+        conn.commit()
+        try:
+            yield got
+        finally:
+            if got:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": OUTBOX_LOCK})
+                conn.commit()
 
 
 class Outbox:

@@ -6,7 +6,7 @@ import threading
 import time
 
 from callcenter.search.documents import Hit, SearchError
-from callcenter.search.outbox import Feeder, Outbox
+from callcenter.search.outbox import Feeder, Outbox, exclusive_round
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +56,18 @@ class SearchService:
             if not force and self._last is not None and tick - self._last < self.refresh_seconds:
                 return 0
             self._last = tick
-            if self.knowledge is not None and not self._knowledge_queued:
-                self.feeder.collect_knowledge(self.knowledge, now)
-                self._knowledge_queued = True
-            self.feeder.collect(now)
-            try:
-                return self.outbox.drain()
-            except Exception:  # noqa: BLE001 - the outbox keeps the rows; searching goes on
-                log.exception("search index is behind; will retry")
-                return 0
+            with exclusive_round(self.engine) as mine:
+                if not mine:
+                    return 0  # another process is feeding and draining right now
+                if self.knowledge is not None and not self._knowledge_queued:
+                    self.feeder.collect_knowledge(self.knowledge, now)
+                    self._knowledge_queued = True
+                self.feeder.collect(now)
+                try:
+                    return self.outbox.drain()
+                except Exception:  # noqa: BLE001 - the outbox keeps the rows; searching goes on
+                    log.exception("search index is behind; will retry")
+                    return 0
 
     def search(self, query: str, kind: str | None, limit: int, now) -> list[Hit]:
         self.refresh(now)

@@ -78,3 +78,56 @@ def test_elasticsearch_catches_up_after_an_outage(engine, osmem_clone):
     assert Outbox(engine, up, batch=1).drain() == 2
     assert down.pending() == 0
     assert len(up.search("噪音")) == 1 and up.count("workorder") == 2
+
+
+@pytest.mark.postgres
+def test_two_processes_feed_and_drain_one_index_without_going_back_in_time(pg_url, osmem_clone):
+    """Two search services (two serve processes) on one PostgreSQL and one search server: while one
+    holds the round the other skips it and leaves the outbox alone; racing each other over many rounds
+    while an order keeps changing, every change reaches the index once and the index ends with the
+    order's latest text (no older version applied after a newer one)."""
+    import threading
+
+    from sqlalchemy import text
+
+    from callcenter.search.outbox import OUTBOX_LOCK, exclusive_round
+    from tests.search.conftest import production_index
+
+    engine = make_engine(pg_url)
+    try:
+        svc, a, _ = _orders(engine)
+        one = SearchService(engine, production_index(osmem_clone.url), refresh_seconds=0)
+        two = SearchService(engine, production_index(osmem_clone.url), refresh_seconds=0)
+        with exclusive_round(engine) as mine:
+            assert mine
+            assert two.refresh(NOW) == 0 and Outbox(engine, two.index).pending() == 0  # not even fed
+        assert two.refresh(NOW) == 2
+        errors = []
+
+        def race(service, rounds):
+            try:
+                for _ in range(rounds):
+                    service.refresh(NOW)
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=race, args=(s, 30)) for s in (one, two)]
+        for t in threads:
+            t.start()
+        for i in range(10):
+            with engine.begin() as conn:
+                conn.execute(text("UPDATE work_orders SET description = :d, updated_at = now() WHERE number = :n"),
+                             {"d": f"整栋楼停水 第{i}次更新 version{i}", "n": a["number"]})
+        for t in threads:
+            t.join(120)
+        assert not errors
+        one.refresh(NOW, force=True)
+        two.refresh(NOW, force=True)
+        assert Outbox(engine, one.index).pending() == 0
+        assert [h.ref for h in one.index.search("version9")] == [a["number"]]
+        assert one.index.search("version8") == []
+        with engine.connect() as conn:  # the round's lock is not left behind
+            assert conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = :k"),
+                                {"k": OUTBOX_LOCK}).scalar() == 0
+    finally:
+        engine.dispose()
