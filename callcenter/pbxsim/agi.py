@@ -103,8 +103,8 @@ def run_async_agi(sim, ch, data: str):
             if command_id is not None:
                 pairs.append(("CommandId", command_id))
             sim.chan_event("AsyncAGIExec", "agi", ch, pairs)
-            if failed and ch.hungup:
-                raise ChannelGone(ch.name)   # the caller hung up while it played
+            if failed and outcome.cause is not None:
+                raise outcome.cause   # the caller hung up, or a Redirect moved the channel, while it played
             if failed:
                 status = "FAILURE"
                 break
@@ -130,10 +130,13 @@ def run_async_agi(sim, ch, data: str):
 
 
 class CommandFailed(tuple):
-    """A command whose handler returned RESULT_FAILURE: its reply is sent, then res_agi ends the session."""
+    """A command whose handler returned RESULT_FAILURE: its reply is sent, then res_agi ends the session
+    (``cause``: the hang-up or Redirect that interrupted it, raised once the reply is out)."""
 
-    def __new__(cls, code: int, text: str):
-        return super().__new__(cls, (code, text))
+    def __new__(cls, code: int, text: str, cause: Exception | None = None):
+        self = super().__new__(cls, (code, text))
+        self.cause = cause
+        return self
 
 
 def tokenize(command: str) -> list[str]:
@@ -208,9 +211,11 @@ def execute(sim, ch, command: str):
             while got is not None and got not in escape:
                 left = seconds - (sim.reactor.seconds() - started) * sim.speed
                 got = yield sim.sleep(ch, max(0.0, left), dtmf=True)
-        except ChannelGone:
-            # hung up mid-way: "200 result=-1 endpos=<samples played>", then the session ends [h03]
-            return CommandFailed(200, f"result=-1 endpos={int((sim.reactor.seconds() - started) * sim.speed * 8000)}")
+        except (ChannelGone, Redirected) as exc:
+            # hung up or redirected mid-way: "200 result=-1 endpos=<samples played>", then the session
+            # ends [real-Asterisk captures h03, h02]
+            played = int((sim.reactor.seconds() - started) * sim.speed * 8000)
+            return CommandFailed(200, f"result=-1 endpos={played}", exc)
         sim.set_var(ch, "PLAYBACKSTATUS", "SUCCESS")
         if got is not None:
             played = int((sim.reactor.seconds() - started) * sim.speed * 8000)

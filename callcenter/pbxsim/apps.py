@@ -356,7 +356,11 @@ def app_dial(sim, ch, data, ext):
         if status == "ANSWER" and getattr(callee.participant, "drop_on_answer", False):
             sim.hangup(callee, 16)  # the answered leg is gone before the bridge
         if status != "ANSWER":
-            sim.hangup(callee, {"BUSY": 17, "CONGESTION": 34}.get(status, 19 if status == "NOANSWER" else 16))
+            # a ring timeout: app_dial hangs the unanswered leg up without a cause (0) [real-Asterisk
+            # capture h02]; busy/congestion keep theirs
+            cause = {"BUSY": 17, "CONGESTION": 34}.get(status, 0 if outcome == "noanswer" else
+                                                        19 if status == "NOANSWER" else 16)
+            sim.hangup(callee, cause)
         if status == "CANCEL":
             left, ch.left_with = ch.left_with, None
             left.raiseException()       # ChannelGone or Redirected

@@ -492,7 +492,7 @@ class PBXSimulator:
             "variables": dict(ch.variables),
         })
         if ch.peer is not None and not ch.peer.hungup:
-            self.later(0, self.hangup, ch.peer, cause if cause else 16)
+            self.later(0, self.hangup, ch.peer, cause)   # 0 stays 0 (a ring timeout) [h02]
         if ch.tech != "Local" or ch.name.endswith(";2"):
             self.processed_calls += 1
 

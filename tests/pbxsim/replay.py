@@ -35,7 +35,8 @@ class _Transport(StringTransport):
             self.protocol.connectionLost(None)
 
 
-_CHAN = re.compile(r"((?:Local|PJSIP|AudioSocket)/[^\s;|]*?-)([0-9a-f]{8})(?=;[12]|\b)")
+_CHAN = re.compile(r"((?:Local|PJSIP|AudioSocket)/[^\s;|]*?-)([0-9a-f]{8})(?=;[12]|\b)"
+                   r"|(IAX2/[A-Za-z0-9_.:]+(?:-[A-Za-z0-9_.:]+)*?-)(\d+)\b")
 
 
 def captured_channels(capture: Capture) -> list[str]:
@@ -51,7 +52,7 @@ def captured_channels(capture: Capture) -> list[str]:
 
 def _base(name: str) -> str:
     m = _CHAN.match(name)
-    return (m.group(1) + name[m.end():]) if m else name
+    return ((m.group(1) or m.group(3)) + name[m.end():]) if m else name
 
 
 def epoch_fraction(capture: Capture) -> float:
@@ -68,13 +69,14 @@ def epoch_fraction(capture: Capture) -> float:
 
 
 class Replay:
-    def __init__(self, capture: Capture, *, spool_dir, setup=None, audiosocket=None, helper=()) -> None:
+    def __init__(self, capture: Capture, *, spool_dir, setup=None, audiosocket=None, helper=(),
+                 dialplan="lab", sounds_dir=None, epoch: float | None = None) -> None:
         self.capture = capture
         self.clock = task.Clock()
         # The capture PBX's wall clock had a fraction of a second at t=0; app_queue counts hold and
         # talk time as differences of whole wall-clock seconds, so the replay starts at the same fraction.
-        self.clock.advance(CAPTURE_EPOCH + epoch_fraction(capture))
-        self.sim = PBXSimulator(self.clock, spool_dir=spool_dir, dialplan="lab")
+        self.clock.advance(epoch if epoch is not None else CAPTURE_EPOCH + epoch_fraction(capture))
+        self.sim = PBXSimulator(self.clock, spool_dir=spool_dir, dialplan=dialplan, sounds_dir=sounds_dir)
         if audiosocket is not None:
             self.sim.tcp_connector = audiosocket
         if setup is not None:
