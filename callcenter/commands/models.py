@@ -52,7 +52,7 @@ def _list(args) -> int:
         else:
             where = f"  {st.path}" if st.path else ""
             problem = f"  ({st.problem})" if st.problem and st.installed else ""
-            print(f"{st.spec.name:<30} {st.spec.language:<3} {st.state}{problem}{where}")
+            print(f"{st.spec.name:<30} {st.spec.engine:<8} {st.spec.language:<5} {st.state}{problem}{where}")
     return 0
 
 
