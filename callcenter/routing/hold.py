@@ -87,6 +87,14 @@ class Hold:
 
         rules = self.router.queue(qc.caller.queue)
         try:
+            asked = self.__dict__.get("_ask_language", set())
+            if qc.call_id in asked and holding():
+                # taken over from the dialplan (restart, a broken IVR session): the caller's language
+                # is HOTLINE_LANG on the channel, not agi_language (Asterisk's default "en")
+                asked.discard(qc.call_id)
+                chosen = yield self.ami.agi(qc.channel, "GET FULL VARIABLE ${HOTLINE_LANG}")
+                if (chosen.data or "") in ("zh", "en"):
+                    qc.language = chosen.data
             while holding():
                 commands = announcement(self.router.position(qc.call_id), self.router.estimated_wait(qc.call_id),
                                         first=not qc.announced, lang=qc.language, sounds_dir=self.sounds_dir)

@@ -200,9 +200,11 @@ class Offers:
             if not call_id:
                 return
             number = env.get("agi_callerid", "")
-            handle = CallHandle(call_id, channel, number if number.isdigit() else "",
-                                env.get("agi_language", "zh") or "zh")
+            # agi_language is the channel's Asterisk language ("en" unless set), not the caller's
+            # choice: that is HOTLINE_LANG, which the hold asks for first (Hold._hold)
+            handle = CallHandle(call_id, channel, number if number.isdigit() else "", "zh")
             self.calls.pop(call_id, None)
+            self.__dict__.setdefault("_ask_language", set()).add(call_id)
             self.enqueue(handle, self.default_queue)
             return
         if qc.channel != channel:
