@@ -11,10 +11,35 @@ from __future__ import annotations
 import hmac
 import logging
 
+from callcenter import personal_data
+from callcenter.auth.web import require_role
 from callcenter.sms import outbox, policy
-from callcenter.web.app import ascii_int, query_arg
+from callcenter.web.app import ascii_int, json_api, query_arg
+from callcenter.web.errors import error_responses
+from callcenter.workorders.engine import actor_for, unavailable
 
 log = logging.getLogger(__name__)
+
+
+OPENAPI = {
+    "/api/v1/workorders/{number}/sms": {
+        "get": {"operationId": "list_order_sms", "summary": "SMS sent to the order's citizen, with delivery status "
+                "/ 工单短信及送达状态",
+                "responses": {"200": {"description": "messages, newest first"}, **error_responses(401, 404)}}},
+}
+
+
+def message_view(row: dict, role: str | None) -> dict:
+    """One message as staff see it: the number by the personal-data policy, never the code."""
+    body = row["body"]
+    if row["kind"] == "code":
+        body = "（验证码短信 / verification code）"
+    return {"id": row["id"], "kind": row["kind"], "state": row["state"], "lang": row["lang"], "body": body,
+            "phone": personal_data.phone_for(row["phone"], role, personal_data.API), "attempts": row["attempts"],
+            "last_error": row["last_error"], "dlr_status": row["dlr_status"],
+            "created_at": row["created_at"].isoformat(),
+            "sent_at": row["sent_at"].isoformat() if row["sent_at"] else None,
+            "delivered_at": row["delivered_at"].isoformat() if row["delivered_at"] else None}
 
 
 def _text(request, status: int, body: str) -> bytes:
@@ -26,6 +51,18 @@ def _text(request, status: int, body: str) -> bytes:
 
 def routes(app) -> None:
     deps = app.deps
+    deps.extras.setdefault("openapi_paths", {}).update(OPENAPI)
+
+    @app.route("/api/v1/workorders/<number>/sms", methods=["GET"])
+    @json_api
+    @require_role()
+    async def order_sms(request, principal, number):
+        """What the order's citizen was sent and whether it arrived (whoever may see the order)."""
+        if deps.workorders is None:
+            raise unavailable()
+        await deps.db(deps.workorders.get, number, actor_for(principal.user), now=deps.now())
+        rows = await deps.db(outbox.messages, deps.engine, order_number=number)
+        return {"items": [message_view(r, principal.user.role) for r in rows]}
 
     @app.route("/sms/dlr", methods=["GET", "POST"])
     async def delivery_report(request):

@@ -137,3 +137,19 @@ async def test_a_delivery_report_with_a_wrong_token_is_ignored(rig):
     resp = await rig.server.client().get(f"/sms/dlr?id={message_id}&token=nottheone&type=2")
     assert resp.status == 404
     assert row(rig, message_id)["state"] == "pending"
+
+
+@pytest_twisted.ensureDeferred
+async def test_staff_see_an_orders_messages_and_their_delivery_with_the_number_masked_for_departments(rig):
+    from tests.web.conftest import ORDER, staff_for
+
+    staff = await staff_for(rig.server)
+    number = (await staff.agent.post("/api/v1/workorders", json=ORDER)).json["number"]
+    await rig.delivery(sweep=True).tick()
+    await until(lambda: [m for m in outbox.messages(rig.engine, order_number=number) if m["state"] == "delivered"])
+    seen = (await staff.supervisor.get(f"/api/v1/workorders/{number}/sms")).json["items"]
+    assert [(m["kind"], m["state"], m["phone"]) for m in seen] == [("accepted", "delivered", ORDER["caller_phone"])]
+    assert number in seen[0]["body"]
+    dept = (await staff.dept.get(f"/api/v1/workorders/{number}/sms")).json["items"]
+    assert dept[0]["phone"] == "138****1234"
+    assert (await staff.other_dept.get(f"/api/v1/workorders/{number}/sms")).status == 404
