@@ -132,7 +132,7 @@ class Hold:
                     return
                 rules = self.router.queue(qc.caller.queue)
                 started = self.clock.seconds()
-                yield self.ami.agi(qc.channel, f"EXEC MusicOnHold {self.moh_class},{int(rules.announce_every)}")
+                yield self.ami.agi(qc.channel, f"EXEC MusicOnHold {self.moh_class},{self._music_seconds(qc, rules)}")
                 if holding() and self.clock.seconds() - started < self.moh_min_seconds:
                     log.warning("hold music did not play (music class %s)", self.moh_class,
                                 extra={"fields": {"call": qc.call_id}})
@@ -140,6 +140,18 @@ class Hold:
         except Exception as exc:
             # The channel left AsyncAGI (redirected to an agent, or its session ended) or hung up.
             log.debug("hold ended", extra={"fields": {"call": qc.call_id, "reason": str(exc)}})
+
+    def _music_seconds(self, qc: QueuedCall, rules) -> int:
+        """Music until the next announcement -- or, when the callback offer falls due sooner
+        (``max_wait`` of a queue without overflow), just past it: a key pressed during the
+        music is not heard, so the offer must not wait a whole announcement cycle."""
+        seconds = int(rules.announce_every)
+        joined = qc.caller.joined_at or qc.caller.enqueued_at
+        if rules.max_wait and not rules.overflow_to and qc.caller.number and not qc.caller.callback and joined:
+            left = rules.max_wait - (self._now() - joined).total_seconds()
+            if left > -1.0:
+                seconds = min(seconds, max(2, int(left) + 2))   # the router's tick marks the offer within 1 s
+        return seconds
 
     def _prompt(self, name: str, qc: QueuedCall) -> str:
         return prompt_file(name, qc.language, self.sounds_dir)

@@ -143,3 +143,33 @@ def test_a_waiting_callers_restarted_agi_session_resumes_hold(tmp_path):
         assert later and later[0][0] - restarted <= MAX_SILENCE
     finally:
         yield floor.close()
+
+
+@pytest_twisted.inlineCallbacks
+def test_the_callback_offer_comes_when_due_not_a_music_cycle_later():
+    """Keys pressed during hold music are not heard, so the music stops for the callback offer when
+    ``max_wait`` is reached (seen on Asterisk: with 20 s of music per cycle the offer came 8 s late
+    and the citizen's key, pressed during the music, was lost)."""
+    from twisted.internet import reactor
+
+    floor = yield acd_floor(reactor, rules=[QueueRules("hotline-general", "general", announce_every=30, max_wait=10)])
+    sim, ami, acd = floor.sim, floor.ami, floor.acd
+    ears = Ears(reactor, ami)
+    handed = {}
+    hand_over_ivr_callers(ami, acd, number="13900000001")
+    ami.subscribe(lambda m: handed.setdefault(m.get("Channel"), ears.now())
+                  if "agi_arg_1%3A%20ivr" in (m.get("Env") or "") else None, names=("AsyncAGIStart",))
+    ami.start()
+    try:
+        yield ami.when_connected()
+        acd.startService()
+        caller = sim.dial_in("13900000001", script=CallerScript())
+        yield task.deferLater(reactor, 20.0 / SPEED, lambda: None)
+        heard = list(ears.spans.get(caller.name, []))
+        if caller.name in ears.playing:
+            heard.append((ears.playing[caller.name][0], None, ears.playing[caller.name][1]))
+        offers = [start for start, _, command in heard if "queue_callback_offer" in command]
+        assert offers, ears.spans.get(caller.name)
+        assert offers[0] - handed[caller.name] <= 10 + 3.5
+    finally:
+        yield floor.close()
