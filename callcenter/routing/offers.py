@@ -202,9 +202,11 @@ class Offers:
             number = env.get("agi_callerid", "")
             # agi_language is the channel's Asterisk language ("en" unless set), not the caller's
             # choice: that is HOTLINE_LANG, which the hold asks for first (Hold._hold)
-            handle = CallHandle(call_id, channel, number if number.isdigit() else "", "zh")
+            handle = CallHandle(call_id, channel, number if number.isdigit() else "",
+                                qc.language if qc is not None else "zh")
             self.calls.pop(call_id, None)
-            self.__dict__.setdefault("_ask_language", set()).add(call_id)
+            if qc is None:   # not ours before (a restart): ask the channel
+                self.__dict__.setdefault("_ask_language", set()).add(call_id)
             self.enqueue(handle, self.default_queue)
             return
         if qc.channel != channel:
