@@ -40,19 +40,23 @@ from typing import Any, Callable
 
 from twisted.internet import defer
 
+from callcenter.errors import HotlineError
+
 log = logging.getLogger(__name__)
 
 
-class SchemaBehind(Exception):
+class SchemaBehind(HotlineError):
     """The database lacks migrations this code needs."""
 
     error_id = "serve.schema_behind"
 
     def __init__(self, missing: list[str]):
         self.missing = missing
-        super().__init__(
-            "数据库结构落后于当前版本，请先运行 `callcenter db upgrade` / the database schema is behind this "
-            f"version's migrations ({len(missing)} missing: {', '.join(missing[:5])}); run `callcenter db upgrade`")
+        self.details = {"missing": list(missing)}
+        self.message = ("数据库结构落后于当前版本，请先运行 `callcenter db upgrade` / the database schema is behind this "
+                        f"version's migrations ({len(missing)} missing: {', '.join(missing[:5])}); "
+                        "run `callcenter db upgrade`")
+        Exception.__init__(self, self.message)
 
 
 def missing_migrations(engine) -> list[str]:

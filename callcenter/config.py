@@ -12,11 +12,20 @@ import tomllib
 from importlib import resources
 from typing import Any, Mapping
 
+from callcenter.errors import HotlineError
+
 ENV_PREFIX = "CALLCENTER_"
 
 
-class ConfigError(Exception):
+class ConfigError(HotlineError):
     """The configuration cannot be used; the message says which key and why."""
+
+    error_id = "config.invalid"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        Exception.__init__(self, message)
+        self.message = message
+        self.details = details
 
 
 def _defaults() -> dict[str, Any]:

@@ -1,13 +1,19 @@
-"""The service's error shape: a stable ``error_id``, a bilingual message, and
-details naming what was wrong; ``http_status`` tells the web layer how to
-answer.  Feature errors subclass :class:`HotlineError` instead of repeating it
-(the pure ``ticketing.domain`` keeps its own ``DomainError``)."""
+"""The service's one error base: a stable, namespaced ``error_id`` (``room.what``), a bilingual
+message, and details naming what was wrong; ``http_status`` tells the web layer how to answer.
+
+Every room's errors derive from :class:`HotlineError` (AMI, routing, speech, IVR, intake, desk,
+web, configuration …), so ``except HotlineError`` catches any refusal of ours and the web layer
+answers each the same way.  The pure ``ticketing.domain`` (standard library only) keeps its own
+``DomainError`` of the same shape; its old un-namespaced ids are mapped in
+:data:`ticketing.domain.errors.LEGACY_ERROR_IDS`.  Subclasses with their own constructor set
+``error_id``, ``message`` and ``details`` themselves."""
 from __future__ import annotations
 
 from typing import Any
 
 
 class HotlineError(Exception):
+    error_id = "hotline.error"
     http_status = 400
 
     def __init__(self, error_id: str, message: str, *, http_status: int | None = None, **details: Any) -> None:
@@ -17,3 +23,6 @@ class HotlineError(Exception):
         self.details = details
         if http_status is not None:
             self.http_status = http_status
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"error_id": self.error_id, "message": self.message, "details": dict(self.details)}

@@ -8,10 +8,16 @@ from __future__ import annotations
 import re
 
 from ivr.engine import Digits, Failure, Timeout
+from callcenter.errors import HotlineError
 
 
-class AgiArgumentError(ValueError):
+class AgiArgumentError(HotlineError, ValueError):
     error_id = "ivr.agi.bad_argument"
+
+    def __init__(self, message: str, **details) -> None:
+        Exception.__init__(self, message)
+        self.message = message
+        self.details = details
 
 
 _BARE = re.compile(r"^[A-Za-z0-9_./:@=+-]+$")

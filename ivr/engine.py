@@ -15,18 +15,21 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable
 
+from callcenter.errors import HotlineError
 from ivr.flow import Flow
 from ivr.prompts import OrderStatus, match_grammar, render_lookup
 
 MAX_AUTO_NODES = 64  # nodes entered without input in one step; the validator makes loops impossible
 
 
-class IvrError(Exception):
+class IvrError(HotlineError):
     """A programming error between runner and engine (not caller input)."""
 
     def __init__(self, error_id: str, message: str):
-        self.error_id = error_id
-        super().__init__(f"{error_id}: {message}")
+        super().__init__(error_id, message)
+
+    def __str__(self) -> str:
+        return f"{self.error_id}: {self.message}"
 
 
 # ------------------------------------------------------------------ commands

@@ -15,6 +15,8 @@ from typing import Any, Iterator
 
 import yaml
 
+from callcenter.errors import HotlineError
+
 DTMF_KEYS = frozenset("0123456789*#")
 LANGUAGES = ("zh", "en")
 
@@ -102,14 +104,16 @@ class FlowProblem:
         return f"{where}:{node} {self.error_id}: {self.message}"
 
 
-class FlowError(Exception):
+class FlowError(HotlineError):
     """A flow file that must not reach a live call; ``problems`` lists why."""
 
     error_id = "ivr.flow.invalid"
 
     def __init__(self, problems: list[FlowProblem]):
         self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+        self.message = "\n".join(str(p) for p in self.problems)
+        self.details = {"problems": [p.error_id for p in self.problems]}
+        Exception.__init__(self, self.message)
 
 
 @dataclass(frozen=True)

@@ -24,14 +24,20 @@ from pathlib import Path
 from typing import Iterable
 
 from ivr.prompts import PromptEntry, catalogue
+from callcenter.errors import HotlineError
 
 #: Asterisk's name for the prompts directory unless configured (``sounds/hotline``)
 DEFAULT_PBX_SOUNDS_DIR = "hotline"
 _PBX_DIR = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}(/[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}){0,7}")
 
 
-class SoundsConfigError(ValueError):
+class SoundsConfigError(HotlineError, ValueError):
     error_id = "ivr.sounds.bad_pbx_sounds_dir"
+
+    def __init__(self, message: str, **details) -> None:
+        Exception.__init__(self, message)
+        self.message = message
+        self.details = details
 
 
 def check_pbx_sounds_dir(value: str | None) -> str:

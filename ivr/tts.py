@@ -15,18 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from callcenter.errors import HotlineError
 from ivr.prompts import PromptEntry
 
 VOICES = {"zh": "cmn", "en": "en-us"}
 SAMPLE_RATE = 8000
 
 
-class TtsError(Exception):
+class TtsError(HotlineError):
     error_id = "ivr.tts.failed"
 
     def __init__(self, message: str, details: dict | None = None):
+        Exception.__init__(self, message)
+        self.message = message
         self.details = details or {}
-        super().__init__(message)
 
 
 @dataclass(frozen=True)

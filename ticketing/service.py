@@ -432,7 +432,7 @@ class WorkOrderService:
         """Apply one lifecycle action and return the updated order."""
         if not isinstance(action, str) or action not in ACTIONS:
             raise ValidationFailed(f"未知操作 / unknown action {str(action)[:32]!r}",
-                                   {"action": f"expected one of {sorted(ACTIONS)}"}, error_id="unknown_action")
+                                   {"action": f"expected one of {sorted(ACTIONS)}"}, error_id="workorder.unknown_action")
         self._require(actor, action)
         now = self._now(now)
         if action in CO_ONLY and actor.role == "department" and isinstance(params, dict):

@@ -6,13 +6,16 @@ details travel with the error into logs.
 from __future__ import annotations
 
 
-class AMIError(Exception):
+from callcenter.errors import HotlineError
+
+
+class AMIError(HotlineError):
     """Base class of every AMI failure."""
 
     error_id = "ami.error"
 
     def __init__(self, message: str, **details) -> None:
-        super().__init__(message)
+        Exception.__init__(self, message)
         self.message = message
         self.details = details
 

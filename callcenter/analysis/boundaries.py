@@ -15,6 +15,8 @@ from pathlib import Path
 
 from markupsafe import Markup, escape
 
+from callcenter.errors import HotlineError
+
 #: taxonomy district code → the national administrative division code (GB/T 2260)
 ADCODES = {"haishu": "330203", "jiangbei": "330205", "beilun": "330206", "zhenhai": "330211",
            "yinzhou": "330212", "fenghua": "330213", "xiangshan": "330225", "ninghai": "330226",
@@ -22,8 +24,13 @@ ADCODES = {"haishu": "330203", "jiangbei": "330205", "beilun": "330206", "zhenha
 SHADES = ("#eef3fa", "#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c")
 
 
-class BoundaryError(Exception):
+class BoundaryError(HotlineError):
     error_id = "analysis.no_boundaries"
+
+    def __init__(self, message: str, **details) -> None:
+        Exception.__init__(self, message)
+        self.message = message
+        self.details = details
 
 
 def data_dir() -> Path:

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from callcenter.errors import HotlineError
 
-class AsrError(Exception):
+
+class AsrError(HotlineError):
     """Base class: a speech problem that must not take the service down."""
 
     error_id = "asr.error"
 
     def __init__(self, message: str, error_id: str | None = None, **details: Any):
-        super().__init__(message)
+        Exception.__init__(self, message)
+        self.message = message
         if error_id:
             self.error_id = error_id
         self.details = details

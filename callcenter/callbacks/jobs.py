@@ -38,7 +38,7 @@ J = callback_jobs.c
 class CallbackConflict(DomainError):
     """The job is not in a state that allows this (e.g. a call is in progress)."""
 
-    error_id = "callback_conflict"
+    error_id = "callbacks.conflict"
     http_status = 409
 
 

@@ -6,11 +6,18 @@ import signal
 
 from twisted.internet import defer
 
+from callcenter.errors import HotlineError
 
-class DemoError(Exception):
+
+class DemoError(HotlineError):
     """Options the demo cannot run with (``error_id`` demo.bad_option)."""
 
     error_id = "demo.bad_option"
+
+    def __init__(self, message: str) -> None:
+        Exception.__init__(self, message)
+        self.message = message
+        self.details = {}
 
 
 def check(options) -> None:

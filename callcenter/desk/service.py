@@ -22,6 +22,7 @@ from typing import Any, Callable
 from sqlalchemy import select
 
 from callcenter.clock import now_from
+from callcenter.errors import HotlineError
 from callcenter.personal_data import mask_phone
 from callcenter.routing.agent import PAUSE_REASONS, AgentState
 from callcenter.web.sse import EventStream
@@ -34,15 +35,11 @@ AGENT_PAUSE_REASONS = tuple(r for r in PAUSE_REASONS if r not in ("missed", "log
 _ADDRESS = re.compile(r"^[A-Za-z0-9.\-]{1,253}:[0-9]{1,5}$")
 
 
-class DeskError(Exception):
+class DeskError(HotlineError):
     """A desk request that cannot be done; ``error_id`` is stable, nothing was changed."""
 
     def __init__(self, error_id: str, message: str, status: int = 400, **details):
-        super().__init__(message)
-        self.error_id = error_id
-        self.message = message
-        self.http_status = status
-        self.details = details
+        super().__init__(error_id, message, http_status=status, **details)
 
 
 @dataclass

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from callcenter.errors import HotlineError
 
-class ThresholdError(ValueError):
+
+class ThresholdError(HotlineError, ValueError):
     def __init__(self, message: str, **details):
-        super().__init__(message)
+        Exception.__init__(self, message)
         self.error_id = "reports.bad_thresholds"
         self.message = message
         self.details = details

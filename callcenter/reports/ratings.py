@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, Column, DateTime, Index, Integer, String, Table, insert
 
 from callcenter.db import metadata
+from callcenter.errors import HotlineError
 
 RATING_DIGITS = {"1": (1, True), "2": (2, True), "3": (3, False)}  # 满意 / 基本满意 / 不满意
 
@@ -26,9 +27,9 @@ call_ratings = Table(
 )
 
 
-class RatingError(ValueError):
+class RatingError(HotlineError, ValueError):
     def __init__(self, digit):
-        super().__init__("评价按键须为 1、2 或 3 / the rating key must be 1, 2 or 3")
+        Exception.__init__(self, "评价按键须为 1、2 或 3 / the rating key must be 1, 2 or 3")
         self.error_id = "reports.bad_rating"
         self.message = str(self)
         self.details = {"digit": str(digit)[:4]}

@@ -2,16 +2,11 @@
 react to the kind of failure without parsing messages."""
 from __future__ import annotations
 
-from typing import Any
+from callcenter.errors import HotlineError
 
 
-class RoutingError(Exception):
-    """A routing request was refused; nothing was changed."""
-
-    def __init__(self, error_id: str, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.error_id = error_id
-        self.details = details
+class RoutingError(HotlineError):
+    """A routing request was refused; nothing was changed (``routing.*``)."""
 
     def __str__(self) -> str:
         extra = ", ".join(f"{k}={v!r}" for k, v in self.details.items())

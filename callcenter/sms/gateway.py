@@ -22,6 +22,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from callcenter.errors import HotlineError
+
 BEARERBOX = "/usr/sbin/bearerbox"
 SMSBOX = "/usr/sbin/smsbox"
 FAKESMSC = "/usr/lib/kannel/test/fakesmsc"
@@ -29,8 +31,16 @@ SHORT_CODE = "12345"
 _GOT = re.compile(r"Got message \d+: <(.*)>\s*$")
 
 
-class GatewayError(RuntimeError):
+class GatewayError(HotlineError, RuntimeError):
     """Kannel could not be started (not installed, a box died, a port never opened)."""
+
+    error_id = "sms.gateway_down"
+    http_status = 503
+
+    def __init__(self, message: str, **details) -> None:
+        Exception.__init__(self, message)
+        self.message = message
+        self.details = details
 
 
 def installed() -> bool:

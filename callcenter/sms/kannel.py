@@ -15,6 +15,7 @@ from urllib.parse import urlencode, urlsplit
 from twisted.internet import defer
 
 from callcenter.sms.outbox import DLR_MASK
+from callcenter.errors import HotlineError
 
 
 class SendOutcome(NamedTuple):
@@ -23,8 +24,15 @@ class SendOutcome(NamedTuple):
     error: str = ""
 
 
-class KannelError(ValueError):
+class KannelError(HotlineError, ValueError):
     """Kannel settings that cannot work (bad URL)."""
+
+    error_id = "sms.kannel_config"
+
+    def __init__(self, message: str, **details) -> None:
+        Exception.__init__(self, message)
+        self.message = message
+        self.details = details
 
 
 class KannelClient:

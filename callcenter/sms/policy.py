@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from callcenter.errors import HotlineError
+
 UTC = timezone.utc
 KINDS = ("accepted", "replied", "closed", "code")
 URGENT_KINDS = frozenset({"code"})
@@ -39,8 +41,15 @@ TEMPLATES = {
 }
 
 
-class SmsRuleError(ValueError):
+class SmsRuleError(HotlineError, ValueError):
     """A message that cannot be built (unknown kind or language, missing data)."""
+
+    error_id = "sms.bad_message"
+
+    def __init__(self, message: str, **details) -> None:
+        Exception.__init__(self, message)
+        self.message = message
+        self.details = details
 
 
 def mobile(text: str | None) -> str | None:

@@ -22,17 +22,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
+from callcenter.errors import HotlineError
+
 UTC = timezone.utc
 MAX_ABANDONED_LIST = 50
 
 
-class WallboardConfigError(ValueError):
+class WallboardConfigError(HotlineError, ValueError):
     """A bad ``[wallboard]`` value: ``error_id`` and the offending key."""
 
     error_id = "wallboard.bad_config"
 
     def __init__(self, key: str, value, expected: str):
-        super().__init__(f"[wallboard] {key} = {value!r}: expected {expected} / 大屏配置 {key} 无效")
+        self.message = f"[wallboard] {key} = {value!r}: expected {expected} / 大屏配置 {key} 无效"
+        Exception.__init__(self, self.message)
         self.details = {"key": key, "value": value, "expected": expected}
 
 

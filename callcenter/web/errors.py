@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from callcenter.errors import HotlineError
+
 # Domain error class name -> HTTP status.  Looked up along the MRO, so a
 # subclass of ValidationFailed is a 422 too.
 DOMAIN_STATUS = {
@@ -25,15 +27,13 @@ DOMAIN_STATUS = {
 }
 
 
-class ApiError(Exception):
+class ApiError(HotlineError):
     """An error the client can act on; ``status`` is the HTTP status."""
 
     def __init__(self, status: int, error_id: str, message: str, details: Any = None,
                  headers: dict[str, str] | None = None):
-        super().__init__(message)
+        super().__init__(error_id, message, http_status=status)
         self.status = status
-        self.error_id = error_id
-        self.message = message
         self.details = details if details is not None else {}
         self.headers = dict(headers or {})  # e.g. Retry-After on a 429
 
@@ -72,7 +72,7 @@ def error_payload(exc: BaseException) -> tuple[int, dict]:
         details = getattr(exc, "details", None) or {}
         message = getattr(exc, "message", None) or str(exc)
         return status, {"error_id": exc.error_id, "message": message, "details": _jsonable(details)}
-    return 500, {"error_id": "internal", "message": "internal error / 内部错误", "details": {}}
+    return 500, {"error_id": "http.internal", "message": "internal error / 内部错误", "details": {}}
 
 
 def _jsonable(value: Any) -> Any:

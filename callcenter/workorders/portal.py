@@ -11,6 +11,7 @@ from callcenter.web.app import ascii_int, form_arg, query_arg
 from callcenter.web.errors import error_payload
 from callcenter.web.i18n import CATALOGUE
 from callcenter.workorders.engine import actor_for, unavailable
+from callcenter.errors import HotlineError
 
 VIEWERS = ("department", "dispatcher", "supervisor", "admin")
 PORTAL_ACTIONS = ("acknowledge", "start", "return", "extend", "reply", "co-acknowledge", "co-reply", "sub-dispatch")
@@ -35,13 +36,9 @@ CATALOGUE.update(TEXT)
 MAX_EXTENSION_DAYS = 30
 
 
-class FormError(Exception):
+class FormError(HotlineError):
     def __init__(self, error_id: str, message: str):
-        super().__init__(message)
-        self.error_id = error_id
-        self.message = message
-        self.details = {}
-        self.http_status = 400
+        super().__init__(error_id, message)
 
 
 def params_from_form(action: str, request) -> dict:

@@ -107,7 +107,7 @@ async def test_api_upload_read_range_and_thumbnail_for_those_who_see_the_order_o
     # another department sees nothing of it, not even that it exists; the routed one sees it
     assert (await staff.other_dept.get(path)).status == 404
     refused = await staff.other_dept.get(f"{path}/{item['id']}")
-    assert refused.status == 404 and refused.json["error_id"] == "not_found"
+    assert refused.status == 404 and refused.json["error_id"] == "workorder.not_found"
     assert (await staff.dept.get(f"{path}/{item['id']}")).body == data
     assert (await staff.other_dept.post(path, body=PDF)).status == 404
     assert (await staff.supervisor.get(f"{path}/999999")).json["error_id"] == "attachments.not_found"

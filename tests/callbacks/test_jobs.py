@@ -110,7 +110,7 @@ def test_manual_callback_by_an_agent(rig):
         conn.execute(update(callback_jobs).where(callback_jobs.c.id == jb["id"]).values(state="dialing"))
     with pytest.raises(jobs.CallbackConflict) as info:
         recorder.manual(jb["id"], "satisfied", AGENT, MONDAY)
-    assert info.value.error_id == "callback_conflict"
+    assert info.value.error_id == "callbacks.conflict"
     assert service.get(b, DISPATCHER)["status"] == "replied"
 
 

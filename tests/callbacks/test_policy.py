@@ -64,7 +64,7 @@ def test_configuration_is_validated():
                 {"calling_start": "8 o'clock"}, {"retry_minutes": [-5]}):
         with pytest.raises(ValidationFailed) as info:
             CallbackPolicy.from_config(bad)
-        assert info.value.error_id == "validation_failed"
+        assert info.value.error_id == "workorder.validation_failed"
 
 
 def test_next_day_setting_decides_when_normal_orders_are_first_called():

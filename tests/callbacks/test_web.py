@@ -51,7 +51,7 @@ async def test_api_lists_and_records_a_manual_result(server):
     assert ok.status == 200 and ok.json["state"] == "done"
     assert (await threads.deferToThread(server.deps.workorders.get, a, Actor("x", "admin")))["status"] == "closed"
     again = await agent.post(f"/api/v1/callbacks/{job['id']}/result", json={"answer": "dissatisfied"})
-    assert again.status == 409 and again.json["error_id"] == "callback_conflict"
+    assert again.status == 409 and again.json["error_id"] == "callbacks.conflict"
 
 
 @pytest_twisted.ensureDeferred

@@ -96,7 +96,7 @@ async def test_page_lists_what_needs_a_person_and_a_supervisor_resends(server):
     after = await boss.get("/callbacks?lang=en&done=resent")
     assert "Queued to be sent again" in after.text and "Notifications that could not be delivered" not in after.text
     again = await boss.post(f'/callbacks/webhooks/{seeded["webhook"]}/retry', data={"csrf_token": token})
-    assert again.status == 409 and 'data-error-id="callback_conflict"' in again.text
+    assert again.status == 409 and 'data-error-id="callbacks.conflict"' in again.text
 
 
 @pytest_twisted.ensureDeferred

@@ -107,7 +107,7 @@ async def test_bulk_dispatch_sends_each_order_to_its_department_and_refuses_bad_
             ({"numbers": [c, c]}, 422, "dispatch.bad_bulk"),
             ({"numbers": [c], "department": "ministry-of-magic"}, 422, "dispatch.bad_bulk"),
             ({"numbers": [c], "priority": 1}, 422, "dispatch.bad_bulk"),
-            ({"numbers": ["20990101999"]}, 404, "not_found")):
+            ({"numbers": ["20990101999"]}, 404, "workorder.not_found")):
         resp = await staff.dispatcher.post("/api/v1/dispatch/bulk-dispatch", json=body)
         assert (resp.status, resp.json["error_id"]) == (status, error_id), body
     assert statuses(web, [c]) == {c: "registered"}

@@ -176,7 +176,7 @@ async def test_dispatcher_and_co_handler_work_orders_in_chromium(web, tmp_path):
     assert seen["opened"] == seed["vague"] and seen["doubts"] == 1
     assert seen["co_state"] == "assigned" and seen["preview_open"] is True
     assert "属交通局管养道路" in seen["return_shown"]
-    assert seen["merge_self_error"] in ("validation_failed", "illegal_transition"), seen
+    assert seen["merge_self_error"] in ("workorder.validation_failed", "workorder.illegal_transition"), seen
     assert seen["transcript"].endswith("楼顶有人在搭彩钢板房")
     assert abs(seen["duration"] - 2.0) < 0.05, seen
     assert isinstance(seen["played"], (int, float)) and seen["played"] > 0, seen

@@ -170,4 +170,4 @@ def test_cli_uses_the_configured_taxonomy_and_reports_a_broken_one(taxonomy_dir,
     code, out = run(_config(taxonomy_dir))
     assert code == 0 and out["department"] == "utilities"
     code, out = run(_config(tmp_path))  # an empty directory
-    assert code == 2 and out["error_id"] == "taxonomy_invalid"
+    assert code == 2 and out["error_id"] == "workorder.taxonomy_invalid"

@@ -146,7 +146,7 @@ def test_a_deadlock_the_database_breaks_becomes_a_409(pg_url):
         errors = [r for r in results if isinstance(r, Exception)]
         assert len(errors) == 1, results
         assert isinstance(errors[0], ConcurrentUpdate) and isinstance(errors[0], DomainError)
-        assert errors[0].error_id == "concurrent_update" and errors[0].http_status == 409
+        assert errors[0].error_id == "workorder.concurrent_update" and errors[0].http_status == 409
         assert errors[0].details == {"reason": "deadlock_detected"}
         [committed] = [r for r in results if isinstance(r, str)]
         assert service.get(committed, DISPATCHER)["supervised"] is True

@@ -90,7 +90,7 @@ def test_every_illegal_transition_raises_and_changes_nothing(action, outcome, so
     t = TRANSITION_TABLE[(action, outcome)]
     with pytest.raises(IllegalTransition) as info:
         order.perform(action, params_for(t), actor="u9", role="admin", now=NOW, sla=sla_for())
-    assert info.value.error_id == "illegal_transition"
+    assert info.value.error_id == "workorder.illegal_transition"
     assert info.value.details["status"] == source
     assert vars(order) == before
 
@@ -100,7 +100,7 @@ def test_unknown_action_and_bad_params():
     order = order_in("dispatched")
     with pytest.raises(ValidationFailed) as info:
         order.perform("teleport", {}, actor="u", role="admin", now=NOW, sla=sla_for())
-    assert info.value.error_id == "unknown_action"
+    assert info.value.error_id == "workorder.unknown_action"
     with pytest.raises(ValidationFailed) as info:
         order.perform("return", {"reason_code": "bored", "colour": "red"}, actor="u", role="admin", now=NOW,
                       sla=sla_for())

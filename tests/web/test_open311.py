@@ -92,7 +92,7 @@ async def test_bad_open311_requests_get_error_arrays_and_store_nothing(web):
         (dict(data=dict(_report(lat="95"), api_key=key), headers=FORM), 400, "open311.bad_coordinate"),
         (dict(data=dict(_report(description=""), api_key=key), headers=FORM), 400, "open311.missing_parameter"),
         (dict(data=dict(_report(**{"attribute[district]": "atlantis"}), api_key=key), headers=FORM), 400,
-         "validation_failed"),
+         "workorder.validation_failed"),
         (dict(data=dict(_report(), api_key=key, jurisdiction_id="beijing.gov.cn"), headers=FORM), 404,
          "open311.unknown_jurisdiction"),
         (dict(json=_report(), headers={"Authorization": f"Bearer {key}"}), 400, "open311.form_required"),

@@ -162,7 +162,7 @@ async def test_errors_are_open311_arrays_everywhere_under_v2(web):
     client = web.client(origin=False)
     for path, status, error_id in ((f"{BASE}/nothing.xml", 404, "open311.not_found"),
                                    (f"{BASE}/tokens/abc.xml", 404, "open311.unknown_token"),
-                                   (f"{BASE}/requests/99999.xml", 404, "not_found"),
+                                   (f"{BASE}/requests/99999.xml", 404, "workorder.not_found"),
                                    (f"{BASE}/requests.xml?status=pending", 400, "open311.bad_status")):
         resp = await client.get(path)
         root = ET.fromstring(resp.body)

@@ -64,7 +64,7 @@ async def test_actions_need_csrf_and_same_origin_then_change_the_order(web):
     assert extend.status == 303
     assert (await staff.dept.get(f"/api/v1/workorders/{number}")).json["status"] == "extension_requested"
     illegal = await browser.post(f"/dept/orders/{number}/reply", data={"csrf_token": token, "reply": "已处理"})
-    assert illegal.status == 409 and "illegal_transition" in illegal.text
+    assert illegal.status == 409 and "workorder.illegal_transition" in illegal.text
 
 
 @pytest_twisted.ensureDeferred

@@ -45,7 +45,7 @@ async def test_create_read_list_history_with_masking_and_scoping(web):
     assert [o["number"] for o in listed.json["items"]] == [number]
 
     theirs = await staff.other_dept.get(f"/api/v1/workorders/{number}")
-    assert theirs.status == 404 and theirs.json["error_id"] == "not_found"
+    assert theirs.status == 404 and theirs.json["error_id"] == "workorder.not_found"
     assert (await staff.other_dept.get("/api/v1/workorders")).json["total"] == 0
 
     history = await staff.agent.get(f"/api/v1/workorders/{number}/history")
@@ -82,7 +82,7 @@ async def test_idempotency_key_replays_and_refuses_reuse(web):
     assert first.status == 201 and again.status == 200
     assert again.header("idempotent-replayed") == "true" and again.json["number"] == first.json["number"]
     other = await staff.agent.post("/api/v1/workorders", json=dict(ORDER, summary="另一件事"), headers=headers)
-    assert other.status == 409 and other.json["error_id"] == "duplicate_submission"
+    assert other.status == 409 and other.json["error_id"] == "workorder.duplicate_submission"
     bad_key = await staff.agent.post("/api/v1/workorders", json=ORDER, headers={"Idempotency-Key": "x" * 200})
     assert bad_key.status == 400 and bad_key.json["error_id"] == "request.bad_idempotency_key"
     total, _ = await _snapshot(staff)
@@ -102,12 +102,12 @@ async def test_bad_input_gets_a_stable_4xx_and_changes_nothing(web):
         (dict(json=[ORDER]), 400, "http.json_not_object"),
         (dict(body=b"type=complaint", headers={"Content-Type": "application/x-www-form-urlencoded"}), 415,
          "http.unsupported_media_type"),
-        (dict(json=dict(ORDER, priority="high")), 422, "validation_failed"),
-        (dict(json=dict(ORDER, summary=123)), 422, "validation_failed"),
-        (dict(json=dict(ORDER, call_ids="abc")), 422, "validation_failed"),
-        (dict(json=dict(ORDER, category="no-such-category")), 422, "validation_failed"),
-        (dict(json=dict(ORDER, department="ministry-of-magic")), 422, "validation_failed"),
-        (dict(json=dict(ORDER, summary="长" * 201)), 422, "validation_failed"),
+        (dict(json=dict(ORDER, priority="high")), 422, "workorder.validation_failed"),
+        (dict(json=dict(ORDER, summary=123)), 422, "workorder.validation_failed"),
+        (dict(json=dict(ORDER, call_ids="abc")), 422, "workorder.validation_failed"),
+        (dict(json=dict(ORDER, category="no-such-category")), 422, "workorder.validation_failed"),
+        (dict(json=dict(ORDER, department="ministry-of-magic")), 422, "workorder.validation_failed"),
+        (dict(json=dict(ORDER, summary="长" * 201)), 422, "workorder.validation_failed"),
         (dict(json=dict(ORDER, description="x" * 70_000)), 413, "http.body_too_large"),
     ]
     for kwargs, status, error_id in cases:
@@ -118,23 +118,23 @@ async def test_bad_input_gets_a_stable_4xx_and_changes_nothing(web):
     assert unknown.json["details"]["priority"] == "unknown field"
 
     action_cases = [
-        (staff.dept, "acknowledge", {}, 409, "illegal_transition"),  # not dispatched yet
-        (staff.agent, "dispatch", {}, 403, "forbidden"),  # agents do not dispatch
-        (staff.dispatcher, "dispatch", {"department": "ministry-of-magic"}, 422, "unknown_department"),
-        (staff.dispatcher, "dispatch", {"note": 5}, 422, "validation_failed"),
-        (staff.dispatcher, "dispatch", {"bogus": 1}, 422, "validation_failed"),
-        (staff.dispatcher, "teleport", {}, 422, "unknown_action"),
+        (staff.dept, "acknowledge", {}, 409, "workorder.illegal_transition"),  # not dispatched yet
+        (staff.agent, "dispatch", {}, 403, "workorder.forbidden"),  # agents do not dispatch
+        (staff.dispatcher, "dispatch", {"department": "ministry-of-magic"}, 422, "workorder.unknown_department"),
+        (staff.dispatcher, "dispatch", {"note": 5}, 422, "workorder.validation_failed"),
+        (staff.dispatcher, "dispatch", {"bogus": 1}, 422, "workorder.validation_failed"),
+        (staff.dispatcher, "teleport", {}, 422, "workorder.unknown_action"),
     ]
     for client, action, params, status, error_id in action_cases:
         resp = await client.post(f"{url}/{number}/{action}", json=params)
         assert (resp.status, resp.json["error_id"]) == (status, error_id), (action, resp.body)
     missing = await staff.dispatcher.post(f"{url}/99999999/dispatch", json={})
-    assert missing.status == 404 and missing.json["error_id"] == "not_found"
+    assert missing.status == 404 and missing.json["error_id"] == "workorder.not_found"
 
     for query, status, error_id in (("limit=abc", 400, "request.invalid_query"), ("limit=0", 400, "request.invalid_query"),
                                     ("offset=-1", 400, "request.invalid_query"),
-                                    ("status=bogus", 422, "validation_failed"),
-                                    ("department=nowhere", 422, "validation_failed")):
+                                    ("status=bogus", 422, "workorder.validation_failed"),
+                                    ("department=nowhere", 422, "workorder.validation_failed")):
         resp = await staff.supervisor.get(f"{url}?{query}")
         assert (resp.status, resp.json["error_id"]) == (status, error_id), query
     assert await _snapshot(staff) == before

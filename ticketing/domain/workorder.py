@@ -56,7 +56,7 @@ def validate_params(action: str, params: Any) -> dict[str, Any]:
     """Check an action's parameters; every problem is reported at once."""
     if not isinstance(action, str) or action not in ACTION_PARAMS:
         raise ValidationFailed(f"未知操作 / unknown action {str(action)[:32]!r}",
-                               {"action": f"expected one of {sorted(ACTIONS)}"}, error_id="unknown_action")
+                               {"action": f"expected one of {sorted(ACTIONS)}"}, error_id="workorder.unknown_action")
     if not isinstance(params, dict):
         raise ValidationFailed("参数必须是对象 / params must be an object", {"params": "expected an object"})
     spec = ACTION_PARAMS[action]
@@ -178,7 +178,7 @@ class WorkOrder:
             outcome = mapping.get(params.get(name))
         transition = TRANSITION_TABLE.get((action, outcome))
         if transition is None:
-            raise ValidationFailed(f"未知操作 / unknown action {action!r}", {"action": action}, error_id="unknown_action")
+            raise ValidationFailed(f"未知操作 / unknown action {action!r}", {"action": action}, error_id="workorder.unknown_action")
         if self.status not in transition.sources:
             raise IllegalTransition(
                 f"工单状态“{STATUSES[self.status].zh}”不能执行“{transition.zh}” / "

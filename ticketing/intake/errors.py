@@ -1,14 +1,16 @@
 """Intake errors: a stable ``error_id`` callers can branch on, and details."""
 from __future__ import annotations
 
+from callcenter.errors import HotlineError
 
-class IntakeError(Exception):
+
+class IntakeError(HotlineError):
     """Bad input or unusable data for intake; nothing was changed."""
 
     error_id = "intake.error"
 
     def __init__(self, message: str, details: dict | None = None, *, error_id: str | None = None):
-        super().__init__(message)
+        Exception.__init__(self, message)
         self.message = message
         self.details = dict(details or {})
         if error_id:
