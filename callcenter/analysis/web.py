@@ -48,7 +48,7 @@ CATALOGUE.update(TEXT)
 
 OPENAPI = {"/api/v1/analysis": {"get": {
     "operationId": "analysis", "summary": "A month by district, 12-month trends and hot spots / 数据分析",
-    "parameters": [{"name": "month", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}}],
+    "parameters": [{"name": "month", "in": "query", "schema": {"type": "string", "pattern": "^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"}}],
     "responses": {"200": {"description": "districts, trends, hot spots"}, **error_responses(400, 401, 403)}}}}
 
 
