@@ -22,11 +22,6 @@ class ConfigError(HotlineError):
 
     error_id = "config.invalid"
 
-    def __init__(self, message: str, **details: Any) -> None:
-        Exception.__init__(self, message)
-        self.message = message
-        self.details = details
-
 
 def _defaults() -> dict[str, Any]:
     text = resources.files("callcenter").joinpath("defaults.toml").read_text("utf-8")

@@ -16,9 +16,16 @@ class HotlineError(Exception):
     error_id = "hotline.error"
     http_status = 400
 
-    def __init__(self, error_id: str, message: str, *, http_status: int | None = None, **details: Any) -> None:
+    def __init__(self, *args: str, http_status: int | None = None, **details: Any) -> None:
+        """``HotlineError(error_id, message, **details)``, or ``Subclass(message, **details)`` for a
+        class whose ``error_id`` is a class attribute."""
+        if len(args) == 2:
+            self.error_id, message = args
+        elif len(args) == 1:
+            (message,) = args
+        else:
+            raise TypeError("HotlineError(error_id, message) or Subclass(message)")
         super().__init__(message)
-        self.error_id = error_id
         self.message = message
         self.details = details
         if http_status is not None:

@@ -14,11 +14,6 @@ from callcenter.errors import HotlineError
 class AgiArgumentError(HotlineError, ValueError):
     error_id = "ivr.agi.bad_argument"
 
-    def __init__(self, message: str, **details) -> None:
-        Exception.__init__(self, message)
-        self.message = message
-        self.details = details
-
 
 _BARE = re.compile(r"^[A-Za-z0-9_./:@=+-]+$")
 _VARNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,79}$")

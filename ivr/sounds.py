@@ -34,11 +34,6 @@ _PBX_DIR = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}(/[A-Za-z0-9_][A-Za-z0-9
 class SoundsConfigError(HotlineError, ValueError):
     error_id = "ivr.sounds.bad_pbx_sounds_dir"
 
-    def __init__(self, message: str, **details) -> None:
-        Exception.__init__(self, message)
-        self.message = message
-        self.details = details
-
 
 def check_pbx_sounds_dir(value: str | None) -> str:
     """``ivr.pbx_sounds_dir``: a path relative to Asterisk's sounds directory ("hotline").

@@ -14,11 +14,6 @@ class AMIError(HotlineError):
 
     error_id = "ami.error"
 
-    def __init__(self, message: str, **details) -> None:
-        Exception.__init__(self, message)
-        self.message = message
-        self.details = details
-
     def __str__(self) -> str:
         if not self.details:
             return self.message

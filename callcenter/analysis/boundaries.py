@@ -27,11 +27,6 @@ SHADES = ("#eef3fa", "#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c")
 class BoundaryError(HotlineError):
     error_id = "analysis.no_boundaries"
 
-    def __init__(self, message: str, **details) -> None:
-        Exception.__init__(self, message)
-        self.message = message
-        self.details = details
-
 
 def data_dir() -> Path:
     try:

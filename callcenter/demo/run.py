@@ -14,11 +14,6 @@ class DemoError(HotlineError):
 
     error_id = "demo.bad_option"
 
-    def __init__(self, message: str) -> None:
-        Exception.__init__(self, message)
-        self.message = message
-        self.details = {}
-
 
 def check(options) -> None:
     problems = []

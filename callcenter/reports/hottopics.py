@@ -14,11 +14,7 @@ from callcenter.errors import HotlineError
 
 
 class ThresholdError(HotlineError, ValueError):
-    def __init__(self, message: str, **details):
-        Exception.__init__(self, message)
-        self.error_id = "reports.bad_thresholds"
-        self.message = message
-        self.details = details
+    error_id = "reports.bad_thresholds"
 
 
 @dataclass(frozen=True)

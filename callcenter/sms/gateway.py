@@ -37,11 +37,6 @@ class GatewayError(HotlineError, RuntimeError):
     error_id = "sms.gateway_down"
     http_status = 503
 
-    def __init__(self, message: str, **details) -> None:
-        Exception.__init__(self, message)
-        self.message = message
-        self.details = details
-
 
 def installed() -> bool:
     return all(os.access(p, os.X_OK) for p in (BEARERBOX, SMSBOX, FAKESMSC))

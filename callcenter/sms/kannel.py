@@ -29,11 +29,6 @@ class KannelError(HotlineError, ValueError):
 
     error_id = "sms.kannel_config"
 
-    def __init__(self, message: str, **details) -> None:
-        Exception.__init__(self, message)
-        self.message = message
-        self.details = details
-
 
 class KannelClient:
     timeout = 10.0  # seconds for one sendsms request

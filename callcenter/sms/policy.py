@@ -46,11 +46,6 @@ class SmsRuleError(HotlineError, ValueError):
 
     error_id = "sms.bad_message"
 
-    def __init__(self, message: str, **details) -> None:
-        Exception.__init__(self, message)
-        self.message = message
-        self.details = details
-
 
 def mobile(text: str | None) -> str | None:
     """The 11 digits of a mainland mobile number, or None (landlines and junk get no SMS)."""
