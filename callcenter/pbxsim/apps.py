@@ -360,6 +360,8 @@ def app_dial(sim, ch, data, ext):
             # capture h02]; busy/congestion keep theirs
             cause = {"BUSY": 17, "CONGESTION": 34}.get(status, 0 if outcome == "noanswer" else
                                                         19 if status == "NOANSWER" else 16)
+            if status == "CANCEL" and ch.hungup and ch.cause is not None:
+                cause = ch.cause   # the caller's own hang-up cause reaches the leg it was dialling [h09]
             sim.hangup(callee, cause)
         if status == "CANCEL":
             left, ch.left_with = ch.left_with, None

@@ -600,6 +600,11 @@ class PBXSimulator:
 
                 if isinstance(other.participant, AudioSocketClient):
                     other.participant.send_dtmf(digit)
+                elif other.tech == "Local" and other.peer is not None and not other.peer.hungup:
+                    # what a Local half is sent, its partner receives [real-Asterisk capture h08]
+                    self.chan_event("DTMFEnd", "dtmf", other.peer, [
+                        ("Digit", digit), ("DurationMs", str(int(self.dtmf_duration * 1000))), ("Direction", "Received")])
+                    self.deliver_digit(other.peer, digit)
 
     def prompt_keys(self, ch: Channel) -> None:
         """A prompt reads digits: a scripted caller answers with its next keys."""
