@@ -245,6 +245,10 @@ class WorkOrderService:
         """Beyond the role table: a department acts as the lead or on its own co-handling part."""
         if action == "sub-dispatch" and order.department not in self.two_level:
             return False
+        if action == "respond-supervision":  # only while a 督办 awaits its answer
+            request = order.pending.get("supervision") or {}
+            if not request or request.get("response"):
+                return False
         if actor.role != "department":
             return True
         if action in CO_ONLY:

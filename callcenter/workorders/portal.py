@@ -14,7 +14,8 @@ from callcenter.workorders.engine import actor_for, unavailable
 from callcenter.errors import HotlineError
 
 VIEWERS = ("department", "dispatcher", "supervisor", "admin")
-PORTAL_ACTIONS = ("acknowledge", "start", "return", "extend", "reply", "co-acknowledge", "co-reply", "sub-dispatch")
+PORTAL_ACTIONS = ("acknowledge", "start", "return", "extend", "reply", "co-acknowledge", "co-reply", "sub-dispatch",
+                  "respond-supervision")
 
 TEXT = {
     "dept.co-acknowledge": {"zh": "协办签收", "en": "Acknowledge our part"},
@@ -28,6 +29,10 @@ TEXT = {
     "dept.lead": {"zh": "主办单位", "en": "Lead department"},
     "dept.sub_unit": {"zh": "承办下级单位", "en": "Sub-unit"},
     "dept.sub-dispatch": {"zh": "二级派单", "en": "Hand to a sub-unit"},
+    "dept.respond-supervision": {"zh": "答复督办", "en": "Answer the supervision"},
+    "dept.supervision": {"zh": "督办", "en": "Supervision (督办)"},
+    "dept.supervision.due": {"zh": "答复期限", "en": "Answer by"},
+    "dept.supervision.text": {"zh": "督办答复", "en": "Our answer"},
     "dept.attachments": {"zh": "附件", "en": "Attachments"},
     "dept.attach": {"zh": "上传照片或 PDF", "en": "Attach a photo or PDF"},
     "dept.no_attachments": {"zh": "暂无附件", "en": "No attachments"},
@@ -53,6 +58,8 @@ def params_from_form(action: str, request) -> dict:
         return {"duration": f"{int(raw)} working days", "reason": form_arg(request, "reason")}
     if action in ("reply", "co-reply"):
         return {"reply": form_arg(request, "reply")}
+    if action == "respond-supervision":
+        return {"response": form_arg(request, "response")}
     if action == "sub-dispatch":
         return {"sub_unit": form_arg(request, "sub_unit")}
     note = form_arg(request, "note")

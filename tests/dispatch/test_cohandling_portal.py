@@ -35,3 +35,28 @@ async def test_co_handler_answers_its_part_on_the_portal_and_the_lead_reply_carr
         "】已配合查处")
     shown = (await lead.get(page)).text
     assert 'data-state="answered"' in shown and "已配合查处" in shown
+
+
+@pytest_twisted.ensureDeferred
+async def test_lead_answers_a_supervision_on_the_portal_only_while_one_awaits(web):
+    staff = await staff_for(web)
+    number = (await staff.agent.post("/api/v1/workorders", json=ORDER)).json["number"]
+    await staff.dispatcher.post(f"/api/v1/workorders/{number}/dispatch", json={})
+    web.add_user("lead1", "department", department=staff.department)
+    from tests.web.conftest import signed_in
+
+    lead = await signed_in(web, "lead1")
+    page = f"/dept/orders/{number}"
+    assert 'id="form-respond-supervision"' not in (await lead.get(page)).text
+    await staff.dispatcher.post(f"/api/v1/workorders/{number}/supervise",
+                                json={"reason": "群众反映强烈", "respond_within": "1 working day"})
+    shown = (await lead.get(page)).text
+    assert 'id="supervision" data-answered="no"' in shown and 'id="form-respond-supervision"' in shown
+    empty = await post_form(lead, page, page + "/respond-supervision", response="  ")
+    assert empty.status == 422 and (await staff.dispatcher.get(f"/api/v1/workorders/{number}")).json[
+        "pending"]["supervision"].get("response") is None
+    assert (await post_form(lead, page, page + "/respond-supervision", response="已增派执法队员")).status == 303
+    order = (await staff.dispatcher.get(f"/api/v1/workorders/{number}")).json
+    assert order["pending"]["supervision"]["response"] == "已增派执法队员"
+    after = (await lead.get(page)).text
+    assert 'data-answered="yes"' in after and 'id="form-respond-supervision"' not in after
