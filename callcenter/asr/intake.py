@@ -25,6 +25,10 @@ from callcenter.clock import now_from
 
 log = logging.getLogger(__name__)
 
+class _TimedOut(Exception):
+    error_id = "asr.utterance_timeout"
+
+
 #: Marks a voice message's draft (受理, not dispatched) filled from its transcript.
 REVIEW_MARK = "【语音留言·待审核】"
 
@@ -34,6 +38,9 @@ class SpeechIntake:
 
     #: proposals kept for agents' desks (a call reaches a desk within minutes)
     max_drafts = 500
+    #: real seconds a caller waits for their words to be understood before the key menu takes over
+    #: (a 10 s utterance takes ~1-2.5 s here; a stuck or swamped decoder must not leave them in silence)
+    max_wait_seconds = 8.0
     #: intake fields a draft carries to the desk and to the order
     FIELDS = ("type", "category", "department", "district", "subdistrict", "address", "urgency", "summary")
 
@@ -69,7 +76,11 @@ class SpeechIntake:
         started = time.perf_counter()
         lang = lang if lang in ("zh", "en") else "zh"
         try:
-            transcript = yield self.pool.run(self._transcribe, recording, lang)
+            transcript = yield self.pool.run(self._transcribe, recording, lang).addTimeout(
+                self.max_wait_seconds, self.reactor,
+                onTimeoutCancel=lambda result, timeout: _TimedOut())
+            if isinstance(transcript, _TimedOut):
+                raise transcript
         except Exception as exc:
             self.stats["failed"] += 1
             log.warning("caller's description not transcribed", extra={"fields": {

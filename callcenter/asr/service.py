@@ -113,6 +113,7 @@ def start_speech_intake(reactor, clock, config, *, pool: DecodePool | None = Non
                           workorders=workorders,
                           min_confidence=float(config.get("asr.utterance_min_confidence", 0.45)))
     speech.batch_model, speech.batch_pool = batch, batch_pool
+    speech.max_wait_seconds = float(config.get("asr.utterance_timeout", speech.max_wait_seconds))
     speech.own_pool = True
     yield utterances.run(_warm, model)
     yield intake.start()

@@ -264,3 +264,34 @@ def test_mandarin_caller_is_transcribed_in_simplified_chinese_at_the_describe_no
         assert error_rate([("欢迎大家来体验达摩院推出的语音识别模型", stored["text"])], "zh") <= 0.2
     finally:
         yield stop_hotline(sim, port, hotline)
+
+
+@pytest_twisted.inlineCallbacks
+def test_a_swamped_decoder_sends_the_caller_to_the_keys_in_time(tmp_path):
+    """When the utterance thread is busy past the caller's wait (asr.utterance_timeout), understand
+    answers "not understood" (asr.utterance_timeout) at once instead of leaving the caller in silence."""
+    import threading
+    import time
+
+    from twisted.internet import reactor
+
+    from callcenter.asr.intake import SpeechIntake
+    from callcenter.asr.live import DecodePool
+    from ivr.runner import IvrCall
+
+    pool = DecodePool(reactor, 1, name="test-utterance")
+    pool.start()
+    release = threading.Event()
+    busy = pool.run(release.wait, 30)
+    speech = SpeechIntake(reactor, reactor, None, pool, None, db_pool=reactor.getThreadPool())
+    speech.max_wait_seconds = 0.3
+    call = IvrCall("SIP/x-1", "1.1", "1.1", "13800006666", "", "hotline", datetime.now(TZ))
+    try:
+        started = time.monotonic()
+        heard = yield speech.understand(call, str(tmp_path / "never.wav"), "zh")
+        assert time.monotonic() - started < 2.0
+        assert heard["understood"] is False and heard["error"] == "asr.utterance_timeout"
+    finally:
+        release.set()
+        yield busy
+        pool.stop()
