@@ -177,3 +177,17 @@ def test_numbers_are_normalised_for_intake():
     assert normalise_numbers("电话１３８ 0013 8000", "zh") == "电话13800138000"
     assert normalise_numbers("我的电话是幺三八零零幺三八零零零", "zh") == "我的电话是13800138000"
     assert normalise_numbers("一二线城市", "zh") == "一二线城市"
+
+
+def test_transcribe_cli_uses_whisper_for_recordings(whisper_model, capsys):
+    """`callcenter transcribe FILE --json --language zh` decodes with the batch model (Whisper base) and
+    prints simplified Chinese with word timings; the English clip is detected as English by itself."""
+    zh = AUDIO / "real_8k" / "zh_aishell_BAC009S0764W0122_8k.wav"
+    en = AUDIO / "real_8k" / "en_jfk_8k.wav"
+    assert run_cli(["transcribe", "--json", "--no-progress", "--language", "zh", str(zh)]) == 0
+    out = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert out["model"] == "whisper-base" and out["language"] == "zh" and out["words"]
+    assert error_rate([("一二线城市虽然也处于调整中", out["text"])], "zh") <= 0.25
+    assert run_cli(["transcribe", "--json", "--no-progress", str(en)]) == 0
+    out = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert out["language"] == "en" and "country" in out["text"].lower()
