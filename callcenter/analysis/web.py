@@ -5,14 +5,13 @@ addresses that keep coming back (hot spots); each table exports as CSV, all of i
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import quote
 
 from callcenter.analysis.boundaries import BoundaryError, district_map
 from callcenter.analysis.queries import district_counts, hot_spots, trends
 from callcenter.appraisal.web import month_of
 from callcenter.auth.web import require_role
 from callcenter.reports.charts import line_chart
-from callcenter.reports.csvexport import to_csv
+from callcenter.reports.csvexport import csv_download
 from callcenter.reports.queries import ReportError
 from callcenter.web.app import json_api, query_arg
 from callcenter.web.errors import error_payload, error_responses
@@ -126,9 +125,4 @@ def routes(app) -> None:
             rows = [[names.name("district", h["district"], lang), h["address"], h["orders"], h["open"],
                      "、".join(names.name("category", c, lang) for c in h["categories"]),
                      deps.templates.local(h["last"])] for h in data["hotspots"]]
-        name = f"analysis-{what}-{period.label}.csv"
-        request.setHeader(b"Content-Type", b"text/csv; charset=utf-8")
-        request.setHeader(b"Content-Disposition",
-                          f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}".encode("ascii"))
-        request.setHeader(b"Cache-Control", b"no-store")
-        return to_csv(header, rows)
+        return csv_download(request, f"analysis-{what}-{period.label}.csv", header, rows)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote
 
 from callcenter.appraisal.queries import agent_month, department_month
 from callcenter.auth.web import require_role
 from callcenter.errors import HotlineError
-from callcenter.reports.csvexport import to_csv
+from callcenter.reports.csvexport import csv_download
 from callcenter.reports.queries import CST, Period, ReportError
 from callcenter.web.app import json_api, query_arg
 from callcenter.web.errors import error_payload, error_responses
@@ -115,6 +114,11 @@ def routes(app) -> None:
             agents = await deps.db(agent_month, deps.engine, period)
         return {"month": period.label, "weights": weights, "departments": departments, "agents": agents}
 
+    def refusal(request, principal, exc):
+        status, body = error_payload(exc)
+        return deps.templates.render(request, "error.html", status=status, session=principal.session,
+                                     message_key="error.not_found", detail=body["message"], back="/supervisor/appraisal")
+
     @app.route("/api/v1/appraisal", methods=["GET"])
     @json_api
     @require_role(*VIEWERS)
@@ -127,10 +131,7 @@ def routes(app) -> None:
         try:
             period = month_of(request, deps)
         except ReportError as exc:
-            status, body = error_payload(exc)
-            return deps.templates.render(request, "error.html", status=status, session=principal.session,
-                                         message_key="error.not_found", detail=body["message"],
-                                         back="/supervisor/appraisal")
+            return refusal(request, principal, exc)
         data = await figures(principal, period)
         previous = (period.start - timedelta(days=1)).strftime("%Y-%m")
         return deps.templates.render(request, "appraisal.html", session=principal.session, data=data,
@@ -143,19 +144,11 @@ def routes(app) -> None:
         try:
             period = month_of(request, deps)
         except ReportError as exc:
-            status, body = error_payload(exc)
-            return deps.templates.render(request, "error.html", status=status, session=principal.session,
-                                         message_key="error.not_found", detail=body["message"],
-                                         back="/supervisor/appraisal")
+            return refusal(request, principal, exc)
         data = await figures(principal, period)
         lang = language(request)
         names = deps.templates.names
         header = [translate(f"appraisal.col.{c}", lang) for c in COLUMNS]
         rows = [[names.name("department", d[c], lang) if c == "department" else d[c] for c in COLUMNS]
                 for d in data["departments"]]
-        name = f"appraisal-{period.label}.csv"
-        request.setHeader(b"Content-Type", b"text/csv; charset=utf-8")
-        request.setHeader(b"Content-Disposition",
-                          f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}".encode("ascii"))
-        request.setHeader(b"Cache-Control", b"no-store")
-        return to_csv(header, rows)
+        return csv_download(request, f"appraisal-{period.label}.csv", header, rows)

@@ -30,3 +30,15 @@ def to_csv(header: list[str], rows: list[list]) -> bytes:
     for row in rows:
         writer.writerow([safe_cell(v) for v in row])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def csv_download(request, name: str, header: list[str], rows: list[list]) -> bytes:
+    """Answer ``request`` with ``rows`` as the CSV file ``name`` (a download, never cached)."""
+    from urllib.parse import quote
+
+    request.setHeader(b"Content-Type", b"text/csv; charset=utf-8")
+    request.setHeader(b"Content-Disposition",
+                      f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}".encode("ascii"))
+    request.setHeader(b"Cache-Control", b"no-store")
+    request.setHeader(b"X-Content-Type-Options", b"nosniff")
+    return to_csv(header, rows)
