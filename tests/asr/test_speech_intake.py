@@ -168,18 +168,21 @@ def test_after_hours_message_fills_its_draft_for_dispatcher_review(whisper_model
 @pytest_twisted.inlineCallbacks
 def test_agent_call_recordings_are_queued_for_transcription_when_the_call_ends(whisper_model, sqlite_url,
                                                                                tmp_path, pbx_sounds):
-    """A finished call's MixMonitor recordings become transcription jobs under the call id."""
+    """A finished call's MixMonitor recording becomes a transcription job under the call id, and the
+    transcription worker attaches Whisper's transcript to that call (which its orders carry)."""
     sim, port, hotline, finished = yield start_hotline(tmp_path, sqlite_url, pbx_sounds)
     try:
         from callcenter.calls.model import Call
 
         call = Call("1700000000.42", datetime.now(TZ))
-        call.recordings.append(str(tmp_path / "1700000000.42.wav"))
+        call.recordings.append(str(voice(tmp_path, GAS_LEAK)))
         for listener in hotline.tracker.on_call_ended:
             listener(call)
         yield until(lambda: hotline.speech_intake.stats["recordings_queued"] == 1)
-        jobs = hotline.transcriptions.counts()
-        assert sum(jobs.values()) == 1
+        yield until(lambda: hotline.transcriptions.counts().get("done") == 1, timeout=60)
+        [stored] = hotline.transcriptions.transcripts_for("1700000000.42")
+        assert stored["model"] == "whisper-base" and "gas" in stored["text"].lower()
+        assert stored["recording_path"] == call.recordings[0]
     finally:
         yield stop_hotline(sim, port, hotline)
 
