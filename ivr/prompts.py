@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Iterable, Iterator
 from zoneinfo import ZoneInfo
 
-from callcenter.personal_data import mask_phone, mask_text  # noqa: F401 (mask_phone: ivr.runner)
+from callcenter.personal_data import mask_text
 
 # Work-order status words (the ticketing lifecycle's codes); unknown codes are
 # read as a neutral "being handled" rather than leaking an internal code.

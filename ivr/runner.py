@@ -31,6 +31,7 @@ from typing import Any, Callable
 from twisted.internet import defer
 
 from callcenter.clock import now_from
+from callcenter.personal_data import mask_phone
 from ivr import agi
 from ivr.engine import (
     CallState, CollectDigits, Engine, Failure, Hangup, HangupSeen, Lookup, Outcome, Play, Record, Recorded,
@@ -38,7 +39,7 @@ from ivr.engine import (
 )
 from ivr.flow import Flow
 from ivr.library import FlowLibrary
-from ivr.prompts import dynamic_sound_name, mask_phone, prompt_sound_name
+from ivr.prompts import dynamic_sound_name, prompt_sound_name
 from ivr.sounds import check_pbx_sounds_dir
 
 log = logging.getLogger(__name__)
