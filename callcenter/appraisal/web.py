@@ -12,14 +12,13 @@ from pathlib import Path
 
 from callcenter.appraisal.queries import agent_month, department_month
 from callcenter.auth.web import require_role
-from callcenter.errors import HotlineError
 from callcenter.reports.csvexport import csv_download
 from callcenter.reports.queries import CST, Period, ReportError
 from callcenter.web.app import json_api, query_arg
 from callcenter.web.errors import error_payload, error_responses
 from callcenter.web.i18n import CATALOGUE, translate
 from callcenter.web.templates import language
-from ticketing.domain.appraisal import DEFAULT_WEIGHTS, check_weights
+from ticketing.domain.appraisal import check_weights
 
 VIEWERS = ("supervisor", "admin", "department")
 EVERYTHING = ("supervisor", "admin")
@@ -67,10 +66,6 @@ OPENAPI = {"/api/v1/appraisal": {"get": {
     "operationId": "appraisal", "summary": "A month's department appraisal (and agents, for supervisors) / 部门考核",
     "parameters": [{"name": "month", "in": "query", "schema": {"type": "string", "pattern": "^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"}}],
     "responses": {"200": {"description": "departments ranked, weights, agents"}, **error_responses(400, 401, 403)}}}}
-
-
-class AppraisalError(HotlineError):
-    """A refused appraisal request."""
 
 
 def weights_from(config) -> dict[str, float]:
