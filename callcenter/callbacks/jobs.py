@@ -359,6 +359,20 @@ class ResultRecorder:
                                    {"id": job_id})
         return done
 
+    def online(self, job_id: int, answer: str, actor, now: datetime, note: str = "") -> dict:
+        """The citizen rated the reply on the web portal: this round's result, so the scheduled (or
+        failed) call is not made; a citizen who asked not to be phoned (skipped) may still rate.
+        Refused (CallbackConflict) while the survey call is in progress or once a result is in."""
+        job = get_job(self.engine, job_id)
+        mapped = survey_result(answer)
+        if mapped is None:
+            raise ValidationFailed("无效的评价 / invalid rating", {"answer": "satisfied, basic or dissatisfied"})
+        done = self._apply(job, mapped, answer, ("scheduled", "unreachable", "skipped"), f"web:{actor.user_id}", now,
+                           actor=actor, note=note)
+        if done is None:
+            raise CallbackConflict("该回访正在进行或已完成 / this callback is in progress or finished", {"id": job_id})
+        return done
+
     def attempt_failed(self, callback_id: str, reason: int | None, now: datetime, policy: CallbackPolicy,
                        calendar) -> dict | None:
         """A failed attempt (see :func:`attempt_failed`); after the last one the order records it

@@ -310,7 +310,7 @@ class CitizenPortal:
             raise PortalError("citizen.already_rated", "该答复已评价 / this reply is already rated", http_status=409)
         note = "市民网上评价 / rated online" + (f"：{comment}" if comment else "")
         try:
-            return self.recorder.manual(job.id, answer, PORTAL_ACTOR, now, note=note)
+            return self.recorder.online(job.id, answer, PORTAL_ACTOR, now, note=note)
         except jobs.CallbackConflict:
             raise PortalError("citizen.already_rated", "该答复已评价，或回访电话正在进行 / this reply is already rated, or "
                               "the callback call is in progress", http_status=409) from None

@@ -191,3 +191,30 @@ async def test_nul_and_broken_utf8_in_portal_forms_get_a_4xx_page_and_change_not
         resp = await client.post(path, data=fields)
         assert 400 <= resp.status < 500, (path, resp.status, resp.text[-300:])
     assert orders(site) == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_citizen_who_asked_not_to_be_phoned_may_still_rate_online(site):
+    from callcenter.callbacks import jobs
+    from ticketing.callbacks.policy import CallbackPolicy
+    from ticketing.service import Actor
+
+    client = site.client()
+    _, done = await report(site, client)
+    number = done.header("location").split("/")[2].split("?")[0]
+    svc = site.deps.workorders
+    now = datetime.now(timezone.utc)
+    dept = Actor("d1", "department", svc.get(number, Actor("t", "supervisor"))["department"])
+    svc.perform(number, "dispatch", {}, Actor("d", "dispatcher"), now)
+    svc.perform(number, "acknowledge", {}, dept, now)
+    svc.perform(number, "reply", {"reply": "已修补。"}, dept, now)
+    jobs.opt_out(site.engine, PHONE, "不回访 / no calls please", now)
+    jobs.schedule_replied(site.engine, now, CallbackPolicy(), svc.calendar)
+    with site.engine.connect() as conn:
+        assert conn.execute(select(callback_jobs.c.state)).scalar_one() == "skipped"
+    rated = await client.post(f"/track/{number}/rate", data={"answer": "basic"})
+    assert rated.status == 303
+    with site.engine.connect() as conn:
+        job = conn.execute(select(callback_jobs)).one()
+    assert job.state == "done" and job.result == "basic"
+    assert svc.get(number, Actor("t", "supervisor"))["status"] == "closed"

@@ -144,7 +144,7 @@ async def test_a_citizen_submits_tracks_and_rates_online_through_sms_codes_in_ch
     assert seen["closed_sms"] == number
     with rig.engine.connect() as conn:
         job = conn.execute(select(callback_jobs).where(callback_jobs.c.order_number == number)).one()
-    assert job.state == "done" and job.result == "satisfied" and job.result_by == "manual:citizen:web"
+    assert job.state == "done" and job.result == "satisfied" and job.result_by == "web:citizen:web"
     from callcenter.attachments.web import store_of
 
     [photo_meta] = store_of(rig.server.deps).list(number)
