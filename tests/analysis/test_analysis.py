@@ -9,7 +9,6 @@ import pytest_twisted
 
 from callcenter.analysis.boundaries import ADCODES, projected
 from callcenter.analysis.queries import months_back, normalise_address
-from callcenter.reports.queries import Period
 from ticketing.service import Actor
 from tests.web.conftest import ORDER, signed_in, staff_for
 

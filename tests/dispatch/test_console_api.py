@@ -4,7 +4,7 @@ input (4xx with an error id, nothing changed)."""
 from __future__ import annotations
 
 import wave
-from datetime import datetime, timezone
+from datetime import datetime
 
 import pytest_twisted
 from sqlalchemy import insert, select
