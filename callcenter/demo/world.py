@@ -200,9 +200,9 @@ class DemoWorld:
         from callcenter.demo.citizens import start_gateway
 
         if not opts.port:
-            from callcenter.sms.gateway import _free_port
+            from callcenter.sms.gateway import free_port
 
-            self.config = self.config.with_overrides({"web.port": _free_port()})
+            self.config = self.config.with_overrides({"web.port": free_port()})
         self.gateway, sms = yield deferToThread(start_gateway, int(self.config.get("web.port")))
         self.sms_note = sms if self.gateway is None else f"Kannel (fake SMSC) {self.gateway.sendsms_url}"
         if self.gateway is not None:

@@ -42,7 +42,7 @@ def installed() -> bool:
     return all(os.access(p, os.X_OK) for p in (BEARERBOX, SMSBOX, FAKESMSC))
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -146,7 +146,7 @@ class KannelGateway:
         self.own_dir = workdir is None
         self.mo_url = mo_url
         self.black_list_regex = black_list_regex
-        self.admin_port, self.smsbox_port, self.fake_port, self.sendsms_port = (_free_port() for _ in range(4))
+        self.admin_port, self.smsbox_port, self.fake_port, self.sendsms_port = (free_port() for _ in range(4))
         self.admin_password = secrets.token_hex(8)
         self.username = "hotline"
         self.password = secrets.token_hex(8)
