@@ -112,8 +112,16 @@ def run_async_agi(sim, ch, data: str):
             if verb == "ASYNCAGI BREAK":
                 break
             if verb.startswith("HANGUP"):
-                raise ChannelGone(ch.name)
-    except ChannelGone:
+                # the session ends, then a soft hang-up with no cause: Cause 0 on both Local halves [h04]
+                ch.agi = None
+                sim.chan_event("AsyncAGIEnd", "agi", ch)
+                sim.hangup(ch, 0, request=True)
+                gone = ChannelGone(ch.name)
+                gone.agi_ended = True
+                raise gone
+    except ChannelGone as exc:
+        if getattr(exc, "agi_ended", False):
+            raise
         ch.agi = None
         if not ch.hungup:
             sim.hangup(ch, 16, request=True)

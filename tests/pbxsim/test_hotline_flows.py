@@ -138,7 +138,7 @@ def test_connect_to_agent_then_rating(tmp_path):
     assert recording.is_file()
     assert ch not in sim.channels
     log = {e["channel"]: e for e in sim.calls_log}
-    assert log[ch]["answered"] and log[ch]["cause"] == 16
+    assert log[ch]["answered"] and log[ch]["cause"] == 0   # AGI HANGUP sets no cause [real capture h04]
 
 
 @pytest.mark.parametrize("behaviour, status", [(None, "NOANSWER"), ("busy", "BUSY")])
