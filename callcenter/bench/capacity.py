@@ -188,6 +188,9 @@ async def _bench(reactor, args, out):
     ivr_done = Counter()
     hotline = Hotline(reactor, config, speech=False, on_finished=lambda call: ivr_done.update([call.outcome]))
     await hotline.start()
+    from callcenter.runtime import parse_gc_threshold, tune_gc
+
+    tune_gc(parse_gc_threshold(config.get("runtime.gc_threshold")))  # as serve does once started
     hotline.runner.is_open = lambda now: True
     await hotline.ami.when_connected()
     while hotline.adoption.rounds < 1:
