@@ -240,10 +240,14 @@ class Engine:
     """
 
     def __init__(self, flow: Flow, is_open: Callable[[datetime], bool] = lambda now: True,
-                 is_restricted: Callable[[str, datetime], bool] = lambda caller, now: False):
+                 is_restricted: Callable[[str, datetime], bool] = lambda caller, now: False,
+                 can_understand: Callable[[], bool] = lambda: True):
         self.flow = flow
         self.is_open = is_open
         self.is_restricted = is_restricted
+        # False when no speech model is installed: a describe node sends callers straight to its
+        # fallback instead of asking them to speak for nothing
+        self.can_understand = can_understand
 
     def start(self, caller: str, now: datetime, vars: dict[str, str] | None = None) -> tuple[CallState, list]:
         # a caller who chose a language earlier in the call (the rating after an agent) or whose
@@ -345,6 +349,9 @@ class Engine:
         s.commands.append(Speech(node.get("prompt"), s.lang, words, node.get("timeout")))
 
     def _enter_describe(self, s, node):
+        if not self.can_understand():
+            s.note(result="no_recognizer")
+            return node.get("fallback")
         s.commands.append(Play(node.get("prompt"), s.lang))
         s.record_seq += 1
         s.commands.append(Record(f"{node.id}-{s.record_seq}", node.get("max_seconds"), node.get("silence")))

@@ -175,6 +175,9 @@ class IvrRunner:
                       "an agent)", extra={"fields": {"missing": len(missing), "first": str(missing[0])}})
         self._subscription = self.ami.subscribe(self._event, names=("AsyncAGIStart", "AsyncAGIEnd", "Hangup"))
 
+    def _can_understand(self) -> bool:
+        return self.understand is not None
+
     def missing_prompts(self) -> list[Path]:
         """Rendered prompt files the flows need but the sounds directory lacks."""
         from ivr.prompts import catalogue
@@ -224,7 +227,7 @@ class IvrRunner:
                         extra={"fields": {"channel": channel, "sessions": len(self.sessions)}})
             self.ami.agi(channel, agi.BREAK, command_id=f"ivr-{call.uniqueid}-full").addErrback(lambda f: None)
             return
-        session = IvrSession(call, flow, Engine(flow, self.is_open, self.is_restricted))
+        session = IvrSession(call, flow, Engine(flow, self.is_open, self.is_restricted, self._can_understand))
         self.sessions[channel] = session
         log.info("IVR session started", extra={"fields": {"channel": channel, "flow": flow.name,
                                                           "caller": call.masked_caller}})
@@ -326,7 +329,8 @@ class IvrRunner:
                            caller_name=caller_name, flow=flow, started_at=now_from(self.clock),
                            lang=lang or flow_obj.default_language)
             state = None
-        session = IvrSession(call, flow_obj, Engine(flow_obj, self.is_open, self.is_restricted))
+        session = IvrSession(call, flow_obj,
+                             Engine(flow_obj, self.is_open, self.is_restricted, self._can_understand))
         session.state = state
         self._adoptions += 1
         session.tag = f"-r{self._adoptions}"

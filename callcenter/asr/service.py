@@ -90,7 +90,8 @@ def start_speech_intake(reactor, clock, config, *, pool: DecodePool | None = Non
                         workorders=None):
     """The utterance/batch recogniser (Whisper when installed) with intake, for the IVR's describe
     node, voice messages and call recordings.  Utterances decode in a pool of their own (a caller is
-    waiting); recordings in ``pool`` (the live service's) when given.  Fires with a :class:`~callcenter.asr.intake.SpeechIntake`, or ``None`` when no
+    waiting); recordings in ``pool`` (the live service's) when given.  Fires with a
+    :class:`~callcenter.asr.intake.SpeechIntake`, or ``None`` when no
     model is installed for utterances (callers then use the key menu)."""
     from callcenter.asr.intake import SpeechIntake
     from ticketing.intake.service import IntakeService

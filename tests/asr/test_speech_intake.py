@@ -75,7 +75,8 @@ def until(predicate, timeout: float = 60.0):
 
 
 @pytest_twisted.inlineCallbacks
-def test_caller_describing_a_gas_leak_goes_to_the_urgent_queue_with_a_draft(whisper_model, sqlite_url, tmp_path, pbx_sounds):
+def test_caller_describing_a_gas_leak_goes_to_the_urgent_queue_with_a_draft(whisper_model, sqlite_url, tmp_path,
+                                                                            pbx_sounds):
     """Key 2 (English) then 9: the caller's words are recorded, transcribed by Whisper and proposed
     by intake as an urgent gas leak; the call is queued on hotline-urgent, the transcript is stored
     under the call id and the desk's prefill holds the transcript and the draft."""

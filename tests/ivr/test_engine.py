@@ -215,6 +215,15 @@ def test_describe_node_falls_back_to_keys_when_not_understood(hotline):
     assert state.done and state.outcome == "caller_hangup"
 
 
+def test_describe_node_without_a_recogniser_goes_straight_back_to_the_keys(hotline):
+    """No speech model installed: key 9 does not ask the caller to speak for nothing; the main menu
+    comes again at once and the path says why."""
+    engine = Engine(hotline, can_understand=lambda: False)
+    state, batches = run(engine, [Digits("1"), Digits("9")])
+    assert batches[2] == [CollectDigits("main_menu", "zh", 1, 5, "#")]
+    assert [(p.node, p.result) for p in state.path][-2] == ("describe", "no_recognizer")
+
+
 def test_describe_node_department_skill_overrides_the_transfer_skill(hotline):
     """A describe node's skills map sends a water complaint to agents with the water skill."""
     nodes = dict(hotline.nodes)
