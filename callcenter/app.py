@@ -172,11 +172,11 @@ def _transcriptions(h: "Hotline") -> Part:
 def _survey(h: "Hotline") -> Part:
     """Satisfaction callbacks: the worker that dials citizens back (started by the
     ``satisfaction_callbacks`` step) and the IVR hook that records their answers."""
-    from callcenter.callbacks.service import build_callbacks
+    from callcenter.callbacks.service import build_satisfaction_callbacks
 
-    h.callbacks, h.survey = build_callbacks(h.config, engine=h.engine, workorders=h.workorders, ami=h.ami,
-                                            reactor=h.clock, pool=h.reactor.getThreadPool(),
-                                            transcriptions=h.transcriptions)
+    h.callbacks, h.survey = build_satisfaction_callbacks(h.config, engine=h.engine, workorders=h.workorders,
+                                                         ami=h.ami, reactor=h.clock, pool=h.reactor.getThreadPool(),
+                                                         transcriptions=h.transcriptions)
     return Part("survey", h.survey)
 
 

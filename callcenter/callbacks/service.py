@@ -4,13 +4,13 @@ from __future__ import annotations
 from ticketing.callbacks.policy import CallbackPolicy
 
 
-def build_callbacks(config, *, engine, workorders, ami, reactor, pool, transcriptions=None):
+def build_satisfaction_callbacks(config, *, engine, workorders, ami, reactor, pool, transcriptions=None):
     """``(worker, survey_hook)``: start ``worker`` (a Twisted service) and pass
     ``survey_hook.on_outcome`` to the IVR runner as its ``on_outcome``; ``transcriptions`` (an
     ASR ``TranscriptionQueue``) gets the citizens' recorded comments."""
     from callcenter.callbacks.jobs import ResultRecorder
     from callcenter.callbacks.notify import WebhookDelivery, WebhookNotifier
-    from callcenter.callbacks.worker import CallbackWorker, SurveyHook
+    from callcenter.callbacks.worker import SatisfactionCallbackWorker, SurveyHook
     from ticketing.service import Actor
 
     section = config.section("callbacks")
@@ -21,8 +21,8 @@ def build_callbacks(config, *, engine, workorders, ami, reactor, pool, transcrip
         http = reactor if hasattr(reactor, "connectTCP") else _global_reactor()
         notifier = WebhookNotifier(section["webhook_url"], reactor=http, token=section.get("webhook_token") or None)
     recorder = ResultRecorder(engine, workorders, Actor("system:callbacks", "dispatcher"), outbox=notifier is not None)
-    worker = CallbackWorker(engine, ami, recorder, workorders.calendar, reactor=reactor, pool=pool, policy=policy,
-                            dial_string=section.get("dial_string") or None)
+    worker = SatisfactionCallbackWorker(engine, ami, recorder, workorders.calendar, reactor=reactor, pool=pool,
+                                        policy=policy, dial_string=section.get("dial_string") or None)
     if notifier is not None:
         worker.webhooks = WebhookDelivery(engine, notifier, clock=reactor, reactor=notifier.reactor, pool=pool)
     for key in ("interval", "lease", "ring_timeout"):

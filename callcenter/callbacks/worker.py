@@ -47,7 +47,7 @@ def request_language(engine, order_number: str, phone: str) -> str:
     return "zh"
 
 
-class CallbackWorker(Service):
+class SatisfactionCallbackWorker(Service):
     """Claims and dials callbacks; ``recorder`` is a :class:`~callcenter.callbacks.jobs.ResultRecorder`."""
 
     interval = 5.0          # seconds between ticks
@@ -79,7 +79,7 @@ class CallbackWorker(Service):
         self._ticks = 0
         self.in_flight: set[defer.Deferred] = set()
         #: the webhook outbox's delivery service (:class:`~callcenter.callbacks.notify.WebhookDelivery`),
-        #: started and stopped with this worker when set (``build_callbacks`` does, given a webhook URL)
+        #: started and stopped with this worker when set (``build_satisfaction_callbacks`` does, given a webhook URL)
         self.webhooks = None
 
     def blocking(self, fn, *args, **kw) -> defer.Deferred:

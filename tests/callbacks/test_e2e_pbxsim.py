@@ -11,7 +11,7 @@ from twisted.internet import defer, threads
 
 from callcenter.ami.client import AMIClient
 from callcenter.callbacks import jobs
-from callcenter.callbacks.worker import CallbackWorker, SurveyHook
+from callcenter.callbacks.worker import SatisfactionCallbackWorker, SurveyHook
 from callcenter.pbxsim.simulator import PBXSimulator
 from ivr.library import FlowLibrary
 from ivr.runner import IvrRunner
@@ -81,8 +81,8 @@ class Rig:
         return client
 
     def new_worker(self, ami):
-        worker = CallbackWorker(self.engine, ami, self.recorder, CALENDAR, reactor=self.reactor, pool=self.pool,
-                                policy=self.policy, now=self.now)
+        worker = SatisfactionCallbackWorker(self.engine, ami, self.recorder, CALENDAR, reactor=self.reactor,
+                                            pool=self.pool, policy=self.policy, now=self.now)
         worker.ring_timeout = 2.0
         return worker
 

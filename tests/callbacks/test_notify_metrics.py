@@ -101,7 +101,7 @@ def test_build_callbacks_from_config(tmp_path, db_url):
     notifier; an invalid URL is refused with a clear error."""
     from twisted.internet import reactor
 
-    from callcenter.callbacks.service import build_callbacks
+    from callcenter.callbacks.service import build_satisfaction_callbacks
     from callcenter.config import load_config
 
     engine, service, recorder, notes = world(db_url)
@@ -109,7 +109,7 @@ def test_build_callbacks_from_config(tmp_path, db_url):
         path = tmp_path / "cc.toml"
         path.write_text('[callbacks]\nmax_attempts = 2\nlease = 60.0\ndial_string = "PJSIP/{number}@trunk"\n'
                         'webhook_url = "http://127.0.0.1:9/hook"\n', encoding="utf-8")
-        worker, hook = build_callbacks(load_config(str(path)), engine=engine, workorders=service, ami=None,
+        worker, hook = build_satisfaction_callbacks(load_config(str(path)), engine=engine, workorders=service, ami=None,
                                        reactor=reactor, pool=reactor.getThreadPool())
         assert worker.policy.max_attempts == 2 and worker.lease == 60.0
         assert worker.dial_string == "PJSIP/{number}@trunk"
@@ -117,7 +117,7 @@ def test_build_callbacks_from_config(tmp_path, db_url):
         assert isinstance(worker.webhooks, WebhookDelivery) and worker.webhooks.notifier.url == "http://127.0.0.1:9/hook"
         path.write_text('[callbacks]\nwebhook_url = "file:///etc/passwd"\n', encoding="utf-8")
         with pytest.raises(ValidationFailed):
-            build_callbacks(load_config(str(path)), engine=engine, workorders=service, ami=None,
+            build_satisfaction_callbacks(load_config(str(path)), engine=engine, workorders=service, ami=None,
                             reactor=reactor, pool=reactor.getThreadPool())
     finally:
         engine.dispose()

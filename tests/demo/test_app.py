@@ -56,7 +56,7 @@ async def test_serve_and_demo_build_the_same_services(sqlite_url, tmp_path):
 def test_services_are_wired_only_in_the_composition_root():
     """No module besides callcenter/app.py builds the ACD, the IVR runner, the callback worker,
     the SLA worker or the AMI client from configuration (a second wiring would drift)."""
-    builders = re.compile(r"\b(controller_from_config|build_runner|build_callbacks|SlaWorker\.from_config|"
+    builders = re.compile(r"\b(controller_from_config|build_runner|build_satisfaction_callbacks|SlaWorker\.from_config|"
                           r"AMIClient\.from_config|start_speech)\(")
     offenders = []
     for path in sorted((ROOT / "callcenter").rglob("*.py")) + sorted((ROOT / "ivr").rglob("*.py")):
