@@ -65,7 +65,13 @@ def _run(args) -> int:
             return
         if leadership is not None:
             print(f"standby: waiting for leadership of group {leadership.group!r} / 备用：等待接管", flush=True)
+            standby_port = _standby_health(reactor, args.cfg, leadership)
+            if standby_port is not None:
+                host = standby_port.getHost()
+                print(f"standby health on http://{host.host}:{host.port}/healthz", flush=True)
             yield _elected(leadership)
+            if standby_port is not None:
+                yield standby_port.stopListening()  # the hotline's web takes the port over
             if stopping:
                 return
             print("leader: starting the hotline / 主用：接管呼叫", flush=True)
@@ -124,3 +130,29 @@ def _elected(leadership):
     leadership.on_elected = lambda: d.callback(None)
     leadership.start()
     return d
+
+
+def _standby_health(reactor, config, leadership):
+    """While waiting, ``GET /healthz`` on the web port answers 200 ``{"status": "standby"}`` (a
+    container health check or load balancer sees a live standby, which serves nothing else)."""
+    import json
+
+    from twisted.web.resource import Resource
+    from twisted.web.server import Site
+
+    class Health(Resource):
+        isLeaf = True
+
+        def render_GET(self, request):
+            request.setHeader(b"Content-Type", b"application/json")
+            if request.path != b"/healthz":
+                request.setResponseCode(503)
+            return json.dumps({"status": "standby", "group": leadership.group,
+                               "leader": False}).encode()
+
+    try:
+        return reactor.listenTCP(int(config.get("web.port")), Site(Health()),
+                                 interface=config.get("web.host") or "127.0.0.1")
+    except Exception as exc:  # noqa: BLE001 - the port is busy: the standby runs without it
+        print(f"standby: no /healthz on the web port ({exc})", file=sys.stderr)
+        return None

@@ -188,7 +188,13 @@ async def test_kill_9_of_the_leader_strands_nobody(pg_url, rendered_prompts, tmp
         leader = Serve("leader", config, tmp_path)
         await _until(reactor, lambda: leader.said("serving on") and leader.adoptions(), 90, why=leader.tail)
         standby = Serve("standby", config, tmp_path)
-        await _until(reactor, lambda: standby.said("standby"), 90, why=standby.tail)
+        await _until(reactor, lambda: standby.said("standby health on"), 90, why=standby.tail)
+        import re
+        import urllib.request
+
+        health = re.search(r"standby health on (\S+)", standby.out.read_text()).group(1)
+        with urllib.request.urlopen(health, timeout=10) as resp:  # a live standby, for health checks
+            assert resp.status == 200 and json.loads(resp.read())["status"] == "standby"
         watcher.start(0.1)
         for i in range(12):
             callers.append(sim.dial_in(f"1390000{i:04d}", script=CallerScript(keys=["1", "0"], key_delay=0.5,
