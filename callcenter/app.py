@@ -290,6 +290,20 @@ def _sms(h: "Hotline") -> Part:
     return Part("sms", h.sms)
 
 
+def _intake_retrain(h: "Hotline") -> Part:
+    """Learning from the floor: intake retrains on a schedule from agents' corrections and accepted
+    returns; a new model replaces the current one only if no worse (ticketing.intake.retrain)."""
+    from ticketing.intake.retrain import RetrainJob
+
+    hours = h.config.number("intake.retrain_hours", 0, 24 * 365, unit="hours")
+    if not hours:
+        return Part("intake_retrain", None)
+    path = h.config.get("intake.model_path") or h.config.get("intake.retrain_model_path") or "var/intake-model.json"
+    job = RetrainJob(h.reactor, engine=h.engine, model_path=path, interval_seconds=hours * 3600,
+                     taxonomy=h.workorders.taxonomy)
+    return Part("intake_retrain", job, start=job.start, stop=job.stop)
+
+
 def _web(h: "Hotline") -> Part:
     from callcenter.bootstrap import build_web, close_web, make_site
     from callcenter.livecalls import attach as attach_live_calls
@@ -346,6 +360,7 @@ SERVICES = (
     ("speech", _speech),
     ("speech_intake", _speech_intake),
     ("transcriber", _transcriber),
+    ("intake_retrain", _intake_retrain),
     ("web", _web),
 )
 

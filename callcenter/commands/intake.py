@@ -5,6 +5,7 @@ train the intake model, and measure it on a labeled TSV.
     callcenter intake FILE.wav [--json] [--model NAME_OR_DIR]
     callcenter intake eval FILE.tsv [--json]
     callcenter intake train [--extra FILE.tsv] [--db-url URL | --no-db] [--output PATH]
+    callcenter intake retrain [--db-url URL] [--output PATH] [--json]
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import sys
 import time
 
 USAGE = ("callcenter intake (--text TEXT | FILE.wav) [--json] | intake eval FILE.tsv | "
-         "intake train [--extra FILE.tsv]")
+         "intake train [--extra FILE.tsv] | intake retrain [--db-url URL] [--output PATH]")
 
 
 def register(sub) -> None:
@@ -56,6 +57,10 @@ def _run(args) -> int:
             if len(target) != 2 or args.text:
                 return _fail("用法 / usage: callcenter intake eval FILE.tsv", as_json=args.json)
             return _eval(args, target[1])
+        if target and target[0] == "retrain":
+            if len(target) != 1 or args.text:
+                return _fail("用法 / usage: callcenter intake retrain [--db-url URL] [--output PATH]", as_json=args.json)
+            return _retrain(args)
         if target and target[0] == "train":
             if len(target) != 1 or args.text:
                 return _fail("用法 / usage: callcenter intake train [--extra FILE.tsv]", as_json=args.json)
@@ -212,4 +217,45 @@ def _train(args) -> int:
                           ("留出集 / held-back (synthetic, unseen situations)", synthetic)):
             for field, r in rep.items():
                 print(f"  {name} {field:<12} {100 * (r['accuracy'] or 0):.1f}% ({r['correct']}/{r['total']})")
+    return 0
+
+
+def _retrain(args) -> int:
+    """Learning from the floor once: corrections (agents' edits, accepted returns) → candidate →
+    promoted to --output (default [intake] model_path, else retrain_model_path) only if no worse
+    on the gate set (the blind set when present)."""
+    from callcenter.db import default_url, make_engine
+    from ticketing.intake.corrections import CorrectionStore
+    from ticketing.intake.resources import default_extractor, reset_default
+    from ticketing.intake.retrain import corrections_from_returns, retrain
+
+    taxonomy = _taxonomy(args)
+    path = args.output or args.cfg.get("intake.model_path") or args.cfg.get("intake.retrain_model_path")
+    if not path:
+        return _fail("需要 --output / give --output PATH", as_json=args.json)
+    engine = make_engine(args.db_url or default_url(args.cfg))
+    try:
+        from sqlalchemy import inspect
+
+        if not inspect(engine).has_table("intake_correction"):
+            return _fail("数据库中没有更正表，请先运行 `callcenter db upgrade` / no intake_correction table: run "
+                         "`callcenter db upgrade`", "intake.data_error", as_json=args.json)
+        corrections = CorrectionStore(engine, categories=()).all()
+        if inspect(engine).has_table("work_order_history"):
+            corrections += corrections_from_returns(engine, departments=list(taxonomy.departments))
+    finally:
+        engine.dispose()
+    from pathlib import Path
+
+    current = default_extractor(path if Path(path).exists() else _model_path(args), taxonomy)
+    result = retrain(current, corrections, model_path=path)
+    if result.promoted:
+        reset_default(path)
+    if args.json:
+        print(json.dumps(result.as_dict(), ensure_ascii=False))
+    else:
+        verdict = "已替换 / promoted" if result.promoted else "保留当前模型 / kept the current model (candidate worse)"
+        print(f"{verdict}: gate {result.gate}, corrections {result.corrections}")
+        print(f"  candidate {result.candidate}")
+        print(f"  current   {result.current}")
     return 0

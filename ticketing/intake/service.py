@@ -7,6 +7,8 @@ reactor's clock, so a ``task.Clock`` drives it in tests.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from callcenter.clock import now_from
 
 
@@ -14,9 +16,11 @@ class IntakeService:
     """The agent desk's and the dispatcher's way into :mod:`ticketing.intake`."""
 
     def __init__(self, reactor, threadpool, *, extractor_factory=None, corrections=None, taxonomy=None,
-                 model_path=None):
+                 model_path=None, retrained_path=None):
         """``taxonomy``: the deployment's (give the work-order service's, so drafts use its
-        departments and categories); None = the shipped one.  ``model_path``: a retrained model."""
+        departments and categories); None = the shipped one.  ``model_path``: a retrained model.
+        ``retrained_path``: where the scheduled retraining promotes models (used, when there is
+        no ``model_path``, from the moment a promoted model appears there)."""
         from twisted.internet.threads import deferToThreadPool
 
         from ticketing.intake.resources import default_extractor
@@ -24,7 +28,12 @@ class IntakeService:
         self._reactor = reactor
         self._pool = threadpool
         self._defer = deferToThreadPool
-        self._factory = extractor_factory or (lambda: default_extractor(model_path or None, taxonomy))
+        def current():
+            path = model_path or (retrained_path if retrained_path and Path(retrained_path).exists() else None)
+            return default_extractor(path, taxonomy)  # cached per model file; reset when one is promoted
+
+        self._factory = extractor_factory
+        self._current = current
         self._corrections = corrections
         self._extractor = None
         self.taxonomy = taxonomy
@@ -44,12 +53,15 @@ class IntakeService:
 
             corrections = CorrectionStore(engine, taxonomy=taxonomy)
         return cls(reactor, threadpool, corrections=corrections, taxonomy=taxonomy,
-                   model_path=config.get("intake.model_path") or None)
+                   model_path=config.get("intake.model_path") or None,
+                   retrained_path=config.get("intake.retrain_model_path") or None)
 
     def _in_pool(self, fn, *args, **kwargs):
         return self._defer(self._reactor, self._pool, fn, *args, **kwargs)
 
     def _loaded(self):
+        if self._factory is None:
+            return self._current()
         if self._extractor is None:
             self._extractor = self._factory()
         return self._extractor
