@@ -46,6 +46,8 @@ TEXT = {
     "disp.created": {"zh": "受理时间", "en": "Registered"},
     "disp.confidence": {"zh": "识别置信度", "en": "Intake confidence"},
     "disp.select": {"zh": "选择", "en": "Select"},
+    "disp.filter": {"zh": "筛选", "en": "Filter"},
+    "disp.any": {"zh": "全部", "en": "Any"},
     "disp.bulk": {"zh": "按建议批量派单", "en": "Dispatch selected as proposed"},
     "disp.bulk_done": {"zh": "批量派单完成", "en": "Bulk dispatch done"},
     "disp.keys": {"zh": "快捷键：j/k 上下，o 打开，x 选择，n 下一单，d 按建议派单，s 打开相似工单",
@@ -189,7 +191,10 @@ class Console:
             self.deps.reactor.callFromThread(self.stream.publish, "changed", {"numbers": numbers})
 
     # -- reading (in the thread pool) ---------------------------------------------
-    def inbox(self, actor, bucket: str, now) -> dict:
+    def inbox(self, actor, bucket: str, now, filters: dict | None = None) -> dict:
+        """Counts of every pile, and the orders of ``bucket`` matching ``filters`` (district, category,
+        department: codes; the counts are of the whole pile, so the dispatcher sees what the filter hides)."""
+        filters = {k: v for k, v in (filters or {}).items() if v}
         svc = self.deps.workorders
         engine = self.deps.engine
         counts = inbox.counts(engine, now)
@@ -200,6 +205,7 @@ class Console:
             orders = [o for o in new_orders if bucket == "new" or judged[o.number]["needs_dispatcher"]]
         else:
             orders = inbox.orders_in(engine, bucket, now)
+        orders = [o for o in orders if all(getattr(o, k) == v for k, v in filters.items())]
         items = []
         for order in orders:
             view = svc.view(order, actor, now)
@@ -210,7 +216,7 @@ class Console:
                                   "score": judgement["score"], "department": proposal.get("department"),
                                   "category": proposal.get("category"), "district": proposal.get("district")}
             items.append(view)
-        return {"at": now.isoformat(), "bucket": bucket, "counts": counts, "items": items}
+        return {"at": now.isoformat(), "bucket": bucket, "filters": filters, "counts": counts, "items": items}
 
     def workspace(self, actor, number: str, now) -> dict:
         from callcenter.attachments.web import store_of
@@ -321,7 +327,16 @@ def merge_preview(mine: dict, target: dict) -> dict:
 def routes(app) -> None:
     deps = app.deps
     deps.templates.add_directory(HERE / "templates")
-    deps.extras.setdefault("openapi_paths", {}).update(OPENAPI)
+    paths = deps.extras.setdefault("openapi_paths", {})
+    paths.update(OPENAPI)
+    taxonomy = getattr(deps.workorders, "taxonomy", None)
+    if taxonomy is not None:  # the filters take this deployment's codes
+        inbox_get = dict(paths["/api/v1/dispatch/inbox"]["get"])
+        inbox_get["parameters"] = inbox_get["parameters"] + [
+            {"name": f, "in": "query", "schema": {"type": "string", "enum": sorted(codes)}}
+            for f, codes in (("district", taxonomy.districts), ("category", taxonomy.categories),
+                             ("department", taxonomy.departments))]
+        paths["/api/v1/dispatch/inbox"] = {"get": inbox_get}
     console = console_of(deps)
     app.mount("dispatch/assets", StaticFiles(HERE / "static"))
 
@@ -337,12 +352,28 @@ def routes(app) -> None:
                                 bucket=bucket[:40], expected=list(inbox.BUCKETS))
         return bucket
 
+    def filter_args(request) -> dict:
+        """``district``, ``category``, ``department``: known codes or nothing (an unknown one is a 400)."""
+        tax = service().taxonomy
+        known = {"district": tax.districts, "category": tax.categories, "department": tax.departments}
+        out, problems = {}, {}
+        for name, codes in known.items():
+            value = query_arg(request, name) or None
+            if value is not None and value not in codes:
+                problems[name] = f"unknown {name}"
+            out[name] = value
+        if problems:
+            raise DispatchError("dispatch.bad_filter", "筛选条件无效 / unknown filter value", http_status=400,
+                                problems=problems)
+        return out
+
     @app.route("/api/v1/dispatch/inbox", methods=["GET"])
     @json_api
     @require_role(*ROLES)
     async def inbox_api(request, principal):
         service()
-        return await deps.db(console.inbox, actor_for(principal.user), bucket_arg(request), deps.now())
+        return await deps.db(console.inbox, actor_for(principal.user), bucket_arg(request), deps.now(),
+                             filter_args(request))
 
     @app.route("/api/v1/dispatch/orders/<number>", methods=["GET"])
     @json_api
@@ -380,13 +411,16 @@ def routes(app) -> None:
     async def page(request, principal):
         try:
             bucket = bucket_arg(request)
-            data = await deps.db(console.inbox, actor_for(principal.user), bucket, deps.now())
+            data = await deps.db(console.inbox, actor_for(principal.user), bucket, deps.now(), filter_args(request))
         except DispatchError as exc:
             return deps.templates.render(request, "error.html", status=exc.http_status, session=principal.session,
                                          message_key="error.not_found", detail=exc.error_id, back="/dispatch")
         name = "dispatch_rows.html" if query_arg(request, "fragment") == "rows" else "dispatch.html"
+        tax = service().taxonomy
+        choices = {"district": sorted(tax.districts), "category": sorted(tax.categories),
+                   "department": sorted(tax.departments)}
         return deps.templates.render(request, name, session=principal.session, data=data, bucket=bucket,
-                                     buckets=list(inbox.BUCKETS))
+                                     buckets=list(inbox.BUCKETS), choices=choices)
 
     @app.route("/dispatch/orders/<number>", methods=["GET"])
     @require_role(*ROLES, page=True)

@@ -228,3 +228,25 @@ async def test_playing_a_recording_is_audited_once_per_playback(web, tmp_path, c
     events = [r.fields for r in caplog.records if getattr(r, "fields", {}).get("event") == "recording.play"]
     assert events == [{"event": "recording.play", "by": "disp1", "role": "dispatcher", "order": number,
                        "recording": 0}]
+
+
+@pytest_twisted.ensureDeferred
+async def test_inbox_filters_a_pile_by_district_category_and_department(web):
+    staff = await staff_for(web)
+    haishu = await new_order(staff)
+    road = await new_order(staff, category="road-damage", district="jiangbei", summary="路面塌陷", address="中山东路")
+    everything = (await staff.dispatcher.get("/api/v1/dispatch/inbox?bucket=new")).json
+    assert {i["number"] for i in everything["items"]} == {haishu, road}
+    only = (await staff.dispatcher.get("/api/v1/dispatch/inbox?bucket=new&district=jiangbei")).json
+    assert [i["number"] for i in only["items"]] == [road] and only["counts"]["new"] == 2
+    assert [i["number"] for i in (await staff.dispatcher.get(
+        f"/api/v1/dispatch/inbox?bucket=new&department={staff.department}")).json["items"]] == [haishu]
+    assert (await staff.dispatcher.get("/api/v1/dispatch/inbox?bucket=new&category=road-damage&district=haishu")
+            ).json["items"] == []
+    bad = await staff.dispatcher.get("/api/v1/dispatch/inbox?district=atlantis")
+    assert bad.status == 400 and bad.json["error_id"] == "dispatch.bad_filter"
+    web.add_user("disp9", "dispatcher")
+    client = await signed_in(web, "disp9")
+    page = (await client.get("/dispatch?bucket=new&district=jiangbei")).text
+    assert f'data-number="{road}"' in page and f'data-number="{haishu}"' not in page
+    assert '<option value="jiangbei" selected>' in page

@@ -42,7 +42,11 @@
             if (el) { el.textContent = data.counts[b]; }
           });
         });
-      fetch("/dispatch?fragment=rows&bucket=" + encodeURIComponent(bucket), {credentials: "same-origin"})
+      var query = new URLSearchParams(window.location.search);  // the pile and its filters, as shown
+      query.set("bucket", bucket);
+      query.set("fragment", "rows");
+      query.delete("lang");
+      fetch("/dispatch?" + query.toString(), {credentials: "same-origin"})
         .then(function (r) { return r.text(); })
         .then(function (html) {
           document.getElementById("inbox-rows").innerHTML = html;
