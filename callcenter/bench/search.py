@@ -18,9 +18,16 @@ from pathlib import Path
 from callcenter.search.documents import Document
 from callcenter.search.embedded import EmbeddedIndex
 
-PLACES = ("南门街道", "西门街道", "江厦街道", "月湖街道", "鼓楼街道", "白云街道", "段塘街道", "望春街道", "石碶街道",
-          "高桥镇", "集士港镇", "古林镇", "横街镇", "百丈街道", "东胜街道", "明楼街道", "白鹤街道", "福明街道",
-          "中河街道", "首南街道", "钟公庙街道", "下应街道", "潘火街道", "梅墟街道", "新碶街道", "小港街道")
+def _places() -> tuple[str, ...]:
+    """Subdistricts and towns of the old city and Yinzhou from the one place list (ticketing/taxonomy)."""
+    from ticketing.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy()
+    return tuple(s.zh for code in ("haishu", "yinzhou") for s in taxonomy.district(code).subdistricts.values()
+                 if not s.former)
+
+
+PLACES = _places()
 PROBLEMS = ("停水", "停电", "燃气泄漏", "噪音扰民", "占道经营", "违章搭建", "路灯损坏", "垃圾清运", "井盖缺失",
             "油烟污染", "拖欠工资", "物业纠纷", "电梯故障", "下水道堵塞", "公交线路", "共享单车乱停", "施工扰民",
             "绿化破坏", "消费投诉", "医保报销", "违章停车", "积水", "树木倒伏", "漏水", "供暖")
