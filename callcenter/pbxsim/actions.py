@@ -660,6 +660,8 @@ def run_originate(sim, spec):
         sim.dest_event("DialEnd", one, [("DialStatus", status)])
     if outcome != "answer":
         cause = {"busy": 17, "congestion": 34, "noanswer": 19}.get(outcome, 16)
+        if one.tech == "Local" and outcome in ("busy", "congestion"):
+            cause = 0   # the ;1 half has no cause of its own; the ;2 keeps Busy()/Congestion()'s [16, h10]
         sim.hangup(one, cause, soft=True, request=outcome == "noanswer")
         return ({"busy": 5, "congestion": 8, "noanswer": 3}.get(outcome, 1), one)
     if spec["application"]:

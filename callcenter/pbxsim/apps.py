@@ -112,6 +112,7 @@ def app_hangup(sim, ch, data, ext):
 @application("Busy")
 @defer.inlineCallbacks
 def app_busy(sim, ch, data, ext):
+    ch.preset_cause = 17   # Busy() sets the cause first: a hang-up meanwhile keeps it [h10]
     sim.report_progress(ch, "busy")
     sim.newstate(ch, 7)
     yield sim.sleep(ch, _float(data, 10.0) or None)
@@ -122,6 +123,7 @@ def app_busy(sim, ch, data, ext):
 @application("Congestion")
 @defer.inlineCallbacks
 def app_congestion(sim, ch, data, ext):
+    ch.preset_cause = 34
     sim.report_progress(ch, "congestion")
     yield sim.sleep(ch, _float(data, 10.0) or None)
     sim.hangup(ch, 34, request=True)
@@ -362,6 +364,8 @@ def app_dial(sim, ch, data, ext):
                                                         19 if status == "NOANSWER" else 16)
             if status == "CANCEL" and ch.hungup and ch.cause is not None:
                 cause = ch.cause   # the caller's own hang-up cause reaches the leg it was dialling [h09]
+            elif callee.tech == "Local" and status in ("BUSY", "CONGESTION"):
+                cause = 0   # the Local leg itself has no cause; its partner keeps Busy()'s 17 [h10]
             sim.hangup(callee, cause)
         if status == "CANCEL":
             left, ch.left_with = ch.left_with, None
@@ -438,6 +442,13 @@ def create_leg(sim, caller, target: str):
     if tech == "Local":
         exten, _, context = rest.split("/")[0].partition("@")
         if not sim.dialplan.exists(context, exten):
+            # Asterisk makes the pair, finds no such extension when calling, and destroys both (cause 0):
+            # the Dial is CHANUNAVAIL, with no DialBegin [real-Asterisk capture h07]
+            if context in sim.dialplan.contexts:
+                one, two = local_pair(sim, exten, context, caller=(caller.caller_num, caller.caller_name),
+                                      linkedid=caller.linkedid, parent=caller)
+                sim.hangup(two, 0, soft=False)
+                sim.hangup(one, 0, soft=False)
             return None
         one, two = local_pair(sim, exten, context, caller=(caller.caller_num, caller.caller_name),
                               linkedid=caller.linkedid, parent=caller)

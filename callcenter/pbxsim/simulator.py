@@ -492,7 +492,10 @@ class PBXSimulator:
             "variables": dict(ch.variables),
         })
         if ch.peer is not None and not ch.peer.hungup:
-            self.later(0, self.hangup, ch.peer, cause)   # 0 stays 0 (a ring timeout) [h02]
+            # the partner of a Local half: normal clearing (16) and no answer (19) carry over, any other
+            # cause (busy 17, congestion 34, none) leaves it with 0 [captures 13, 16; h02, h09, h10]
+            self.later(0, self.hangup, ch.peer,
+                       getattr(ch.peer, "preset_cause", None) or (cause if cause in (16, 19) else 0))
         if ch.tech != "Local" or ch.name.endswith(";2"):
             self.processed_calls += 1
 
