@@ -28,6 +28,8 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
+from twisted.internet import defer
+
 from callcenter import personal_data
 from callcenter.auth.web import authenticate
 from callcenter.web.app import query_arg
@@ -448,6 +450,14 @@ def routes(app) -> None:
                                      source="open311")
                 extra["attachment_id"] = meta["id"]
             await deps.db(open311_store.save, deps.engine, number, extra)
+            if store is None and extra.get("media_url") and deps.config.get("open311.media_fetch", True):
+                from callcenter.workorders.open311_media import keep
+
+                # after the answer: the request stands whether or not the photo can be fetched
+                fetching = deps.extras.setdefault("open311_fetches", set())
+                d = defer.ensureDeferred(keep(deps, number, extra["media_url"], actor))
+                fetching.add(d)
+                d.addBoth(lambda result, d=d: (fetching.discard(d), result)[1])
         return 201, [{"service_request_id": number, "service_notice":
                       "已受理，请记住工单号 / received; keep the request number", "account_id": extra.get("account_id")}]
 

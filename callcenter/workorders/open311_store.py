@@ -3,7 +3,7 @@ coordinates as numbers, the media URL or uploaded photo, and the reporter's emai
 account ids (never shown publicly)."""
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Integer, String, Table, insert, select
+from sqlalchemy import Column, Float, Integer, String, Table, insert, select, update
 
 from callcenter.db import metadata
 
@@ -32,3 +32,10 @@ def extras(engine, numbers: list[str]) -> dict[str, dict]:
     with engine.connect() as conn:
         rows = conn.execute(select(open311_requests).where(open311_requests.c.order_number.in_(numbers)))
         return {r.order_number: dict(r._mapping) for r in rows}
+
+
+def set_attachment(engine, number: str, attachment_id: int) -> None:
+    """The photo of ``media_url`` was kept as this attachment."""
+    with engine.begin() as conn:
+        conn.execute(update(open311_requests).where(open311_requests.c.order_number == number)
+                     .values(attachment_id=attachment_id))

@@ -261,3 +261,35 @@ async def test_the_specs_post_example_files_and_reads_back_in_the_specs_shape(we
     public = (await client.get(f"{BASE}/requests/{number}.json")).json[0]
     assert public["address"] == "**** *th street" and "smith" not in json.dumps(public)
     assert "smit222" not in json.dumps(public) and "111111111" not in json.dumps(public)
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_media_url_is_kept_as_an_attachment_but_internal_addresses_are_not_fetched(web):
+    from twisted.internet import defer
+
+    from callcenter.attachments.web import store_of
+
+    key = _key(web)
+    client = web.client(origin=False)
+    body, ctype = multipart({"api_key": key, "service_code": "road-damage", "attribute[district]": "haishu",
+                             "lat": "29.87", "long": "121.55", "description": "路面塌陷"},
+                            [("media", "hole.png", photo_png())])
+    first = (await client.post(f"{BASE}/requests.json", body=body, headers={"Content-Type": ctype})).json[0]
+    media_url = (await client.get(f"{BASE}/requests/{first['service_request_id']}.json")).json[0]["media_url"]
+
+    async def file_with(url):
+        posted = await client.post(f"{BASE}/requests.json", headers=FORM, data={
+            "api_key": key, "service_code": "road-damage", "attribute[district]": "haishu", "lat": "29.87",
+            "long": "121.55", "description": "同一处塌陷", "media_url": url})
+        await defer.DeferredList(list(web.deps.extras.get("open311_fetches", ())))
+        return posted.json[0]["service_request_id"]
+
+    refused = await file_with(media_url)  # 127.0.0.1: an internal address
+    assert store_of(web.deps).list(refused) == []
+    assert (await client.get(f"{BASE}/requests/{refused}.json")).json[0]["media_url"] == media_url
+    web.deps.config = web.deps.config.with_overrides({"open311.media_fetch_private": True})
+    kept = await file_with(media_url)
+    [copy] = store_of(web.deps).list(kept)
+    [original] = store_of(web.deps).list(first["service_request_id"])
+    assert copy["sha256"] == original["sha256"] and copy["source"] == "open311"
+    assert (await client.get(f"{BASE}/requests/{kept}.json")).json[0]["media_url"] == media_url
