@@ -20,11 +20,33 @@ def register(sub) -> None:
     parser.add_argument("--dialplan", choices=("hotline", "lab"), default=None,
                         help="hotline contract (default) or the lab PBX of the AMI captures")
     parser.add_argument("--spool-dir", default=None, help="where recordings are written")
+    parser.add_argument("--sounds-dir", default=None,
+                        help="Asterisk's sounds directory (default: [pbxsim] sounds_dir, else one holding "
+                             "[ivr] sounds_dir as [ivr] pbx_sounds_dir, like the compose volume)")
     parser.add_argument("--device", action="append", default=[], metavar="PJSIP/EXT[=SECONDS|never|busy]",
                         help="an agent phone and when it answers (repeatable)")
     parser.add_argument("--pstn", action="append", default=[], metavar="NUMBER[=answer|noanswer|busy|congestion[:DIGITS]]",
                         help="a citizen's phone for callbacks (repeatable)")
     parser.set_defaults(func=_run)
+
+
+def pbx_sounds_root(cfg, explicit: str | None = None):
+    """The simulator's sounds directory.  Like Asterisk it plays only what is there, so by default
+    it is a directory where ``[ivr] pbx_sounds_dir`` (``hotline``) is the controller's
+    ``[ivr] sounds_dir`` -- the compose layout, with a symbolic link for the volume."""
+    import tempfile
+    from pathlib import Path
+
+    from ivr.sounds import check_pbx_sounds_dir
+
+    chosen = explicit or cfg.get("pbxsim.sounds_dir", "") or ""
+    if chosen:
+        return Path(chosen)
+    root = Path(tempfile.mkdtemp(prefix="pbxsim-sounds-"))
+    link = root / check_pbx_sounds_dir(cfg.get("ivr.pbx_sounds_dir"))
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(Path(cfg.get("ivr.sounds_dir")).resolve(), target_is_directory=True)
+    return root
 
 
 def parse_device(text: str) -> tuple[str, object]:
@@ -59,7 +81,8 @@ def _run(args) -> int:
     user, secret = cfg.get("ami.username", "hotline"), cfg.get("ami.secret", "hotline-secret")
     try:
         sim = PBXSimulator(reactor, users={user: secret}, spool_dir=args.spool_dir or cfg.get("pbxsim.spool_dir") or None,
-                           speed=speed, dialplan=args.dialplan or cfg.get("pbxsim.dialplan", "hotline"))
+                           speed=speed, dialplan=args.dialplan or cfg.get("pbxsim.dialplan", "hotline"),
+                           sounds_dir=pbx_sounds_root(cfg, args.sounds_dir))
         for text in args.device:
             name, answer_after = parse_device(text)
             sim.add_device(name, answer_after=answer_after)

@@ -23,3 +23,19 @@ def test_bad_device_spec_is_a_clear_error():
     assert parse_device("PJSIP/1003=busy") == ("PJSIP/1003", "busy")
     with pytest.raises(argparse.ArgumentTypeError):
         parse_device("PJSIP/1003=soon")
+
+
+def test_the_standalone_simulator_plays_the_controllers_rendered_sounds(tmp_path):
+    """`callcenter pbxsim` is as strict as Asterisk about sounds, so by default its sounds directory
+    holds [ivr] sounds_dir as [ivr] pbx_sounds_dir (the compose layout): what serve names
+    ``hotline/queue/zh/queue_wait`` is the file the controller rendered."""
+    from callcenter.commands.pbxsim import pbx_sounds_root
+    from callcenter.config import load_config
+
+    rendered = tmp_path / "prompts"
+    (rendered / "queue" / "zh").mkdir(parents=True)
+    (rendered / "queue" / "zh" / "queue_wait.wav").write_bytes(b"RIFF")
+    cfg = load_config(None, environ={}).with_overrides({"ivr.sounds_dir": str(rendered)})
+    root = pbx_sounds_root(cfg)
+    assert (root / "hotline" / "queue" / "zh" / "queue_wait.wav").read_bytes() == b"RIFF"
+    assert pbx_sounds_root(cfg, str(tmp_path / "given")) == tmp_path / "given"
