@@ -87,8 +87,11 @@ def drive_dispatcher(base: str, seed: dict, agent_token: str, co: str) -> dict:
         audio = page.locator("#recording-0")
         seen["duration"] = audio.evaluate(
             "a => new Promise(ok => a.readyState >= 1 ? ok(a.duration) : a.addEventListener('loadedmetadata', () => ok(a.duration)))")
-        seen["played"] = audio.evaluate(
-            "a => a.play().then(() => new Promise(ok => setTimeout(() => ok(a.currentTime), 400)), e => 'refused: ' + e.name)")
+        seen["played"] = audio.evaluate("""a => a.play().then(() => new Promise(ok => {
+            const done = () => { if (a.currentTime > 0) ok(a.currentTime); };
+            a.addEventListener('timeupdate', done);
+            setTimeout(() => ok(a.currentTime), 8000);
+        }), e => 'refused: ' + e.name)""")
         page.click("#lang-switch")
         seen["english_title"] = page.locator("h2").first.inner_text()
     return seen
