@@ -85,7 +85,7 @@ def bench_engine(calls: int, seed: int) -> dict:
 
 
 def bench_calls(calls: int, concurrent: int, speed: float) -> dict:
-    from twisted.internet import defer, reactor
+    from twisted.internet import defer, reactor, threads
     from twisted.internet.endpoints import TCP4ClientEndpoint
 
     from callcenter.ami.client import AMIClient
@@ -98,7 +98,11 @@ def bench_calls(calls: int, concurrent: int, speed: float) -> dict:
 
     @defer.inlineCallbacks
     def main(_reactor):
-        sim = PBXSimulator(reactor, speed=speed, spool_dir=tmp / "spool")
+        # the simulator plays only sounds that exist (as Asterisk): every prompt rendered first, untimed
+        from ivr.sounds import build_sounds
+
+        yield threads.deferToThread(build_sounds, tmp / "asterisk-sounds" / "hotline")
+        sim = PBXSimulator(reactor, speed=speed, spool_dir=tmp / "spool", sounds_dir=tmp / "asterisk-sounds")
         port = yield sim.listen(0)
         client = AMIClient(TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port), "hotline",
                            "hotline-secret", clock=reactor, resync=False, ping_interval=None)
@@ -120,7 +124,7 @@ def bench_calls(calls: int, concurrent: int, speed: float) -> dict:
             if waiters:
                 waiters.pop(0).callback(None)
 
-        runner = IvrRunner(client, FlowLibrary(), clock=reactor, sounds_dir=tmp / "snd",
+        runner = IvrRunner(client, FlowLibrary(), clock=reactor, sounds_dir=tmp / "asterisk-sounds" / "hotline",
                            recordings_dir=tmp / "rec", on_finished=on_finished)
         runner.start()
         started = time.perf_counter()

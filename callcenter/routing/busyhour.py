@@ -56,8 +56,18 @@ def busy_hour(reactor, *, calls_per_hour: float = 2300, agents: int = 60, hours:
     from callcenter.ami.client import AMIClient
     from callcenter.ami.events import parse_agi_env
 
+    import tempfile
+    from pathlib import Path
+
+    from twisted.internet import threads
+
+    from ivr.sounds import build_sounds
+
     rnd = random.Random(seed)
-    sim = PBXSimulator(reactor, speed=speed)
+    # the simulator plays only sounds that exist (as Asterisk): the queue announcements rendered first
+    sounds = Path(tempfile.mkdtemp(prefix="busyhour-sounds-"))
+    yield threads.deferToThread(build_sounds, sounds / "hotline")
+    sim = PBXSimulator(reactor, speed=speed, sounds_dir=sounds)
     port = yield sim.listen(0)
     clock = _MeteredClock(reactor, speed)
     ami = AMIClient(TCP4ClientEndpoint(reactor, "127.0.0.1", port.getHost().port), "hotline", "hotline-secret",
