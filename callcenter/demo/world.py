@@ -91,6 +91,7 @@ def demo_config(config, options: DemoOptions):
         # answering across its noon; the SLA clock still keeps the [calendar] working hours
         "ivr.answer_hours": ["08:00-21:00"],
         "attachments.dir": str(base / "attachments"),
+        "recordings.dirs": [str(base / "spool")],  # the simulator's MixMonitor files, playable on order pages
         "asr.spool_dir": str(base / "asr-spool"),
         "routing.agents": agents,
         "web.port": options.port,
