@@ -126,7 +126,7 @@ def run(args):
         if ch.agi is None:
             clock.callLater(0.1, ivr, ch)
             return
-        send(f"Action: AGI\r\nChannel: {ch.name}\r\nCommand: GET DATA bench/menu 3000 1\r\nCommandID: m\r\n\r\n")
+        send(f"Action: AGI\r\nChannel: {ch.name}\r\nCommand: GET DATA vm-enter-num-to-call 3000 1\r\nCommandID: m\r\n\r\n")
         clock.callLater(2.0, connect, ch)
 
     def connect(ch):
