@@ -132,7 +132,9 @@ def test_the_documented_commands_start_the_hotline_in_compose_order(deployment):
         assert tuple(argv[:2]) in documented, f"README does not document {argv}"
         done = subprocess.run(CLI + argv, env=deployment, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, (argv, done.stdout[-2000:], done.stderr[-2000:])
-    check = next(argv for argv in readme_commands() if argv[1] == "check")
+    # the production start-up's check (other sections may show the form with a placeholder file name)
+    check = next(argv for argv in readme_commands()
+                 if argv[1] == "check" and (ROOT / argv[argv.index("--config") + 1]).is_file())
     done = subprocess.run(CLI + _local(check, mapping), env=deployment, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr[-2000:]
     serve = _local(by_service["callcenter"], mapping)
