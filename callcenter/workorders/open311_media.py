@@ -17,11 +17,15 @@ from urllib.parse import urlsplit
 from twisted.internet import defer
 from twisted.internet.threads import deferToThreadPool
 
+from callcenter.errors import HotlineError
+
 log = logging.getLogger(__name__)
 
 
-class MediaRefused(Exception):
+class MediaRefused(HotlineError):
     """The URL may not or could not be fetched (the reason is logged; the request stands)."""
+
+    error_id = "open311.media_refused"
 
 
 def check_host(url: str, *, allow_private: bool) -> None:
