@@ -63,6 +63,10 @@ ACCOUNT = {"type": "object", "properties": {
     "active": {"type": "boolean"}, "agent_id": {"type": ["string", "null"]}, "device": {"type": ["string", "null"]},
     "locked_until": {"type": ["string", "null"], "format": "date-time",
                      "description": "a log-in lock on the name, from some address or from all"}}}
+# What the account service checks (callcenter.auth.service), so generated requests are the ones it accepts.
+FIELD_RULES = {"username": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{1,39}$"},
+               "password": {"type": "string", "minLength": 8, "maxLength": 200},
+               "role": {"type": "string", "enum": list(ALL_ROLES)}}
 OPENAPI = {
     API: {
         "get": {"operationId": "listUsers", "summary": "Accounts (administrators) / 账号列表",
@@ -72,7 +76,7 @@ OPENAPI = {
         "post": {"operationId": "createUser", "summary": "Add an account (administrators) / 新增账号",
                  "requestBody": {"required": True, "content": {"application/json": {"schema": {
                      "type": "object", "required": ["username", "password", "role"],
-                     "properties": {k: {"type": ["string", "null"]} for k in CREATE_FIELDS},
+                     "properties": {**{k: {"type": ["string", "null"]} for k in CREATE_FIELDS}, **FIELD_RULES},
                      "additionalProperties": False}}}},
                  "responses": {"201": {"description": "the account", "content": {"application/json": {
                      "schema": ACCOUNT}}}, **error_responses(400, 401, 403, 409, 422)}},
@@ -84,7 +88,10 @@ OPENAPI = {
         "parameters": [{"name": "username", "in": "path", "required": True, "schema": {"type": "string"}},
                        {"name": "action", "in": "path", "required": True,
                         "schema": {"type": "string", "enum": list(ACTION_FIELDS)}}],
-        "requestBody": {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}},
+        "requestBody": {"required": False, "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": False, "description": "the fields the action takes",
+            "properties": {**{k: {"type": ["string", "null"]} for fields in ACTION_FIELDS.values() for k in fields},
+                           **{k: v for k, v in FIELD_RULES.items() if k != "username"}}}}}},
         "responses": {"200": {"description": "the account after the change", "content": {"application/json": {
             "schema": ACCOUNT}}}, **error_responses(400, 401, 403, 404, 422)}}},
 }

@@ -26,7 +26,12 @@ TOKEN_PREFIX = {"api": "hlt_", "open311": "o311_"}
 
 
 class AuthError(HotlineError):
-    """Bad account data; ``error_id`` is stable, ``details`` names the field."""
+    """Bad account data; ``error_id`` is stable, ``details`` names the field.
+
+    422: the request was well formed but the account rules refuse it (400 is kept for requests that are
+    not well formed at all, see callcenter.web.app)."""
+
+    http_status = 422
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ see whole phone numbers.  Mount by adding ``callcenter.callbacks.web`` to
 from __future__ import annotations
 
 from callcenter.auth.web import require_role
-from callcenter.web.app import ascii_int, form_arg, json_api, query_arg, read_json
+from callcenter.web.app import form_arg, json_api, query_arg, read_json, row_id
 from callcenter.web.errors import ApiError, error_responses
 from callcenter.web.forms import page_forms
 from callcenter.workorders.engine import actor_for, unavailable
@@ -56,7 +56,7 @@ def _webhook_view(row: dict) -> dict:
 
 
 def _job_id(raw: str, what: str = "callback") -> int:
-    if ascii_int(raw) is None:
+    if row_id(raw) is None:
         if what == "webhook":
             raise ApiError(404, "callback.webhook_not_found", "通知不存在 / no such notification", {"id": raw[:16]})
         if what == "queue":

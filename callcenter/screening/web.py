@@ -7,7 +7,7 @@ from pathlib import Path
 
 from callcenter.auth.web import require_role
 from callcenter.screening.service import RestrictionList, ScreeningError
-from callcenter.web.app import ascii_int, form_arg, query_arg
+from callcenter.web.app import ascii_int, form_arg, row_id, query_arg
 from callcenter.web.forms import page_forms
 
 SUPERVISORS = ("supervisor", "admin")
@@ -29,7 +29,7 @@ def _days(raw: str) -> int:
 
 
 def _id(raw: str) -> int:
-    if ascii_int(raw) is None:
+    if row_id(raw) is None:
         raise ScreeningError("screening.not_found", "没有这条有效的限制 / no such restriction in force",
                              http_status=404, id=raw[:16])
     return int(raw)

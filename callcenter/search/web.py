@@ -27,7 +27,9 @@ def build_service(deps):
 OPENAPI = {"get": {
     "operationId": "search", "summary": "Search work orders, transcripts and the knowledge base / 搜索",
     "parameters": [
-        {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 200}},
+        {"name": "q", "in": "query", "required": True, "schema": {
+            "type": "string", "maxLength": 200,
+            "pattern": "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*[^\\s\\x00-\\x1f\\x7f][^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$"}},
         {"name": "kind", "in": "query", "schema": {"type": "string", "enum": ["workorder", "transcript", "knowledge"]}},
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 50, "default": 10}}],
     "responses": {

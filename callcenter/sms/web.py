@@ -14,7 +14,7 @@ import logging
 from callcenter import personal_data
 from callcenter.auth.web import require_role
 from callcenter.sms import outbox, policy
-from callcenter.web.app import ascii_int, json_api, query_arg
+from callcenter.web.app import ascii_int, json_api, query_arg, row_id
 from callcenter.web.errors import error_responses
 from callcenter.workorders.engine import actor_for, unavailable
 
@@ -67,7 +67,7 @@ def routes(app) -> None:
     @app.route("/sms/dlr", methods=["GET", "POST"])
     async def delivery_report(request):
         raw_id, token, raw_type = query_arg(request, "id"), query_arg(request, "token"), query_arg(request, "type")
-        if ascii_int(raw_id) is None or ascii_int(raw_type, max_digits=3) is None or not token:
+        if row_id(raw_id) is None or ascii_int(raw_type, max_digits=3) is None or not token:
             return _text(request, 400, "sms.bad_report: id, token and type are required")
         state = await deps.db(outbox.report, deps.engine, int(raw_id), token, int(raw_type), deps.now())
         if state is None:

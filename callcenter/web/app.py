@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -343,6 +344,65 @@ def check_request_text(request) -> None:
                 raise _invalid_text(key.decode("utf-8", "replace")[:40], problem)
 
 
+# What check_request_text and read_json enforce, as the OpenAPI document states it (so clients and fuzzers
+# generate only what is accepted): every free-text string excludes control characters and lone surrogates,
+# every integer fits 64 bits, and every operation may answer 400 with the standard error body.
+TEXT_PATTERN = "^[^\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\x7f]*$"  # and text is Unicode scalar values (UTF-8)
+
+
+def declare_input_rules(document: dict) -> dict:
+    """Add the site-wide input rules to an OpenAPI document (in place; returns it)."""
+
+    def walk(node):
+        if isinstance(node, dict):
+            kind = node.get("type")
+            kinds = kind if isinstance(kind, list) else [kind]
+            if "string" in kinds and not any(k in node for k in ("enum", "const", "pattern", "format")):
+                node["pattern"] = TEXT_PATTERN
+            if "integer" in kinds:
+                node.setdefault("maximum", MAX_JSON_INT)
+                node.setdefault("minimum", -MAX_JSON_INT)
+            if "object" in kinds and node.get("additionalProperties", True) is not False:
+                node.setdefault("propertyNames", {"pattern": TEXT_PATTERN})
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(document.get("paths", {}))
+    walk(document.get("components", {}).get("schemas", {}))
+    for path, item in document.get("paths", {}).items():
+        names = re.findall(r"{([^}]+)}", path)
+        for method, operation in item.items():
+            if names and isinstance(operation, dict):
+                declared = {p.get("name") for p in operation.get("parameters", []) if p.get("in") == "path"}
+                operation.setdefault("parameters", []).extend(
+                    {"name": name, "in": "path", "required": True,
+                     "schema": {"type": "string", "minLength": 1, "pattern": TEXT_PATTERN}}
+                    for name in names if name not in declared)
+            body = operation.get("requestBody") if isinstance(operation, dict) else None
+            if isinstance(body, dict) and "application/json" in body.get("content", {}):
+                body["required"] = True  # read_json refuses an empty body
+                _closed_objects(body["content"]["application/json"].get("schema"))
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["responses"].setdefault("400", {"description": "bad input", "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+    return document
+
+
+def _closed_objects(schema) -> None:
+    """JSON request bodies accept the fields they name and refuse others (``request.unknown_fields``)."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "object" and "properties" in schema:
+            schema.setdefault("additionalProperties", False)
+        for value in schema.values():
+            _closed_objects(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _closed_objects(value)
+
+
 def ascii_int(raw: str | None, *, max_digits: int = 12) -> int | None:
     """``raw`` as a non-negative integer when it is 1..max_digits ASCII digits, else None.
 
@@ -351,6 +411,16 @@ def ascii_int(raw: str | None, *, max_digits: int = 12) -> int | None:
     if raw is None or not raw.isascii() or not raw.isdigit() or not 0 < len(raw) <= max_digits:
         return None
     return int(raw)
+
+
+MAX_ROW_ID = 2 ** 31 - 1  # INTEGER primary keys (PostgreSQL int4): a larger id names no row
+
+
+def row_id(raw: str | None) -> int | None:
+    """A database row id from a URL (``/callbacks/<id>``), or None when it cannot name a row — so an
+    oversized id is a 404, never a database error."""
+    value = ascii_int(raw, max_digits=10)
+    return value if value is not None and value <= MAX_ROW_ID else None
 
 
 def query_arg(request, name: str) -> str | None:

@@ -3,9 +3,11 @@ tables the engine validates with (``CREATE_FIELDS``, ``ACTION_PARAMS``,
 statuses), so the description cannot drift from the behaviour."""
 from __future__ import annotations
 
+import copy
+
 from typing import Any
 
-from callcenter.web.app import json_response
+from callcenter.web.app import declare_input_rules, json_response
 from callcenter.web.health import version
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -98,7 +100,8 @@ def build_document(taxonomy=None) -> dict[str, Any]:
             "operationId": "createToken", "summary": "Trade user name and password for a bearer token / 获取令牌",
             "security": [],
             "requestBody": json_body({"type": "object", "additionalProperties": False, "required": ["username", "password"],
-                                      "properties": {"username": {"type": "string"}, "password": {"type": "string"},
+                                      "properties": {"username": {"type": "string", "minLength": 1},
+                                                     "password": {"type": "string", "minLength": 1},
                                                      "name": {"type": "string", "maxLength": 80}}}),
             "responses": {"201": {"description": "token", "content": {"application/json": {"schema": {
                 "type": "object", "properties": {"token": {"type": "string"}, "token_type": {"const": "Bearer"},
@@ -260,5 +263,5 @@ def routes(app) -> None:
                 if rule in mounted:
                     contributed.setdefault(path, spec)
             doc["paths"].update(contributed)
-            cache["doc"] = doc
+            cache["doc"] = declare_input_rules(copy.deepcopy(doc))
         return json_response(request, cache["doc"])

@@ -61,13 +61,13 @@ async def test_a_locked_account_shows_its_lock_and_unlock_lifts_it(server):
 @pytest.mark.parametrize("path, body, status, error_id", [
     (API, {"username": "x1", "password": PASSWORD, "role": "agent", "is_admin": True}, 422, "request.unknown_fields"),
     (API, {"username": "x1", "password": PASSWORD, "role": ["admin"]}, 422, "request.invalid_field"),
-    (API, {"username": "x1", "role": "agent"}, 400, "user.weak_password"),
+    (API, {"username": "x1", "role": "agent"}, 422, "user.weak_password"),
     (API, {"username": "agent9", "password": PASSWORD, "role": "agent"}, 409, "user.exists"),
     (API + "/nobody/disable", None, 404, "user.not_found"),
     (API + "/agent9/promote", None, 404, "account.unknown_action"),
-    (API + "/agent9/role", {"role": "department"}, 400, "user.department_required"),
-    (API + "/agent9/profile", {"device": "PJSIP/1\r\nAction: Originate"}, 400, "user.bad_device"),
-    (API + "/root1/disable", None, 400, "account.self_disable"),
+    (API + "/agent9/role", {"role": "department"}, 422, "user.department_required"),
+    (API + "/agent9/profile", {"device": "PJSIP/1\r\nAction: Originate"}, 422, "user.bad_device"),
+    (API + "/root1/disable", None, 422, "account.self_disable"),
 ])
 @pytest_twisted.ensureDeferred
 async def test_bad_requests_are_refused_with_their_error_and_change_nothing(server, path, body, status, error_id):

@@ -67,12 +67,12 @@ async def test_admin_adds_an_agent_who_can_then_log_in(admin_web, caplog):
 ])
 @pytest_twisted.ensureDeferred
 async def test_a_refused_add_says_why_keeps_what_was_typed_and_adds_nobody(admin_web, change, error_id):
-    """Each bad field gets a 400 page naming the error (409 for a taken user name); the typed user name stays in the form, the
+    """Each bad field gets a 422 page naming the error (409 for a taken user name); the typed user name stays in the form, the
     passwords do not; no account is added."""
     admin = await _admin(admin_web)
     before = _count(admin_web)
     resp = await _post(admin, "/admin/users", **dict(ADD, **change))
-    assert resp.status == (409 if error_id == "user.exists" else 400) and f'data-error-id="{error_id}"' in resp.text
+    assert resp.status == (409 if error_id == "user.exists" else 422) and f'data-error-id="{error_id}"' in resp.text
     assert PASSWORD not in resp.text
     typed = dict(ADD, **change)["username"]
     assert f'value="{typed}"' in resp.text
@@ -119,7 +119,7 @@ async def test_disabling_ends_the_users_session_and_enabling_lets_them_back(admi
     assert (await _post(admin, "/admin/users/agent1/enable")).status == 303
     assert (await admin_web.client().login("agent1")).status == 303
     own = await _post(admin, "/admin/users/root1/disable")
-    assert own.status == 400 and 'data-error-id="account.self_disable"' in own.text
+    assert own.status == 422 and 'data-error-id="account.self_disable"' in own.text
     assert admin_web.deps.auth.get_user("root1").active
     missing = await _post(admin, "/admin/users/nobody/enable")
     assert missing.status == 404 and 'data-error-id="user.not_found"' in missing.text
@@ -134,7 +134,7 @@ async def test_a_password_reset_signs_the_user_out_and_only_the_new_password_wor
     await agent.login("agent1")
     admin = await _admin(admin_web)
     mismatch = await _post(admin, "/admin/users/agent1/password", password=NEW_PASSWORD, confirm="other-password")
-    assert mismatch.status == 400 and 'data-error-id="user.password_mismatch"' in mismatch.text
+    assert mismatch.status == 422 and 'data-error-id="user.password_mismatch"' in mismatch.text
     assert (await agent.get("/api/v1/me")).status == 200
     reset = await _post(admin, "/admin/users/agent1/password", password=NEW_PASSWORD, confirm=NEW_PASSWORD)
     assert reset.header("location") == "/admin/users?done=password"
@@ -171,7 +171,7 @@ async def test_the_profile_form_sets_and_clears_the_agent_id_and_phone(admin_web
     user = admin_web.deps.auth.get_user("agent1")
     assert (user.agent_id, user.device) == ("2001", "PJSIP/2001")
     bad = await _post(admin, "/admin/users/agent1/profile", agent_id="2001", device="PJSIP/2001\r\nX: y")
-    assert bad.status == 400 and 'data-error-id="user.bad_device"' in bad.text
+    assert bad.status == 422 and 'data-error-id="user.bad_device"' in bad.text
     assert admin_web.deps.auth.get_user("agent1").device == "PJSIP/2001"
     assert (await _post(admin, "/admin/users/agent1/profile", agent_id="", device="")).status == 303
     user = admin_web.deps.auth.get_user("agent1")
@@ -191,7 +191,7 @@ async def test_changing_a_role_signs_the_user_out_and_the_new_role_applies(admin
                              ({"role": "department", "department": "no-such-bureau"}, "user.unknown_department"),
                              ({"role": "root", "department": ""}, "user.bad_role")):
         refused = await _post(admin, "/admin/users/agent1/role", **fields)
-        assert refused.status == 400 and f'data-error-id="{error_id}"' in refused.text
+        assert refused.status == 422 and f'data-error-id="{error_id}"' in refused.text
     assert admin_web.deps.auth.get_user("agent1").role == "agent"
     assert (await agent.get("/api/v1/me")).status == 200
     done = await _post(admin, "/admin/users/agent1/role", role="dispatcher", department="")
@@ -203,7 +203,7 @@ async def test_changing_a_role_signs_the_user_out_and_the_new_role_applies(admin
     user = admin_web.deps.auth.get_user("agent1")
     assert (user.role, user.department) == ("department", "water")
     own = await _post(admin, "/admin/users/root1/role", role="agent", department="")
-    assert own.status == 400 and 'data-error-id="account.self_role"' in own.text
+    assert own.status == 422 and 'data-error-id="account.self_role"' in own.text
     assert admin_web.deps.auth.get_user("root1").role == "admin"
     assert 'action="/admin/users/root1/role"' not in (await admin.get("/admin/users")).text
 

@@ -48,8 +48,10 @@ async def test_nul_and_broken_unicode_on_the_unauthenticated_endpoints_are_400_a
 @pytest_twisted.ensureDeferred
 async def test_paths_and_queries_with_nul_bad_utf8_or_odd_digits_are_400(server):
     server.add_user("disp", "dispatcher")
+    server.add_user("sup", "supervisor")
     client = server.client()
     headers = {"Authorization": f"Bearer {await client.token('disp')}"}
+    supervisor = {"Authorization": f"Bearer {await client.token('sup')}"}
     cases = [("/api/v1/workorders/2026%00", "http.invalid_text"), ("/api/v1/workorders/%ff%fe", "http.bad_encoding"),
              ("/api/v1/workorders?status=%00", "http.invalid_text"), ("/api/v1/workorders?q=%c3%28", "http.bad_encoding"),
              ("/api/v1/workorders?limit=%C2%B2", "request.invalid_query"),           # "²": isdigit() but not a number
@@ -58,9 +60,12 @@ async def test_paths_and_queries_with_nul_bad_utf8_or_odd_digits_are_400(server)
     for path, error_id in cases:
         resp = await client.get(path, headers=headers)
         assert resp.status in (400, 404) and resp.json["error_id"] == error_id, (path, resp.status, resp.body[:200])
-    resp = await client.post("/api/v1/callbacks/99999999999999999999999999/result", json={"answer": "satisfied"},
-                             headers=headers)
-    assert resp.status == 404 and resp.json["error_id"] == "callback.not_found"
+    for oversized in ("99999999999999999999999999", "999999999999", "2147483648"):  # beyond PostgreSQL's int4
+        resp = await client.post(f"/api/v1/callbacks/{oversized}/result", json={"answer": "satisfied"},
+                                 headers=headers)
+        assert resp.status == 404 and resp.json["error_id"] == "callback.not_found", (oversized, resp.status)
+        resp = await client.post(f"/api/v1/callbacks/webhooks/{oversized}/retry", headers=supervisor)
+        assert resp.status == 404 and resp.json["error_id"] == "callback.webhook_not_found", (oversized, resp.status)
 
 
 @pytest_twisted.ensureDeferred

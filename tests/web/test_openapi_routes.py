@@ -51,7 +51,7 @@ async def test_every_served_api_route_is_documented_and_nothing_else(web):
         "feature's routes(app) (as callcenter/search/web.py does) or in callcenter/workorders/openapi.py")
     assert phantom == [], f"documented but not served: {phantom}"
     me = doc["paths"]["/api/v1/me"]["get"]
-    assert set(me["responses"]) == {"200", "401"}
+    assert set(me["responses"]) == {"200", "400", "401"}  # 400: the site-wide input rules (declare_input_rules)
     assert me["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["user"] == {
         "$ref": "#/components/schemas/User"}
     assert "429" in doc["paths"]["/api/v1/tokens"]["post"]["responses"]

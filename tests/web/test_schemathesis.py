@@ -77,3 +77,26 @@ async def test_generated_requests_get_no_5xx_and_agree_with_the_openapi_document
     document = (await client.get("/api/v1/openapi.json", headers={"Authorization": f"Bearer {token}"})).json
     problems = await threads.deferToThread(_fuzz, server.base, document, token)
     assert problems == [], "\n".join(sorted(set(problems)))
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_document_states_the_site_wide_input_rules(server):
+    """Every free-text string carries the control-character pattern, every integer fits 64 bits, JSON request
+    bodies are required and closed, path parameters are declared, and every operation documents 400."""
+    from callcenter.web.app import MAX_JSON_INT, TEXT_PATTERN
+
+    doc = (await server.client().get("/api/v1/openapi.json")).json
+    create = doc["paths"]["/api/v1/workorders"]["post"]
+    body = create["requestBody"]
+    assert body["required"] is True
+    schema = body["content"]["application/json"]["schema"]
+    schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]] if "$ref" in schema else schema
+    assert schema["additionalProperties"] is False
+    assert schema["properties"]["summary"]["pattern"] == TEXT_PATTERN
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            assert "400" in operation["responses"], (method, path)
+            for name in __import__("re").findall(r"{([^}]+)}", path):
+                assert any(p["in"] == "path" and p["name"] == name for p in operation["parameters"]), (path, name)
+    search = {p["name"]: p for p in doc["paths"]["/api/v1/search"]["get"]["parameters"]}
+    assert search["limit"]["schema"]["maximum"] <= MAX_JSON_INT
