@@ -124,6 +124,17 @@ def _workorders(h: "Hotline"):
     return Part("workorders", h.workorders)
 
 
+def _live_events(h: "Hotline") -> Part:
+    from callcenter.web.pgevents import WorkOrderEventBridge
+
+    # other processes on the same PostgreSQL see this one's work-order changes, and it theirs
+    if h.engine.dialect.name != "postgresql":
+        return Part("live_events", None)
+    bridge = WorkOrderEventBridge(h.reactor, h.engine.url.render_as_string(hide_password=False), h.workorders,
+                                  h.engine, name=str(h.config.get("failover.group") or ""))
+    return Part("live_events", bridge, start=bridge.start, stop=bridge.stop)
+
+
 def _tracker(h: "Hotline") -> Part:
     from callcenter.calls import CallTracker
 
@@ -345,6 +356,7 @@ FOUNDATION = (
 
 #: every other service of a running hotline, in build and start order (stopped in reverse)
 SERVICES = (
+    ("live_events", _live_events),
     ("tracker", _tracker),
     ("ami", _ami),
     ("acd", _acd),

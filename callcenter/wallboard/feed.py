@@ -117,7 +117,7 @@ class WallboardFeed:
     def on_workorder_events(self, events: list[dict]) -> None:
         """Called after commit, possibly from a pool thread: count breaches, refresh soon."""
         for event in events:
-            if event.get("event") == "sla_breach":
+            if event.get("event") == "sla_breach" and not event.get("remote"):  # counted where it happened
                 metrics.WORKORDERS_SLA_BREACHES.labels(str(event.get("kind") or "unknown")).inc()
         self.call_from_thread(self.refresh)
 
