@@ -139,11 +139,7 @@ class LinearModel:
 
     def predict(self, feats: Iterable[str], boosts: dict[str, float] | None = None) -> list[tuple[str, float]]:
         """Labels with calibrated probabilities, best first; ``boosts`` add log-odds."""
-        scores = self.log_scores(feats)
-        for label, boost in (boosts or {}).items():
-            if label in scores:
-                scores[label] += boost
-        return softmax(scores, self.temperature)
+        return boosted_softmax(self.log_scores(feats), boosts, self.temperature)
 
 
 def fit_temperature(score_rows: Sequence[tuple[dict[str, float], str]]) -> float:
@@ -249,11 +245,7 @@ class NaiveBayes:
 
     def predict(self, feats: Iterable[str], boosts: dict[str, float] | None = None) -> list[tuple[str, float]]:
         """Labels with probabilities, best first; ``boosts`` add log-odds (keyword evidence)."""
-        scores = self.log_scores(feats)
-        for label, boost in (boosts or {}).items():
-            if label in scores:
-                scores[label] += boost
-        return softmax(scores, self.temperature)
+        return boosted_softmax(self.log_scores(feats), boosts, self.temperature)
 
 
 def _informativeness(by_class: Counter, classes: dict, n_classes: int) -> float:
@@ -266,6 +258,15 @@ def _informativeness(by_class: Counter, classes: dict, n_classes: int) -> float:
         p = (by_class.get(c, 0.0) + smoothing) / (n + smoothing * n_classes)
         entropy -= p * math.log(p)
     return max(0.0, 1.0 - entropy / math.log(n_classes))
+
+
+def boosted_softmax(scores: dict[str, float], boosts: dict[str, float] | None,
+                    temperature: float) -> list[tuple[str, float]]:
+    """Softmax of log-scores after adding ``boosts`` (log-odds) to the labels that have a score."""
+    for label, boost in (boosts or {}).items():
+        if label in scores:
+            scores[label] += boost
+    return softmax(scores, temperature)
 
 
 def softmax(scores: dict[str, float], temperature: float = 1.0) -> list[tuple[str, float]]:
