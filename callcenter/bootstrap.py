@@ -38,6 +38,7 @@ FEATURES = (
     "callcenter.callbacks.web",
     "callcenter.accounts.web",
     "callcenter.screening.web",
+    "callcenter.audit.web",
     "callcenter.attachments.web",
     "callcenter.recordings.web",
     "callcenter.dispatch.web",

@@ -125,4 +125,7 @@ def routes(app) -> None:
             rows = [[names.name("district", h["district"], lang), h["address"], h["orders"], h["open"],
                      "、".join(names.name("category", c, lang) for c in h["categories"]),
                      deps.templates.local(h["last"])] for h in data["hotspots"]]
+        from callcenter.audit.service import record_access
+
+        await record_access(deps, request, principal, "analysis.export", f"analysis-{what}-{period.label}.csv")
         return csv_download(request, f"analysis-{what}-{period.label}.csv", header, rows)

@@ -146,4 +146,7 @@ def routes(app) -> None:
         header = [translate(f"appraisal.col.{c}", lang) for c in COLUMNS]
         rows = [[names.name("department", d[c], lang) if c == "department" else d[c] for c in COLUMNS]
                 for d in data["departments"]]
+        from callcenter.audit.service import record_access
+
+        await record_access(deps, request, principal, "appraisal.export", f"appraisal-{period.label}.csv")
         return csv_download(request, f"appraisal-{period.label}.csv", header, rows)

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from callcenter.attachments.store import AttachmentError, AttachmentStore
+from callcenter.audit.service import record_access
 from callcenter.auth.web import require_role
 from callcenter.web.app import json_api, query_arg
 from callcenter.web.errors import error_responses
@@ -106,6 +107,7 @@ def routes(app) -> None:
         log.info("attachment read", extra={"fields": {"event": "attachment.read", "by": principal.user.username,
                                                       "role": principal.user.role, "order": number,
                                                       "attachment": meta["id"]}})
+        await record_access(deps, request, principal, "attachment.read", number, f"#{meta['id']}")
         return await send_file(request, deps, path, meta["media_type"], filename=meta["filename"])
 
     @app.route(PREFIX + "/<attachment_id>", methods=["GET"])

@@ -437,6 +437,10 @@ def routes(app) -> None:
                                          message_key="error.not_found", detail=getattr(exc, "message", ""),
                                          back="/dispatch")
         order = ws["order"]
+        if order.get("caller_phone") and principal.user.sees_phone_numbers:
+            from callcenter.audit.service import record_access
+
+            await record_access(deps, request, principal, "order.view", order["number"], "page")
         district = svc.taxonomy.districts.get(order["district"])
         return deps.templates.render(
             request, "dispatch_order.html", session=principal.session, ws=ws, order=order,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from callcenter.audit.service import record_access
 from callcenter.auth.web import require_role
 from callcenter.recordings.store import RecordingIndex, roots_from_config
 from callcenter.web.app import _error_response, json_api
@@ -61,6 +62,8 @@ def routes(app) -> None:
         items = await deps.db(index.for_calls, order["call_ids"])
         for item in items:
             item["url"] = f"/api/v1/workorders/{number}/recordings/{item['index']}" if item["playable"] else None
+        if any(item.get("transcript") for item in items):
+            await record_access(deps, request, principal, "transcript.view", number)
         return {"number": number, "items": public(items)}
 
     @app.route(PREFIX + "/<int:position>", methods=["GET"])
@@ -76,4 +79,5 @@ def routes(app) -> None:
             log.info("recording played", extra={"fields": {"event": "recording.play", "by": principal.user.username,
                                                            "role": principal.user.role, "order": number,
                                                            "recording": position}})
+            await record_access(deps, request, principal, "recording.play", number, f"#{position}")
         return await send_file(request, deps, path, media_type)

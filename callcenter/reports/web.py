@@ -197,6 +197,9 @@ def routes(app) -> None:
         header = [translate(f"reports.col.{c}", lang) for c in columns]
         rows = [[r[c] for c in columns] for r in result.as_rows()]
         name = f"report-{by}-{period.label}.csv"
+        from callcenter.audit.service import record_access
+
+        await record_access(deps, request, principal, "reports.export", name)
         request.setHeader(b"Content-Type", b"text/csv; charset=utf-8")
         request.setHeader(b"Content-Disposition", f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"
                           .encode("ascii"))

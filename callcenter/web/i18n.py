@@ -22,6 +22,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "nav.calls": {"zh": "实时通话", "en": "Live calls"},
     "nav.accounts": {"zh": "账号管理", "en": "Accounts"},
     "nav.restricted": {"zh": "限制呼入", "en": "Restricted callers"},
+    "nav.audit": {"zh": "访问记录", "en": "Access log"},
     "nav.logout": {"zh": "退出", "en": "Log out"},
     "nav.login": {"zh": "登录", "en": "Log in"},
     "nav.signed_in_as": {"zh": "当前用户", "en": "Signed in as"},

@@ -86,7 +86,13 @@ def routes(app) -> None:
     @json_api
     @require_role()
     async def get_order(request, principal, number):
-        return await deps.db(service().get, number, actor_for(principal.user), now=deps.now())
+        from callcenter.audit.service import record_access
+        from callcenter.personal_data import API, PHONE, sees_whole
+
+        order = await deps.db(service().get, number, actor_for(principal.user), now=deps.now())
+        if order.get("caller_phone") and sees_whole(PHONE, principal.user.role, API):
+            await record_access(deps, request, principal, "order.view", order["number"], "api")
+        return order
 
     @app.route(PREFIX + "/<number>/history", methods=["GET"])
     @json_api

@@ -7,7 +7,8 @@ import importlib
 TABLE_MODULES = ("callcenter.asr.jobs", "callcenter.routing.store", "callcenter.auth.tables", "callcenter.search.outbox",
                  "callcenter.callbacks.tables", "callcenter.reports.ratings", "ticketing.persistence.tables",
                  "ticketing.intake.corrections", "ivr.store", "callcenter.screening.tables",
-                 "callcenter.attachments.store", "callcenter.knowledge.store")
+                 "callcenter.attachments.store", "callcenter.knowledge.store",
+                 "callcenter.audit.tables")
 
 
 def test_migrations_build_exactly_the_declared_schema(db_url):
