@@ -178,3 +178,27 @@ def test_notify_payloads_are_split_below_the_limit_and_carry_only_event_names_an
     assert [e["number"] for e in got] == [e["number"] for e in events[:300]]
     assert all(e["remote"] and e["event"] == "created" for e in got)
     assert parse("not json") is None and parse('{"o": 1, "e": []}') is None
+
+
+@pytest_twisted.ensureDeferred
+async def test_serve_listens_for_other_processes_on_postgresql_and_not_on_sqlite(pg_url, sqlite_url):
+    """The composition root builds the bridge (and it listens) when the database is PostgreSQL;
+    on SQLite (one process) it is switched off."""
+    from twisted.internet import reactor
+
+    from callcenter.app import _live_events, Hotline
+    from callcenter.web.pgevents import WorkOrderEventBridge
+    from tests.web.conftest import test_config
+
+    for url, expected in ((pg_url, WorkOrderEventBridge), (sqlite_url, type(None))):
+        hotline = await Hotline(reactor, test_config(url)).open()
+        try:
+            part = _live_events(hotline)
+            assert type(part.service) is expected
+            if part.start is not None:
+                part.start()
+                await part.service.when_listening()
+                assert part.service.listening
+                await part.stop()
+        finally:
+            hotline.engine.dispose()
