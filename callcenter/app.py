@@ -315,6 +315,19 @@ def _intake_retrain(h: "Hotline") -> Part:
     return Part("intake_retrain", job, start=job.start, stop=job.stop)
 
 
+def _retention(h: "Hotline") -> Part:
+    """个人信息到期匿名化: finished orders past ``[retention] personal_data_days`` lose the caller's
+    number and name, recordings and transcripts, every ``interval_hours`` (callcenter.audit.retention)."""
+    from callcenter.audit.retention import Retention, RetentionJob
+
+    hours = h.config.number("retention.interval_hours", 0, 24 * 365, unit="hours", default=24)
+    if not hours:
+        return Part("retention", None)
+    job = RetentionJob(Retention.from_config(h.config, h.engine), h.clock, h.reactor, h.reactor.getThreadPool(),
+                       interval=hours * 3600)
+    return Part("retention", job, start=job.start, stop=job.stop)
+
+
 def _web(h: "Hotline") -> Part:
     from callcenter.bootstrap import build_web, close_web, make_site
     from callcenter.livecalls import attach as attach_live_calls
@@ -373,6 +386,7 @@ SERVICES = (
     ("speech_intake", _speech_intake),
     ("transcriber", _transcriber),
     ("intake_retrain", _intake_retrain),
+    ("retention", _retention),
     ("web", _web),
 )
 
