@@ -73,6 +73,8 @@ class Proposals:
             doubts.append("district_unsure")
         if proposal.department and order.department and proposal.department != order.department:
             doubts.append("department_differs")
+        if getattr(proposal, "needs_dispatcher", False):  # intake's own calibrated doubt about the department
+            doubts.append("department_unsure")
         score = round(min(conf.get("category") or 0, conf.get("district") or 0), 3)
         return {"needs_dispatcher": bool(doubts), "doubts": doubts, "text": text, "score": score,
                 "proposal": proposal.as_dict(), "_proposal": proposal}

@@ -65,6 +65,7 @@ TEXT = {
     "disp.doubt.category_unsure": {"zh": "分类不确定", "en": "category unsure"},
     "disp.doubt.district_unsure": {"zh": "区县不确定", "en": "district unsure"},
     "disp.doubt.department_differs": {"zh": "建议单位与工单不同", "en": "proposal names another department"},
+    "disp.doubt.department_unsure": {"zh": "承办单位识别置信度低", "en": "department unsure (low intake confidence)"},
     "disp.doubt.no_text": {"zh": "没有可识别的内容", "en": "nothing to read yet"},
     "disp.similar": {"zh": "相似工单", "en": "Similar orders"},
     "disp.no_similar": {"zh": "近7天没有相似的未办结工单", "en": "No similar open order in the last 7 days"},
