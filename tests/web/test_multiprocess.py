@@ -86,7 +86,8 @@ async def test_an_order_filed_on_process_a_reaches_a_console_stream_on_process_b
         pg_url):
     """A dispatcher signs in on A; the same session cookie opens the console and its live stream on B.
     An order filed through A's API shows on B's stream (and on A's, exactly once: A's own notification
-    comes back to it and is dropped, so nothing is doubled)."""
+    comes back to it and is dropped, so nothing is doubled); dispatching it reaches both consoles and B's
+    wallboard work-order figures."""
     a, b = start_server(pg_url), start_server(pg_url)
     bridges = [bridged(a), bridged(b)]
     readers: list[Reader] = []
@@ -103,7 +104,12 @@ async def test_an_order_filed_on_process_a_reaches_a_console_stream_on_process_b
 
         on_b = await Reader().open(b.base, "/dispatch/events", browser_a.cookies)
         on_a = await Reader().open(a.base, "/dispatch/events", browser_a.cookies)
-        readers += [on_a, on_b]
+        # B's wallboard re-reads its work-order figures only when told (its periodic re-read is stopped)
+        feed_b = b.deps.extras["wallboard_feed"]
+        await eventually(lambda: feed_b.current()["workorders"].get("open_total") == 0, what="B's first read")
+        feed_b.stop()
+        board_b = await Reader().open(b.base, "/wallboard/events", browser_a.cookies)
+        readers += [on_a, on_b, board_b]
         created = await staff.agent.post("/api/v1/workorders", json=ORDER)
         assert created.status == 201, created.body
         number = created.json["number"]
@@ -121,6 +127,8 @@ async def test_an_order_filed_on_process_a_reaches_a_console_stream_on_process_b
         assert done.status == 200, done.body
         await eventually(lambda: on_b.numbers().count(number) >= 2 and on_a.numbers().count(number) >= 2,
                          what="the dispatch on both streams")
+        await eventually(lambda: any((body.get("workorders") or {}).get("open_total") == 1
+                                     for _, body in board_b.frames), what="the open order on B's wallboard")
     finally:
         for reader in readers:
             reader.close()
