@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 #: what a row records; the page names each (templates ``audit.html``)
 KINDS = ("order.view", "recording.play", "recording.list", "attachment.read", "transcript.view",
-         "orders.export", "reports.export", "appraisal.export", "analysis.export", "audit.export",
+         "orders.list", "orders.export", "reports.export", "appraisal.export", "analysis.export", "audit.export",
          "retention.anonymise")
 SYSTEM = "system"          # the user name of jobs (retention)
 _NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")

@@ -7,7 +7,9 @@ back as the standard JSON error with their own status.
 """
 from __future__ import annotations
 
+from callcenter.audit.service import record_access
 from callcenter.auth.web import require_role
+from callcenter.personal_data import API, PHONE, sees_whole
 from callcenter.web.app import ascii_int, json_api, query_arg, read_json
 from callcenter.web.errors import ApiError
 from callcenter.workorders.engine import actor_for, unavailable
@@ -63,9 +65,14 @@ def routes(app) -> None:
         svc = service()
         limit = int_arg(request, "limit", 50, low=1, high=200)
         offset = int_arg(request, "offset", 0, low=0, high=10_000_000)
-        return await deps.db(svc.list, actor_for(principal.user), status=query_arg(request, "status") or None,
-                             department=query_arg(request, "department") or None, limit=limit, offset=offset,
-                             q=query_arg(request, "q") or None, now=deps.now())
+        found = await deps.db(svc.list, actor_for(principal.user), status=query_arg(request, "status") or None,
+                              department=query_arg(request, "department") or None, limit=limit, offset=offset,
+                              q=query_arg(request, "q") or None, now=deps.now())
+        shown = [o["number"] for o in found["items"] if o.get("caller_phone")]
+        if shown and sees_whole(PHONE, principal.user.role, API):
+            # a list of citizens' numbers: which orders, so a later question "who saw this number" finds it
+            await record_access(deps, request, principal, "orders.list", None, ",".join(shown)[:200])
+        return found
 
     @app.route(PREFIX, methods=["POST"])
     @json_api
@@ -86,9 +93,6 @@ def routes(app) -> None:
     @json_api
     @require_role()
     async def get_order(request, principal, number):
-        from callcenter.audit.service import record_access
-        from callcenter.personal_data import API, PHONE, sees_whole
-
         order = await deps.db(service().get, number, actor_for(principal.user), now=deps.now())
         if order.get("caller_phone") and sees_whole(PHONE, principal.user.role, API):
             await record_access(deps, request, principal, "order.view", order["number"], "api")

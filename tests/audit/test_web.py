@@ -32,6 +32,20 @@ async def test_a_full_number_read_is_recorded_and_a_masked_one_is_not(web):
     masked = await staff.dept.get(f"/api/v1/workorders/{number}")
     assert masked.status == 200 and masked.json["caller_phone"] == "138****1234"
     assert len(_rows(web)) == 1
+    assert (await staff.dept.get("/api/v1/workorders")).status == 200
+    assert len(_rows(web)) == 1
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_list_of_orders_with_full_numbers_is_recorded_with_the_order_numbers(web):
+    """The supervisor's order list (numbers whole) adds one orders.list row naming the listed orders."""
+    staff = await staff_for(web)
+    first = (await staff.agent.post("/api/v1/workorders", json=ORDER)).json["number"]
+    second = (await staff.agent.post("/api/v1/workorders", json=ORDER)).json["number"]
+    assert (await staff.supervisor.get("/api/v1/workorders")).status == 200
+    (row,) = _rows(web)
+    assert (row["username"], row["kind"]) == ("sup1", "orders.list")
+    assert set(row["detail"].split(",")) == {first, second}
 
 
 @pytest_twisted.ensureDeferred
