@@ -68,6 +68,11 @@ HOT_TOPIC_SURGES = Gauge(
 WORKORDERS_SLA_BREACHES = Counter(
     "hotline_workorders_sla_breaches_total", "SLA breaches fired by the SLA worker, by deadline kind.",
     ["kind"], registry=REGISTRY)
+WORKORDER_EVENTS_LISTENING = Gauge(
+    "hotline_workorder_events_listening", "1 while this process hears other processes' work-order events "
+    "(PostgreSQL LISTEN, callcenter.web.pgevents); 0 while it reconnects.", registry=REGISTRY)
+WORKORDER_EVENTS_RECEIVED = Counter(
+    "hotline_workorder_events_received_total", "Work-order events heard from other processes.", registry=REGISTRY)
 ASR_REALTIME_FACTOR = Gauge(
     "hotline_asr_realtime_factor",
     "Decoding time over audio time of the latest live-speech chunk (above 1: falling behind).",

@@ -31,6 +31,7 @@ from twisted.internet import defer
 from twisted.internet.threads import deferToThreadPool
 
 from callcenter.failover.leadership import psycopg_conninfo
+from callcenter.metrics import WORKORDER_EVENTS_LISTENING, WORKORDER_EVENTS_RECEIVED
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ class WorkOrderEventBridge:
     def stop(self) -> defer.Deferred:
         self._stop.set()
         self.listening = False
+        WORKORDER_EVENTS_LISTENING.set(0)
         thread, self._thread = self._thread, None
         if thread is None:
             return defer.succeed(None)
@@ -130,6 +132,8 @@ class WorkOrderEventBridge:
     # -- out ---------------------------------------------------------------------------------------
     def _outgoing(self, events: list[dict]) -> None:
         """A service subscriber (any thread): queue this process's own events for NOTIFY."""
+        if self._stop.is_set():
+            return  # stopped: this process is going away
         texts = payloads(self.origin, events, self.max_payload)
         if texts:
             self.reactor.callFromThread(self._send_later, texts)
@@ -207,10 +211,12 @@ class WorkOrderEventBridge:
     # -- reactor thread ----------------------------------------------------------------------------
     def _deliver(self, events: list[dict]) -> None:
         self.received += len(events)
+        WORKORDER_EVENTS_RECEIVED.inc(len(events))
         self.service.publish(events)
 
     def _listening(self, reconnected: bool) -> None:
         self.listening = True
+        WORKORDER_EVENTS_LISTENING.set(1)
         waiters, self._waiters = self._waiters, []
         for d in waiters:
             d.callback(None)
@@ -222,6 +228,7 @@ class WorkOrderEventBridge:
 
     def _lost(self) -> None:
         self.listening = False
+        WORKORDER_EVENTS_LISTENING.set(0)
 
     @property
     def backend_pid(self) -> int | None:

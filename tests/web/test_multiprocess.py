@@ -190,13 +190,17 @@ def test_notify_payloads_are_split_below_the_limit_and_carry_only_event_names_an
 
 @pytest_twisted.ensureDeferred
 async def test_serve_listens_for_other_processes_on_postgresql_and_not_on_sqlite(pg_url, sqlite_url):
-    """The composition root builds the bridge (and it listens) when the database is PostgreSQL;
-    on SQLite (one process) it is switched off."""
+    """The composition root builds the bridge (and it listens, shown in /metrics) when the database is
+    PostgreSQL; on SQLite (one process) it is switched off."""
     from twisted.internet import reactor
 
     from callcenter.app import _live_events, Hotline
+    from callcenter.metrics import REGISTRY, generate_latest
     from callcenter.web.pgevents import WorkOrderEventBridge
     from tests.web.conftest import test_config
+
+    def exposed() -> str:
+        return generate_latest(REGISTRY).decode()
 
     for url, expected in ((pg_url, WorkOrderEventBridge), (sqlite_url, type(None))):
         hotline = await Hotline(reactor, test_config(url)).open()
@@ -207,6 +211,8 @@ async def test_serve_listens_for_other_processes_on_postgresql_and_not_on_sqlite
                 part.start()
                 await part.service.when_listening()
                 assert part.service.listening
+                assert "hotline_workorder_events_listening 1.0" in exposed()
                 await part.stop()
+                assert "hotline_workorder_events_listening 0.0" in exposed()
         finally:
             hotline.engine.dispose()
