@@ -42,6 +42,8 @@ GRAPH_VARIANTS = (("graph/HCLG.fst",), ("graph/HCLr.fst", "graph/Gr.fst"))
 #: Files every CTranslate2 Whisper model has.
 WHISPER_FILES = ("model.bin", "config.json", "tokenizer.json")
 ENGINES = ("vosk", "whisper")
+#: ``[asr] model`` (or a use's setting) naming no model: speech recognition switched off
+OFF = ("off", "none")
 #: What each use needs: live desk transcripts need a streaming engine.
 USES = {"live": ("vosk",), "utterance": ENGINES, "batch": ENGINES}
 
@@ -438,6 +440,9 @@ def resolve(name: str | None = None, config=None, use: str | None = None) -> tup
             config = None
     model_dir = model_dir_from(config)
     name = name or _config_name(config, use) or os.environ.get("CALLCENTER_ASR_MODEL")
+    if name and str(name).lower() in OFF:
+        raise ModelError(f"语音识别已关闭 / speech recognition is switched off ({name!r})",
+                         error_id="asr.model_off", use=use)
     if name and Path(name).is_dir() and name not in load_manifest(model_dir):
         problem = check_model_dir(Path(name))
         if problem:

@@ -53,7 +53,8 @@ def start_speech(reactor, config, subscriber, port: int | None = None):
     try:
         model = yield deferToThread(load_model, None, config, "live")
     except ModelError as exc:
-        log.error("speech recognition disabled: %s", exc, extra={"fields": {"error_id": exc.error_id}})
+        level = logging.INFO if exc.error_id == "asr.model_off" else logging.ERROR
+        log.log(level, "live speech recognition disabled: %s", exc, extra={"fields": {"error_id": exc.error_id}})
         return None
     pool = DecodePool(reactor, int(config.get("asr.pool_size", 2)))
     pool.start()
@@ -100,8 +101,9 @@ def start_speech_intake(reactor, clock, config, *, pool: DecodePool | None = Non
         model = yield deferToThread(load_model, None, config, "utterance")
         batch = yield deferToThread(load_model, None, config, "batch")
     except ModelError as exc:
-        log.error("spoken descriptions and recording transcription disabled: %s", exc,
-                  extra={"fields": {"error_id": exc.error_id}})
+        level = logging.INFO if exc.error_id == "asr.model_off" else logging.ERROR
+        log.log(level, "spoken descriptions and recording transcription disabled: %s", exc,
+                extra={"fields": {"error_id": exc.error_id}})
         return None
     # Callers waiting in the IVR never queue behind live streams, spooled calls or recordings:
     # utterances have a thread of their own; recordings decode in the live pool when there is one.

@@ -191,3 +191,17 @@ def test_transcribe_cli_uses_whisper_for_recordings(whisper_model, capsys):
     assert run_cli(["transcribe", "--json", "--no-progress", str(en)]) == 0
     out = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert out["language"] == "en" and "country" in out["text"].lower()
+
+
+def test_asr_model_off_switches_every_use_off_unless_a_use_names_a_model(whisper_model):
+    """`[asr] model = "off"` (what `callcenter check` documents) is no model name: every use reports
+    asr.model_off; a use that names a model still gets it."""
+    from callcenter.config import load_config
+
+    config = load_config(None, environ={}).with_overrides({"asr.model": "off"})
+    for use in ("live", "utterance", "batch"):
+        with pytest.raises(ModelError) as info:
+            models.resolve(None, config, use)
+        assert info.value.error_id == "asr.model_off"
+    spec, _path = models.resolve(None, config.with_overrides({"asr.utterance": "whisper-base"}), "utterance")
+    assert spec.name == "whisper-base"
