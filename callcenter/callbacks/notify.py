@@ -21,12 +21,11 @@ from datetime import timedelta
 from typing import Callable, NamedTuple
 from urllib.parse import urlsplit
 
-from twisted.application.service import Service
-from twisted.internet import defer, task
-from twisted.internet.threads import deferToThreadPool
+from twisted.internet import defer
 
 from callcenter.callbacks import outbox
 from callcenter.clock import now_from
+from callcenter.delivery import PollingDelivery
 from ticketing.domain.errors import ValidationFailed
 
 log = logging.getLogger(__name__)
@@ -85,13 +84,14 @@ class WebhookNotifier:
         return treq.content(response).addBoth(lambda _: outcome)
 
 
-class WebhookDelivery(Service):
+class WebhookDelivery(PollingDelivery):
     """Delivers the webhook outbox: claims due rows, posts them, settles them (retry or dead).
 
     ``clock`` schedules the ticks and gives ``now`` (``task.Clock`` in tests); ``reactor`` runs
     the HTTP client and the thread pool calls.  Rows live in the database, so a fresh delivery
     service (or another process) takes over rows a dead one left ``sending`` after ``lease``."""
 
+    label = "webhook"
     interval = 5.0         # seconds between ticks
     base = 30.0            # seconds before the 2nd attempt; doubled after each further failure
     max_delay = 3600.0     # the spacing never grows beyond an hour
@@ -113,43 +113,11 @@ class WebhookDelivery(Service):
         self.pool = pool
         self.now = now or (lambda: now_from(clock))
         self.worker_id = worker_id or f"webhooks-{uuid.uuid4().hex[:8]}"
-        self._loop: task.LoopingCall | None = None
-        self._tick_d: defer.Deferred | None = None
         self._ticks = 0
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
         return min(self.base * 2 ** (attempt - 1), self.max_delay)
-
-    def blocking(self, fn, *args, **kw) -> defer.Deferred:
-        return deferToThreadPool(self.reactor, self.pool, fn, *args, **kw)
-
-    def startService(self):
-        super().startService()
-        self._loop = task.LoopingCall(self.tick)
-        self._loop.clock = self.clock
-        self._loop.start(self.interval, now=True).addErrback(lambda f: log.error("webhook loop died: %s", f))
-
-    def stopService(self):
-        super().stopService()
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
-        # an unfinished POST is left sending: its lease hands it to the next worker
-        return self._tick_d if self._tick_d is not None else defer.succeed(None)
-
-    def tick(self) -> defer.Deferred | None:
-        """Claim and deliver one batch; the Deferred fires when every claimed row is settled."""
-        if self._tick_d is not None:
-            return None
-        d = self.blocking(self._claim, self.now())
-        d.addCallback(self._deliver_all)
-        d.addErrback(lambda f: log.error("webhook tick failed: %s", f.getTraceback()))
-
-        def done(result):
-            self._tick_d = None
-            return result
-        self._tick_d = d
-        return d.addBoth(done)
 
     def _claim(self, now):
         """Blocking: now and then forget old delivered rows, then claim a batch."""

@@ -13,17 +13,17 @@ import uuid
 from datetime import timedelta
 from typing import Callable
 
-from twisted.application.service import Service
-from twisted.internet import defer, task
-from twisted.internet.threads import deferToThreadPool
+from twisted.internet import defer
 
 from callcenter.clock import now_from
+from callcenter.delivery import PollingDelivery
 from callcenter.sms import outbox, policy
 
 log = logging.getLogger(__name__)
 
 
-class SmsDelivery(Service):
+class SmsDelivery(PollingDelivery):
+    label = "sms"
     interval = 2.0          # seconds between ticks
     base = 30.0             # seconds before the 2nd attempt, doubled after each further failure
     max_delay = 1800.0
@@ -48,40 +48,9 @@ class SmsDelivery(Service):
         self.sweep = sweep
         self.now = now or (lambda: now_from(clock))
         self.worker_id = worker_id or f"sms-{uuid.uuid4().hex[:8]}"
-        self._loop: task.LoopingCall | None = None
-        self._tick_d: defer.Deferred | None = None
 
     def delay(self, attempt: int) -> float:
         return policy.retry_delay(attempt, self.base, self.max_delay)
-
-    def blocking(self, fn, *args, **kw) -> defer.Deferred:
-        return deferToThreadPool(self.reactor, self.pool, fn, *args, **kw)
-
-    def startService(self):
-        super().startService()
-        self._loop = task.LoopingCall(self.tick)
-        self._loop.clock = self.clock
-        self._loop.start(self.interval, now=True).addErrback(lambda f: log.error("sms loop died: %s", f))
-
-    def stopService(self):
-        super().stopService()
-        if self._loop is not None and self._loop.running:
-            self._loop.stop()
-        return self._tick_d if self._tick_d is not None else defer.succeed(None)
-
-    def tick(self) -> defer.Deferred | None:
-        """Sweep and deliver one batch; fires when every claimed row is settled."""
-        if self._tick_d is not None:
-            return None
-        d = self.blocking(self._claim, self.now())
-        d.addCallback(self._deliver_all)
-        d.addErrback(lambda f: log.error("sms tick failed: %s", f.getTraceback()))
-
-        def done(result):
-            self._tick_d = None
-            return result
-        self._tick_d = d
-        return d.addBoth(done)
 
     def _claim(self, now):
         if self.sweep:
