@@ -78,13 +78,15 @@ class AuditQuery:
             try:
                 if not raw.isascii() or len(raw) != 10:
                     raise ValueError(raw)
-                days.append(date.fromisoformat(raw))
+                # outside these years nothing was recorded: clamped, so no instant overflows
+                days.append(min(max(date.fromisoformat(raw), date(1970, 1, 2)), date(2999, 12, 30)))
             except ValueError:
                 raise AuditError("audit.bad_date", "日期格式应为 YYYY-MM-DD / dates are YYYY-MM-DD",
                                  field=name) from None
         start, end = days
         if start and end and end < start:
-            raise AuditError("audit.bad_range", "结束日期早于开始日期 / the end is before the start", field="to")
+            raise AuditError("audit.bad_range", "结束日期早于开始日期 / the end is before the start",
+                             http_status=422, field="to")
         since = datetime.combine(start, time(), zone) if start else None
         until = datetime.combine(end + timedelta(days=1), time(), zone) if end else None
         return cls(username, kind, since, until, record)

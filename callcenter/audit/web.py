@@ -25,10 +25,10 @@ OPENAPI = {
             {"name": "user", "in": "query", "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.@-]{1,64}$"}},
             {"name": "kind", "in": "query", "schema": {"type": "string", "enum": list(KINDS)}},
             {"name": "record", "in": "query", "schema": {"type": "string", "pattern": "^[0-9A-Za-z_.:-]{1,64}$"}},
-            {"name": "from", "in": "query", "schema": {"type": "string", "pattern": _DATE}},
-            {"name": "to", "in": "query", "schema": {"type": "string", "pattern": _DATE}}],
+            {"name": "from", "in": "query", "schema": {"type": "string", "format": "date", "pattern": _DATE}},
+            {"name": "to", "in": "query", "schema": {"type": "string", "format": "date", "pattern": _DATE}}],
         "responses": {"200": {"description": "``{items: [{at, user, role, kind, record, detail, address}], total}``"},
-                      **error_responses(400, 401, 403)}}},
+                      **error_responses(400, 401, 403, 422)}}},
 }
 
 
@@ -52,7 +52,7 @@ def routes(app) -> None:
         try:
             rows, total = await deps.db(audit_of(deps).search, _query(request, deps))
         except AuditError as exc:
-            error, status = exc, 400
+            error, status = exc, exc.http_status or 400
         from urllib.parse import urlencode
 
         csv_url = PAGE + ".csv?" + urlencode({k: v for k, v in typed.items() if v})

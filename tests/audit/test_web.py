@@ -98,6 +98,10 @@ async def test_supervisors_read_the_log_on_the_page_csv_and_api_filtered(web):
     bad = await staff.supervisor.get("/api/v1/audit?from=2026-13-01")
     assert bad.status == 400 and bad.json["error_id"] == "audit.bad_date"
     assert (await sup.get("/supervisor/audit?from=yesterday")).status == 400
+    backwards = await staff.supervisor.get("/api/v1/audit?from=2026-12-07&to=2026-12-01")
+    assert backwards.status == 422 and backwards.json["error_id"] == "audit.bad_range"
+    ancient = await staff.supervisor.get("/api/v1/audit?from=0001-01-01&to=9999-12-31")
+    assert ancient.status == 200 and ancient.json["total"] == 2
 
 
 @pytest_twisted.ensureDeferred
