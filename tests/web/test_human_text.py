@@ -67,6 +67,7 @@ async def _seed(web):
     number = (await staff.agent.post("/api/v1/workorders", json=ORDER)).json["number"]
     assert (await staff.dispatcher.post(f"/api/v1/workorders/{number}/dispatch", json={})).status == 200
     assert (await staff.dept.post(f"/api/v1/workorders/{number}/acknowledge", json={})).status == 200
+    assert (await staff.supervisor.get(f"/api/v1/workorders/{number}")).status == 200  # a row of /supervisor/audit
     web.add_user("admin1", "admin")
     return number
 
@@ -80,7 +81,7 @@ async def test_pages_of_every_role_show_no_raw_code_or_iso_time(web):
     pages = {
         "dept1": ["/dept", f"/dept/orders/{number}"],
         "sup1": ["/dept", f"/dept/orders/{number}", "/supervisor", "/supervisor/calls", "/reports",
-                 "/supervisor/restricted", "/callbacks", "/wallboard"],
+                 "/supervisor/restricted", "/supervisor/audit", "/callbacks", "/wallboard"],
         "disp1": ["/dept", "/callbacks", "/wallboard"],
         "admin1": ["/admin/users"],
     }

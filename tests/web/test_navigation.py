@@ -7,7 +7,8 @@ import pytest_twisted
 
 @pytest.mark.parametrize("role, home, shown, hidden", [
     ("agent", "/agent", ["/agent", "/callbacks", "/wallboard"], ["/supervisor", "/reports", "/dept", "/admin/users"]),
-    ("supervisor", "/supervisor", ["/supervisor", "/reports", "/wallboard", "/dept", "/supervisor/restricted"],
+    ("supervisor", "/supervisor", ["/supervisor", "/reports", "/wallboard", "/dept", "/supervisor/restricted",
+                    "/supervisor/audit"],
      ["/agent\"", "/admin/users"]),
     ("admin", "/supervisor", ["/supervisor", "/reports", "/admin/users"], ["/agent\""]),
 ])
