@@ -290,7 +290,10 @@ def _record_file(sim, ch, words):
     if ".." in Path(filename).parts:
         return 200, "result=-1 (writefile)"
     source = sim.speech_source(ch)
-    seconds = 1.0
+    # a caller with nothing to say: Asterisk records silence until s=N seconds of it, an escape digit,
+    # or the timeout [real-Asterisk capture h12]
+    silence = next((int(w[2:]) for w in words[6:] if w.startswith("s=") and w[2:].isdigit()), None)
+    seconds = float(silence) if silence else (timeout_ms / 1000 if timeout_ms > 0 else 1.0)
     if source is not None:
         import wave
 

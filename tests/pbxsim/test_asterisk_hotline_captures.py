@@ -176,7 +176,7 @@ def test_the_captures_ran_the_shipped_dialplan_with_only_the_test_phones_changed
     assert NAMES == ["h01-ivr-queue-agent", "h02-ring-no-answer-requeue", "h03-abandon-during-announcements",
                      "h04-callback-offer", "h05-status-lookup", "h06-desk-transfer", "h07-supervisor-listen",
                      "h08-survey-answered", "h09-survey-no-answer", "h10-survey-busy",
-                     "h11-iax2-ring-no-answer-requeue"]
+                     "h11-iax2-ring-no-answer-requeue", "h12-after-hours-message"]
     for name in NAMES:
         meta = load(CAPTURES / f"{name}.jsonl").meta
         assert meta["asterisk_version"].startswith("Asterisk 22.10.1 built by")
