@@ -142,6 +142,19 @@ def audit_of(deps) -> AuditLog:
     return found
 
 
+def record_order_view(deps, request, principal, order: dict, channel: str):
+    """Record ``order.view`` when ``principal`` sees the order's caller number whole on ``channel``
+    (:mod:`callcenter.personal_data`'s page or api); a masked view is not a personal-data read.
+    A Deferred (None when nothing is recorded: ``await`` it either way)."""
+    from twisted.internet import defer
+
+    from callcenter.personal_data import PHONE, sees_whole
+
+    if order.get("caller_phone") and sees_whole(PHONE, principal.user.role, channel):
+        return record_access(deps, request, principal, "order.view", order["number"], channel)
+    return defer.succeed(None)
+
+
 def record_access(deps, request, principal, kind: str, record=None, detail: str | None = None):
     """Record that ``principal`` read or exported ``kind`` of ``record`` (a Deferred; await it
     before answering).  The write runs in the database pool."""

@@ -14,10 +14,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from callcenter.audit.service import record_order_view
 from callcenter.auth.web import require_role
 from callcenter.dispatch import inbox
 from callcenter.dispatch.proposals import DEFAULT_THRESHOLD, Proposals
 from callcenter.errors import HotlineError
+from callcenter.personal_data import API, PAGE
 from callcenter.web.app import json_api, query_arg, read_json
 from callcenter.web.errors import error_responses
 from callcenter.web.health import StaticFiles
@@ -381,7 +383,9 @@ def routes(app) -> None:
     @require_role(*ROLES)
     async def workspace_api(request, principal, number):
         service()
-        return await deps.db(console.workspace, actor_for(principal.user), number, deps.now())
+        ws = await deps.db(console.workspace, actor_for(principal.user), number, deps.now())
+        await record_order_view(deps, request, principal, ws["order"], API)
+        return ws
 
     @app.route("/api/v1/dispatch/orders/<number>/merge-preview", methods=["GET"])
     @json_api
@@ -438,10 +442,7 @@ def routes(app) -> None:
                                          message_key="error.not_found", detail=getattr(exc, "message", ""),
                                          back="/dispatch")
         order = ws["order"]
-        if order.get("caller_phone") and principal.user.sees_phone_numbers:
-            from callcenter.audit.service import record_access
-
-            await record_access(deps, request, principal, "order.view", order["number"], "page")
+        await record_order_view(deps, request, principal, order, PAGE)
         district = svc.taxonomy.districts.get(order["district"])
         return deps.templates.render(
             request, "dispatch_order.html", session=principal.session, ws=ws, order=order,

@@ -7,7 +7,7 @@ back as the standard JSON error with their own status.
 """
 from __future__ import annotations
 
-from callcenter.audit.service import record_access
+from callcenter.audit.service import record_access, record_order_view
 from callcenter.auth.web import require_role
 from callcenter.personal_data import API, PHONE, sees_whole
 from callcenter.web.app import ascii_int, json_api, query_arg, read_json
@@ -94,8 +94,7 @@ def routes(app) -> None:
     @require_role()
     async def get_order(request, principal, number):
         order = await deps.db(service().get, number, actor_for(principal.user), now=deps.now())
-        if order.get("caller_phone") and sees_whole(PHONE, principal.user.role, API):
-            await record_access(deps, request, principal, "order.view", order["number"], "api")
+        await record_order_view(deps, request, principal, order, API)
         return order
 
     @app.route(PREFIX + "/<number>/history", methods=["GET"])

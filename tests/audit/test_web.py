@@ -50,7 +50,8 @@ async def test_a_list_of_orders_with_full_numbers_is_recorded_with_the_order_num
 
 @pytest_twisted.ensureDeferred
 async def test_the_dispatch_page_a_recording_and_a_report_export_are_recorded(web, tmp_path):
-    """Opening the order page, playing its recording and exporting the monthly report each add their row."""
+    """Opening the order page, playing its recording, exporting the monthly report and reading the order in
+    the dispatch console's API each add their row."""
     from datetime import datetime
 
     from callcenter.asr.jobs import transcription_jobs
@@ -70,6 +71,9 @@ async def test_the_dispatch_page_a_recording_and_a_report_export_are_recorded(we
     kinds = [(r["username"], r["kind"], r["record"]) for r in _rows(web)]
     assert kinds[:2] == [("sup1", "order.view", number), ("sup1", "recording.play", number)]
     assert kinds[2][:2] == ("sup1", "reports.export") and kinds[2][2].startswith("report-")
+    assert (await staff.dispatcher.get(f"/api/v1/dispatch/orders/{number}")).status == 200
+    last = _rows(web)[-1]
+    assert (last["username"], last["kind"], last["record"], last["detail"]) == ("disp1", "order.view", number, "api")
 
 
 @pytest_twisted.ensureDeferred
