@@ -56,4 +56,9 @@ def routes(app) -> None:
         service = build_service(deps)
         hits = await deps.db(service.search, query_arg(request, "q") or "", query_arg(request, "kind") or None,
                              limit, deps.now())
+        shown = [h.ref for h in hits if h.kind == "transcript"]
+        if shown:  # a citizen's own words: which transcripts were shown, by id
+            from callcenter.audit.service import record_access
+
+            await record_access(deps, request, principal, "transcript.view", None, "search: " + ",".join(shown))
         return {"items": [h.as_dict() for h in hits], "engine": service.index.name}

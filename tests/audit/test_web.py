@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import pytest_twisted
 from sqlalchemy import select
 
@@ -117,3 +118,43 @@ async def test_agents_dispatchers_and_departments_get_403(web):
     agent = await signed_in(web, "agent1")
     assert (await agent.get("/supervisor/audit")).status == 403
     assert (await agent.get("/supervisor/audit.csv")).status == 403
+
+
+
+@pytest.fixture
+def search_server(db_url, tmp_path):
+    from callcenter.search.embedded import EmbeddedIndex
+    from callcenter.search.service import SearchService
+    from tests.web.conftest import start_server, stop_server
+
+    server = start_server(db_url, features=["callcenter.auth.web", "callcenter.workorders.api",
+                                            "callcenter.search.web"])
+    index = EmbeddedIndex(tmp_path / "search.sqlite3")
+    server.deps.extras["search"] = SearchService(server.engine, index, refresh_seconds=0)
+    yield server
+    stop_server(server)
+    index.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_search_that_shows_transcripts_is_recorded_with_their_ids(search_server):
+    """An agent's search whose hits include a transcript adds a transcript.view row naming it; a search
+    of orders only adds nothing."""
+    from datetime import datetime
+
+    from callcenter.asr.jobs import transcripts
+
+    server = search_server
+    with server.engine.begin() as conn:
+        tid = conn.execute(transcripts.insert().values(
+            call_id="1700000000.9", text="我家楼下违章搭建，我叫李四", words=[], model="test", language="zh",
+            duration=2.0, rtf=0.1, created_at=datetime(2026, 12, 1))).inserted_primary_key[0]
+    server.add_user("agent1", "agent")
+    agent = server.client()
+    auth = {"Authorization": f"Bearer {await agent.token('agent1')}"}
+    orders_only = await agent.get("/api/v1/search?q=%E8%BF%9D%E7%AB%A0&kind=workorder", headers=auth)
+    assert orders_only.status == 200 and _rows(server) == []
+    found = await agent.get("/api/v1/search?q=%E8%BF%9D%E7%AB%A0&kind=transcript", headers=auth)  # 违章
+    assert found.status == 200 and [h["ref"] for h in found.json["items"]] == [str(tid)]
+    (row,) = _rows(server)
+    assert (row["username"], row["kind"], row["detail"]) == ("agent1", "transcript.view", f"search: {tid}")
