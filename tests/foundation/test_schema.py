@@ -8,7 +8,8 @@ TABLE_MODULES = ("callcenter.asr.jobs", "callcenter.routing.store", "callcenter.
                  "callcenter.callbacks.tables", "callcenter.reports.ratings", "ticketing.persistence.tables",
                  "ticketing.intake.corrections", "ivr.store", "callcenter.screening.tables",
                  "callcenter.attachments.store", "callcenter.knowledge.store",
-                 "callcenter.audit.tables")
+                 "callcenter.audit.tables", "callcenter.citizen.tables", "callcenter.sms.tables",
+                 "callcenter.workorders.open311_store")
 
 
 def test_migrations_build_exactly_the_declared_schema(db_url):
