@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from pathlib import Path
 
-BLIND_PATH = Path(__file__).resolve().parents[2] / "tests" / "intake" / "blind" / "blind.tsv"
+from ticketing.intake.resources import BLIND_PATH, load_blind  # noqa: F401 - the bench's --blind set
+
 TARGETS = {"department": 0.9, "district": 0.92, "type": 0.85}
 
 
@@ -68,13 +68,6 @@ def score(extractor, examples) -> dict:
             "needs_dispatcher_department_accuracy": round(flagged_right / flagged, 4) if flagged else None,
             "department_confusions": dict(confusions.most_common(12)),
             "type_confusions": dict(types.most_common(8))}
-
-
-def load_blind():
-    """The blind set's examples, or None when it is not there."""
-    from ticketing.intake.resources import load_examples
-
-    return load_examples(BLIND_PATH) if BLIND_PATH.exists() else None
 
 
 def run(args):

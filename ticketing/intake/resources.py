@@ -154,3 +154,13 @@ def reset_default(model_path: str | Path | None = None) -> None:
         for model_key, tax_key in list(_loaded):
             if model_key == key or (shipped and model_key == ""):
                 _loaded.pop((model_key, tax_key), None)
+
+
+# The frozen blind set (tests/intake/blind, written apart from the project from the scope policy alone):
+# only ever scored — by `callcenter bench intake --blind` and the retraining gate — never trained on.
+BLIND_PATH = Path(__file__).resolve().parents[2] / "tests" / "intake" / "blind" / "blind.tsv"
+
+
+def load_blind():
+    """The blind set's examples, or None when it is not there (an installed package has no tests)."""
+    return load_examples(BLIND_PATH) if BLIND_PATH.exists() else None

@@ -105,8 +105,7 @@ class RetrainResult:
 
 def gate_set() -> tuple[str, list[Example]]:
     """The frozen blind set when present, else the hand-written held-back split."""
-    from callcenter.bench.intake import load_blind
-    from ticketing.intake.resources import held_back_sets
+    from ticketing.intake.resources import held_back_sets, load_blind
 
     blind = load_blind()
     if blind:
