@@ -51,7 +51,7 @@ async def test_department_clerk_acknowledges_and_replies_in_chromium(web):
 
     assert seen["login_zh"] == "登录", seen
     assert seen["sla"] == "green", seen
-    assert seen["chip_colour"] == "rgb(46, 125, 50)", seen  # CSS loaded under the CSP
+    assert seen["chip_colour"] == "rgb(27, 94, 32)", seen  # CSS loaded under the CSP (#1b5e20: AA contrast)
     assert seen["after_ack"] == "acknowledged" and seen["after_reply"] == "replied"
     assert seen["reply_text"] == "已现场核查并责令拆除 <b>违建</b>"
     assert seen["english_heading"] == "Actions"
