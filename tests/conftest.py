@@ -60,16 +60,29 @@ def _truncate_pg(url: str) -> None:
 
     from callcenter.db import make_engine
 
+    from sqlalchemy.exc import OperationalError
+
     engine = make_engine(url)
-    with engine.begin() as conn:
-        names = [
-            r[0]
-            for r in conn.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
-            )
-        ]
-        if names:
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE"))
+    for attempt in range(2):
+        try:
+            with engine.begin() as conn:
+                conn.execute(text("SET LOCAL lock_timeout = '5s'"))
+                names = [
+                    r[0]
+                    for r in conn.execute(text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"))
+                ]
+                if names:
+                    conn.execute(text("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE"))
+            break
+        except OperationalError:
+            if attempt:
+                raise
+            # A connection an earlier test leaked (left in a transaction) holds a lock on a table: this test
+            # database belongs to this pytest process alone, so end those sessions rather than wait forever.
+            with engine.connect() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
     engine.dispose()
 
 
