@@ -70,7 +70,9 @@ def _summary(lines: list[str]) -> dict:
 def demo_run(tmp_path_factory):
     """One full demo run; yields (summary, database path, HTTP observations, stdout lines)."""
     tmp_path = tmp_path_factory.mktemp("demo-run")
-    proc = _start(tmp_path, "--minutes", str(RUN_MINUTES))
+    # 5 agents (3 simulated + agent1/agent2) for ~6 erlangs at the curve's peak: queues build, so some callers
+    # (whose patience now runs from joining the queue) give up — every disposition is reached
+    proc = _start(tmp_path, "--minutes", str(RUN_MINUTES), "--agents", "3", "--rate", "240")
     lines: list[str] = []
     seen = {}
     try:
