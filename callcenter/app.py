@@ -158,7 +158,11 @@ def _acd(h: "Hotline") -> Part:
 
     h.acd = controller_from_config(h.config, h.ami, h.clock, store=RoutingStore(h.engine),
                                    calendar=h.workorders.calendar)
-    collector = register_metrics(h.acd)
+    collectors = []   # registered only while the ACD runs: a start that fails later leaves none behind
+
+    def start():
+        h.acd.startService()
+        collectors.append(register_metrics(h.acd))
 
     @defer.inlineCallbacks
     def stop():
@@ -167,9 +171,10 @@ def _acd(h: "Hotline") -> Part:
         try:
             yield h.acd.stopService()
         finally:
-            REGISTRY.unregister(collector)   # the next hotline of this process registers its own
+            while collectors:
+                REGISTRY.unregister(collectors.pop())   # the next hotline of this process registers its own
 
-    return Part("acd", h.acd, start=h.acd.startService, stop=stop)
+    return Part("acd", h.acd, start=start, stop=stop)
 
 
 def _transcriptions(h: "Hotline") -> Part:
