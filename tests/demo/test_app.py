@@ -68,3 +68,45 @@ def test_services_are_wired_only_in_the_composition_root():
             if builders.search(code) and not re.match(r"\s*def ", code):
                 offenders.append(f"{rel}: {line.strip()}")
     assert offenders == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_hotline_whose_later_step_fails_leaves_no_acd_collector_and_the_next_one_starts(sqlite_url, tmp_path):
+    """A step built after the ACD fails (a bad ``retention.interval_hours``): start() stops what it had and
+    the process's metrics registry keeps no ACD collector, so a second Hotline in the same process starts
+    and its ACD is the one /metrics shows."""
+    from twisted.internet import reactor
+
+    from callcenter.app import Hotline
+    from callcenter.config import ConfigError
+    from callcenter.metrics import REGISTRY
+    from callcenter.pbxsim.simulator import PBXSimulator
+    from callcenter.routing.metrics import AcdCollector
+
+    def acd_collectors():
+        return [c for c in list(REGISTRY._collector_to_names) if isinstance(c, AcdCollector)]
+
+    sim = PBXSimulator(reactor, speed=5.0, spool_dir=tmp_path / "spool")
+    sim_port = await sim.listen(0)
+    config = web_config(sqlite_url).with_overrides({"ami.port": sim_port.getHost().port, "web.port": 0})
+    broken = Hotline(reactor, config.with_overrides({"retention.interval_hours": -1}), speech=False)
+    second = Hotline(reactor, config, speech=False)
+    try:
+        assert acd_collectors() == []
+        try:
+            await broken.start()
+        except ConfigError as exc:
+            assert "retention.interval_hours" in str(exc)
+        else:
+            raise AssertionError("a negative retention interval must stop the start")
+        assert broken.parts == {} and acd_collectors() == []
+        await second.start()
+        assert [c.acd for c in acd_collectors()] == [second.acd]
+        assert REGISTRY.get_sample_value("hotline_queue_callbacks_waiting") == 0
+    finally:
+        if broken.parts:
+            await broken.stop()
+        if second.parts:
+            await second.stop()
+        await sim_port.stopListening()
+    assert acd_collectors() == []
