@@ -9,7 +9,7 @@ TABLE_MODULES = ("callcenter.asr.jobs", "callcenter.routing.store", "callcenter.
                  "ticketing.intake.corrections", "ivr.store", "callcenter.screening.tables",
                  "callcenter.attachments.store", "callcenter.knowledge.store",
                  "callcenter.audit.tables", "callcenter.citizen.tables", "callcenter.sms.tables",
-                 "callcenter.workorders.open311_store")
+                 "callcenter.workorders.open311_store", "callcenter.web.pgcalls")
 
 
 def test_migrations_build_exactly_the_declared_schema(db_url):
