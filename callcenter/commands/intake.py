@@ -3,7 +3,7 @@ train the intake model, and measure it on a labeled TSV.
 
     callcenter intake --text TEXT [--json]
     callcenter intake FILE.wav [--json] [--model NAME_OR_DIR]
-    callcenter intake eval FILE.tsv [--json]
+    callcenter intake eval FILE.tsv [--json] [--misses [FIELDS]]
     callcenter intake train [--extra FILE.tsv] [--db-url URL | --no-db] [--output PATH]
     callcenter intake retrain [--db-url URL] [--output PATH] [--json]
 """
@@ -13,7 +13,7 @@ import json
 import sys
 import time
 
-USAGE = ("callcenter intake (--text TEXT | FILE.wav) [--json] | intake eval FILE.tsv | "
+USAGE = ("callcenter intake (--text TEXT | FILE.wav) [--json] | intake eval FILE.tsv [--misses [FIELDS]] | "
          "intake train [--extra FILE.tsv] | intake retrain [--db-url URL] [--output PATH]")
 
 
@@ -34,6 +34,9 @@ def register(sub) -> None:
     parser.add_argument("--no-db", action="store_true", help="train: ignore corrections in the database")
     parser.add_argument("--output", help="train: where to write the model (default: [intake] model_path, "
                                          "else the shipped model file)")
+    parser.add_argument("--misses", nargs="?", const="type,department,district,urgency", default=None,
+                        metavar="FIELDS",
+                        help="eval: also list every row a field is wrong on (comma-separated fields; default all four)")
     parser.add_argument("--kind", choices=("linear", "nb"), default="linear",
                         help="train: linear (logistic regression, calibrated; the default) or nb (naive Bayes)")
     parser.set_defaults(func=_run)
@@ -148,22 +151,60 @@ def _from_audio(args, path: str) -> int:
 
 
 def _eval(args, path: str) -> int:
+    from callcenter.bench.intake import score
+    from ticketing.intake.dataset import EVAL_FIELDS
     from ticketing.intake.resources import load_examples
     from ticketing.intake.training import evaluate
 
+    fields = None
+    if args.misses is not None:
+        fields = [f.strip() for f in args.misses.split(",") if f.strip()]
+        unknown = [f for f in fields if f not in EVAL_FIELDS]
+        if unknown or not fields:
+            return _fail(f"--misses: 未知字段 / unknown fields {unknown}; allowed: {', '.join(EVAL_FIELDS)}",
+                         as_json=args.json, details={"unknown": unknown, "allowed": list(EVAL_FIELDS)})
     examples = load_examples(path)
     extractor = _extractor(args)
     started = time.perf_counter()
     report = evaluate(extractor, examples)
     elapsed = time.perf_counter() - started
+    figures = score(extractor, examples)
+    urgent = {k: figures[k] for k in ("urgent_recall", "urgent_precision", "needs_dispatcher_share",
+                                      "auto_dispatch_department_accuracy")}
+    misses = []
+    if fields:
+        for e in examples:
+            p = extractor.propose(e.text, e.lang)
+            got = {"type": p.type, "department": p.department, "district": p.district, "urgency": p.urgency}
+            wrong = {f: {"expected": e.label(f), "got": got[f]} for f in fields
+                     if got[f] != e.label(f) and not (f == "district" and e.district is None)}
+            if wrong:
+                misses.append({"id": e.id, "text": e.text, "wrong": wrong,
+                               "confidence": {f: p.confidence.get(f) for f in wrong}})
     if args.json:
-        print(json.dumps({"file": path, "examples": len(examples), "seconds": round(elapsed, 3),
-                          "fields": report}, ensure_ascii=False))
+        out = {"file": path, "examples": len(examples), "seconds": round(elapsed, 3), "fields": report, **urgent,
+               "department_confusions": figures["department_confusions"], "type_confusions": figures["type_confusions"]}
+        if fields:
+            out["misses"] = misses
+        print(json.dumps(out, ensure_ascii=False))
         return 0
     print(f"{path}: {len(examples)} 条 / examples, {elapsed:.2f} s")
     for field, r in report.items():
         acc = "n/a" if r["accuracy"] is None else f"{100 * r['accuracy']:.1f}%"
         print(f"  {field:<12} {acc:>7}  ({r['correct']}/{r['total']})")
+    pct = lambda v: "n/a" if v is None else f"{100 * v:.1f}%"  # noqa: E731
+    print(f"  紧急 / urgent recall {pct(urgent['urgent_recall'])}, precision {pct(urgent['urgent_precision'])}; "
+          f"needs dispatcher {pct(urgent['needs_dispatcher_share'])} "
+          f"(auto-dispatched right {pct(urgent['auto_dispatch_department_accuracy'])})")
+    if figures["department_confusions"]:
+        print("  部门混淆 / department confusions: " + ", ".join(f"{k} {v}" for k, v in figures["department_confusions"].items()))
+    if figures["type_confusions"]:
+        print("  类型混淆 / type confusions: " + ", ".join(f"{k} {v}" for k, v in figures["type_confusions"].items()))
+    if fields:
+        print(f"  错例 / misses ({len(misses)}):")
+        for m in misses:
+            wrong = " ".join(f"{f}:{w['expected']}→{w['got']}" for f, w in m["wrong"].items())
+            print(f"  {m['id']}\t{wrong}\t{m['text']}")
     return 0
 
 

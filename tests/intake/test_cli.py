@@ -91,6 +91,25 @@ def test_eval_prints_accuracy_per_field(capsys, tmp_path):
     assert code == 0 and "department" in out and "100.0%" in out and "(3/4)" in out
 
 
+def test_eval_misses_lists_exactly_the_rows_a_field_is_wrong_on(capsys, tmp_path):
+    """`intake eval FILE.tsv --misses urgency` lists each row whose urgency is wrong, with expected and got,
+    and nothing for rows that are right; an unknown field is refused with exit code 2."""
+    tsv = tmp_path / "small.tsv"
+    tsv.write_text(HEADER
+                   + "m1\tzh\t请问一下社保卡丢了怎么补办\tconsultation\thuman-resources\t\tnormal\n"
+                   + "m2\tzh\t请问一下社保卡丢了怎么补办呢\tconsultation\thuman-resources\t\turgent\n", encoding="utf-8")
+    code, out, _ = _run(capsys, "eval", str(tsv), "--misses", "urgency", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert [m["id"] for m in report["misses"]] == ["m2"]
+    assert report["misses"][0]["wrong"] == {"urgency": {"expected": "urgent", "got": "normal"}}
+    assert report["urgent_recall"] == 0.0
+    code, out, _ = _run(capsys, "eval", str(tsv), "--misses", "urgency")
+    assert code == 0 and "m2\turgency:urgent→normal" in out and "m1\t" not in out
+    code, _, err = _run(capsys, "eval", str(tsv), "--misses", "colour")
+    assert code == 2 and "colour" in err
+
+
 def test_eval_refuses_a_malformed_tsv(capsys, tmp_path):
     """An unknown department or a missing column is reported with the line; nothing is evaluated."""
     bad = tmp_path / "bad.tsv"
