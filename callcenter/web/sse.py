@@ -78,6 +78,9 @@ class EventStream(Resource):
     def __init__(self, clock):
         super().__init__()
         self.clock = clock
+        #: ``fn(event, data)`` also given every frame (the call-driving process copies its live streams
+        #: to the other web processes: :mod:`callcenter.web.pgcalls`)
+        self.mirror = None
         self.clients: set[_Client] = set()
         self._last_id = 0
         self._recent: deque[tuple[int, bytes]] = deque(maxlen=self.replay_size)
@@ -87,6 +90,8 @@ class EventStream(Resource):
         """Send ``data`` as event ``event`` to every client; returns its id."""
         self._last_id += 1
         frame = format_event(self._last_id, event, data)
+        if self.mirror is not None:
+            self.mirror(event, data)
         self._recent.append((self._last_id, frame))
         for client in list(self.clients):
             client.send(frame)
