@@ -106,6 +106,8 @@ class DeskService:
         #: what callers told the IVR (callcenter.asr.intake.SpeechIntake): transcript + draft on ringing
         self.ivr_speech = None
         self._ended: list[str] = []
+        #: ``fn(agent_id, event, data)`` also given every push (:mod:`callcenter.web.pgcalls`)
+        self.mirror = None
         acd.add_listener(self._on_acd)
 
     def now(self) -> datetime:
@@ -120,6 +122,8 @@ class DeskService:
         return stream
 
     def _push(self, agent_id: str, event: str, data: dict) -> None:
+        if self.mirror is not None:  # the agent's browser may be on another web process
+            self.mirror(agent_id, event, data)
         stream = self.streams.get(agent_id)
         if stream is not None:
             stream.publish(event, data)

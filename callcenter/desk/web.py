@@ -94,6 +94,14 @@ def routes(app) -> None:
     @app.route("/agent/events", methods=["GET"])
     @require_role(*DESK_ROLES, stream=True)
     async def events(request, principal):
+        relay = deps.extras.get("calls_relay")
+        if relay is not None and deps.extras.get("acd") is None:
+            # a web process that does not drive calls: the controller checks the agent, then its frames follow
+            status, body = await relay.ask(request, "/agent/api/screen")
+            if status != 200:
+                raise ApiError(status, str(body.get("error_id") or "desk.unavailable"), str(body.get("message") or ""),
+                               body.get("details") or {})
+            return relay.stream(f"desk:{principal.user.desk_agent}")
         return desk_of(deps).stream_for(agent_id(principal))
 
     @app.route("/agent/api/screen", methods=["GET"])
