@@ -112,7 +112,8 @@ def routes(app) -> None:
     @app.route("/wallboard/events", methods=["GET"])
     @require_role(*VIEWERS, stream=True)
     async def events(request, principal):
-        return feed.stream
+        relay = deps.extras.get("calls_relay")  # a web process that does not drive calls: the leader's frames
+        return relay.stream("wallboard") if relay is not None else feed.stream
 
     @app.route("/api/v1/wallboard", methods=["GET"])
     @json_api
