@@ -225,7 +225,8 @@ def routes(app) -> None:
     @app.route("/supervisor/calls/events", methods=["GET"])
     @require_role(*SUPERVISORS, stream=True)
     async def events(request, principal):
-        return live.stream
+        relay = deps.extras.get("calls_relay")  # a web process that does not drive calls: the leader's frames
+        return relay.stream("livecalls") if relay is not None else live.stream
 
     app.mount("supervisor/calls/assets", StaticFiles(STATIC))
 
