@@ -137,11 +137,18 @@ class HotlineRoot(Resource):
     def render(self, request):
         request.hotline_deps = self.deps
         apply_forwarding(request, self.trusted_proxies)
+        if request.requestHeaders.hasHeader(b"x-hotline-relay"):  # relayed by another web process of ours
+            from callcenter.web.pgcalls import accept_relayed
+
+            accept_relayed(request, self.deps.extras.get("secret_key"))
         request.hotline_route = self.route_template(request)
         try:
             check_request_text(request)
         except ApiError as exc:
             return _error_response(request, exc)
+        relay = self.deps.extras.get("calls_relay")  # this process does not drive calls: the leader serves these
+        if relay is not None and relay.wants(request):
+            return relay.render(request)
         return self._klein.render(request)
 
     def route_template(self, request) -> str:
