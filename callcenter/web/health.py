@@ -99,6 +99,11 @@ def routes(app) -> None:
             if missing:
                 healthy = False
                 body["status"] = "degraded"
+        role = deps.extras.get("role")  # "web" or "standby": a process that serves pages but drives no calls
+        if role:
+            body["role"] = role
+            if role == "standby" and healthy:
+                body["status"] = "standby"
         return json_response(request, body, 200 if healthy else 503)
 
     @app.route("/metrics", methods=["GET"])
