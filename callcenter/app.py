@@ -26,6 +26,11 @@ pages and APIs are not services: a feature adds its routes to
 :data:`callcenter.bootstrap.FEATURES` and reads what it needs from ``deps.extras`` (the ``web``
 step puts the ACD, caller screen and intake there).
 
+Roles (``Hotline(role=…)``): ``"calls"`` (the default) drives the PBX and runs everything; ``"web"``
+(``[serve] role = "web"``) and ``"standby"`` (a failover standby while it waits for the lock) build only
+:data:`WEB_STEPS` — the pages and APIs, with the calls pages relayed to the process that drives the calls
+(the ``calls_relay`` step, :mod:`callcenter.web.pgcalls`) — and record every other step switched off.
+
 The demo's differences are options, not a second wiring: ``migrate`` (the demo upgrades its own
 SQLite database; serve refuses a schema behind the migrations), ``ami_options`` (the scaled clock,
 no keep-alive pings), ``on_outcome``/``on_finished`` (progress counters), ``speech`` (only with
@@ -342,16 +347,20 @@ def _web(h: "Hotline") -> Part:
     if h.desk_audiosocket and h.speech is not None:
         host = config.get("asr.audiosocket_host") or "127.0.0.1"
         config = config.with_overrides({"desk.audiosocket": f"{host}:{h.speech.audiosocket_port}"})
-    h.web_root = root = build_web(config, h.reactor, engine=h.engine, workorders=h.workorders, acd=h.acd,
-                                       clock=h.clock)
-    attach_live_calls(root, h.tracker, clock=h.clock)
+    drives_calls = h.role == "calls"
+    h.web_root = root = build_web(config, h.reactor, engine=h.engine, workorders=h.workorders,
+                                  acd=h.acd if drives_calls else None, clock=h.clock)
     deps = root.deps
-    deps.extras["caller_screen"] = h.runner.caller_screen
-    deps.extras["ami"] = h.ami  # /healthz: degraded while the AMI link is down
-    deps.extras["speech_intake"] = h.speech_intake  # the desk shows what a caller told the IVR
+    if drives_calls:
+        attach_live_calls(root, h.tracker, clock=h.clock)
+        deps.extras["caller_screen"] = h.runner.caller_screen
+        deps.extras["ami"] = h.ami  # /healthz: degraded while the AMI link is down
+        deps.extras["speech_intake"] = h.speech_intake  # the desk shows what a caller told the IVR
+        h.fanout.listeners.append(lambda: deps.extras.get("desk"))
+    else:
+        deps.extras["role"] = h.role  # /healthz says so; the calls pages come from the leader (calls_relay)
     deps.extras["intake"] = IntakeService.from_config(h.reactor, h.reactor.getThreadPool(), h.config,
                                                       taxonomy=h.workorders.taxonomy, engine=h.engine)
-    h.fanout.listeners.append(lambda: deps.extras.get("desk"))
 
     def listen():
         h.web_port = h.reactor.listenTCP(int(h.config.get("web.port")), make_site(root, h.config, h.reactor),
@@ -364,6 +373,36 @@ def _web(h: "Hotline") -> Part:
         close_web(root)
 
     return Part("web", root, start=listen, stop=stop)
+
+
+def _calls_relay(h: "Hotline") -> Part:
+    """The pages fed by the calls on every web process (:mod:`callcenter.web.pgcalls`, PostgreSQL only): the
+    process that drives the calls copies its live streams out and runs the requests relayed to it; a web
+    process (``role`` web or standby) relays those requests and serves the copied streams."""
+    from callcenter.web.pgcalls import CallsHost, CallsRelay
+
+    if h.engine.dialect.name != "postgresql":
+        return Part("calls_relay", None)
+    deps = h.web_root.deps
+    group = str(h.config.get("failover.group") or "default")
+    name = str(h.config.get("failover.name") or "")
+    secret = deps.extras.get("secret_key")
+    if h.role == "calls":
+        def web_address():
+            where = h.web_port.getHost()
+            return where.host, where.port
+
+        host = CallsHost(h.reactor, h.engine, group=group, secret=secret, web_address=web_address, name=name)
+        for key, stream in (("wallboard_feed", "wallboard"), ("live_calls", "livecalls")):
+            if deps.extras.get(key) is not None:
+                deps.extras[key].stream.mirror = host.sink(stream)
+        if deps.extras.get("desk") is not None:
+            deps.extras["desk"].mirror = host.desk_frame
+        return Part("calls_relay", host, start=host.start, stop=host.stop)
+    relay = CallsRelay(h.reactor, h.engine, group=group, secret=secret, name=name)
+    relay.claim_timeout = h.config.number("serve.controller_timeout", 0.2, 60, unit="s", default=relay.claim_timeout)
+    deps.extras["calls_relay"] = relay
+    return Part("calls_relay", relay, start=relay.start, stop=relay.stop)
 
 
 #: opened by :meth:`Hotline.open` (the demo needs the work orders' calendar to set its clock)
@@ -393,7 +432,13 @@ SERVICES = (
     ("intake_retrain", _intake_retrain),
     ("retention", _retention),
     ("web", _web),
+    ("calls_relay", _calls_relay),
 )
+
+#: what ``role="web"`` (and ``"standby"``) builds: pages and APIs, no PBX link and no workers; every other
+#: step is recorded switched off (``Part(name, None)``), so every role lists the same names
+WEB_STEPS = frozenset({"database", "workorders", "live_events", "web", "calls_relay"})
+ROLES = ("calls", "web", "standby")
 
 
 class Hotline:
@@ -406,7 +451,13 @@ class Hotline:
     """
 
     def __init__(self, reactor, config, *, clock=None, migrate: bool = False, ami_options: dict | None = None,
-                 on_outcome=(), on_finished=None, speech: bool = True, desk_audiosocket: bool = False):
+                 on_outcome=(), on_finished=None, speech: bool = True, desk_audiosocket: bool = False,
+                 role: str = "calls"):
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+        #: "calls": drives the PBX (AMI, IVR, ACD, workers, web); "web": pages and APIs only, the calls pages
+        #: relayed to the process that drives the calls; "standby": "web" while waiting for leadership
+        self.role = role
         self.reactor = reactor
         self.config = config
         self.clock = clock if clock is not None else reactor
@@ -439,6 +490,9 @@ class Hotline:
         for name, step in steps:
             if name in self.parts:
                 continue
+            if self.role != "calls" and name not in WEB_STEPS:
+                self.parts[name] = Part(name, None)
+                continue
             part = yield defer.maybeDeferred(step, self)
             assert part.name == name, f"step {name!r} built part {part.name!r}"
             self.parts[name] = part
@@ -463,7 +517,7 @@ class Hotline:
             yield self.stop()
             raise
         log.info("hotline serving", extra={"fields": {
-            "web": f"{self.config.get('web.host')}:{self.web_port.getHost().port}",
+            "role": self.role, "web": f"{self.config.get('web.host')}:{self.web_port.getHost().port}",
             "ami": f"{self.config.get('ami.host')}:{self.config.get('ami.port')}",
             "speech": self.speech.model.name if self.speech else None}})
         return self
