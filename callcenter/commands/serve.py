@@ -5,6 +5,9 @@ refuses to start (exit 2) on a failed one, except a PBX or search engine that is
 yet (it reconnects to those).  With ``[failover] enabled`` on PostgreSQL it first waits to be
 the leader (:mod:`callcenter.failover.leadership`): a standby prints ``standby`` and starts the
 hotline only when the leader is gone; a leader that loses its lock exits 3 at once (fencing).
+While it waits a standby serves the web pages (``Hotline(role="standby")``: the calls pages relayed to the
+leader through PostgreSQL, :mod:`callcenter.web.pgcalls`).  ``[serve] role = "web"`` runs a process that
+only ever serves the pages and APIs (any number of them behind a proxy; PostgreSQL only).
 """
 from __future__ import annotations
 
@@ -38,15 +41,28 @@ def _run(args) -> int:
         return 2
     from callcenter.preflight import blocking_failures, report, run_checks
 
-    hotline = Hotline(reactor, args.cfg)
+    role = str(args.cfg.get("serve.role") or "calls")
+    if role not in ("calls", "web"):
+        print(f"callcenter serve: configuration error: [serve] role = {role!r}: expected \"calls\" or \"web\"",
+              file=sys.stderr)
+        return 2
+    if role == "web" and not _postgresql(args.cfg):
+        print("callcenter serve: [serve] role = \"web\" needs PostgreSQL (database.url): the calls pages are "
+              "relayed to the controller through it / 纯网页进程需要 PostgreSQL", file=sys.stderr)
+        return 2
+    hotline = Hotline(reactor, args.cfg, role=role)
     outcome = {"code": 0}
     stopping = []
-    leadership = _leadership(args.cfg, reactor)
+    leadership = _leadership(args.cfg, reactor) if role == "calls" else None
+    waiting: list = []  # the standby's web-only hotline while it waits
 
     def shutdown(*_):
         if not stopping:
             stopping.append(True)
-            d = hotline.stop() if hotline.parts else defer.succeed(None)
+            d = defer.succeed(None)
+            for h in waiting:
+                d.addBoth(lambda _, h=h: h.stop() if h.parts else None)
+            d.addBoth(lambda _: hotline.stop() if hotline.parts else None)
             if leadership is not None:
                 d.addBoth(lambda _: leadership.stop())
             d.addErrback(lambda f: print(f"callcenter serve: stop failed: {f.getErrorMessage()}",
@@ -65,13 +81,26 @@ def _run(args) -> int:
             return
         if leadership is not None:
             print(f"standby: waiting for leadership of group {leadership.group!r} / 备用：等待接管", flush=True)
-            standby_port = _standby_health(reactor, args.cfg, leadership)
-            if standby_port is not None:
-                host = standby_port.getHost()
+            standby_port = None
+            standby = Hotline(reactor, args.cfg, role="standby")
+            try:  # meanwhile the standby serves the web pages, the calls pages through the leader
+                yield standby.start()
+                waiting.append(standby)
+                host = standby.web_port.getHost()
+                print("standby: serving the web pages meanwhile / 备用期间提供网页服务", flush=True)
+            except Exception as exc:  # noqa: BLE001 - e.g. the port is busy: the standby still waits
+                print(f"standby: web pages not served ({exc}); health only", file=sys.stderr, flush=True)
+                if standby.parts:
+                    yield standby.stop()
+                standby_port = _standby_health(reactor, args.cfg, leadership)
+                host = standby_port.getHost() if standby_port is not None else None
+            if host is not None:
                 print(f"standby health on http://{host.host}:{host.port}/healthz", flush=True)
             yield _elected(leadership)
+            if waiting:
+                yield waiting.pop().stop()  # the hotline's web takes the port over
             if standby_port is not None:
-                yield standby_port.stopListening()  # the hotline's web takes the port over
+                yield standby_port.stopListening()
             if stopping:
                 return
             print("leader: starting the hotline / 主用：接管呼叫", flush=True)
@@ -88,6 +117,8 @@ def _run(args) -> int:
             reactor.stop()
             return
         tune_gc(gc_threshold)
+        if role == "web":
+            print("web: serving pages and APIs only; the calls pages come from the controller / 纯网页进程", flush=True)
         print(f"serving on http://{args.cfg.get('web.host')}:{hotline.web_port.getHost().port}/ "
               f"(AMI {args.cfg.get('ami.host')}:{args.cfg.get('ami.port')})", flush=True)
 
@@ -107,6 +138,14 @@ def _run(args) -> int:
     reactor.callWhenRunning(lambda: signal.signal(signal.SIGTERM, on_signal))
     reactor.run(installSignalHandlers=False)
     return outcome["code"]
+
+
+def _postgresql(config) -> bool:
+    from sqlalchemy.engine import make_url
+
+    from callcenter.db import default_url
+
+    return make_url(default_url(config)).get_backend_name() == "postgresql"
 
 
 def _leadership(config, reactor):
