@@ -49,6 +49,7 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.web.server import NOT_DONE_YET
 
 from callcenter.db import metadata
+from callcenter.errors import HotlineError
 from callcenter.failover.leadership import psycopg_conninfo
 from callcenter.web.i18n import CATALOGUE
 from callcenter.web.sse import EventStream
@@ -450,12 +451,26 @@ class CallsHost:
             conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": REPLIES, "p": json.dumps({"g": self.group, "r": rid})})
 
 
-class ControllerUnavailable(Exception):
+class ControllerUnavailable(HotlineError):
     """No controller claimed a relayed request (it was withdrawn: nothing was done)."""
 
+    error_id = "calls.controller_unavailable"
+    http_status = 503
 
-class ControllerTimeout(Exception):
+    def __init__(self, group: str):
+        text_ = TEXT["error.controller_unavailable"]
+        super().__init__(f"{text_['zh']} / {text_['en']}", group=group)
+
+
+class ControllerTimeout(HotlineError):
     """A controller claimed a relayed request and did not answer in time (it may have been done)."""
+
+    error_id = "calls.controller_timeout"
+    http_status = 504
+
+    def __init__(self, group: str):
+        text_ = TEXT["error.controller_timeout"]
+        super().__init__(f"{text_['zh']} / {text_['en']}", group=group)
 
 
 class CallsRelay:
@@ -611,23 +626,20 @@ class CallsRelay:
         request.write(body)
         request.finish()
 
-    def _refusal(self, request, exc: Exception) -> bytes:
-        from callcenter.web.app import _error_response
-        from callcenter.web.errors import ApiError
+    def _refusal(self, request, exc: HotlineError) -> bytes:
+        from callcenter.web.app import json_response
+        from callcenter.web.errors import error_payload
 
         self.refused += 1
-        unavailable = isinstance(exc, ControllerUnavailable)
-        status, error_id = (503, "calls.controller_unavailable") if unavailable else (504, "calls.controller_timeout")
-        message = TEXT["error." + error_id.split(".")[1]]
         path = request.path.decode("utf-8", "replace")
         request.setHeader(b"Retry-After", b"5")
-        if request.method == b"GET" and not path.startswith(("/api/", "/agent/api/")):
-            deps = request.hotline_deps
-            page = deps.templates.render(request, "error.html", status=status, message_key="error." +
-                                         error_id.split(".")[1], detail=error_id, back=path)
-            return page
-        return _error_response(request, ApiError(status, error_id, f"{message['zh']} / {message['en']}",
-                                                 {"group": self.group}))
+        if request.method == b"GET" and not path.startswith(("/api/", "/agent/api/")):  # a page: say it in words
+            return request.hotline_deps.templates.render(
+                request, "error.html", status=exc.http_status, message_key="error." + exc.error_id.split(".", 1)[1],
+                detail=exc.error_id, back=path)
+        log.warning("calls relay: %s", exc.error_id, extra={"fields": {"path": path[:200], "group": self.group}})
+        status, body = error_payload(exc)
+        return json_response(request, body, status)
 
     @staticmethod
     def _body(request) -> bytes:
@@ -658,7 +670,7 @@ class CallsRelay:
         while True:
             row = await deferToThreadPool(self.reactor, self.pool, self._look, rid)
             if row is None:
-                raise ControllerTimeout(rid)  # pruned under us: treat as not answered
+                raise ControllerTimeout(self.group)  # pruned under us: treat as not answered
             if row.state == "done":
                 await deferToThreadPool(self.reactor, self.pool, self._forget, rid)
                 out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in json.loads(row.response_headers or "[]")]
@@ -667,11 +679,11 @@ class CallsRelay:
             if row.state == "pending" and waited >= self.claim_timeout:
                 withdrawn = await deferToThreadPool(self.reactor, self.pool, self._withdraw, rid)
                 if withdrawn:
-                    raise ControllerUnavailable(rid)
+                    raise ControllerUnavailable(self.group)
                 continue  # claimed meanwhile: wait for its answer
             if waited >= self.answer_timeout:
                 await deferToThreadPool(self.reactor, self.pool, self._forget, rid)
-                raise ControllerTimeout(rid)
+                raise ControllerTimeout(self.group)
             limit = self.claim_timeout if row.state == "pending" else self.answer_timeout
             await self._wait(rid, max(0.01, min(self.poll_interval, limit - waited)))
 
