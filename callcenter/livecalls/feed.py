@@ -107,7 +107,7 @@ class LiveCalls:
 
     def publish(self) -> None:
         """Send the rows to open pages if they changed since the last send."""
-        if self.tracker is None or not (self.stream.clients or self.stream.mirror is not None):
+        if self.tracker is None or not (self.stream.clients or getattr(self.stream, "mirror", None) is not None):
             self._last = None
             return
         snap = self.snapshot()

@@ -202,6 +202,6 @@ class WallboardFeed:
                 if q[key] is not None:
                     gauge.set(q[key])
         metrics.WALLBOARD_CLIENTS.set(len(self.stream.clients))
-        if self.stream.clients or self.stream.mirror is not None:  # mirror: viewers on other web processes
+        if self.stream.clients or getattr(self.stream, "mirror", None) is not None:  # mirror: viewers on other web processes
             self.stream.publish("wallboard", snap)
         return snap
