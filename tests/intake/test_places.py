@@ -73,3 +73,86 @@ def test_english_place_names_are_repaired(extractor, text, district):
 def test_english_common_words_are_not_places(extractor):
     """Ordinary English words are never 'repaired' into a place."""
     assert extractor.propose("The street light outside my house is broken, please fix it", "en").district is None
+
+
+@pytest.mark.parametrize("text, district", [
+    ("泗门停电了一个上午", "yuyao"),          # no word of the language: found wherever it is said
+    ("古林菜场旁边下水道堵了", "haishu"),      # a town's own institutions name the town
+    ("柴桥中学门口有人摆摊", "beilun"),
+    ("梅墟工业区有股怪味", "yinzhou"),
+])
+def test_a_bare_town_name_that_is_no_ordinary_word_is_found_without_place_words(extractor, text, district):
+    assert extractor.gazetteer.resolve(text).district == district, text
+
+
+@pytest.mark.parametrize("text, district", [
+    ("嗯 我住骆驼 旁边那个化工厂天天冒黑烟", "zhenhai"),
+    ("我在溪口开民宿 想问问天然气开户", "fenghua"),
+    ("我是长街的 建议把海塘加固一下", "ninghai"),
+    ("西门那个弄堂有人加盖房子", "haishu"),
+])
+def test_a_bare_name_that_is_an_ordinary_word_is_found_when_the_caller_says_they_live_or_are_there(
+        extractor, text, district):
+    assert extractor.gazetteer.resolve(text).district == district, text
+
+
+@pytest.mark.parametrize("text", ["骆驼毛的衣服起球了", "长河落日圆", "学校南门的路灯坏了"])
+def test_an_ordinary_word_without_place_context_is_not_a_town(extractor, text):
+    assert extractor.gazetteer.resolve(text).district is None, text
+
+
+def test_an_ordinary_word_town_weighs_less_than_any_other_place_named(extractor):
+    """我住骆驼 (Luotuo, Zhenhai) said with a Haishu road: the road decides."""
+    assert extractor.gazetteer.resolve("我住骆驼，今天在中山西路上看到井盖没了").district == "haishu"
+
+
+@pytest.mark.parametrize("text, district, town", [
+    ("喂 石器这边雨太大了 下水道倒灌", "haishu", "石碶街道"),     # 石器 (stone tools) heard for 石碶
+    ("你好，住在瞻弃那块的，水表走得特别快", "yinzhou", "瞻岐镇"),  # zan-qi is also 掌起: the shared character decides
+])
+def test_a_misheard_bare_town_name_is_repaired_by_sound_with_place_context(extractor, text, district, town):
+    where = extractor.gazetteer.resolve(text)
+    assert where.district == district and where.address.subdistrict == town, text
+    assert extractor.gazetteer.resolve("这是石器时代的东西").district is None
+
+
+@pytest.mark.parametrize("text, district", [
+    ("我们在磁溪龙山 高龄津贴没发", "cixi"),
+    ("我小孩在北轮一个小学 校服太贵", "beilun"),
+    ("鱼姚的医保中心窗口中午就不办了", "yuyao"),
+])
+def test_a_misheard_district_name_is_repaired_by_sound(extractor, text, district):
+    assert extractor.propose(text, "zh").district == district, text
+
+
+@pytest.mark.parametrize("text, district", [
+    ("我在印象城门口，路灯坏了", "yinzhou"),
+    ("万达广场地下车库积水了", "yinzhou"),
+    ("大剧院对面有家小店没有营业执照", "jiangbei"),
+    ("鼓楼旁边那个小区电梯坏了", "haishu"),     # the landmark needs no place words, unlike the bare town name
+    ("那个李惠利东院做个核磁共振要排一个月", "yinzhou"),
+    ("阳明古镇这边一整条街停水了", "yuyao"),
+])
+def test_well_known_landmarks_give_their_district(extractor, text, district):
+    assert extractor.gazetteer.resolve(text).district == district, text
+
+
+@pytest.mark.parametrize("text, district", [
+    ("Please help, the lift in our building in Bay Lun is stuck", "beilun"),
+    ("I'm staying in Tsi Shee for work and the river smells", "cixi"),
+    ("I worked for a company in Hi Shoe district and they didn't pay me", "haishu"),
+    ("I reported my stolen bike at the police station in Jiang Bay", "jiangbei"),
+    ("the street light has been broken for a week on Sanbeida Road", "cixi"),
+    ("we were at the drum tower night market and i can't find her", "haishu"),
+    ("I'm a student at Nottingham Ningbo, the crossing has no light", "yinzhou"),
+])
+def test_english_place_names_written_as_heard_are_found(extractor, text, district):
+    assert extractor.gazetteer.resolve(text).district == district, text
+
+
+@pytest.mark.parametrize("text", [
+    "I saw them change the labels on the cakes",     # change ~ Changhe, but not said as a place
+    "Hi, Shoe shop owner here, my refund was refused",
+])
+def test_english_words_near_a_place_name_are_not_places_without_place_context(extractor, text):
+    assert extractor.gazetteer.resolve(text).district is None, text

@@ -48,6 +48,11 @@ class Tokenizer:
         self._init()
         return self._jieba.FREQ.get(word, 0) >= self.COMMON_FREQ
 
+    def frequency(self, word: str) -> int:
+        """How often jieba's dictionary saw ``word`` as a word (0: not a word of the language)."""
+        self._init()
+        return int(self._jieba.FREQ.get(word, 0) or 0)
+
     def words(self, text: str) -> list[str]:
         self._init()
         return [w for w in self._jieba.lcut(text) if w.strip()]

@@ -115,8 +115,10 @@ class Extractor:
         self.tokenizer = Tokenizer([*gazetteer.terms(), *han])
         # Sound repair towards named places only (not the thousands of village and community
         # names, nor two-character bare names: too many ordinary phrases sound like one of them).
+        # The ten districts' two-character names are repaired too (磁溪 → 慈溪, 北轮 → 北仑): a caller says
+        # them more than any other place, and none sounds like an ordinary word sharing a character.
         heard_as = [t for t in gazetteer.terms(("district", "subdistrict", "town", "road", "landmark")) if len(t) >= 3
-                    or t in gazetteer.by_name]
+                    or t in gazetteer.by_name or gazetteer.kind_of(t) == "district"]
         self.lexicon = PhoneticLexicon([*heard_as, *REPAIR_TERMS], is_common=self.tokenizer.is_common)
         self._analysed: dict = {}
 

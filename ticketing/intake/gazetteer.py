@@ -20,6 +20,7 @@ from typing import Iterable, Mapping
 from pypinyin import lazy_pinyin
 
 from ticketing.intake.errors import DataError
+from ticketing.intake.phonetic import syllables
 
 KINDS = ("district", "subdistrict", "town", "road", "landmark", "community", "village")
 ADMIN_KINDS = ("district", "subdistrict", "town")   # from the taxonomy, never from gazetteer rows
@@ -32,11 +33,18 @@ FUZZY_FACTOR = 0.85
 BARE_FACTOR = 0.85   # a two-character bare name (横街, 古林) said without 街道/镇: weaker evidence
 # A two-character bare name is taken as a place only next to words that say "a place here":
 # 横街这边, 在古林, 住在南门那块, 白云的 ... (南门 alone may be a school's south gate).
-_BARE_AFTER = re.compile(r"(这边|那边|那里|这里|那儿|这儿|那块|这块|附近|一带|片区|地区|街上|镇上|乡下|村|社区|小区|的|这|那|人)")
+# A town's own institutions and places say "the town" as well: 古林菜场, 柴桥中学, 梅墟工业区.
+_BARE_PLACE_NOUNS = (r"菜场|菜市场|农贸市场|市场|中学|小学|中心小学|幼儿园|卫生院|医院|派出所|政府|工业区|开发区|工业园|园区|"
+                     r"水库|老街|大桥|汽车站|车站|地铁站|码头|渔港|公园|广场|中心|街道|集镇|路口|大道|方向|派出")
+_BARE_AFTER = re.compile(r"(这边|那边|那里|这里|那儿|这儿|那块|这块|附近|一带|片区|地区|街上|镇上|乡下|村|社区|小区|的|这|那|人|"
+                         + _BARE_PLACE_NOUNS + ")")
 _BARE_BEFORE = re.compile(r"(在|住|是|到|去|来自|我们|咱们|我家|家住|位于)$")
 # A bare name that is also an ordinary word (南门, 江口, 新桥, 桥头) needs more: 南门这边, 新桥那块.
-_BARE_AFTER_STRONG = re.compile(r"(这边|那边|那里|这里|那儿|这儿|那块|这块|一带|片区|地区|街上|镇上|乡下)")
-_BARE_BEFORE_STRONG = re.compile(r"(住在|家住|来自|位于|我们|咱们)$")
+_BARE_AFTER_STRONG = re.compile(r"(这边|那边|那里|这里|那儿|这儿|那块|这块|一带|片区|地区|街上|镇上|乡下|"
+                                r"菜场|菜市场|农贸市场|中学|小学|卫生院|派出所|工业区|开发区|集镇)")
+_BARE_BEFORE_STRONG = re.compile(r"(住在|家住|来自|位于|我们|咱们|阿拉|住|[我们拉]是|[我们拉]在)$")
+_BARE_AFTER_STRONG_WORD = re.compile(r"(那个|这个)")
+COMMON_FACTOR = 0.7  # a bare name that is also an ordinary word (骆驼, 长河): any other place named outweighs it
 
 _ROAD_SUFFIXES = (("步行街", "pedestrian street"), ("大道", "avenue"), ("大街", "street"),
                   ("路", "road"), ("街", "street"))
@@ -63,6 +71,7 @@ class PlaceMatch:
     end: int
     fuzzy: bool = False
     bare: bool = False
+    common: bool = False   # a bare name that is also an ordinary word
 
 
 def _bare_name(name: str) -> str:
@@ -129,7 +138,8 @@ class Resolution:
 
 
 def _weight(m: PlaceMatch) -> float:
-    return KIND_WEIGHT[m.place.kind] * (FUZZY_FACTOR if m.fuzzy else 1.0) * (BARE_FACTOR if m.bare else 1.0)
+    return (KIND_WEIGHT[m.place.kind] * (FUZZY_FACTOR if m.fuzzy else 1.0) * (BARE_FACTOR if m.bare else 1.0)
+            * (COMMON_FACTOR if m.common else 1.0))
 
 
 def _within(a: str, b: str, budget: int) -> bool:
@@ -149,6 +159,20 @@ def _within(a: str, b: str, budget: int) -> bool:
             return False
         prev2, prev = prev, cur
     return prev[-1] <= budget
+
+
+_EN_SOUND_RULES = (("tsh", "ch"), ("ts", "c"), ("tz", "c"), ("dz", "z"), ("hs", "sh"), ("zh", "j"), ("x", "sh"),
+                   ("q", "ch"), ("ph", "f"), ("wh", "w"), ("ee", "i"), ("ea", "i"), ("ay", "ei"), ("ey", "ei"),
+                   ("oe", "u"), ("oo", "u"), ("ow", "ou"), ("ue", "u"))
+
+
+def english_sound(key: str) -> str:
+    """A squashed English spelling reduced to roughly how it sounds in pinyin terms, so that a
+    name written as heard meets its pinyin: "tsishee" and "cixi" → "cishi", "baylun" and "beilun"
+    → "beilun", "hishoe" ~ "haishu"."""
+    for a, b in _EN_SOUND_RULES:
+        key = key.replace(a, b)
+    return key
 
 
 def _pinyin(text: str) -> str:
@@ -183,6 +207,9 @@ def _english_names(kind: str, name: str, aliases: tuple[str, ...]) -> list[str]:
                     direction = " " + _DIRECTIONS[base[-1]]
                     base = base[:-1]
                 names.append(f"{_pinyin(base)}{direction} {english}")
+                if english != "road":  # callers call any street a road: 三北大街 "Sanbei Road", "Sanbeidajie"
+                    names.append(f"{_pinyin(base)}{direction} road")
+                    names.append(_pinyin(name))
                 if direction:  # said in pinyin too: "Rili Zhong Road", "Tiantongnan Road"
                     names.append(f"{_pinyin(base)} {_pinyin(name[len(base):-len(suffix)])} {english}")
                     names.append(f"{_pinyin(name[:-len(suffix)])} {english}")
@@ -200,10 +227,13 @@ _EN_HOUSE = re.compile(r"\b(?:no\.?\s*)?(\d{1,5})\s*,?\s*$", re.I)
 class Gazetteer:
     """Place lookup over a fixed set of rows (loaded once, then read-only)."""
 
-    def __init__(self, places: Iterable[Place], common_words: Iterable[str] = ()):
-        """``common_words``: bare names that are also ordinary words, taken only with strong place context."""
+    def __init__(self, places: Iterable[Place], common_words: Iterable[str] = (), free_words: Iterable[str] = ()):
+        """``common_words``: bare names that are also ordinary words, taken only with strong place context;
+        ``free_words``: bare names that are no word of the language at all (古林, 马渚, 陆埠), taken
+        wherever they are said (泗门停电了): nothing else sounds or reads like them."""
         self.places = list(places)
         self._common = frozenset(common_words)
+        self._free = frozenset(free_words) - self._common
         self._surface: dict[str, tuple[Place, bool]] = {}
         english: dict[str, Place] = {}
         for place in self.places:
@@ -211,6 +241,9 @@ class Gazetteer:
                 known = self._surface.get(surface)
                 if known is None:
                     self._surface[surface] = (place, surface in place.bare)
+                elif known[1] and surface not in place.bare and set(place.districts) == set(known[0].districts):
+                    # a landmark named like its own town's bare name (鼓楼, 月湖) needs no place context
+                    self._surface[surface] = (known[0], False)
                 elif known[0].kind in ("community", "village") and place.kind == known[0].kind \
                         and not set(place.districts) <= set(known[0].districts):
                     # one name, villages in several districts: the name says less about where
@@ -219,6 +252,10 @@ class Gazetteer:
             for eng in (*place.english, *_english_names(place.kind, place.name, place.aliases)):
                 english.setdefault(eng.lower(), place)
         self._surfaces = sorted(self._surface, key=lambda s: (-len(s), s))
+        self._bare_sounds: dict[tuple, list[str]] = {}   # several names may sound alike (瞻岐, 掌起)
+        for surface, (place, bare) in sorted(self._surface.items()):
+            if bare and len(surface) == 2:
+                self._bare_sounds.setdefault(syllables(surface), []).append(surface)
         self._english = english
         alternation = "|".join(re.escape(e) for e in sorted(english, key=len, reverse=True))
         self._english_re = re.compile(rf"(?<![a-z])(?:{alternation})(?![a-z])", re.I) if english else None
@@ -232,13 +269,21 @@ class Gazetteer:
         self._english_by_len: dict[int, list[str]] = {}
         for key in self._english_squashed:
             self._english_by_len.setdefault(len(key), []).append(key)
+        self._english_sound: dict[str, Place] = {}
+        for eng, place in english.items():  # four letters are enough here ("cixi"): only said as a place
+            key = re.sub(r"[^a-z0-9]", "", eng)
+            if len(key) >= 4:
+                self._english_sound.setdefault(english_sound(key), place)
+        self._english_sound_by_len: dict[int, list[str]] = {}
+        for key in self._english_sound:
+            self._english_sound_by_len.setdefault(len(key), []).append(key)
         self.by_name = {p.name: p for p in self.places}
         self._subdistrict_names = {(p.districts[0], p.subdistrict): p.name for p in self.places
                                    if p.kind in ("subdistrict", "town") and p.subdistrict}
 
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping[str, str]], admin: Iterable[Place] = (),
-                  common_words: Iterable[str] = ()) -> "Gazetteer":
+                  common_words: Iterable[str] = (), free_words: Iterable[str] = ()) -> "Gazetteer":
         """``admin``: the districts and towns (:func:`places_from_taxonomy`); ``rows``: roads,
         landmarks, communities and villages (a row of an administrative kind is refused: the
         taxonomy is the one list of those)."""
@@ -255,7 +300,12 @@ class Gazetteer:
             split = lambda v: tuple(x.strip() for x in (v or "").split("|") if x.strip())  # noqa: E731
             places.append(Place(kind, name, districts, split(row.get("aliases")), split(row.get("en")),
                                 (row.get("subdistrict") or "").strip() or None))
-        return cls(places, common_words)
+        return cls(places, common_words, free_words)
+
+    def kind_of(self, surface: str) -> str | None:
+        """The kind of place a Chinese surface form names (None: not a place)."""
+        hit = self._surface.get(surface)
+        return hit[0].kind if hit else None
 
     def terms(self, kinds: Iterable[str] = KINDS) -> list[str]:
         """Chinese surface forms of places of ``kinds``, for the tokenizer's dictionary and sound repair."""
@@ -272,10 +322,12 @@ class Gazetteer:
                 end = start + len(surface)
                 place, bare = self._surface[surface]
                 if not any(taken[start:end]) and (not bare or self._bare_in_context(text, start, end)):
-                    found.append(PlaceMatch(place, surface, start, end, bare=bare))
+                    found.append(PlaceMatch(place, surface, start, end, bare=bare,
+                                            common=bare and surface in self._common))
                     for k in range(start, end):
                         taken[k] = True
                 start = text.find(surface, start + 1)
+        found += self._bare_by_sound(text, taken)
         if self._english_re is not None:
             for m in self._english_re.finditer(text):
                 if any(taken[m.start():m.end()]):
@@ -289,20 +341,56 @@ class Gazetteer:
         found.sort(key=lambda m: m.start)
         return found
 
-    def _bare_in_context(self, text: str, start: int, end: int) -> bool:
+    def _bare_in_context(self, text: str, start: int, end: int, *, strong: bool = False) -> bool:
         before = text[max(0, start - 4):start]
-        if text[start:end] in self._common:
-            return bool(_BARE_AFTER_STRONG.match(text, end) or _BARE_BEFORE_STRONG.search(before))
+        if text[start:end] in self._free and not strong:
+            return True
+        if strong or text[start:end] in self._common:
+            return bool(_BARE_AFTER_STRONG.match(text, end) or _BARE_AFTER_STRONG_WORD.match(text, end)
+                        or _BARE_BEFORE_STRONG.search(before))
         return bool(_BARE_AFTER.match(text, end) or _BARE_BEFORE.search(before))
+
+    def _bare_by_sound(self, text: str, taken: list[bool]) -> list[PlaceMatch]:
+        """Two-character bare names the recogniser wrote with other characters of the same sound
+        (石器这边 for 石碶, 古琳那边 for 古林): sharing a character with the name and said with strong
+        place context, since many ordinary words sound like a short name."""
+        out = []
+        if not self._bare_sounds:
+            return out
+        i = 0
+        while i < len(text) - 1:
+            window = text[i:i + 2]
+            surface = None
+            if not taken[i] and not taken[i + 1] and window not in self._surface:
+                key = syllables(window)
+                if None not in key:
+                    surface = next((c for c in self._bare_sounds.get(key, ())
+                                    if any(a == b for a, b in zip(window, c))), None)
+            if surface and self._bare_in_context(text, i, i + 2, strong=True):
+                place = self._surface[surface][0]
+                out.append(PlaceMatch(place, window, i, i + 2, fuzzy=True, bare=True))
+                taken[i] = taken[i + 1] = True
+                i += 2
+                continue
+            i += 1
+        return out
 
     _EN_WORD = re.compile(r"[A-Za-z]+")
     _EN_COMMON = frozenset("the and near road street our my in on at of from with there this that have has was "
                            "is are for not but been please some someone".split())
+    # Where an English caller names a place: "in X", "near X", "X district", "X town".
+    _EN_BEFORE = re.compile(r"\b(in|at|on|near|from|to|around|by|of|outside|behind|opposite|live|living|stay|staying|"
+                            r"moved|called|named)\s+(the\s+)?$", re.I)
+    _EN_AFTER = re.compile(r"\s*(district|town|township|subdistrict|road|street|avenue|area|village|county|city|"
+                           r"side|lake|square|station|park|market|bridge|port|island|mountain)\b", re.I)
 
     def _english_fuzzy(self, text: str, taken: list[bool]) -> list[PlaceMatch]:
-        """English place names heard with split syllables ("Yin Zhou", "Tian Yi Square") or
-        misspelt by one letter in five ("Tianyi Sqaure", "Haishoo"): windows of 1-3 words,
-        squashed, matched against the squashed names by edit distance."""
+        """English place names heard with split syllables ("Yin Zhou", "Tian Yi Square"), misspelt by
+        one letter in five ("Tianyi Sqaure", "Haishoo") or written as they sounded ("Bay Lun", "Tsi Shee",
+        "Hi Shoe district"): windows of 1-3 words, squashed, matched against the squashed names
+        exactly, then by edit distance on the spelling and on an English-spelling sound key
+        (:func:`english_sound`).  A name found only approximately must be said as a place (in X,
+        near X, X district): "change the labels" is not 长河 (Changhe)."""
         words = [m for m in self._EN_WORD.finditer(text)]
         out = []
         i = 0
@@ -316,19 +404,14 @@ class Gazetteer:
                     continue
                 if n == 1 and span[0].group(0).lower() in self._EN_COMMON:
                     continue
+                if any(not text[a.end():b.start()].isspace() for a, b in zip(span, span[1:])):
+                    continue  # "Hi, Shoe": punctuation between, not one name
                 key = "".join(w.group(0).lower() for w in span)
                 if len(key) < 5:
                     continue
                 place = self._english_squashed.get(key)
-                if place is None:
-                    budget = 1 if len(key) < 10 else 2
-                    for length in range(len(key) - budget, len(key) + budget + 1):
-                        for cand in self._english_by_len.get(length, ()):
-                            if cand[0] == key[0] and _within(key, cand, budget):
-                                place = self._english_squashed[cand]
-                                break
-                        if place is not None:
-                            break
+                if place is None and self._english_context(text, span[0].start(), span[-1].end()):
+                    place = self._english_near(key)
                 if place is not None:
                     hit = (place, span)
                     break
@@ -343,12 +426,35 @@ class Gazetteer:
             i += len(span)
         return out
 
+    def _english_context(self, text: str, start: int, end: int) -> bool:
+        last = self._EN_WORD.findall(text[start:end])[-1]
+        return bool(self._EN_BEFORE.search(text, max(0, start - 24), start) or self._EN_AFTER.match(text, end)
+                    or (start < end - len(last) and self._EN_AFTER.fullmatch(last)))
+
+    def _english_near(self, key: str) -> "Place | None":
+        budget = 1 if len(key) < 10 else 2
+        for length in range(len(key) - budget, len(key) + budget + 1):
+            for cand in self._english_by_len.get(length, ()):
+                if cand[0] == key[0] and _within(key, cand, budget):
+                    return self._english_squashed[cand]
+        sound = english_sound(key)
+        place = self._english_sound.get(sound)
+        if place is not None:
+            return place
+        budget = 1 if len(sound) < 10 else 2
+        for length in range(len(sound) - budget, len(sound) + budget + 1):
+            for cand in self._english_sound_by_len.get(length, ()):
+                if cand[0] == sound[0] and _within(sound, cand, budget):
+                    return self._english_sound[cand]
+        return None
+
     def resolve(self, text: str, repaired_spans: Iterable[tuple[int, int]] = ()) -> Resolution:
         """District and address from the places named in ``text``."""
         spans = list(repaired_spans)
         matches = self.find(text)
         matches = [PlaceMatch(m.place, m.surface, m.start, m.end,
-                              m.fuzzy or any(s < m.end and m.start < e for s, e in spans), m.bare) for m in matches]
+                              m.fuzzy or any(s < m.end and m.start < e for s, e in spans), m.bare, m.common)
+                   for m in matches]
         scores: dict[str, float] = {}
         for m in matches:
             weight = _weight(m)

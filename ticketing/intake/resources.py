@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from ticketing.intake.gazetteer import Gazetteer
 from ticketing.intake.training import MODEL_FORMAT, train_model
 
 log = logging.getLogger(__name__)
+_NUMERAL = re.compile("[一二三四五六七八九十]")  # 一市 (一市镇) reads in 一市民: never a free-standing bare name
 
 DATA_DIR = Path(__file__).with_name("data")
 GAZETTEER_PATH = DATA_DIR / "gazetteer.tsv"
@@ -45,7 +47,8 @@ def load_gazetteer(path: str | Path | None = None, taxonomy=None) -> Gazetteer:
     admin = places_from_taxonomy(taxonomy or load_taxonomy())
     words = Tokenizer()
     common = [b for p in admin for b in p.bare if words.is_common(b)]
-    return Gazetteer.from_rows(read_tsv(path or GAZETTEER_PATH), admin, common)
+    free = [b for p in admin for b in p.bare if words.frequency(b) == 0 and not _NUMERAL.search(b)]
+    return Gazetteer.from_rows(read_tsv(path or GAZETTEER_PATH), admin, common, free)
 
 
 def load_examples(path: str | Path | None = None) -> list[Example]:
