@@ -3,8 +3,8 @@
 :func:`enqueue` runs on the caller's connection, inside the transaction that
 records the callback result (reopened, 督办, unreachable), so a crash between
 the commit and the HTTP call loses nothing.  :class:`~callcenter.callbacks.notify.WebhookDelivery`
-claims due rows (:func:`claim_due`, the feature's one claiming helper
-:func:`~callcenter.callbacks.jobs.claimable`), posts them and settles each with
+claims due rows (:func:`claim_due`, through the outboxes' shared
+:func:`~callcenter.delivery.claim_batch`), posts them and settles each with
 :func:`delivered` or :func:`failed`.  Every row carries an ``event_id`` that is
 sent as ``Idempotency-Key``: a row posted twice (a worker died after the
 receiver got it) is one event for the receiver.  Settling is guarded by the
@@ -13,13 +13,13 @@ claim (worker and attempt), so a late answer to an old claim changes nothing.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, select, update
 
-from callcenter.callbacks.jobs import claimable
 from callcenter.callbacks.tables import callback_webhooks
+from callcenter.delivery import claim_batch, release, settle
 from ticketing.domain.errors import NotFound
 
 W = callback_webhooks.c
@@ -44,51 +44,21 @@ def claim_due(engine, now: datetime, worker: str, *, limit: int, lease: float,
     """Mark up to ``limit`` rows sending: pending rows whose time has come, and rows left sending
     longer than ``lease`` seconds (their worker died mid-POST).  A row lost on its last attempt is
     dead instead.  Returns the claimed rows (attempts already counted) and how many died."""
-    stale = now - timedelta(seconds=lease)
     with engine.begin() as conn:
-        rows = conn.execute(claimable(conn, select(W.id, W.state, W.attempts).where(or_(
-            and_(W.state == "pending", W.next_at <= now),
-            and_(W.state == "sending", W.claimed_at <= stale))).order_by(W.next_at, W.id).limit(limit))).all()
-        claimed, dead = [], 0
-        for r in rows:
-            guard = (W.id == r.id, W.state == r.state, W.attempts == r.attempts)
-            if r.state == "sending" and r.attempts >= max_attempts:
-                conn.execute(update(callback_webhooks).where(*guard).values(
-                    state="dead", claimed_by=None, updated_at=now,
-                    last_error="发送中断（最后一次）/ worker lost during the last attempt"))
-                dead += 1
-                continue
-            res = conn.execute(update(callback_webhooks).where(*guard).values(
-                state="sending", attempts=r.attempts + 1, claimed_by=worker, claimed_at=now, updated_at=now))
-            if res.rowcount:
-                claimed.append(r.id)
-        out = conn.execute(select(callback_webhooks).where(W.id.in_(claimed)).order_by(W.next_at, W.id)).all()
-    return [_row(r) for r in out], dead
-
-
-def _claim_guard(row: dict):
-    return (W.id == row["id"], W.state == "sending", W.claimed_by == row["claimed_by"],
-            W.attempts == row["attempts"])
+        rows, settled = claim_batch(conn, callback_webhooks, now, worker, limit=limit, lease=lease,
+                                    max_attempts=max_attempts)
+    return rows, settled.get("dead", 0)
 
 
 def delivered(engine, row: dict, now: datetime) -> bool:
     """The receiver accepted ``row`` (as claimed); False when the claim was lost meanwhile."""
-    with engine.begin() as conn:
-        res = conn.execute(update(callback_webhooks).where(*_claim_guard(row)).values(
-            state="delivered", claimed_by=None, last_error=None, updated_at=now))
-        return bool(res.rowcount)
+    return settle(engine, callback_webhooks, row, now, "delivered")
 
 
 def failed(engine, row: dict, error: str, now: datetime, *, retry_at: datetime | None) -> str | None:
     """The POST of ``row`` failed: pending again at ``retry_at``, or dead when ``retry_at`` is None.
     Returns the new state, or None when the claim was lost meanwhile."""
-    state = "pending" if retry_at is not None else "dead"
-    values = dict(state=state, claimed_by=None, last_error=error[:300], updated_at=now)
-    if retry_at is not None:
-        values["next_at"] = retry_at
-    with engine.begin() as conn:
-        res = conn.execute(update(callback_webhooks).where(*_claim_guard(row)).values(**values))
-        return state if res.rowcount else None
+    return release(engine, callback_webhooks, row, error, now, retry_at=retry_at)
 
 
 def prune(engine, before: datetime) -> int:

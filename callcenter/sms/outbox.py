@@ -2,8 +2,8 @@
 
 :func:`enqueue` stores a message (on the caller's connection, so an order's change and its
 message can commit together; a ``dedupe_key`` makes a second enqueue of the same
-order/kind/round a no-op).  :func:`claim_due` hands due rows to one worker (``FOR UPDATE
-SKIP LOCKED`` on PostgreSQL via the project's one claiming helper) and suppresses
+order/kind/round a no-op).  :func:`claim_due` hands due rows to one worker (the outboxes'
+shared :func:`~callcenter.delivery.claim_batch`: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and suppresses
 notifications to numbers that opted out; :func:`accepted` / :func:`failed` settle a claim
 (guarded by worker and attempt, so a late answer to an old claim changes nothing);
 :func:`report` applies Kannel's delivery report.  :func:`sweep` finds orders that owe their
@@ -16,10 +16,10 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func, literal, or_, select, update
+from sqlalchemy import String, cast, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from callcenter.callbacks.jobs import claimable
+from callcenter.delivery import claim_batch, release, settle
 from callcenter.sms import policy
 from callcenter.sms.tables import sms_messages, sms_optouts
 from ticketing.persistence.tables import work_orders
@@ -61,65 +61,35 @@ def enqueue(conn, *, kind: str, phone: str, lang: str, body: str, now: datetime,
     return row[0] if row else None
 
 
+def _opted_out(conn, rows) -> dict[int, tuple[str, str]]:
+    """Of the rows about to be claimed, the notifications to numbers that opted out (codes and
+    other urgent messages still go)."""
+    out = {p for (p,) in conn.execute(select(sms_optouts.c.phone).where(
+        sms_optouts.c.phone.in_({r.phone for r in rows})))}
+    return {r.id: ("suppressed", "号码已退订 / the number opted out") for r in rows
+            if r.phone in out and not r.urgent}
+
+
 def claim_due(engine, now: datetime, worker: str, *, limit: int, lease: float,
               max_attempts: int) -> tuple[list[dict], dict[str, int]]:
     """Mark up to ``limit`` due rows sending (and rows left sending longer than ``lease`` by a
     dead worker).  Notifications to opted-out numbers become ``suppressed``; a row lost on its
     last attempt becomes ``dead``.  Returns the claimed rows and ``{"suppressed", "dead"}``."""
-    stale = now - timedelta(seconds=lease)
-    counts = {"suppressed": 0, "dead": 0}
     with engine.begin() as conn:
-        rows = conn.execute(claimable(conn, select(M.id, M.state, M.attempts, M.phone, M.urgent).where(or_(
-            and_(M.state == "pending", M.next_at <= now),
-            and_(M.state == "sending", M.claimed_at <= stale))).order_by(M.next_at, M.id).limit(limit))).all()
-        out = {p for (p,) in conn.execute(select(sms_optouts.c.phone).where(
-            sms_optouts.c.phone.in_({r.phone for r in rows})))} if rows else set()
-        claimed = []
-        for r in rows:
-            guard = (M.id == r.id, M.state == r.state, M.attempts == r.attempts)
-            if r.phone in out and not r.urgent:
-                conn.execute(update(sms_messages).where(*guard).values(
-                    state="suppressed", claimed_by=None, updated_at=now,
-                    last_error="号码已退订 / the number opted out"))
-                counts["suppressed"] += 1
-                continue
-            if r.state == "sending" and r.attempts >= max_attempts:
-                conn.execute(update(sms_messages).where(*guard).values(
-                    state="dead", claimed_by=None, updated_at=now,
-                    last_error="发送中断（最后一次）/ worker lost during the last attempt"))
-                counts["dead"] += 1
-                continue
-            res = conn.execute(update(sms_messages).where(*guard).values(
-                state="sending", attempts=r.attempts + 1, claimed_by=worker, claimed_at=now, updated_at=now))
-            if res.rowcount:
-                claimed.append(r.id)
-        found = conn.execute(select(sms_messages).where(M.id.in_(claimed)).order_by(M.next_at, M.id)).all()
-    return [_row(r) for r in found], counts
-
-
-def _guard(row: dict):
-    return (M.id == row["id"], M.state == "sending", M.claimed_by == row["claimed_by"],
-            M.attempts == row["attempts"])
+        rows, settled = claim_batch(conn, sms_messages, now, worker, limit=limit, lease=lease,
+                                    max_attempts=max_attempts, columns=(M.phone, M.urgent), screen=_opted_out)
+    return rows, {"suppressed": settled.get("suppressed", 0), "dead": settled.get("dead", 0)}
 
 
 def accepted(engine, row: dict, now: datetime) -> bool:
     """Kannel accepted the message for delivery; False when the claim was lost meanwhile."""
-    with engine.begin() as conn:
-        res = conn.execute(update(sms_messages).where(*_guard(row)).values(
-            state="sent", claimed_by=None, last_error=None, sent_at=now, updated_at=now))
-        return bool(res.rowcount)
+    return settle(engine, sms_messages, row, now, "sent", sent_at=now)
 
 
 def failed(engine, row: dict, error: str, now: datetime, *, retry_at: datetime | None) -> str | None:
     """Sending failed: pending again at ``retry_at``, or dead when None.  The new state, or None
     when the claim was lost meanwhile."""
-    state = "pending" if retry_at is not None else "dead"
-    values = dict(state=state, claimed_by=None, last_error=error[:300], updated_at=now)
-    if retry_at is not None:
-        values["next_at"] = retry_at
-    with engine.begin() as conn:
-        res = conn.execute(update(sms_messages).where(*_guard(row)).values(**values))
-        return state if res.rowcount else None
+    return release(engine, sms_messages, row, error, now, retry_at=retry_at)
 
 
 def report(engine, message_id: int, token: str, status: int, now: datetime) -> str | None:
