@@ -74,6 +74,10 @@ queue_callbacks = Table(
     Column("last_reason", String(32), nullable=True),
     Column("priority", Integer, nullable=False, server_default="0"),
     Column("skill", String(64), nullable=True),
+    # routing_0003: the attempt in flight — its Originate went out at dialled_at from the controller
+    # dialled_by (PBX scope); cleared once the attempt's outcome is known (callcenter.failover.callbacks)
+    Column("dialled_at", DateTime(timezone=True), nullable=True),
+    Column("dialled_by", String(64), nullable=True),
     Index("uq_queue_callbacks_pending_number", "number", unique=True,
           sqlite_where=Column("state") == CALLBACK_PENDING,
           postgresql_where=Column("state") == CALLBACK_PENDING),
@@ -96,6 +100,7 @@ class CallbackEntry:
     last_reason: str | None = None
     priority: int = 0
     skill: str | None = None
+    dialled_at: datetime | None = None
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -110,7 +115,7 @@ def _as_utc(value: datetime | None) -> datetime | None:
 
 def _entry(r) -> CallbackEntry:
     return CallbackEntry(r.id, r.call_id, r.number, r.queue, r.reason, r.state, r.attempts, _utc(r.created_at),
-                         _utc(r.next_attempt_at), r.last_reason, r.priority, r.skill)
+                         _utc(r.next_attempt_at), r.last_reason, r.priority, r.skill, _utc(r.dialled_at))
 
 
 
@@ -203,7 +208,7 @@ class RoutingStore:
     def set_callback_state(self, callback_id: int, state: str, now: datetime, *, attempted: bool = False) -> None:
         if state not in CALLBACK_STATES:
             raise ValueError(f"unknown callback state {state!r}")
-        values = {"state": state, "updated_at": now}
+        values = {"state": state, "updated_at": now, "dialled_at": None, "dialled_by": None}
         if attempted:
             values["attempts"] = queue_callbacks.c.attempts + 1
         with self.engine.begin() as conn:
@@ -219,14 +224,17 @@ class RoutingStore:
         with self.engine.connect() as conn:
             return [_entry(r) for r in conn.execute(q)]
 
-    def claim_callback(self, call_id: str, seen: int, now: datetime, lease_until: datetime) -> CallbackEntry | None:
+    def claim_callback(self, call_id: str, seen: int, now: datetime, lease_until: datetime,
+                       dialled_by: str | None = None) -> CallbackEntry | None:
         """Take the pending callback of ``call_id`` for one attempt, if it is still as this ACD saw it.
 
         One guarded UPDATE (state pending, ``attempts`` = ``seen``, due) — atomic on SQLite and
         PostgreSQL alike, so of two ACDs (or an ACD and a person marking it done on /callbacks) only
         one wins; the loser gets None and must not dial.  The attempt is counted now and
         ``next_attempt_at`` pushed to ``lease_until``, so an ACD restarted mid-call does not
-        dial again before this attempt's outcome could have been recorded."""
+        dial again before this attempt's outcome could have been recorded; ``dialled_at``/``dialled_by``
+        mark the attempt in flight (a row with one is never claimed: its call may still be up —
+        :mod:`callcenter.failover.callbacks` settles it)."""
         c = queue_callbacks.c
         now, lease_until = _as_utc(now), _as_utc(lease_until)
         with self.engine.begin() as conn:
@@ -236,9 +244,10 @@ class RoutingStore:
                 return None
             res = conn.execute(
                 update(queue_callbacks)
-                .where(c.id == row.id, c.state == CALLBACK_PENDING, c.attempts == seen,
+                .where(c.id == row.id, c.state == CALLBACK_PENDING, c.attempts == seen, c.dialled_at.is_(None),
                        or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now))
-                .values(attempts=c.attempts + 1, next_attempt_at=lease_until, updated_at=now))
+                .values(attempts=c.attempts + 1, next_attempt_at=lease_until, updated_at=now, dialled_at=now,
+                        dialled_by=(dialled_by or "")[:64] or None))
             if res.rowcount != 1:
                 return None
             return _entry(conn.execute(select(queue_callbacks).where(c.id == row.id)).one())
@@ -248,7 +257,8 @@ class RoutingStore:
         """Record a failed attempt: pending again from ``retry_at``, or unreachable when None.
         Guarded like the claim: a row done by hand meanwhile is left alone (False)."""
         c = queue_callbacks.c
-        values = {"last_reason": reason[:32], "updated_at": now, "next_attempt_at": _as_utc(retry_at)}
+        values = {"last_reason": reason[:32], "updated_at": now, "next_attempt_at": _as_utc(retry_at),
+                  "dialled_at": None, "dialled_by": None}
         if retry_at is None:
             values["state"] = CALLBACK_UNREACHABLE
         with self.engine.begin() as conn:
