@@ -23,7 +23,7 @@ from sqlalchemy import and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from callcenter.callbacks.tables import callback_jobs, callback_optouts
-from ticketing.callbacks.policy import CallbackPolicy, survey_result
+from ticketing.callbacks.policy import SATISFACTION, CallbackPolicy, survey_result
 from ticketing.domain.errors import DomainError, IllegalTransition, NotFound, ValidationFailed
 from ticketing.domain.sla import Deadline
 from ticketing.persistence.repository import WorkOrderRepository
@@ -114,7 +114,7 @@ def claim_due(engine, now: datetime, worker: str, limit: int = 20) -> list[dict]
             attempt = c.attempts + 1
             conn.execute(update(callback_jobs).where(J.id == c.id, J.state == "scheduled").values(
                 state="dialing", attempts=attempt, callback_id=f"{c.id}-{attempt}", claimed_by=worker,
-                claimed_at=now, updated_at=now))
+                claimed_at=now, dialled_at=None, updated_at=now))
             claimed.append(c.id)
         rows = conn.execute(select(callback_jobs).where(J.id.in_(claimed)).order_by(J.due_at, J.id)).all()
     return [_row(r) for r in rows]
@@ -158,21 +158,70 @@ def release(engine, callback_id: str, now: datetime) -> bool:
     with engine.begin() as conn:
         res = conn.execute(update(callback_jobs).where(J.callback_id == callback_id, J.state == "dialing").values(
             state="scheduled", attempts=J.attempts - 1, callback_id=None, claimed_by=None, claimed_at=None,
-            updated_at=now))
+            dialled_at=None, updated_at=now))
         return bool(res.rowcount)
 
 
 def requeue_unknown(engine, callback_id: str, now: datetime, due_at: datetime) -> bool:
-    """A stale attempt whose outcome never became known (the worker or its AMI link died after the claim):
-    scheduled again for ``due_at`` without using up one of the citizen's attempts.  An attempt counts only
-    when its result is known — a failure reason, or answered (``last_reason`` 4) and then silent — so
-    restarts cannot make a citizen "unreachable".  False when the attempt has a known outcome."""
+    """A stale claim that was never dialled (the worker died between the claim and the Originate:
+    ``dialled_at`` unset): scheduled again for ``due_at`` without using up one of the citizen's
+    attempts, so restarts cannot make a citizen "unreachable".  False when the Originate went out
+    (that attempt counts: :meth:`ResultRecorder.attempt_interrupted`) or the outcome is known."""
     with engine.begin() as conn:
         res = conn.execute(update(callback_jobs).where(
-            J.callback_id == callback_id, J.state == "dialing", J.last_reason.is_(None)).values(
+            J.callback_id == callback_id, J.state == "dialing", J.last_reason.is_(None),
+            J.dialled_at.is_(None)).values(
             state="scheduled", attempts=J.attempts - 1, callback_id=None, claimed_by=None, claimed_at=None,
             due_at=due_at, updated_at=now))
         return bool(res.rowcount)
+
+
+def mark_dialled(engine, callback_id: str, now: datetime) -> bool:
+    """Written just before the Originate of ``callback_id`` is sent: from here the call may reach
+    the citizen, so the attempt is never dialled again as if it had not happened.  False when the
+    claim is no longer this attempt's (then nothing is dialled)."""
+    with engine.begin() as conn:
+        res = conn.execute(update(callback_jobs).where(J.callback_id == callback_id, J.state == "dialing")
+                           .values(dialled_at=now, updated_at=now))
+        return bool(res.rowcount)
+
+
+def in_flight(engine) -> list[dict]:
+    """Every job whose attempt is out (``dialing``): the claim is the durable record that its call
+    was (or is about to be) placed, made before the Originate is sent."""
+    with engine.connect() as conn:
+        return [_row(r) for r in conn.execute(select(callback_jobs).where(J.state == "dialing"))]
+
+
+def keep_in_progress(engine, callback_id: str, worker: str, now: datetime, answered: bool) -> bool:
+    """A controller adopted the call of ``callback_id`` (its channel is still up): the job is held by
+    ``worker`` with a fresh lease — so its expiry never dials the citizen again — and, once the
+    citizen answered, marked answered (``last_reason`` 4)."""
+    values = dict(claimed_by=worker, claimed_at=now, updated_at=now)
+    if answered:
+        values["last_reason"] = 4
+    with engine.begin() as conn:
+        res = conn.execute(update(callback_jobs).where(J.callback_id == callback_id, J.state == "dialing")
+                           .values(**values))
+        return bool(res.rowcount)
+
+
+def _attempt_interrupted(conn, callback_id, now, policy, calendar) -> dict | None:
+    r = conn.execute(select(callback_jobs).where(J.callback_id == callback_id, J.state == "dialing")).first()
+    if r is None:
+        return None
+    decision = policy.after_interrupted(SATISFACTION, r.attempts, now, calendar)
+    values = dict(updated_at=now, claimed_by=None,
+                  note="通话被中断（控制器切换），本次计为一次回访 / interrupted: the controller was lost during the call")
+    if decision.kind == "retry":
+        values.update(state="scheduled", due_at=decision.at)
+    else:
+        values.update(state="unreachable", result="unreachable")
+    res = conn.execute(update(callback_jobs).where(J.id == r.id, J.state == "dialing",
+                                                     J.callback_id == callback_id).values(**values))
+    if not res.rowcount:
+        return None
+    return {**_row(r), **values}
 
 
 def mark_answered(engine, callback_id: str, now: datetime) -> None:
@@ -379,6 +428,17 @@ class ResultRecorder:
         unreachable (回访未接通) and supervisors are told — in the same transaction."""
         with self._transaction(now) as tx:
             job = _attempt_failed(tx.conn, callback_id, reason, now, policy, calendar)
+            if job is not None and job["state"] == "unreachable":
+                self._unreachable(tx, job, now)
+        return job
+
+    def attempt_interrupted(self, callback_id: str, now: datetime, policy: CallbackPolicy, calendar) -> dict | None:
+        """The attempt of ``callback_id`` was placed and its controller lost it, and no channel of it
+        is left: it counts (outcome ``interrupted``) and the policy's
+        :meth:`~ticketing.callbacks.policy.CallbackPolicy.after_interrupted` says when to try again —
+        never at once; after the last attempt the order is unreachable, as after a failed one."""
+        with self._transaction(now) as tx:
+            job = _attempt_interrupted(tx.conn, callback_id, now, policy, calendar)
             if job is not None and job["state"] == "unreachable":
                 self._unreachable(tx, job, now)
         return job

@@ -21,8 +21,11 @@ def build_satisfaction_callbacks(config, *, engine, workorders, ami, reactor, po
         http = reactor if hasattr(reactor, "connectTCP") else _global_reactor()
         notifier = WebhookNotifier(section["webhook_url"], reactor=http, token=section.get("webhook_token") or None)
     recorder = ResultRecorder(engine, workorders, Actor("system:callbacks", "dispatcher"), outbox=notifier is not None)
+    from callcenter.failover.callbacks import pbx_scope
+
     worker = SatisfactionCallbackWorker(engine, ami, recorder, workorders.calendar, reactor=reactor, pool=pool,
-                                        policy=policy, dial_string=section.get("dial_string") or None)
+                                        policy=policy, dial_string=section.get("dial_string") or None,
+                                        scope=pbx_scope(config))
     if notifier is not None:
         worker.webhooks = WebhookDelivery(engine, notifier, clock=reactor, reactor=notifier.reactor, pool=pool)
     for key in ("interval", "lease", "ring_timeout"):

@@ -22,6 +22,9 @@ callback_jobs = Table(
     Column("callback_id", String(40)),                   # of the current attempt: "<job id>-<attempt>"
     Column("claimed_by", String(64)),
     Column("claimed_at", UtcDateTime),
+    # callbacks_0003: the current attempt's Originate was sent (written just before it is):
+    # set → the call may have reached the citizen; never dialled again at once (callcenter.failover.callbacks)
+    Column("dialled_at", UtcDateTime),
     Column("last_reason", Integer),
     Column("result", String(16)),
     Column("result_by", String(64)),

@@ -17,7 +17,10 @@ each one parked in AsyncAGI that no session of this process drives:
 Callers ringing an agent or talking to one are in the dialplan (``Dial``), not in AsyncAGI;
 :class:`~callcenter.failover.queue.QueueAdoption` re-attaches them to their agents (after
 restoring the agents' states from the database) so an agent on a call is never offered a second one.  Everything here reads the PBX; nothing
-is dialled, so a satisfaction or queue callback already placed is never placed again.
+is dialled.  Callbacks already placed carry ``HOTLINE_CALLBACK`` on their channels:
+:class:`~callcenter.failover.callbacks.CallbackAdoption` matches them to their jobs (held while their
+call is up, so no lease expiry dials them again; settled by the retry policy when no call is left),
+and a queue callback's caller parked in AsyncAGI goes back into the queue in the place they kept.
 """
 from __future__ import annotations
 
@@ -60,11 +63,15 @@ def _agi_arg(data: str) -> str | None:
 class CallAdoption:
     """Listens to the AMI client's logins; adopts what is parked and undriven."""
 
-    def __init__(self, ami, runner, acd=None, *, clock, queue=None):
+    def __init__(self, ami, runner, acd=None, *, clock, queue=None, callbacks=None):
         self.ami = ami
         self.runner = runner
         self.acd = acd
         self.queue = queue  # callcenter.failover.queue.QueueAdoption (the ACD's side), optional
+        #: callcenter.failover.callbacks.CallbackAdoption (callbacks in flight), optional
+        self.callbacks = callbacks
+        if callbacks is not None:
+            callbacks.queue_adoption = queue
         self.clock = clock
         self.rounds = 0
         self.last: dict = {}
@@ -72,11 +79,15 @@ class CallAdoption:
 
     def start(self) -> None:
         self.ami.add_ready_listener(self._ready)
+        if self.callbacks is not None:
+            self.callbacks.start()
 
     def stop(self) -> None:
         listeners = getattr(self.ami, "_ready_listeners", [])
         if self._ready in listeners:
             listeners.remove(self._ready)
+        if self.callbacks is not None:
+            self.callbacks.stop()
 
     def _ready(self, proto) -> None:
         self.adopt().addErrback(lambda f: log.error("adoption failed", extra={"fields": {
@@ -103,9 +114,16 @@ class CallAdoption:
             result = yield self.ami.send("CoreShowChannels")
             channels = {m.get("Channel"): m for m in result.events if m.get("Channel")}
             summary["settled"] = self.runner.settle_orphans(channels) if self.runner is not None else 0
+            callback_places = {}
             if queue is not None:
                 summary["agents"] = yield queue.restore_agents()
                 summary["live"] = queue.adopt_live(list(channels.values()))
+            if self.callbacks is not None:
+                # before the restored agents are made ready: a ringing queue callback keeps its agent
+                found, callback_places = yield self.callbacks.adopt(channels)
+                summary["callbacks"] = found["adopted"]
+                summary["callbacks_settled"] = found["interrupted"]
+            if queue is not None:
                 queue.ready_restored()
             parked = []
             for name, m in channels.items():
@@ -116,6 +134,8 @@ class CallAdoption:
                 queued = None
                 if queue is not None and arg in ("ivr", "requeue"):
                     queued = parse_queue_checkpoint((yield self._getvar(QUEUE_CHECKPOINT, name)))
+                    if queued is None and name in callback_places:
+                        queued = callback_places[name]  # a queue callback's citizen: the place they kept
                 parked.append((name, m, arg, queued))
             # queued callers first, in the order they joined: each gets their own place back
             for name, m, arg, queued in sorted((p for p in parked if p[3] is not None), key=lambda p: p[3][3]):

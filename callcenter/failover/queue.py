@@ -153,7 +153,11 @@ class QueueAdoption:
                      and by_device.get((p.get("Channel") or "").rsplit("-", 1)[0]) is None]
             if not peers:
                 continue
-            caller = peers[0]
+            # the caller's leg: the one bridged with the agent, else the one dialling them (a callback's
+            # Local pair and the trunk leg share the Linkedid too)
+            bridged_with = [p for p in peers if m.get("BridgeId") and p.get("BridgeId") == m.get("BridgeId")]
+            dialling = [p for p in peers if (p.get("Application") or "").lower() == "dial"]
+            caller = (bridged_with or dialling or peers)[0]
             call_id = callid_of(caller) or caller.get("Uniqueid")
             bridged = bool(m.get("BridgeId")) and m.get("BridgeId") == caller.get("BridgeId")
             number = caller.get("CallerIDNum") or ""

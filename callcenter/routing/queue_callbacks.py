@@ -29,7 +29,20 @@ log = logging.getLogger("callcenter.routing.acd")
 
 
 class QueueCallbacks:
-    """Booking, placing and retrying in-queue callbacks (a part of the queue controller)."""
+    """Booking, placing and retrying in-queue callbacks (a part of the queue controller).
+
+    Each placed attempt is claimed first (the row records the attempt and ``dialled_at``/
+    ``dialled_by``, durably, before the Originate) and its call carries ``HOTLINE_CALLBACK`` =
+    ``queue|<row id>|<attempt>``; a row with an attempt in flight is never claimed again — a
+    controller that takes over adopts its call or settles it (:mod:`callcenter.failover.callbacks`)."""
+
+    #: which PBX this ACD drives (stored as ``dialled_by``; :func:`callcenter.failover.callbacks.pbx_scope`)
+    callback_scope = ""
+
+    @property
+    def _callbacks_dialling(self) -> dict:
+        """Row id -> call id of the callbacks this ACD claimed and whose Originate is not settled."""
+        return self.__dict__.setdefault("_callbacks_dialling_", {})
 
     def on_callback(self, call, number: str, queue: str, skill: str | None = None,
                     priority: int = 0) -> defer.Deferred:
@@ -112,7 +125,8 @@ class QueueCallbacks:
             # another ACD on this database may hold the row; then we must not dial.
             lease = now + timedelta(seconds=self.callback_timeout + self.ring_timeout + self.ring_grace + 60)
             try:
-                entry = yield self._db("claim_callback", caller.call_id, qc.callback_seen, now, lease)
+                entry = yield self._db("claim_callback", caller.call_id, qc.callback_seen, now, lease,
+                                       dialled_by=self.callback_scope or None)
             except Exception:
                 entry = None  # logged by _db
             if entry is None and qc.callback_at_once:
@@ -129,17 +143,48 @@ class QueueCallbacks:
                 return
         self.stats["callbacks_placed"] += 1
         reason = 0
+        variables = {"HOTLINE_CALLID": caller.call_id, "AGENT_DEVICE": agent.device,
+                     "RING_TIMEOUT": str(int(self.ring_timeout))}
+        if entry is not None:
+            from callcenter.failover.callbacks import CALLBACK_MARK, callback_mark
+            from ticketing.callbacks.policy import QUEUE
+
+            variables[CALLBACK_MARK] = callback_mark(QUEUE, entry.id, entry.attempts)
+            self._callbacks_dialling[entry.id] = caller.call_id
         try:
             response = yield self.ami.originate(
                 self.pstn_dial.format(number=caller.number), context="hotline-connect", exten="s",
-                timeout=self.callback_timeout, caller_id=self.caller_id,
-                variables={"HOTLINE_CALLID": caller.call_id, "AGENT_DEVICE": agent.device,
-                           "RING_TIMEOUT": str(int(self.ring_timeout))})
+                timeout=self.callback_timeout, caller_id=self.caller_id, variables=variables)
             answered = bool(response.answered)
             reason = response.reason or 0
         except Exception as exc:
-            log.warning("callback originate failed", extra={"fields": {"call": caller.call_id, "error": str(exc)}})
+            from callcenter.ami.errors import AMINotConnected
+
+            if entry is not None:
+                self._callbacks_dialling.pop(entry.id, None)
+            if isinstance(exc, AMINotConnected) and entry is not None:
+                # never sent: the claim is undone (not counted) and the callback tried again when due
+                self._free_callback_agent(qc, agent)
+                from callcenter.failover.callbacks import queue_release
+
+                released = yield self._db_runner(queue_release, self.store.engine, entry.id, entry.attempts,
+                                                 self._now())
+                if released:
+                    self._callback_retries[caller.call_id] = replace(entry, attempts=entry.attempts - 1,
+                                                                    next_attempt_at=self._now(), dialled_at=None)
+                log.info("callback not dialled: no AMI link; released", extra={"fields": {"call": caller.call_id}})
+                return
+            # sent or maybe sent (the link dropped, no response): the attempt stays in flight; the
+            # adoption after the reconnect (or the lease sweep) finds its call or settles it
+            log.warning("callback originate outcome unknown", extra={"fields": {"call": caller.call_id,
+                                                                               "error": str(exc)}})
+            if entry is not None:
+                self._free_callback_agent(qc, agent)
+                self._emit("call", call_id=caller.call_id, state="callback_in_flight")
+                return
             answered = False
+        if entry is not None:
+            self._callbacks_dialling.pop(entry.id, None)
         if answered:
             if entry is not None:
                 self._db("set_callback_state", entry.id, "done", self._now())
@@ -192,6 +237,8 @@ class QueueCallbacks:
         later ones when their ``next_attempt_at`` comes (checked every tick on ``clock``)."""
         def load(entries):
             for entry in entries or ():
+                if entry.dialled_at is not None:
+                    continue  # an attempt in flight: adopted or settled by callcenter.failover.callbacks
                 live = self.calls.get(entry.call_id)
                 if live is None or live.state is CallState.ENDED:
                     self._callback_retries.setdefault(entry.call_id, entry)

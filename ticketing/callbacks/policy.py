@@ -6,6 +6,23 @@ others from the next working day (or, with ``next_day`` off, as soon as calling
 hours allow); after a failed attempt (OriginateResponse
 reason 3 no answer, 5 busy, 8 congestion, 0 failure) the next try is spaced
 out, and after the last allowed attempt the order is unreachable.
+
+An attempt *interrupted* by the controller (it died, or lost its AMI link, after the call was
+placed, and no channel of the call is left) is never dialled again at once as if it had not
+happened — :meth:`CallbackPolicy.after_interrupted` is the rule, the same for every controller:
+
+* **satisfaction callback** (回访): the attempt counts as made (outcome ``interrupted``); the
+  normal retry schedule applies (the next try no sooner than ``retry_spacing[0]``, 30 minutes,
+  inside calling hours; after the last attempt the order is unreachable).  A citizen who may
+  just have heard the survey must never get a second survey call minutes later.
+* **queue callback** (排队回拨): the citizen asked to be called back and is still owed help, so
+  the *first* interruption of a callback is retried once promptly (``queue_interrupted_retry``,
+  60 s, inside calling hours), whatever attempt it was; a second interruption of the same
+  callback follows the normal schedule (spacing, unreachable after the last attempt → the
+  callback list for a person to call by hand).
+* a call that reached an agent (queue callback) or recorded an answer (survey) is done, not
+  interrupted; a placed call whose channel ended while another controller watched it is a
+  normal failed attempt with the reason its hang-up cause gives (:func:`reason_of_hangup`).
 """
 from __future__ import annotations
 
@@ -17,6 +34,20 @@ from ticketing.domain.errors import ValidationFailed
 UTC = timezone.utc
 ANSWERED = 4
 REASONS = {0: "failed", 1: "hung up", 3: "no answer", 4: "answered", 5: "busy", 8: "congestion"}
+#: the outcome word of an attempt cut by the controller's death or a lost AMI link
+INTERRUPTED = "interrupted"
+SATISFACTION, QUEUE = "survey", "queue"
+# Hangup cause of an unanswered originated channel → the OriginateResponse reason it stands for
+_CAUSE_REASONS = {19: 3, 18: 3, 21: 0, 17: 5, 34: 8, 38: 8, 1: 0, 16: 3}
+
+
+def reason_of_hangup(cause) -> int:
+    """The Originate reason (3 no answer, 5 busy, 8 congestion, 0 failed) an unanswered call's
+    Hangup cause means; 16 (normal clearing) before any answer is a ring-out."""
+    try:
+        return _CAUSE_REASONS.get(int(cause), 0)
+    except (TypeError, ValueError):
+        return 0
 
 # survey flow answer → (callback-result outcome, satisfaction 1..5)
 _SURVEY = {"satisfied": ("satisfied", 5), "basic": ("satisfied", 4), "basically_satisfied": ("satisfied", 4),
@@ -43,6 +74,7 @@ class CallbackPolicy:
     max_attempts: int = 3
     retry_spacing: tuple[float, ...] = (1800.0, 7200.0)  # seconds after the 1st, 2nd… failed attempt
     urgent_same_day: bool = True
+    queue_interrupted_retry: float = 60.0  # seconds: the one prompt retry of a queue callback cut by a crash
     next_day: bool = True   # non-urgent orders wait for the next working day (the answer reaches the citizen first)
     max_days_scanned = 60
 
@@ -117,6 +149,20 @@ class CallbackPolicy:
         """What follows a failed attempt number ``attempt`` (1-based) that ended with ``reason``."""
         if reason == ANSWERED:
             raise ValidationFailed("已接通的回访不需要重试 / an answered call is not retried", {"reason": reason})
+        if attempt >= self.max_attempts:
+            return Decision("unreachable")
+        spacing = self.retry_spacing[min(attempt, len(self.retry_spacing)) - 1]
+        return Decision("retry", self.next_calling_time(now + timedelta(seconds=spacing), calendar))
+
+    def after_interrupted(self, kind: str, attempt: int, now: datetime, calendar, *,
+                          interrupted_before: bool = False) -> Decision:
+        """What follows attempt number ``attempt`` (1-based, counted) of a ``kind`` callback
+        (``"survey"`` or ``"queue"``) that a controller placed and lost (see the module text)."""
+        if kind not in (SATISFACTION, QUEUE):
+            raise ValidationFailed("未知的回访类型 / unknown callback kind", {"kind": kind})
+        if kind == QUEUE and not interrupted_before:
+            return Decision("retry", self.next_calling_time(now + timedelta(seconds=self.queue_interrupted_retry),
+                                                            calendar))
         if attempt >= self.max_attempts:
             return Decision("unreachable")
         spacing = self.retry_spacing[min(attempt, len(self.retry_spacing)) - 1]
