@@ -225,8 +225,9 @@ def test_callback_in_queue_keeps_place_and_is_placed_when_turn_comes(db_url):
     originate = pbx.take_one("Originate")
     assert originate["Channel"] == "Local/13800000001@hotline-pstn"
     assert (originate["Context"], originate["Exten"]) == ("hotline-connect", "s")
+    (row,) = store.callbacks()  # the call carries its row and attempt, so any controller knows it
     assert set(originate.getall("Variable")) == {
-        f"HOTLINE_CALLID={CALLID}", "AGENT_DEVICE=PJSIP/1001", "RING_TIMEOUT=15"}
+        f"HOTLINE_CALLID={CALLID}", "AGENT_DEVICE=PJSIP/1001", "RING_TIMEOUT=15", f"HOTLINE_CALLBACK=queue|{row.id}|1"}
     assert acd.sessions["1001"].state is AgentState.RINGING
     pbx.respond(originate, Message="Originate successfully queued")
     pbx.originate_response(originate, answered=True)
