@@ -228,8 +228,12 @@ def _adoption(h: "Hotline") -> Part:
 
     from callcenter.failover.queue import QueueAdoption
 
+    from callcenter.failover.callbacks import build_callback_adoption
+
+    callbacks = build_callback_adoption(h.config, engine=h.engine, ami=h.ami, clock=h.clock, reactor=h.reactor,
+                                        worker=h.callbacks, acd=h.acd)  # callbacks in flight: dialled once
     h.adoption = CallAdoption(h.ami, h.runner, h.acd, clock=h.clock,
-                              queue=QueueAdoption(h.acd, h.ami, engine=h.engine))
+                              queue=QueueAdoption(h.acd, h.ami, engine=h.engine), callbacks=callbacks)
     h.adoption.start()  # listening from the build on, so the very first login is not missed
     return Part("adoption", h.adoption, stop=h.adoption.stop)
 
