@@ -289,3 +289,83 @@ def test_a_relayed_request_is_trusted_only_with_the_shared_key():
                          (Request(relay_token(b"").encode()), b"")):
         assert not accept_relayed(request, key)
         assert (request.hotline_client, request.hotline_https) == ("127.0.0.1", False)
+
+
+@pytest_twisted.ensureDeferred
+async def test_real_processes_a_standby_and_a_web_process_serve_the_desk_and_follow_the_leader_after_kill_9(
+        pg_url, pbx_sounds, tmp_path):
+    """Three `callcenter serve` processes on one PostgreSQL and the PBX simulator over TCP: a leader, a
+    failover standby (which serves the web pages while it waits) and a `[serve] role = "web"` process.  An
+    agent's desk works through the standby and through the web process; a pause through the web process is
+    run by the leader.  After SIGKILL of the leader the web process answers 503 calls.controller_unavailable
+    until the standby has taken over, then shows the agent as the new leader restored them and sets them
+    ready through it: it followed the new leader without being told."""
+    import os
+    import signal
+
+    from twisted.internet import reactor
+
+    from callcenter.auth.service import AuthService
+    from callcenter.pbxsim.simulator import PBXSimulator
+    from tests.failover.test_takeover import AGENTS, Serve, _config as takeover_config, _prepare_database, _until
+
+    engine = _prepare_database(pg_url)
+    sim = PBXSimulator(reactor, speed=1.0, spool_dir=tmp_path / "spool", sounds_dir=pbx_sounds)
+    for device in AGENTS:
+        sim.add_device(device, answer_after=2.0)
+    port = await sim.listen(0)
+    config = takeover_config(tmp_path, pg_url, port.getHost().port, pbx_sounds / "hotline")
+    web_config_path = tmp_path / "web.toml"
+    web_config_path.write_text(open(config, encoding="utf-8").read() + '\n[serve]\nrole = "web"\ncontroller_timeout = 1.0\n',
+                               encoding="utf-8")
+    AuthService(engine, time_cost=1, memory_kib=1024).add_user("agent1", PASSWORD, "agent",
+                                                              datetime.now(timezone.utc))
+    procs = []
+    try:
+        leader = Serve("leader", config, tmp_path)
+        procs.append(leader)
+        await _until(reactor, lambda: leader.said("serving on") and leader.adoptions(), 90, why=leader.tail)
+        standby, web = Serve("standby", config, tmp_path), Serve("web", str(web_config_path), tmp_path)
+        procs += [standby, web]
+        await _until(reactor, lambda: standby.said("standby health on") and web.said("serving on"), 90,
+                     why=lambda: standby.tail() + web.tail())
+        assert web.said("web: serving pages and APIs only")
+        standby_base = re.search(r"standby health on (http://[^/\s]+)/", standby.out.read_text()).group(1)
+        web_base = re.search(r"serving on (http://[^/\s]+)/", web.out.read_text()).group(1)
+
+        on_standby = Client(standby_base)
+        assert (await on_standby.login("agent1")).status == 303
+        page = await on_standby.get("/agent")                       # relayed by the standby to the leader
+        assert page.status == 200 and "坐席工作台" in page.text, page.status
+        assert (await on_standby.get("/healthz")).json["status"] == "standby"
+
+        browser = Client(web_base)
+        assert (await browser.login("agent1")).status == 303
+        token = {"X-CSRF-Token": _csrf((await browser.get("/agent")).text)}
+        screen = await browser.get("/agent/api/screen")
+        assert screen.status == 200 and screen.json["agent"]["state"] == "ready", screen.body
+        paused = await browser.post("/agent/api/state", json={"action": "pause", "reason": "break"}, headers=token)
+        assert paused.status == 200 and paused.json["state"] == "paused", paused.body
+
+        os.kill(leader.proc.pid, signal.SIGKILL)
+        leader.proc.wait(10)
+        during = await browser.get("/agent/api/screen")
+        assert during.status == 503 and during.json["error_id"] == "calls.controller_unavailable", during.body
+        answers = []
+
+        async def screen_again():
+            answers.append(await browser.get("/agent/api/screen"))
+            return answers[-1].status == 200
+
+        deadline = reactor.seconds() + 30
+        while not await screen_again():
+            assert reactor.seconds() < deadline, (answers[-1].status, standby.tail())
+        assert standby.said("leader: starting the hotline")
+        assert answers[-1].json["agent"]["state"] == "paused" and answers[-1].json["agent"]["reason"] == "break"
+        ready = await browser.post("/agent/api/state", json={"action": "ready"}, headers=token)
+        assert ready.status == 200 and ready.json["state"] == "ready", ready.body
+    finally:
+        for proc in procs:
+            proc.kill()
+        await port.stopListening()
+        engine.dispose()
