@@ -25,6 +25,7 @@ for an unknown resource.  GET and OPTIONS answer CORS for the origins in
 """
 from __future__ import annotations
 
+import logging
 import math
 from datetime import datetime, timedelta
 
@@ -38,6 +39,7 @@ from callcenter.workorders.api import idempotency_key
 from callcenter.workorders.engine import actor_for, unavailable
 from callcenter.workorders.open311_xml import document
 
+log = logging.getLogger(__name__)
 PREFIX = "/open311/v2"
 FORMATS = {"json": b"application/json; charset=utf-8", "xml": b"text/xml; charset=utf-8"}
 STANDARD_POST = {"api_key", "jurisdiction_id", "service_code", "lat", "long", "address_string", "address_id",
@@ -440,6 +442,18 @@ def routes(app) -> None:
 
             store = store_of(deps)
             store.check(media)  # refused before anything is filed
+        fetcher = target = None
+        if store is None and extra.get("media_url") and deps.config.get("open311.media_fetch", True):
+            from callcenter.attachments.web import store_of
+            from callcenter.workorders.open311_media import MediaFetcher, MediaUnresolved
+
+            fetcher = MediaFetcher.from_config(deps.config, deps.reactor, deps.pool,
+                                               max_bytes=store_of(deps).max_bytes)
+            try:
+                # resolved and judged once, before anything is filed: an internal address is a 400
+                target = await deps.db(fetcher.check, extra["media_url"])
+            except MediaUnresolved as exc:
+                log.info("open311 media_url not fetched: %s", exc.message)   # the request stands
         actor = actor_for(principal.user)
         now = deps.now()
         order = await deps.db(svc.create, fields, actor, now, idempotency_key=key)
@@ -450,12 +464,12 @@ def routes(app) -> None:
                                      source="open311")
                 extra["attachment_id"] = meta["id"]
             await deps.db(open311_store.save, deps.engine, number, extra)
-            if store is None and extra.get("media_url") and deps.config.get("open311.media_fetch", True):
+            if target is not None:
                 from callcenter.workorders.open311_media import keep
 
-                # after the answer: the request stands whether or not the photo can be fetched
+                # after the answer, from the checked address: the request stands whether or not the photo comes
                 fetching = deps.extras.setdefault("open311_fetches", set())
-                d = defer.ensureDeferred(keep(deps, number, extra["media_url"], actor))
+                d = defer.ensureDeferred(keep(deps, number, target, fetcher, actor))
                 fetching.add(d)
                 d.addBoth(lambda result, d=d: (fetching.discard(d), result)[1])
         return 201, [{"service_request_id": number, "service_notice":

@@ -264,7 +264,7 @@ async def test_the_specs_post_example_files_and_reads_back_in_the_specs_shape(we
 
 
 @pytest_twisted.ensureDeferred
-async def test_a_media_url_is_kept_as_an_attachment_but_internal_addresses_are_not_fetched(web):
+async def test_a_media_url_is_kept_as_an_attachment_but_internal_addresses_are_refused(web):
     from twisted.internet import defer
 
     from callcenter.attachments.web import store_of
@@ -284,9 +284,12 @@ async def test_a_media_url_is_kept_as_an_attachment_but_internal_addresses_are_n
         await defer.DeferredList(list(web.deps.extras.get("open311_fetches", ())))
         return posted.json[0]["service_request_id"]
 
-    refused = await file_with(media_url)  # 127.0.0.1: an internal address
-    assert store_of(web.deps).list(refused) == []
-    assert (await client.get(f"{BASE}/requests/{refused}.json")).json[0]["media_url"] == media_url
+    before = (await client.get(f"{BASE}/requests.json?api_key={key}")).json
+    refused = await client.post(f"{BASE}/requests.json", headers=FORM, data={   # 127.0.0.1: an internal address
+        "api_key": key, "service_code": "road-damage", "attribute[district]": "haishu", "lat": "29.87",
+        "long": "121.55", "description": "同一处塌陷", "media_url": media_url})
+    assert refused.status == 400 and refused.json[0]["error_id"] == "open311.media_refused"
+    assert (await client.get(f"{BASE}/requests.json?api_key={key}")).json == before   # nothing filed
     web.deps.config = web.deps.config.with_overrides({"open311.media_fetch_private": True})
     kept = await file_with(media_url)
     [copy] = store_of(web.deps).list(kept)
