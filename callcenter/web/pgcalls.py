@@ -502,6 +502,9 @@ class CallsRelay:
         self._reading: defer.Deferred | None = None
         self._read_again = False
         self._waiters: dict[int, list[defer.Deferred]] = {}
+        #: this process's requests in flight, and those of them whose answer was announced
+        self._inflight: set[int] = set()
+        self._answered: set[int] = set()
         self._stopped = True
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -544,6 +547,8 @@ class CallsRelay:
                 rid = int(data.get("r"))
             except (TypeError, ValueError):
                 return
+            if rid in self._inflight:  # the answer may come before its waiter: remember it
+                self._answered.add(rid)
             for d in self._waiters.pop(rid, []):
                 if not d.called:
                     d.callback(None)
@@ -666,6 +671,14 @@ class CallsRelay:
                     ["X-Hotline-Relay-Https", "1" if request.isSecure() else "0"]]
         rid = await deferToThreadPool(self.reactor, self.pool, self._submit, method, path, headers, body)
         self.relayed += 1
+        self._inflight.add(rid)
+        try:
+            return await self._answer_of(rid)
+        finally:
+            self._inflight.discard(rid)
+            self._answered.discard(rid)
+
+    async def _answer_of(self, rid: int) -> tuple[int, list, bytes]:
         started = self.reactor.seconds()
         while True:
             row = await deferToThreadPool(self.reactor, self.pool, self._look, rid)
@@ -684,6 +697,9 @@ class CallsRelay:
             if waited >= self.answer_timeout:
                 await deferToThreadPool(self.reactor, self.pool, self._forget, rid)
                 raise ControllerTimeout(self.group)
+            if rid in self._answered:
+                self._answered.discard(rid)
+                continue  # announced while we were reading: read again at once
             limit = self.claim_timeout if row.state == "pending" else self.answer_timeout
             await self._wait(rid, max(0.01, min(self.poll_interval, limit - waited)))
 
