@@ -369,3 +369,20 @@ async def test_real_processes_a_standby_and_a_web_process_serve_the_desk_and_fol
             proc.kill()
         await port.stopListening()
         engine.dispose()
+
+
+def test_bench_relay_runs_end_to_end_at_tiny_sizes(pg_url):
+    """`callcenter bench relay` relays every request (one at a time and in parallel) and every frame arrives."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    out = subprocess.run([sys.executable, "-m", "callcenter.cli", "bench", "relay", "--requests", "6",
+                          "--concurrency", "2", "--frames", "5", "--gap", "0.01", "--pg-url", pg_url],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    records = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert [(r["bench"], r.get("requests")) for r in records] == [
+        ("relay.requests", 6), ("relay.requests", 6), ("relay.frames", None)], records
+    assert records[2]["arrived"] == records[2]["frames"] == 5
