@@ -482,8 +482,8 @@ class CallsRelay:
     answer_timeout = 20.0
     #: seconds between looks at a request's row (notifications wake it sooner)
     poll_interval = 0.5
-    #: frames read per query
-    read_limit = 2000
+    #: frames read per query (a live-calls frame may be large: hundreds of rows)
+    read_limit = 200
 
     def __init__(self, reactor, engine, *, group: str, secret: bytes | None, pool=None, name: str = ""):
         self.reactor = reactor
