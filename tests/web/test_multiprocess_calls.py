@@ -316,8 +316,9 @@ async def test_real_processes_a_standby_and_a_web_process_serve_the_desk_and_fol
     port = await sim.listen(0)
     config = takeover_config(tmp_path, pg_url, port.getHost().port, pbx_sounds / "hotline")
     web_config_path = tmp_path / "web.toml"
-    web_config_path.write_text(open(config, encoding="utf-8").read() + '\n[serve]\nrole = "web"\ncontroller_timeout = 1.0\n',
-                               encoding="utf-8")
+    web_text = open(config, encoding="utf-8").read().replace(str(pbx_sounds / "hotline"), str(tmp_path / "no-prompts"))
+    assert "no-prompts" in web_text  # a web process plays nothing: it starts without the prompts
+    web_config_path.write_text(web_text + '\n[serve]\nrole = "web"\ncontroller_timeout = 1.0\n', encoding="utf-8")
     AuthService(engine, time_cost=1, memory_kib=1024).add_user("agent1", PASSWORD, "agent",
                                                               datetime.now(timezone.utc))
     procs = []
