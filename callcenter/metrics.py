@@ -73,6 +73,17 @@ WORKORDER_EVENTS_LISTENING = Gauge(
     "(PostgreSQL LISTEN, callcenter.web.pgevents); 0 while it reconnects.", registry=REGISTRY)
 WORKORDER_EVENTS_RECEIVED = Counter(
     "hotline_workorder_events_received_total", "Work-order events heard from other processes.", registry=REGISTRY)
+CALLS_RELAY_LISTENING = Gauge(
+    "hotline_calls_relay_listening", "1 while this process hears the calls relay's notifications (PostgreSQL "
+    "LISTEN, callcenter.web.pgcalls: the leader its relayed requests, a web process the leader's frames and "
+    "answers); 0 while it reconnects.", registry=REGISTRY)
+CALLS_RELAY_REQUESTS = Counter(
+    "hotline_calls_relay_requests_total", "Calls-page requests relayed by this web process to the process "
+    "driving the calls, by outcome (answered, unavailable: withdrawn after no controller claimed it, timeout).",
+    ["outcome"], registry=REGISTRY)
+CALLS_RELAY_FRAMES = Counter(
+    "hotline_calls_relay_frames_total", "Live-page frames the leader wrote for other web processes (out) and "
+    "this web process read from it (in).", ["direction"], registry=REGISTRY)
 ASR_REALTIME_FACTOR = Gauge(
     "hotline_asr_realtime_factor",
     "Decoding time over audio time of the latest live-speech chunk (above 1: falling behind).",
