@@ -51,6 +51,7 @@ from twisted.web.server import NOT_DONE_YET
 from callcenter.db import metadata
 from callcenter.errors import HotlineError
 from callcenter.failover.leadership import psycopg_conninfo
+from callcenter.metrics import CALLS_RELAY_FRAMES, CALLS_RELAY_LISTENING, CALLS_RELAY_REQUESTS
 from callcenter.web.i18n import CATALOGUE
 from callcenter.web.sse import EventStream
 
@@ -182,6 +183,7 @@ class PgListener:
     def stop(self, pool) -> defer.Deferred:
         self._stop.set()
         self.listening = False
+        CALLS_RELAY_LISTENING.set(0)
         thread, self._thread = self._thread, None
         if thread is None:
             return defer.succeed(None)
@@ -243,6 +245,7 @@ class PgListener:
         if self._stop.is_set():
             return
         self.listening = True
+        CALLS_RELAY_LISTENING.set(1)
         waiters, self._waiters = self._waiters, []
         for d in waiters:
             d.callback(None)
@@ -251,6 +254,7 @@ class PgListener:
 
     def _lost(self) -> None:
         self.listening = False
+        CALLS_RELAY_LISTENING.set(0)
 
 
 class CallsHost:
@@ -357,6 +361,7 @@ class CallsHost:
             conn.execute(text("SELECT pg_notify(:c, :p)"),
                          {"c": FRAMES, "p": json.dumps({"g": self.group, "f": max(ids)})})
         self.frames_written += len(batch)
+        CALLS_RELAY_FRAMES.labels("out").inc(len(batch))
 
     def _prune(self) -> defer.Deferred:
         def prune():
@@ -587,6 +592,8 @@ class CallsRelay:
         if len(rows) >= self.read_limit:
             self._read_again = True
         self.last_frame = last
+        if rows:
+            CALLS_RELAY_FRAMES.labels("in").inc(len(rows))
         for row in rows:
             self.frames_read += 1
             stream = self.streams.get(row.stream)
@@ -673,7 +680,16 @@ class CallsRelay:
         self.relayed += 1
         self._inflight.add(rid)
         try:
-            return await self._answer_of(rid)
+            answer = await self._answer_of(rid)
+        except ControllerUnavailable:
+            CALLS_RELAY_REQUESTS.labels("unavailable").inc()
+            raise
+        except ControllerTimeout:
+            CALLS_RELAY_REQUESTS.labels("timeout").inc()
+            raise
+        else:
+            CALLS_RELAY_REQUESTS.labels("answered").inc()
+            return answer
         finally:
             self._inflight.discard(rid)
             self._answered.discard(rid)
