@@ -387,3 +387,48 @@ def test_bench_relay_runs_end_to_end_at_tiny_sizes(pg_url):
     assert [(r["bench"], r.get("requests")) for r in records] == [
         ("relay.requests", 6), ("relay.requests", 6), ("relay.frames", None)], records
     assert records[2]["arrived"] == records[2]["frames"] == 5
+
+
+@pytest_twisted.ensureDeferred
+async def test_metrics_show_whether_the_relay_hears_the_leader_and_how_requests_ended(pg_url):
+    """A web process's /metrics say it listens (hotline_calls_relay_listening 1, 0 once stopped), and a request
+    nobody claims is counted as unavailable."""
+    from twisted.internet import reactor
+    from twisted.web.http_headers import Headers
+
+    from callcenter.db import make_engine
+    from callcenter.metrics import REGISTRY, generate_latest
+    from callcenter.web.pgcalls import CallsRelay, ControllerUnavailable
+
+    def sample(name: str) -> float:
+        for line in generate_latest(REGISTRY).decode().splitlines():
+            if line.startswith(name + " ") or line.startswith(name + "{"):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    class Browser:
+        hotline_client = "192.0.2.1"
+        requestHeaders = Headers({b"host": [b"x"]})
+
+        def getClientAddress(self):
+            return None
+
+        def isSecure(self):
+            return False
+
+    engine = make_engine(pg_url)
+    relay = CallsRelay(reactor, engine, group="metrics-test", secret=b"k")
+    relay.claim_timeout = 0.3
+    relay.start()
+    try:
+        await relay.when_listening()
+        assert sample("hotline_calls_relay_listening") == 1.0
+        before = sample('hotline_calls_relay_requests_total{outcome="unavailable"}')
+        with pytest.raises(ControllerUnavailable):
+            await relay.forward(Browser(), "POST", "/agent/api/state", b"{}")
+        assert sample('hotline_calls_relay_requests_total{outcome="unavailable"}') == before + 1
+        assert _pending(engine) == 0
+    finally:
+        await relay.stop()
+        engine.dispose()
+    assert sample("hotline_calls_relay_listening") == 0.0
