@@ -99,12 +99,32 @@ def check_config(config) -> Check:
     return _ok("config", "settings valid")
 
 
+def _shared_database(config) -> bool:
+    """Whether ``database.url`` is PostgreSQL: the database several processes share (SQLite serves one)."""
+    from sqlalchemy.engine import make_url
+
+    from callcenter.db import default_url
+
+    try:
+        return make_url(default_url(config)).get_backend_name() == "postgresql"
+    except Exception:  # noqa: BLE001 - a bad URL is the database check's to report
+        return False
+
+
 def check_secrets(config) -> Check:
+    """``web.secret_key`` signs the session cookies, the citizens' links and the requests one process
+    relays to another.  Left empty, each process draws its own at start: fine for the one process a
+    SQLite database serves, refused with PostgreSQL, where several processes share the sessions (web
+    processes, a failover standby) and would refuse each other's cookies and relayed requests."""
     problems = []
+    drawn = ""
     key = str(config.get("web.secret_key") or "")
-    if not key:
-        problems.append("web.secret_key is empty (sessions would end at every restart and not be shared by "
-                        "several web processes)")
+    if not key and _shared_database(config):
+        problems.append("web.secret_key is empty with PostgreSQL: each process would draw its own key, so the "
+                        "other processes on the database refuse its cookies and relayed requests, and every "
+                        "restart signs everyone out")
+    elif not key:
+        drawn = "web.secret_key empty: drawn at start (one process on SQLite; a restart signs everyone out)"
     elif is_placeholder(key):
         problems.append(f"web.secret_key is the placeholder {key!r}")
     elif len(key) < MIN_SECRET_KEY:
@@ -118,6 +138,8 @@ def check_secrets(config) -> Check:
         return _fail("secrets", "; ".join(problems),
                      "set web.secret_key to `openssl rand -hex 32` (or CALLCENTER_WEB_SECRET_KEY) and ami.secret "
                      "to the [hotline] secret of Asterisk's manager.conf (or CALLCENTER_AMI_SECRET)")
+    if drawn:
+        return _ok("secrets", f"{drawn}; ami.secret set")
     return _ok("secrets", "web.secret_key and ami.secret set (not placeholders)")
 
 

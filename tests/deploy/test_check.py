@@ -103,3 +103,35 @@ def test_placeholder_or_short_session_keys_are_refused(value):
 
     result = check_secrets(load_config(None, environ={"CALLCENTER_WEB_SECRET_KEY": value}))
     assert result.failed and not result.transient and "web.secret_key" in result.detail
+
+
+def test_an_empty_session_key_is_refused_with_postgresql_and_drawn_with_sqlite(monkeypatch, tmp_path):
+    """Several processes share a PostgreSQL database (web processes, a failover standby): an empty
+    web.secret_key — each process drawing its own — fails the secrets check and says why; one process on
+    SQLite draws its key at start and the line says so."""
+    from callcenter.config import load_config
+    from callcenter.preflight import blocking_failures, check_secrets
+
+    monkeypatch.delenv("CALLCENTER_DATABASE_URL", raising=False)
+    shared = check_secrets(load_config(None, environ={
+        "CALLCENTER_WEB_SECRET_KEY": "", "CALLCENTER_AMI_SECRET": "pbx-secret",
+        "CALLCENTER_DATABASE_URL": "postgresql+psycopg://hotline@db.example:5432/hotline"}))
+    assert shared.failed and not shared.transient and blocking_failures([shared]) == [shared]
+    assert "web.secret_key is empty with PostgreSQL" in shared.detail and "openssl rand -hex 32" in shared.fix
+    alone = check_secrets(load_config(None, environ={
+        "CALLCENTER_WEB_SECRET_KEY": "", "CALLCENTER_AMI_SECRET": "pbx-secret",
+        "CALLCENTER_DATABASE_URL": f"sqlite:///{tmp_path / 'hotline.sqlite3'}"}))
+    assert alone.status == "ok" and "drawn at start" in alone.detail
+
+
+def test_serve_refuses_to_start_on_postgresql_with_an_empty_session_key(pg_url, prompts, pbx, tmp_path):
+    """`callcenter serve` on PostgreSQL with web.secret_key empty: the secrets line FAILs and serve exits 2
+    before starting anything (every other check passes)."""
+    proc = subprocess.run(CLI + ["serve"], env=_env(
+        CALLCENTER_WEB_SECRET_KEY="", CALLCENTER_DATABASE_URL=pg_url, CALLCENTER_AMI_PORT=pbx,
+        CALLCENTER_IVR_SOUNDS_DIR=prompts, CALLCENTER_SEARCH_PATH=tmp_path / "search.sqlite3",
+        CALLCENTER_WEB_PORT=0), capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    fails = [line for line in proc.stderr.splitlines() if line.startswith("FAIL")]
+    assert len(fails) == 1 and "web.secret_key is empty with PostgreSQL" in fails[0], proc.stderr
+    assert "refusing to start" in proc.stderr and "secrets" in proc.stderr.split("refusing to start", 1)[1]
