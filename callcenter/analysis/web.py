@@ -14,9 +14,9 @@ from callcenter.reports.charts import line_chart
 from callcenter.reports.csvexport import csv_download
 from callcenter.reports.queries import ReportError
 from callcenter.web.app import json_api, query_arg
-from callcenter.web.errors import error_payload, error_responses
+from callcenter.web.errors import error_responses
 from callcenter.web.i18n import CATALOGUE, translate
-from callcenter.web.templates import language
+from callcenter.web.templates import language, refusals_as_pages
 
 ROLES = ("supervisor", "admin")
 EXPORTS = ("districts", "categories", "district-trends", "hotspots")
@@ -60,11 +60,6 @@ def routes(app) -> None:
         return {"month": period.label, "districts": district_counts(deps.engine, period),
                 "trends": trends(deps.engine, period), "hotspots": hot_spots(deps.engine, period, at_least=HOT_SPOT_MIN)}
 
-    def refusal(request, principal, exc):
-        status, body = error_payload(exc)
-        return deps.templates.render(request, "error.html", status=status, session=principal.session,
-                                     message_key="error.not_found", detail=body["message"], back="/analysis")
-
     @app.route("/api/v1/analysis", methods=["GET"])
     @json_api
     @require_role(*ROLES)
@@ -73,11 +68,9 @@ def routes(app) -> None:
 
     @app.route("/analysis", methods=["GET"])
     @require_role(*ROLES, page=True)
+    @refusals_as_pages("/analysis")
     async def page(request, principal):
-        try:
-            period = month_of(request, deps)
-        except ReportError as exc:
-            return refusal(request, principal, exc)
+        period = month_of(request, deps)
         data = await deps.db(read, period)
         lang = language(request)
         names = deps.templates.names
@@ -98,15 +91,13 @@ def routes(app) -> None:
 
     @app.route("/analysis/export.csv", methods=["GET"])
     @require_role(*ROLES, page=True)
+    @refusals_as_pages("/analysis")
     async def export(request, principal):
         what = query_arg(request, "what") or ""
-        try:
-            period = month_of(request, deps)
-            if what not in EXPORTS:
-                raise ReportError("analysis.bad_export", "未知的导出内容 / unknown export", what=what[:20],
-                                  allowed=list(EXPORTS))
-        except ReportError as exc:
-            return refusal(request, principal, exc)
+        period = month_of(request, deps)
+        if what not in EXPORTS:
+            raise ReportError("analysis.bad_export", "未知的导出内容 / unknown export", what=what[:20],
+                              allowed=list(EXPORTS))
         data = await deps.db(read, period)
         lang = language(request)
         names = deps.templates.names

@@ -15,9 +15,9 @@ from callcenter.auth.web import require_role
 from callcenter.reports.csvexport import csv_download
 from callcenter.reports.queries import CST, Period, ReportError
 from callcenter.web.app import json_api, query_arg
-from callcenter.web.errors import error_payload, error_responses
+from callcenter.web.errors import error_responses
 from callcenter.web.i18n import CATALOGUE, translate
-from callcenter.web.templates import language
+from callcenter.web.templates import language, refusals_as_pages
 from ticketing.domain.appraisal import check_weights
 
 VIEWERS = ("supervisor", "admin", "department")
@@ -109,11 +109,6 @@ def routes(app) -> None:
             agents = await deps.db(agent_month, deps.engine, period)
         return {"month": period.label, "weights": weights, "departments": departments, "agents": agents}
 
-    def refusal(request, principal, exc):
-        status, body = error_payload(exc)
-        return deps.templates.render(request, "error.html", status=status, session=principal.session,
-                                     message_key="error.not_found", detail=body["message"], back="/supervisor/appraisal")
-
     @app.route("/api/v1/appraisal", methods=["GET"])
     @json_api
     @require_role(*VIEWERS)
@@ -122,11 +117,9 @@ def routes(app) -> None:
 
     @app.route("/supervisor/appraisal", methods=["GET"])
     @require_role(*VIEWERS, page=True)
+    @refusals_as_pages("/supervisor/appraisal")
     async def page(request, principal):
-        try:
-            period = month_of(request, deps)
-        except ReportError as exc:
-            return refusal(request, principal, exc)
+        period = month_of(request, deps)
         data = await figures(principal, period)
         previous = (period.start - timedelta(days=1)).strftime("%Y-%m")
         return deps.templates.render(request, "appraisal.html", session=principal.session, data=data,
@@ -135,11 +128,9 @@ def routes(app) -> None:
 
     @app.route("/supervisor/appraisal.csv", methods=["GET"])
     @require_role(*VIEWERS, page=True)
+    @refusals_as_pages("/supervisor/appraisal")
     async def csv(request, principal):
-        try:
-            period = month_of(request, deps)
-        except ReportError as exc:
-            return refusal(request, principal, exc)
+        period = month_of(request, deps)
         data = await figures(principal, period)
         lang = language(request)
         names = deps.templates.names

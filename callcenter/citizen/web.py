@@ -22,7 +22,7 @@ from callcenter.web.app import form_arg, query_arg
 from callcenter.web.errors import error_payload
 from callcenter.web.http import client_address
 from callcenter.web.i18n import CATALOGUE
-from callcenter.web.templates import language
+from callcenter.web.templates import language, refusals_as_pages
 
 log = logging.getLogger(__name__)
 CATALOGUE.update(TEXT)
@@ -55,25 +55,9 @@ def portal_of(deps) -> CitizenPortal:
     return portal
 
 
-def _guarded(handler):
-    """Bad input the handler did not expect (a form field that is not UTF-8 …) becomes the error
-    page with its 4xx and error id, never a 500."""
-    import functools
-
-    @functools.wraps(handler)
-    async def wrapper(request, *args, **kwargs):
-        try:
-            result = handler(request, *args, **kwargs)
-            if hasattr(result, "__await__"):
-                result = await result
-            return result
-        except Exception as exc:  # noqa: BLE001 - refusals with an error id are pages
-            if not hasattr(exc, "error_id"):
-                raise
-            status, body = error_payload(exc)
-            return request.hotline_deps.templates.render(request, "error.html", status=status,
-                                                          message_key="cz.error", detail=body["error_id"], back="/")
-    return wrapper
+#: bad input the handler did not expect (a form field that is not UTF-8 …) becomes the error page
+#: with its 4xx and error id, never a 500
+_guarded = refusals_as_pages("/", message_key="cz.error", detail="error_id")
 
 
 def _refusal(exc: BaseException) -> dict:

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from callcenter.auth.web import require_role
 from callcenter.reports.charts import bar_chart, line_chart
-from callcenter.reports.csvexport import to_csv
+from callcenter.reports.csvexport import csv_download
 from callcenter.reports.hottopics import Thresholds
 from callcenter.reports.ivr import ivr_report
 from callcenter.reports.queries import CALL_DIMENSIONS, CST, DIMENSIONS, Period, ReportError, hot_topics, report
 from callcenter.web.app import query_arg
-from callcenter.web.errors import error_payload
-from callcenter.web.i18n import CATALOGUE
+from callcenter.web.i18n import CATALOGUE, translate
+from callcenter.web.templates import language, refusals_as_pages
 
 VIEWERS = ("supervisor", "admin")
 CALL_COLUMNS = ("offered", "answered", "abandoned", "answer_rate", "service_level", "asa_seconds", "aht_seconds",
@@ -142,23 +142,12 @@ def routes(app) -> None:
     templates.add_directory(Path(__file__).parent / "templates")
     thresholds = Thresholds.from_config(deps.config)
 
-    def refusal(request, principal, exc):
-        status, body = error_payload(exc)
-        return templates.render(request, "error.html", status=status, session=principal.session,
-                                message_key="error.not_found" if status == 404 else "reports.empty",
-                                detail=body["message"], back="/reports")
-
     @app.route("/reports", methods=["GET"])
     @require_role(*VIEWERS, page=True)
+    @refusals_as_pages("/reports")
     async def reports_page(request, principal):
-        from callcenter.web.templates import language
-        from callcenter.web.i18n import translate
-
-        try:
-            period, by = _params(request, deps)
-            result = await deps.db(report, deps.engine, period, by)
-        except ReportError as exc:
-            return refusal(request, principal, exc)
+        period, by = _params(request, deps)
+        result = await deps.db(report, deps.engine, period, by)
         lang = language(request)
         columns = CALL_COLUMNS if by in CALL_DIMENSIONS else ORDER_COLUMNS
         known = names(getattr(deps.workorders, "taxonomy", None), lang)
@@ -183,15 +172,10 @@ def routes(app) -> None:
 
     @app.route("/reports/export.csv", methods=["GET"])
     @require_role(*VIEWERS, page=True)
+    @refusals_as_pages("/reports")
     async def export_csv(request, principal):
-        from callcenter.web.i18n import translate
-        from callcenter.web.templates import language
-
-        try:
-            period, by = _params(request, deps)
-            result = await deps.db(report, deps.engine, period, by)
-        except ReportError as exc:
-            return refusal(request, principal, exc)
+        period, by = _params(request, deps)
+        result = await deps.db(report, deps.engine, period, by)
         lang = language(request)
         columns = ("key",) + (CALL_COLUMNS if by in CALL_DIMENSIONS else ORDER_COLUMNS)
         header = [translate(f"reports.col.{c}", lang) for c in columns]
@@ -200,24 +184,14 @@ def routes(app) -> None:
         from callcenter.audit.service import record_access
 
         await record_access(deps, request, principal, "reports.export", name)
-        request.setHeader(b"Content-Type", b"text/csv; charset=utf-8")
-        request.setHeader(b"Content-Disposition", f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"
-                          .encode("ascii"))
-        request.setHeader(b"Cache-Control", b"no-store")
-        request.setHeader(b"X-Content-Type-Options", b"nosniff")
-        return to_csv(header, rows)
+        return csv_download(request, name, header, rows)
 
     @app.route("/reports/hot", methods=["GET"])
     @require_role(*VIEWERS, page=True)
+    @refusals_as_pages("/reports")
     async def hot_page(request, principal):
-        from callcenter.web.i18n import translate
-        from callcenter.web.templates import language
-
-        try:
-            period = Period.parse("day", query_arg(request, "date") or deps.now().astimezone(CST).date().isoformat())
-            labels, series, trends = await deps.db(hot_topics, deps.engine, period.first, thresholds)
-        except ReportError as exc:
-            return refusal(request, principal, exc)
+        period = Period.parse("day", query_arg(request, "date") or deps.now().astimezone(CST).date().isoformat())
+        labels, series, trends = await deps.db(hot_topics, deps.engine, period.first, thresholds)
         lang = language(request)
         known = names(getattr(deps.workorders, "taxonomy", None), lang)
         top = trends[:5]
@@ -234,15 +208,10 @@ def routes(app) -> None:
 
     @app.route("/reports/ivr", methods=["GET"])
     @require_role(*VIEWERS, page=True)
+    @refusals_as_pages("/reports")
     async def ivr_page(request, principal):
-        from callcenter.web.i18n import translate
-        from callcenter.web.templates import language
-
-        try:
-            period = _period(request, deps)
-            figures = await deps.db(ivr_report, deps.engine, period)
-        except ReportError as exc:
-            return refusal(request, principal, exc)
+        period = _period(request, deps)
+        figures = await deps.db(ivr_report, deps.engine, period)
         lang = language(request)
         outcomes = [(translate(f"reports.ivr.{k}", lang), getattr(figures, k))
                     for k in ("to_queue", "served_in_ivr", "hung_up", "other")]

@@ -38,6 +38,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "error.csrf": {"zh": "表单已过期，请刷新后重试", "en": "The form expired; reload and try again"},
     "error.forbidden": {"zh": "无此权限", "en": "Not allowed for your role"},
     "error.not_found": {"zh": "页面不存在", "en": "Page not found"},
+    "error.bad_request": {"zh": "请求有误", "en": "The request is not valid"},
     "error.back": {"zh": "返回", "en": "Back"},
     "dept.title": {"zh": "部门工单", "en": "Department work orders"},
     "dept.department": {"zh": "部门", "en": "Department"},

@@ -5,6 +5,8 @@ Features add their own template folders with :meth:`Templates.add_directory`.
 """
 from __future__ import annotations
 
+import functools
+import logging
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
@@ -17,6 +19,10 @@ from callcenter.web.names import Names
 
 HERE = Path(__file__).parent
 LANG_COOKIE = b"hotline_lang"
+#: what the error page says for a status when the page names no message of its own
+STATUS_MESSAGES = {403: "error.forbidden", 404: "error.not_found"}
+
+log = logging.getLogger(__name__)
 
 
 def local_zone(config) -> ZoneInfo:
@@ -97,6 +103,45 @@ class Templates:
         request.setHeader(b"Content-Type", b"text/html; charset=utf-8")
         request.setHeader(b"Cache-Control", b"no-store")
         return page.encode("utf-8")
+
+    def error_page(self, request, exc: BaseException, *, back: str = "/", session=None, message_key: str | None = None,
+                   detail: str = "message") -> bytes:
+        """The bilingual error page for a refusal (an ``ApiError`` or anything with an ``error_id``): its
+        HTTP status, ``message_key`` (by default what the status means: forbidden, not found, or a bad
+        request), the error's ``message`` or ``error_id`` as the detail, a link ``back``."""
+        from callcenter.web.errors import error_payload
+
+        status, body = error_payload(exc)
+        key = message_key or STATUS_MESSAGES.get(status, "error.bad_request")
+        return self.render(request, "error.html", status=status, session=session, message_key=key,
+                           detail=body[detail], back=back)
+
+
+def refusals_as_pages(back: str = "/", *, message_key: str | None = None, detail: str = "message"):
+    """Decorate a page handler (``handler(request, principal, ...)`` or ``handler(request, ...)``): a
+    refusal it raises — anything with an ``error_id`` — is answered with :meth:`Templates.error_page`
+    (its status, a link ``back``); the page counterpart of :func:`callcenter.web.app.json_api`."""
+
+    def decorate(handler):
+        @functools.wraps(handler)
+        async def wrapper(request, *args, **kwargs):
+            try:
+                result = handler(request, *args, **kwargs)
+                if hasattr(result, "__await__"):
+                    result = await result
+                return result
+            except Exception as exc:  # noqa: BLE001 - refusals with an error id are pages
+                if not hasattr(exc, "error_id"):
+                    raise
+                from callcenter.web.errors import error_payload
+
+                if error_payload(exc)[0] >= 500:
+                    log.error("error page for %s", request.path, exc_info=exc)
+                return request.hotline_deps.templates.error_page(
+                    request, exc, back=back, session=getattr(args[0], "session", None) if args else None,
+                    message_key=message_key, detail=detail)
+        return wrapper
+    return decorate
 
 
 def duration(seconds, lang: str = "zh") -> str:

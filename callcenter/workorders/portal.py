@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from callcenter.auth.web import require_role
 from callcenter.web.app import ascii_int, form_arg, query_arg
-from callcenter.web.errors import error_payload
+from callcenter.web.errors import ApiError, error_payload
 from callcenter.web.i18n import CATALOGUE
+from callcenter.web.templates import refusals_as_pages
 from callcenter.workorders.engine import actor_for, unavailable
 from callcenter.errors import HotlineError
 
@@ -97,27 +98,17 @@ def routes(app) -> None:
             done=query_arg(request, "done") in PORTAL_ACTIONS, error=error, max_days=MAX_EXTENSION_DAYS,
             attachments=attachments, sub_units=sub_units)
 
-    def refusal(request, principal, exc, status=None):
-        code, body = error_payload(exc)
-        return templates.render(request, "error.html", status=status or code, session=principal.session,
-                                message_key="error.not_found" if code == 404 else "error.forbidden",
-                                detail=body["message"], back="/dept")
-
     @app.route("/dept", methods=["GET"])
     @require_role(*VIEWERS, page=True)
+    @refusals_as_pages("/dept")
     async def queue(request, principal):
         svc = service()
         user = principal.user
         department = user.department if user.role == "department" else (query_arg(request, "department") or None)
         status = query_arg(request, "status") or None
-        try:
-            page = await deps.db(svc.list, actor_for(user), status=status,
-                                 department=department if user.role != "department" else None,
-                                 limit=200, offset=0, now=deps.now())
-        except Exception as exc:  # noqa: BLE001 - bad filters get the error page
-            if not hasattr(exc, "error_id"):
-                raise
-            return refusal(request, principal, exc)
+        page = await deps.db(svc.list, actor_for(user), status=status,   # bad filters get the error page
+                             department=department if user.role != "department" else None,
+                             limit=200, offset=0, now=deps.now())
         orders = [o for o in page["items"] if o["status_kind"] == "open"]
         departments = sorted(svc.taxonomy.departments.values(), key=lambda d: d.code)
         return templates.render(request, "dept.html", session=principal.session, orders=orders,
@@ -126,19 +117,16 @@ def routes(app) -> None:
 
     @app.route("/dept/orders/<number>", methods=["GET"])
     @require_role(*VIEWERS, page=True)
+    @refusals_as_pages("/dept")
     async def order_page(request, principal, number):
-        try:
-            return await render_order(request, principal, number)
-        except Exception as exc:  # noqa: BLE001
-            if not hasattr(exc, "error_id"):
-                raise
-            return refusal(request, principal, exc)
+        return await render_order(request, principal, number)
 
     @app.route("/dept/orders/<number>/<action>", methods=["POST"])
     @require_role(*VIEWERS, page=True)
     async def order_action(request, principal, number, action):
         if action not in PORTAL_ACTIONS:
-            return refusal(request, principal, FormError("portal.unknown_action", "unknown action / 未知操作"), 404)
+            return templates.error_page(request, ApiError(404, "portal.unknown_action", "unknown action / 未知操作"),
+                                        session=principal.session, back="/dept")
         try:
             params = params_from_form(action, request)
             await deps.db(service().perform, number, action, params, actor_for(principal.user), deps.now())
@@ -147,7 +135,7 @@ def routes(app) -> None:
                 raise
             status, body = error_payload(exc)
             if status == 404:
-                return refusal(request, principal, exc)
+                return templates.error_page(request, exc, session=principal.session, back="/dept")
             return await render_order(request, principal, number, error=body, status=status)
         request.redirect(f"/dept/orders/{number}?done={action}".encode())
         request.setResponseCode(303)
