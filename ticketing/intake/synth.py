@@ -22,9 +22,9 @@ from collections import defaultdict
 
 from pypinyin import Style, lazy_pinyin
 
-from ticketing.intake.synth_lexicon import (ASR_SLIPS, CALM_FRAMES, DIALECT, DURATIONS, EN_CALM_FRAMES, EN_FRAMES, EN_OPENERS,
-                                            EN_PRAISE_DEEDS, EN_STAFF_COMPLAINTS, FILLERS, LEXICON, LEXICON_MORE, OPENERS,
-                                            PRAISE_DEEDS, STAFF_COMPLAINTS, TYPE_FRAMES)
+from ticketing.intake.synth_lexicon import (ASR_SLIPS, CALM_FRAMES, DIALECT, DURATIONS, EN_CALM_FRAMES, EN_FRAMES,
+                                            EN_OPENERS, EN_PRAISE_DEEDS, EN_STAFF_COMPLAINTS, FILLERS, HELP_FAULTS,
+                                            LEXICON, LEXICON_MORE, OPENERS, PRAISE_DEEDS, STAFF_COMPLAINTS, TYPE_FRAMES)
 
 SEED = 18
 
@@ -38,11 +38,14 @@ _PUBLIC = re.compile(r"(路灯|井盖|窨井|垃圾|公厕|厕所|绿化|地砖|
                      r"hydrant|tree|stairwell|pavement|sidewalk|护栏|隔离栏|盲道|人行道|长椅|指示牌|排水沟|雨水篦子|步道|桥|隧道|下穿|"
                      r"扶梯|游乐设施|合格证|lamp posts?|slabs|bridge|park lights|escalator)", re.I)
 _PERSONAL = re.compile(r"(我|家|困|关着人|关人|老人|孩子|小孩|奶奶|被骗|走丢|联系不上|里面|出不来|跳楼|头晕|流浪|躺在|受伤|摔倒|"
-                       r"被压|打人|救命|不敢出去|哭|打架|打起来|刀|砸门|my |our |we |i |stuck|trapped|people inside|old people|"
+                       r"被压|打人|救命|不敢出去|哭|打架|打起来|刀|砸门|房子|后山|养的|养殖场的|behind our|houses|"
+                       r"my |our |we |i |stuck|trapped|people inside|old people|"
                        r"knife|injured|lying|screaming|crying|not moving|following me|hiding|homeless)", re.I)
 
 
 def plain_type(situation: str, kind: str, dept: str = "") -> str:
+    if situation in HELP_FAULTS:
+        return "help"
     if kind != "urgent" and re.search(r"(停水|停电|停气).{0,8}(也没|没有?提前|不通知|没人|一再)|又(停|没)", situation):
         return "complaint"  # an outage told as a grievance: no notice, nobody came, again
     if re.search(r"(停水|停电|停气|没水|没电|一滴水|no water|no power|lost power)", situation, re.I):
@@ -66,7 +69,8 @@ ROUTED = (
     ("urban-management", re.compile(r"(违章|违建|加盖|搭建|扩建|搭了|搭个|彩钢|棚|围起来|圈起来|extension|shed|built)", re.I),
      {"ninghai", "xiangshan", "yuyao", "cixi"}),
     ("housing", re.compile(r"(工地|施工|打桩|塔吊|混凝土|construction|building site|pile)", re.I), {"haishu", "yinzhou"}),
-    ("housing", re.compile(r"(物业|保安|业委会|property (company|management|manager)|management company|management keeps)", re.I),
+    ("housing", re.compile(r"(物业|保安|业委会|property (company|management|manager)|management company|management keeps)",
+                           re.I),
      {"ninghai", "xiangshan"}),
     ("environment", re.compile(r"(噪音|噪声|轰|响|noise)", re.I), {"zhenhai", "beilun"}),
 )
@@ -90,7 +94,12 @@ class Places:
 
         self.rng = rng
         self.taxonomy = load_taxonomy()
-        self.rows = [r for r in read_tsv(GAZETTEER_PATH) if "|" not in r["district"]]
+        rows = [r for r in read_tsv(GAZETTEER_PATH) if "|" not in r["district"]]
+        districts_of = defaultdict(set)
+        for r in rows:
+            districts_of[r["name"]].add(r["district"])
+        # a name found in several districts (石门村) does not tell the district: never used
+        self.rows = [r for r in rows if len(districts_of[r["name"]]) == 1]
         self.by_kind = defaultdict(list)
         for r in self.rows:
             self.by_kind[r["kind"]].append(r)
@@ -376,7 +385,8 @@ def generate(seed: int = SEED) -> list[dict]:
                             break
                     else:
                         place, district = "", None
-                text = rng.choice(["", "", "喂，", "你好，", "喂喂，"]) + place + short + rng.choice(["", "", "。", "，快点", "，你们来看看"])
+                text = (rng.choice(["", "", "喂，", "你好，", "喂喂，"]) + place + short
+                        + rng.choice(["", "", "。", "，快点", "，你们来看看"]))
                 if urgent or "快点" not in text:
                     add(noise.spoken(text), type_, dept, district, "urgent" if urgent else "normal")
         for idea in lex["en_ideas"]:
@@ -389,11 +399,11 @@ def generate(seed: int = SEED) -> list[dict]:
             avoid = avoid_districts(dept, staff)
             for _ in range(2):
                 frame = rng.choice(EN_FRAMES["praise"])
-                text, district = _en(rng, places, "", frame.replace("{s}", staff).replace("{y}", rng.choice(EN_PRAISE_DEEDS)),
-                                     avoid)
+                said = frame.replace("{s}", staff).replace("{y}", rng.choice(EN_PRAISE_DEEDS))
+                text, district = _en(rng, places, "", said, avoid)
                 add(text.replace(",  ", ", "), "praise", dept, district, "normal", "en")
-            text, district = _en(rng, places, f"{staff} {rng.choice(EN_STAFF_COMPLAINTS)}", rng.choice(EN_FRAMES["complaint"]),
-                                 avoid)
+            said = f"{staff} {rng.choice(EN_STAFF_COMPLAINTS)}"
+            text, district = _en(rng, places, said, rng.choice(EN_FRAMES["complaint"]), avoid)
             add(text, "complaint", dept, district, "normal", "en")
     return rows
 

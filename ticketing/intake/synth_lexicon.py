@@ -768,3 +768,12 @@ CALM_FRAMES = (("万一{x}怎么办", "consultation"), ("我担心以后会{x}�
 EN_CALM_FRAMES = (("what should we do if {x}", "consultation"), ("last month {x} but it was fixed, how can we prevent it happening again",
                                                                    "consultation"),
                   ("I'm worried that one day {x}, please check it in advance", "suggestion"))
+# Situations of ``faults`` said without blame that are the caller's own need for a service to work
+# (help, as labeled.tsv and scope.md §1.5 read them: a card that stopped working, a meter that
+# stopped, a stolen bike to be traced); with blame added (complaint frames) they are complaints.
+HELP_FAULTS = frozenset((
+    "医保卡突然用不了", "燃气表不走字", "燃气灶打不着火", "医保卡在药店刷不出来", "孩子的医保交了系统里查不到", "电子税务局登录不上",
+    "小区里电瓶车被偷了", "电表好像有问题", "燃气灶点火以后火很小", "电瓶车被偷了", "医保卡用不了", "燃气灶打不着",
+    "my insurance card stopped working", "the gas meter does not move", "my insurance card does not work at the pharmacy",
+    "my electric bike was stolen",
+))
