@@ -8,7 +8,7 @@ from pathlib import Path
 
 from callcenter.analysis.boundaries import BoundaryError, district_map
 from callcenter.analysis.queries import district_counts, hot_spots, trends
-from callcenter.appraisal.web import month_of
+from callcenter.appraisal.web import MONTH_PARAMETER, month_of
 from callcenter.auth.web import require_role
 from callcenter.reports.charts import line_chart
 from callcenter.reports.csvexport import csv_download
@@ -47,7 +47,7 @@ CATALOGUE.update(TEXT)
 
 OPENAPI = {"/api/v1/analysis": {"get": {
     "operationId": "analysis", "summary": "A month by district, 12-month trends and hot spots / 数据分析",
-    "parameters": [{"name": "month", "in": "query", "schema": {"type": "string", "pattern": "^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"}}],
+    "parameters": [MONTH_PARAMETER],
     "responses": {"200": {"description": "districts, trends, hot spots"}, **error_responses(400, 401, 403)}}}}
 
 

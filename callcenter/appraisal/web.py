@@ -62,9 +62,13 @@ TEXT = {
 }
 CATALOGUE.update(TEXT)
 
+#: the ``?month=`` that :func:`month_of` reads, as an OpenAPI parameter (the month pages and APIs share it)
+MONTH_PARAMETER = {"name": "month", "in": "query",
+                   "schema": {"type": "string", "pattern": "^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"}}
+
 OPENAPI = {"/api/v1/appraisal": {"get": {
     "operationId": "appraisal", "summary": "A month's department appraisal (and agents, for supervisors) / 部门考核",
-    "parameters": [{"name": "month", "in": "query", "schema": {"type": "string", "pattern": "^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$"}}],
+    "parameters": [MONTH_PARAMETER],
     "responses": {"200": {"description": "departments ranked, weights, agents"}, **error_responses(400, 401, 403)}}}}
 
 
