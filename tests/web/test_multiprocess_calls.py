@@ -86,7 +86,7 @@ def _base(hotline) -> str:
 async def test_an_agent_and_a_supervisor_on_web_process_b_see_and_steer_calls_driven_by_process_a(pg_url, tmp_path):
     """An agent signed in through B (which drives no calls) logs in and sets ready through B; a citizen calls
     the simulator; B's desk stream shows the ringing and connected call exactly as A's does (the same frames,
-    the same number policy); a supervisor on B sees the live call (number masked) and the agent, B's wallboard
+    the same number policy) and the live transcript's lines; a supervisor on B sees the live call (number masked) and the agent, B's wallboard
     shows the queue and agent figures; listen and hang-up through B are each run once by A."""
     from twisted.internet import reactor
 
@@ -171,6 +171,14 @@ async def test_an_agent_and_a_supervisor_on_web_process_b_see_and_steer_calls_dr
         assert host.executed - before == 1
         await eventually(lambda: sum(1 for n in sim.created_channels if n.startswith("PJSIP/9001")) == spies_before + 1,
                          10, "the supervisor's phone rung once")
+
+        # a live transcript line, as the speech service hands it to A's desk, reaches the desk on B
+        call_id = ringing[0]["call_id"]
+        desk = a.web_root.deps.extras["desk"]
+        desk.attach_speech("stream-1", call_id)
+        desk.on_final("stream-1", "小区路灯坏了三天")
+        await eventually(lambda: any(e == "transcript" and d.get("final") == "小区路灯坏了三天" and d["call_id"] == call_id
+                                     for e, d in desk_b.frames), 10, "the transcript line on B's desk stream")
 
         hung = await agent.post("/agent/api/hangup", json={}, headers=token)
         assert hung.status == 200 and hung.json == {"hung_up": True}, hung.body
