@@ -142,14 +142,18 @@ def routes(app) -> None:
     templates.add_directory(Path(__file__).parent / "templates")
     thresholds = Thresholds.from_config(deps.config)
 
+    async def asked(request):
+        """The report the query asks for: its period, dimension, figures and columns (calls or orders)."""
+        period, by = _params(request, deps)
+        result = await deps.db(report, deps.engine, period, by)
+        return period, by, result, CALL_COLUMNS if by in CALL_DIMENSIONS else ORDER_COLUMNS
+
     @app.route("/reports", methods=["GET"])
     @require_role(*VIEWERS, page=True)
     @refusals_as_pages("/reports")
     async def reports_page(request, principal):
-        period, by = _params(request, deps)
-        result = await deps.db(report, deps.engine, period, by)
+        period, by, result, columns = await asked(request)
         lang = language(request)
-        columns = CALL_COLUMNS if by in CALL_DIMENSIONS else ORDER_COLUMNS
         known = names(getattr(deps.workorders, "taxonomy", None), lang)
         rows = result.as_rows()
         for r in rows:
@@ -174,10 +178,9 @@ def routes(app) -> None:
     @require_role(*VIEWERS, page=True)
     @refusals_as_pages("/reports")
     async def export_csv(request, principal):
-        period, by = _params(request, deps)
-        result = await deps.db(report, deps.engine, period, by)
+        period, by, result, columns = await asked(request)
         lang = language(request)
-        columns = ("key",) + (CALL_COLUMNS if by in CALL_DIMENSIONS else ORDER_COLUMNS)
+        columns = ("key",) + columns
         header = [translate(f"reports.col.{c}", lang) for c in columns]
         rows = [[r[c] for c in columns] for r in result.as_rows()]
         name = f"report-{by}-{period.label}.csv"
