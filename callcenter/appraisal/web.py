@@ -29,7 +29,6 @@ AGENT_COLUMNS = ("name", "answered", "aht_seconds", "fcr_rate", "call_satisfacti
 
 TEXT = {
     "appraisal.title": {"zh": "部门考核", "en": "Department appraisal"},
-    "nav.appraisal": {"zh": "考核", "en": "Appraisal"},
     "appraisal.month": {"zh": "月份", "en": "Month"},
     "appraisal.show": {"zh": "查看", "en": "Show"},
     "appraisal.csv": {"zh": "导出 CSV", "en": "Export CSV"},

@@ -34,7 +34,6 @@ TEXT = {
     "kb.shipped": {"zh": "系统内置", "en": "Shipped"},
     "kb.added": {"zh": "新增", "en": "Added"},
     "kb.edited_by": {"zh": "修改人", "en": "Edited by"},
-    "nav.knowledge": {"zh": "知识库", "en": "Knowledge"},
 }
 for _level, _names in LEVEL_NAMES.items():
     TEXT[f"kb.level.{_level}"] = dict(_names)
