@@ -5,6 +5,7 @@ adjusted working days, plus the database's ``calendar_overrides``)."""
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
 from datetime import datetime
 
 
@@ -96,10 +97,16 @@ def _deadline(args) -> int:
     return 0
 
 
+@contextmanager
 def _override_engine(args):
+    """The database of ``--url`` (or the configuration) for one command, closed after it."""
     from callcenter.db import default_url, make_engine
 
-    return make_engine(args.url or default_url(args.cfg))
+    engine = make_engine(args.url or default_url(args.cfg))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def _day(text: str):
@@ -114,13 +121,10 @@ def _day(text: str):
 def _override_list(args) -> int:
     from ticketing.calendar_data import read_overrides
 
-    engine = _override_engine(args)
-    try:
+    with _override_engine(args) as engine:
         for row in read_overrides(engine):
             kind = "workday 上班" if row["is_workday"] else "holiday 放假"
             print(f"{row['day'].isoformat()}\t{kind}\t{row['note']}")
-    finally:
-        engine.dispose()
     return 0
 
 
@@ -131,13 +135,11 @@ def _override_set(args) -> int:
     day = _day(args.day)
     if day is None:
         return _fail(f"{args.day!r} is not a date (YYYY-MM-DD)")
-    engine = _override_engine(args)
-    try:
-        set_override(engine, day, bool(args.workday), args.note)
-    except DomainError as exc:
-        return _fail(f"{exc.message} {exc.details}")
-    finally:
-        engine.dispose()
+    with _override_engine(args) as engine:
+        try:
+            set_override(engine, day, bool(args.workday), args.note)
+        except DomainError as exc:
+            return _fail(f"{exc.message} {exc.details}")
     print(f"{day.isoformat()} {'workday' if args.workday else 'holiday'}: {args.note}")
     return 0
 
@@ -148,9 +150,6 @@ def _override_delete(args) -> int:
     day = _day(args.day)
     if day is None:
         return _fail(f"{args.day!r} is not a date (YYYY-MM-DD)")
-    engine = _override_engine(args)
-    try:
+    with _override_engine(args) as engine:
         delete_override(engine, day)
-    finally:
-        engine.dispose()
     return 0
