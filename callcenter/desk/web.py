@@ -17,6 +17,7 @@ from pathlib import Path
 from callcenter.auth.web import require_role
 from callcenter.desk.service import AGENT_PAUSE_REASONS, DeskError, DeskService
 from callcenter.desk.text import DESK_TEXT
+from callcenter.errors import HotlineError
 from callcenter.knowledge import LEVEL_NAMES, LEVELS, default_knowledge
 from callcenter.web.app import json_api, query_arg, read_json
 from callcenter.web.errors import ApiError
@@ -97,7 +98,10 @@ def routes(app) -> None:
         relay = deps.extras.get("calls_relay")
         if relay is not None and deps.extras.get("acd") is None:
             # a web process that does not drive calls: the controller checks the agent, then its frames follow
-            status, body = await relay.ask(request, "/agent/api/screen")
+            try:
+                status, body = await relay.ask(request, "/agent/api/screen")
+            except HotlineError as exc:  # no controller (503) or a silent one (504)
+                raise ApiError(exc.http_status, exc.error_id, exc.message, exc.details) from None
             if status != 200:
                 raise ApiError(status, str(body.get("error_id") or "desk.unavailable"), str(body.get("message") or ""),
                                body.get("details") or {})
