@@ -231,6 +231,8 @@ async def test_without_a_controller_b_answers_503_changes_nothing_and_follows_th
         en = await agent.get("/agent?lang=en")
         assert zh.status == en.status == 503
         assert "话务控制进程暂不可用" in zh.text and "call controller is not available" in en.text
+        stream = await agent.get("/agent/events")
+        assert stream.status == 503 and stream.json["error_id"] == "calls.controller_unavailable", stream.body
         assert _pending(engine) == 0  # withdrawn: nothing is left for a later controller to run
         health = await agent.get("/healthz")
         assert health.status == 200 and health.json["role"] == "web"
