@@ -52,8 +52,8 @@ def plain_type(situation: str, kind: str, dept: str = "") -> str:
         return "help"  # the caller's own home without water or power
     if kind == "urgent":
         return "help" if _PERSONAL.search(situation) else "report"
-    if dept == "emergency-management":
-        return "report"  # a workplace hazard seen: nobody is waiting to be rescued
+    if dept == "emergency-management":  # a workplace hazard: a worker's own is a grievance, one seen is a report
+        return "complaint" if re.search(r"(我们|我|our |my )", situation) else "report"
     if _PUBLIC.search(situation) and not re.search(r"(物业|不管|不修|一直不|不来|不给|不肯|没批|不退|拖着|拖了|推给)", situation):
         return "report"
     if re.search(r"^(家里|我家)|(家里|my flat|my home|at home)", situation):

@@ -775,5 +775,5 @@ HELP_FAULTS = frozenset((
     "医保卡突然用不了", "燃气表不走字", "燃气灶打不着火", "医保卡在药店刷不出来", "孩子的医保交了系统里查不到", "电子税务局登录不上",
     "小区里电瓶车被偷了", "电表好像有问题", "燃气灶点火以后火很小", "电瓶车被偷了", "医保卡用不了", "燃气灶打不着",
     "my insurance card stopped working", "the gas meter does not move", "my insurance card does not work at the pharmacy",
-    "my electric bike was stolen",
+    "my electric bike was stolen", "个税APP上有一家我不认识的公司在给我报收入", "车库顶板渗水",
 ))
