@@ -116,6 +116,10 @@ TEXT = {
     "error.controller_unavailable": {
         "zh": "话务控制进程暂不可用（可能正在主备切换），请稍后重试",
         "en": "The call controller is not available right now (a failover may be under way); try again shortly"},
+    "error.relay_failed": {
+        "zh": "无法把请求转交话务控制进程（数据库不可用？），未执行任何操作，请稍后重试",
+        "en": "The request could not be passed to the call controller (database unavailable?); nothing was done: "
+              "try again shortly"},
     "error.controller_timeout": {
         "zh": "话务控制进程未在时限内答复，操作可能已执行，请刷新查看",
         "en": "The call controller did not answer in time; the action may have been done: reload to see"},
@@ -478,6 +482,17 @@ class ControllerTimeout(HotlineError):
         super().__init__(f"{text_['zh']} / {text_['en']}", group=group)
 
 
+class RelayFailed(HotlineError):
+    """The request could not be stored for the controller (the database failed): nothing was done."""
+
+    error_id = "calls.relay_failed"
+    http_status = 503
+
+    def __init__(self, group: str):
+        text_ = TEXT["error.relay_failed"]
+        super().__init__(f"{text_['zh']} / {text_['en']}", group=group)
+
+
 class CallsRelay:
     """On a web process that does not drive the calls: relayed requests and mirrored streams (module docs)."""
 
@@ -621,12 +636,19 @@ class CallsRelay:
         try:
             status, headers, body = await self.forward(request, request.method.decode("ascii"),
                                                        request.uri.decode("latin-1"), self._body(request))
-        except (ControllerUnavailable, ControllerTimeout) as exc:
+        except (ControllerUnavailable, ControllerTimeout, RelayFailed) as exc:
             if finished:
                 return
             body = self._refusal(request, exc)
             request.write(body)
             request.finish()
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug of ours: the browser still gets an answer
+            from callcenter.web.app import _error_response
+
+            if not finished:
+                request.write(_error_response(request, exc))
+                request.finish()
             return
         if finished:
             return
@@ -676,11 +698,22 @@ class CallsRelay:
         client = getattr(request, "hotline_client", None) or getattr(request.getClientAddress(), "host", "") or ""
         headers += [["X-Hotline-Relay-Client", str(client)[:64]],
                     ["X-Hotline-Relay-Https", "1" if request.isSecure() else "0"]]
-        rid = await deferToThreadPool(self.reactor, self.pool, self._submit, method, path, headers, body)
+        try:
+            rid = await deferToThreadPool(self.reactor, self.pool, self._submit, method, path, headers, body)
+        except Exception as exc:  # noqa: BLE001 - not stored, so not done: the browser hears it
+            log.error("calls relay: request not stored", extra={"fields": {"error": _first_line(exc)}})
+            CALLS_RELAY_REQUESTS.labels("failed").inc()
+            raise RelayFailed(self.group) from None
         self.relayed += 1
         self._inflight.add(rid)
         try:
-            answer = await self._answer_of(rid)
+            try:
+                answer = await self._answer_of(rid)
+            except HotlineError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the database failed while we waited: it may have run
+                log.error("calls relay: lost track of a request", extra={"fields": {"error": _first_line(exc)}})
+                raise ControllerTimeout(self.group) from None
         except ControllerUnavailable:
             CALLS_RELAY_REQUESTS.labels("unavailable").inc()
             raise
