@@ -442,3 +442,39 @@ async def test_metrics_show_whether_the_relay_hears_the_leader_and_how_requests_
         await relay.stop()
         engine.dispose()
     assert sample("hotline_calls_relay_listening") == 0.0
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_relay_whose_database_fails_answers_503_relay_failed_and_stores_nothing(pg_url):
+    """The request cannot be stored (the database refuses): the browser gets 503 calls.relay_failed at once
+    rather than a hanging request, and nothing was relayed."""
+    from twisted.internet import reactor
+    from twisted.web.http_headers import Headers
+
+    from callcenter.db import make_engine
+    from callcenter.web.pgcalls import CallsRelay, RelayFailed
+
+    class Browser:
+        hotline_client = "192.0.2.1"
+        requestHeaders = Headers({b"host": [b"x"]})
+
+        def getClientAddress(self):
+            return None
+
+        def isSecure(self):
+            return False
+
+    engine = make_engine(pg_url)
+    from sqlalchemy.engine import make_url
+
+    nowhere = make_url(pg_url).set(host="127.0.0.1", port=9).render_as_string(hide_password=False)
+    broken = make_engine(nowhere, connect_args={"connect_timeout": 2})  # nothing listens on port 9
+    relay = CallsRelay(reactor, broken, group="broken-test", secret=b"k")
+    try:
+        with pytest.raises(RelayFailed) as raised:
+            await relay.forward(Browser(), "POST", "/agent/api/state", b"{}")
+        assert raised.value.error_id == "calls.relay_failed" and raised.value.http_status == 503
+        assert relay.relayed == 0 and _pending(engine) == 0
+    finally:
+        broken.dispose()
+        engine.dispose()
