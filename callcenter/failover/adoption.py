@@ -117,13 +117,13 @@ class CallAdoption:
             callback_places = {}
             if queue is not None:
                 summary["agents"] = yield queue.restore_agents()
-                summary["live"] = queue.adopt_live(list(channels.values()))
             if self.callbacks is not None:
                 # before the restored agents are made ready: a ringing queue callback keeps its agent
                 found, callback_places = yield self.callbacks.adopt(channels)
                 summary["callbacks"] = found["adopted"]
                 summary["callbacks_settled"] = found["interrupted"]
             if queue is not None:
+                summary["live"] = queue.adopt_live(list(channels.values()))
                 queue.ready_restored()
             parked = []
             for name, m in channels.items():

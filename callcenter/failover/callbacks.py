@@ -383,12 +383,22 @@ class CallbackAdoption:
         retry_at = decision.at if decision.kind == "retry" else None
         done = yield self.run_blocking(queue_settle, self.engine, row["id"], row["attempts"], INTERRUPTED, now,
                                        retry_at)
+        self._free_agent(row)
         if done:
             self.settled.append((key, INTERRUPTED))
             self._hand_back(row, retry_at)
             log.warning("queue callback interrupted (no call left); not dialled again now", extra={"fields": {
                 "callback": row["id"], "next_attempt_at": str(retry_at) if retry_at else "unreachable"}})
         return done
+
+    def _free_agent(self, row) -> None:
+        """The agent held for a queue callback whose call is over is free again (not their miss)."""
+        from callcenter.routing.queued import CallState
+
+        acd = self.acd
+        qc = acd.calls.get(row["call_id"]) if acd is not None else None
+        if qc is not None and qc.state is CallState.CALLBACK_DIALING and qc.agent_id:
+            acd._free_callback_agent(qc, acd.router.agent(qc.agent_id))
 
     def _hand_back(self, row, retry_at) -> None:
         """A settled queue callback with a retry goes back to this ACD's list of due callbacks."""
@@ -416,6 +426,9 @@ class CallbackAdoption:
         from callcenter.routing.queued import CallState, QueuedCall
         from callcenter.routing.skills import Caller
 
+        held = acd.calls.get(row["call_id"])
+        if held is not None and held.state is CallState.CALLBACK_DIALING and held.agent_id:
+            return held.agent_id  # this process placed it and still holds its agent (an AMI cut)
         agent_id = next((a for a in acd.sessions if _device_of(acd, a) == device), None)
         if agent_id is None:
             return None
@@ -506,11 +519,7 @@ class CallbackAdoption:
         retry_at = decision.at if decision.kind == "retry" else None
         done = yield self.run_blocking(queue_settle, self.engine, row["id"], row["attempts"],
                                        REASONS.get(reason, str(reason)), now, retry_at)
-        acd = self.acd
-        qc = acd.calls.get(row["call_id"])
-        agent_id = call.get("agent")
-        if qc is not None and agent_id:
-            acd._free_callback_agent(qc, acd.router.agent(agent_id))
+        self._free_agent(row)
         if done:
             self.settled.append((key, "ended"))
             self._hand_back(row, retry_at)

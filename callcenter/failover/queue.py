@@ -147,7 +147,14 @@ class QueueAdoption:
             if agent_id is None or name in acd._by_agent_channel:
                 continue
             session = acd.sessions[agent_id]
-            if session.state in (AgentState.RINGING, AgentState.ON_CALL):
+            held = None
+            if session.state is AgentState.RINGING:
+                # reserved for a queue callback whose call this controller never saw reach the agent
+                # (the AMI link was cut meanwhile): attached to that call below
+                held = acd.calls.get(session.call_id)
+                if held is None or held.state is not CallState.CALLBACK_DIALING or held.agent_channel:
+                    continue
+            elif session.state is AgentState.ON_CALL:
                 continue
             peers = [p for p in by_linkedid.get(m.get("Linkedid") or "", []) if p is not m
                      and by_device.get((p.get("Channel") or "").rsplit("-", 1)[0]) is None]
@@ -161,6 +168,24 @@ class QueueAdoption:
             call_id = callid_of(caller) or caller.get("Uniqueid")
             bridged = bool(m.get("BridgeId")) and m.get("BridgeId") == caller.get("BridgeId")
             number = caller.get("CallerIDNum") or ""
+            if held is not None:
+                qc = held
+                qc.channel = caller.get("Channel")
+                qc.caller.callback = False  # the citizen is on the line now
+                qc.agent_channel = name
+                acd._by_channel[qc.channel] = qc
+                acd._by_agent_channel[name] = qc
+                if bridged:
+                    qc.state = CallState.CONNECTED
+                    qc.answered_at = now
+                    qc.caller_bridge = qc.agent_bridge = m.get("BridgeId")
+                    acd._apply(session.answer(now))
+                else:
+                    qc.state = CallState.RINGING
+                attached += 1
+                log.info("agent's live callback call adopted", extra={"fields": {"agent": agent_id,
+                                                                                "call": qc.call_id}})
+                continue
             qc = QueuedCall(Caller(call_id, acd.default_queue, acd.router.queue(acd.default_queue).skill, 0, now,
                                    number=number if number.isdigit() else ""), caller.get("Channel"))
             qc.agent_id, qc.agent_channel = agent_id, name

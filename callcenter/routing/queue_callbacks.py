@@ -179,7 +179,7 @@ class QueueCallbacks:
             log.warning("callback originate outcome unknown", extra={"fields": {"call": caller.call_id,
                                                                                "error": str(exc)}})
             if entry is not None:
-                self._free_callback_agent(qc, agent)
+                # the agent stays reserved: the citizen's phone may be ringing into hotline-connect
                 self._emit("call", call_id=caller.call_id, state="callback_in_flight")
                 return
             answered = False
