@@ -279,3 +279,42 @@ async def test_7_second_ami_cut_with_callbacks_in_flight_dials_each_citizen_once
         if ami_port.port is not None:
             await ami_port.port.stopListening()
         engine.dispose()
+
+
+def test_the_simulator_shows_a_callbacks_mark_as_asterisk_does(tmp_path):
+    """What the adoption relies on, as the Asterisk 22.10.1 captures show it: an Originate's Variable is
+    set on both halves of the Local pair (capture 15: VarSet on ;1 and on ;2), Getvar reads it from
+    either, an unset variable reads as an empty Value (capture 20), a channel that is gone is refused
+    with "No such channel", and the ;1 half is not Up (ChannelState 6) before the citizen answers."""
+    from tests.pbxsim.harness import Peer, advance, make
+
+    sim, clock = make(tmp_path)
+    sim.add_pstn("13800000001", "answer", answer_after=2.0, hangup_after=2.0)
+    peer = Peer(sim, clock)
+    peer.login(events="off")
+    aid = peer.send("Originate", Channel="Local/13800000001@hotline-pstn", Context="hotline-survey", Exten="s",
+                    Priority="1", Timeout="15000", Async="true", Variable="HOTLINE_CALLBACK=survey|7|2")
+    assert peer.response(aid)["Response"] == "Success"
+    advance(clock, 0.5)
+    one, two = sorted(c.name for c in sim.channels.values())
+    assert one.endswith(";1") and two.endswith(";2")
+    for name in (one, two):
+        aid = peer.send("Getvar", Channel=name, Variable="HOTLINE_CALLBACK")
+        assert peer.response(aid)["Value"] == "survey|7|2"
+    aid = peer.send("Getvar", Channel=one, Variable="NOT_SET_ANYWHERE")
+    reply = peer.response(aid)
+    assert reply["Response"] == "Success" and reply["Value"] == ""
+    peer.send("CoreShowChannels")
+    states = {dict(m)["Channel"]: dict(m)["ChannelState"] for m in peer.read_all()
+              if m[0] == ("Event", "CoreShowChannel")}
+    assert states[one] != "6"  # ringing: not answered yet
+    advance(clock, 2.0)
+    peer.send("CoreShowChannels")
+    states = {dict(m)["Channel"]: dict(m)["ChannelState"] for m in peer.read_all()
+              if m[0] == ("Event", "CoreShowChannel")}
+    assert states[one] == "6"
+    advance(clock, 6.0)
+    assert one not in sim.channels
+    aid = peer.send("Getvar", Channel=one, Variable="HOTLINE_CALLBACK")
+    reply = peer.response(aid)
+    assert reply["Response"] == "Error" and reply["Message"] == "No such channel"
