@@ -69,7 +69,7 @@ def add_arguments(parser) -> None:
                         help="burst runs per client, in interleaved rounds; ratios use the medians (a shared "
                              "machine's speed drifts between runs)")
     parser.add_argument("--seed", type=int, default=12345)
-    parser.add_argument("--gc-threshold", default="50000,20,100",
+    parser.add_argument("--gc-threshold", default="10000,20,100",
                         help="collector thresholds set in EVERY client process, ours and the peers' (the value "
                              "`serve` uses, [runtime] gc_threshold); 'default' keeps Python's 700,10,10")
 
