@@ -68,6 +68,7 @@ def check_config(config) -> Check:
     from callcenter.config import ConfigError
     from callcenter.runtime import parse_gc_threshold
     from callcenter.web.http import parse_networks
+    from callcenter.workorders.open311_media import MediaFetcher
     from ivr.services import screen_refresh_setting
 
     problems = []
@@ -78,6 +79,7 @@ def check_config(config) -> Check:
         lambda: config.number("ami.greeting_timeout", 1, 300, unit="s", default=10.0),
         lambda: config.number("ami.login_timeout", 1, 300, unit="s", default=10.0),
         lambda: parse_networks(config.get("web.trusted_proxies")),
+        lambda: MediaFetcher.from_config(config, None, None, max_bytes=1),   # open311.media_fetch_allow
     ]
     for validate in validators:
         try:

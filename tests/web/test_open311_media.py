@@ -215,3 +215,13 @@ async def test_a_body_over_the_size_limit_or_too_slow_is_not_kept(web, hosts, mo
         posted = await _post(web, key, public.base + path)
         assert posted.status == 201
         assert store_of(web.deps).list(posted.json[0]["service_request_id"]) == [], path
+
+
+def test_a_bad_allowed_network_stops_the_configuration_check():
+    from callcenter.config import load_config
+    from callcenter.preflight import check_config
+
+    bad = check_config(load_config(None, environ={}).with_overrides({"open311.media_fetch_allow": ["10.0.0.0/33"]}))
+    assert bad.failed and "open311.media_fetch_allow" in bad.detail
+    good = check_config(load_config(None, environ={}).with_overrides({"open311.media_fetch_allow": ["10.8.0.0/24"]}))
+    assert not good.failed, good.detail
