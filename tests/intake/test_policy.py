@@ -121,3 +121,75 @@ def test_request_types_follow_the_policy(extractor, text, type_):
     """Types per scope.md §1.5: a blamed grievance is a complaint, a public fault seen is a report, a person
     needing help now is help."""
     assert extractor.propose(text).type == type_, text
+
+
+@pytest.mark.parametrize("text, type_", [
+    # praise said as praise wins over the words of the danger or grievance it tells of
+    ("我打过来不是投诉哈 是想表扬 上个礼拜变压器烧掉 供电公司连夜抢修 早上就来电了", "praise"),
+    ("上次我打你们电话投诉那个装修公司 市场监管的小姑娘帮我调解 钱全部退回来了 谢谢她", "praise"),
+    ("I just want to say thank you to a bus driver who kept my backpack for me", "praise"),
+    # a suggestion offered is a suggestion, whatever fault it is about
+    ("我想建议自来水公司那个水费单上写清楚阶梯水价是怎么算的 现在看不懂", "suggestion"),
+    ("Hi, just a suggestion, the bus stops are only in Chinese, could you add English names?", "suggestion"),
+    # announced: 我举报 is a report, 我要投诉 a complaint
+    ("我举报 药行街那边有个药店 处方药不要处方随便卖", "report"),
+    # a person in danger now who needs someone to come is help, not a report of the hazard
+    ("喂 石碶这边雨太大了 下水道的水往阿拉店里倒灌进来 已经漫到脚踝了", "help"),
+    ("喂 我们这边有个老人家倒在路边 旁边没人 头上在流血 我不敢动他", "help"),
+])
+def test_an_explicit_request_type_overrules_the_classifier(extractor, text, type_):
+    """scope.md §1.5: what the caller says the call is (表扬, 建议, 举报) or a person in danger now decides the type."""
+    assert extractor.propose(text).type == type_, text
+
+
+@pytest.mark.parametrize("text, type_", [
+    ("怎么又停水了啊 我们整个小区从早上到现在一滴水都没有 一个月停三次了 每次都不通知", "complaint"),
+    ("西坞这边刚才刮大风，一棵大樟树倒在马路中间，车子过不去了", "report"),
+    ("我不是表扬你们 我是要投诉 师傅修了三次都没修好", "complaint"),
+])
+def test_explicit_type_rules_leave_complaints_and_public_hazards_alone(text, type_):
+    """A repeated outage told with blame stays a complaint; a fallen tree in the road stays a report
+    (nobody to rescue); a negated praise is no praise."""
+    from ticketing.intake.keywords import explicit_type
+
+    predicted = "report" if type_ == "report" else "complaint"
+    danger = bool(urgent_cues(text.lower(), PATTERNS))
+    assert explicit_type(text.lower(), danger, predicted) in (None, type_), text
+
+
+@pytest.mark.parametrize("text", [
+    "我婆婆有点老年痴呆 今天早上从家里出去到现在没回来 手机也没带",
+    "我家老头子在家里用呼吸机的 现在突然停电了 机子电池快没电了",
+    "对门那个阿婆一个人住的 两天没看到她出门了 敲门也没人应 电话也打不通",
+    "我小孩四岁 在菜场门口一转身就不见了 找了半个钟头了",
+    "钥匙锁在车里了 我儿子一岁多在后座上 太阳晒着 车门打不开",
+    "我老公喝了酒在家里砸东西 还打我 我现在躲在卫生间里",
+    "有个人打电话讲我涉嫌洗钱 叫我把钱转到安全账户 我已经在柜台上了",
+    "电梯关住了 电梯关住了 我在里面",
+    "我们中午吃完饭有五六个小朋友在吐 还有的发烧",
+    "my daughter she is six we were at the night market and i can't find her",
+    "a transformer box on the street is smoking and there's a burning smell",
+    "霞浦这边昨天停了一天电 今天又停 整条街的店都开不了门",
+])
+def test_more_present_dangers_are_urgent_by_rule(text):
+    """People missing, alone and unanswered, attacked, poisoned together, trapped; a patient on a
+    machine without power; a scam transfer under way; a whole street without power (scope.md §4)."""
+    assert urgent_cues(text.lower(), PATTERNS), text
+
+
+@pytest.mark.parametrize("text", [
+    "我们小区的电梯老是抖 上个月还困过人的 当时救出来了 现在物业说没问题",   # past, inside the matched words
+    "车间里堆了好多油漆桶 灭火器都是过期的 没着火啊 就是怕出事",            # the fire is denied
+    "someone has been burning rubbish, lots of smoke, it's not a fire emergency just annoying",
+    "我刚刚被一辆车追尾了 人没事 就是车屁股撞瘪了",                          # an accident, nobody hurt
+    "卫生院的医生上班时间找不到人",                                          # 找不到人: staff not at work
+    "Someone is stealing water from the fire hydrant on Tianan Road",
+])
+def test_denied_past_and_harmless_mentions_are_not_urgent_by_rule(text):
+    assert not urgent_cues(text.lower(), PATTERNS), text
+
+
+def test_a_pause_in_recognised_speech_ends_a_clause():
+    """ASR text has spaces for pauses, no commas: a negation in one spoken clause does not reach the next."""
+    assert urgent_cues("我家没有停水 楼道里有很重的煤气味", PATTERNS)
+    assert not urgent_cues("楼道里没有煤气味 就是想问问燃气费", PATTERNS)

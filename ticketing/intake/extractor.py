@@ -17,7 +17,7 @@ from ticketing.intake.classifier import Tokenizer, features, load_classifier
 from ticketing.intake.errors import InvalidText
 from ticketing.intake.gazetteer import Address, Gazetteer
 from ticketing.intake.keywords import (CATEGORY_CUES, DEPARTMENT_CUES, REPAIR_TERMS, TYPE_CUES,
-                                       URGENT_PATTERNS, compile_patterns, urgent_cues)
+                                       URGENT_PATTERNS, compile_patterns, explicit_type, urgent_cues)
 from ticketing.intake.normalize import MAX_TEXT_CHARS, clean, detect_lang, prepare
 from ticketing.intake.phonetic import PhoneticLexicon, Repair
 
@@ -251,6 +251,7 @@ class Extractor:
             category, cat_conf, routed = self._category(cat_scores, department, district)
             if routed and routed != department:
                 department, dept_conf = routed, max(dept_conf, cat_conf)
+        type_alts = self._explicit_type(low, type_alts)
         urgency, urg_conf = self._urgency(low, feats, type_alts[0][0] if type_alts else None)
         summary = summarise(norm, lang, self.SUMMARY_CHARS)
         type_label, type_conf = type_alts[0] if type_alts else ("consultation", 0.0)
@@ -293,6 +294,20 @@ class Extractor:
                                               and not urgent_cues(first.lower(), self._urgent)):
             return None
         return first
+
+    EXPLICIT_TYPE_CONFIDENCE = 0.9   # a type the caller made explicit (keywords.explicit_type)
+    USE_EXPLICIT_TYPES = True
+
+    def _explicit_type(self, low: str, type_alts: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """The classifier's types, with the one the caller made explicit put first (scope.md §1.5)."""
+        if not self.USE_EXPLICIT_TYPES:
+            return type_alts
+        predicted = type_alts[0][0] if type_alts else None
+        explicit = explicit_type(low, bool(urgent_cues(low, self._urgent)), predicted)
+        if explicit is None or explicit == predicted:
+            return type_alts
+        rest = [(t, p * (1 - self.EXPLICIT_TYPE_CONFIDENCE)) for t, p in type_alts if t != explicit]
+        return [(explicit, self.EXPLICIT_TYPE_CONFIDENCE), *rest]
 
     def _predict(self, name: str, feats, boosts=None) -> list[tuple[str, float]]:
         model = self.models.get(name)

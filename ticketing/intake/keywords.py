@@ -41,37 +41,61 @@ TYPE_CUES: dict[str, tuple[str, ...]] = {
 URGENT_PATTERNS: tuple[str, ...] = (
     r"(煤气|燃气|天然气|液化气)(味|泄漏|漏气|漏)", r"(漏气|冒气|气味很大)", r"闻到.{0,4}(煤气|燃气|气味)",
     r"地下室.{0,10}(气罐|液化气)|(气罐|液化气).{0,10}地下室",
-    r"被困|困在|困人|关着人|关在里面|电梯.{0,8}(卡住|卡在|困|关人|夹)|卡在.{0,6}(楼|中间)",
-    r"(整栋|一整栋|整幢|整个小区|全小区|整片|一整片|整个村|全村|整条街|好几栋|几栋楼|整个单元|全部|整个楼)"
-    r".{0,10}(停电|没电|断电|停水|没水|没有水|断水|停暖|没暖气|没有暖气|停气)",
-    r"停电.{0,12}(电梯|吸氧|制氧|呼吸机)",
-    r"(进水|淹了|淹到|被淹|漫到|漫进|涨上来|洪水|内涝|水没到|没过膝盖|熄火)", r"(爆管|水管爆|管子爆|水管.{0,3}爆了|喷水)",
+    r"被困|困在|困人|关着人|关在里面|关住了|关牢|电梯.{0,8}(卡住|卡在|困|关人|夹)|卡在.{0,6}(楼|中间)",
+    r"(整栋|一整栋|整幢|一整幢|这幢楼|这栋楼|这一栋|整个小区|全小区|整片|一整片|整个村|全村|整条街|一整条街|好几栋|几栋楼|"
+    r"整个单元|全部|整个楼)"
+    r".{0,10}(停电|没电|断电|停水|没水|没有水|一滴水|断水|停暖|没暖气|没有暖气|停气|没有天然气|没有燃气|没气)",
+    r"(停电|没电|断电|停水|没水|断水|停气|又停|停了.{0,3}[电水气]).{0,12}(整栋|整幢|整个小区|整片|整条街|一整条街|整个村|全村)",
+    r"停电.{0,12}(电梯|吸氧|制氧|呼吸机)", r"(呼吸机|制氧机|吸氧).{0,20}(停电|没电|断电|跳闸)",
+    r"(进水|淹了|淹到|被淹|漫到|漫进|涨上来|洪水|内涝|水没到|没过膝盖|熄火|倒灌进|往屋里灌|往家里灌)",
+    r"(爆管|水管爆|管子爆|水管.{0,3}爆了|喷水)",
     r"停水.{0,3}(三|几|好几)天|没水喝",
-    r"(着火|起火|火灾|冒烟|冒火花|打火花|浓烟|爆炸)", r"(塌了|倒下来|快要倒|要倒了|坍塌|掉下来|滑坡|塌陷)",
-    r"(井盖|窨井盖).{0,6}(不见|没了|丢了|被偷|缺|掀开)", r"电线.{0,6}(掉|垂|断|裸露|漏电)|漏电",
-    r"红绿灯.{0,6}(全|都)(坏|不亮|灭)|信号灯.{0,6}(全|都)(坏|不亮|灭)", r"追尾|车祸|撞了",
-    r"(走丢|走失|还没回家|联系不上孩子|找不到(孩子|老人|我爸|我妈|我奶奶|我爷爷))",
-    r"(独居|一个人住).{0,12}(联系不上|摔|晕|不开门|没动静|病倒)",
-    r"(拿了刀|持刀|打架|受伤|晕倒|摔了站不起来|被.{0,4}打了|流血)",
-    r"(诈骗|安全账户|被骗了).{0,12}(转|钱)", r"(危险化学品|危化品|易燃易爆|泄漏|危险废物|死鱼)",
-    r"校车.{0,12}超载", r"(病死猪|禽流感|死了好几十)", r"(传销)",
-    r"gas (leak|smell)|smell(s|ing)? (of )?gas|gas is leaking", r"\b(stuck|trapped)\b",
+    r"(着火|起火|火灾|冒烟|冒火花|打火花|浓烟|爆炸|烧起来)", r"(塌了|倒下来|快要倒|要倒了|坍塌|掉下来|滑坡|塌陷|塌下去|往下滑)",
+    r"(井盖|窨井盖).{0,6}(不见|没了|丢了|被偷|缺|掀开)", r"电线.{0,6}(掉|垂|断|裸露|漏电|横在)|漏电|(电线杆|大树|树|广告牌).{0,6}(倒了|刮倒|倒下|倒在)",
+    r"红绿灯.{0,6}(全|都)(坏|不亮|灭)|信号灯.{0,6}(全|都)(坏|不亮|灭)", r"车祸|(撞|车祸).{0,20}(受伤|流血|躺着|昏迷|飞出去)",
+    r"(走丢|走失|还没回家|联系不上孩子|找不到(孩子|小孩|老人|我爸|我妈|我奶奶|我爷爷|女儿|儿子))|(孩子|小孩|女儿|儿子)找不到了",
+    r"(出去|出门).{0,12}(没回来|没回家|还没回)|到现在(还)?没回(来|家)",
+    r"(孩子|小孩|儿子|女儿|宝宝).{0,16}不见了|一转身就不见",
+    r"(儿子|女儿|孩子|小孩|宝宝|婴儿).{0,10}(在车里|在后座|锁在)|(锁在|关在)车里.{0,12}(孩子|小孩|儿子|女儿|宝宝)",
+    r"(独居|孤寡|一个人住|一个人在家).{0,30}(联系不上|摔|晕|不开门|没开门|没出门|没动静|病倒|打不通|不接|没人应|没看到)",
+    r"(拿了刀|持刀|拿着刀|拿刀|打架|受伤|晕倒|摔了站不起来|被.{0,4}打了|流血|见血|打我|家暴|躲在|砸门|冲进来|在打人)",
+    r"(躺着不动|躺在地上|倒在地上|倒在路边|飞出去|昏迷|不省人事|叫不醒|嘴歪|讲不清楚|说不出话|中风|喘不上气|心脏病)",
+    r"(睡在地上|蜷在|叫他也不|不太应).{0,30}|(零下|结冰|冻得|冻坏|发抖)",
+    r"(几|五六|十几|好几|多)个(人|小朋友|小孩|学生|孩子|工人).{0,8}(吐|拉肚子|上吐下泻|发烧|晕|中毒)",
+    r"(诈骗|安全账户|被骗了).{0,12}(转|钱)|安全账户|还在叫我转|叫我转",
+    r"(危险化学品|危化品|化学品|化工).{0,8}(泄漏|漏了|着火|冒烟)|泄漏",
+    r"(病死猪|禽流感|死了好几十)", r"要跳楼|跳下来|要跳下去",
+    r"gas (leak|smell)|smell(s|ing)? (of )?gas|gas is leaking|smell gas", r"\b(stuck|trapped)\b",
     r"(whole|entire) (building|block|estate|community|compound|street|village).{0,30}"
     r"(power|electricity|water|heating)|no (water|power|electricity|heating).{0,30}(whole|entire) (building|block|estate)",
     r"\bflood(ing|ed)?\b|water (is )?(coming|pouring) into", r"\b(burst|landslide|collapsed?|collapsing|injured|flammable)\b",
-    r"\bfire\b(?! (lane|exit|door|escape))|\bsmoke\b|\bsparking\b|live wires?", r"\bscam(med)?\b.{0,30}(transfer|money)",
-    r"cannot leave|rescue|right now|very cold|(missing|lost) (child|boy|girl|kid|son|daughter|grandmother|grandfather)",
+    r"\bfire\b(?! (lane|exit|door|escape|extinguisher|hydrant|alarm|station|safety|hazard))|(?<!kitchen )(?<!cooking )\bsmoke\b(?! (from|straight))|\bsmoking\b|"
+    r"\bsparking\b|live wires?|burning smell",
+    r"\bscam(med)?\b.{0,30}(transfer|money)|being scammed|transferring (money|now)|pretending to be (the )?police|safe account|(threatening|going|wants?) to jump",
+    r"cannot leave|rescue|right now|very cold|freezing|(can't|cannot) find (her|him|my)|"
+    r"(missing|lost) (child|boy|girl|kid|son|daughter|grandmother|grandfather)|"
+    r"\b(son|daughter|child|kid|boy|girl|mother|father|grandmother|grandfather|husband|wife)\b.{0,16}\bmissing\b",
 )
 
 # A danger word in a clause with one of these is not a present danger (scope.md §4): denied,
 # feared or hypothetical, or already over.
 URGENT_NEGATION_ZH = re.compile(r"(没有|没|并没|不是|不会|无|别|未)[^，,。！？!?；;]{0,4}$")
 URGENT_HYPOTHETICAL_ZH = re.compile(r"(万一|如果|要是|假如|假设|一旦|怕|担心|害怕|担忧|会不会|可能会|容易|以后|将来|"
-                                    r"迟早|防止|预防|避免|以防|上次|上回|之前|以前|去年|已经修好|已经恢复|及时)")
+                                    r"迟早|防止|预防|避免|以防|上次|上回|之前|以前|去年|上个月|上礼拜|上星期|上周|已经修好|"
+                                    r"已经恢复|及时)")
+# Said anywhere in the call, these deny the danger its words name (没着火啊, it's not a fire emergency,
+# 人没事, no one has fallen in): the words then tell what it is not.
+URGENT_DENIED = (
+    (re.compile(r"(不是着火|没着火|没有着火|没起火|不是火灾|not a fire|no fire|isn't a fire|not on fire)", re.I),
+     re.compile(r"着火|起火|火灾|冒烟|浓烟|fire|smoke", re.I)),
+    (re.compile(r"(人没事|没人受伤|没有人受伤|没伤到人|no one (is |was )?(hurt|injured)|nobody (is |was )?(hurt|injured))", re.I),
+     re.compile(r"车祸|撞|追尾|受伤|injured|crash", re.I)),
+)
 URGENT_NEGATION_EN = re.compile(r"\b(no|not|never|without|isn't|wasn't|aren't|don't|doesn't|didn't|nobody|no one|"
                                 r"if|in case|what if|worried|afraid|might|could|would|last (week|month|year|time)|"
                                 r"was fixed|prevent|avoid)\b[^.,;!?]{0,30}$")
-_CLAUSE_END = re.compile(r"[，,。！？!?；;]")
+# Clauses end at punctuation, and in recognised speech at a pause: a space between Han characters.
+_CLAUSE_END = re.compile(r"[，,。！？!?；;]|(?<=[\u4e00-\u9fff]) +(?=[\u4e00-\u9fff])")
 
 
 def urgent_cues(text: str, patterns) -> list[str]:
@@ -91,6 +115,11 @@ def urgent_cues(text: str, patterns) -> list[str]:
             if URGENT_NEGATION_ZH.search(before) or URGENT_HYPOTHETICAL_ZH.search(before):
                 continue
             if URGENT_NEGATION_EN.search(before):
+                continue
+            # a past marker inside the match (电梯上个月还困过人) tells of a danger that is over
+            if URGENT_HYPOTHETICAL_ZH.search(m.group(0)) or re.search(r"[过]人", m.group(0)):
+                continue
+            if any(denial.search(text) and words.search(m.group(0)) for denial, words in URGENT_DENIED):
                 continue
             # 没有人被困 / 没人被关: negation with a subject in between
             if re.search(r"(没有|没)人.{0,2}$", before):
@@ -240,3 +269,53 @@ REPAIR_TERMS: tuple[str, ...] = (
     "排污", "污水", "派出所", "身份证", "户口", "发票", "个税", "不动产", "房产证", "宅基地", "滑坡", "养老院",
     "幼儿园", "学区", "疫苗", "诈骗", "窨井", "城管", "交警",
 )
+
+
+# -- explicit request types (scope.md §1.5) ---------------------------------------------------
+# What the classifier learns about types is mostly what a phrasing looks like; a caller who says
+# what kind of call this is (我要表扬 / 举报 / 提个建议) has decided it, and a person in danger
+# now is a call for help whatever else is said.  These rules overrule the classifier.
+_NEG_BEFORE = r"(?<!不是)(?<!不是来)(?<!不是要)(?<!没有)(?<!不想)(?<!不)"
+PRAISE_EXPLICIT = re.compile(
+    _NEG_BEFORE + r"(表扬|点赞|送锦旗|感谢信|想(要)?(感谢|谢谢)|要(好好)?(感谢|谢谢)|特别感谢|非常感谢|真的(很)?感谢|"
+    r"还(很)?感动|太感谢|感谢(一下)?(那位|这位|他们|她们|你们的|那个|这个)?(师傅|同志|民警|警察|医生|护士|司机|工作人员|网格员|大姐|小姑娘|小伙子|老师)|"
+    r"谢谢(她|他|那位|这位)(?!们?(别|不要))|"
+    r"want to (thank|praise|say thank)|(would|'d) like to (thank|praise|say thank)|to say thank you|"
+    r"(praise|compliment)s? (for|to)|just (want|wanted) to thank|thank (the|a|our|your) )", re.I)
+SUGGESTION_EXPLICIT = re.compile(
+    _NEG_BEFORE + r"(提(一)?个建议|我(想|要)?建议|有个建议|建议(你们|政府|有关部门|相关部门|能|可以|在|把|多|增加|加|设)|"
+    r"(a|my|one|small) suggestion|i (would |'d )?suggest|make a suggestion|it would be (better|nice|good) if|"
+    r"could you (add|put|install|consider)|maybe (you could|put|add))", re.I)
+REPORT_EXPLICIT = re.compile(r"(?<!上次)(?<!之前)(?<!不是)(我要举报|我举报|要举报|实名举报|举报一下|想举报|"
+                             r"i (want|would like|'d like) to report|i'm reporting)", re.I)
+COMPLAINT_EXPLICIT = re.compile(r"(?<!上次)(?<!之前)(?<!不是)(?<!不是来)(?<!不是要)(我要投诉|我投诉|要投诉|想投诉|投诉一下|"
+                                r"i (want|would like|'d like) to (make a )?complain|i'm complaining)", re.I)
+# Someone at risk now: the caller, family, a neighbour or a stranger in front of them.
+PERSON_AT_RISK = re.compile(
+    r"(救命|快来人|我出不去|出不去|下不去|困在|被困|关在里面|关牢|躲在|人还在上面|躺着|昏迷|晕倒|不省人事|流血|见血|"
+    r"(人|老人|老人家|他|她|老头|阿婆|阿姨).{0,4}倒在|倒在地上|摔倒|人不见了|就不见了|(孩子|小孩|老人|儿子|女儿)不见了|找不到(孩子|小孩|人|老人|她|他)|走丢|走失|没回家|没回来|联系不上|打不通|没人应|不开门|发抖|在吐|"
+    r"上吐下泻|拿着刀|拿刀|打我|叫我转|还在转|要跳|跳下来|我家|我们家|家里|屋里|店里|"
+    r"please help|help please|help me|can't get out|trapped|stuck in|missing|can't find|in my (kitchen|flat|home|apartment|house|room)|"
+    r"at home|lying (on|in)|bleeding|unconscious|being scammed|transferring)", re.I)
+COMPLAINT_MARKERS = re.compile(
+    r"(又停|又没|又坏|老是停|经常停|每次都|一个月.{0,2}(三|好几|几|两)(次|趟|回)|不通知|没通知|占线|打不进|没人接|"
+    r"没人管|也不管|不负责|态度|太慢|拖了|推来推去|投诉|again|every time|no notice|nobody answers)", re.I)
+
+
+def explicit_type(low: str, danger_now: bool, predicted: str | None) -> str | None:
+    """The request type a caller has made explicit (scope.md §1.5), or None to keep the classifier's:
+    praise said as praise; a report or complaint announced; a suggestion offered; a person in
+    danger now (``danger_now``: :func:`urgent_cues` found a present danger) who needs someone to
+    come, unless the call is a complaint about it happening again or going unanswered."""
+    if PRAISE_EXPLICIT.search(low):
+        return "praise"
+    if REPORT_EXPLICIT.search(low):
+        return "report"
+    if COMPLAINT_EXPLICIT.search(low):
+        return "complaint"
+    if SUGGESTION_EXPLICIT.search(low):
+        return "suggestion"
+    if danger_now and predicted in ("complaint", "report", "consultation") and PERSON_AT_RISK.search(low) \
+            and not COMPLAINT_MARKERS.search(low):
+        return "help"
+    return None

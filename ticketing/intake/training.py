@@ -69,7 +69,8 @@ def validate_correction(text, field, value, source="agent", categories: Iterable
 
 
 def train_model(extractor, examples: Sequence[Example], corrections: Iterable[Correction] = (),
-                *, alpha: float = 1.0, kind: str = DEFAULT_KIND, C: float = 4.0, calibrate: bool = True) -> dict:
+                *, alpha: float = 1.0, kind: str = DEFAULT_KIND, C: float | dict = 4.0, calibrate: bool = True,
+                source_weights: dict[str, dict[str, float]] | None = None) -> dict:
     """A model dict (JSON-ready) for ``Extractor``: one classifier per trained field.
 
     ``kind`` linear: logistic regression, its softmax temperature fitted on out-of-fold
@@ -93,7 +94,8 @@ def train_model(extractor, examples: Sequence[Example], corrections: Iterable[Co
             corrected = override.pop((key, f), None)
             if corrected is not None:
                 used[f] += 1
-            rows[f].append((feats, corrected or e.label(f), CORRECTION_WEIGHT if corrected else 1.0))
+            weight = CORRECTION_WEIGHT if corrected else _source_weight(source_weights, f, e.id)
+            rows[f].append((feats, corrected or e.label(f), weight))
             folds[f].append(_fold(e.id))
     for (text, f), value in override.items():
         rows[f].append((extractor.analyse(text)[-1], value, CORRECTION_WEIGHT))
@@ -110,13 +112,16 @@ def train_model(extractor, examples: Sequence[Example], corrections: Iterable[Co
                   for f, r in rows.items() if r}
         return {"format": MODEL_FORMAT, "meta": meta, "fields": fields}
     meta["C"] = C
+    if source_weights:
+        meta["source_weights"] = source_weights
     fields = {}
     for f, r in rows.items():
         if not r:
             continue
-        oof = _out_of_fold(r, folds[f], C) if calibrate else []
+        c = C.get(f, 4.0) if isinstance(C, dict) else C
+        oof = _out_of_fold(r, folds[f], c) if calibrate else []
         temperature = fit_temperature(oof)
-        model = LinearModel.train(r, C=C, temperature=temperature)
+        model = LinearModel.train(r, C=c, temperature=temperature)
         calibrated = [(dict(softmax(scores, temperature)), truth) for scores, truth in oof]
         model.meta = {"temperature": temperature, "out_of_fold_accuracy": _accuracy(calibrated)}
         if f == "department" and calibrated:
@@ -125,6 +130,17 @@ def train_model(extractor, examples: Sequence[Example], corrections: Iterable[Co
             model.meta["urgent_threshold"] = _urgent_threshold(calibrated, URGENT_PRECISION)
         fields[f] = model.to_dict()
     return {"format": MODEL_FORMAT, "meta": meta, "fields": fields}
+
+
+def _source_weight(source_weights, field: str, example_id: str) -> float:
+    """A training row's weight for ``field`` by its source (the id's letters: ``sy`` synthetic,
+    ``wr`` written, ...); 1 when not given."""
+    if not source_weights:
+        return 1.0
+    for key, weight in source_weights.get(field, {}).items():
+        if example_id.startswith(key):
+            return weight
+    return 1.0
 
 
 def _fold(key: str) -> int:
