@@ -4,7 +4,9 @@ The PBX simulator on a loopback AMI port with ``--agents`` agent phones (``PJSIP
 after ``--answer`` s) and citizens arriving as a Poisson process at each rate of ``--rates`` for
 ``--seconds`` each, once the controller writes ``go`` on stdin.  Each citizen presses 1 (Mandarin)
 and 0 (operator) in the IVR, waits in the queue, talks ``--talk`` s once an agent answers and hangs up.
-Lines on stdout (JSON): ``listening``, ``step`` at the start of each rate, ``done`` with the counts.
+Lines on stdout (JSON): ``listening``, ``step`` at the start of each rate, ``step_end`` with the
+callers that step offered (their numbers are ``139`` + a sequence number, ``first_seq``..``last_seq``, so
+the controller can tell which of them reached an agent), ``done`` with the counts.
 """
 from __future__ import annotations
 
@@ -49,6 +51,7 @@ def main(argv=None) -> int:
         sim.add_device(f"PJSIP/{3000 + i}", answer_after=args.answer)
     counts = {"offered": 0}
     seq = [0]
+    firsts = []
 
     def arrive(until: float, rate: float):
         now = time.monotonic()
@@ -60,6 +63,10 @@ def main(argv=None) -> int:
         reactor.callLater(rnd.expovariate(rate / 3600.0), arrive, until, rate)
 
     def run_steps(index: int = 0):
+        if index:
+            _say(event="step_end", index=index - 1, first_seq=firsts[-1], last_seq=seq[0],
+                 offered=seq[0] - firsts[-1] + 1)
+        firsts.append(seq[0] + 1)
         if index >= len(rates):
             reactor.callLater(args.talk + 30, finish)
             return
