@@ -156,3 +156,18 @@ def test_english_place_names_written_as_heard_are_found(extractor, text, distric
 ])
 def test_english_words_near_a_place_name_are_not_places_without_place_context(extractor, text):
     assert extractor.gazetteer.resolve(text).district is None, text
+
+
+def test_a_misheard_village_name_is_repaired_when_it_shares_two_characters(extractor):
+    """新墅存 is 新墅村 (村 heard as 存); 占了村 shares only 村 with 长乐村 and stays as said."""
+    p = extractor.propose("喂喂 举报一下 新墅存这边 有人偷电私拉电线")
+    assert p.district == "yuyao" and p.address.community == "新墅村"
+    assert [r.term for r in p.repairs] == ["新墅村"]
+    assert not extractor.propose("他们家占了村里的地盖房子").repairs
+
+
+def test_sound_repair_never_rewrites_a_place_said_correctly_or_a_spoken_phrase(extractor):
+    """余姚泗门: 余姚泗 sounds like 余姚市 but 泗门 is a town said right; 谁管 (who deals with it) is no 水管."""
+    p = extractor.propose("余姚泗门这边停电了一个上午")
+    assert not p.repairs and p.address.subdistrict == "泗门镇"
+    assert not extractor.propose("这个事情到底谁管").repairs

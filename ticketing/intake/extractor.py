@@ -117,9 +117,13 @@ class Extractor:
         # names, nor two-character bare names: too many ordinary phrases sound like one of them).
         # The ten districts' two-character names are repaired too (磁溪 → 慈溪, 北轮 → 北仑): a caller says
         # them more than any other place, and none sounds like an ordinary word sharing a character.
+        # Villages and communities too, by their full name only (新墅存 → 新墅村, 蒲家存 → 蒲家村): three
+        # syllables or more, the last one the 村/社区 a caller says.
         heard_as = [t for t in gazetteer.terms(("district", "subdistrict", "town", "road", "landmark")) if len(t) >= 3
                     or t in gazetteer.by_name or gazetteer.kind_of(t) == "district"]
-        self.lexicon = PhoneticLexicon([*heard_as, *REPAIR_TERMS], is_common=self.tokenizer.is_common)
+        villages = [t for t in gazetteer.terms(("village", "community")) if len(t) >= 3 and t.endswith(("村", "社区"))]
+        heard_as += villages
+        self.lexicon = PhoneticLexicon([*heard_as, *REPAIR_TERMS], is_common=self.tokenizer.is_common, strict=villages)
         self._analysed: dict = {}
 
     @staticmethod
@@ -154,7 +158,8 @@ class Extractor:
             lang_conf = 1.0
         repairs: list[Repair] = []
         if lang == "zh":
-            norm, repairs = self.lexicon.repair(norm)
+            said = [(m.start, m.end) for m in self.gazetteer.find(norm) if not m.fuzzy and len(m.surface) >= 2]
+            norm, repairs = self.lexicon.repair(norm, said)
         return norm, lang, lang_conf, repairs
 
     def with_model(self, model: dict | None) -> "Extractor":

@@ -57,8 +57,15 @@ class PhoneticLexicon:
     MIN_LEN = 2
     MAX_LEN = 8
 
-    def __init__(self, terms: Iterable[str], is_common: Callable[[str], bool] | None = None):
+    # Spoken phrases that sound like a domain word but are not one (谁管 "who deals with it" is no 水管).
+    NEVER_REPAIRED = frozenset("谁管 没气 个水 有气 睡管 会水 谁家".split())
+
+    def __init__(self, terms: Iterable[str], is_common: Callable[[str], bool] | None = None,
+                 strict: Iterable[str] = ()):
+        """``strict``: terms a window must share two characters with (villages: 新墅存 is 新墅村,
+        占了村 is no 长乐村)."""
         self._is_common = is_common or (lambda word: False)
+        self._strict = frozenset(strict)
         self._index: dict[tuple[str, ...], str] = {}
         self._terms: set[str] = set()
         for term in terms:
@@ -73,8 +80,13 @@ class PhoneticLexicon:
     def __contains__(self, term: str) -> bool:
         return term in self._terms
 
-    def repair(self, text: str) -> tuple[str, list[Repair]]:
-        """Rewrite windows that sound like a term (longest first, left to right)."""
+    def repair(self, text: str, protected: Iterable[tuple[int, int]] = ()) -> tuple[str, list[Repair]]:
+        """Rewrite windows that sound like a term (longest first, left to right); never a window
+        overlapping a ``protected`` span (a place said correctly: 余姚泗门 keeps its 泗门)."""
+        guard = [False] * len(text)
+        for a, b in protected:
+            for k in range(max(0, a), min(len(text), b)):
+                guard[k] = True
         sounds = syllables(text)
         out: list[str] = []
         repairs: list[Repair] = []
@@ -99,7 +111,9 @@ class PhoneticLexicon:
                 if heard == term:
                     hit = (term, length, False)
                     break
-                if any(a == b for a, b in zip(heard, term)) and not self._is_common(heard):
+                shared = sum(a == b for a, b in zip(heard, term))
+                if shared >= (2 if term in self._strict else 1) and not self._is_common(heard) \
+                        and heard not in self.NEVER_REPAIRED and not any(guard[i:i + length]):
                     hit = (term, length, True)
                     break
             if hit is None:
