@@ -193,3 +193,36 @@ def test_a_pause_in_recognised_speech_ends_a_clause():
     """ASR text has spaces for pauses, no commas: a negation in one spoken clause does not reach the next."""
     assert urgent_cues("我家没有停水 楼道里有很重的煤气味", PATTERNS)
     assert not urgent_cues("楼道里没有煤气味 就是想问问燃气费", PATTERNS)
+
+
+@pytest.mark.parametrize("text, department", [
+    ("喂 我家楼下电瓶车烧起来了 烟往楼上冒 楼道里全是烟 我们在六楼下不去", "emergency-management"),
+    ("一棵大树倒下来 把电线压断了 电线耷拉在马路上 还在冒火星", "power"),
+    ("马路边的变电箱着火了", "power"),
+    ("饭店后厨的液化气罐着火了", "gas"),
+    ("有个工人爬到塔吊上面 说不给工资就跳下来 现在人还在上面", "public-security"),
+    ("我家孩子放学没回来 已经两个钟头了", "public-security"),
+    ("有个老头子睡在地上 就穿一件单衣 今天零下两度 叫他也不太应", "civil-affairs"),
+    ("一辆小车撞上了电瓶车 电瓶车上的人飞出去了 躺着不动", "traffic-police"),
+    ("救命 电梯卡在八楼了 我们被困在里面", "market-regulation"),
+    ("a power cable fell down across the pavement and it's sparking when the wind moves it", "power"),
+])
+def test_a_present_danger_goes_to_the_department_the_policy_names(extractor, text, department):
+    """scope.md §3: fire → emergency management, sparking wires and burning boxes → power, a gas fire → gas,
+    a person about to jump, a child missing → public security, someone freezing outside → civil affairs,
+    an accident with someone hurt → traffic police, people in a lift → market regulation."""
+    assert extractor.propose(text).department == department, text
+
+
+@pytest.mark.parametrize("text", [
+    "上次电瓶车着火的事 物业到现在也没给个说法",            # past
+    "楼道里堆了好多电瓶车 万一着火怎么办",                  # feared
+    "没有着火 就是楼道里电瓶车太多了",                      # denied
+])
+def test_a_past_feared_or_denied_danger_does_not_pick_the_department(text):
+    import re
+
+    from ticketing.intake.keywords import DANGER_DEPARTMENTS, danger_department
+
+    compiled = [(d, re.compile(p, re.I)) for d, p in DANGER_DEPARTMENTS]
+    assert danger_department(text, compiled) is None, text

@@ -16,8 +16,9 @@ from callcenter.personal_data import mask_text
 from ticketing.intake.classifier import Tokenizer, features, load_classifier
 from ticketing.intake.errors import InvalidText
 from ticketing.intake.gazetteer import Address, Gazetteer
-from ticketing.intake.keywords import (CATEGORY_CUES, DEPARTMENT_CUES, REPAIR_TERMS, TYPE_CUES,
-                                       URGENT_PATTERNS, compile_patterns, explicit_type, urgent_cues)
+from ticketing.intake.keywords import (CATEGORY_CUES, DANGER_DEPARTMENTS, DEPARTMENT_CUES, REPAIR_TERMS, TYPE_CUES,
+                                       URGENT_PATTERNS, compile_patterns, danger_department, explicit_type,
+                                       urgent_cues)
 from ticketing.intake.normalize import MAX_TEXT_CHARS, clean, detect_lang, prepare
 from ticketing.intake.phonetic import PhoneticLexicon, Repair
 
@@ -73,7 +74,7 @@ class Extractor:
     TYPE_CUE_BOOST = 3.0         # log-odds added per type cue found (at most 3 counted)
     DEPARTMENT_CUE_BOOST = 3.0   # log-odds added per unit of department cue weight (at most 3 units)
     CATEGORY_CUE_SHARE = 0.5     # category cues also count for their default department
-    CATEGORY_OVERRIDE_SCORE = 2.0  # cue score at which the dispatch catalogue may re-route
+    CATEGORY_OVERRIDE_SCORE = 1.0  # cue score at which the dispatch catalogue may re-route (one cue word: 油烟, 垃圾桶)
     URGENT_MODEL_THRESHOLD = 0.85       # naive Bayes models; a linear model carries its own (meta)
     NEEDS_DISPATCHER_BELOW = 0.5        # department confidence, when the model does not carry its own
     CALM_TYPES = ("praise", "suggestion")  # a question may tell of a danger happening now
@@ -89,6 +90,7 @@ class Extractor:
         self.model_info = dict((model or {}).get("meta", {}))
         self.models = {f: load_classifier(m) for f, m in (model or {}).get("fields", {}).items()}
         self._urgent = compile_patterns(URGENT_PATTERNS)
+        self._danger_departments = [(d, re.compile(p, re.I)) for d, p in DANGER_DEPARTMENTS]
         self._type_cues = {t: compile_patterns(cues) for t, cues in TYPE_CUES.items()}
         self._dept_cues = {d: tuple(_cue(c) for c in cues) for d, cues in DEPARTMENT_CUES.items()}
         self._categories = self._category_cues(taxonomy)
@@ -244,6 +246,8 @@ class Extractor:
                     code = self._department_map[label]
                     pooled[code] = pooled.get(code, 0.0) + p
             dept_alts = sorted(pooled.items(), key=lambda kv: -kv[1])
+        if self.USE_DANGER_DEPARTMENTS and (type_alts[0][0] if type_alts else None) not in self.CALM_TYPES:
+            dept_alts = self._danger_first(low, dept_alts)
         department = dept_alts[0][0] if dept_alts else None
         dept_conf = dept_alts[0][1] if dept_alts else 0.0
         if (model_unknown or department is None) and cat_scores:
@@ -299,6 +303,23 @@ class Extractor:
                                               and not urgent_cues(first.lower(), self._urgent)):
             return None
         return first
+
+    DANGER_DEPARTMENT_CONFIDENCE = 0.9   # the department scope.md names for a present danger
+    USE_DANGER_DEPARTMENTS = True
+
+    def _danger_first(self, low: str, dept_alts: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """The department alternatives with the one that answers a present danger told in the call
+        put first (keywords.DANGER_DEPARTMENTS, scope.md §3), when this taxonomy has it."""
+        label = danger_department(low, self._danger_departments)
+        if label is None:
+            return dept_alts
+        code = self._department_map.get(label, label) if self._department_map is not None else label
+        if self._departments is not None and code not in self._departments:
+            return dept_alts
+        if dept_alts and dept_alts[0][0] == code:
+            return dept_alts
+        rest = [(d, p * (1 - self.DANGER_DEPARTMENT_CONFIDENCE)) for d, p in dept_alts if d != code]
+        return [(code, self.DANGER_DEPARTMENT_CONFIDENCE), *rest]
 
     EXPLICIT_TYPE_CONFIDENCE = 0.9   # a type the caller made explicit (keywords.explicit_type)
     USE_EXPLICIT_TYPES = True

@@ -319,3 +319,46 @@ def explicit_type(low: str, danger_now: bool, predicted: str | None) -> str | No
             and not COMPLAINT_MARKERS.search(low):
         return "help"
     return None
+
+
+# -- who answers a present danger (scope.md §3) ---------------------------------------------
+# When a call tells of a danger happening now, the policy names the department that answers it,
+# whatever else the call is about (a danger always becomes the main topic, §1.1).  First match
+# wins; a match in a negated, feared or past clause does not count (as for urgency).
+DANGER_DEPARTMENTS: tuple[tuple[str, str], ...] = (
+    ("power", r"电线.{0,6}(掉|垂|断|裸露|漏电|横在|耷拉|冒火|打火)|冒火花|打火花|冒火星|"
+              r"(变压器|变电箱|配电箱|电箱|电表箱|电缆|电线|插座).{0,8}(冒烟|着火|起火|爆|烧)|"
+              r"(power (cable|line)|live wire|electric(al)? (cable|wire)|transformer)s?\b.{0,40}(spark|smok|fell|fallen|down|fire|burning)|"
+              r"\bsparking\b"),
+    ("market-regulation", r"电梯.{0,8}(困|关住|关牢|卡住|卡在)|(困|关)在电梯|"
+                          r"\b(lift|elevator)\b.{0,40}\b(stuck|trapped)\b|\b(stuck|trapped) in (the|a|our) (lift|elevator)"),
+    ("gas", r"(煤气|燃气|天然气|液化气)(味|泄漏|漏气|漏)|(液化气|煤气|燃气|气)(罐|瓶|管|灶).{0,6}(着火|起火|爆)|漏气|闻到.{0,4}(煤气|燃气)|gas (leak|smell)|smell(s|ing)? (of )?gas|"
+            r"smell gas|gas is leaking"),
+    ("emergency-management", r"着火|起火|火灾|烧起来|浓烟|火苗|爆炸|(危化品|危险化学品|化工品|化学品|罐车|罐子).{0,10}(泄漏|漏|冒烟|冒白烟)|"
+                             r"被洪水|(下穿|涵洞|桥洞|隧道).{0,16}(困|熄火|出不去)|(困|熄火).{0,10}(下穿|涵洞|桥洞|隧道)|"
+                             r"\bflames\b|\bon fire\b|\bexplosion\b|flooded (underpass|tunnel).{0,40}(stuck|trapped|roof)|"
+                             r"(stuck|trapped).{0,30}flood"),
+    ("public-security", r"要跳楼|跳下来|要跳下去|(threatening|going|wants?) to jump|拿了刀|持刀|拿着刀|拿刀|打架|砸门|冲进来|打我|家暴|在打人|"
+                        r"走丢|走失|(孩子|小孩|儿子|女儿|宝宝).{0,16}(不见了|没回来|没回家|找不到)|一转身就不见|"
+                        r"找不到(孩子|小孩|我爸|我妈|我奶奶|我爷爷|女儿|儿子)|(孩子|小孩|女儿|儿子)找不到了|"
+                        r"(老年痴呆|失智).{0,30}(出去|没回来|没回家|找不到)|(出去|出门).{0,12}(没回来|没回家|还没回)|"
+                        r"(独居|孤寡|一个人住|一个人在家).{0,30}(联系不上|不开门|没开门|没出门|没动静|打不通|不接|没人应|没看到)|"
+                        r"(儿子|女儿|孩子|小孩|宝宝|婴儿).{0,10}(在车里|在后座|锁在)|(锁在|关在)车里.{0,12}(孩子|小孩|儿子|女儿|宝宝)|"
+                        r"安全账户|叫我转|还在叫我转|being scammed|pretending to be (the )?police|safe account|"
+                        r"(can't|cannot) find (her|him|my)|(missing|lost) (child|boy|girl|kid|son|daughter)|"
+                        r"\b(son|daughter|child|kid|boy|girl)\b.{0,16}\bmissing\b"),
+    ("civil-affairs", r"(流浪|乞讨|睡在地上|露宿|蜷在|homeless|sleeping (outside|on the))[^。]{0,40}(冷|冻|零下|结冰|发抖|freezing|cold)|"
+                      r"(冷|冻|零下|结冰|freezing).{0,30}(流浪|乞讨|睡在地上|露宿|homeless|sleeping (outside|on))"),
+    ("traffic-police", r"(车祸|撞|追尾).{0,20}(受伤|流血|躺着|飞出去|昏迷)|红绿灯.{0,6}(全|都)(坏|不亮|灭)|"
+                       r"信号灯.{0,6}(全|都)(坏|不亮|灭)"),
+)
+
+
+def danger_department(text: str, compiled) -> str | None:
+    """The department scope.md sends a present danger told in ``text`` to, or None.
+
+    ``compiled``: ``[(department, pattern)]`` from :data:`DANGER_DEPARTMENTS`, compiled once."""
+    for department, pattern in compiled:
+        if urgent_cues(text, [pattern]):
+            return department
+    return None
