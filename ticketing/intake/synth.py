@@ -39,7 +39,7 @@ _PUBLIC = re.compile(r"(路灯|井盖|窨井|垃圾|公厕|厕所|绿化|地砖|
                      r"扶梯|游乐设施|合格证|lamp posts?|slabs|bridge|park lights|escalator)", re.I)
 _PERSONAL = re.compile(r"(我|家|困|关着人|关人|老人|孩子|小孩|奶奶|被骗|走丢|联系不上|里面|出不来|跳楼|头晕|流浪|躺在|受伤|摔倒|"
                        r"被压|打人|救命|不敢出去|哭|打架|打起来|刀|砸门|房子|后山|养的|养殖场的|behind our|houses|"
-                       r"my |our |we |i |stuck|trapped|people inside|old people|"
+                       r"转移|my |our |we |i |stuck|trapped|people inside|old people|jump|"
                        r"knife|injured|lying|screaming|crying|not moving|following me|hiding|homeless)", re.I)
 
 
@@ -48,7 +48,8 @@ def plain_type(situation: str, kind: str, dept: str = "") -> str:
         return "help"
     if kind != "urgent" and re.search(r"(停水|停电|停气).{0,8}(也没|没有?提前|不通知|没人|一再)|又(停|没)", situation):
         return "complaint"  # an outage told as a grievance: no notice, nobody came, again
-    if re.search(r"(停水|停电|停气|没水|没电|一滴水|no water|no power|lost power)", situation, re.I):
+    if re.search(r"(停水|停电|停气|没水|没电|一滴水|no water|no power|lost power|without (power|water|electricity))", situation,
+                 re.I):
         return "help"  # the caller's own home without water or power
     if kind == "urgent":
         return "help" if _PERSONAL.search(situation) else "report"
@@ -333,6 +334,8 @@ def generate(seed: int = SEED) -> list[dict]:
                            ("en_questions", ("consultation", "consultation")), ("en_urgent", ("plain", "plain"))):
             for situation in lex[kind]:
                 group += 1
+                if not situation:  # a situation taken out of the first lexicon: its number stays taken
+                    continue
                 avoid = avoid_districts(dept, situation)
                 for type_ in (*plan, plan[0]):
                     frames = EN_FRAMES["help" if type_ == "plain" else type_]
@@ -371,10 +374,10 @@ def generate(seed: int = SEED) -> list[dict]:
         english(dept, lex, calm=True)
         for short in lex["short"]:  # a few words, no frame: a short call
             group += 1
-            urgent = short.startswith("!")
-            short = short.lstrip("!")
+            mark, short = (short[0], short[1:]) if short[0] in "!?^" else ("", short)
+            urgent = mark == "!"
             kind = "urgent" if urgent else "faults"
-            type_ = plain_type(short, kind)
+            type_ = {"?": "consultation", "^": "report"}.get(mark) or plain_type(short, kind, dept)
             avoid = avoid_districts(dept, short)
             for _ in range(3):
                 place, district = ("", None)

@@ -143,7 +143,7 @@ LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
                       "I work overtime every day without overtime pay", "the contractor on the building site owes us wages"),
         "en_violations": ("a factory employs children",),
         "en_questions": ("how do I claim unemployment insurance", "how is my pension calculated"),
-        "en_urgent": ("workers owed wages are threatening to jump from the building",),
+        "en_urgent": ("",),  # was a worker threatening to jump: public-security (scope.md §3); kept empty so numbering holds
     },
     "health": {
         "faults": ("医院挂号排了三个小时", "医生看病态度很差", "护士打针打了好几次都打不进去", "诊所用过的针头乱扔", "急诊等了很久没人管",
@@ -352,8 +352,9 @@ DIALECT = (("我们", "阿拉"), ("你们", "侬拉"), ("不知道", "弗晓得"
 # ---------------------------------------------------------------------------------------------
 # Issue 18: more, and more varied, situations per category.  A second lexicon, composed after the
 # first, so the first one's situation numbers (and with them its held-back situations) stay as
-# they were.  Same kinds as LEXICON, plus ``short`` (a bare few words; "!" marks a present danger),
-# ``en_ideas`` (English suggestions) and ``en_staff`` (who the English desk praises or blames).
+# they were.  Same kinds as LEXICON, plus ``short`` (a bare few words; "!" marks a present danger,
+# "?" a question, "^" someone else's wrongdoing seen), ``en_ideas`` (English suggestions) and ``en_staff``
+# (who the English desk praises or blames).
 # Departments and urgency as scope.md decides them; categories re-routed per district by
 # dispatch.yaml are never placed in a district that re-routes them (synth.ROUTED).
 LEXICON_MORE: dict[str, dict[str, tuple[str, ...]]] = {
@@ -373,7 +374,7 @@ LEXICON_MORE: dict[str, dict[str, tuple[str, ...]]] = {
                   "公厕里装上扶手方便老人"),
         "urgent": ("雨水从马路上倒灌进小区地下室了", "下水道的水从一楼住户家里的地漏往上冒", "店里进水了水已经到膝盖了",
                    "大风把路边的广告牌吹下来砸到车上了", "一棵大树倒了压在居民楼上", "路上的井盖被水冲开了人差点掉进去"),
-        "short": ("路灯坏了", "井盖松了", "垃圾没人收", "公厕太脏", "油烟太呛", "有人摆摊", "有人烧垃圾", "树倒了挡路", "!井盖没了",
+        "short": ("路灯坏了", "井盖松了", "垃圾没人收", "公厕太脏", "油烟太呛", "^有人摆摊", "^有人烧垃圾", "树倒了挡路", "!井盖没了",
                   "!家里倒灌进水了"),
         "en_faults": ("the drains on our street overflow every time it rains", "the park lights have been off for a week",
                       "the litter bins in the park are overflowing", "the public toilet by the market is locked all day",
@@ -457,12 +458,12 @@ LEXICON_MORE: dict[str, dict[str, tuple[str, ...]]] = {
         "ideas": ("小区门口装个人脸识别门禁", "夜市那边多派些警察巡逻"),
         "urgent": ("我被人跟踪了现在躲在一家店里不敢出去", "有个小孩一个人在马路边哭找不到爸妈", "楼下有人在打老婆喊救命",
                    "有人拿着棍子在砸店里的东西", "我老公喝醉了在家里动手打人", "我家老人出门散步三个小时了还没回来他有老年痴呆", "我家钥匙丢了门打不开两岁的孩子一个人在里面"),
-        "short": ("楼上太吵", "电瓶车被偷了", "被骗了", "身份证丢了", "!孩子不见了", "!有人打架"),
+        "short": ("楼上太吵", "电瓶车被偷了", "被骗了", "?身份证丢了怎么补", "!孩子不见了", "!有人打架"),
         "en_faults": ("someone keeps stealing parcels from outside my door", "the neighbours fight and shout every night",
                       "a dog in our compound bit my child and the owner still does not leash it"),
         "en_violations": ("someone is selling vapes to school kids at the gate", "there is a gambling den above the shop next door"),
         "en_questions": ("how do I get a temporary ID card", "where do I register my dog"),
-        "en_urgent": ("a man is following me and I am hiding in a shop", "a little girl is crying alone at the bus stop and no parents around",
+        "en_urgent": ("a man is following me and I am hiding in a shop", "a worker owed wages is on the roof threatening to jump", "a little girl is crying alone at the bus stop and no parents around",
                       "my neighbour is beating his wife and she is screaming for help"),
         "en_ideas": ("put more police patrols around the night market",),
         "en_staff": ("the police officers at the station",),
@@ -475,7 +476,7 @@ LEXICON_MORE: dict[str, dict[str, tuple[str, ...]]] = {
         "questions": ("噪音多少分贝算扰民", "饮用水源保护区能不能钓鱼", "环境污染可以匿名举报吗"),
         "ideas": ("化工园区周边多装几个空气监测点", "河道定期清理漂浮物"),
         "urgent": (),
-        "short": ("工厂排废气", "河水发臭", "有人偷排污水", "粉尘太大"),
+        "short": ("^工厂偷排废气", "河水发臭", "^有人偷排污水", "粉尘太大"),
         "en_faults": ("the dye works drains red water into the canal", "the rubber plant smell gives us headaches every night",
                       "dust from the timber yard covers our cars"),
         "en_violations": ("a factory buries its waste in the field behind it",),
@@ -496,7 +497,7 @@ LEXICON_MORE: dict[str, dict[str, tuple[str, ...]]] = {
         "ideas": ("菜市场装个公平秤", "办预付卡要有个金额上限", "学校周边的小店多检查"),
         "urgent": ("商场的扶梯突然倒着跑好几个人摔倒了", "幼儿园好多孩子吃了午饭以后肚子疼呕吐", "电梯突然往下掉了好几层里面有人",
                    "游乐场的过山车停在半空中人被困在上面"),
-        "short": ("买到假货", "商家不退款", "饭菜有虫子", "缺斤短两", "!电梯困人", "!电梯里关着人"),
+        "short": ("买到假货", "商家不退款", "饭菜有虫子", "缺斤短两", "^有人卖假货", "!电梯困人", "!电梯里关着人"),
         "en_faults": ("the restaurant charged me for dishes I did not order", "the online shop sent a refurbished phone as new",
                       "the beauty salon closed with my prepaid card balance", "the escalator in the mall jerks and stops"),
         "en_violations": ("a market stall sells meat pumped with water", "a shop sells liquor without any labels"),
@@ -532,7 +533,7 @@ LEXICON_MORE: dict[str, dict[str, tuple[str, ...]]] = {
         "questions": ("流感疫苗在哪里打", "打完狂犬疫苗要注意什么", "二胎的出生证明怎么办", "孕检在哪个医院建档", "老人能不能申请家庭病床"),
         "ideas": ("医院增加晚上的门诊", "社区医院多配几个儿科医生"),
         "urgent": (),
-        "short": ("医生态度差", "看病排队太久", "疫苗在哪打", "医院乱收费"),
+        "short": ("医生态度差", "看病排队太久", "?疫苗在哪打", "医院乱收费"),
         "en_faults": ("the hospital lost my test results twice", "the clinic kept me waiting three hours despite an appointment"),
         "en_violations": ("touts sell specialist appointments outside the hospital",),
         "en_questions": ("where can I get a flu vaccine", "how do I register my pregnancy at a hospital"),
@@ -548,7 +549,7 @@ LEXICON_MORE: dict[str, dict[str, tuple[str, ...]]] = {
                       "门诊特殊病种怎么申请"),
         "ideas": ("医保报销的材料少一点", "更多药店能刷医保"),
         "urgent": (),
-        "short": ("医保报销没到账", "医保卡用不了", "医保怎么报"),
+        "short": ("医保报销没到账", "医保卡用不了", "?医保怎么报"),
         "en_faults": ("my insurance card does not work at the pharmacy", "the hospital did not apply my insurance to the bill"),
         "en_violations": ("a clinic keeps patients on the books who are not there to bill the insurance fund",),
         "en_questions": ("how do I transfer my medical insurance from another city", "when do I pay the residents' medical insurance"),
@@ -564,7 +565,7 @@ LEXICON_MORE: dict[str, dict[str, tuple[str, ...]]] = {
         "questions": ("幼儿园报名要准备什么", "随迁子女入学要什么材料", "中考体育怎么考", "孩子休学要怎么办", "小升初怎么摇号"),
         "ideas": ("学校门口设一个家长等候区", "放学时间推迟到五点半", "多建几所公办幼儿园"),
         "urgent": (),
-        "short": ("老师打孩子", "培训机构跑路了", "小学怎么报名", "学校乱收费"),
+        "short": ("老师打孩子", "培训机构跑路了", "?小学怎么报名", "学校乱收费"),
         "en_faults": ("the school makes parents buy extra workbooks", "a classmate bullies my son and the school does nothing",
                       "the kindergarten teacher hit my daughter"),
         "en_violations": ("a teacher runs paid private classes at home for her own pupils",),
@@ -581,7 +582,7 @@ LEXICON_MORE: dict[str, dict[str, tuple[str, ...]]] = {
                       "社区有没有老年助餐点"),
         "ideas": ("给独居老人装智能水表", "多建几个社区养老服务站"),
         "urgent": ("路边有个流浪汉躺在雪地里一动不动", "大冷天有个流浪老人在公交站睡觉衣服都湿透了"),
-        "short": ("高龄补贴没发", "低保怎么申请", "结婚登记", "!流浪汉冻坏了"),
+        "short": ("高龄补贴没发", "?低保怎么申请", "?结婚登记要带什么", "!流浪汉冻坏了"),
         "en_faults": ("my disability allowance stopped without any explanation", "the nursing home food is terrible and the staff are rude"),
         "en_violations": ("someone claims welfare with forged papers",),
         "en_questions": ("how do we adopt a child", "can my mother get home care help"),
@@ -644,7 +645,7 @@ LEXICON_MORE: dict[str, dict[str, tuple[str, ...]]] = {
         "questions": ("房产证加名字怎么办", "不动产权证书丢了怎么补", "农村的房子能办证吗", "土地规划在哪里可以查"),
         "ideas": ("交房的时候同时办不动产登记",),
         "urgent": ("山坡上的石头滚下来砸到了房子", "挡土墙裂开了后面的山在往下滑"),
-        "short": ("房产证办不下来", "有人占耕地", "!山体滑坡了"),
+        "short": ("房产证办不下来", "^有人占耕地", "!山体滑坡了"),
         "en_faults": ("it has taken a year to get our property certificate",),
         "en_violations": ("someone is digging fish ponds on farmland",),
         "en_questions": ("how do I add my wife's name to the property certificate",),
@@ -660,7 +661,7 @@ LEXICON_MORE: dict[str, dict[str, tuple[str, ...]]] = {
         "ideas": ("每个村配几个灭火器", "台风来之前提前转移山边的住户"),
         "urgent": ("工厂车间着火了里面还有工人", "加油站旁边一辆车烧起来了", "危化品运输车在路上翻了在漏东西",
                    "有人困在洪水里爬到屋顶上了", "小区里一栋楼在冒浓烟"),
-        "short": ("!着火了", "!仓库起火了", "!危化品泄漏了", "有人卖烟花", "安全出口被锁"),
+        "short": ("!着火了", "!仓库起火了", "!危化品泄漏了", "^有人卖烟花", "安全出口被锁"),
         "en_faults": ("the factory has no working fire extinguishers", "the scaffolding on the site is wobbly and men are working on it"),
         "en_violations": ("a workshop in a residential block stores barrels of paint thinner",),
         "en_questions": ("how often must a factory have a safety inspection",),
@@ -675,7 +676,7 @@ LEXICON_MORE: dict[str, dict[str, tuple[str, ...]]] = {
         "questions": ("家庭农场怎么申报", "养蜂需要办什么手续", "渔船的证到期了怎么换", "耕地地力保护补贴怎么领", "种水稻有什么补贴"),
         "ideas": ("帮农民多搭个卖农产品的平台", "多办几期农机驾驶培训"),
         "urgent": ("村里好多猪突然发病死了",),
-        "short": ("种子不发芽", "化肥是假的", "有人电鱼", "种粮补贴没发"),
+        "short": ("种子不发芽", "化肥是假的", "^有人电鱼", "种粮补贴没发"),
         "en_faults": ("the pesticide I bought did not work at all", "half the chicks I bought died within a week"),
         "en_violations": ("someone is poisoning fish in the river",),
         "en_questions": ("how do I register a family farm",),
@@ -691,7 +692,7 @@ LEXICON_MORE: dict[str, dict[str, tuple[str, ...]]] = {
                       "公司注销要去税务局办什么"),
         "ideas": ("把网上办税的操作做成视频", "办税大厅增加自助机"),
         "urgent": (),
-        "short": ("不给开发票", "退税没到账", "个税怎么报"),
+        "short": ("不给开发票", "退税没到账", "?个税怎么报"),
         "en_faults": ("the shop charges extra if I ask for an invoice", "my tax refund was rejected without a reason"),
         "en_violations": ("a company pays its staff in cash to avoid tax",),
         "en_questions": ("how do I claim the deduction for my child's education", "what taxes do I pay when I sell my flat"),
@@ -706,7 +707,7 @@ LEXICON_MORE: dict[str, dict[str, tuple[str, ...]]] = {
         "questions": ("独生子女证明在哪里开", "社区能不能帮忙调解邻居纠纷", "村里的宅基地纠纷找谁", "社区有没有志愿者服务"),
         "ideas": ("社区建一个共享工具间", "社区多办几场老年人讲座"),
         "urgent": ("两家邻居为了停车位打起来了有人受伤",),
-        "short": ("广场舞太吵", "邻居堆东西", "开居住证明", "村务不公开"),
+        "short": ("广场舞太吵", "邻居堆东西", "?居住证明在哪开", "村务不公开"),
         "en_faults": ("the neighbour's air conditioner drips onto my balcony and he will not fix it",
                       "the neighbour has turned the shared hallway into his storeroom"),
         "en_violations": ("the village cadres rent out collective land in secret",),
@@ -773,7 +774,7 @@ EN_CALM_FRAMES = (("what should we do if {x}", "consultation"), ("last month {x}
 # stopped, a stolen bike to be traced); with blame added (complaint frames) they are complaints.
 HELP_FAULTS = frozenset((
     "医保卡突然用不了", "燃气表不走字", "燃气灶打不着火", "医保卡在药店刷不出来", "孩子的医保交了系统里查不到", "电子税务局登录不上",
-    "小区里电瓶车被偷了", "电表好像有问题", "燃气灶点火以后火很小", "电瓶车被偷了", "医保卡用不了", "燃气灶打不着",
+    "小区里电瓶车被偷了", "电表好像有问题", "电瓶车被偷了", "医保卡用不了", "燃气灶打不着",
     "my insurance card stopped working", "the gas meter does not move", "my insurance card does not work at the pharmacy",
     "my electric bike was stolen", "个税APP上有一家我不认识的公司在给我报收入", "车库顶板渗水",
 ))
