@@ -6,6 +6,12 @@ job at most once.  A job is identified on the phone line by its
 ``callback_id`` (``<job id>-<attempt>``), the ``CALLBACK_ID`` channel variable
 of the survey call.  States: scheduled → dialing → done, or back to
 scheduled (retry), or unreachable; skipped when the citizen opted out.
+``dialled_at`` is written just before an attempt's Originate is sent: a
+``dialing`` job without it was claimed but never dialled (scheduled again,
+not counted); with it, the call may have reached the citizen, so it is never
+dialled again at once — adopted while its channel (``HOTLINE_CALLBACK``) is
+up, else settled as ``interrupted`` by the policy
+(:mod:`callcenter.failover.callbacks`).
 Claiming locks rows with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (SQLite's
 ``BEGIN IMMEDIATE`` serialises claimers) and a partial unique index keeps one
 number from being dialled twice at once.
