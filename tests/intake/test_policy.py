@@ -226,3 +226,35 @@ def test_a_past_feared_or_denied_danger_does_not_pick_the_department(text):
 
     compiled = [(d, re.compile(p, re.I)) for d, p in DANGER_DEPARTMENTS]
     assert danger_department(text, compiled) is None, text
+
+
+@pytest.mark.parametrize("text", [
+    "那个我个税app上申请退税 显示审核中一个多月了 这个正常吗",
+    "我是租房的 房东不退押金 讲我墙上钉了钉子 押金三千块 这个找谁",
+    "我弟弟是智力残疾的 没工作 我们家能不能给他单独申请低保",
+    "Good morning is the tap water in Ningbo safe to drink? I just moved here and it tastes a bit like chlorine",
+])
+def test_a_question_for_information_is_a_consultation_even_with_a_grievance_in_it(text):
+    """scope.md §1.5: asking what to do or whom to ask is a consultation, though it tells of a problem."""
+    from ticketing.intake.keywords import explicit_type
+
+    assert explicit_type(text.lower(), False, "complaint") == "consultation", text
+
+
+@pytest.mark.parametrize("text", [
+    "慈溪车管所那个窗口 照片不合格 旁边照相的要收五十 这不是串通好的吗",   # a grievance put as a question
+    "霞浦这边停了一天电 冷库里的东西全坏了 谁赔",
+    "燃气费怎么这个月突然多了两百多 能不能派人来看看表",                    # asks for someone to come
+])
+def test_a_grievance_put_as_a_question_or_a_request_for_action_is_not_made_a_consultation(text):
+    from ticketing.intake.keywords import explicit_type
+
+    assert explicit_type(text.lower(), False, "complaint") != "consultation", text
+
+
+def test_the_main_topic_decides_the_type_of_a_two_topic_call(extractor):
+    """路灯坏了 … 顺便问一下社保: a report with a question tacked on; 本来想问…不过现在…: the question is dropped."""
+    p = extractor.propose("路灯坏了 就是我们镇政府门口往南那一段 黑了一个多礼拜了 哦对了顺便问一下 社保断交了一个月有没有影响")
+    assert p.type == "report" and p.department == "urban-management"
+    assert extractor._main_topic("我本来想问一下租房补贴怎么申请，不过现在化工厂冒出黄烟附近的人都咳嗽", "zh") \
+        == "化工厂冒出黄烟附近的人都咳嗽"

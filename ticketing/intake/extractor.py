@@ -227,6 +227,8 @@ class Extractor:
         main = self._main_topic(norm, lang)
         if main is not None:  # two topics: the first request decides (scope.md §1.1)
             feats_main = self.analyse(main, lang)[-1]
+            if self.TYPE_FROM_MAIN:
+                type_alts = self._predict("type", feats_main, self._type_boosts(main.lower()))
             topic = mask_locatives(main.lower())
             cat_scores = self._category_scores(topic)
             dept_alts = self._predict("department", feats_main, self._department_boosts(topic))
@@ -260,7 +262,7 @@ class Extractor:
             category, cat_conf, routed = self._category(cat_scores, department, district)
             if routed and routed != department:
                 department, dept_conf = routed, max(dept_conf, cat_conf)
-        type_alts = self._explicit_type(low, type_alts)
+        type_alts = self._explicit_type(low, type_alts, main.lower() if main is not None else low)
         urgency, urg_conf = self._urgency(low, feats, type_alts[0][0] if type_alts else None)
         summary = summarise(norm, lang, self.SUMMARY_CHARS)
         type_label, type_conf = type_alts[0] if type_alts else ("consultation", 0.0)
@@ -287,14 +289,21 @@ class Extractor:
 
     # -- fields ----------------------------------------------------------------------
 
-    _SECOND_TOPIC = re.compile(r"(顺便(问|说|反映)|另外(我)?(还)?(想|要)?(问|说|反映)|还有个事|还有一件事|还有一个事|还有，|对了，|"
+    _SECOND_TOPIC = re.compile(r"(顺便(问|说|反映|讲)|另外(我)?(还)?(想|要)?(问|说|反映)|另外还有|另外一个事|还有个事|还有一件事|"
+                               r"还有一个事|还有一个问题|还有[，, ]|对了[，, ]|"
                                r"by the way|also,? (i|can i) (want|would like) to ask|another question)", re.I)
     _MAIN_SAID = re.compile(r"(主要是|最主要|主要想|主要的事|mainly|the main thing)", re.I)
+    # "I meant to ask about X — wait, right now …": the question is dropped, what follows is the call.
+    _ABANDONED = re.compile(r"(本来想问|本来要问|原本想问|本来想咨询).{0,40}?(等一下|不过现在|但是刚才|但是现在|算了|先不问了)[，,。 ]*")
+    TYPE_FROM_MAIN = True
 
     def _main_topic(self, norm: str, lang: str) -> str | None:
         """The first request of a two-topic call, when a second topic is tacked on ("顺便问一下…",
         "by the way …") and the caller does not call the second one the main one, and it tells
         of no present danger (a danger always becomes the main topic)."""
+        dropped = self._ABANDONED.search(norm)
+        if dropped is not None and len(norm) - dropped.end() >= 4:
+            return norm[dropped.end():]
         m = self._SECOND_TOPIC.search(norm)
         if m is None or m.start() < 6:
             return None
@@ -324,12 +333,13 @@ class Extractor:
     EXPLICIT_TYPE_CONFIDENCE = 0.9   # a type the caller made explicit (keywords.explicit_type)
     USE_EXPLICIT_TYPES = True
 
-    def _explicit_type(self, low: str, type_alts: list[tuple[str, float]]) -> list[tuple[str, float]]:
-        """The classifier's types, with the one the caller made explicit put first (scope.md §1.5)."""
+    def _explicit_type(self, low: str, type_alts: list[tuple[str, float]], main: str) -> list[tuple[str, float]]:
+        """The classifier's types, with the one the caller made explicit in the main topic (``main``)
+        put first (scope.md §1.5); a present danger anywhere in the call counts."""
         if not self.USE_EXPLICIT_TYPES:
             return type_alts
         predicted = type_alts[0][0] if type_alts else None
-        explicit = explicit_type(low, bool(urgent_cues(low, self._urgent)), predicted)
+        explicit = explicit_type(main, bool(urgent_cues(low, self._urgent)), predicted)
         if explicit is None or explicit == predicted:
             return type_alts
         rest = [(t, p * (1 - self.EXPLICIT_TYPE_CONFIDENCE)) for t, p in type_alts if t != explicit]
