@@ -404,7 +404,8 @@ class QueueController(Hold, Offers, QueueCallbacks, Transfers, Resync, Figures, 
             self._on_hangup(message)
         elif name == "DialBegin":
             qc = self._call_for(message)
-            if qc is not None and qc.state in (CallState.RINGING, CallState.CALLBACK_DIALING):
+            if qc is not None and qc.state in (CallState.RINGING, CallState.CALLBACK_DIALING) \
+                    and self._agent_leg(qc, message.get("DestChannel")):
                 channel = message.get("Channel")
                 if channel and qc.channel != channel:
                     qc.channel = channel
@@ -415,7 +416,8 @@ class QueueController(Hold, Offers, QueueCallbacks, Transfers, Resync, Figures, 
                     self._by_agent_channel[qc.agent_channel] = qc
         elif name == "DialEnd":
             qc = self._call_for(message)
-            if qc is not None and qc.state in (CallState.RINGING, CallState.CALLBACK_DIALING):
+            if qc is not None and qc.state in (CallState.RINGING, CallState.CALLBACK_DIALING) \
+                    and self._agent_leg(qc, message.get("DestChannel")):
                 self._dial_end(qc, (message.get("DialStatus") or "").upper())
         elif name == "BridgeEnter":
             self._bridge_enter(message)
@@ -423,6 +425,18 @@ class QueueController(Hold, Offers, QueueCallbacks, Transfers, Resync, Figures, 
             self._agi_start(message)
         elif name == "FullyBooted":
             self.resync()  # a (re)connected session: events may have been missed meanwhile
+
+    def _agent_leg(self, qc: QueuedCall, dest: str | None) -> bool:
+        """Whether a Dial's destination is the agent's phone.  A queue callback's Local half ``;2``
+        Dials the citizen's trunk with the same HOTLINE_CALLID (Asterisk copies the Originate's
+        variables to both halves): that leg is not the agent's."""
+        if not dest or not qc.agent_id:
+            return True
+        try:
+            device = self.router.agent(qc.agent_id).device
+        except Exception:  # noqa: BLE001 - an agent no longer configured: as before
+            return True
+        return not device or dest.rsplit("-", 1)[0] == device
 
     def _on_hangup(self, message) -> None:
         channel = message.get("Channel")

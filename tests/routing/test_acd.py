@@ -240,6 +240,26 @@ def test_callback_in_queue_keeps_place_and_is_placed_when_turn_comes(db_url):
     store.engine.dispose()
 
 
+def test_a_callbacks_trunk_leg_is_not_taken_for_the_agents(db_url):
+    """On Asterisk the ;2 half of ``Local/<number>@hotline-pstn`` Dials the citizen's trunk (capture h08)
+    and its DialBegin/DialEnd carry HOTLINE_CALLID too: that leg is not the agent's — the agent stays
+    ringing when the citizen answers, and the call connects when the agent's own phone answers."""
+    pbx, acd, store = make(db_url)
+    booked = acd.request_callback(CallHandle(CALLID, "PJSIP/trunk-00000001", "13800000001"), "hotline-general")
+    assert booked.result is True
+    ready(acd, "1001")
+    originate = pbx.take_one("Originate")
+    pbx.respond(originate, Message="Originate successfully queued")
+    two = "Local/13800000001@hotline-pstn-00000005;2"
+    dial(pbx, "ANSWER", agent_channel="PJSIP/citizens-trunk-00000009", channel=two, bridge=False)
+    assert acd.sessions["1001"].state is AgentState.RINGING
+    pbx.originate_response(originate, answered=True)
+    dial(pbx, "ANSWER", channel="Local/13800000001@hotline-pstn-00000005;1")
+    assert acd.sessions["1001"].state is AgentState.ON_CALL
+    acd.stopService()
+    store.engine.dispose()
+
+
 def test_unreachable_callback_frees_the_agent_and_stays_listed(db_url):
     """A callback nobody answers frees the reserved agent (not a miss) and stays pending with an attempt."""
     pbx, acd, store = make(db_url)
