@@ -37,7 +37,6 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -50,9 +49,9 @@ from twisted.web.server import NOT_DONE_YET
 
 from callcenter.db import metadata
 from callcenter.errors import HotlineError
-from callcenter.failover.leadership import psycopg_conninfo
 from callcenter.metrics import CALLS_RELAY_FRAMES, CALLS_RELAY_LISTENING, CALLS_RELAY_REQUESTS
 from callcenter.web.i18n import CATALOGUE
+from callcenter.web.pglisten import PgListener, first_line
 from callcenter.web.sse import EventStream
 
 log = logging.getLogger(__name__)
@@ -151,114 +150,11 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _first_line(exc: BaseException) -> str:
-    text_ = str(exc)
-    return text_.splitlines()[0][:200] if text_ else type(exc).__name__
-
-
-class PgListener:
-    """One thread ``LISTEN``ing on some channels; each notification goes to ``on_notify(channel, payload)``
-    on the reactor.  Reconnects with doubling back-off; ``on_listening(reconnected)`` after each LISTEN."""
-
-    wait_timeout = 1.0
-    reconnect_initial = 0.5
-    reconnect_max = 30.0
-    connect_timeout = 5
-
-    def __init__(self, reactor, url: str, channels: tuple[str, ...], on_notify: Callable[[str, str], None], *,
-                 on_listening: Callable[[bool], None] | None = None, name: str = ""):
-        self.reactor = reactor
-        self.conninfo = psycopg_conninfo(url)
-        self.channels = channels
-        self.on_notify = on_notify
-        self.on_listening = on_listening
-        self.name = name
-        self.listening = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._conn = None
-        self._waiters: list[defer.Deferred] = []
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=f"pg-listen {','.join(self.channels)}", daemon=True)
-        self._thread.start()
-
-    def stop(self, pool) -> defer.Deferred:
-        self._stop.set()
-        self.listening = False
-        CALLS_RELAY_LISTENING.set(0)
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return defer.succeed(None)
-        return deferToThreadPool(self.reactor, pool, thread.join, self.wait_timeout + self.connect_timeout + 1)
-
-    def when_listening(self) -> defer.Deferred:
-        if self.listening:
-            return defer.succeed(None)
-        d = defer.Deferred()
-        self._waiters.append(d)
-        return d
-
-    @property
-    def backend_pid(self) -> int | None:
-        conn = self._conn
-        return conn.info.backend_pid if conn is not None else None
-
-    def _run(self) -> None:
-        import psycopg
-        from psycopg import sql
-
-        delay = self.reconnect_initial
-        before = False
-        while not self._stop.is_set():
-            try:
-                conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=self.connect_timeout,
-                                       application_name=f"hotline-calls {self.name}".strip()[:63],
-                                       keepalives=1, keepalives_idle=5, keepalives_interval=2, keepalives_count=2)
-            except Exception as exc:  # noqa: BLE001 - database unreachable: try again later
-                log.warning("calls relay: cannot listen (%s); retrying in %.1fs", _first_line(exc), delay)
-                self._stop.wait(delay)
-                delay = min(delay * 2, self.reconnect_max)
-                continue
-            self._conn = conn
-            try:
-                for channel in self.channels:
-                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-                delay = self.reconnect_initial
-                self.reactor.callFromThread(self._listening, before)
-                before = True
-                while not self._stop.is_set():
-                    for note in conn.notifies(timeout=self.wait_timeout):
-                        self.reactor.callFromThread(self.on_notify, note.channel, note.payload)
-            except Exception as exc:  # noqa: BLE001 - connection lost: reconnect
-                if not self._stop.is_set():
-                    log.warning("calls relay: listening connection lost (%s); reconnecting", _first_line(exc))
-                    self.reactor.callFromThread(self._lost)
-            finally:
-                self._conn = None
-                try:
-                    conn.close()
-                except Exception:  # noqa: BLE001 - closing a broken connection
-                    pass
-            if not self._stop.is_set():
-                self._stop.wait(delay)
-                delay = min(delay * 2, self.reconnect_max)
-
-    def _listening(self, reconnected: bool) -> None:
-        if self._stop.is_set():
-            return
-        self.listening = True
-        CALLS_RELAY_LISTENING.set(1)
-        waiters, self._waiters = self._waiters, []
-        for d in waiters:
-            d.callback(None)
-        if self.on_listening is not None:
-            self.on_listening(reconnected)
-
-    def _lost(self) -> None:
-        self.listening = False
-        CALLS_RELAY_LISTENING.set(0)
+def _listener(owner, channels: tuple[str, ...], *, on_listening) -> PgListener:
+    """The listening thread of a :class:`CallsHost` or :class:`CallsRelay` (the loop shared with pgevents)."""
+    return PgListener(owner.reactor, owner.engine.url.render_as_string(hide_password=False), channels,
+                      owner._notified, on_listening=on_listening, gauge=CALLS_RELAY_LISTENING, label="calls relay",
+                      application="hotline-calls", name=owner.name, pool=owner.pool)
 
 
 class CallsHost:
@@ -284,8 +180,7 @@ class CallsHost:
         self.web_address = web_address
         self.pool = pool if pool is not None else reactor.getThreadPool()
         self.name = name or f"host-{uuid.uuid4().hex[:8]}"
-        self.listener = PgListener(reactor, engine.url.render_as_string(hide_password=False), (REQUESTS,),
-                                   self._notified, on_listening=lambda _: self._poll(), name=self.name)
+        self.listener = _listener(self, (REQUESTS,), on_listening=lambda _: self._poll())
         self.frames_written = 0
         self.executed = 0
         self._batch: list[tuple[str, str, str]] = []
@@ -314,7 +209,7 @@ class CallsHost:
         self._loops.clear()
         if self._flush_call is not None and self._flush_call.active():
             self._flush_call.cancel()
-        yield self.listener.stop(self.pool)
+        yield self.listener.stop()
         if self._batch:
             yield self._flush()
         elif self._flushing is not None:
@@ -442,7 +337,7 @@ class CallsHost:
                    for v in values if k.lower() not in _DROP_RESPONSE]
         except Exception as exc:  # noqa: BLE001 - the local web port failed: the caller hears why
             log.error("calls relay: running a relayed request failed", extra={"fields": {
-                "request": rid, "error": _first_line(exc)}})
+                "request": rid, "error": first_line(exc)}})
             status = 502
             out = [["Content-Type", "application/json; charset=utf-8"]]
             body = json.dumps({"error_id": "calls.controller_failed",
@@ -460,37 +355,38 @@ class CallsHost:
             conn.execute(text("SELECT pg_notify(:c, :p)"), {"c": REPLIES, "p": json.dumps({"g": self.group, "r": rid})})
 
 
-class ControllerUnavailable(HotlineError):
+class RelayRefusal(HotlineError):
+    """A relayed request the relay answers itself; the message is ``TEXT[message_key]`` in both languages."""
+
+    def __init__(self, group: str):
+        text_ = TEXT[self.message_key()]
+        super().__init__(f"{text_['zh']} / {text_['en']}", group=group)
+
+    @classmethod
+    def message_key(cls) -> str:
+        """``error.<what>`` of ``calls.<what>``: the catalogue entry of the message (and of the error page)."""
+        return "error." + cls.error_id.split(".", 1)[1]
+
+
+class ControllerUnavailable(RelayRefusal):
     """No controller claimed a relayed request (it was withdrawn: nothing was done)."""
 
     error_id = "calls.controller_unavailable"
     http_status = 503
 
-    def __init__(self, group: str):
-        text_ = TEXT["error.controller_unavailable"]
-        super().__init__(f"{text_['zh']} / {text_['en']}", group=group)
 
-
-class ControllerTimeout(HotlineError):
+class ControllerTimeout(RelayRefusal):
     """A controller claimed a relayed request and did not answer in time (it may have been done)."""
 
     error_id = "calls.controller_timeout"
     http_status = 504
 
-    def __init__(self, group: str):
-        text_ = TEXT["error.controller_timeout"]
-        super().__init__(f"{text_['zh']} / {text_['en']}", group=group)
 
-
-class RelayFailed(HotlineError):
+class RelayFailed(RelayRefusal):
     """The request could not be stored for the controller (the database failed): nothing was done."""
 
     error_id = "calls.relay_failed"
     http_status = 503
-
-    def __init__(self, group: str):
-        text_ = TEXT["error.relay_failed"]
-        super().__init__(f"{text_['zh']} / {text_['en']}", group=group)
 
 
 class CallsRelay:
@@ -512,8 +408,7 @@ class CallsRelay:
         self.secret = secret
         self.pool = pool if pool is not None else reactor.getThreadPool()
         self.name = name or f"relay-{uuid.uuid4().hex[:8]}"
-        self.listener = PgListener(reactor, engine.url.render_as_string(hide_password=False), (FRAMES, REPLIES),
-                                   self._notified, on_listening=self._listening, name=self.name)
+        self.listener = _listener(self, (FRAMES, REPLIES), on_listening=self._listening)
         self.streams: dict[str, EventStream] = {}
         self.last_frame: int | None = None
         self.frames_read = 0
@@ -535,7 +430,7 @@ class CallsRelay:
     @defer.inlineCallbacks
     def stop(self):
         self._stopped = True
-        yield self.listener.stop(self.pool)
+        yield self.listener.stop()
         for stream in self.streams.values():
             stream.close()
 
@@ -636,7 +531,7 @@ class CallsRelay:
         try:
             status, headers, body = await self.forward(request, request.method.decode("ascii"),
                                                        request.uri.decode("latin-1"), self._body(request))
-        except (ControllerUnavailable, ControllerTimeout, RelayFailed) as exc:
+        except RelayRefusal as exc:
             if finished:
                 return
             body = self._refusal(request, exc)
@@ -660,7 +555,7 @@ class CallsRelay:
         request.write(body)
         request.finish()
 
-    def _refusal(self, request, exc: HotlineError) -> bytes:
+    def _refusal(self, request, exc: RelayRefusal) -> bytes:
         from callcenter.web.app import json_response
         from callcenter.web.errors import error_payload
 
@@ -669,7 +564,7 @@ class CallsRelay:
         request.setHeader(b"Retry-After", b"5")
         if request.method == b"GET" and not path.startswith(("/api/", "/agent/api/")):  # a page: say it in words
             return request.hotline_deps.templates.render(
-                request, "error.html", status=exc.http_status, message_key="error." + exc.error_id.split(".", 1)[1],
+                request, "error.html", status=exc.http_status, message_key=exc.message_key(),
                 detail=exc.error_id, back=path)
         log.warning("calls relay: %s", exc.error_id, extra={"fields": {"path": path[:200], "group": self.group}})
         status, body = error_payload(exc)
@@ -701,7 +596,7 @@ class CallsRelay:
         try:
             rid = await deferToThreadPool(self.reactor, self.pool, self._submit, method, path, headers, body)
         except Exception as exc:  # noqa: BLE001 - not stored, so not done: the browser hears it
-            log.error("calls relay: request not stored", extra={"fields": {"error": _first_line(exc)}})
+            log.error("calls relay: request not stored", extra={"fields": {"error": first_line(exc)}})
             CALLS_RELAY_REQUESTS.labels("failed").inc()
             raise RelayFailed(self.group) from None
         self.relayed += 1
@@ -712,7 +607,7 @@ class CallsRelay:
             except HotlineError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the database failed while we waited: it may have run
-                log.error("calls relay: lost track of a request", extra={"fields": {"error": _first_line(exc)}})
+                log.error("calls relay: lost track of a request", extra={"fields": {"error": first_line(exc)}})
                 raise ControllerTimeout(self.group) from None
         except ControllerUnavailable:
             CALLS_RELAY_REQUESTS.labels("unavailable").inc()

@@ -9,14 +9,13 @@ open on the others (the dispatcher console's stream, the wallboard's work-order 
   service publishes after a commit is sent as ``NOTIFY hotline_workorders`` in the reactor's
   thread pool.  The payload is small — this process's origin id and ``[event, order number]``
   pairs, split to stay far below PostgreSQL's 8000-byte limit; receivers re-read what they show.
-* **in**: one dedicated thread holds a connection that ``LISTEN``\\ s (psycopg's ``notifies()``
-  generator, woken every :attr:`wait_timeout` seconds to notice :meth:`stop`) and hands each
-  notification to the reactor with ``callFromThread``; there the events are published to the
+* **in**: a :class:`~callcenter.web.pglisten.PgListener` (one thread ``LISTEN``\\ ing, the one loop
+  shared with the calls pages) hands each notification to the reactor; there the events are published to the
   local subscribers marked ``"remote": True`` (so they are not sent out again, and counters such
   as SLA breaches are counted once, by the process that saw them happen).  Notifications from this
   process's own origin are dropped: its subscribers already had them, so there are no echoes.
-* **loss**: if the listening connection breaks (database restart, network), the thread reconnects
-  with doubling back-off up to :attr:`reconnect_max`; after a reconnect it publishes one
+* **loss**: if the listening connection breaks (database restart, network), the listener reconnects
+  with doubling back-off up to :attr:`PgListener.reconnect_max`; after a reconnect the bridge publishes one
   ``{"event": "resync"}`` so pages that aggregate (the wallboard) re-read everything they show,
   since notifications sent while nobody listened are gone.
 """
@@ -24,14 +23,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import uuid
 
 from twisted.internet import defer
 from twisted.internet.threads import deferToThreadPool
 
-from callcenter.failover.leadership import psycopg_conninfo
 from callcenter.metrics import WORKORDER_EVENTS_LISTENING, WORKORDER_EVENTS_RECEIVED
+from callcenter.web.pglisten import PgListener
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +72,9 @@ class WorkOrderEventBridge:
 
     #: bytes per NOTIFY payload (PostgreSQL refuses more than 8000)
     max_payload = 4000
-    #: seconds the listening thread waits for a notification before looking at the stop flag
-    wait_timeout = 1.0
-    #: first and longest pause before reconnecting the listening connection
-    reconnect_initial = 0.5
-    reconnect_max = 30.0
-    connect_timeout = 5
 
     def __init__(self, reactor, url: str, service, engine, *, channel: str = CHANNEL, pool=None, name: str = ""):
         self.reactor = reactor
-        self.conninfo = psycopg_conninfo(url)
         self.service = service
         self.engine = engine
         self.channel = channel
@@ -91,15 +82,15 @@ class WorkOrderEventBridge:
         self.name = name
         #: tells this process's notifications from the others' (a process may hold several bridges in tests)
         self.origin = uuid.uuid4().hex[:16]
-        self.listening = False
+        #: the listening thread, its limits and its reconnects (:class:`~callcenter.web.pglisten.PgListener`)
+        self.listener = PgListener(reactor, url, (channel,), self._arrived, on_listening=self._listening,
+                                   gauge=WORKORDER_EVENTS_LISTENING, label="work-order events",
+                                   application="hotline-listen", name=name, pool=self.pool)
         self.received = 0
         #: this process's own notifications heard back and dropped
         self.echoes = 0
         self.sent = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._conn = None
-        self._waiters: list[defer.Deferred] = []
+        self._stopped = False
         self._subscribed = False
 
     # -- lifecycle (reactor thread) --------------------------------------------------------------
@@ -107,32 +98,30 @@ class WorkOrderEventBridge:
         if not self._subscribed:
             self.service.subscribe(self._outgoing)
             self._subscribed = True
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._listen_forever, name=f"pg-listen {self.channel}",
-                                        daemon=True)
-        self._thread.start()
+        self._stopped = False
+        self.listener.start()
 
     def when_listening(self) -> defer.Deferred:
         """Fires once the listening connection has run ``LISTEN`` (at once if it has)."""
-        if self.listening:
-            return defer.succeed(None)
-        d = defer.Deferred()
-        self._waiters.append(d)
-        return d
+        return self.listener.when_listening()
 
     def stop(self) -> defer.Deferred:
-        self._stop.set()
-        self.listening = False
-        WORKORDER_EVENTS_LISTENING.set(0)
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return defer.succeed(None)
-        return deferToThreadPool(self.reactor, self.pool, thread.join, self.wait_timeout + self.connect_timeout + 1)
+        self._stopped = True
+        return self.listener.stop()
+
+    @property
+    def listening(self) -> bool:
+        return self.listener.listening
+
+    @property
+    def backend_pid(self) -> int | None:
+        """The listening connection's server process (tests end it to prove the reconnect)."""
+        return self.listener.backend_pid
 
     # -- out ---------------------------------------------------------------------------------------
     def _outgoing(self, events: list[dict]) -> None:
         """A service subscriber (any thread): queue this process's own events for NOTIFY."""
-        if self._stop.is_set():
+        if self._stopped:
             return  # stopped: this process is going away
         texts = payloads(self.origin, events, self.max_payload)
         if texts:
@@ -153,85 +142,22 @@ class WorkOrderEventBridge:
                                                                              "payload": payload})
         self.sent += len(texts)
 
-    # -- in (the listening thread) -----------------------------------------------------------------
-    def _listen_forever(self) -> None:
-        import psycopg
-        from psycopg import sql
-
-        delay = self.reconnect_initial
-        connected_before = False
-        while not self._stop.is_set():
-            try:
-                conn = psycopg.connect(self.conninfo, autocommit=True, connect_timeout=self.connect_timeout,
-                                       application_name=f"hotline-listen {self.name}".strip(),
-                                       keepalives=1, keepalives_idle=5, keepalives_interval=2, keepalives_count=2)
-            except Exception as exc:  # noqa: BLE001 - database unreachable: try again later
-                log.warning("work-order events: cannot listen (%s); retrying in %.1fs",
-                            str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__, delay)
-                self._stop.wait(delay)
-                delay = min(delay * 2, self.reconnect_max)
-                continue
-            self._conn = conn
-            try:
-                conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
-                delay = self.reconnect_initial
-                self.reactor.callFromThread(self._listening, connected_before)
-                connected_before = True
-                while not self._stop.is_set():
-                    for note in conn.notifies(timeout=self.wait_timeout):
-                        self._arrived(note.payload)
-            except Exception as exc:  # noqa: BLE001 - connection lost: reconnect
-                if not self._stop.is_set():
-                    log.warning("work-order events: listening connection lost (%s); reconnecting",
-                                str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__)
-                    self.reactor.callFromThread(self._lost)
-            finally:
-                self._conn = None
-                try:
-                    conn.close()
-                except Exception:  # noqa: BLE001 - closing a broken connection
-                    pass
-            if not self._stop.is_set():
-                self._stop.wait(delay)
-                delay = min(delay * 2, self.reconnect_max)
-
-    def _arrived(self, payload: str) -> None:
+    # -- in (reactor thread, handed over by the listener) ------------------------------------------
+    def _arrived(self, channel: str, payload: str) -> None:
         parsed = parse(payload)
         if parsed is None:
             log.warning("work-order events: ignored a malformed notification")
             return
         origin, events = parsed
         if origin == self.origin:
-            self.reactor.callFromThread(self._echoed)  # our own: the local subscribers already had them
+            self.echoes += 1  # our own: the local subscribers already had them
             return
         if not events:
             return
-        self.reactor.callFromThread(self._deliver, events)
-
-    # -- reactor thread ----------------------------------------------------------------------------
-    def _deliver(self, events: list[dict]) -> None:
         self.received += len(events)
         WORKORDER_EVENTS_RECEIVED.inc(len(events))
         self.service.publish(events)
 
     def _listening(self, reconnected: bool) -> None:
-        self.listening = True
-        WORKORDER_EVENTS_LISTENING.set(1)
-        waiters, self._waiters = self._waiters, []
-        for d in waiters:
-            d.callback(None)
-        if reconnected:
+        if reconnected:  # what was sent while nobody listened is gone: pages that aggregate re-read
             self.service.publish([{"event": "resync", "remote": True}])
-
-    def _echoed(self) -> None:
-        self.echoes += 1
-
-    def _lost(self) -> None:
-        self.listening = False
-        WORKORDER_EVENTS_LISTENING.set(0)
-
-    @property
-    def backend_pid(self) -> int | None:
-        """The listening connection's server process (tests end it to prove the reconnect)."""
-        conn = self._conn
-        return conn.info.backend_pid if conn is not None else None
