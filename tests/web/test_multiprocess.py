@@ -151,7 +151,7 @@ async def test_a_listener_whose_connection_is_killed_reconnects_resyncs_and_hear
     b.deps.workorders.subscribe(heard.extend)
     try:
         for bridge in bridges:
-            bridge.reconnect_initial = 0.05
+            bridge.listener.reconnect_initial = 0.05
             await bridge.when_listening()
         old_pid = bridges[1].backend_pid
         with a.engine.begin() as conn:
