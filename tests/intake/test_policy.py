@@ -170,6 +170,10 @@ def test_explicit_type_rules_leave_complaints_and_public_hazards_alone(text, typ
     "my daughter she is six we were at the night market and i can't find her",
     "a transformer box on the street is smoking and there's a burning smell",
     "霞浦这边昨天停了一天电 今天又停 整条街的店都开不了门",
+    "我老公喝醉了在家里动手打人",
+    "幼儿园好多孩子吃了午饭以后肚子疼呕吐",
+    "化工厂冒出黄烟 附近的人都咳嗽",
+    "山坡上的石头滚下来砸到了房子",
 ])
 def test_more_present_dangers_are_urgent_by_rule(text):
     """People missing, alone and unanswered, attacked, poisoned together, trapped; a patient on a
@@ -258,3 +262,13 @@ def test_the_main_topic_decides_the_type_of_a_two_topic_call(extractor):
     assert p.type == "report" and p.department == "urban-management"
     assert extractor._main_topic("我本来想问一下租房补贴怎么申请，不过现在化工厂冒出黄烟附近的人都咳嗽", "zh") \
         == "化工厂冒出黄烟附近的人都咳嗽"
+
+
+def test_a_department_the_policy_names_for_a_present_danger_is_dispatched_without_a_dispatcher(extractor):
+    """The rule's answer carries its measured precision (DANGER_DEPARTMENT_CONFIDENCE), above the
+    needs-dispatcher threshold: a fire is sent to emergency management at once."""
+    p = extractor.propose("喂 我家楼下电瓶车烧起来了 烟往楼上冒 楼道里全是烟 我们在六楼下不去")
+    assert p.department == "emergency-management"
+    assert p.confidence["department"] >= extractor.DANGER_DEPARTMENT_CONFIDENCE
+    assert not p.needs_dispatcher
+    assert abs(sum(q for _d, q in p.alternatives["department"]) - 1.0) < 0.05

@@ -313,7 +313,9 @@ class Extractor:
             return None
         return first
 
-    DANGER_DEPARTMENT_CONFIDENCE = 0.9   # the department scope.md names for a present danger
+    # How often the rules' answer was right where they fired (held-back splits and the dev set, model
+    # m5): the department for a present danger 115 of 115, an explicit type 214 of 214.
+    DANGER_DEPARTMENT_CONFIDENCE = 0.97
     USE_DANGER_DEPARTMENTS = True
 
     def _danger_first(self, low: str, dept_alts: list[tuple[str, float]]) -> list[tuple[str, float]]:
@@ -325,12 +327,9 @@ class Extractor:
         code = self._department_map.get(label, label) if self._department_map is not None else label
         if self._departments is not None and code not in self._departments:
             return dept_alts
-        if dept_alts and dept_alts[0][0] == code:
-            return dept_alts
-        rest = [(d, p * (1 - self.DANGER_DEPARTMENT_CONFIDENCE)) for d, p in dept_alts if d != code]
-        return [(code, self.DANGER_DEPARTMENT_CONFIDENCE), *rest]
+        return _put_first(dept_alts, code, self.DANGER_DEPARTMENT_CONFIDENCE)
 
-    EXPLICIT_TYPE_CONFIDENCE = 0.9   # a type the caller made explicit (keywords.explicit_type)
+    EXPLICIT_TYPE_CONFIDENCE = 0.95   # a type the caller made explicit (keywords.explicit_type)
     USE_EXPLICIT_TYPES = True
 
     def _explicit_type(self, low: str, type_alts: list[tuple[str, float]], main: str) -> list[tuple[str, float]]:
@@ -340,10 +339,9 @@ class Extractor:
             return type_alts
         predicted = type_alts[0][0] if type_alts else None
         explicit = explicit_type(main, bool(urgent_cues(low, self._urgent)), predicted)
-        if explicit is None or explicit == predicted:
+        if explicit is None:
             return type_alts
-        rest = [(t, p * (1 - self.EXPLICIT_TYPE_CONFIDENCE)) for t, p in type_alts if t != explicit]
-        return [(explicit, self.EXPLICIT_TYPE_CONFIDENCE), *rest]
+        return _put_first(type_alts, explicit, self.EXPLICIT_TYPE_CONFIDENCE)
 
     def _predict(self, name: str, feats, boosts=None) -> list[tuple[str, float]]:
         model = self.models.get(name)
@@ -432,6 +430,16 @@ class Extractor:
         if type_label not in self.CALM_TYPES and p_urgent >= threshold:
             return "urgent", p_urgent
         return "normal", round(max(0.5, 1.0 - p_urgent), 3)
+
+
+def _put_first(alts: list[tuple[str, float]], label: str, confidence: float) -> list[tuple[str, float]]:
+    """``alts`` with ``label`` first at ``confidence`` at least (a rule's measured precision), the
+    others sharing the rest in their proportions."""
+    mine = max(confidence, dict(alts).get(label, 0.0))
+    others = [(k, p) for k, p in alts if k != label]
+    total = sum(p for _k, p in others)
+    scale = (1 - mine) / total if total > 0 else 0.0
+    return [(label, mine), *((k, p * scale) for k, p in others)]
 
 
 def department_map(model_taxonomy, taxonomy) -> dict[str, str]:

@@ -58,10 +58,12 @@ URGENT_PATTERNS: tuple[str, ...] = (
     r"(孩子|小孩|儿子|女儿|宝宝).{0,16}不见了|一转身就不见",
     r"(儿子|女儿|孩子|小孩|宝宝|婴儿).{0,10}(在车里|在后座|锁在)|(锁在|关在)车里.{0,12}(孩子|小孩|儿子|女儿|宝宝)",
     r"(独居|孤寡|一个人住|一个人在家).{0,30}(联系不上|摔|晕|不开门|没开门|没出门|没动静|病倒|打不通|不接|没人应|没看到)",
-    r"(拿了刀|持刀|拿着刀|拿刀|打架|受伤|晕倒|摔了站不起来|被.{0,4}打了|流血|见血|打我|家暴|躲在|砸门|冲进来|在打人)",
+    r"(拿了刀|持刀|拿着刀|拿刀|打架|受伤|晕倒|摔了站不起来|被.{0,4}打了|流血|见血|打我|家暴|躲在|砸门|冲进来|在打人|动手打人)",
     r"(躺着不动|躺在地上|倒在地上|倒在路边|飞出去|昏迷|不省人事|叫不醒|嘴歪|讲不清楚|说不出话|中风|喘不上气|心脏病)",
     r"(睡在地上|蜷在|叫他也不|不太应).{0,30}|(零下|结冰|冻得|冻坏|发抖)",
-    r"(几|五六|十几|好几|多)个(人|小朋友|小孩|学生|孩子|工人).{0,8}(吐|拉肚子|上吐下泻|发烧|晕|中毒)",
+    r"(几|五六|十几|好几|多)个(人|小朋友|小孩|学生|孩子|工人).{0,8}(吐|拉肚子|上吐下泻|发烧|晕|中毒)|"
+    r"好多(孩子|人|小朋友|学生|工人).{0,12}(呕吐|吐了|拉肚子|肚子疼|上吐下泻|晕倒)|(附近|周围)的人都(在)?(咳嗽|头晕|呕吐)",
+    r"(石头|落石|石块).{0,6}(滚下来|砸到|砸在|砸了)|rocks? (from|fell|are falling|crashed).{0,30}(house|home|road|into)",
     r"(诈骗|安全账户|被骗了).{0,12}(转|钱)|安全账户|还在叫我转|叫我转",
     r"(危险化学品|危化品|化学品|化工).{0,8}(泄漏|漏了|着火|冒烟)|泄漏",
     r"(病死猪|禽流感|死了好几十)", r"要跳楼|跳下来|要跳下去",
@@ -95,6 +97,7 @@ URGENT_NEGATION_EN = re.compile(r"\b(no|not|never|without|isn't|wasn't|aren't|do
                                 r"if|in case|what if|worried|afraid|might|could|would|last (week|month|year|time)|"
                                 r"was fixed|prevent|avoid)\b[^.,;!?]{0,30}$")
 # Clauses end at punctuation, and in recognised speech at a pause: a space between Han characters.
+_PAST_INSIDE = re.compile(r"(上次|上回|之前|以前|去年|上个月|上礼拜|上星期|上周|过人)")
 _CLAUSE_END = re.compile(r"[，,。！？!?；;]|(?<=[\u4e00-\u9fff]) +(?=[\u4e00-\u9fff])")
 
 
@@ -117,7 +120,7 @@ def urgent_cues(text: str, patterns) -> list[str]:
             if URGENT_NEGATION_EN.search(before):
                 continue
             # a past marker inside the match (电梯上个月还困过人) tells of a danger that is over
-            if URGENT_HYPOTHETICAL_ZH.search(m.group(0)) or re.search(r"[过]人", m.group(0)):
+            if _PAST_INSIDE.search(m.group(0)):
                 continue
             if any(denial.search(text) and words.search(m.group(0)) for denial, words in URGENT_DENIED):
                 continue
