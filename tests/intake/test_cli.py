@@ -161,5 +161,8 @@ def test_bench_reports_throughput_and_held_back_accuracy():
     records = list(bench.run(argparse.Namespace(repeat=1, train=False)))
     accuracy = next(r for r in records if r["metric"] == "accuracy")
     assert accuracy["department_accuracy"] >= 0.9 and accuracy["type_accuracy"] >= 0.85
+    splits = {r["split"] for r in records if r["metric"] == "accuracy"}
+    assert {"hand-written", "synthetic", "written"} <= splits
+    assert ("dev" in splits) == bench.DEV_PATH.exists() and "blind" not in splits
     speeds = {r["lang"]: r["texts_per_s"] for r in records if r["metric"] == "throughput"}
     assert set(speeds) == {"zh", "en"} and min(speeds.values()) > 5
