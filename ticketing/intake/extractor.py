@@ -278,7 +278,7 @@ class Extractor:
             confidence["district"] = 0.0
         dept_model = self.models.get("department")
         below = getattr(dept_model, "meta", {}).get("needs_dispatcher_below", self.NEEDS_DISPATCHER_BELOW)
-        needs_dispatcher = department is None or dept_conf < below
+        needs_dispatcher = department is None or confidence["department"] < below  # as shown, rounded
         return Proposal(lang=lang, type=type_label, category=category, department=department,
                         district=district, address=addr, urgency=urgency, summary=summary,
                         confidence=confidence, text=norm,
