@@ -150,14 +150,31 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _listener(owner, channels: tuple[str, ...], *, on_listening) -> PgListener:
-    """The listening thread of a :class:`CallsHost` or :class:`CallsRelay` (the loop shared with pgevents)."""
-    return PgListener(owner.reactor, owner.engine.url.render_as_string(hide_password=False), channels,
-                      owner._notified, on_listening=on_listening, gauge=CALLS_RELAY_LISTENING, label="calls relay",
-                      application="hotline-calls", name=owner.name, pool=owner.pool)
+class _GroupEnd:
+    """What both ends of one group's relay hold: the shared database, a thread pool, a name (shown in
+    ``pg_stat_activity`` and on claimed requests) and the listening thread on this end's channels."""
+
+    def __init__(self, reactor, engine, *, group: str, secret: bytes | None, pool, name: str,
+                 channels: tuple[str, ...], on_listening: Callable[[bool], None]):
+        self.reactor = reactor
+        self.engine = engine
+        self.group = group
+        self.secret = secret
+        self.pool = pool if pool is not None else reactor.getThreadPool()
+        self.name = name
+        #: the one LISTEN loop (shared with pgevents): reconnects, then ``on_listening(reconnected)``
+        self.listener = PgListener(reactor, engine.url.render_as_string(hide_password=False), channels,
+                                   self._notified, on_listening=on_listening, gauge=CALLS_RELAY_LISTENING,
+                                   label="calls relay", application="hotline-calls", name=name, pool=self.pool)
+
+    def when_listening(self) -> defer.Deferred:
+        return self.listener.when_listening()
+
+    def _notified(self, channel: str, payload: str) -> None:
+        raise NotImplementedError
 
 
-class CallsHost:
+class CallsHost(_GroupEnd):
     """On the process that drives the calls: copy live frames out, run relayed requests (module docs)."""
 
     #: seconds frames gather before one transaction writes them (and one NOTIFY announces them)
@@ -172,15 +189,11 @@ class CallsHost:
 
     def __init__(self, reactor, engine, *, group: str, secret: bytes | None, web_address: Callable[[], tuple],
                  pool=None, name: str = ""):
-        self.reactor = reactor
-        self.engine = engine
-        self.group = group
-        self.secret = secret
+        super().__init__(reactor, engine, group=group, secret=secret, pool=pool,
+                         name=name or f"host-{uuid.uuid4().hex[:8]}", channels=(REQUESTS,),
+                         on_listening=lambda _: self._poll())  # requests whose notification was missed
         #: () -> (host, port) of this process's own web server
         self.web_address = web_address
-        self.pool = pool if pool is not None else reactor.getThreadPool()
-        self.name = name or f"host-{uuid.uuid4().hex[:8]}"
-        self.listener = _listener(self, (REQUESTS,), on_listening=lambda _: self._poll())
         self.frames_written = 0
         self.executed = 0
         self._batch: list[tuple[str, str, str]] = []
@@ -214,9 +227,6 @@ class CallsHost:
             yield self._flush()
         elif self._flushing is not None:
             yield self._flushing
-
-    def when_listening(self) -> defer.Deferred:
-        return self.listener.when_listening()
 
     # -- frames out ----------------------------------------------------------------------------
     def sink(self, stream: str) -> Callable[[str, Any], None]:
@@ -389,7 +399,7 @@ class RelayFailed(RelayRefusal):
     http_status = 503
 
 
-class CallsRelay:
+class CallsRelay(_GroupEnd):
     """On a web process that does not drive the calls: relayed requests and mirrored streams (module docs)."""
 
     #: seconds a request waits for a controller to claim it; then it is withdrawn (503, nothing done)
@@ -402,13 +412,9 @@ class CallsRelay:
     read_limit = 200
 
     def __init__(self, reactor, engine, *, group: str, secret: bytes | None, pool=None, name: str = ""):
-        self.reactor = reactor
-        self.engine = engine
-        self.group = group
-        self.secret = secret
-        self.pool = pool if pool is not None else reactor.getThreadPool()
-        self.name = name or f"relay-{uuid.uuid4().hex[:8]}"
-        self.listener = _listener(self, (FRAMES, REPLIES), on_listening=self._listening)
+        super().__init__(reactor, engine, group=group, secret=secret, pool=pool,
+                         name=name or f"relay-{uuid.uuid4().hex[:8]}", channels=(FRAMES, REPLIES),
+                         on_listening=self._listening)
         self.streams: dict[str, EventStream] = {}
         self.last_frame: int | None = None
         self.frames_read = 0
@@ -433,9 +439,6 @@ class CallsRelay:
         yield self.listener.stop()
         for stream in self.streams.values():
             stream.close()
-
-    def when_listening(self) -> defer.Deferred:
-        return self.listener.when_listening()
 
     # -- streams ------------------------------------------------------------------------------
     def stream(self, name: str) -> EventStream:
