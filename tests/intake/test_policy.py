@@ -131,6 +131,9 @@ def test_request_types_follow_the_policy(extractor, text, type_):
     # a suggestion offered is a suggestion, whatever fault it is about
     ("我想建议自来水公司那个水费单上写清楚阶梯水价是怎么算的 现在看不懂", "suggestion"),
     ("Hi, just a suggestion, the bus stops are only in Chinese, could you add English names?", "suggestion"),
+    ("阿拉小区门口格条路，夜到黑漆漆的，装几盏路灯好伐", "suggestion"),
+    ("希望物业每个月把收支贴在公告栏里", "suggestion"),
+    ("The community grid worker checks on my grandma every week, we are so grateful", "praise"),
     # announced: 我举报 is a report, 我要投诉 a complaint
     ("我举报 药行街那边有个药店 处方药不要处方随便卖", "report"),
     # a person in danger now who needs someone to come is help, not a report of the hazard
@@ -146,6 +149,7 @@ def test_an_explicit_request_type_overrules_the_classifier(extractor, text, type
     ("怎么又停水了啊 我们整个小区从早上到现在一滴水都没有 一个月停三次了 每次都不通知", "complaint"),
     ("西坞这边刚才刮大风，一棵大樟树倒在马路中间，车子过不去了", "report"),
     ("我不是表扬你们 我是要投诉 师傅修了三次都没修好", "complaint"),
+    ("喂你好 退税申请了三个月还没到账 希望有关部门尽快处理", "complaint"),   # 希望…尽快处理 asks for action
 ])
 def test_explicit_type_rules_leave_complaints_and_public_hazards_alone(text, type_):
     """A repeated outage told with blame stays a complaint; a fallen tree in the road stays a report
@@ -186,6 +190,9 @@ def test_more_present_dangers_are_urgent_by_rule(text):
     "车间里堆了好多油漆桶 灭火器都是过期的 没着火啊 就是怕出事",            # the fire is denied
     "someone has been burning rubbish, lots of smoke, it's not a fire emergency just annoying",
     "我刚刚被一辆车追尾了 人没事 就是车屁股撞瘪了",                          # an accident, nobody hurt
+    "前几天有人被困在电梯里半个小时了，现在已经没事了，可是到现在也没人来查原因",  # over now
+    "听说别的地方整个小区停电了家里老人在吸氧，我们这边会不会也这样",          # heard of, elsewhere
+    "I was stuck in a shopping centre lift for twenty minutes last month and nobody apologised",
     "卫生院的医生上班时间找不到人",                                          # 找不到人: staff not at work
     "Someone is stealing water from the fire hydrant on Tianan Road",
 ])

@@ -290,7 +290,7 @@ class Extractor:
     # -- fields ----------------------------------------------------------------------
 
     _SECOND_TOPIC = re.compile(r"(顺便(问|说|反映|讲)|另外(我)?(还)?(想|要)?(问|说|反映)|另外还有|另外一个事|还有个事|还有一件事|"
-                               r"还有一个事|还有一个问题|还有[，, ]|对了[，, ]|"
+                               r"还有一个事|还有一个问题|还有[，, ]|哦还有|(?<![这就])对了|"
                                r"by the way|also,? (i|can i) (want|would like) to ask|another question)", re.I)
     _MAIN_SAID = re.compile(r"(主要是|最主要|主要想|主要的事|mainly|the main thing)", re.I)
     # "I meant to ask about X — wait, right now …": the question is dropped, what follows is the call.

@@ -83,7 +83,8 @@ URGENT_PATTERNS: tuple[str, ...] = (
 # feared or hypothetical, or already over.
 URGENT_NEGATION_ZH = re.compile(r"(没有|没|并没|不是|不会|无|别|未)[^，,。！？!?；;]{0,4}$")
 URGENT_HYPOTHETICAL_ZH = re.compile(r"(万一|如果|要是|假如|假设|一旦|怕|担心|害怕|担忧|会不会|可能会|容易|以后|将来|"
-                                    r"迟早|防止|预防|避免|以防|上次|上回|之前|以前|去年|上个月|上礼拜|上星期|上周|已经修好|"
+                                    r"迟早|防止|预防|避免|以防|上次|上回|之前|以前|去年|上个月|上礼拜|上星期|上周|前几天|前两天|"
+                                    r"听说|别的地方|已经修好|"
                                     r"已经恢复|及时)")
 # Said anywhere in the call, these deny the danger its words name (没着火啊, it's not a fire emergency,
 # 人没事, no one has fallen in): the words then tell what it is not.
@@ -92,12 +93,18 @@ URGENT_DENIED = (
      re.compile(r"着火|起火|火灾|冒烟|浓烟|fire|smoke", re.I)),
     (re.compile(r"(人没事|没人受伤|没有人受伤|没伤到人|no one (is |was )?(hurt|injured)|nobody (is |was )?(hurt|injured))", re.I),
      re.compile(r"车祸|撞|追尾|受伤|injured|crash", re.I)),
+    # all over now: 现在已经没事了, it's fine now
+    (re.compile(r"(现在已经没事了|已经没事了|现在没事了|已经救出来了|已经恢复了|(it's|it is|everything is) (all )?(fine|ok|okay) now)", re.I),
+     re.compile(r".", re.S)),
 )
 URGENT_NEGATION_EN = re.compile(r"\b(no|not|never|without|isn't|wasn't|aren't|don't|doesn't|didn't|nobody|no one|"
                                 r"if|in case|what if|worried|afraid|might|could|would|last (week|month|year|time)|"
                                 r"was fixed|prevent|avoid)\b[^.,;!?]{0,30}$")
 # Clauses end at punctuation, and in recognised speech at a pause: a space between Han characters.
-_PAST_INSIDE = re.compile(r"(上次|上回|之前|以前|去年|上个月|上礼拜|上星期|上周|过人)")
+_PAST_INSIDE = re.compile(r"(上次|上回|之前|以前|去年|上个月|上礼拜|上星期|上周|前几天|过人)")
+# Said after the danger words in the same clause, these put them in the past: "stuck in a lift for
+# twenty minutes last month", "被困了半个小时 现在已经没事了".
+_PAST_AFTER = re.compile(r"^[^.;!?。！？；]{0,60}?\blast (week|month|year|time|night)\b", re.I)
 _CLAUSE_END = re.compile(r"[，,。！？!?；;]|(?<=[\u4e00-\u9fff]) +(?=[\u4e00-\u9fff])")
 
 
@@ -120,7 +127,7 @@ def urgent_cues(text: str, patterns) -> list[str]:
             if URGENT_NEGATION_EN.search(before):
                 continue
             # a past marker inside the match (电梯上个月还困过人) tells of a danger that is over
-            if _PAST_INSIDE.search(m.group(0)):
+            if _PAST_INSIDE.search(m.group(0)) or _PAST_AFTER.search(text[m.end():]):
                 continue
             if any(denial.search(text) and words.search(m.group(0)) for denial, words in URGENT_DENIED):
                 continue
@@ -284,11 +291,14 @@ PRAISE_EXPLICIT = re.compile(
     r"还(很)?感动|太感谢|感谢(一下)?(那位|这位|他们|她们|你们的|那个|这个)?(师傅|同志|民警|警察|医生|护士|司机|工作人员|网格员|大姐|小姑娘|小伙子|老师)|"
     r"谢谢(她|他|那位|这位)(?!们?(别|不要))|"
     r"want to (thank|praise|say thank)|(would|'d) like to (thank|praise|say thank)|to say thank you|"
-    r"(praise|compliment)s? (for|to)|just (want|wanted) to thank|thank (the|a|our|your) )", re.I)
+    r"(praise|compliment)s? (for|to)|just (want|wanted) to thank|thank (the|a|our|your) |"
+    r"(we are|we're|i am|i'm) (so |very |really )?(grateful|thankful)|很感激|非常感激|太感激|终于.{0,12}谢谢你们)", re.I)
 SUGGESTION_EXPLICIT = re.compile(
     _NEG_BEFORE + r"(提(一)?个建议|我(想|要)?建议|有个建议|建议(你们|政府|有关部门|相关部门|能|可以|在|把|多|增加|加|设)|"
     r"(a|my|one|small) suggestion|i (would |'d )?suggest|make a suggestion|it would be (better|nice|good) if|"
-    r"could you (add|put|install|consider)|maybe (you could|put|add))", re.I)
+    r"could you (add|put|install|consider)|maybe (you could|put|add)|please (think about|consider)|"
+    r"希望(物业|政府|社区|街道|学校|公交公司|有关部门|相关部门|你们)?(每|定期|能够?|可以|多|把|增加|开通|延长)(?!.{0,6}(处理|解决|查))|"
+    r"(装|加|设|建|开|多放)(几|一|个).{0,6}好伐)", re.I)
 REPORT_EXPLICIT = re.compile(r"(?<!上次)(?<!之前)(?<!不是)(我要举报|我举报|要举报|实名举报|举报一下|想举报|"
                              r"i (want|would like|'d like) to report|i'm reporting)", re.I)
 COMPLAINT_EXPLICIT = re.compile(r"(?<!上次)(?<!之前)(?<!不是)(?<!不是来)(?<!不是要)(我要投诉|我投诉|要投诉|想投诉|投诉一下|"
