@@ -279,3 +279,12 @@ def test_a_department_the_policy_names_for_a_present_danger_is_dispatched_withou
     assert p.confidence["department"] >= extractor.DANGER_DEPARTMENT_CONFIDENCE
     assert not p.needs_dispatcher
     assert abs(sum(q for _d, q in p.alternatives["department"]) - 1.0) < 0.05
+
+
+@pytest.mark.parametrize("text, department", [
+    ("我住在孔浦，楼下垃圾房的垃圾一直没人拉走，夏天味道冲得要死", "subdistrict-office"),   # rubbish in Jiangbei (dispatch.yaml)
+    ("There's smoke filling our stairwell from a fire downstairs and we can't get out", "emergency-management"),
+    ("湖里的水发绿了是不是蓝藻，能不能在里面游泳", "environment"),
+])
+def test_department_cue_words_from_the_remits(extractor, text, department):
+    assert extractor.propose(text).department == department, text
