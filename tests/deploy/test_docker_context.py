@@ -110,7 +110,7 @@ def test_the_image_owns_every_directory_compose_mounts_a_volume_on():
     text = DOCKERFILE.read_text(encoding="utf-8")
     user = re.search(r"^USER (\S+)$", text, re.M).group(1)
     assert user not in ("root", "0")
-    run = " ".join(text.split("RUN pip install", 1)[1].split("\n\n", 1)[0].replace("\\", " ").split())
+    run = next(" ".join(block.replace("\\", " ").split()) for block in text.split("\nRUN ") if "useradd" in block)
     made = set(re.search(r"mkdir -p ((?:/\S+ ?)+)", run).group(1).split())
     owned = set(re.search(rf"chown -R {user} ((?:/\S+ ?)+)", run).group(1).split())
     services = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text(encoding="utf-8"))["services"]
