@@ -288,3 +288,13 @@ def test_a_department_the_policy_names_for_a_present_danger_is_dispatched_withou
 ])
 def test_department_cue_words_from_the_remits(extractor, text, department):
     assert extractor.propose(text).department == department, text
+
+
+@pytest.mark.parametrize("text, department", [
+    ("我要举报我们小区有一间房子里聚众赌博，每天晚上很多人进进出出，声音很大", "public-security"),
+    ("我要举报我们村有人在家里开设赌场，晚上好多外地车过来", "public-security"),
+    ("我要举报一个人在小区里面无证行医，给老人针灸拔罐还卖药", "health"),
+])
+def test_a_matter_with_one_department_goes_there_whatever_the_wording(extractor, text, department):
+    """scope.md §2: gambling is public security's, practising medicine without a licence health's."""
+    assert extractor.propose(text).department == department, text

@@ -16,7 +16,8 @@ from callcenter.personal_data import mask_text
 from ticketing.intake.classifier import Tokenizer, features, load_classifier
 from ticketing.intake.errors import InvalidText
 from ticketing.intake.gazetteer import Address, Gazetteer
-from ticketing.intake.keywords import (CATEGORY_CUES, DANGER_DEPARTMENTS, DEPARTMENT_CUES, REPAIR_TERMS, TYPE_CUES,
+from ticketing.intake.keywords import (CATEGORY_CUES, DANGER_DEPARTMENTS, DEPARTMENT_CUES, REMIT_DEPARTMENTS,
+                                       REPAIR_TERMS, TYPE_CUES,
                                        URGENT_PATTERNS, compile_patterns, danger_department, explicit_type,
                                        urgent_cues)
 from ticketing.intake.normalize import MAX_TEXT_CHARS, clean, detect_lang, prepare
@@ -91,6 +92,7 @@ class Extractor:
         self.models = {f: load_classifier(m) for f, m in (model or {}).get("fields", {}).items()}
         self._urgent = compile_patterns(URGENT_PATTERNS)
         self._danger_departments = [(d, re.compile(p, re.I)) for d, p in DANGER_DEPARTMENTS]
+        self._remit_departments = [(d, re.compile(p, re.I)) for d, p in REMIT_DEPARTMENTS]
         self._type_cues = {t: compile_patterns(cues) for t, cues in TYPE_CUES.items()}
         self._dept_cues = {d: tuple(_cue(c) for c in cues) for d, cues in DEPARTMENT_CUES.items()}
         self._categories = self._category_cues(taxonomy)
@@ -317,11 +319,14 @@ class Extractor:
     # m5): the department for a present danger 115 of 115, an explicit type 214 of 214.
     DANGER_DEPARTMENT_CONFIDENCE = 0.97
     USE_DANGER_DEPARTMENTS = True
+    USE_REMIT_DEPARTMENTS = True
 
     def _danger_first(self, low: str, dept_alts: list[tuple[str, float]]) -> list[tuple[str, float]]:
         """The department alternatives with the one that answers a present danger told in the call
         put first (keywords.DANGER_DEPARTMENTS, scope.md §3), when this taxonomy has it."""
         label = danger_department(low, self._danger_departments)
+        if label is None and self.USE_REMIT_DEPARTMENTS:
+            label = danger_department(low, self._remit_departments)
         if label is None:
             return dept_alts
         code = self._department_map.get(label, label) if self._department_map is not None else label

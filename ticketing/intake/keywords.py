@@ -398,3 +398,13 @@ def danger_department(text: str, compiled) -> str | None:
         if urgent_cues(text, [pattern]):
             return department
     return None
+
+
+# Words whose matter has one department whatever the call's wording (scope.md §2): gambling dens,
+# drugs and pyramid selling are public security's, practising medicine without a licence health's,
+# illegal mining natural resources'.  Applied like a present danger's department (first match).
+REMIT_DEPARTMENTS: tuple[tuple[str, str], ...] = (
+    ("public-security", r"赌博|赌场|聚赌|聚众赌|吸毒|贩毒|卖淫|嫖娼|传销|办假证|假证件|gambling den|drug dealing"),
+    ("health", r"无证行医|非法行医|黑诊所|没有行医资格|unlicensed (doctor|clinic)"),
+    ("natural-resources", r"非法采矿|偷采|盗采|偷挖.{0,4}(矿|沙|石)|采石场|illegal mining"),
+)
