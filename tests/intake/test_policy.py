@@ -298,3 +298,27 @@ def test_department_cue_words_from_the_remits(extractor, text, department):
 def test_a_matter_with_one_department_goes_there_whatever_the_wording(extractor, text, department):
     """scope.md §2: gambling is public security's, practising medicine without a licence health's."""
     assert extractor.propose(text).department == department, text
+
+
+@pytest.mark.parametrize("text, type_", [
+    ("怎么又停水了啊 我们整个小区从早上到现在一滴水都没有 一个月停三次了", "complaint"),
+    ("浒山这边我们一整片停电三个钟头了 冰箱里东西都要化掉了 供电电话打过去一直占线", "complaint"),
+    ("又停电了 家里老人在吸氧 机器用不了", None),   # someone at risk: the classifier's help stands
+])
+def test_an_outage_told_as_a_repeated_or_unanswered_grievance_is_a_complaint(text, type_):
+    """scope.md §1.5: "又停水了" is a complaint, even for a whole community, unless someone is at risk."""
+    from ticketing.intake.keywords import explicit_type
+
+    assert explicit_type(text.lower(), True, "help") == type_, text
+
+
+@pytest.mark.parametrize("text", [
+    "hello can you hear me our building's lift makes a loud bang sometimes nobody is stuck but who is responsible for checking that lifts are safe",
+    "Hi, a typhoon warning is coming this weekend, I'm new in Ningbo, what should I prepare",
+    "I've just graduated, does the labour bureau run any job fairs",
+])
+def test_english_questions_without_a_question_mark_are_consultations(text):
+    """Recognised English has no '?': who is responsible for, what should I prepare, does the bureau …"""
+    from ticketing.intake.keywords import explicit_type
+
+    assert explicit_type(text.lower(), False, "complaint") == "consultation", text

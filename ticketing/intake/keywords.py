@@ -316,13 +316,19 @@ COMPLAINT_MARKERS = re.compile(
     r"没人管|也不管|不负责|态度|太慢|拖了|推来推去|投诉|again|every time|no notice|nobody answers)", re.I)
 
 
+# An outage or fault told as happening again, unannounced or unanswered is a complaint (scope.md §1.5:
+# "又停水了"), even when it is a whole building's.
+REPEATED_GRIEVANCE = re.compile(r"(又停|又没|又坏|今天又|老是停|经常停|每次都|一个月.{0,2}(三|好几|几|两|五)(次|趟|回)|"
+                                r"占线|打不进|没人接|谁赔|again and again|every time)", re.I)
 # A question for information (scope.md §1.5 consultation) ...
 CONSULT_ASK = re.compile(
     r"(我想问|想问一下|想问问|问一下|请问|咨询一下|这个找谁|找谁(办|问|管)?$|找哪里|找哪个部门|去哪里(办|弄)|哪里可以|"
     r"有没有.{0,6}(减免|补贴|政策|规定|优惠|办法)|要不要(交|预约|办|带|申请|烧开)|能不能.{0,8}(申请|办理|补交|报销|用|直接|申报|单独)|"
     r"正常吗|是真的假的|怎么(申请|办理|补办|算的|合并|过户|交)|多久|什么规定|有什么规定|"
     r"^(hi|hello|hey|good (morning|afternoon|evening))?[, ]*(is|are|can|could|does|do|how|what|where|when|why|who)\b.*\?$|"
-    r"\b(can|do|does) (i|a foreigner|foreigners|the)\b.{0,60}\?|\bis (it|the) .{0,40}(allowed|safe|normal)\b)", re.I)
+    r"\b(can|do|does) (i|a foreigner|foreigners|the)\b.{0,60}\?|\bis (it|the) .{0,40}(allowed|safe|normal)\b|"
+    r"\bwho is responsible for\b|\bwhat should i (prepare|bring|do to)\b|\bis there an? .{0,30}(place|office|service|near)\b|"
+    r"\bdoes the \w+ (bureau|office|department|centre|center)\b)", re.I)
 # ... unless it is a grievance put as a question (这合理吗, 谁赔, who checks this) or asks for action.
 CONSULT_NOT = re.compile(
     r"(投诉|举报|反映一下|态度|太慢|凭什么|合理吗|不像话|谁赔|要求|退钱|不给|不肯|不是.{0,10}吗|有人管|谁来(修|管)|"
@@ -346,6 +352,8 @@ def explicit_type(low: str, danger_now: bool, predicted: str | None) -> str | No
     if danger_now and predicted in ("complaint", "report", "consultation") and PERSON_AT_RISK.search(low) \
             and not COMPLAINT_MARKERS.search(low):
         return "help"
+    if predicted == "help" and REPEATED_GRIEVANCE.search(low) and not PERSON_AT_RISK.search(low):
+        return "complaint"   # 又停水了, 每次都不通知, 电话一直占线: a grievance, nobody to rescue
     if USE_CONSULT_RULE and not danger_now and predicted in ("complaint", "report", "help") and CONSULT_ASK.search(low.strip()) \
             and not CONSULT_NOT.search(low):
         return "consultation"
