@@ -136,6 +136,7 @@ class QueueAdoption:
             except Exception:  # noqa: BLE001 - an agent without a device
                 continue
         by_linkedid: dict[str, list] = {}
+        channels_by_name = {m.get("Channel"): m for m in channels}
         for m in channels:
             by_linkedid.setdefault(m.get("Linkedid") or "", []).append(m)
         attached = 0
@@ -144,15 +145,30 @@ class QueueAdoption:
             name = m.get("Channel") or ""
             device = name.rsplit("-", 1)[0]
             agent_id = by_device.get(device)
-            if agent_id is None or name in acd._by_agent_channel:
+            if agent_id is None:
+                continue
+            known = acd._by_agent_channel.get(name)
+            if known is not None and known.state in (CallState.RINGING, CallState.ANSWERED):
+                # this process rang the agent and the link dropped before it saw the answer: connected
+                # if the two legs are bridged now (their answer's events were lost), else events follow
+                caller_leg = channels_by_name.get(known.channel or "") or {}
+                bridge = m.get("BridgeId") or ""
+                if bridge and caller_leg.get("BridgeId") == bridge:
+                    known.caller_bridge = known.agent_bridge = bridge
+                    known.state = CallState.ANSWERED
+                    acd._connected(known)
+                    attached += 1
+                continue
+            if known is not None and known.state is not CallState.CALLBACK_DIALING:
                 continue
             session = acd.sessions[agent_id]
             held = None
             if session.state is AgentState.RINGING:
-                # reserved for a queue callback whose call this controller never saw reach the agent
+                # reserved for a queue callback whose answer (or bridge) this controller never saw
                 # (the AMI link was cut meanwhile): attached to that call below
                 held = acd.calls.get(session.call_id)
-                if held is None or held.state is not CallState.CALLBACK_DIALING or held.agent_channel:
+                if held is None or held.state is not CallState.CALLBACK_DIALING \
+                        or held.agent_channel not in ("", name):
                     continue
             elif session.state is AgentState.ON_CALL:
                 continue
