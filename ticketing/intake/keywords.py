@@ -70,7 +70,8 @@ URGENT_PATTERNS: tuple[str, ...] = (
     r"gas (leak|smell)|smell(s|ing)? (of )?gas|gas is leaking|smell gas", r"\b(stuck|trapped)\b",
     r"(whole|entire) (building|block|estate|community|compound|street|village).{0,30}"
     r"(power|electricity|water|heating)|no (water|power|electricity|heating).{0,30}(whole|entire) (building|block|estate)",
-    r"\bflood(ing|ed)?\b|water (is )?(coming|pouring) into", r"\b(burst|landslide|collapsed?|collapsing|injured|flammable)\b",
+    r"\bflood(ing|ed)?\b|water (is )?(coming|pouring) into|"
+    r"water .{0,40}(coming|pouring|flowing|rising) .{0,40}into (our|my|the) (home|flat|apartment|house|shop|basement|ground floor)", r"\b(burst|landslide|collapsed?|collapsing|injured|flammable)\b",
     r"\bfire\b(?! (lane|exit|door|escape|extinguisher|hydrant|alarm|station|safety|hazard))|(?<!kitchen )(?<!cooking )\bsmoke\b(?! (from|straight))|\bsmoking\b|"
     r"\bsparking\b|live wires?|burning smell",
     r"\bscam(med)?\b.{0,30}(transfer|money)|being scammed|transferring (money|now)|pretending to be (the )?police|safe account|(threatening|going|wants?) to jump",
@@ -165,7 +166,8 @@ CATEGORY_CUES: dict[str, tuple[str, ...]] = {
     "air-pollution": ("废气", "粉尘", "扬尘", "烟囱", "黑烟", "异味", "臭味", "雾霾", "空气质量", "焚烧", "喷漆",
                       "air quality", "chemical smell"),
     "water-pollution": ("排污", "污水", "废水", "死鱼", "河水", "油污", "waste water", "dumps waste"),
-    "industrial-noise": ("机器噪音", "冷却塔", "噪音", "factory noise"),
+    "industrial-noise": ("机器噪音", "冷却塔", "噪音", "冲床", "机器轰轰", "轰轰响", "风机", "factory noise", "compressor",
+                         "machines are loud"),
     "consumer-complaint": ("退款", "退货", "退卡", "健身卡", "美容院", "商家", "refund", "消费"),
     "food-safety": ("过期", "食品", "食物中毒", "吃出", "蟑螂", "拉肚子", "后厨", "food", "restaurant"),
     "price-violation": ("价格", "涨价", "缺斤短两", "乱喊价", "价格欺诈", "一口价"),
@@ -225,7 +227,7 @@ DEPARTMENT_CUES: dict[str, tuple[str, ...]] = {
     "environment": ("环保", "生态环境", "排污", "废气", "污水", "废水", "死鱼", "粉尘", "扬尘", "搅拌站", "噪音", "异味",
                     "刺鼻", "黑烟", "焚烧", "排放", "环评", "空气质量", "雾霾", "辐射", "基站", "喷漆", "油漆味", "危险废物",
                     "油污", "电镀", "冷却塔", "臭气", "电瓶", "air quality", "waste water", "chemical smell", "pollution",
-                    "factory", "factories", "黄烟", "烟囱", "猪粪", "粪水", "蓝藻", "algae"),
+                    "factory", "factories", "黄烟", "烟囱", "猪粪", "粪水", "蓝藻", "algae", "冲床", "风机", "轰轰响", "compressor", "machines are loud"),
     "market-regulation": ("市场监管", "电梯故障", "电梯老是", "电梯门", "电梯里", "电梯卡", "电梯困人", "困在电梯", "维保", "小卖部", "三无", "零食", "个体工商户", "过期", "食品", "超市", "健身卡", "健身房", "退卡", "美容院", "营业执照",
                           "假冒", "名牌", "蟑螂", "餐馆", "饭店", "快餐", "价格欺诈", "矿泉水", "缺斤短两", "秤", "药店",
                           "虚假宣传", "保健品", "处方药", "网上买", "退货", "商家", "消费", "食物中毒", "拉肚子", "后厨",
