@@ -84,7 +84,8 @@ class _Sampler(threading.Thread):
 
     GROUPS = (("callcenter/ami/", "ami (framing, parsing, dispatch)"), ("callcenter/calls/", "call tracking"),
               ("ivr/", "ivr"), ("callcenter/routing/", "acd (routing)"), ("callcenter/failover/", "adoption"),
-              ("ticketing/", "work orders"), ("sqlalchemy/", "sqlalchemy"), ("callcenter/", "callcenter other"),
+              ("ticketing/", "work orders"), ("sqlalchemy/", "sqlalchemy"), ("callcenter/wallboard/", "wallboard"),
+              ("callcenter/", "callcenter other"),
               ("twisted/internet/epollreactor", "reactor (epoll wait / io)"), ("twisted/", "twisted"),
               ("/json/", "json"), ("logging/", "logging"))
 
