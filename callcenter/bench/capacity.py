@@ -270,13 +270,12 @@ class _StallWatch:
             return 0.0
 
     def _others_queued(self, start: float, end: float) -> float:
-        """Run-queue wait of the process's other threads between two moments (250 ms resolution)."""
-        readings = list(self.queued)
-        before = [q for t, q in readings if t <= start]
-        after = [q for t, q in readings if t >= end]
-        if not before or not after:
+        """Run-queue wait of the process's other threads from the last reading before ``start`` (taken
+        every 250 ms) to now (``end``)."""
+        before = [q for t, q in list(self.queued) if t <= start]
+        if not before:
             return 0.0
-        return max(0.0, after[0] - before[-1])
+        return max(0.0, self._all_queued() - before[-1])
 
     def _all_queued(self) -> float:
         total = 0.0
