@@ -26,7 +26,7 @@ from twisted.application.service import Service
 from twisted.internet import defer, task
 from twisted.internet.threads import deferToThreadPool
 
-from callcenter.callbacks.jobs import claimable
+from callcenter.db import claimable
 
 log = logging.getLogger(__name__)
 

@@ -28,9 +28,11 @@ from typing import Any, Callable
 from sqlalchemy import and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from callcenter.callbacks.errors import CallbackConflict
 from callcenter.callbacks.tables import callback_jobs, callback_optouts
+from callcenter.db import claimable
 from ticketing.callbacks.policy import SATISFACTION, CallbackPolicy, survey_result
-from ticketing.domain.errors import DomainError, IllegalTransition, NotFound, ValidationFailed
+from ticketing.domain.errors import IllegalTransition, NotFound, ValidationFailed
 from ticketing.domain.sla import Deadline
 from ticketing.persistence.repository import WorkOrderRepository
 from ticketing.persistence.tables import work_orders
@@ -39,13 +41,6 @@ log = logging.getLogger(__name__)
 ACTIVE = ("scheduled", "dialing")
 STATES = ("scheduled", "dialing", "done", "unreachable", "skipped")
 J = callback_jobs.c
-
-
-class CallbackConflict(DomainError):
-    """The job is not in a state that allows this (e.g. a call is in progress)."""
-
-    error_id = "callbacks.conflict"
-    http_status = 409
 
 
 def _insert(conn):
@@ -93,14 +88,6 @@ def schedule_replied(engine, now: datetime, policy: CallbackPolicy, calendar, li
             if res.rowcount:
                 created.append(values)
     return created
-
-
-def claimable(conn, query):
-    """``query`` locking the rows it selects so that concurrent claimers skip them: ``FOR UPDATE
-    SKIP LOCKED`` on PostgreSQL; on SQLite the write transaction's ``BEGIN IMMEDIATE`` (see
-    :func:`callcenter.db.make_engine`) already admits one claimer at a time.  Used by every
-    claim of this feature (callback jobs, webhook outbox)."""
-    return query.with_for_update(skip_locked=True) if conn.dialect.name == "postgresql" else query
 
 
 def claim_due(engine, now: datetime, worker: str, limit: int = 20) -> list[dict]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 
+from callcenter.callbacks.errors import CallbackConflict
 from callcenter.callbacks.tables import callback_webhooks
 from callcenter.delivery import claim_batch, release, settle
 from ticketing.domain.errors import NotFound
@@ -78,8 +79,6 @@ def requeue(engine, row_id: int, now: datetime) -> dict:
     if row is None:
         raise NotFound("通知不存在 / no such notification", {"id": row_id})
     if not res.rowcount:
-        from callcenter.callbacks.jobs import CallbackConflict
-
         raise CallbackConflict("该通知不是发送失败状态 / this notification is not dead", {"id": row_id,
                                                                                          "state": row.state})
     return _row(row)

@@ -63,6 +63,14 @@ def make_engine(url: str, **kwargs) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def claimable(conn, query):
+    """``query`` locking the rows it selects so that concurrent claimers skip them: ``FOR UPDATE
+    SKIP LOCKED`` on PostgreSQL; on SQLite the write transaction's ``BEGIN IMMEDIATE`` (see
+    :func:`make_engine`) already admits one claimer at a time.  The project's one claiming helper
+    (satisfaction callback jobs, the outward deliveries of :mod:`callcenter.delivery`)."""
+    return query.with_for_update(skip_locked=True) if conn.dialect.name == "postgresql" else query
+
+
 def alembic_config(url: str):
     from alembic.config import Config as AlembicConfig
 
