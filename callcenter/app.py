@@ -358,6 +358,7 @@ def _web(h: "Hotline") -> Part:
     if drives_calls:
         attach_live_calls(root, h.tracker, clock=h.clock)
         deps.extras["caller_screen"] = h.runner.caller_screen
+        deps.extras["ivr_library"] = h.runner.library  # /healthz checks the sounds of the flows in service
         deps.extras["ami"] = h.ami  # /healthz: degraded while the AMI link is down
         deps.extras["speech_intake"] = h.speech_intake  # the desk shows what a caller told the IVR
         h.fanout.listeners.append(lambda: deps.extras.get("desk"))

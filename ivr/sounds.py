@@ -94,15 +94,18 @@ def missing_sounds(sounds_dir: str | Path, flows: Iterable | None = None) -> lis
     return sorted(missing)
 
 
-def missing_sounds_for(config) -> list[str]:
+def missing_sounds_for(config, flows: Iterable | None = None) -> list[str]:
     """:func:`missing_sounds` for a service configuration (``ivr.sounds_dir``, ``ivr.flows_dir``).
 
-    Used by ``serve`` at start, ``/healthz`` and ``callcenter check``.
+    Used by ``serve`` at start, ``/healthz`` and ``callcenter check``.  ``flows``: the flows the
+    running IVR has loaded (``/healthz`` passes them, so a health probe does not re-read the flow
+    files); default: read ``ivr.flows_dir``.
     """
-    from ivr.library import FlowLibrary
+    if flows is None:
+        from ivr.library import FlowLibrary
 
-    flows_dir = config.get("ivr.flows_dir") or None
-    return missing_sounds(config.get("ivr.sounds_dir"), FlowLibrary(flows_dir).flows.values())
+        flows = FlowLibrary(config.get("ivr.flows_dir") or None).flows.values()
+    return missing_sounds(config.get("ivr.sounds_dir"), flows)
 
 
 def build_sounds(out_dir: str | Path, flows: Iterable | None = None, tts=None, force: bool = False):

@@ -94,7 +94,9 @@ def routes(app) -> None:
             # every sound the controller may play must exist, or Asterisk ends the caller's AGI session
             from ivr.sounds import missing_sounds_for
 
-            missing = await deps.db(missing_sounds_for, deps.config)
+            library = deps.extras.get("ivr_library")  # the flows in service, not a fresh read of the files
+            flows = list(library.flows.values()) if library is not None else None
+            missing = await deps.db(missing_sounds_for, deps.config, flows)
             body["sounds"] = {"missing": len(missing), "names": missing[:20]}
             if missing:
                 healthy = False

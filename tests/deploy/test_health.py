@@ -53,3 +53,25 @@ async def test_healthz_is_degraded_and_names_the_sounds_asterisk_could_not_play(
     assert resp.status == 503 and resp.json["status"] == "degraded"
     assert resp.json["sounds"] == {"missing": 1, "names": ["queue/zh/queue_wait"]}
     assert resp.json["ami"]["connected"] is True
+
+
+@pytest_twisted.ensureDeferred
+async def test_healthz_checks_the_sounds_of_the_flows_in_service_without_rereading_the_flow_files(
+        core, pbx_sounds, tmp_path):
+    """/healthz judges the sounds of the flows the running IVR loaded (``ivr_library``): a probe reads
+    no flow file (with ``ivr.flows_dir`` pointing at an empty folder it still answers 200, where a
+    fresh read would fail), and logs no "flows loaded" line each time a load balancer asks."""
+    from ivr.library import FlowLibrary
+
+    reactor, ami = make(tracker=CallTracker())
+    core.root.deps.extras["ami"] = ami
+    core.root.deps.extras["ivr_library"] = FlowLibrary()  # the shipped flows, loaded once at start
+    empty = tmp_path / "no-flows"
+    empty.mkdir()
+    core.root.deps.config = core.root.deps.config.with_overrides(
+        {"ivr.sounds_dir": str(pbx_sounds / "hotline"), "ivr.flows_dir": str(empty)})
+    link = Link(reactor, ami)
+    link.login()
+    link.resync()
+    resp = await core.client().get("/healthz")
+    assert resp.status == 200 and resp.json["sounds"] == {"missing": 0, "names": []}
