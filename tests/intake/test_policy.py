@@ -178,6 +178,8 @@ def test_explicit_type_rules_leave_complaints_and_public_hazards_alone(text, typ
     "幼儿园好多孩子吃了午饭以后肚子疼呕吐",
     "化工厂冒出黄烟 附近的人都咳嗽",
     "山坡上的石头滚下来砸到了房子",
+    "象山石浦这边台风把一条渔船吹翻了，船上还有两个人没上来",
+    "I've just sent fifty thousand to someone who said he was from the bank and now he wants more",
 ])
 def test_more_present_dangers_are_urgent_by_rule(text):
     """People missing, alone and unanswered, attacked, poisoned together, trapped; a patient on a
@@ -316,6 +318,9 @@ def test_an_outage_told_as_a_repeated_or_unanswered_grievance_is_a_complaint(tex
     "hello can you hear me our building's lift makes a loud bang sometimes nobody is stuck but who is responsible for checking that lifts are safe",
     "Hi, a typhoon warning is coming this weekend, I'm new in Ningbo, what should I prepare",
     "I've just graduated, does the labour bureau run any job fairs",
+    "Can I take my electric scooter battery on the metro",
+    "地铁末班车几点，我晚上下班有点晚",
+    "小人明年读小学，户口弗在学区里好报名伐",     # Ningbo dialect: …好报名伐 = can (he) register?
 ])
 def test_english_questions_without_a_question_mark_are_consultations(text):
     """Recognised English has no '?': who is responsible for, what should I prepare, does the bureau …"""

@@ -63,6 +63,7 @@ URGENT_PATTERNS: tuple[str, ...] = (
     r"(睡在地上|蜷在|叫他也不|不太应).{0,30}|(零下|结冰|冻得|冻坏|发抖)",
     r"(几|五六|十几|好几|多)个(人|小朋友|小孩|学生|孩子|工人).{0,8}(吐|拉肚子|上吐下泻|发烧|晕|中毒)|"
     r"好多(孩子|人|小朋友|学生|工人).{0,12}(呕吐|吐了|拉肚子|肚子疼|上吐下泻|晕倒)|(附近|周围)的人都(在)?(咳嗽|头晕|呕吐)",
+    r"(船|渔船).{0,6}(翻了|沉了|吹翻|打翻)|落水|掉进(河|水|海)里|没上来|"
     r"(石头|落石|石块).{0,6}(滚下来|砸到|砸在|砸了)|rocks? (from|fell|are falling|crashed).{0,30}(house|home|road|into)",
     r"(诈骗|安全账户|被骗了).{0,12}(转|钱)|安全账户|还在叫我转|叫我转",
     r"(危险化学品|危化品|化学品|化工).{0,8}(泄漏|漏了|着火|冒烟)|泄漏",
@@ -74,7 +75,8 @@ URGENT_PATTERNS: tuple[str, ...] = (
     r"water .{0,40}(coming|pouring|flowing|rising) .{0,40}into (our|my|the) (home|flat|apartment|house|shop|basement|ground floor)", r"\b(burst|landslide|collapsed?|collapsing|injured|flammable)\b",
     r"\bfire\b(?! (lane|exit|door|escape|extinguisher|hydrant|alarm|station|safety|hazard))|(?<!kitchen )(?<!cooking )\bsmoke\b(?! (from|straight))|\bsmoking\b|"
     r"\bsparking\b|live wires?|burning smell",
-    r"\bscam(med)?\b.{0,30}(transfer|money)|being scammed|transferring (money|now)|pretending to be (the )?police|safe account|(threatening|going|wants?) to jump",
+    r"\bscam(med)?\b.{0,30}(transfer|money)|being scammed|transferring (money|now)|"
+    r"\b(sent|transferred|paid)\b.{0,40}\b(said he was|said she was|claiming to be|pretending to be)\b|pretending to be (the )?police|safe account|(threatening|going|wants?) to jump",
     r"cannot leave|rescue|right now|very cold|freezing|(can't|cannot) find (her|him|my)|"
     r"(missing|lost) (child|boy|girl|kid|son|daughter|grandmother|grandfather)|"
     r"\b(son|daughter|child|kid|boy|girl|mother|father|grandmother|grandfather|husband|wife)\b.{0,16}\bmissing\b",
@@ -310,7 +312,7 @@ COMPLAINT_EXPLICIT = re.compile(r"(?<!上次)(?<!之前)(?<!不是)(?<!不是来
 PERSON_AT_RISK = re.compile(
     r"(救命|快来人|我出不去|出不去|下不去|困在|被困|关在里面|关牢|躲在|人还在上面|躺着|昏迷|晕倒|不省人事|流血|见血|"
     r"(人|老人|老人家|他|她|老头|阿婆|阿姨).{0,4}倒在|倒在地上|摔倒|人不见了|就不见了|(孩子|小孩|老人|儿子|女儿)不见了|找不到(孩子|小孩|人|老人|她|他)|走丢|走失|没回家|没回来|联系不上|打不通|没人应|不开门|发抖|在吐|"
-    r"上吐下泻|拿着刀|拿刀|打我|叫我转|还在转|要跳|跳下来|我家|我们家|家里|屋里|店里|"
+    r"上吐下泻|拿着刀|拿刀|打我|叫我转|还在转|要跳|跳下来|没上来|落水|我家|我们家|家里|屋里|店里|"
     r"please help|help please|help me|can't get out|trapped|stuck in|missing|can't find|in my (kitchen|flat|home|apartment|house|room)|"
     r"at home|lying (on|in)|bleeding|unconscious|being scammed|transferring)", re.I)
 COMPLAINT_MARKERS = re.compile(
@@ -330,7 +332,10 @@ CONSULT_ASK = re.compile(
     r"^(hi|hello|hey|good (morning|afternoon|evening))?[, ]*(is|are|can|could|does|do|how|what|where|when|why|who)\b.*\?$|"
     r"\b(can|do|does) (i|a foreigner|foreigners|the)\b.{0,60}\?|\bis (it|the) .{0,40}(allowed|safe|normal)\b|"
     r"\bwho is responsible for\b|\bwhat should i (prepare|bring|do to)\b|\bis there an? .{0,30}(place|office|service|near)\b|"
-    r"\bdoes the \w+ (bureau|office|department|centre|center)\b)", re.I)
+    r"\bdoes the \w+ (bureau|office|department|centre|center)\b|"
+    r"^(hi|hello|hey|good (morning|afternoon|evening))?[, ]*(can i|can we|do i|do we|how do i|how can i|where (can|do) i|"
+    r"what (do|should) i|is it (ok|okay|allowed|possible))\b|"
+    r"几点|怎么(换|改|查询|才能)|(好|可以|能|要).{0,8}伐[？?]?$)", re.I)
 # ... unless it is a grievance put as a question (这合理吗, 谁赔, who checks this) or asks for action.
 CONSULT_NOT = re.compile(
     r"(投诉|举报|反映一下|态度|太慢|凭什么|合理吗|不像话|谁赔|要求|退钱|不给|不肯|不是.{0,10}吗|有人管|谁来(修|管)|"
@@ -379,7 +384,7 @@ DANGER_DEPARTMENTS: tuple[tuple[str, str], ...] = (
     ("gas", r"(煤气|燃气|天然气|液化气)(味|泄漏|漏气|漏)|(液化气|煤气|燃气|气)(罐|瓶|管|灶).{0,6}(着火|起火|爆)|漏气|闻到.{0,4}(煤气|燃气)|gas (leak|smell)|smell(s|ing)? (of )?gas|"
             r"smell gas|gas is leaking"),
     ("emergency-management", r"着火|起火|火灾|烧起来|浓烟|火苗|爆炸|(危化品|危险化学品|化工品|化学品|罐车|罐子).{0,10}(泄漏|漏|冒烟|冒白烟)|"
-                             r"被洪水|(下穿|涵洞|桥洞|隧道).{0,16}(困|熄火|出不去)|(困|熄火).{0,10}(下穿|涵洞|桥洞|隧道)|"
+                             r"被洪水|(船|渔船).{0,6}(翻了|沉了|吹翻|打翻)|落水|没上来|(下穿|涵洞|桥洞|隧道).{0,16}(困|熄火|出不去)|(困|熄火).{0,10}(下穿|涵洞|桥洞|隧道)|"
                              r"\bflames\b|\bon fire\b|\bexplosion\b|smoke (is )?filling|"
                              r"\b(a|the) fire\b(?! (lane|exit|door|escape|extinguisher|hydrant|alarm|station|safety|hazard|engine))|flooded (underpass|tunnel).{0,40}(stuck|trapped|roof)|"
                              r"(stuck|trapped).{0,30}flood"),
