@@ -24,7 +24,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from callcenter.clock import now_from
 from callcenter.web.errors import ApiError, error_payload
-from callcenter.web.http import UNMATCHED_ROUTE, apply_forwarding, parse_networks
+from callcenter.web.http import UNMATCHED_ROUTE, accept_relayed, apply_forwarding, parse_networks
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +138,6 @@ class HotlineRoot(Resource):
         request.hotline_deps = self.deps
         apply_forwarding(request, self.trusted_proxies)
         if request.requestHeaders.hasHeader(b"x-hotline-relay"):  # relayed by another web process of ours
-            from callcenter.web.pgcalls import accept_relayed
-
             accept_relayed(request, self.deps.extras.get("secret_key"))
         request.hotline_route = self.route_template(request)
         try:

@@ -12,6 +12,8 @@ choose its own address (and escape the log-in throttle) or claim HTTPS.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import json
 import time
@@ -113,6 +115,26 @@ def forwarded_secure(peer: str, forwarded_proto: list[bytes] | None, networks: t
         return False
     values = [v.strip().lower() for value in forwarded_proto for v in value.split(b",") if v.strip()]
     return bool(values) and values[-1] == b"https"
+
+
+def relay_token(secret: bytes | None) -> str:
+    """What ``X-Hotline-Relay`` carries: proof that a relayed request comes from a process with our key."""
+    return hmac.new(secret or b"", b"hotline-calls-relay", hashlib.sha256).hexdigest()
+
+
+def accept_relayed(request, secret: bytes | None) -> bool:
+    """On the leader: a request relayed by another web process of ours takes the browser's address and
+    scheme from the relay's headers (they were weighed against ``web.trusted_proxies`` there)."""
+    headers = request.requestHeaders
+    token = (headers.getRawHeaders(b"x-hotline-relay") or [b""])[0]
+    if not secret or not hmac.compare_digest(token, relay_token(secret).encode("ascii")):
+        return False
+    client = (headers.getRawHeaders(b"x-hotline-relay-client") or [b""])[0].decode("ascii", "replace")[:64]
+    if client:
+        request.hotline_client = client
+    request.hotline_https = (headers.getRawHeaders(b"x-hotline-relay-https") or [b""])[0] == b"1"
+    request.hotline_relayed = True
+    return True
 
 
 def apply_forwarding(request, networks: tuple[Network, ...]) -> None:

@@ -33,8 +33,6 @@ process shares anyway for its sessions): only then does it take the browser's ad
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import uuid
@@ -51,6 +49,7 @@ from callcenter.db import metadata
 from callcenter.errors import HotlineError
 from callcenter.metrics import CALLS_RELAY_FRAMES, CALLS_RELAY_LISTENING, CALLS_RELAY_REQUESTS
 from callcenter.web.i18n import CATALOGUE
+from callcenter.web.http import relay_token
 from callcenter.web.pglisten import PgListener, first_line
 from callcenter.web.sse import EventStream
 
@@ -124,26 +123,6 @@ TEXT = {
         "en": "The call controller did not answer in time; the action may have been done: reload to see"},
 }
 CATALOGUE.update(TEXT)
-
-
-def relay_token(secret: bytes | None) -> str:
-    """What ``X-Hotline-Relay`` carries: proof that a relayed request comes from a process with our key."""
-    return hmac.new(secret or b"", b"hotline-calls-relay", hashlib.sha256).hexdigest()
-
-
-def accept_relayed(request, secret: bytes | None) -> bool:
-    """On the leader: a request relayed by another web process of ours takes the browser's address and
-    scheme from the relay's headers (they were weighed against ``web.trusted_proxies`` there)."""
-    headers = request.requestHeaders
-    token = (headers.getRawHeaders(b"x-hotline-relay") or [b""])[0]
-    if not secret or not hmac.compare_digest(token, relay_token(secret).encode("ascii")):
-        return False
-    client = (headers.getRawHeaders(b"x-hotline-relay-client") or [b""])[0].decode("ascii", "replace")[:64]
-    if client:
-        request.hotline_client = client
-    request.hotline_https = (headers.getRawHeaders(b"x-hotline-relay-https") or [b""])[0] == b"1"
-    request.hotline_relayed = True
-    return True
 
 
 def _now() -> datetime:

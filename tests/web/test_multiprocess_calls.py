@@ -285,7 +285,7 @@ def test_a_relayed_request_is_trusted_only_with_the_shared_key():
     HMAC of the shared key; anyone else's headers change nothing."""
     from twisted.web.http_headers import Headers
 
-    from callcenter.web.pgcalls import accept_relayed, relay_token
+    from callcenter.web.http import accept_relayed, relay_token
 
     class Request:
         def __init__(self, token):
