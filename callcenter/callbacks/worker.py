@@ -228,23 +228,28 @@ class SatisfactionCallbackWorker(Service):
         self.in_flight.add(d)
         self.dialling[callback_id] = d
 
+        def recorded(result):
+            # pending until the outcome is stored: an adoption meanwhile must not judge the job
+            self.dialling.pop(callback_id, None)
+            return result
+
         def placed(response):
             self.in_flight.discard(d)
-            self.dialling.pop(callback_id, None)
             if getattr(response, "answered", False):
-                return self.blocking(jobs.mark_answered, self.engine, callback_id, self.now())
-            return self.blocking(self._failed_sync, callback_id, getattr(response, "reason", 0), self.now())
+                return self.blocking(jobs.mark_answered, self.engine, callback_id, self.now()).addBoth(recorded)
+            return self.blocking(self._failed_sync, callback_id, getattr(response, "reason", 0),
+                                 self.now()).addBoth(recorded)
 
         def lost(failure):
             # AMI gone or the worker stopped: whether the call was placed is unknown, so the job
             # stays dialing and its lease (or the next adoption) decides from the PBX's channels —
             # never a second call while the first may ring
             self.in_flight.discard(d)
-            self.dialling.pop(callback_id, None)
             if failure.check(AMINotConnected):
                 # never sent (no logged-in link): the claim is undone, the attempt not counted
                 log.info("callback %s: not dialled, no AMI link; released", callback_id)
-                return self.blocking(jobs.release, self.engine, callback_id, self.now())
+                return self.blocking(jobs.release, self.engine, callback_id, self.now()).addBoth(recorded)
+            self.dialling.pop(callback_id, None)
             log.warning("callback %s: originate outcome unknown (%s)", callback_id, failure.getErrorMessage())
         return d.addCallbacks(placed, lost)
 

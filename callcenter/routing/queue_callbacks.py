@@ -160,15 +160,16 @@ class QueueCallbacks:
         except Exception as exc:
             from callcenter.ami.errors import AMINotConnected
 
-            if entry is not None:
-                self._callbacks_dialling.pop(entry.id, None)
             if isinstance(exc, AMINotConnected) and entry is not None:
                 # never sent: the claim is undone (not counted) and the callback tried again when due
                 self._free_callback_agent(qc, agent)
                 from callcenter.failover.callbacks import queue_release
 
-                released = yield self._db_runner(queue_release, self.store.engine, entry.id, entry.attempts,
-                                                 self._now())
+                try:
+                    released = yield self._db_runner(queue_release, self.store.engine, entry.id, entry.attempts,
+                                                     self._now())
+                finally:  # pending until the release is stored: an adoption meanwhile must not judge it
+                    self._callbacks_dialling.pop(entry.id, None)
                 if released:
                     self._callback_retries[caller.call_id] = replace(entry, attempts=entry.attempts - 1,
                                                                     next_attempt_at=self._now(), dialled_at=None)
@@ -180,14 +181,19 @@ class QueueCallbacks:
                                                                                "error": str(exc)}})
             if entry is not None:
                 # the agent stays reserved: the citizen's phone may be ringing into hotline-connect
+                self._callbacks_dialling.pop(entry.id, None)
                 self._emit("call", call_id=caller.call_id, state="callback_in_flight")
                 return
             answered = False
-        if entry is not None:
-            self._callbacks_dialling.pop(entry.id, None)
+
+        def recorded(result):
+            # pending until the outcome is stored: an adoption meanwhile must not judge the row
+            if entry is not None:
+                self._callbacks_dialling.pop(entry.id, None)
+            return result
         if answered:
             if entry is not None:
-                self._db("set_callback_state", entry.id, "done", self._now())
+                self._db("set_callback_state", entry.id, "done", self._now()).addBoth(recorded)
             if qc.state is CallState.CALLBACK_DIALING:
                 qc.state = CallState.RINGING
             return
@@ -207,7 +213,7 @@ class QueueCallbacks:
                                                                              "error_id": exc.error_id}})
                 retry_at = None
             self._db("callback_attempt_failed", entry.id, entry.attempts, REASONS.get(reason, str(reason)),
-                     later, retry_at)
+                     later, retry_at).addBoth(recorded)
             if retry_at is not None:
                 self._callback_retries[caller.call_id] = replace(entry, next_attempt_at=retry_at)
                 data["next_attempt_at"] = retry_at.isoformat()
