@@ -282,14 +282,17 @@ class CallbackAdoption:
         if self.worker is not None:
             jobs_ = yield self.run_blocking(_survey_in_flight, self.engine)
             pending = set(getattr(self.worker, "dialling", {}) or ())
+            ticking = bool(getattr(self.worker, "_ticking", False))
             for job in jobs_:
                 key = (SATISFACTION, job["id"], job["attempts"])
                 stage = channel_stage(marks.get(key))
                 ours = (job.get("claimed_by") or "").startswith(self.worker.scope_prefix)
                 if stage is None and not ours:
                     continue  # another PBX's call: not ours to judge
+                # a claim this worker's tick is making right now (not yet in ``dialling``) is its own
+                mine_now = ticking and job.get("claimed_by") == self.worker.worker_id
                 action = decide(in_flight=True, dialled=job.get("dialled_at") is not None, channel=stage,
-                                pending_here=job["callback_id"] in pending)
+                                pending_here=job["callback_id"] in pending or mine_now)
                 done = yield self._survey_action(action, key, job, marks.get(key) or [], now)
                 summary["adopted" if action.startswith("adopt") else "interrupted"] += int(bool(done))
         parked = {}
@@ -310,7 +313,7 @@ class CallbackAdoption:
                 stage = channel_stage(marks.get(key))
                 if stage is None and (row.get("dialled_by") or "") != self.scope:
                     continue
-                action = decide(in_flight=True, channel=stage, pending_here=row["id"] in pending)
+                action = decide(in_flight=True, channel=stage, pending_here=row["call_id"] in pending)
                 done = yield self._queue_action(action, key, row, marks.get(key) or [], now)
                 summary["adopted" if action.startswith("adopt") else "interrupted"] += int(bool(done))
         if summary["adopted"] or summary["interrupted"]:
@@ -544,7 +547,7 @@ class CallbackAdoption:
             for row in due:
                 key = (QUEUE, row["id"], row["attempts"])
                 action = decide(in_flight=True, channel=channel_stage(marks.get(key)),
-                                pending_here=row["id"] in pending)
+                                pending_here=row["call_id"] in pending)
                 yield self._queue_action(action, key, row, marks.get(key) or [], now)
         except Exception as exc:  # noqa: BLE001 - no AMI link now: the next sweep looks again
             log.info("callback lease sweep skipped", extra={"fields": {"error": str(exc)}})

@@ -41,7 +41,8 @@ class QueueCallbacks:
 
     @property
     def _callbacks_dialling(self) -> dict:
-        """Row id -> call id of the callbacks this ACD claimed and whose Originate is not settled."""
+        """Call ids of the callbacks this ACD is claiming or placing, until the attempt's outcome
+        is stored (an adoption meanwhile must not judge their rows)."""
         return self.__dict__.setdefault("_callbacks_dialling_", {})
 
     def on_callback(self, call, number: str, queue: str, skill: str | None = None,
@@ -117,6 +118,17 @@ class QueueCallbacks:
 
     @defer.inlineCallbacks
     def _place_callback(self, qc: QueuedCall, agent: Agent):
+        call_id = qc.caller.call_id
+        self._callbacks_dialling[call_id] = True
+        handed = []   # the pending mark goes when the outcome is stored (see _place_attempt)
+        try:
+            yield self._place_attempt(qc, agent, handed)
+        finally:
+            if not handed:
+                self._callbacks_dialling.pop(call_id, None)
+
+    @defer.inlineCallbacks
+    def _place_attempt(self, qc: QueuedCall, agent: Agent, handed: list):
         caller = qc.caller
         now = self._now()
         entry, unstored = None, False
@@ -150,7 +162,6 @@ class QueueCallbacks:
             from ticketing.callbacks.policy import QUEUE
 
             variables[CALLBACK_MARK] = callback_mark(QUEUE, entry.id, entry.attempts)
-            self._callbacks_dialling[entry.id] = caller.call_id
         try:
             response = yield self.ami.originate(
                 self.pstn_dial.format(number=caller.number), context="hotline-connect", exten="s",
@@ -165,11 +176,8 @@ class QueueCallbacks:
                 self._free_callback_agent(qc, agent)
                 from callcenter.failover.callbacks import queue_release
 
-                try:
-                    released = yield self._db_runner(queue_release, self.store.engine, entry.id, entry.attempts,
-                                                     self._now())
-                finally:  # pending until the release is stored: an adoption meanwhile must not judge it
-                    self._callbacks_dialling.pop(entry.id, None)
+                released = yield self._db_runner(queue_release, self.store.engine, entry.id, entry.attempts,
+                                                 self._now())
                 if released:
                     self._callback_retries[caller.call_id] = replace(entry, attempts=entry.attempts - 1,
                                                                     next_attempt_at=self._now(), dialled_at=None)
@@ -181,16 +189,16 @@ class QueueCallbacks:
                                                                                "error": str(exc)}})
             if entry is not None:
                 # the agent stays reserved: the citizen's phone may be ringing into hotline-connect
-                self._callbacks_dialling.pop(entry.id, None)
                 self._emit("call", call_id=caller.call_id, state="callback_in_flight")
                 return
             answered = False
 
         def recorded(result):
             # pending until the outcome is stored: an adoption meanwhile must not judge the row
-            if entry is not None:
-                self._callbacks_dialling.pop(entry.id, None)
+            self._callbacks_dialling.pop(caller.call_id, None)
             return result
+        if entry is not None:
+            handed.append(True)
         if answered:
             if entry is not None:
                 self._db("set_callback_state", entry.id, "done", self._now()).addBoth(recorded)
