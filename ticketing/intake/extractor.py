@@ -16,7 +16,7 @@ from callcenter.personal_data import mask_text
 from ticketing.intake.classifier import Tokenizer, features, load_classifier
 from ticketing.intake.errors import InvalidText
 from ticketing.intake.gazetteer import Address, Gazetteer
-from ticketing.intake.keywords import (CATEGORY_CUES, DANGER_DEPARTMENTS, DEPARTMENT_CUES, REMIT_DEPARTMENTS,
+from ticketing.intake.keywords import (CATEGORY_CUES, DANGER_DEPARTMENTS, DEPARTMENT_CUES, POLICY_DEPARTMENTS, REMIT_DEPARTMENTS,
                                        REPAIR_TERMS, TYPE_CUES,
                                        URGENT_PATTERNS, compile_patterns, danger_department, explicit_type,
                                        urgent_cues)
@@ -93,6 +93,7 @@ class Extractor:
         self._urgent = compile_patterns(URGENT_PATTERNS)
         self._danger_departments = [(d, re.compile(p, re.I)) for d, p in DANGER_DEPARTMENTS]
         self._remit_departments = [(d, re.compile(p, re.I)) for d, p in REMIT_DEPARTMENTS]
+        self._policy_departments = [(d, re.compile(p, re.I)) for d, p in POLICY_DEPARTMENTS]
         self._type_cues = {t: compile_patterns(cues) for t, cues in TYPE_CUES.items()}
         self._dept_cues = {d: tuple(_cue(c) for c in cues) for d, cues in DEPARTMENT_CUES.items()}
         self._categories = self._category_cues(taxonomy)
@@ -251,7 +252,7 @@ class Extractor:
                     pooled[code] = pooled.get(code, 0.0) + p
             dept_alts = sorted(pooled.items(), key=lambda kv: -kv[1])
         if self.USE_DANGER_DEPARTMENTS and (type_alts[0][0] if type_alts else None) not in self.CALM_TYPES:
-            dept_alts = self._danger_first(low, dept_alts)
+            dept_alts = self._danger_first(low, dept_alts, main.lower() if main is not None else low)
         department = dept_alts[0][0] if dept_alts else None
         dept_conf = dept_alts[0][1] if dept_alts else 0.0
         if (model_unknown or department is None) and cat_scores:
@@ -320,13 +321,18 @@ class Extractor:
     DANGER_DEPARTMENT_CONFIDENCE = 0.97
     USE_DANGER_DEPARTMENTS = True
     USE_REMIT_DEPARTMENTS = True
+    USE_POLICY_DEPARTMENTS = True
 
-    def _danger_first(self, low: str, dept_alts: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    def _danger_first(self, low: str, dept_alts: list[tuple[str, float]], topic: str | None = None) -> list[tuple[str, float]]:
         """The department alternatives with the one that answers a present danger told in the call
-        put first (keywords.DANGER_DEPARTMENTS, scope.md §3), when this taxonomy has it."""
+        put first (keywords.DANGER_DEPARTMENTS, scope.md §3), when this taxonomy has it; else the
+        one a matter of the main topic ``topic`` has whatever the wording (REMIT_DEPARTMENTS, then
+        the hard cases of POLICY_DEPARTMENTS)."""
         label = danger_department(low, self._danger_departments)
         if label is None and self.USE_REMIT_DEPARTMENTS:
             label = danger_department(low, self._remit_departments)
+        if label is None and self.USE_POLICY_DEPARTMENTS:
+            label = danger_department(topic if topic is not None else low, self._policy_departments)
         if label is None:
             return dept_alts
         code = self._department_map.get(label, label) if self._department_map is not None else label

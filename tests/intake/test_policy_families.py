@@ -1,0 +1,92 @@
+"""The present-danger families and the hard-case department families of scope.md (keywords.py
+URGENT_FAMILIES, POLICY_DEPARTMENTS), each said in phrasings not taken from any labeled set."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ticketing.intake.keywords import POLICY_DEPARTMENTS, URGENT_FAMILIES, compile_patterns, urgent_cues
+
+FAMILY = {name: compile_patterns(patterns) for name, patterns in URGENT_FAMILIES.items()}
+
+
+@pytest.mark.parametrize("family, text", [
+    ("whole_building_outage", "our entire residential block has had no power since six"),
+    ("whole_building_outage", "整个小区都停了水，从中午到现在"),
+    ("junction_lights_out", "路口的红绿灯全部不亮了，车子乱成一团"),
+    ("junction_lights_out", "all the traffic lights at the crossroads are dead"),
+    ("missing_now", "我儿子中午出去玩到现在都没回家"),
+    ("missing_now", "my daughter didn't come home from her piano lesson and her phone is off"),
+    ("missing_now", "my grandfather has dementia and he wandered off after lunch"),
+    ("vulnerable_alone", "my uncle lives alone and hasn't answered the door since yesterday"),
+    ("vulnerable_alone", "隔壁独居的阿婆一直没接电话"),
+    ("violence_now", "有人在撬我家的门，我躲在房间里"),
+    ("violence_now", "someone is trying to break into our flat right now"),
+    ("patient_on_power", "the power went off and my mother is on a home oxygen concentrator"),
+    ("gas_smell", "厨房里一股臭鸡蛋味，是不是漏气了"),
+    ("gas_smell", "洗了个澡，燃气热水器开着，我老婆头晕想吐"),
+    ("falling_now", "大风把楼顶的广告牌吹得摇摇欲坠，下面是人行道"),
+    ("falling_now", "the manhole cover is gone and there's an open hole by the school gate"),
+    ("flood_into_home", "下水道的水从地漏倒灌上来，卫生间全是水"),
+    ("people_hurt_now", "an old man was just knocked down by a scooter and he's bleeding"),
+    ("lift_people_inside", "the elevator stopped between floors and someone inside is banging"),
+    ("fraud_in_progress", "对方还让我继续转钱，说是公安局的"),
+])
+def test_each_present_danger_family_is_urgent(family, text):
+    assert urgent_cues(text.lower(), FAMILY[family]), (family, text)
+
+
+@pytest.mark.parametrize("text", [
+    "厂区附近晚上有股臭鸡蛋味，每天都这样",                 # an odour outside: environment, not a gas leak at home
+    "the bus shelter was knocked down by a truck a month ago and still isn't fixed",   # past
+    "老小区改造能不能把雨污分流也做了，每次下雨都倒灌",       # no present flooding named as now
+    "the gas company cut off our gas for a check and didn't come back to turn it on",
+    "万一整个小区停水了怎么办",                              # hypothetical
+])
+def test_near_misses_of_the_families_are_not_urgent(text):
+    assert not urgent_cues(text.lower(), [p for ps in FAMILY.values() for p in ps]), text
+
+
+POLICY = [(d, re.compile(p, re.I)) for d, p in POLICY_DEPARTMENTS]
+
+
+@pytest.mark.parametrize("text, department", [
+    ("小区电梯最近老是抖，合格证都过期了，想请你们来查一查", "market-regulation"),
+    ("the escalator in the mall keeps jerking and stopping", "market-regulation"),
+    ("火车站门口有人在卖假文凭", "public-security"),
+    ("someone is selling fake driving licences outside the bus station", "public-security"),
+    ("我刚搬来，想问一下暂住登记在哪里办", "public-security"),
+    ("how do I get a residence permit as a foreign teacher", "public-security"),
+    ("培训学校老板拖欠我们三个月工资了，老师们都没拿到钱", "human-resources"),
+    ("our employer hasn't paid us since October, we are teachers at a language school", "human-resources"),
+    ("饭店吃完饭不给开发票，说要加税点", "tax"),
+    ("现在是禁渔期，有人晚上在江里电鱼", "agriculture"),
+    ("有人往河边的沟里倒了好几个化工桶", "environment"),
+    ("隔壁厂里的冲床整夜都在响，我们根本睡不着", "environment"),
+    ("半夜两点工地还在打桩，整个小区都醒了", "housing"),
+    ("the construction site next door is banging all night", "housing"),
+    ("楼下广场舞的音响太响了", "subdistrict-office"),
+    ("桥洞下有个流浪汉好几天没吃东西了", "civil-affairs"),
+])
+def test_a_hard_case_goes_to_the_department_the_policy_names(text, department):
+    found = next((d for d, p in POLICY if urgent_cues(text.lower(), [p])), None)
+    assert found == department, text
+
+
+def test_a_document_to_bring_is_not_a_registration_matter():
+    """户口本 asked for as a document (an allowance, a marriage) is not a household-registration call."""
+    assert next((d for d, p in POLICY if urgent_cues("高龄补贴要带户口本吗", [p])), None) is None
+
+
+def test_tax_fraud_said_with_wages_is_tax_not_wage_arrears():
+    text = "老板让我们拿现金发工资不走账，我觉得他在偷税"
+    assert next((d for d, p in POLICY if urgent_cues(text, [p])), None) == "tax"
+
+
+@pytest.mark.parametrize("text, department", [
+    ("工地晚上十一点还在打桩，我们北仑这边吵得睡不着", "housing"),
+    ("海曙这边工地半夜还在打桩，吵死了", "urban-management"),   # dispatch.yaml re-routes Haishu
+])
+def test_construction_noise_at_night_is_not_public_security(extractor, text, department):
+    assert extractor.propose(text).department == department, text
