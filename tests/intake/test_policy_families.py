@@ -27,7 +27,11 @@ FAMILY = {name: compile_patterns(patterns) for name, patterns in URGENT_FAMILIES
     ("gas_smell", "厨房里一股臭鸡蛋味，是不是漏气了"),
     ("gas_smell", "洗了个澡，燃气热水器开着，我老婆头晕想吐"),
     ("falling_now", "大风把楼顶的广告牌吹得摇摇欲坠，下面是人行道"),
-    ("falling_now", "the manhole cover is gone and there's an open hole by the school gate"),
+    ("falling_now", "the storm brought a big tree down across the road by the school"),
+    ("gas_smell", "施工队把燃气管挖破了，嘶嘶在响"),
+    ("flood_into_home", "the drain is backing up into our basement flat and the water is rising"),
+    ("missing_now", "I lost my little girl at the night market, she is five"),
+    ("missing_now", "有个三四岁的小孩一个人在路边哭，问他家在哪也说不清"),
     ("flood_into_home", "下水道的水从地漏倒灌上来，卫生间全是水"),
     ("people_hurt_now", "an old man was just knocked down by a scooter and he's bleeding"),
     ("lift_people_inside", "the elevator stopped between floors and someone inside is banging"),
@@ -43,6 +47,12 @@ def test_each_present_danger_family_is_urgent(family, text):
     "老小区改造能不能把雨污分流也做了，每次下雨都倒灌",       # no present flooding named as now
     "the gas company cut off our gas for a check and didn't come back to turn it on",
     "万一整个小区停水了怎么办",                              # hypothetical
+    "想问一下 万一 家里闻到煤气味 先关哪个阀门",               # a conditional before a pause still governs
+    "燃气灶打不着火，不是漏气，没有味道",                      # failed ignition is no fire
+    "水表在外面，冬天冻坏了，谁来换",                          # a frozen meter is no person freezing
+    "昨天那个厂子着火，已经扑灭了，我想反映他们乱堆东西",       # over now
+    "the underpass is flooded knee deep but nobody is stuck, cars are turning back",
+    "the bar plays loud music and people shout outside every weekend",   # a habitual nuisance
 ])
 def test_near_misses_of_the_families_are_not_urgent(text):
     assert not urgent_cues(text.lower(), [p for ps in FAMILY.values() for p in ps]), text
@@ -89,4 +99,31 @@ def test_tax_fraud_said_with_wages_is_tax_not_wage_arrears():
     ("海曙这边工地半夜还在打桩，吵死了", "urban-management"),   # dispatch.yaml re-routes Haishu
 ])
 def test_construction_noise_at_night_is_not_public_security(extractor, text, department):
+    assert extractor.propose(text).department == department, text
+
+
+@pytest.mark.parametrize("text, department", [
+    ("宁海西店这边水漫上来了，我们一家人被困在二楼下不来", "emergency-management"),   # people caught in flood water
+    ("our neighbour's e-bike caught fire in the corridor and the stairs are full of smoke", "emergency-management"),
+    ("刚才路口一个骑电瓶车的被汽车撞了，人躺在地上不动", "traffic-police"),
+    ("two men are fighting outside the bar with a broken bottle", "public-security"),
+    ("骗子冒充我儿子的老师，要我转三万块，我现在在银行", "public-security"),
+    ("桥洞下面有个老头冻得发抖，外面下着雪", "civil-affairs"),
+    ("整栋楼停电了，电梯里还关着两个人", "power"),     # scope.md §3: the whole-building power cut is the main topic
+    ("燃气热水器打不着火，燃气灶也点不着", None),        # failed ignition: no fire, no danger department
+    ("空开推上去又跳下来，家里一半插座没电", None),       # a tripping breaker is no one jumping
+])
+def test_a_present_danger_goes_to_the_department_the_policy_names(text, department):
+    from ticketing.intake.keywords import DANGER_DEPARTMENTS, danger_department
+
+    compiled = [(d, re.compile(p, re.I)) for d, p in DANGER_DEPARTMENTS]
+    assert danger_department(text.lower(), compiled) == department, text
+
+
+@pytest.mark.parametrize("text, department", [
+    ("镇海澥浦那边化工厂的机器晚上一直轰隆隆地响", "emergency-management"),   # industrial noise, Zhenhai (dispatch.yaml)
+    ("余姚那边厂里机器整夜轰隆隆地响，睡不着", "environment"),
+    ("被流浪狗咬了一口，狂犬疫苗去哪里打", "health"),                        # a stray dog is no homeless person
+])
+def test_the_dispatch_catalogue_reroutes_a_hard_case_by_district(extractor, text, department):
     assert extractor.propose(text).department == department, text

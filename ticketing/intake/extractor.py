@@ -16,7 +16,7 @@ from callcenter.personal_data import mask_text
 from ticketing.intake.classifier import Tokenizer, features, load_classifier
 from ticketing.intake.errors import InvalidText
 from ticketing.intake.gazetteer import Address, Gazetteer
-from ticketing.intake.keywords import (CATEGORY_CUES, DANGER_DEPARTMENTS, DEPARTMENT_CUES, POLICY_DEPARTMENTS, REMIT_DEPARTMENTS,
+from ticketing.intake.keywords import (CATEGORY_CUES, DANGER_DEPARTMENTS, DEPARTMENT_CUES, POLICY_CATEGORIES, POLICY_DEPARTMENTS, REMIT_DEPARTMENTS,
                                        REPAIR_TERMS, TYPE_CUES,
                                        URGENT_PATTERNS, compile_patterns, danger_department, explicit_type,
                                        urgent_cues)
@@ -252,7 +252,11 @@ class Extractor:
                     pooled[code] = pooled.get(code, 0.0) + p
             dept_alts = sorted(pooled.items(), key=lambda kv: -kv[1])
         if self.USE_DANGER_DEPARTMENTS and (type_alts[0][0] if type_alts else None) not in self.CALM_TYPES:
-            dept_alts = self._danger_first(low, dept_alts, main.lower() if main is not None else low)
+            topic_low = main.lower() if main is not None else low
+            dept_alts = self._danger_first(low, dept_alts, topic_low)
+            named = self._policy_category(low, topic_low)
+            if named and named in self._categories:  # the hard case's category: dispatch.yaml re-routes it
+                cat_scores = {**cat_scores, named: cat_scores.get(named, 0.0) + 2.0}
         department = dept_alts[0][0] if dept_alts else None
         dept_conf = dept_alts[0][1] if dept_alts else 0.0
         if (model_unknown or department is None) and cat_scores:
@@ -339,6 +343,18 @@ class Extractor:
         if self._departments is not None and code not in self._departments:
             return dept_alts
         return _put_first(dept_alts, code, self.DANGER_DEPARTMENT_CONFIDENCE)
+
+    def _policy_category(self, low: str, topic: str) -> str | None:
+        """The category of the hard-case family (keywords.POLICY_CATEGORIES) that decided the
+        department, when no present danger or remit rule came first."""
+        if not self.USE_POLICY_DEPARTMENTS or danger_department(low, self._danger_departments):
+            return None
+        if self.USE_REMIT_DEPARTMENTS and danger_department(low, self._remit_departments):
+            return None
+        for (_d, pattern), (_d2, source) in zip(self._policy_departments, POLICY_DEPARTMENTS):
+            if urgent_cues(topic, [pattern]):
+                return POLICY_CATEGORIES.get(source)
+        return None
 
     EXPLICIT_TYPE_CONFIDENCE = 0.95   # a type the caller made explicit (keywords.explicit_type)
     USE_EXPLICIT_TYPES = True

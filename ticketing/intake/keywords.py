@@ -50,7 +50,7 @@ URGENT_PATTERNS: tuple[str, ...] = (
     r"(进水|淹了|淹到|被淹|漫到|漫进|涨上来|洪水|内涝|水没到|没过膝盖|熄火|倒灌进|往屋里灌|往家里灌)",
     r"(爆管|水管爆|管子爆|水管.{0,3}爆了|喷水)",
     r"停水.{0,3}(三|几|好几)天|没水喝",
-    r"(着火|起火|火灾|冒烟|冒火花|打火花|浓烟|爆炸|烧起来)", r"(塌了|倒下来|快要倒|要倒了|坍塌|掉下来|滑坡|塌陷|塌下去|往下滑)",
+    r"((?<!不)(?<!不了)着火|起火|火灾|冒烟|冒火花|打火花|浓烟|爆炸|烧起来)", r"(塌了|倒下来|快要倒|要倒了|坍塌|掉下来|滑坡|塌陷|塌下去|往下滑)",
     r"(井盖|窨井盖).{0,6}(不见|没了|丢了|被偷|缺|掀开)", r"电线.{0,6}(掉|垂|断|裸露|漏电|横在)|漏电|(电线杆|大树|树|广告牌).{0,6}(倒了|刮倒|倒下|倒在)",
     r"红绿灯.{0,6}(全|都)(坏|不亮|灭)|信号灯.{0,6}(全|都)(坏|不亮|灭)", r"车祸|(撞|车祸).{0,20}(受伤|流血|躺着|昏迷|飞出去)",
     r"(走丢|走失|还没回家|联系不上孩子|找不到(孩子|小孩|老人|我爸|我妈|我奶奶|我爷爷|女儿|儿子))|(孩子|小孩|女儿|儿子)找不到了",
@@ -60,14 +60,14 @@ URGENT_PATTERNS: tuple[str, ...] = (
     r"(独居|孤寡|一个人住|一个人在家).{0,30}(联系不上|摔|晕|不开门|没开门|没出门|没动静|病倒|打不通|不接|没人应|没看到)",
     r"(拿了刀|持刀|拿着刀|拿刀|打架|受伤|晕倒|摔了站不起来|被.{0,4}打了|流血|见血|打我|家暴|躲在|砸门|冲进来|在打人|动手打人)",
     r"(躺着不动|躺在地上|倒在地上|倒在路边|飞出去|昏迷|不省人事|叫不醒|嘴歪|讲不清楚|说不出话|中风|喘不上气|心脏病)",
-    r"(睡在地上|蜷在|叫他也不|不太应).{0,30}|(零下|结冰|冻得|冻坏|发抖)",
+    r"(睡在地上|蜷在|叫他也不|不太应).{0,30}|(零下|结冰|冻得|冻僵|发抖)|(人|汉|老人|老头|老太|孩子|小孩).{0,3}冻坏",
     r"(几|五六|十几|好几|多)个(人|小朋友|小孩|学生|孩子|工人).{0,8}(吐|拉肚子|上吐下泻|发烧|晕|中毒)|"
     r"好多(孩子|人|小朋友|学生|工人).{0,12}(呕吐|吐了|拉肚子|肚子疼|上吐下泻|晕倒)|(附近|周围)的人都(在)?(咳嗽|头晕|呕吐)",
     r"(船|渔船).{0,6}(翻了|沉了|吹翻|打翻)|落水|掉进(河|水|海)里|没上来|"
     r"(石头|落石|石块).{0,6}(滚下来|砸到|砸在|砸了)|rocks? (from|fell|are falling|crashed).{0,30}(house|home|road|into)",
     r"(诈骗|安全账户|被骗了).{0,12}(转|钱)|安全账户|还在叫我转|叫我转",
     r"(危险化学品|危化品|化学品|化工).{0,8}(泄漏|漏了|着火|冒烟)|泄漏",
-    r"(病死猪|禽流感|死了好几十)", r"要跳楼|跳下来|要跳下去",
+    r"(病死猪|禽流感|死了好几十)", r"要跳楼|(?<!又)(?<!闸)跳下来|要跳下去",
     r"gas (leak|smell)|smell(s|ing)? (of )?gas|gas is leaking|smell gas", r"\b(stuck|trapped)\b",
     r"(whole|entire) (building|block|estate|community|compound|street|village).{0,30}"
     r"(power|electricity|water|heating)|no (water|power|electricity|heating).{0,30}(whole|entire) (building|block|estate)",
@@ -105,6 +105,9 @@ URGENT_FAMILIES: dict[str, tuple[str, ...]] = {
         r"\b(son|daughter|child|kid|boy|girl|husband|wife|father|mother|dad|mum|mom|grand\w+|he|she)\b.{0,40}"
         r"\b(didn't|did not|hasn't|has not|still hasn't|never) (come|came) (home|back)\b",
         r"\b(still )?(haven't|have not|can't|cannot) (found|find) (him|her|them)\b", r"\bvanished\b",
+        r"\b(lost|can't find|cannot find) my (little )?(son|daughter|child|kid|boy|girl|grand\w+|mother|father|mum|mom|dad)\b",
+        r"(小孩|孩子|小朋友|老人|老太太|老头).{0,8}一个人.{0,12}(哭|坐在|站在|说不清|走来走去)|找不到(家|爸爸|妈妈)|"
+        r"\b(child|kid|toddler|little (boy|girl))\b.{0,30}\balone\b.{0,30}\b(crying|road)\b",
         r"\b(dementia|alzheimer'?s)\b.{0,40}\b(walked|wandered|went) (out|off|away)\b",
     ),
     # a vulnerable person alone who cannot be reached, has fallen, calls for help
@@ -130,17 +133,18 @@ URGENT_FAMILIES: dict[str, tuple[str, ...]] = {
         r"(家里|厨房|屋里|卫生间|楼道|房间).{0,10}臭鸡蛋(的)?味|臭鸡蛋(的)?味.{0,12}(漏气|煤气|燃气)|没气味|煤汽味|燃汽味|"
         r"\b(kitchen|flat|home|house|apartment|stairwell|room)\b.{0,30}\brotten eggs?\b|\brotten eggs?\b.{0,30}\b(gas|kitchen)\b",
         r"(燃气热水器|热水器|煤气|燃气|炭火|煤炉).{0,20}(头晕|想吐|晕倒|昏倒)|\bcarbon monoxide\b",
+        r"(燃气管|煤气管|天然气管|燃气管道|气管).{0,8}(挖破|破了|断了|裂了|挖断|撞坏)|嘶嘶.{0,6}(漏|响|冒)|\bgas (pipe|main|line)\b.{0,30}\b(hit|broken|cut|damaged|hissing)\b",
     ),
     # something about to fall on people, an open hole, a tree or pole across the road
     "falling_now": (
         r"摇摇欲坠|(差点|差一点)砸到|砸到(人|小孩|孩子|行人)",
-        r"\bmanhole cover\b.{0,30}\b(gone|missing|stolen|open)\b|\bopen (hole|manhole)\b",
         r"\b(tree|pole|sign|billboard)\b.{0,20}\b(came down|fell|fallen|down|blown over)\b.{0,40}\b(road|across|onto|on the)\b",
         r"(压在下面|被压住|压住了|被埋)|\btrapped under\b|\bpinned\b",
     ),
     # flood and drain water coming into homes
     "flood_into_home": (
         r"倒灌(进|上来|到|出来)|地漏.{0,8}(冒水|返水|涌)|(家里|屋里|店里|地下室|车库).{0,8}(全是水|都是水|进水)",
+        r"\b(back(s|ing|ed)? up|overflow\w*|coming up|pouring) (in)?to (our|my|the) (\w+ )?(home|flat|apartment|house|shop|basement|garage)\b|\b(water|it)('s| is) rising\b",
     ),
     # people hurt, sick or in the water now
     "people_hurt_now": (
@@ -176,10 +180,14 @@ URGENT_HYPOTHETICAL_ZH = re.compile(r"(万一|如果|要是|假如|假设|一旦
 URGENT_DENIED = (
     (re.compile(r"(不是着火|没着火|没有着火|没起火|不是火灾|not a fire|no fire|isn't a fire|not on fire)", re.I),
      re.compile(r"着火|起火|火灾|冒烟|浓烟|fire|smoke", re.I)),
+    (re.compile(r"(没人被困|没有人被困|没人困在|\b(nobody|no one) (is |was |got )?(stuck|trapped|inside)\b)", re.I),
+     re.compile(r"淹|水|积水|被困|困|flood|stuck|trapped|water", re.I)),
     (re.compile(r"(人没事|没人受伤|没有人受伤|没伤到人|no one (is |was )?(hurt|injured)|nobody (is |was )?(hurt|injured))", re.I),
      re.compile(r"车祸|撞|追尾|受伤|injured|crash", re.I)),
     # all over now: 现在已经没事了, it's fine now
-    (re.compile(r"(现在已经没事了|已经没事了|现在没事了|已经救出来了|已经恢复了|(it's|it is|everything is) (all )?(fine|ok|okay) now)", re.I),
+    (re.compile(r"(现在已经没事了|已经没事了|现在没事了|已经救出来了|已经恢复了|已经扑灭|已经被扑灭|已经灭了|火已经灭|"
+                r"(it's|it is|everything is) (all )?(fine|ok|okay) now|everyone is (fine|ok|okay)|"
+                r"(was|has been|were) (put out|extinguished))", re.I),
      re.compile(r".", re.S)),
 )
 URGENT_NEGATION_EN = re.compile(r"\b(no|not|never|without|isn't|wasn't|aren't|don't|doesn't|didn't|nobody|no one|"
@@ -189,8 +197,9 @@ URGENT_NEGATION_EN = re.compile(r"\b(no|not|never|without|isn't|wasn't|aren't|do
 _PAST_INSIDE = re.compile(r"(上次|上回|之前|以前|去年|上个月|上礼拜|上星期|上周|前几天|过人)")
 # Said after the danger words in the same clause, these put them in the past: "stuck in a lift for
 # twenty minutes last month", "被困了半个小时 现在已经没事了".
-_PAST_AFTER = re.compile(r"^[^.;!?。！？；]{0,60}?(\blast (week|month|year|time|night)\b|"
+_PAST_AFTER = re.compile(r"^[^.;!?。！？；]{0,60}?(\blast (week|month|year|time|night)\b|\bevery (night|day|evening|weekend|week)\b|"
                          r"\b(a|one|two|three|four|five|six|several|a few|some|\d+) (week|month|year)s? ago\b)", re.I)
+_HYPOTHETICAL_BEFORE_PAUSE = re.compile(r"(万一|如果|要是|假如|假设|一旦|what if|\bif)[ ]+$", re.I)
 _CLAUSE_END = re.compile(r"[，,。！？!?；;]|(?<=[\u4e00-\u9fff]) +(?=[\u4e00-\u9fff])")
 
 
@@ -205,8 +214,12 @@ def urgent_cues(text: str, patterns) -> list[str]:
         for m in pattern.finditer(text):
             start = m.start()
             clause_start = 0
-            for p in _CLAUSE_END.finditer(text, 0, start):
-                clause_start = p.end()
+            for p in _CLAUSE_END.finditer(text, 0, start + 1):  # +1: a pause just before the match ends the clause
+                if p.end() <= start:
+                    clause_start = p.end()
+            # a conditional said just before a pause still governs what follows (想问下 万一 家里闻到煤气味)
+            if clause_start and _HYPOTHETICAL_BEFORE_PAUSE.search(text, 0, clause_start):
+                continue
             before = text[clause_start:start]
             if URGENT_NEGATION_ZH.search(before) or URGENT_HYPOTHETICAL_ZH.search(before):
                 continue
@@ -229,7 +242,7 @@ def urgent_cues(text: str, patterns) -> list[str]:
 CATEGORY_CUES: dict[str, tuple[str, ...]] = {
     "illegal-construction": ("违章建筑", "违建", "搭建", "加盖", "illegal extension", "illegally building"),
     "street-vending": ("流动摊贩", "摊贩", "占道经营", "摆摊", "摊位", "street vendors", "vendors"),
-    "garbage-collection": ("垃圾桶", "清运", "没人收垃圾", "垃圾没人", "建筑垃圾", "装修垃圾", "垃圾房", "垃圾站", "没人拉走",
+    "garbage-collection": ("垃圾桶", "清运", "没人收垃圾", "垃圾没人", "没人来收", "没来收", "没人来拉", "没人清", "not collected", "hasn't been collected", "建筑垃圾", "装修垃圾", "垃圾房", "垃圾站", "没人拉走",
                            "rubbish"),
     "outdoor-advertising": ("广告牌", "店招", "招牌", "户外广告", "advertis"),
     "cooking-fumes": ("油烟", "cooking oil", "cooking fumes"),
@@ -251,7 +264,7 @@ CATEGORY_CUES: dict[str, tuple[str, ...]] = {
     "air-pollution": ("废气", "粉尘", "扬尘", "烟囱", "黑烟", "异味", "臭味", "雾霾", "空气质量", "焚烧", "喷漆",
                       "air quality", "chemical smell"),
     "water-pollution": ("排污", "污水", "废水", "死鱼", "河水", "油污", "waste water", "dumps waste"),
-    "industrial-noise": ("机器噪音", "冷却塔", "噪音", "冲床", "机器轰轰", "轰轰响", "风机", "factory noise", "compressor",
+    "industrial-noise": ("机器噪音", "机器轰隆", "机器一直响", "厂里机器", "厂子里机器", "humming noise", "factory noise", "冷却塔", "噪音", "冲床", "机器轰轰", "轰轰响", "风机", "factory noise", "compressor",
                          "machines are loud"),
     "consumer-complaint": ("退款", "退货", "退卡", "健身卡", "美容院", "商家", "refund", "消费"),
     "food-safety": ("过期", "食品", "食物中毒", "吃出", "蟑螂", "拉肚子", "后厨", "food", "restaurant"),
@@ -458,7 +471,9 @@ USE_CONSULT_RULE = True
 # whatever else the call is about (a danger always becomes the main topic, §1.1).  First match
 # wins; a match in a negated, feared or past clause does not count (as for urgency).
 DANGER_DEPARTMENTS: tuple[tuple[str, str], ...] = (
-    ("power", r"电线.{0,6}(掉|垂|断|裸露|漏电|横在|耷拉|冒火|打火)|冒火花|打火花|冒火星|"
+    ("power", r"(整栋|整幢|整个楼|一整栋|\bwhole building\b|\bentire building\b).{0,30}(停电|没电|断电|lost power|power (went|is|was) (off|out)|no power).{0,40}(电梯|\blift\b|\belevator\b)|"
+              r"(停电|没电|\bpower (went|is|was) (off|out)\b|\blost power\b).{0,12}(整栋|整幢|\bwhole building\b|\bentire building\b).{0,40}(电梯|\blift\b|\belevator\b)|"
+              r"电线.{0,6}(掉|垂|断|裸露|漏电|横在|耷拉|冒火|打火)|冒火花|打火花|冒火星|"
               r"(变压器|变电箱|配电箱|电箱|电表箱|电缆|电线|插座).{0,8}(冒烟|着火|起火|爆|烧)|"
               r"(power (cable|line)|live wire|electric(al)? (cable|wire)|transformer)s?\b.{0,40}(spark|smok|fell|fallen|down|fire|burning)|"
               r"\bsparking\b"),
@@ -466,12 +481,13 @@ DANGER_DEPARTMENTS: tuple[tuple[str, str], ...] = (
                           r"\b(lift|elevator)\b.{0,40}\b(stuck|trapped)\b|\b(stuck|trapped) in (the|a|our) (lift|elevator)"),
     ("gas", r"(煤气|燃气|天然气|液化气)(味|泄漏|漏气|漏)|(液化气|煤气|燃气|气)(罐|瓶|管|灶).{0,6}(着火|起火|爆)|漏气|闻到.{0,4}(煤气|燃气)|gas (leak|smell)|smell(s|ing)? (of )?gas|"
             r"smell gas|gas is leaking"),
-    ("emergency-management", r"着火|起火|火灾|烧起来|浓烟|火苗|爆炸|(危化品|危险化学品|化工品|化学品|罐车|罐子).{0,10}(泄漏|漏|冒烟|冒白烟)|"
+    ("emergency-management", r"(?<!不)着火|起火|火灾|烧起来|浓烟|火苗|爆炸|(危化品|危险化学品|化工品|化学品|罐车|罐子).{0,10}(泄漏|漏|冒烟|冒白烟)|"
                              r"被洪水|(船|渔船).{0,6}(翻了|沉了|吹翻|打翻)|落水|没上来|(下穿|涵洞|桥洞|隧道).{0,16}(困|熄火|出不去)|(困|熄火).{0,10}(下穿|涵洞|桥洞|隧道)|"
                              r"\bflames\b|\bon fire\b|\bexplosion\b|smoke (is )?filling|"
-                             r"\b(a|the) fire\b(?! (lane|exit|door|escape|extinguisher|hydrant|alarm|station|safety|hazard|engine))|flooded (underpass|tunnel).{0,40}(stuck|trapped|roof)|"
-                             r"(stuck|trapped).{0,30}flood"),
-    ("public-security", r"要跳楼|跳下来|要跳下去|(threatening|going|wants?) to jump|拿了刀|持刀|拿着刀|拿刀|打架|砸门|冲进来|打我|家暴|在打人|"
+                             r"\b(a|the) fire\b(?! (lane|exit|door|escape|extinguisher|hydrant|alarm|station|safety|hazard|engine|risk))|flooded (underpass|tunnel).{0,40}(stuck|trapped|roof)|"
+                             r"(stuck|trapped).{0,30}flood|\bcaught fire\b|\bfull of smoke\b|"
+                             r"(水|洪水).{0,10}(漫|涨|淹).{0,20}(被困|困在|出不来|下不去)|(被困|困在).{0,12}(洪水|水里|水中)"),
+    ("public-security", r"要跳楼|(?<!又)(?<!闸)跳下来|要跳下去|(threatening|going|wants?) to jump|拿了刀|持刀|拿着刀|拿刀|打架|砸门|冲进来|打我|家暴|在打人|"
                         r"走丢|走失|(孩子|小孩|儿子|女儿|宝宝).{0,16}(不见了|没回来|没回家|找不到)|一转身就不见|"
                         r"找不到(孩子|小孩|我爸|我妈|我奶奶|我爷爷|女儿|儿子)|(孩子|小孩|女儿|儿子)找不到了|"
                         r"(老年痴呆|失智).{0,30}(出去|没回来|没回家|找不到)|(出去|出门).{0,12}(没回来|没回家|还没回)|"
@@ -479,13 +495,25 @@ DANGER_DEPARTMENTS: tuple[tuple[str, str], ...] = (
                         r"(儿子|女儿|孩子|小孩|宝宝|婴儿).{0,10}(在车里|在后座|锁在)|(锁在|关在)车里.{0,12}(孩子|小孩|儿子|女儿|宝宝)|"
                         r"安全账户|叫我转|还在叫我转|being scammed|pretending to be (the )?police|safe account|"
                         r"(can't|cannot) find (her|him|my)|(missing|lost) (child|boy|girl|kid|son|daughter)|"
-                        r"\b(son|daughter|child|kid|boy|girl)\b.{0,16}\bmissing\b"),
+                        r"\b(son|daughter|child|kid|boy|girl)\b.{0,16}\bmissing\b|"
+                        r"\b(fight|fighting|stabbed|stabbing|knife|attacking|beating (him|her|them|his|a))\b|"
+                        r"(让|要|叫)我.{0,4}(继续)?转(钱|账)|让我继续转|(让|要|叫)我把.{0,10}转|把钱转到|要我转|"
+                        r"到现在(还|都|也)?(没|没有)(找到|回来|回家)|(撬|砸|踹)(我家|我们家)的?门|"
+                        r"\b(lost|can't find|cannot find) my (little )?(son|daughter|child|kid|boy|girl|grand\w+)\b|"
+                        r"\b(dementia|alzheimer'?s)\b.{0,40}\b(walked|wandered|went) (out|off|away)\b"),
     ("civil-affairs", r"(流浪|乞讨|睡在地上|露宿|蜷在|homeless|sleeping (outside|on the))[^。]{0,40}(冷|冻|零下|结冰|发抖|freezing|cold)|"
-                      r"(冷|冻|零下|结冰|freezing).{0,30}(流浪|乞讨|睡在地上|露宿|homeless|sleeping (outside|on))"),
+                      r"(冷|冻|零下|结冰|freezing).{0,30}(流浪|乞讨|睡在地上|露宿|homeless|sleeping (outside|on))|"
+                      r"(桥洞|桥下|路边|街上|地下通道|公园|门口).{0,16}(冻得|发抖|冻僵|冻坏)|\bsleeping outside\b.{0,60}\b(freezing|cold)\b"),
     ("market-regulation", r"(吃了|吃完|吃过|吃的).{0,12}(呕吐|在吐|吐了|拉肚子|上吐下泻|肚子疼)|食物中毒|food poisoning"),
-    ("traffic-police", r"(车祸|撞|追尾).{0,20}(受伤|流血|躺着|飞出去|昏迷)|红绿灯.{0,6}(全|都)(坏|不亮|灭)|"
+    ("traffic-police", r"(车祸|撞|追尾).{0,20}(受伤|流血|躺着|躺在|不动|飞出去|昏迷|卡在|困在|出不来|起不来)|"
+                       r"\b(hit|knocked (off|down)|crash\w*|collision|run over)\b.{0,50}\b(bleeding|lying|not moving|unconscious|trapped|stuck)\b|红绿灯.{0,6}(全|都)(坏|不亮|灭)|"
                        r"信号灯.{0,6}(全|都)(坏|不亮|灭)"),
 )
+
+# The category a hard-case family names (by its pattern), so dispatch.yaml re-routes it per district:
+# construction noise in Haishu and Yinzhou is urban management's, industrial noise in Zhenhai and
+# Beilun emergency management's.
+POLICY_CATEGORIES: dict[str, str] = {}
 
 
 def danger_department(text: str, compiled) -> str | None:
@@ -550,6 +578,12 @@ POLICY_DEPARTMENTS: tuple[tuple[str, str], ...] = (
     ("subdistrict-office", r"广场舞|(楼上|隔壁|对门|邻居)(那户|人家|邻居)?.{0,12}漏水.{0,20}(不修|不管|不理|敲门|讲了)|"
                            r"\bsquare danc\w+\b"),
     # people stranded without money, begging, sleeping rough → civil affairs (assistance)
-    ("civil-affairs", r"流浪|乞讨|露宿|救助站|(钱|包|手机).{0,4}(被偷|丢了).{0,12}回不了家|回不了家.{0,10}(没钱|没吃)|"
+    ("civil-affairs", r"流浪(?!狗|猫|犬|动物)|乞讨|露宿|救助站|(钱|包|手机).{0,4}(被偷|丢了).{0,12}回不了家|回不了家.{0,10}(没钱|没吃)|"
                       r"\bhomeless\b|\bbegging\b|\brough sleep\w+|\bstranded\b.{0,30}\bmoney\b"),
 )
+
+POLICY_CATEGORIES.update({
+    POLICY_DEPARTMENTS[i][1]: category for i, (dept, category) in enumerate(
+        (d, {"environment": "industrial-noise", "housing": "construction-noise"}.get(d)) for d, _p in POLICY_DEPARTMENTS)
+    if category and ("噪" in POLICY_DEPARTMENTS[i][1] or "noise" in POLICY_DEPARTMENTS[i][1])
+})
