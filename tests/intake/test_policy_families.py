@@ -153,3 +153,25 @@ def test_the_dispatch_catalogue_reroutes_a_hard_case_by_district(extractor, text
 ])
 def test_hard_cases_end_at_the_department_dispatch_names(extractor, text, department):
     assert extractor.propose(text).department == department, text
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("社保窗口那个小姑娘很耐心，一样一样教我填表", "praise"),
+    ("出入境那边办事真的快，半个钟头就好了，工作人员也很客气", "praise"),
+    ("the nurse at the night clinic was so patient with my grandmother", "praise"),
+    ("公交司机态度好差，我问一句他就骂人", None),                      # 态度好差 is a grievance
+    ("税务局的工作人员让我跑了好几趟都没办成", None),
+    ("the officer was very friendly but the form is still not processed", None),
+])
+def test_praise_said_without_a_praise_word(text, expected):
+    """scope.md §1.4: staff named and what they did well, no grievance in the call, is praise."""
+    from ticketing.intake.keywords import explicit_type
+
+    assert explicit_type(text.lower(), False, "complaint") == expected, text
+
+
+def test_an_outage_again_without_notice_in_english_is_a_complaint():
+    from ticketing.intake.keywords import explicit_type
+
+    text = "no water again in our building, third time this month and no notice at all"
+    assert explicit_type(text, False, "help") == "complaint"

@@ -419,7 +419,9 @@ COMPLAINT_MARKERS = re.compile(
 # An outage or fault told as happening again, unannounced or unanswered is a complaint (scope.md §1.5:
 # "又停水了"), even when it is a whole building's.
 REPEATED_GRIEVANCE = re.compile(r"(又停|又没|又坏|今天又|老是停|经常停|每次都|一个月.{0,2}(三|好几|几|两|五)(次|趟|回)|"
-                                r"占线|打不进|没人接|谁赔|again and again|every time)", re.I)
+                                r"占线|打不进|没人接|谁赔|again and again|every time|\bno (water|power|electricity|gas) again\b|"
+                                r"\b(second|third|fourth|fifth) time (this|in a) (week|month)\b|\btimes this (week|month)\b|\bwithout (any )?notice\b|"
+                                r"\bno notice\b)", re.I)
 # A question for information (scope.md §1.5 consultation) ...
 CONSULT_ASK = re.compile(
     r"(我想问|想问一下|想问问|问一下|请问|咨询一下|这个找谁|找谁(办|问|管)?$|找哪里|找哪个部门|去哪里(办|弄)|哪里可以|"
@@ -439,12 +441,28 @@ CONSULT_NOT = re.compile(
     r"could (someone|you) (check|come|send|fix)|who checks|complain|本来想问)", re.I)
 
 
+# Praise said without 表扬/感谢 (scope.md §1.4): a member of staff named, then what they did well, and
+# no grievance in the call.  A dispatcher hears 办事真快 / 很耐心 / really great as praise.
+_STAFF = (r"(小伙子|小姑娘|师傅|工作人员|民警|警察|交警|城管|医生|护士|书记|队员|司机|老师|网格员|社工|阿姨|大姐|"
+          r"\b(worker|staff|officer|police(man|woman)?|driver|nurse|doctor|engineer|teacher|guard|clerk|lady|guy)s?\b|"
+          r"中心|窗口|登记中心|派出所|办事)")
+_WELL_DONE = (r"(很耐心|特别耐心|非常耐心|态度(很|特别|非常)?好(?!差|凶|坏)|(很|特别|非常)客气|一次就办好|一次就办成|(办事|办得|服务)(真的|很|特别|非常)?快|"
+              r"(很|特别|非常)热情|(很|特别|非常)负责|浑身湿透|淋湿|跑了(好几|五六|三四|两三|几)趟|现在好多了|真的快|"
+              r"\b(very|so|really|super|extremely) (friendly|helpful|patient|kind|nice|professional|quick|fast|great)\b|\breally great\b|"
+              r"\bwent out of (his|her|their) way\b|\bin (just )?(two|three|an?|one) hours?\b.{0,20}\b(great|quick|fast)\b)")
+PRAISE_IMPLICIT = re.compile(_STAFF + r".{0,50}" + _WELL_DONE, re.I)
+PRAISE_NOT = re.compile(r"(但是|可是|不过|就是太|结果|态度差|好差|不耐烦|太慢|没人|不管|投诉|没办成|都没|让我跑|叫我跑|骂|\bbut\b|\bhowever\b|\brude\b|\bslow\b|"
+                        r"\bcomplain|\bnever\b|\bstill\b|\brefus)", re.I)
+
+
 def explicit_type(low: str, danger_now: bool, predicted: str | None) -> str | None:
     """The request type a caller has made explicit (scope.md §1.5), or None to keep the classifier's:
     praise said as praise; a report or complaint announced; a suggestion offered; a person in
     danger now (``danger_now``: :func:`urgent_cues` found a present danger) who needs someone to
     come, unless the call is a complaint about it happening again or going unanswered."""
     if PRAISE_EXPLICIT.search(low):
+        return "praise"
+    if not danger_now and PRAISE_IMPLICIT.search(low) and not PRAISE_NOT.search(low):
         return "praise"
     if REPORT_EXPLICIT.search(low):
         return "report"
