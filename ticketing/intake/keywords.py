@@ -91,6 +91,7 @@ URGENT_FAMILIES: dict[str, tuple[str, ...]] = {
         r"neighbou?rhood|area|complex|tower)\b.{0,40}\b(no|without|lost|off|out)\b.{0,12}(power|electricity|water|heating|gas|lights)\b",
         r"\b(estate|compound|village|building|block)\b.{0,30}\bhas(n't| not)? had no (water|power|electricity|gas|heating)\b",
         r"(整个|整栋|整幢|全)(小区|村|楼|单元|片区|大楼).{0,12}(都)?(停|没有?)(了)?(水|电|气|暖气)",
+        r"(整栋|整幢|这幢楼|这栋楼|我们这幢|我们这栋|整个小区|全小区|整个村|全村).{0,12}(停|没)(水|电|气)?(到|了)?(现在|一天|半天|一上午|一下午|一晚上)",
     ),
     # a junction whose signals are all out
     "junction_lights_out": (
@@ -102,6 +103,7 @@ URGENT_FAMILIES: dict[str, tuple[str, ...]] = {
     "missing_now": (
         r"到现在(还|都|也)?(没|没有)(回|找到|回来|回家)", r"(都|还)(没|没有)找到(他|她|人)?",
         r"(老年痴呆|失智|认不得路).{0,30}(出门|出去|走了|不见)",
+        r"放学.{0,6}(没回来|没回家|还没回|没到家)|(孩子|儿子|女儿|小孩).{0,10}(还)?没(有)?回来.{0,10}(小时|钟头|了)",
         r"\b(son|daughter|child|kid|boy|girl|husband|wife|father|mother|dad|mum|mom|grand\w+|he|she)\b.{0,40}"
         r"\b(didn't|did not|hasn't|has not|still hasn't|never) (come|came) (home|back)\b",
         r"\b(still )?(haven't|have not|can't|cannot) (found|find) (him|her|them)\b", r"\bvanished\b",
@@ -130,6 +132,7 @@ URGENT_FAMILIES: dict[str, tuple[str, ...]] = {
     ),
     # gas, and carbon monoxide from a gas appliance
     "gas_smell": (
+        r"\bsmell\w* (\w+ ){0,2}of gas\b|\bgas smell\b",
         r"(家里|厨房|屋里|卫生间|楼道|房间).{0,10}臭鸡蛋(的)?味|臭鸡蛋(的)?味.{0,12}(漏气|煤气|燃气)|没气味|煤汽味|燃汽味|"
         r"\b(kitchen|flat|home|house|apartment|stairwell|room)\b.{0,30}\brotten eggs?\b|\brotten eggs?\b.{0,30}\b(gas|kitchen)\b",
         r"(燃气热水器|热水器|煤气|燃气|炭火|煤炉).{0,20}(头晕|想吐|晕倒|昏倒)|\bcarbon monoxide\b",

@@ -29,7 +29,9 @@ DISPATCH_PRECISION = 0.95  # departments proposed at or above the threshold are 
 # rules of keywords.urgent_cues call the rest.  Recall first (issue 18: ≥ 95 % at ≥ 70 % precision),
 # so the bar is below the rules' own precision and the threshold may go down to URGENT_FLOOR.
 URGENT_PRECISION = 0.75
-URGENT_FLOOR = 0.3   # chosen on the held-back splits and the dev set: 0.2 cost 6 points of precision on written.tsv for no recall
+URGENT_FLOOR = 0.25  # recall first: 0.25 keeps urgent precision ≥ 0.76 on every held-back split and development set
+                     # while recovering urgent calls the rules miss (0.3 lost 1-2 points of recall on dev, dev2 and
+                     # the synthetic split once the rules covered more); 0.2 cost 6 points of precision on written.tsv
 TRAINED_FIELDS = ("type", "department", "urgency")
 CORRECTABLE_FIELDS = ("type", "department", "district", "urgency", "category")
 CORRECTION_WEIGHT = 2.0
