@@ -18,7 +18,8 @@ from ticketing.intake.errors import InvalidText
 from ticketing.intake.gazetteer import Address, Gazetteer
 from ticketing.intake.keywords import (CATEGORY_CUES, DANGER_DEPARTMENTS, DEPARTMENT_CUES, POLICY_CATEGORIES, POLICY_DEPARTMENTS, REMIT_DEPARTMENTS,
                                        REPAIR_TERMS, TYPE_CUES,
-                                       URGENT_PATTERNS, compile_patterns, danger_department, explicit_type,
+                                       NOBODY_IN_DANGER, URGENT_PATTERNS, compile_patterns, danger_department, explicit_type,
+                                       policy_department,
                                        urgent_cues)
 from ticketing.intake.normalize import MAX_TEXT_CHARS, clean, detect_lang, prepare
 from ticketing.intake.phonetic import PhoneticLexicon, Repair
@@ -251,7 +252,15 @@ class Extractor:
                     code = self._department_map[label]
                     pooled[code] = pooled.get(code, 0.0) + p
             dept_alts = sorted(pooled.items(), key=lambda kv: -kv[1])
-        if self.USE_DANGER_DEPARTMENTS and (type_alts[0][0] if type_alts else None) not in self.CALM_TYPES:
+        first_type = type_alts[0][0] if type_alts else None
+        if self.USE_POLICY_DEPARTMENTS and first_type == "suggestion":
+            # a suggestion about a matter goes where the matter goes (no danger is told in one)
+            topic_low = main.lower() if main is not None else low
+            dept_alts = self._policy_first(topic_low, dept_alts)
+            named = self._policy_category(low, topic_low)
+            if named and named in self._categories:
+                cat_scores = {**cat_scores, named: cat_scores.get(named, 0.0) + 2.0}
+        if self.USE_DANGER_DEPARTMENTS and first_type not in self.CALM_TYPES:
             topic_low = main.lower() if main is not None else low
             dept_alts = self._danger_first(low, dept_alts, topic_low)
             named = self._policy_category(low, topic_low)
@@ -336,7 +345,16 @@ class Extractor:
         if label is None and self.USE_REMIT_DEPARTMENTS:
             label = danger_department(low, self._remit_departments)
         if label is None and self.USE_POLICY_DEPARTMENTS:
-            label = danger_department(topic if topic is not None else low, self._policy_departments)
+            label = policy_department(topic if topic is not None else low, self._policy_departments)
+        if label is None:
+            return dept_alts
+        code = self._department_map.get(label, label) if self._department_map is not None else label
+        if self._departments is not None and code not in self._departments:
+            return dept_alts
+        return _put_first(dept_alts, code, self.DANGER_DEPARTMENT_CONFIDENCE)
+
+    def _policy_first(self, topic: str, dept_alts: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        label = policy_department(topic, self._policy_departments)
         if label is None:
             return dept_alts
         code = self._department_map.get(label, label) if self._department_map is not None else label
@@ -352,7 +370,7 @@ class Extractor:
         if self.USE_REMIT_DEPARTMENTS and danger_department(low, self._remit_departments):
             return None
         for (_d, pattern), (_d2, source) in zip(self._policy_departments, POLICY_DEPARTMENTS):
-            if urgent_cues(topic, [pattern]):
+            if pattern.search(topic):
                 return POLICY_CATEGORIES.get(source)
         return None
 
@@ -454,7 +472,7 @@ class Extractor:
         p_urgent = dict(alts).get("urgent", 0.0)
         model = self.models.get("urgency")
         threshold = getattr(model, "meta", {}).get("urgent_threshold", self.URGENT_MODEL_THRESHOLD)
-        if type_label not in self.CALM_TYPES and p_urgent >= threshold:
+        if type_label not in self.CALM_TYPES and p_urgent >= threshold and not NOBODY_IN_DANGER.search(low):
             return "urgent", p_urgent
         return "normal", round(max(0.5, 1.0 - p_urgent), 3)
 

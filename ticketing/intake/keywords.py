@@ -116,14 +116,14 @@ URGENT_FAMILIES: dict[str, tuple[str, ...]] = {
     "vulnerable_alone": (
         r"(独居|孤寡|一个人住|一个人在家|一个人住在).{0,30}(没接|没人接|不接电话|喊救命|起不来|爬不起来|摔倒|摔了)",
         r"\blives? alone\b.{0,60}\b(hasn't|has not|isn't|is not|haven't|have not|not) (answered|answering|seen|picking up|been seen)\b",
-        r"\blives? alone\b.{0,60}\b(fell|fallen|can't get up|cannot get up|collapsed)\b",
+        r"\blives? alone\b.{0,60}\b(fell|fallen|fall|falling|can't get up|cannot get up|collapsed|call(ing|ed)? for help|crying for help)\b",
         r"喊救命|呼救|\bscreaming for help\b|\bcalling for help\b",
     ),
     # violence or a threat happening now
     "violence_now": (
         r"(撬|砸|踹)(我家|我们家)的?门", r"(一直|有个|有人).{0,6}跟着我|跟踪我",
         r"(在|正在)打(孩子|小孩|老婆|老人|人)", r"\b(following|stalking) (me|my (daughter|son|wife|child))\b",
-        r"\bbeing (beaten|attacked|hit)\b|\b(breaking|trying to break|forcing) (into|in|the door)\b|\bbreak(ing)? in(to)?\b",
+        r"\b(are|is|were) fighting\b.{0,60}\b(knife|bottle|blood|bleeding|weapon)\b|\bthere'?s blood\b|\bbeing (beaten|attacked|hit)\b|\b(breaking|trying to break|forcing) (into|in|the door)\b|\bbreak(ing)? in(to)?\b",
     ),
     # a patient who depends on power without it
     "patient_on_power": (
@@ -180,6 +180,10 @@ URGENT_HYPOTHETICAL_ZH = re.compile(r"(万一|如果|要是|假如|假设|一旦
                                     r"已经恢复|及时)")
 # Said anywhere in the call, these deny the danger its words name (没着火啊, it's not a fire emergency,
 # 人没事, no one has fallen in): the words then tell what it is not.
+# Said anywhere in the call, these tell that nobody is in danger (没人被困, 人倒是没事, nobody is stuck, no
+# one has fallen in): the urgency model's guess is then not taken (the rules have their own denials).
+NOBODY_IN_DANGER = re.compile(r"(没人被困|没有人被困|人倒是没事|人都没事|还好没人|没人受伤|没有人受伤|没伤到人|"
+                              r"\b(nobody|no one|no-one)('s| is| was| has| got)? (been )?(stuck|trapped|hurt|injured|fallen|inside)\b)", re.I)
 URGENT_DENIED = (
     (re.compile(r"(不是着火|没着火|没有着火|没起火|不是火灾|not a fire|no fire|isn't a fire|not on fire)", re.I),
      re.compile(r"着火|起火|火灾|冒烟|浓烟|fire|smoke", re.I)),
@@ -531,6 +535,16 @@ DANGER_DEPARTMENTS: tuple[tuple[str, str], ...] = (
                        r"信号灯.{0,6}(全|都)(坏|不亮|灭)"),
 )
 
+def policy_department(text: str, compiled) -> str | None:
+    """The department a hard-case family (:data:`POLICY_DEPARTMENTS`) names for the matter told in
+    ``text``, or None.  The matter decides whether it is happening now, feared, habitual or past (a
+    question about illegal parking is still the traffic police's), so no clause filter applies."""
+    for department, pattern in compiled:
+        if pattern.search(text):
+            return department
+    return None
+
+
 def danger_department(text: str, compiled) -> str | None:
     """The department scope.md sends a present danger told in ``text`` to, or None.
 
@@ -560,7 +574,7 @@ REMIT_DEPARTMENTS: tuple[tuple[str, str], ...] = (
 _INDUSTRIAL_NOISE = (r"(厂|车间|厂房|作坊|化工|炼化).{0,16}(机器|冲床|风机|设备).{0,12}(响|吵|噪|轰)|(工厂|厂里|厂子).{0,10}(噪音|噪声|轰轰)|"
                      r"\b(factory|plant|mill)\b.{0,40}\b(noise|noisy|machines|banging|humming)\b")
 _CONSTRUCTION_NOISE = (r"(工地|施工|打桩|搅拌|塔吊|浇混凝土).{0,16}(噪|吵|响|轰|咚|声音)|(半夜|深夜|夜里|晚上|凌晨).{0,12}(施工|打桩|工地|浇混凝土)|"
-                       r"\b(construction|building site|pile[- ]driv\w*)\b.{0,40}\b(noise|noisy|loud|banging|all night|at night)\b")
+                       r"\b(construction|building site|pile[- ]driv\w*)\b.{0,60}\b(noise|noisy|loud|banging|all night|at night|midnight|pile[- ]?drive\w*|can'?t sleep)\b")
 _COOKING_FUMES = r"油烟|\bkitchen (exhaust|fumes)\b|\bcooking (fumes|smoke|smells?)\b|\bbarbecue (smoke|stalls?)\b"
 _ILLEGAL_BUILDING = (r"违建|违章建筑|违章搭建|违法建房|私自搭建|楼顶加盖|加盖了?一层|阳台外扩|盖了(个|一)?(二|三|四|两)?层楼|"
                      r"\b(illegal|unauthori[sz]ed) (extension|structure|building|floor)\b|\bextra (floor|storey)\b.{0,30}\broof\b|"
@@ -599,6 +613,9 @@ POLICY_DEPARTMENTS: tuple[tuple[str, str], ...] = (
     ("environment", _INDUSTRIAL_NOISE),
     # cooking fumes from restaurants → urban management (dispatch.yaml: Haishu → subdistrict office)
     ("urban-management", _COOKING_FUMES),
+    # building on farmland → natural resources (占用耕地建房)
+    ("natural-resources", r"占用?(耕地|农田|基本农田)|(农田|耕地|基本农田|田里|稻田).{0,8}(建房|盖房|造房|建厂|盖楼|搭建)|"
+                          r"\bbuild\w*\b.{0,30}\b(on|in) (the )?(rice |paddy |farm ?)?(fields?|farmland|paddies)\b"),
     # illegal building in town → urban management (dispatch.yaml: the four counties → natural resources)
     ("urban-management", _ILLEGAL_BUILDING),
     # cars parked on the pavement or across a road → traffic police
