@@ -205,3 +205,17 @@ def test_a_call_saying_nobody_is_in_danger_is_not_made_urgent_by_the_model(extra
 def test_a_suggestion_goes_where_its_matter_goes(extractor, text, department):
     p = extractor.propose(text)
     assert p.type == "suggestion" and p.department == department, (p.type, p.department)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("it would be great if the library opened on Monday evenings", "suggestion"),
+    ("the metro app should have an English version", "suggestion"),
+    ("why not add a bus stop at the new hospital", "suggestion"),
+    ("建议搞个老年食堂，老人吃饭方便点", "suggestion"),
+    ("能不能搞个暑假托管班，双职工家里没人带", "suggestion"),
+    ("the road should be fixed by now but it has been weeks", None),   # a grievance put as 'should'
+])
+def test_suggestions_said_the_ways_callers_say_them(text, expected):
+    from ticketing.intake.keywords import SUGGESTION_EXPLICIT
+
+    assert bool(SUGGESTION_EXPLICIT.search(text.lower())) == (expected == "suggestion"), text

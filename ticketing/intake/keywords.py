@@ -403,7 +403,10 @@ PRAISE_EXPLICIT = re.compile(
     r"(we are|we're|i am|i'm) (so |very |really )?(grateful|thankful)|很感激|非常感激|太感激|终于.{0,12}谢谢你们)", re.I)
 SUGGESTION_EXPLICIT = re.compile(
     _NEG_BEFORE + r"(提(一)?个建议|我(想|要)?建议|有个建议|建议(你们|政府|有关部门|相关部门|能|可以|在|把|多|增加|加|设)|"
-    r"(a|my|one|small) suggestion|i (would |'d )?suggest|make a suggestion|it would be (better|nice|good) if|"
+    r"(a|my|one|small) suggestion|i (would |'d )?suggest|make a suggestion|it would be (better|nice|good|great|helpful) (if|to)|"
+    r"\b(there|it|the \w+( \w+)?) should (have|add|offer|provide|open|put|be (more|an?|in))\b(?!.{0,30}\b(but|already|by now|fixed|weeks|days|months)\b)|"
+    r"\bwhy (not|don't you|doesn't the|don't they) (add|put|open|have|make|offer)\b|\bwould be (great|nice|good|helpful) to have\b|"
+    r"建议(搞|办|开|建|弄|增设|设置|安排|能|提前)|能不能(搞|办|开|建|弄|增设|多设|多开|多建)个|要是能(搞|办|开|建|多)|"
     r"could you (add|put|install|consider)|maybe (you could|put|add)|please (think about|consider)|"
     r"希望(物业|政府|社区|街道|学校|公交公司|有关部门|相关部门|你们)?(每|定期|能够?|可以|多|把|增加|开通|延长)(?!.{0,6}(处理|解决|查))|"
     r"(装|加|设|建|开|多放)(几|一|个).{0,6}好伐)", re.I)
