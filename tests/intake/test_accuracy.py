@@ -108,11 +108,11 @@ def test_second_hand_and_dev_set_accuracy_floors(extractor):
     from ticketing.intake.resources import WRITTEN_PATH
 
     written = score(extractor, split(load_examples(WRITTEN_PATH))[1])
-    assert written["department_accuracy"] >= 0.90 and written["type_accuracy"] >= 0.84, written
+    assert written["department_accuracy"] >= 0.92 and written["type_accuracy"] >= 0.86, written
     assert written["urgent_recall"] >= 0.93 and written["urgent_precision"] >= 0.70, written
     if not DEV_PATH.exists():
         pytest.skip("no development set")
     dev = score(extractor, load_examples(DEV_PATH))
-    assert dev["department_accuracy"] >= 0.93 and dev["type_accuracy"] >= 0.85, dev
+    assert dev["department_accuracy"] >= 0.95 and dev["type_accuracy"] >= 0.86, dev
     assert dev["district_accuracy"] >= 0.96, dev
-    assert dev["urgent_recall"] >= 0.95 and dev["urgent_precision"] >= 0.80, dev
+    assert dev["urgent_recall"] >= 0.97 and dev["urgent_precision"] >= 0.85, dev
