@@ -129,12 +129,9 @@ def attempt_failed(engine, callback_id: str, reason: int | None, now: datetime, 
         return _attempt_failed(conn, callback_id, reason, now, policy, calendar)
 
 
-def _attempt_failed(conn, callback_id, reason, now, policy, calendar) -> dict | None:
-    r = conn.execute(select(callback_jobs).where(J.callback_id == callback_id, J.state == "dialing")).first()
-    if r is None:
-        return None
-    decision = policy.after_attempt(r.attempts, reason if reason is not None else 0, now, calendar)
-    values = dict(last_reason=reason, updated_at=now, claimed_by=None)
+def _settle_attempt(conn, r, callback_id, decision, values: dict) -> dict | None:
+    """Settle the dialling attempt of job row ``r`` by the policy's ``decision`` (retry at its time, or
+    unreachable) with ``values``; ``None`` when another worker settled it first."""
     if decision.kind == "retry":
         values.update(state="scheduled", due_at=decision.at)
     else:
@@ -144,6 +141,15 @@ def _attempt_failed(conn, callback_id, reason, now, policy, calendar) -> dict | 
     if not res.rowcount:
         return None
     return {**_row(r), **values}
+
+
+def _attempt_failed(conn, callback_id, reason, now, policy, calendar) -> dict | None:
+    r = conn.execute(select(callback_jobs).where(J.callback_id == callback_id, J.state == "dialing")).first()
+    if r is None:
+        return None
+    decision = policy.after_attempt(r.attempts, reason if reason is not None else 0, now, calendar)
+    values = dict(last_reason=reason, updated_at=now, claimed_by=None)
+    return _settle_attempt(conn, r, callback_id, decision, values)
 
 
 def release(engine, callback_id: str, now: datetime) -> bool:
@@ -206,15 +212,7 @@ def _attempt_interrupted(conn, callback_id, now, policy, calendar) -> dict | Non
     decision = policy.after_interrupted(SATISFACTION, r.attempts, now, calendar)
     values = dict(updated_at=now, claimed_by=None,
                   note="通话被中断（控制器切换），本次计为一次回访 / interrupted: the controller was lost during the call")
-    if decision.kind == "retry":
-        values.update(state="scheduled", due_at=decision.at)
-    else:
-        values.update(state="unreachable", result="unreachable")
-    res = conn.execute(update(callback_jobs).where(J.id == r.id, J.state == "dialing",
-                                                     J.callback_id == callback_id).values(**values))
-    if not res.rowcount:
-        return None
-    return {**_row(r), **values}
+    return _settle_attempt(conn, r, callback_id, decision, values)
 
 
 def mark_answered(engine, callback_id: str, now: datetime) -> None:

@@ -346,6 +346,12 @@ class Extractor:
             label = danger_department(low, self._remit_departments)
         if label is None and self.USE_POLICY_DEPARTMENTS:
             label = policy_department(topic if topic is not None else low, self._policy_departments)
+        return self._label_first(label, dept_alts)
+
+    def _label_first(self, label: str | None, dept_alts: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """A rule's department ``label`` (the model's name, mapped onto the deployment's departments) put
+        first with the rules' measured confidence; the model's list unchanged when no rule answered or
+        the deployment has no such department."""
         if label is None:
             return dept_alts
         code = self._department_map.get(label, label) if self._department_map is not None else label
@@ -355,12 +361,7 @@ class Extractor:
 
     def _policy_first(self, topic: str, dept_alts: list[tuple[str, float]]) -> list[tuple[str, float]]:
         label = policy_department(topic, self._policy_departments)
-        if label is None:
-            return dept_alts
-        code = self._department_map.get(label, label) if self._department_map is not None else label
-        if self._departments is not None and code not in self._departments:
-            return dept_alts
-        return _put_first(dept_alts, code, self.DANGER_DEPARTMENT_CONFIDENCE)
+        return self._label_first(label, dept_alts)
 
     def _policy_category(self, low: str, topic: str) -> str | None:
         """The category of the hard-case family (keywords.POLICY_CATEGORIES) that decided the
