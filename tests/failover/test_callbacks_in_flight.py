@@ -19,9 +19,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import pytest_twisted
-from twisted.internet import task
 
 from tests.failover.test_takeover import AGENTS, TAKEOVER_LIMIT, Serve, _config, _prepare_database
+from tests.failover.waiting import sleep as _sleep, until as _until
 
 SURVEY_RINGING, SURVEY_IN_MENU = "13700000001", "13700000002"
 QUEUE_RINGING, QUEUE_TALKING = "13600000001", "13600000002"
@@ -31,15 +31,6 @@ LEASE = 15  # [callbacks] lease: short, so the test outlives every lease
 QUEUE_LEASE = 110.0
 
 
-def _sleep(reactor, seconds):
-    return task.deferLater(reactor, seconds, lambda: None)
-
-
-async def _until(reactor, predicate, limit, step=0.2, why=lambda: ""):
-    deadline = time.monotonic() + limit
-    while not predicate():
-        assert time.monotonic() < deadline, f"condition not reached in {limit} s {why()}"
-        await _sleep(reactor, step)
 
 
 def _citizens(sim):

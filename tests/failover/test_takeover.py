@@ -26,21 +26,13 @@ from twisted.internet import task
 from callcenter.pbxsim import CallerScript
 from tests.conftest import ROOT
 from tests.deploy.processes import CLI
+from tests.failover.waiting import sleep as _sleep, until as _until
 
 AGENTS = [f"PJSIP/20{i:02d}" for i in range(1, 7)]
 CALLERS = 20
 TAKEOVER_LIMIT = 10.0
 
 
-def _sleep(reactor, seconds):
-    return task.deferLater(reactor, seconds, lambda: None)
-
-
-async def _until(reactor, predicate, limit, step=0.2, why=lambda: ""):
-    deadline = time.monotonic() + limit
-    while not predicate():
-        assert time.monotonic() < deadline, f"condition not reached in {limit} s {why()}"
-        await _sleep(reactor, step)
 
 
 def _config(tmp_path, pg_url, ami_port, prompts) -> str:
