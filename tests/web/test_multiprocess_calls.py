@@ -307,9 +307,10 @@ async def test_real_processes_a_standby_and_a_web_process_serve_the_desk_and_fol
     """Three `callcenter serve` processes on one PostgreSQL and the PBX simulator over TCP: a leader, a
     failover standby (which serves the web pages while it waits) and a `[serve] role = "web"` process.  An
     agent's desk works through the standby and through the web process; a pause through the web process is
-    run by the leader.  After SIGKILL of the leader the web process answers 503 calls.controller_unavailable
-    until the standby has taken over, then shows the agent as the new leader restored them and sets them
-    ready through it: it followed the new leader without being told."""
+    run by the leader.  After SIGKILL of the leader (the standby held by SIGSTOP for that moment) the web
+    process answers 503 calls.controller_unavailable; once the standby runs again and has taken over, the web
+    process shows the agent as the new leader restored them and sets them ready through it: it followed the
+    new leader without being told."""
     import os
     import signal
 
@@ -358,9 +359,15 @@ async def test_real_processes_a_standby_and_a_web_process_serve_the_desk_and_fol
         paused = await browser.post("/agent/api/state", json={"action": "pause", "reason": "break"}, headers=token)
         assert paused.status == 200 and paused.json["state"] == "paused", paused.body
 
-        os.kill(leader.proc.pid, signal.SIGKILL)
-        leader.proc.wait(10)
-        during = await browser.get("/agent/api/screen")
+        # The standby is frozen while the leader dies, so the request below meets a moment with no controller
+        # at all (otherwise a quick standby may take over within the relay's own wait and answer 200).
+        os.kill(standby.proc.pid, signal.SIGSTOP)
+        try:
+            os.kill(leader.proc.pid, signal.SIGKILL)
+            leader.proc.wait(10)
+            during = await browser.get("/agent/api/screen")
+        finally:
+            os.kill(standby.proc.pid, signal.SIGCONT)
         assert during.status == 503 and during.json["error_id"] == "calls.controller_unavailable", during.body
         answers = []
 
