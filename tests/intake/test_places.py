@@ -171,3 +171,21 @@ def test_sound_repair_never_rewrites_a_place_said_correctly_or_a_spoken_phrase(e
     p = extractor.propose("余姚泗门这边停电了一个上午")
     assert not p.repairs and p.address.subdistrict == "泗门镇"
     assert not extractor.propose("这个事情到底谁管").repairs
+
+
+@pytest.mark.parametrize("text, district, town", [
+    ("骆驼，我们村口那盏路灯不亮了", "zhenhai", "骆驼街道"),          # an ordinary word, said first and alone
+    ("喂 南门 菜场后面那条弄堂垃圾没人拉", "haishu", "南门街道"),
+    ("嗯 邱爱 我们小区门口水管爆了", "yinzhou", "邱隘镇"),           # misheard, said first: repaired by sound
+    ("柴乔，楼下那个厂半夜机器一直响", "beilun", "柴桥街道"),
+])
+def test_a_bare_town_name_that_opens_the_call_before_a_pause_is_a_place(extractor, text, district, town):
+    """A caller who names the place first and pauses (喂 骆驼，…) says it as a place, even an ordinary
+    word or a misheard name; the same words inside a sentence still need place context."""
+    where = extractor.gazetteer.resolve(text)
+    assert where.district == district and where.address.subdistrict == town, text
+
+
+@pytest.mark.parametrize("text", ["骆驼毛的衣服起球了 能退吗", "南门口的那个摊子又摆出来了", "同志 我家的燃气表不走了"])
+def test_an_ordinary_word_opening_the_call_without_a_pause_is_not_a_town(extractor, text):
+    assert extractor.gazetteer.resolve(text).district is None, text

@@ -35,7 +35,7 @@ BARE_FACTOR = 0.85   # a two-character bare name (横街, 古林) said without �
 # 横街这边, 在古林, 住在南门那块, 白云的 ... (南门 alone may be a school's south gate).
 # A town's own institutions and places say "the town" as well: 古林菜场, 柴桥中学, 梅墟工业区.
 _BARE_PLACE_NOUNS = (r"菜场|菜市场|农贸市场|市场|中学|小学|中心小学|幼儿园|卫生院|医院|派出所|政府|工业区|开发区|工业园|园区|"
-                     r"水库|老街|大桥|汽车站|车站|地铁站|码头|渔港|公园|广场|中心|街道|集镇|路口|大道|方向|派出")
+                     r"水库|老街|大桥|汽车站|岛|车站|地铁站|码头|渔港|公园|广场|中心|街道|集镇|路口|大道|方向|派出")
 _BARE_AFTER = re.compile(r"(这边|那边|那里|这里|那儿|这儿|那块|这块|附近|一带|片区|地区|街上|镇上|乡下|村|社区|小区|的|这|那|人|"
                          + _BARE_PLACE_NOUNS + ")")
 _BARE_BEFORE = re.compile(r"(在|住|是|到|去|来自|我们|咱们|我家|家住|位于)$")
@@ -44,6 +44,10 @@ _BARE_AFTER_STRONG = re.compile(r"(这边|那边|那里|这里|那儿|这儿|那
                                 r"菜场|菜市场|农贸市场|中学|小学|卫生院|派出所|工业区|开发区|集镇)")
 _BARE_BEFORE_STRONG = re.compile(r"(住在|家住|来自|位于|我们|咱们|阿拉|住|[我们拉]是|[我们拉]在)$")
 _BARE_AFTER_STRONG_WORD = re.compile(r"(那个|这个)")
+# A caller who opens with the place says it first and pauses (喂 古林 我们这边停电了, 夏应，车库进水了): a
+# bare name that opens the call, after at most a greeting, and is followed by a pause is said as a place.
+_OPENING = re.compile(r"^(?:(?:喂|你好|您好|哎|诶|嗯|那个|hello|hi)[ ，,、。!！]*)*$", re.I)
+_PAUSE_AFTER = re.compile(r"[ ，,、。：:]")
 COMMON_FACTOR = 0.7  # a bare name that is also an ordinary word (骆驼, 长河): any other place named outweighs it
 
 _ROAD_SUFFIXES = (("步行街", "pedestrian street"), ("大道", "avenue"), ("大街", "street"),
@@ -345,6 +349,8 @@ class Gazetteer:
         before = text[max(0, start - 4):start]
         if text[start:end] in self._free and not strong:
             return True
+        if _PAUSE_AFTER.match(text, end) and _OPENING.match(text[:start]):
+            return True   # the call opens with the place: 夏应 我们小区…
         if strong or text[start:end] in self._common:
             return bool(_BARE_AFTER_STRONG.match(text, end) or _BARE_AFTER_STRONG_WORD.match(text, end)
                         or _BARE_BEFORE_STRONG.search(before))
