@@ -16,6 +16,7 @@ from callcenter.pbxsim import cli
 from callcenter.pbxsim.apps import APPLICATIONS, create_leg, local_pair, start_mixmonitor, stop_mixmonitor
 from callcenter.pbxsim.model import UNKNOWN, Channel
 from callcenter.pbxsim.queues import QueueError
+from callcenter.pbxsim.wire import encode, format_tv
 
 ACTIONS: dict = {}
 
@@ -96,7 +97,7 @@ def login(session, message):
         return d
     session.authenticated = True
     session.username = message.get("Username", "")
-    session.session_tv = _tv_now(session)
+    session.session_tv = format_tv(session.sim.reactor.seconds())
     mask = message.get("Events")
     if mask is not None:
         session.events = _event_mask(mask)
@@ -104,23 +105,11 @@ def login(session, message):
     sim = session.sim
     if session.wants("system"):
         up = str(int(sim.reactor.seconds() - sim.started))
-        session._pending_events.append(_enc([("Event", "FullyBooted"), ("Privilege", "system,all"),
-                                             ("Uptime", up), ("LastReload", up), ("Status", "Fully Booted")]))
+        session._pending_events.append(encode([("Event", "FullyBooted"), ("Privilege", "system,all"),
+                                               ("Uptime", up), ("LastReload", up), ("Status", "Fully Booted")]))
     sim.reactor.callLater(0, session.security_event, "SuccessfulAuth", "Informational", 1,
                           account=session.username, extra=[("UsingPassword", "0")])
     return frames
-
-
-def _enc(pairs):
-    from callcenter.pbxsim.server import encode
-
-    return encode(pairs)
-
-
-def _tv_now(session):
-    from callcenter.pbxsim.server import _tv
-
-    return _tv(session.sim.reactor.seconds())
 
 
 def _event_mask(mask: str):

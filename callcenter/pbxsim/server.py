@@ -11,34 +11,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
-from datetime import datetime, timezone
 
 from twisted.internet import defer, protocol
 
 from callcenter.ami.errors import AMIParseError
 from callcenter.ami.framing import FrameSplitter
 from callcenter.ami.message import parse_message
+from callcenter.pbxsim.actions import dispatch
+from callcenter.pbxsim.wire import NEVER, encode, format_tv
 
 log = logging.getLogger(__name__)
-
-NEVER = "1970-01-01T00:00:00.000+0000"
-
-
-def _tv(seconds: float) -> str:
-    dt = datetime.fromtimestamp(seconds, tz=timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}+0000"
-
-
-def encode(pairs) -> bytes:
-    """One AMI frame.  Values from the simulator's own state never hold CR/LF;
-    anything that would is cut at the line break rather than let it inject."""
-    lines = [f"{key}: {value}" for key, value in pairs]
-    text = "\r\n".join(lines)
-    if text.count("\n") != len(lines) - 1 or text.count("\r") != len(lines) - 1:
-        # slow path: some value carried a line break
-        text = "\r\n".join(f"{key}: {str(value).replace(chr(13), ' ').replace(chr(10), ' ')}"
-                            for key, value in pairs)
-    return (text + "\r\n\r\n").encode("utf-8")
 
 
 class AMISession(protocol.Protocol):
@@ -104,8 +86,6 @@ class AMISession(protocol.Protocol):
 
     # -- action processing ------------------------------------------------------
     def _run_next(self) -> None:
-        from callcenter.pbxsim.actions import dispatch
-
         while not self.busy and self._actions and not self.closing:
             message = self._actions.pop(0)
             self.busy = True
@@ -186,7 +166,7 @@ class AMISession(protocol.Protocol):
     def security_event(self, name: str, severity: str, version: int, *, account: str | None, extra=(),
                        account_last: bool = False) -> None:
         local, remote = self._addresses()
-        pairs = [("EventTV", _tv(self.sim.reactor.seconds())), ("Severity", severity), ("Service", "AMI"),
+        pairs = [("EventTV", format_tv(self.sim.reactor.seconds())), ("Severity", severity), ("Service", "AMI"),
                  ("EventVersion", str(version))]
         if not account_last:
             pairs.append(("AccountID", account or ""))

@@ -25,7 +25,7 @@ from callcenter.pbxsim.dialplan import Dialplan, LAB_QUEUES, hotline_dialplan, l
 from callcenter.pbxsim.model import CAUSE_TEXT, UNKNOWN, Bridge, Channel, ChannelGone, Redirected
 from callcenter.pbxsim.participants import CallerScript, Device, ListeningPhone, PSTNNumber, ScriptError
 from callcenter.pbxsim.queues import QueueManager
-from callcenter.pbxsim.server import encode
+from callcenter.pbxsim.wire import encode
 
 log = logging.getLogger(__name__)
 

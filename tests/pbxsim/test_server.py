@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 
-from callcenter.pbxsim.server import encode
+from callcenter.pbxsim.wire import encode
 from tests.pbxsim.harness import Peer, advance, make
 
 
