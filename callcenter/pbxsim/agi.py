@@ -13,7 +13,7 @@ from urllib.parse import quote
 from twisted.internet import defer
 
 from callcenter.pbxsim.apps import answer, collect_digits
-from callcenter.pbxsim.model import UNKNOWN, ChannelGone, Redirected
+from callcenter.pbxsim.model import STOP, UNKNOWN, ChannelGone, Redirected
 
 #: RFC 2396 unreserved marks stay as they are (Asterisk's legacy URI encoding).
 _SAFE = "-_.!~*'()"
@@ -267,8 +267,6 @@ def execute(sim, ch, command: str):
             return 200, "result=-2"
         app_args = " ".join(words[2:]) if len(words) > 2 else ""
         result = yield sim.exec_app(ch, words[1], app_args, newexten=False)
-        from callcenter.pbxsim.simulator import STOP
-
         if result is STOP or ch.hungup:
             raise ChannelGone(ch.name)
         if isinstance(result, tuple):

@@ -13,7 +13,7 @@ import uuid as _uuid
 from twisted.internet import defer
 
 from callcenter.pbxsim.dialplan import split_args, truthy
-from callcenter.pbxsim.model import UNKNOWN, ChannelGone
+from callcenter.pbxsim.model import STOP, UNKNOWN, ChannelGone
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +25,6 @@ def application(name):
         APPLICATIONS[name.lower()] = fn
         return fn
     return register
-
-
-def _stop():
-    from callcenter.pbxsim.simulator import STOP
-
-    return STOP
 
 
 def _float(text, default=0.0) -> float:
@@ -106,7 +100,7 @@ def app_wait(sim, ch, data, ext):
 def app_hangup(sim, ch, data, ext):
     cause = int(data) if data.strip().isdigit() else 16
     sim.hangup(ch, cause, request=True)
-    return _stop()
+    return STOP
 
 
 @application("Busy")
@@ -117,7 +111,7 @@ def app_busy(sim, ch, data, ext):
     sim.newstate(ch, 7)
     yield sim.sleep(ch, _float(data, 10.0) or None)
     sim.hangup(ch, 17, request=True)
-    return _stop()
+    return STOP
 
 
 @application("Congestion")
@@ -127,7 +121,7 @@ def app_congestion(sim, ch, data, ext):
     sim.report_progress(ch, "congestion")
     yield sim.sleep(ch, _float(data, 10.0) or None)
     sim.hangup(ch, 34, request=True)
-    return _stop()
+    return STOP
 
 
 @application("Playback")
@@ -383,7 +377,7 @@ def app_dial(sim, ch, data, ext):
             # (set when a bridge ends) stays empty, and "g" goes on in the dialplan.
             if "g" not in options:
                 sim.hangup(ch, 16)
-                return _stop()
+                return STOP
             return None
         sim.bridge(ch, callee)
         talk_limit = None
@@ -404,7 +398,7 @@ def app_dial(sim, ch, data, ext):
             sim.set_var(ch, name, str(value))
         if "g" not in options:
             sim.hangup(ch, 16)
-            return _stop()
+            return STOP
     return None
 
 
@@ -577,7 +571,7 @@ def app_chanspy(sim, ch, data, ext):
                  + target.snapshot(sim.channelvars, "Spyee"))
         # with a single spied channel, q/E/w/B all end when it is gone
         sim.hangup(ch, 16)
-    return _stop()
+    return STOP
 
 
 def new_uuid() -> str:

@@ -19,6 +19,7 @@ import uuid as _uuid
 from twisted.internet import defer, protocol
 
 from callcenter.pbxsim.dialplan import split_args
+from callcenter.pbxsim.media import read_slin, tone
 from callcenter.pbxsim.model import ChannelGone
 
 log = logging.getLogger(__name__)
@@ -123,8 +124,6 @@ def _split_service(service: str) -> tuple[str, int]:
 
 
 def _speech(sim, ch) -> bytes:
-    from callcenter.pbxsim.simulator import read_slin
-
     source = sim.speech_source(ch)
     return read_slin(source) if source is not None else b""
 
@@ -199,14 +198,6 @@ def audiosocket_leg(sim, caller, rest: str):
     ch.on_hangup.append(lambda _c: client.close())
     client.on_lost.addCallback(lambda _: None if ch.hungup else sim.hangup(ch, 16))
     return ch
-
-
-def tone(seconds: float, hz: float = 1000.0) -> bytes:
-    """A prompt's audio stand-in: a sine tone, 8 kHz signed-linear."""
-    import math
-
-    n = int(seconds * 8000)
-    return struct.pack(f"<{n}h", *(int(8000 * math.sin(2 * math.pi * hz * i / 8000)) for i in range(n)))
 
 
 def _listeners(ch) -> list:

@@ -35,6 +35,10 @@ CAUSE_TEXT = {
 }
 
 
+#: what an application returns when the channel's dialplan must not go on (it hung up, or is gone)
+STOP = object()
+
+
 class ChannelGone(Exception):
     """The channel was hung up while an application was running on it."""
 

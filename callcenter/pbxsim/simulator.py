@@ -22,14 +22,13 @@ from twisted.internet import defer
 
 from callcenter.pbxsim import apps as _apps
 from callcenter.pbxsim.dialplan import Dialplan, LAB_QUEUES, hotline_dialplan, lab_dialplan, substitute
-from callcenter.pbxsim.model import CAUSE_TEXT, UNKNOWN, Bridge, Channel, ChannelGone, Redirected
+from callcenter.pbxsim.media import read_slin
+from callcenter.pbxsim.model import CAUSE_TEXT, STOP, UNKNOWN, Bridge, Channel, ChannelGone, Redirected
 from callcenter.pbxsim.participants import CallerScript, Device, ListeningPhone, PSTNNumber, ScriptError
 from callcenter.pbxsim.queues import QueueManager
 from callcenter.pbxsim.wire import encode
 
 log = logging.getLogger(__name__)
-
-STOP = object()
 
 
 class _Waiter:
@@ -773,24 +772,3 @@ class PBXSimulator:
         os.replace(tmp, path)
         return path
 
-
-def read_slin(path: Path) -> bytes:
-    """8 kHz mono signed-linear samples of a WAV (resampled crudely if needed)."""
-    with wave.open(str(path), "rb") as w:
-        channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
-        data = w.readframes(w.getnframes())
-    if width != 2:
-        raise ScriptError("speech_wav must be 16-bit PCM", path=str(path))
-    if channels == 2:
-        import array
-
-        samples = array.array("h", data)
-        data = array.array("h", samples[0::2]).tobytes()
-    if rate != 8000:
-        import array
-
-        samples = array.array("h", data)
-        step = rate / 8000
-        out = array.array("h", (samples[int(i * step)] for i in range(int(len(samples) / step))))
-        data = out.tobytes()
-    return data
