@@ -13,7 +13,8 @@ from importlib import resources
 from twisted.internet import defer
 
 from callcenter.pbxsim import cli
-from callcenter.pbxsim.apps import APPLICATIONS, create_leg, local_pair, start_mixmonitor, stop_mixmonitor
+from callcenter.pbxsim.apps import APPLICATIONS, start_mixmonitor, stop_mixmonitor
+from callcenter.pbxsim.legs import create_leg, local_pair
 from callcenter.pbxsim.model import UNKNOWN, Channel
 from callcenter.pbxsim.queues import QueueError
 from callcenter.pbxsim.wire import encode, format_tv

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from twisted.internet import defer
 
 from callcenter.pbxsim.dialplan import split_args
+from callcenter.pbxsim.legs import create_leg
 from callcenter.pbxsim.model import ChannelGone, Redirected
 
 
@@ -293,8 +294,6 @@ class QueueManager:
 
     @defer.inlineCallbacks
     def _ring_member(self, q: Queue, entry: Entry, member: Member):
-        from callcenter.pbxsim.apps import create_leg
-
         sim, ch = self.sim, entry.channel
         target = member.interface[:-2] if member.interface.endswith("/n") else member.interface
         callee = create_leg(sim, ch, target)
