@@ -12,8 +12,10 @@ from urllib.parse import quote
 
 from twisted.internet import defer
 
-from callcenter.pbxsim.apps import answer, collect_digits
+from callcenter.pbxsim.dialplan import split_args
 from callcenter.pbxsim.model import STOP, UNKNOWN, ChannelGone, Redirected
+from callcenter.pbxsim.registry import APPLICATIONS
+from callcenter.pbxsim.steps import answer, collect_digits
 
 #: RFC 2396 unreserved marks stay as they are (Asterisk's legacy URI encoding).
 _SAFE = "-_.!~*'()"
@@ -72,8 +74,6 @@ def agi_env(sim, ch, args: list[str]) -> str:
 @defer.inlineCallbacks
 def run_async_agi(sim, ch, data: str):
     """The ``AGI(agi:async,args)`` application."""
-    from callcenter.pbxsim.dialplan import split_args
-
     args = split_args(data)
     if not args or args[0] != "agi:async":
         sim.set_var(ch, "AGISTATUS", "FAILURE")
@@ -261,8 +261,6 @@ def execute(sim, ch, command: str):
     if upper[:1] == ["EXEC"]:
         if len(words) < 2:
             return USAGE
-        from callcenter.pbxsim.apps import APPLICATIONS
-
         if words[1].lower() not in APPLICATIONS:
             return 200, "result=-2"
         app_args = " ".join(words[2:]) if len(words) > 2 else ""

@@ -1,4 +1,5 @@
-"""Dialplan applications the simulator executes.
+"""Dialplan applications the simulator executes, each registered here by name
+(:mod:`callcenter.pbxsim.registry`).
 
 Each application is ``app(sim, channel, data, extension)`` and returns None
 (next priority), ``STOP`` (the channel is gone) or a ``(context, exten,
@@ -8,24 +9,19 @@ simulator's primitives, so events stay consistent.
 from __future__ import annotations
 
 import logging
-import uuid as _uuid
 
 from twisted.internet import defer
 
+from callcenter.pbxsim.agi import run_async_agi
+from callcenter.pbxsim.audiosocket import play_to_listeners, run_audiosocket_app, stream_channel_audio
 from callcenter.pbxsim.dialplan import split_args, truthy
 from callcenter.pbxsim.legs import create_leg
 from callcenter.pbxsim.model import STOP, ChannelGone
+from callcenter.pbxsim.participants import ListeningPhone
+from callcenter.pbxsim.registry import APPLICATIONS, application  # APPLICATIONS: as filled below
+from callcenter.pbxsim.steps import answer, collect_digits
 
 log = logging.getLogger(__name__)
-
-APPLICATIONS: dict = {}
-
-
-def application(name):
-    def register(fn):
-        APPLICATIONS[name.lower()] = fn
-        return fn
-    return register
 
 
 def _float(text, default=0.0) -> float:
@@ -33,11 +29,6 @@ def _float(text, default=0.0) -> float:
         return float(text)
     except (TypeError, ValueError):
         return default
-
-
-def answer(sim, ch) -> None:
-    if ch.state != 6:
-        sim.report_progress(ch, "answer")
 
 
 def jump(sim, ch, target: str, extension) -> tuple:
@@ -128,8 +119,6 @@ def app_congestion(sim, ch, data, ext):
 @application("Playback")
 @defer.inlineCallbacks
 def app_playback(sim, ch, data, ext):
-    from callcenter.pbxsim.audiosocket import play_to_listeners
-
     files = split_args(data)[0].split("&")
     answer(sim, ch)
     for f in files:
@@ -170,35 +159,6 @@ def app_echo(sim, ch, data, ext):
             sim.send_dtmf(ch, ch.peer, digit)
         if digit == "#":
             return None
-
-
-@defer.inlineCallbacks
-def collect_digits(sim, ch, prompts, max_digits: int, timeout: float, terminator: str = "#"):
-    """Play prompts (interruptible by a key) then read up to ``max_digits``.
-
-    Returns ``(digits, timed_out)``.  Scripted callers answer through
-    :meth:`PBXSimulator.prompt_keys`.
-    """
-    sim.prompt_keys(ch)
-    digits = ""
-    for prompt in prompts:
-        if not prompt:
-            continue
-        seconds = sim.sound_seconds(ch, prompt)
-        got = yield sim.sleep(ch, sim.default_prompt_seconds if seconds is None else seconds, dtmf=True)
-        if got is not None:
-            if got == terminator:
-                return digits, False
-            digits += got
-            break
-    while len(digits) < max_digits:
-        got = yield sim.sleep(ch, timeout, dtmf=True)
-        if got is None:
-            return digits, True
-        if got == terminator:
-            return digits, False
-        digits += got
-    return digits, False
 
 
 @application("Read")
@@ -306,8 +266,6 @@ def app_simpstn(sim, ch, data, ext):
     yield sim.sleep(ch, entry.answer_after)
     answer(sim, ch)
     if entry.digits and ch.peer is not None:
-        from callcenter.pbxsim.participants import ListeningPhone
-
         # the citizen listens and presses the key once the menu asks (PBXSimulator.prompt_keys)
         ch.peer.participant = ListeningPhone(ch, entry.digits, entry.digit_after, entry.hangup_after)
         yield sim.sleep(ch, None)
@@ -420,12 +378,10 @@ def ring_or_leave(sim, ch, callee, timeout):
     return first[0]
 
 
-# -- AGI / Queue / AudioSocket / ChanSpy live in their own modules -----------------
+# -- AGI, Queue and AudioSocket run in their own rooms; ChanSpy ------------------
 
 @application("AGI")
 def app_agi(sim, ch, data, ext):
-    from callcenter.pbxsim.agi import run_async_agi
-
     return run_async_agi(sim, ch, data)
 
 
@@ -436,8 +392,6 @@ def app_queue(sim, ch, data, ext):
 
 @application("AudioSocket")
 def app_audiosocket(sim, ch, data, ext):
-    from callcenter.pbxsim.audiosocket import run_audiosocket_app
-
     return run_audiosocket_app(sim, ch, data)
 
 
@@ -465,8 +419,6 @@ def app_chanspy(sim, ch, data, ext):
 
     target.on_hangup.append(gone)
     if ch.tech == "AudioSocket":
-        from callcenter.pbxsim.audiosocket import stream_channel_audio
-
         stream_channel_audio(sim, ch, target)
     watch = sim.sleep(ch, None)
     try:
@@ -482,7 +434,3 @@ def app_chanspy(sim, ch, data, ext):
         # with a single spied channel, q/E/w/B all end when it is gone
         sim.hangup(ch, 16)
     return STOP
-
-
-def new_uuid() -> str:
-    return str(_uuid.uuid4())

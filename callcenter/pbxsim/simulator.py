@@ -20,12 +20,14 @@ from pathlib import Path
 
 from twisted.internet import defer
 
-from callcenter.pbxsim import apps as _apps
+from callcenter.pbxsim.apps import APPLICATIONS
+from callcenter.pbxsim.audiosocket import AudioSocketClient
 from callcenter.pbxsim.dialplan import Dialplan, LAB_QUEUES, hotline_dialplan, lab_dialplan, substitute
 from callcenter.pbxsim.media import read_slin
 from callcenter.pbxsim.model import CAUSE_TEXT, STOP, UNKNOWN, Bridge, Channel, ChannelGone, Redirected
 from callcenter.pbxsim.participants import CallerScript, Device, ListeningPhone, PSTNNumber, ScriptError
 from callcenter.pbxsim.queues import QueueManager
+from callcenter.pbxsim.server import AMIServerFactory
 from callcenter.pbxsim.wire import encode
 
 log = logging.getLogger(__name__)
@@ -166,8 +168,6 @@ class PBXSimulator:
     def listen(self, port: int = 0, interface: str = "127.0.0.1"):
         """Serve AMI; fires with the ``IListeningPort``."""
         from twisted.internet.endpoints import TCP4ServerEndpoint
-
-        from callcenter.pbxsim.server import AMIServerFactory
 
         return TCP4ServerEndpoint(self.reactor, port, interface=interface).listen(AMIServerFactory(self))
 
@@ -598,8 +598,6 @@ class PBXSimulator:
                 self.chan_event("DTMFBegin", "dtmf", other, [("Digit", digit), ("Direction", "Sent")])
                 self.chan_event("DTMFEnd", "dtmf", other, [("Digit", digit), ("DurationMs", str(int(self.dtmf_duration * 1000))),
                                                            ("Direction", "Sent")])
-                from callcenter.pbxsim.audiosocket import AudioSocketClient
-
                 if isinstance(other.participant, AudioSocketClient):
                     other.participant.send_dtmf(digit)
                 elif other.tech == "Local" and other.peer is not None and not other.peer.hungup:
@@ -667,7 +665,7 @@ class PBXSimulator:
                                                           ("AppData", data)])
         ch.application, ch.appdata = app, data
         ch.last_app, ch.last_data = app, data
-        impl = _apps.APPLICATIONS.get(app.lower())
+        impl = APPLICATIONS.get(app.lower())
         if impl is None:
             log.warning("application %s is not simulated; hanging up %s", app, ch.name)
             self.hangup(ch, 16, request=True)
