@@ -33,6 +33,24 @@ by ``speed``; nothing sleeps.  The dialplan is the hotline contract of
 ``docker/asterisk/extensions.conf`` run by a small interpreter
 (:mod:`callcenter.pbxsim.dialplan`); AsyncAGI commands are in
 :mod:`callcenter.pbxsim.agi`.
+
+The rooms, top floor first; each imports only rooms below it::
+
+    simulator     PBXSimulator: channels, their life cycle and events; runs the dialplan
+    server        one AMISession per AMI connection
+    actions       what each AMI action answers
+    apps          the dialplan applications, each registered by name (Dial, Read, ChanSpy …)
+    queues        app_queue: members, callers, Queue()
+    legs          the channel a dial string makes (phones, Local pairs, AudioSocket)
+    audiosocket   a call's audio streamed to the ASR server
+    agi           AsyncAGI: AGI() and its commands
+    media         8 kHz signed-linear audio: callers' speech, prompt tones
+    steps         answering, prompts that read keys (Read(), GET DATA)
+    registry      the application registry (filled by apps; the simulator, Originate and
+                  AGI's EXEC look names up in it)
+    wire          AMI frames and timevals as written on the wire
+    model, dialplan, participants, cli    channels, extensions.conf, scripts, CLI commands
+    captures      the byte-exact recordings, read by the tests
 """
 from callcenter.pbxsim.dialplan import Dialplan, DialplanError
 from callcenter.pbxsim.model import Channel

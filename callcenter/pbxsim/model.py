@@ -4,7 +4,9 @@ A :class:`Channel` knows how to render its *snapshot* — the block of fields
 every channel event carries, in Asterisk's order (``Channel`` … ``Linkedid``
 then one ``ChanVariable`` per ``channelvars`` entry) — optionally with a
 prefix (``Dest``, ``LocalOne`` …) for two-channel events.  Behaviour (the
-dialplan, waiting, DTMF) lives in :mod:`callcenter.pbxsim.interpreter`.
+dialplan, waiting, DTMF) lives in :mod:`callcenter.pbxsim.simulator`; the
+signals that end or move a running application (``STOP``, :class:`ChannelGone`,
+:class:`Redirected`) are here too.
 """
 from __future__ import annotations
 
