@@ -3,8 +3,9 @@ proposals per second, and with --compare the candidate classifiers side by side.
 
     callcenter bench intake [--repeat N] [--train] [--compare] [--blind]
 
-The held-back splits (hand-written, synthetic, written) and, when present, the development sets
-tests/intake/dev/dev.tsv and tests/intake/dev2/dev2.tsv are always scored.
+The held-back splits (hand-written, synthetic, written, written2 … written6) and, when present, the
+development sets tests/intake/dev/dev.tsv, tests/intake/dev2/dev2.tsv and tests/intake/dev3/dev3.tsv
+are always scored.
 
 ``--blind`` scores tests/intake/blind/blind.tsv, written apart from the project from the scope
 policy alone (E18b).  It is only ever scored, never trained or tuned on: the figures are
@@ -24,6 +25,9 @@ DEV_PATH = BLIND_PATH.parent.parent / "dev" / "dev.tsv"
 # The second development set (tests/intake/dev2, a third hand): the generalisation check, scored
 # the same way (its first-look figure, before its misses were read, is in README Intake).
 DEV2_PATH = BLIND_PATH.parent.parent / "dev2" / "dev2.tsv"
+# The third development set (tests/intake/dev3, a fourth hand, issue 18): scored the same way (its
+# first-look figure, before its misses were read, is in README Intake).
+DEV3_PATH = BLIND_PATH.parent.parent / "dev3" / "dev3.tsv"
 
 TARGETS = {"department": 0.9, "district": 0.92, "type": 0.85}
 
@@ -98,6 +102,8 @@ def run(args):
         sets["dev"] = load_examples(DEV_PATH)
     if DEV2_PATH.exists():
         sets["dev2"] = load_examples(DEV2_PATH)
+    if DEV3_PATH.exists():
+        sets["dev3"] = load_examples(DEV3_PATH)
     if getattr(args, "blind", False):
         blind = load_blind()
         if blind is None:
@@ -116,7 +122,7 @@ def run(args):
             for name, examples in sets.items():
                 yield {"bench": "intake", "metric": "candidate", "model": kind, "split": name, "train_seconds": seconds,
                        **score(candidate, examples)}
-    held = [e for name in ("hand-written", "synthetic", "written") for e in sets.get(name, ())]
+    held = [e for name, examples in sets.items() if name not in ("dev", "dev2", "dev3", "blind") for e in examples]
     for lang in ("zh", "en"):
         texts = [e.text for e in held if e.lang == lang]
         if not texts:

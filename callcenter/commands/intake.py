@@ -244,18 +244,20 @@ def _train(args) -> int:
     trained = blank.with_model(model)
     report = evaluate(trained, sets["hand-written"])
     synthetic = evaluate(trained, sets["synthetic"])
+    by_source = {"hand-written": report, "synthetic": synthetic}
+    by_source.update({name: evaluate(trained, examples) for name, examples in sets.items() if name not in by_source})
     summary = {"model": str(path), "kind": args.kind, "examples": len(train), "corrections": len(corrections),
                "corrections_from_db": from_db, "held_back": len(sets["hand-written"]),
                "held_back_accuracy": {f: r["accuracy"] for f, r in report.items()},
                "held_back_synthetic": len(sets["synthetic"]),
-               "held_back_synthetic_accuracy": {f: r["accuracy"] for f, r in synthetic.items()}}
+               "held_back_synthetic_accuracy": {f: r["accuracy"] for f, r in synthetic.items()},
+               "held_back_by_source": {name: {f: r["accuracy"] for f, r in rep.items()} for name, rep in by_source.items()}}
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
     else:
         print(f"模型已写入 / model written: {path}")
         print(f"  训练样本 / training rows: {len(train)}, 更正 / corrections: {len(corrections)} (数据库 / db: {from_db})")
-        for name, rep in (("留出集 / held-back (hand-written)", report),
-                          ("留出集 / held-back (synthetic, unseen situations)", synthetic)):
+        for name, rep in ((f"留出集 / held-back ({source})", rep) for source, rep in by_source.items()):
             for field, r in rep.items():
                 print(f"  {name} {field:<12} {100 * (r['accuracy'] or 0):.1f}% ({r['correct']}/{r['total']})")
     return 0

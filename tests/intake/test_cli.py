@@ -164,5 +164,9 @@ def test_bench_reports_throughput_and_held_back_accuracy():
     splits = {r["split"] for r in records if r["metric"] == "accuracy"}
     assert {"hand-written", "synthetic", "written"} <= splits
     assert ("dev" in splits) == bench.DEV_PATH.exists() and "blind" not in splits
+    assert ("dev3" in splits) == bench.DEV3_PATH.exists()
+    from ticketing.intake.resources import SOURCES
+
+    assert {name for name, (path, _required) in SOURCES.items() if path.exists()} <= splits   # held back per source
     speeds = {r["lang"]: r["texts_per_s"] for r in records if r["metric"] == "throughput"}
     assert set(speeds) == {"zh", "en"} and min(speeds.values()) > 5

@@ -27,9 +27,15 @@ WRITTEN_PATH = DATA_DIR / "written.tsv"       # hand-written from the scope poli
 # calls (written3, ids x…).  Each is read when present.
 WRITTEN2_PATH = DATA_DIR / "written2.tsv"
 WRITTEN3_PATH = DATA_DIR / "written3.tsv"
+# Three more: county and village callers in dialect (written4, ids y…), look-alikes and further urgent
+# rounds (written5, ids z…), indirect urgent calls, neighbours and department-service complaints (written6, q…).
+WRITTEN4_PATH = DATA_DIR / "written4.tsv"
+WRITTEN5_PATH = DATA_DIR / "written5.tsv"
+WRITTEN6_PATH = DATA_DIR / "written6.tsv"
 # The training sources by name: (path, required).  The held-back split of each is reported apart.
 SOURCES = {"hand-written": (LABELED_PATH, True), "synthetic": (SYNTHETIC_PATH, True), "written": (WRITTEN_PATH, True),
-           "written2": (WRITTEN2_PATH, False), "written3": (WRITTEN3_PATH, False)}
+           "written2": (WRITTEN2_PATH, False), "written3": (WRITTEN3_PATH, False), "written4": (WRITTEN4_PATH, False),
+           "written5": (WRITTEN5_PATH, False), "written6": (WRITTEN6_PATH, False)}
 MODEL_PATH = DATA_DIR / "model.json"
 
 
@@ -61,8 +67,8 @@ def load_gazetteer(path: str | Path | None = None, taxonomy=None) -> Gazetteer:
 
 def load_examples(path: str | Path | None = None) -> list[Example]:
     """The labeled rows of ``path``; by default the shipped training data: the hand-written
-    ``labeled.tsv``, ``written.tsv``, ``written2.tsv`` and ``written3.tsv`` (the last two when
-    present) and the policy-composed ``synthetic.tsv``."""
+    ``labeled.tsv``, ``written.tsv`` and ``written2.tsv`` … ``written6.tsv`` (each when present)
+    and the policy-composed ``synthetic.tsv``."""
     if path is None:
         return [e for name in SOURCES for e in _source_examples(name)]
     rows = read_tsv(path)
@@ -76,7 +82,7 @@ def held_back_sets() -> dict[str, list[Example]]:
     """The held-back split by source (the same id rule for every source): ``hand-written``
     (labeled.tsv), ``synthetic`` (whole situations of synthetic.tsv never trained on in any
     phrasing), ``written`` (written.tsv: the second hand-written set, of issue 18) and, when
-    present, ``written2`` and ``written3`` (two more hands)."""
+    present, ``written2`` … ``written6`` (five more hands)."""
     out = {}
     for name, (path, required) in SOURCES.items():
         if required or Path(path).exists():
