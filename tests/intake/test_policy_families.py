@@ -219,3 +219,67 @@ def test_suggestions_said_the_ways_callers_say_them(text, expected):
     from ticketing.intake.keywords import SUGGESTION_EXPLICIT
 
     assert bool(SUGGESTION_EXPLICIT.search(text.lower())) == (expected == "suggestion"), text
+
+
+# The scope.md §4 situations as further hands say them (E18i): phrasings written for these tests.
+@pytest.mark.parametrize("family, text", [
+    ("area_outage", "我们村里全都停电了 老人小孩都在家"),
+    ("area_outage", "这一片从中午开始就断水了 一条街的店都开不了"),
+    ("area_outage", "there's no hot water and no water at all in the whole dorm since this morning"),
+    ("self_harm_now", "有个小伙子翻到桥栏杆外面去了 在哭"),
+    ("self_harm_now", "my roommate says she wants to end it and won't open the door"),
+    ("violence_now_more", "楼下两个人拿着酒瓶在砸人"),
+    ("violence_now_more", "a man is beating a woman in the car park"),
+    ("trapped_now", "我们三个被关在冷库里面了 门从外面锁了"),
+    ("trapped_now", "the lift dropped two floors and we are still inside"),
+    ("in_the_water", "公园湖边有个小孩掉进湖里了"),
+    ("in_the_water", "someone slipped into the canal and is still in the water"),
+    ("fire_now", "隔壁家窗户里在冒黑烟 听到有人喊"),
+    ("fire_now", "the scooter in the stairwell is burning and the smoke is coming up"),
+    ("gas_more", "楼道里一股液化气那种味道 好几层都有"),
+    ("gas_more", "the kitchen smells a bit like gas and I can hear a hiss near the meter"),
+    ("flood_into_home_more", "雨水从门缝里往店里灌 地上已经一层水"),
+    ("flood_into_home_more", "our basement is filling with water fast"),
+    ("collapse_now", "后面那堵墙在往外鼓 砖头一块块掉"),
+    ("collapse_now", "the slope behind the school is sliding onto the road"),
+    ("vulnerable_more", "我外婆一个人在家 电话打了一上午没人接"),
+    ("vulnerable_more", "my neighbour fell in the bathroom and can't get up"),
+    ("dependent_on_power", "家里停电了 我爸在家做腹透 机器停了"),
+    ("chemical_now", "路口一辆槽罐车侧翻了 地上都是液体"),
+    ("sick_after_meal", "单位食堂吃完午饭 好多同事上吐下泻"),
+    ("road_danger_now", "高架上有辆车在逆行 好几辆车急刹车"),
+    ("live_wire_more", "电线被风刮下来了 掉在人行道上"),
+    ("live_wire_more", "a power line came down in the storm and is lying across the lane"),
+])
+def test_each_further_present_danger_family_is_urgent(family, text):
+    assert urgent_cues(text.lower(), FAMILY[family]), (family, text)
+
+
+@pytest.mark.parametrize("text", [
+    "我家停电了，就我们一家，邻居都有电",                       # one household
+    "明天整个小区要停水，想问一下几点开始",                      # a planned outage: future
+    "工地半夜十二点还在打桩，吵得睡不着",                        # 还在打 is pile driving, not a fight
+    "工厂烟囱冒黄烟，天天这样，味道很冲",                        # emissions, not a fire
+    "外卖电动车天天逆行，我要举报",                              # a habitual offence, not a wrong-way car now
+    "楼下有人在烧纸，烟有点大",                                  # open burning
+    "水龙头关不紧，一直在漏",                                    # a dripping tap is no gas leak
+    "电线被树枝压着，没冒火，就是晃得厉害",                      # denied inside the match
+    "我想问问家里老人要是联系不上，社区能不能上门看看",          # a conditional inside the match
+    "I lost my passport, which police station do I go to",
+    "someone is burning leaves behind the school again",
+    "路边的指示牌被风吹倒了，好几天了没人扶",
+])
+def test_near_misses_of_the_further_families_are_not_urgent(text):
+    assert not urgent_cues(text.lower(), [p for ps in FAMILY.values() for p in ps]), text
+
+
+@pytest.mark.parametrize("text", [
+    "你好我想问一下之前报修的路灯修了没有另外现在我们整栋楼都停水了一滴水都没有",   # 之前 far before: not governing
+    "没办法了 家里进水了 水已经到脚踝",                                            # 没办法 denies nothing
+    "hello I don't know who to call there is smoke coming out of the flat next door",  # "don't know" is no denial
+    "真可怕 楼道里全是烟",                                                          # 可怕 is no fear of the future
+])
+def test_a_cancel_word_elsewhere_in_a_long_call_does_not_cancel_a_present_danger(text):
+    from ticketing.intake.keywords import URGENT_PATTERNS
+
+    assert urgent_cues(text.lower(), compile_patterns(URGENT_PATTERNS)), text

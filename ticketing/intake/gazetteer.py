@@ -167,7 +167,7 @@ def _within(a: str, b: str, budget: int) -> bool:
 
 _EN_SOUND_RULES = (("tsh", "ch"), ("ts", "c"), ("tz", "c"), ("dz", "z"), ("hs", "sh"), ("zh", "j"), ("x", "sh"),
                    ("q", "ch"), ("ph", "f"), ("wh", "w"), ("ee", "i"), ("ea", "i"), ("ay", "ei"), ("ey", "ei"),
-                   ("oe", "u"), ("oo", "u"), ("ow", "ou"), ("ue", "u"))
+                   ("oe", "u"), ("oo", "u"), ("ow", "ou"), ("ue", "u"), ("igh", "ai"))
 
 
 def english_sound(key: str) -> str:
