@@ -578,6 +578,43 @@ COMPLAINT_MARKERS = re.compile(
     r"没人管|也不管|不负责|态度|太慢|拖了|推来推去|投诉|again|every time|no notice|nobody answers)", re.I)
 
 
+# A person in danger now (scope.md §1.5 求助 help): someone still inside a fire or a wreck, someone
+# unconscious or collapsed, an elderly person living alone who does not answer, someone about to jump.
+# Said as happening now (negated, feared or past mentions do not count: see :func:`urgent_cues`),
+# the call is for help whoever is speaking and however angry they are (没人接 here is the mother's
+# phone, not the hotline's).
+PERSON_IN_DANGER_PATTERNS: tuple[str, ...] = (
+    r"(人还在|还有人在|有人还在|还有.{1,3}个?人在?)(里面|里头|屋里|车里|船上)(?!.{0,2}(抽烟|干活|上班|工作|吃饭|走))|(里面|里头|屋里|车里|船上).{0,4}(还有人|有人在喊|有人在叫|有人在咳)|"
+    r"还有.{1,3}个?人(没出来|没撤|出不来)|有人(没出来|出不来|卡在|卡住)|卡在(里面|车里)",
+    r"(晕过去|晕倒|昏倒|昏过去|昏迷|不省人事|站不起来|倒在地上|躺在地上不动|人躺在地上|躺着不动|口齿不清)",
+    r"(一个人住|独居|孤寡|住在老房子).{0,60}(没人接|不接|联系不上|打不通|不开门|没开门|没动静|没人应|没打)",
+    r"(要跳楼|要跳下去|想跳|往下跳|坐在.{0,12}(栏杆|护栏|窗台)|翻到.{0,4}(栏杆|护栏|窗)外)",
+    r"\b(still|are) (inside|in there|trapped)\b|\bsomeone (is )?(inside|trapped|stuck)\b|\bpassed out\b|\bnot moving\b|"
+    r"\bunconscious\b|\b(might|going to|about to|wants to|threatening to) jump\b|\bsitting on the (railing|ledge|edge)\b|"
+    r"\bpale and floppy\b|\b(left|walked out of) the house\b.{0,40}\b(dementia|pyjamas|hour)",
+)
+PERSON_IN_DANGER = compile_patterns(PERSON_IN_DANGER_PATTERNS)
+
+
+def person_in_danger(low: str) -> bool:
+    """Someone is in danger now and needs someone to come (PERSON_IN_DANGER, said as present)."""
+    return bool(urgent_cues(low, PERSON_IN_DANGER)) and not NOBODY_IN_DANGER.search(low) \
+        and not _WHAT_IF_QUESTION.search(low)
+
+
+# 万一…怎么办 / what if … what should we do: the whole call is a what-if question, across its pauses.
+_WHAT_IF_QUESTION = re.compile(r"(万一|如果|要是|假如|假设|\bwhat if\b|\bif\b).*(怎么办|咋办|\bwhat (should|do|can) (i|we)\b)", re.I)
+
+
+# A fault in the power network's own kit (a meter box, a substation, a transformer, a line) seen
+# smoking, sparking or down outside anyone's home is a report (scope.md §1.5: a public hazard,
+# nobody waiting to be rescued); an outage of a whole building stays help.
+PUBLIC_FIXTURE_HAZARD = re.compile(
+    r"(电表箱|电箱|配电箱|配电房|配电间|变压器|电线杆|电线|电缆|高压线|电塔).{0,10}(冒烟|冒黑烟|着了|着火|起火|火花|火星|闪|掉|断|垂|倒|拖|泡|烧)|"
+    r"\b(meter box|electric(al)? box|power (line|cable)s?|transformer|live wire|cables?)\b.{0,40}\b(smok\w*|spark\w*|fell|fallen|down|hanging|burning|on fire)\b", re.I)
+OUTAGE = re.compile(r"(停电|没电|断电|跳闸|\bno (power|electricity)\b|\blost power\b|\bpower (cut|outage|is out|went)\b)", re.I)
+
+
 # An outage or fault told as happening again, unannounced or unanswered is a complaint (scope.md §1.5:
 # "又停水了"), even when it is a whole building's.
 REPEATED_GRIEVANCE = re.compile(r"(又停|又没|又坏|今天又|老是停|经常停|每次都|一个月.{0,2}(三|好几|几|两|五)(次|趟|回)|"
@@ -632,9 +669,14 @@ def explicit_type(low: str, danger_now: bool, predicted: str | None) -> str | No
         return "complaint"
     if SUGGESTION_EXPLICIT.search(low):
         return "suggestion"
+    if USE_PERSON_RULES and predicted in ("complaint", "report", "consultation") and person_in_danger(low):
+        return "help"        # someone in danger now needs someone to come, whatever else is said
     if danger_now and predicted in ("complaint", "report", "consultation") and PERSON_AT_RISK.search(low) \
             and not COMPLAINT_MARKERS.search(low):
         return "help"
+    if USE_PERSON_RULES and danger_now and predicted == "help" and PUBLIC_FIXTURE_HAZARD.search(low) \
+            and not OUTAGE.search(low) and not PERSON_AT_RISK.search(low) and not person_in_danger(low):
+        return "report"      # a hazard seen in a public place, nobody waiting to be rescued
     if predicted == "help" and REPEATED_GRIEVANCE.search(low) and not PERSON_AT_RISK.search(low):
         return "complaint"   # 又停水了, 每次都不通知, 电话一直占线: a grievance, nobody to rescue
     if USE_CONSULT_RULE and not danger_now and predicted in ("complaint", "report", "help") and CONSULT_ASK.search(low.strip()) \
@@ -644,6 +686,7 @@ def explicit_type(low: str, danger_now: bool, predicted: str | None) -> str | No
 
 
 USE_CONSULT_RULE = True
+USE_PERSON_RULES = True
 
 
 # -- who answers a present danger (scope.md §3) ---------------------------------------------

@@ -1,0 +1,65 @@
+"""scope.md §1.5 request types: the rules keywords.explicit_type applies over the classifier for
+who needs someone to come (help) and what is a public fault pointed out (report).  Phrasings here
+are written for these tests, not taken from any tuning set."""
+from __future__ import annotations
+
+import pytest
+
+from ticketing.intake.keywords import (URGENT_PATTERNS, compile_patterns, explicit_type, person_in_danger,
+                                       urgent_cues)
+
+PATTERNS = compile_patterns(URGENT_PATTERNS)
+
+
+def _type(text: str, predicted: str) -> str | None:
+    low = text.lower()
+    return explicit_type(low, bool(urgent_cues(low, PATTERNS)), predicted)
+
+
+@pytest.mark.parametrize("text", [
+    "仓库那边烧起来了 还有两个人在里面没出来",
+    "对面楼三楼窗口在冒烟 里面好像有人在喊",
+    "公交站台边上一个阿姨晕倒了 叫她也没反应",
+    "我爸一个人住在乡下 从早上到现在电话都没人接 敲门也不开",
+    "桥上有个小伙子坐在栏杆上 看样子想跳",
+    "there's a man lying on the cycle path, not moving, I think he's unconscious",
+    "smoke is pouring out of the workshop and two of the welders are still inside",
+])
+def test_a_person_in_danger_now_makes_the_call_help(text):
+    """Help: someone (a stranger too) needs someone to come now — the classifier's report or complaint
+    is overruled, and 没人接 about the old man's phone is no grievance about the hotline."""
+    assert person_in_danger(text.lower()), text
+    assert _type(text, "report") == "help", text
+    assert _type(text, "complaint") == "help", text
+
+
+@pytest.mark.parametrize("text", [
+    "上个月仓库着火的时候还有人在里面 现在想问一下赔偿找谁",         # past
+    "万一楼里着火了 里面还有人出不来怎么办",                        # hypothetical
+    "厂里的工人还在里面抽烟 旁边就是油漆桶",                        # people inside, not in danger
+    "没有人晕倒 就是食堂的菜有股馊味",                              # denied
+    "nobody is inside, the empty shed behind the school is smoking",
+])
+def test_people_mentioned_but_not_in_danger_now_do_not_make_help(text):
+    """Past, feared, denied or harmless mentions of people are no person in danger now."""
+    assert not person_in_danger(text.lower()), text
+
+
+@pytest.mark.parametrize("text", [
+    "小区门口那个配电箱在冒黑烟 噼里啪啦的",
+    "路口那根电线杆上的线掉下来了 在地上闪火花",
+    "the transformer on the corner of the street is sparking and smoking",
+])
+def test_a_power_fault_in_a_public_place_is_a_report(text):
+    """Report: a hazard in the power network's kit outside anyone's home, nobody waiting to be rescued."""
+    assert _type(text, "help") == "report", text
+
+
+@pytest.mark.parametrize("text", [
+    "我家门口的电表箱在冒烟 家里还有老人",                          # at home: help
+    "配电房烧了 我们整栋楼都停电了 电梯也停了",                      # a whole building's outage
+    "路边电线掉下来了 一个小孩被电到倒在地上了",                    # a person hurt
+])
+def test_a_power_fault_at_home_or_with_people_hurt_stays_help(text):
+    """The same hazard at home, a building cut off, or a person hurt by it: help stays."""
+    assert _type(text, "help") in (None, "help"), text
