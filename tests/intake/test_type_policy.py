@@ -63,3 +63,33 @@ def test_a_power_fault_in_a_public_place_is_a_report(text):
 def test_a_power_fault_at_home_or_with_people_hurt_stays_help(text):
     """The same hazard at home, a building cut off, or a person hurt by it: help stays."""
     assert _type(text, "help") in (None, "help"), text
+
+
+@pytest.mark.parametrize("text", [
+    "我在写字楼的电梯里 关了快二十分钟了 按铃没人理",
+    "hi, we are in the lift at the library and it stopped between floors, it won't open",
+    "我儿子下午去同学家 到现在还没回来 电话也关机",
+    "我奶奶有点糊涂 早上出门到现在都没回 我们到处找了",
+])
+def test_people_trapped_in_a_lift_or_missing_are_help(text):
+    """scope.md §1.5: people trapped in a lift are always help; a child or confused elderly person missing now is help."""
+    assert _type(text, "complaint") == "help", text
+
+
+def test_an_alone_elderly_person_not_answering_is_help_not_a_grievance_about_phones():
+    """没人接 is the REPEATED_GRIEVANCE word for an unanswered hotline; said of a mother living alone, it is help."""
+    text = "我外公一个人住 从中午到现在电话一直没人接 我赶不过去 能不能请人去敲个门"
+    assert _type(text, "help") in (None, "help")    # the classifier's help is kept, not turned into a complaint
+    assert _type(text, "complaint") == "help"
+
+
+@pytest.mark.parametrize("text, type_", [
+    ("物业费怎么突然这么高 一平方涨了五毛也没开业主大会", "complaint"),
+    ("我们组的征地补偿为什么没有我家 别人家都发了", "complaint"),
+    ("the parking fee at the hospital, why is it so high now, it doubled", "complaint"),
+    ("我想问一下 电费怎么突然这么高 是不是阶梯电价的原因", None),       # asks for information: kept
+    ("老小区改造要不要我们出钱", None),                                  # a plain question
+])
+def test_a_grievance_put_as_a_question_is_a_complaint(text, type_):
+    """scope.md §1.5 step 4: the caller aggrieved by a price, a share or unfair treatment, asked as a question."""
+    assert _type(text, "consultation") == type_, text

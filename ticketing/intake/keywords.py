@@ -591,6 +591,12 @@ PERSON_IN_DANGER_PATTERNS: tuple[str, ...] = (
     r"(要跳楼|要跳下去|想跳|往下跳|坐在.{0,12}(栏杆|护栏|窗台)|翻到.{0,4}(栏杆|护栏|窗)外)",
     r"\b(still|are) (inside|in there|trapped)\b|\bsomeone (is )?(inside|trapped|stuck)\b|\bpassed out\b|\bnot moving\b|"
     r"\bunconscious\b|\b(might|going to|about to|wants to|threatening to) jump\b|\bsitting on the (railing|ledge|edge)\b|"
+    r"电梯.{0,8}(困住|困了|困着|关了|关住|关牢|卡住|卡在|出不来)|(困|关)在电梯|"
+    r"\b(i'm|i am|we're|we are|someone is|people are|he is|she is|kids are)\b.{0,12}\b(in|inside) (the|a|our|this) (lift|elevator)\b.{0,30}\b(stopped|stuck|won't open)\b|"
+    r"\b(stuck|trapped) in (the|a|our|this) (lift|elevator)\b",
+    r"(孩子|小孩|囡囡|儿子|女儿|宝宝|我爸|我妈|老爸|老妈|老人|爷爷|奶奶|外婆|外公|阿爷|阿娘).{0,10}(不见了|走丢|走失|找不到了|还没回来|还没回家|还没到)|"
+    r"(放学|出门|出去).{0,16}(到现在|现在).{0,6}(还没|都没|没)(到|回)|"
+    r"\b(son|daughter|child|kid|mum|mom|dad|father|mother|grand\w+)\b.{0,30}\b(is missing|went missing|hasn't come home|not come home|can't be found)\b",
     r"\bpale and floppy\b|\b(left|walked out of) the house\b.{0,40}\b(dementia|pyjamas|hour)",
 )
 PERSON_IN_DANGER = compile_patterns(PERSON_IN_DANGER_PATTERNS)
@@ -614,6 +620,15 @@ PUBLIC_FIXTURE_HAZARD = re.compile(
     r"\b(meter box|electric(al)? box|power (line|cable)s?|transformer|live wire|cables?)\b.{0,40}\b(smok\w*|spark\w*|fell|fallen|down|hanging|burning|on fire)\b", re.I)
 OUTAGE = re.compile(r"(停电|没电|断电|跳闸|\bno (power|electricity)\b|\blost power\b|\bpower (cut|outage|is out|went)\b)", re.I)
 
+
+# A grievance put as a question (scope.md §1.5 step 4): the caller is the aggrieved one — a bill or a
+# rate that went up or is too low, a share they were left out of, unfair treatment, an application
+# unanswered — and wants it put right; not a request for information.
+GRIEVANCE_QUESTION = re.compile(
+    r"(怎么(突然)?(这么|那么)(高|低|贵|多|少)|怎么(突然)?涨价|(为什么|为啥|凭什么)(没有|不给|我家没|要我|只)|不公平|也没听说|"
+    r"一点回音|没个准|(?<!不)要我(们)?(自己)?出钱|"
+    r"\bwhy (is|are|did|do|does) .{0,30}(so high|so expensive|so low|go up|gone up|double)|\bnot fair\b|\bunfair\b)", re.I)
+ASKS_FOR_INFORMATION = re.compile(r"(我想问|想问一下|想问问|请问|咨询一下|咨询|\bi (want|would like|'d like) to (know|ask)\b)", re.I)
 
 # An outage or fault told as happening again, unannounced or unanswered is a complaint (scope.md §1.5:
 # "又停水了"), even when it is a whole building's.
@@ -677,8 +692,12 @@ def explicit_type(low: str, danger_now: bool, predicted: str | None) -> str | No
     if USE_PERSON_RULES and danger_now and predicted == "help" and PUBLIC_FIXTURE_HAZARD.search(low) \
             and not OUTAGE.search(low) and not PERSON_AT_RISK.search(low) and not person_in_danger(low):
         return "report"      # a hazard seen in a public place, nobody waiting to be rescued
-    if predicted == "help" and REPEATED_GRIEVANCE.search(low) and not PERSON_AT_RISK.search(low):
+    if predicted == "help" and REPEATED_GRIEVANCE.search(low) and not PERSON_AT_RISK.search(low) \
+            and not (USE_PERSON_RULES and person_in_danger(low)):
         return "complaint"   # 又停水了, 每次都不通知, 电话一直占线: a grievance, nobody to rescue
+    if USE_PERSON_RULES and predicted == "consultation" and GRIEVANCE_QUESTION.search(low) \
+            and not ASKS_FOR_INFORMATION.search(low):
+        return "complaint"   # 水费怎么突然涨价了, 分红我家为什么没有: a grievance put as a question
     if USE_CONSULT_RULE and not danger_now and predicted in ("complaint", "report", "help") and CONSULT_ASK.search(low.strip()) \
             and not CONSULT_NOT.search(low):
         return "consultation"
