@@ -17,6 +17,7 @@ import pkgutil
 import sys
 
 from callcenter import commands as _commands
+from callcenter.commands._database import DatabaseNotReady
 
 
 def _global_options(parser: argparse.ArgumentParser, default) -> None:
@@ -69,7 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         args.log_format or config.get("logging.format"),
     )
     args.cfg = config
-    result = args.func(args)
+    try:
+        result = args.func(args)
+    except DatabaseNotReady as exc:  # the command's database is missing, unreachable or not migrated
+        print(f"callcenter {args.command}: [{exc.error_id}] {exc.message}", file=sys.stderr)
+        return 2
     return int(result or 0)
 
 

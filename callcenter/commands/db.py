@@ -19,7 +19,15 @@ def register(sub) -> None:
 
 
 def _upgrade(args) -> int:
+    from callcenter.commands._database import require_reachable
+    from callcenter.db import make_engine
+
     url = args.url or default_url(args.cfg)
+    engine = make_engine(url)
+    try:
+        require_reachable(engine)  # PostgreSQL down or misnamed: said in words, not a driver traceback
+    finally:
+        engine.dispose()
     upgrade(url, args.revision)
     log.info("database upgraded", extra={"fields": {"revision": args.revision}})
     print(f"database upgraded to {args.revision}")

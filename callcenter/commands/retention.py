@@ -21,10 +21,11 @@ def _run(args) -> int:
 
     from callcenter.audit.retention import Retention
     from callcenter.config import ConfigError
-    from callcenter.db import default_url, make_engine
+    from callcenter.commands._database import migrated_engine
+    from callcenter.db import default_url
 
     try:
-        engine = make_engine(args.url or default_url(args.cfg))
+        engine = migrated_engine(args.url or default_url(args.cfg))
         retention = Retention.from_config(args.cfg, engine)
     except (ConfigError, ValueError) as exc:
         print(f"callcenter retention: {exc}", file=sys.stderr)

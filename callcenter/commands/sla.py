@@ -100,9 +100,10 @@ def _deadline(args) -> int:
 @contextmanager
 def _override_engine(args):
     """The database of ``--url`` (or the configuration) for one command, closed after it."""
-    from callcenter.db import default_url, make_engine
+    from callcenter.commands._database import migrated_engine
+    from callcenter.db import default_url
 
-    engine = make_engine(args.url or default_url(args.cfg))
+    engine = migrated_engine(args.url or default_url(args.cfg))
     try:
         yield engine
     finally:

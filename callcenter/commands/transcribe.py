@@ -29,9 +29,10 @@ def register(sub) -> None:
 
 def _queue(args):
     from callcenter.asr.jobs import TranscriptionQueue
-    from callcenter.db import default_url, make_engine
+    from callcenter.commands._database import migrated_engine
+    from callcenter.db import default_url
 
-    return TranscriptionQueue(make_engine(args.url or default_url(args.cfg)))
+    return TranscriptionQueue(migrated_engine(args.url or default_url(args.cfg)))
 
 
 def _now():
@@ -68,6 +69,8 @@ def _run(args) -> int:
         for path, exc in infos.items():
             _report_error(args, path, exc)
         return 1
+    # The database too (--store, --work): a missing or unmigrated one is refused before the model loads.
+    queue = _queue(args) if args.store or args.work else None
     try:
         model = load_model(args.model, args.cfg, use="batch")
     except ModelError as exc:
@@ -76,24 +79,23 @@ def _run(args) -> int:
     if args.work:
         from callcenter.asr.jobs import process_one
 
-        queue, worker = _queue(args), f"cli-{socket.gethostname()}-{os.getpid()}"
+        worker = f"cli-{socket.gethostname()}-{os.getpid()}"
         done = 0
         while process_one(queue, model, worker, _now) is not None:
             done += 1
         print(json.dumps({"processed": done, **queue.counts()}))
         if not args.files:
             return 0
-    return _transcribe_files(args, model, max_seconds, AsrError, infos)
+    return _transcribe_files(args, model, max_seconds, AsrError, infos, queue if args.store else None)
 
 
-def _transcribe_files(args, model, max_seconds, AsrError, infos) -> int:
+def _transcribe_files(args, model, max_seconds, AsrError, infos, queue) -> int:
     from tqdm import tqdm
 
     from callcenter.asr.batch import transcribe_file
 
     failures = 0
     total = sum(i.duration for i in infos.values() if not isinstance(i, Exception))
-    queue = _queue(args) if args.store else None
     bar = tqdm(total=round(total, 1), unit="s", unit_scale=False, desc="transcribing / 转写",
                file=sys.stderr, disable=args.no_progress or None, leave=False)
     try:

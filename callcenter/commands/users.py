@@ -7,7 +7,8 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 from callcenter.auth.service import ROLES, AuthError, AuthService
-from callcenter.db import default_url, make_engine
+from callcenter.commands._database import migrated_engine
+from callcenter.db import default_url
 
 
 def register(sub) -> None:
@@ -67,7 +68,7 @@ def register(sub) -> None:
 
 def _service(args) -> AuthService:
     cfg = args.cfg
-    engine = make_engine(args.url or default_url(cfg))
+    engine = migrated_engine(args.url or default_url(cfg))
     return AuthService(engine, time_cost=int(cfg.get("auth.argon2_time_cost", 3)),
                        memory_kib=int(cfg.get("auth.argon2_memory_kib", 65536)),
                        department_exists=_department_checker(cfg))
