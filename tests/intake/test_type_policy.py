@@ -93,3 +93,15 @@ def test_an_alone_elderly_person_not_answering_is_help_not_a_grievance_about_pho
 def test_a_grievance_put_as_a_question_is_a_complaint(text, type_):
     """scope.md §1.5 step 4: the caller aggrieved by a price, a share or unfair treatment, asked as a question."""
     assert _type(text, "consultation") == type_, text
+
+
+@pytest.mark.parametrize("text, type_", [
+    ("the lady at the tax office went through every line of my return so patiently", "praise"),
+    ("派出所的民警帮我把丢的钱包找回来了 处理得很快", "praise"),
+    ("社区医生天天上门给我妈换药 比亲戚还上心", "praise"),
+    ("the pharmacist was really great but the clinic still refuses my insurance card", None),   # a grievance in the call
+    ("我们住在楼上心里怕怕的 楼下小厂堆了好多油漆桶", None),                                    # 楼上心 is no 上心
+])
+def test_praise_said_as_its_outcome_is_praise(text, type_):
+    """scope.md §1.4: thanks said without 表扬/感谢 (really grateful, 处理得很快, 很上心) is praise unless the call also complains."""
+    assert _type(text, "complaint") == type_, text

@@ -584,12 +584,13 @@ COMPLAINT_MARKERS = re.compile(
 # the call is for help whoever is speaking and however angry they are (没人接 here is the mother's
 # phone, not the hotline's).
 PERSON_IN_DANGER_PATTERNS: tuple[str, ...] = (
-    r"(人还在|还有人在|有人还在|还有.{1,3}个?人在?)(里面|里头|屋里|车里|船上)(?!.{0,2}(抽烟|干活|上班|工作|吃饭|走))|(里面|里头|屋里|车里|船上).{0,4}(还有人|有人在喊|有人在叫|有人在咳)|"
+    r"(人还在|还有人在|有人还在|还有.{1,3}个?人在?)(里面|里头|屋里|车里|船上)(?!.{0,2}(抽烟|干活|上班|工作|吃饭|走|住|烧菜|做生活))|(里面|里头|屋里|车里|船上).{0,4}(还有人(?!.{0,2}(抽烟|干活|上班|工作|吃饭|走|住|烧菜|做生活))|有人在喊|有人在叫|有人在咳)|"
     r"还有.{1,3}个?人(没出来|没撤|出不来)|有人(没出来|出不来|卡在|卡住)|卡在(里面|车里)",
-    r"(晕过去|晕倒|昏倒|昏过去|昏迷|不省人事|站不起来|倒在地上|躺在地上不动|人躺在地上|躺着不动|口齿不清)",
+    r"(晕过去|晕倒|昏倒|昏过去|昏迷|不省人事|站不起来|躺在地上不动|人躺在地上|躺着不动|口齿不清)|"
+    r"(人|老人|老头|老太|阿姨|阿婆|小孩|孩子|男的|女的|他|她).{0,6}倒在地上",
     r"(一个人住|独居|孤寡|住在老房子).{0,60}(没人接|不接|联系不上|打不通|不开门|没开门|没动静|没人应|没打)",
     r"(要跳楼|要跳下去|想跳|往下跳|坐在.{0,12}(栏杆|护栏|窗台)|翻到.{0,4}(栏杆|护栏|窗)外)",
-    r"\b(still|are) (inside|in there|trapped)\b|\bsomeone (is )?(inside|trapped|stuck)\b|\bpassed out\b|\bnot moving\b|"
+    r"\b(still|are) (inside|in there|trapped)\b|\bsomeone (is )?(inside|trapped|stuck)\b|\bpassed out\b|\b(he|she|they|someone|person|man|woman|guy|kid|child|rider|driver)\b.{0,30}\bnot moving\b|"
     r"\bunconscious\b|\b(might|going to|about to|wants to|threatening to) jump\b|\bsitting on the (railing|ledge|edge)\b|"
     r"电梯.{0,8}(困住|困了|困着|关了|关住|关牢|卡住|卡在|出不来)|(困|关)在电梯|"
     r"\b(i'm|i am|we're|we are|someone is|people are|he is|she is|kids are)\b.{0,12}\b(in|inside) (the|a|our|this) (lift|elevator)\b.{0,30}\b(stopped|stuck|won't open)\b|"
@@ -605,7 +606,12 @@ PERSON_IN_DANGER = compile_patterns(PERSON_IN_DANGER_PATTERNS)
 def person_in_danger(low: str) -> bool:
     """Someone is in danger now and needs someone to come (PERSON_IN_DANGER, said as present)."""
     return bool(urgent_cues(low, PERSON_IN_DANGER)) and not NOBODY_IN_DANGER.search(low) \
-        and not _WHAT_IF_QUESTION.search(low)
+        and not _WHAT_IF_QUESTION.search(low) and not _ALL_OVER.search(low)
+
+
+# 找到了, 回来了, 没事了, 以为走丢了: the danger told is over or never was.
+_ALL_OVER = re.compile(r"(找到了|找到的|那天|找回来了|寻着了|自己回来了|已经回来了|救出来了|已经没事了|没事了|以为|劝下来了|"
+                       r"\b(found (him|her|them)|came back|got (him|her|them|me) out|is (fine|ok|okay) now)\b)", re.I)
 
 
 # 万一…怎么办 / what if … what should we do: the whole call is a what-if question, across its pauses.
@@ -669,6 +675,12 @@ PRAISE_NOT = re.compile(r"(但是|可是|不过|就是太|结果|态度差|好�
                         r"\bcomplain|\bnever\b|\bstill\b|\brefus)", re.I)
 
 
+# Praise said as its outcome (scope.md §1.4): thanks or admiration without 表扬/感谢 — really grateful,
+# 处理得很快, so patiently, 比自己家里人还上心, 风雨无阻 — with no grievance in the call.
+PRAISE_OUTCOME = re.compile(r"(\b(really|so|very|truly) (grateful|thankful)\b|\breally great\b|\bso patiently\b|\b(explained|helped)\b.{0,40}\bpatiently\b|"
+                            r"处理得(真|很|特别|非常)?快|(很|特别|非常|还)上心|风雨无阻|放心多了|一夜没(睏|睡|合眼))", re.I)
+
+
 def explicit_type(low: str, danger_now: bool, predicted: str | None) -> str | None:
     """The request type a caller has made explicit (scope.md §1.5), or None to keep the classifier's:
     praise said as praise; a report or complaint announced; a suggestion offered; a person in
@@ -677,6 +689,8 @@ def explicit_type(low: str, danger_now: bool, predicted: str | None) -> str | No
     if PRAISE_EXPLICIT.search(low):
         return "praise"
     if not danger_now and PRAISE_IMPLICIT.search(low) and not PRAISE_NOT.search(low):
+        return "praise"
+    if USE_PERSON_RULES and not danger_now and PRAISE_OUTCOME.search(low) and not PRAISE_NOT.search(low):
         return "praise"
     if REPORT_EXPLICIT.search(low):
         return "report"
