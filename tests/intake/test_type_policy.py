@@ -105,3 +105,12 @@ def test_a_grievance_put_as_a_question_is_a_complaint(text, type_):
 def test_praise_said_as_its_outcome_is_praise(text, type_):
     """scope.md §1.4: thanks said without 表扬/感谢 (really grateful, 处理得很快, 很上心) is praise unless the call also complains."""
     assert _type(text, "complaint") == type_, text
+
+
+@pytest.mark.parametrize("text", [
+    "我外公早上出去散步找不到了 后来自己回来了 想问问有没有防走失的手环可以申请",
+    "my dad didn't pick up all morning but he called back, he was fine, is there a daily call service for old people",
+])
+def test_a_danger_over_before_the_call_then_a_question_is_a_consultation(text):
+    """scope.md §4 already over and §1.5 step 5: what is left is a question."""
+    assert _type(text, "help") == "consultation", text

@@ -681,6 +681,12 @@ PRAISE_OUTCOME = re.compile(r"(\b(really|so|very|truly) (grateful|thankful)\b|\b
                             r"处理得(真|很|特别|非常)?快|(很|特别|非常|还)上心|风雨无阻|放心多了|一夜没(睏|睡|合眼))", re.I)
 
 
+# A danger over before the call and a question after it (scope.md §4 already over; §1.5 step 5): 后来自己回来了
+# 想问下怎么预防, she called back — can I set up a daily check: a consultation, not a call for help.
+RESOLVED_THEN_ASKING = re.compile(r"(后来(自己)?(回来了|找到了|发现是)|已经找(到|回来)了|自己回来了|\b(she|he|they) called back\b|\bcame back home\b|"
+                                  r"去看过了|挺好的|不好意思麻烦|以为.{0,6}(走丢|丢了|漏气))", re.I)
+
+
 def explicit_type(low: str, danger_now: bool, predicted: str | None) -> str | None:
     """The request type a caller has made explicit (scope.md §1.5), or None to keep the classifier's:
     praise said as praise; a report or complaint announced; a suggestion offered; a person in
@@ -698,6 +704,9 @@ def explicit_type(low: str, danger_now: bool, predicted: str | None) -> str | No
         return "complaint"
     if SUGGESTION_EXPLICIT.search(low):
         return "suggestion"
+    if USE_PERSON_RULES and predicted in ("help", "complaint", "report", "consultation") and RESOLVED_THEN_ASKING.search(low) \
+            and not person_in_danger(low):
+        return "consultation"   # the danger was over before the call; what is left is a question
     if USE_PERSON_RULES and predicted in ("complaint", "report", "consultation") and person_in_danger(low):
         return "help"        # someone in danger now needs someone to come, whatever else is said
     if danger_now and predicted in ("complaint", "report", "consultation") and PERSON_AT_RISK.search(low) \
