@@ -130,3 +130,32 @@ def test_the_image_owns_every_directory_compose_mounts_a_volume_on():
         assert cfg.get(key) in targets, (key, cfg.get(key), targets)
     # the speech models volume must not cover the image's manifest (a named volume is seeded once)
     assert not cfg.get("asr.model_dir").startswith("/app/")
+
+
+def test_every_path_the_service_writes_in_the_container_is_its_own():
+    """What `serve` writes at run time, as docker/callcenter.toml places it — citizens' photos and order
+    attachments, the speech spool, IVR recordings and prompts, speech models, the retrained intake
+    model — lies in a directory the image creates and gives to the service user.  A relative path lands
+    under WORKDIR /app, which belongs to root: `[attachments] dir` was `var/attachments` there, so every
+    upload of a photo would have failed in the container (the user cannot create /app/var) and the files
+    would not have outlived the container.  Attachments are kept on a named volume of their own."""
+    from callcenter.config import load_config
+
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    user = re.search(r"^USER (\S+)$", text, re.M).group(1)
+    run = next(" ".join(block.replace("\\", " ").split()) for block in text.split("\nRUN ") if "useradd" in block)
+    made = set(re.search(r"mkdir -p ((?:/\S+ ?)+)", run).group(1).split())
+    owned = set(re.search(rf"chown -R {user} ((?:/\S+ ?)+)", run).group(1).split())
+    cfg = load_config(str(ROOT / "docker" / "callcenter.toml"), environ={})
+    written = {key: cfg.get(key) for key in ("attachments.dir", "asr.spool_dir", "ivr.sounds_dir",
+                                             "ivr.recordings_dir", "asr.model_dir")}
+    written["intake.retrain_model_path (its folder)"] = posixpath.dirname(cfg.get("intake.retrain_model_path"))
+    if cfg.get("search.engine") == "embedded":
+        written["search.path (its folder)"] = posixpath.dirname(cfg.get("search.path"))
+    for key, path in written.items():
+        assert posixpath.isabs(path), f"{key} = {path!r} is relative: under WORKDIR /app, owned by root"
+        assert any(path == d or path.startswith(d + "/") for d in made), f"{key} = {path!r} is not created"
+        assert any(path == d or path.startswith(d + "/") for d in owned), f"{key} = {path!r} is not {user}'s"
+    services = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text(encoding="utf-8"))["services"]
+    volumes = {v.split(":")[1]: v.split(":")[0] for v in services["callcenter"]["volumes"]}
+    assert volumes.get(cfg.get("attachments.dir"), "./").isidentifier(), (cfg.get("attachments.dir"), volumes)
