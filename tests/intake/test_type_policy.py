@@ -114,3 +114,13 @@ def test_praise_said_as_its_outcome_is_praise(text, type_):
 def test_a_danger_over_before_the_call_then_a_question_is_a_consultation(text):
     """scope.md §4 already over and §1.5 step 5: what is left is a question."""
     assert _type(text, "help") == "consultation", text
+
+
+@pytest.mark.parametrize("text, type_", [
+    ("我家热水器坏了报修到现在好几天了 师傅一直没来", "complaint"),
+    ("物业说下午来修水管 电工也不来 水管工也不来 到晚上了", "complaint"),
+    ("电梯里关着我妈 物业说马上来 到现在还没来", None),     # someone trapped now: help stays
+])
+def test_a_repair_promised_and_not_coming_is_a_complaint(text, type_):
+    """scope.md §1.5 step 4: 修得慢 is a complaint, unless someone is in danger now."""
+    assert _type(text, "help") == type_, text

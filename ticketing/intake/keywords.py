@@ -592,7 +592,7 @@ PERSON_IN_DANGER_PATTERNS: tuple[str, ...] = (
     r"(要跳楼|要跳下去|想跳|往下跳|坐在.{0,12}(栏杆|护栏|窗台)|翻到.{0,4}(栏杆|护栏|窗)外)",
     r"\b(still|are) (inside|in there|trapped)\b|\bsomeone (is )?(inside|trapped|stuck)\b|\bpassed out\b|\b(he|she|they|someone|person|man|woman|guy|kid|child|rider|driver)\b.{0,30}\bnot moving\b|"
     r"\bunconscious\b|\b(might|going to|about to|wants to|threatening to) jump\b|\bsitting on the (railing|ledge|edge)\b|"
-    r"电梯.{0,8}(困住|困了|困着|关了|关住|关牢|卡住|卡在|出不来)|(困|关)在电梯|"
+    r"电梯.{0,8}(困住|困了|困着|关了|关着|关住|关牢|卡住|卡在|出不来)|(困|关)在电梯|"
     r"\b(i'm|i am|we're|we are|someone is|people are|he is|she is|kids are)\b.{0,12}\b(in|inside) (the|a|our|this) (lift|elevator)\b.{0,30}\b(stopped|stuck|won't open)\b|"
     r"\b(stuck|trapped) in (the|a|our|this) (lift|elevator)\b",
     r"(孩子|小孩|囡囡|儿子|女儿|宝宝|我爸|我妈|老爸|老妈|老人|爷爷|奶奶|外婆|外公|阿爷|阿娘).{0,10}(不见了|走丢|走失|找不到了|还没回来|还没回家|还没到)|"
@@ -687,6 +687,13 @@ RESOLVED_THEN_ASKING = re.compile(r"(后来(自己)?(回来了|找到了|发现�
                                   r"去看过了|挺好的|不好意思麻烦|以为.{0,6}(走丢|丢了|漏气))", re.I)
 
 
+# Repairs promised and not coming (scope.md §1.5 step 4: 修得慢 is a complaint): the caller is aggrieved by
+# the service, not waiting to be rescued.
+SLOW_REPAIR = re.compile(r"((师傅|电工|工人|维修的|修的人|供电的|供电局|燃气公司|自来水公司|水务|物业).{0,10}(一直没来|也不来|还没来|都没来|没个准)|"
+                         r"说(马上|就)(来|到).{0,12}(还没|没|都没)来|报修.{0,12}(一个礼拜|好几天|几天|三天|两天|一个星期)|"
+                         r"\b(repairman|technician|engineer|they)\b.{0,30}\b(still (hasn't|haven't) (come|shown up)|never (came|showed up))\b)", re.I)
+
+
 def explicit_type(low: str, danger_now: bool, predicted: str | None) -> str | None:
     """The request type a caller has made explicit (scope.md §1.5), or None to keep the classifier's:
     praise said as praise; a report or complaint announced; a suggestion offered; a person in
@@ -715,6 +722,8 @@ def explicit_type(low: str, danger_now: bool, predicted: str | None) -> str | No
     if USE_PERSON_RULES and danger_now and predicted == "help" and PUBLIC_FIXTURE_HAZARD.search(low) \
             and not OUTAGE.search(low) and not PERSON_AT_RISK.search(low) and not person_in_danger(low):
         return "report"      # a hazard seen in a public place, nobody waiting to be rescued
+    if USE_PERSON_RULES and predicted == "help" and SLOW_REPAIR.search(low) and not person_in_danger(low):
+        return "complaint"   # 供电的说马上来 到现在还没来: the repair is slow, nobody to rescue
     if predicted == "help" and REPEATED_GRIEVANCE.search(low) and not PERSON_AT_RISK.search(low) \
             and not (USE_PERSON_RULES and person_in_danger(low)):
         return "complaint"   # 又停水了, 每次都不通知, 电话一直占线: a grievance, nobody to rescue
