@@ -124,3 +124,13 @@ def test_a_danger_over_before_the_call_then_a_question_is_a_consultation(text):
 def test_a_repair_promised_and_not_coming_is_a_complaint(text, type_):
     """scope.md §1.5 step 4: 修得慢 is a complaint, unless someone is in danger now."""
     assert _type(text, "help") == type_, text
+
+
+@pytest.mark.parametrize("text, type_", [
+    ("商场的扶梯一直在抖 没人受伤 但是看着吓人", "report"),
+    ("the gate of the car park barrier keeps dropping early, nobody was hurt so far", "report"),
+    ("电梯卡在两层中间 里面关着两个人 没人受伤", None),        # people trapped now: help stays
+])
+def test_a_hazard_told_with_nobody_in_danger_is_a_report(text, type_):
+    """scope.md §1.5 step 3: 没人被困 / nobody hurt — a hazard pointed out, nobody waiting to be rescued."""
+    assert _type(text, "help") == type_, text

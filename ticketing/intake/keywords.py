@@ -722,6 +722,8 @@ def explicit_type(low: str, danger_now: bool, predicted: str | None) -> str | No
     if USE_PERSON_RULES and danger_now and predicted == "help" and PUBLIC_FIXTURE_HAZARD.search(low) \
             and not OUTAGE.search(low) and not PERSON_AT_RISK.search(low) and not person_in_danger(low):
         return "report"      # a hazard seen in a public place, nobody waiting to be rescued
+    if USE_PERSON_RULES and predicted == "help" and NOBODY_IN_DANGER.search(low) and not danger_now:
+        return "report"      # 没人被困 / nobody is stuck: a hazard pointed out, nobody waiting to be rescued
     if USE_PERSON_RULES and predicted == "help" and SLOW_REPAIR.search(low) and not person_in_danger(low):
         return "complaint"   # 供电的说马上来 到现在还没来: the repair is slow, nobody to rescue
     if predicted == "help" and REPEATED_GRIEVANCE.search(low) and not PERSON_AT_RISK.search(low) \
