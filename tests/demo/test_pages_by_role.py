@@ -138,6 +138,8 @@ def test_agent_desk_is_a_workstation_at_1366x768(demo_web):
     with chromium_page(viewport=VIEWPORT) as page:
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        refused: list[str] = []   # which request a 'Failed to load resource' was, for the failure message
+        page.on("response", lambda r: refused.append(f"{r.status} {r.request.method} {r.url}") if r.status >= 400 else None)
         sign_in(page, demo_web, "agent1", PASSWORD)
         page.wait_for_url(demo_web + "/agent")
         page.click("#btn-login")
@@ -154,10 +156,13 @@ def test_agent_desk_is_a_workstation_at_1366x768(demo_web):
         screenshot(page, "agent1-desk-on-a-call-zh")
         page.click("#tab-knowledge")
         expect(page.locator("#pane-knowledge")).to_be_visible()
+        # The console is read before the hang-up: the demo's caller may have hung up first on a slow
+        # machine, and the desk's hang-up is then refused (400 routing.not_on_call), which is right.
+        console_errors = list(errors)
         page.click("#btn-hangup")
     assert not scrolls, "the desk scrolls at 1366x768"
     assert path and not re.search(r"[a-z]+_[a-z_]+", path), path   # IVR nodes by name, not node ids
-    assert errors == []
+    assert console_errors == [], refused
 
 
 def test_wallboard_and_reports_tell_the_same_day(demo_web):
