@@ -368,8 +368,15 @@ def _web(h: "Hotline") -> Part:
                                                       taxonomy=h.workorders.taxonomy, engine=h.engine)
 
     def listen():
-        h.web_port = h.reactor.listenTCP(int(h.config.get("web.port")), make_site(root, h.config, h.reactor),
-                                         interface=h.config.get("web.host") or "127.0.0.1")
+        try:
+            h.web_port = h.reactor.listenTCP(int(h.config.get("web.port")), make_site(root, h.config, h.reactor),
+                                             interface=h.config.get("web.host") or "127.0.0.1")
+        except Exception:
+            # The port is taken (or not ours): this part never started, so Hotline.stop skips it — close
+            # what build_web started here, or its pool's threads keep `serve` / `demo` alive after
+            # "could not start" and neither ever exits (SIGTERM included).
+            close_web(root)
+            raise
 
     @defer.inlineCallbacks
     def stop():

@@ -72,7 +72,10 @@ def run_demo(config, options) -> int:
         except Exception as exc:
             print(f"callcenter demo: could not start: {exc}", flush=True)
             outcome["code"] = 1
-            reactor.stop()
+            try:
+                yield world.abandon()
+            finally:
+                reactor.stop()
             return
         tune_gc(gc_threshold)
         if options.minutes is not None:

@@ -421,6 +421,19 @@ class DemoWorld:
 
     # -- stop -----------------------------------------------------------------
     @defer.inlineCallbacks
+    def abandon(self):
+        """After a failed :meth:`start` (the web port taken, …): close what it had opened — the
+        simulator's AMI port and Kannel's processes, which would outlive the demo otherwise; the
+        hotline stopped its own services when its start failed."""
+        from twisted.internet.threads import deferToThread
+
+        self.stopping = True
+        if getattr(self, "ami_port", None) is not None:
+            yield self.ami_port.stopListening()
+        if getattr(self, "gateway", None) is not None:
+            yield deferToThread(self.gateway.stop)
+
+    @defer.inlineCallbacks
     def stop(self):
         """Stop arrivals, let in-flight steps finish and be stored, then close everything."""
         from twisted.internet.threads import deferToThread
