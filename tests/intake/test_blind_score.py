@@ -17,19 +17,20 @@ def blind_report(extractor):
 
 
 def test_blind_set_department_type_and_district_hold_their_reported_figures(blind_report):
-    """Department ≥ 89 %, type ≥ 86 %, district ≥ 95 % where one is named (README, Intake)."""
+    """Department ≥ 93 %, type ≥ 88 %, district ≥ 95 % where one is named (README, Intake: 94.0 / 89.5 / 96.1)."""
     assert blind_report["examples"] >= 300
-    assert blind_report["department_accuracy"] >= 0.89, blind_report
-    assert blind_report["type_accuracy"] >= 0.86, blind_report
+    assert blind_report["department_accuracy"] >= 0.93, blind_report
+    assert blind_report["type_accuracy"] >= 0.88, blind_report
     assert blind_report["district_accuracy"] >= 0.95, blind_report
 
 
 def test_blind_set_urgent_recall_and_precision_hold_their_reported_figures(blind_report):
-    """Urgent calls: recall ≥ 88 % at precision ≥ 86 % (README, Intake)."""
-    assert blind_report["urgent_recall"] >= 0.88, blind_report
-    assert blind_report["urgent_precision"] >= 0.86, blind_report
+    """Urgent calls: recall ≥ 97 % at precision ≥ 78 % (README, Intake: 98.8 % at 80.8 %)."""
+    assert blind_report["urgent_recall"] >= 0.97, blind_report
+    assert blind_report["urgent_precision"] >= 0.78, blind_report
 
 
 def test_proposals_left_for_automatic_dispatch_are_mostly_right_on_the_blind_set(blind_report):
-    """What is not marked needs_dispatcher has the right department ≥ 98 % of the time."""
-    assert blind_report["auto_dispatch_department_accuracy"] >= 0.98, blind_report
+    """What is not marked needs_dispatcher has the right department ≥ 97 % of the time (README: 97.4 %,
+    with 9.7 % of calls marked)."""
+    assert blind_report["auto_dispatch_department_accuracy"] >= 0.97, blind_report
