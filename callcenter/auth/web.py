@@ -43,7 +43,7 @@ AUTH_TEXT = {
     "login.throttled": {"zh": "登录尝试过多，请 {minutes} 分钟后再试",
                         "en": "Too many sign-in attempts; try again in {minutes} minutes"},
 }
-HOME_BY_ROLE = {"agent": "/agent", "department": "/dept", "dispatcher": "/dept", "supervisor": "/supervisor", "admin": "/supervisor"}
+HOME_BY_ROLE = {"agent": "/agent", "department": "/dept", "dispatcher": "/dispatch", "supervisor": "/supervisor", "admin": "/supervisor"}
 
 
 @dataclass(frozen=True)

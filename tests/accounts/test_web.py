@@ -180,7 +180,7 @@ async def test_the_profile_form_sets_and_clears_the_agent_id_and_phone(admin_web
 
 @pytest_twisted.ensureDeferred
 async def test_changing_a_role_signs_the_user_out_and_the_new_role_applies(admin_web):
-    """agent1 made a dispatcher: their session ends, and their next log-in lands on the department queue.
+    """agent1 made a dispatcher: their session ends, and their next log-in lands on the dispatch console.
     Department staff need a known department; an administrator cannot change their own role; refusals
     change nothing."""
     admin_web.add_user("agent1", "agent")
@@ -197,7 +197,7 @@ async def test_changing_a_role_signs_the_user_out_and_the_new_role_applies(admin
     done = await _post(admin, "/admin/users/agent1/role", role="dispatcher", department="")
     assert done.header("location") == "/admin/users?done=role"
     assert (await agent.get("/api/v1/me")).status == 401
-    assert (await admin_web.client().login("agent1")).header("location") == "/dept"
+    assert (await admin_web.client().login("agent1")).header("location") == "/dispatch"
     staff = await _post(admin, "/admin/users/agent1/role", role="department", department="water")
     assert staff.status == 303
     user = admin_web.deps.auth.get_user("agent1")

@@ -11,6 +11,8 @@ import pytest_twisted
                     "/supervisor/audit"],
      ["/agent\"", "/admin/users"]),
     ("admin", "/supervisor", ["/supervisor", "/reports", "/admin/users"], ["/agent\""]),
+    ("dispatcher", "/dispatch", ["/dispatch", "/dept", "/callbacks", "/wallboard"],
+     ["/agent\"", "/supervisor", "/reports", "/admin/users"]),
 ])
 @pytest_twisted.ensureDeferred
 async def test_home_page_and_navigation_follow_the_role(web, role, home, shown, hidden):
