@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import signal
 import threading
+import time
 from urllib.parse import quote
 
 import pytest
@@ -76,11 +77,19 @@ def _check(page, name: str, lang: str, codes: dict, console: list, problems: lis
     screenshot(page, name)
 
 
-def _an_order(page, base: str) -> str:
-    """A work-order number the signed-in user may open: the first of their /dept queue."""
-    page.goto(base + "/dept")
-    link = page.locator('#queue a[href^="/dept/orders/"]').first
-    return link.inner_text().strip() if link.count() else ""
+def _an_order(page, base: str, within_s: float = 90.0) -> str:
+    """A work-order number the signed-in user may open: the first of their /dept queue.  The demo files
+    orders as it runs, and on a loaded machine a department's first one may still be on its way: the
+    queue is read again every 2 s for up to ``within_s`` seconds."""
+    deadline = time.monotonic() + within_s
+    while True:
+        page.goto(base + "/dept")
+        link = page.locator('#queue a[href^="/dept/orders/"]').first
+        if link.count():
+            return link.inner_text().strip()
+        if time.monotonic() > deadline:
+            return ""
+        page.wait_for_timeout(2000)
 
 
 def test_every_roles_pages_read_as_words_in_a_real_browser(demo_web):
