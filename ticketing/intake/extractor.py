@@ -477,19 +477,15 @@ class Extractor:
         p_urgent = dict(alts).get("urgent", 0.0)
         model = self.models.get("urgency")
         threshold = getattr(model, "meta", {}).get("urgent_threshold", self.URGENT_MODEL_THRESHOLD)
-        if USE_HARD_CASE_URGENT and policy_department(low, self._policy_departments) is not None:
+        if policy_department(low, self._policy_departments) is not None:
             threshold = max(threshold, self.HARD_CASE_URGENT)
         # Danger words said, and every one of them denied, feared or past (如果闻到煤气味…, 不是漏气, no sparks,
         # 走丢过一次 已经找回来了): the model, which learnt those words, does not overrule the rules unless sure.
-        if USE_DENIED_MENTION and any(p.search(low) for p in self._urgent):
+        if any(p.search(low) for p in self._urgent):
             threshold = max(threshold, self.HARD_CASE_URGENT)
         if type_label not in self.CALM_TYPES and p_urgent >= threshold and not NOBODY_IN_DANGER.search(low):
             return "urgent", p_urgent
         return "normal", round(max(0.5, 1.0 - p_urgent), 3)
-
-
-USE_HARD_CASE_URGENT = True
-USE_DENIED_MENTION = True
 
 
 def _put_first(alts: list[tuple[str, float]], label: str, confidence: float) -> list[tuple[str, float]]:
